@@ -1,0 +1,1 @@
+export { apply, backward, noGrad, clearTape, zeroGrad, isGradEnabled } from './tape.js';
