@@ -12,6 +12,8 @@ export interface EngineOptions {
   compatibilityMode?: boolean;
   /** Push an error scope around every dispatch so that GPU errors name the exact op (slow; for debugging). */
   debug?: boolean;
+  /** Backend name to report when the adapter does not say (Dawn's adapter info has no backend field). */
+  backendHint?: string;
 }
 
 export interface AdapterSummary {
@@ -127,7 +129,7 @@ export class Engine {
       architecture: info.architecture ?? '',
       device: info.device ?? '',
       description: info.description ?? '',
-      backend: (info as { backend?: string }).backend ?? guessBackend(info),
+      backend: (info as { backend?: string }).backend || guessBackend(info) || options.backendHint || '',
       isFallbackAdapter: isFallback,
       features: [...device.features].map(String).sort(),
       limits,

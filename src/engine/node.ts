@@ -19,10 +19,16 @@ function gpu(): GPU {
  * GPU they are the only way to run, and `engine.adapter.isFallbackAdapter` tells callers to warn.
  */
 export function createNodeEngine(options: EngineOptions = {}): Promise<Engine> {
-  return Engine.create(gpu(), { allowFallbackAdapter: true, ...options });
+  return Engine.create(gpu(), { allowFallbackAdapter: true, backendHint: platformBackend(options), ...options });
 }
 
 /** The GPU object, for peers (e.g. tfjs-backend-webgpu) that must share our navigator.gpu. */
 export function nodeNavigatorGpu(): GPU {
   return gpu();
+}
+
+/** Dawn's backend on this platform: Vulkan on Linux, Metal on macOS, D3D12 on Windows; GLES in compatibility mode. */
+function platformBackend(options: EngineOptions): string {
+  if (options.compatibilityMode) return 'opengles';
+  return { linux: 'vulkan', darwin: 'metal', win32: 'd3d12' }[process.platform as string] ?? '';
 }
