@@ -1,1 +1,2 @@
 export { apply, backward, noGrad, clearTape, zeroGrad, isGradEnabled } from './tape.js';
+export { Adam, type AdamOptions } from './optim.js';
