@@ -1,7 +1,9 @@
-// Builds dist/: the CLI and Node entry (ESM, webgpu kept external) and the browser bundle (no Node APIs).
+// Builds dist/: the CLI and Node entry (ESM, webgpu kept external), the browser bundle (no Node APIs) and the
+// web demo (dist/web/).
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { chmodSync } from 'node:fs';
+import { buildBrowserBundle, buildWeb } from './build-web.mjs';
 
 const common = {
   bundle: true,
@@ -15,21 +17,27 @@ await build({
   ...common,
   platform: 'node',
   target: 'node20',
-  entryPoints: { cli: 'src/cli/main.ts', index: 'src/index.ts' },
+  entryPoints: { cli: 'src/cli/main.ts', index: 'src/index.ts', 'data-worker': 'src/cli/data-worker.ts' },
   outdir: 'dist',
   external: ['webgpu', 'pngjs', 'jpeg-js'],
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
 });
 chmodSync('dist/cli.js', 0o755);
 
+// Benchmarks (dist/bench.js, `npm run bench`): a Node program like the CLI.
 await build({
   ...common,
-  platform: 'browser',
-  target: 'es2022',
-  entryPoints: { browser: 'src/browser.ts' },
+  platform: 'node',
+  target: 'node20',
+  entryPoints: { bench: 'bench/main.ts' },
   outdir: 'dist',
-  minify: true,
+  external: ['webgpu', 'pngjs', 'jpeg-js'],
+  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
 });
+
+// The browser bundle (dist/browser.js) and the demo page (dist/web/): see scripts/build-web.mjs.
+await buildBrowserBundle();
+await buildWeb();
 
 if (!process.argv.includes('--no-types')) {
   execFileSync('npx', ['tsc', '-p', '.'], { stdio: 'inherit' });

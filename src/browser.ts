@@ -1,9 +1,18 @@
-// Browser entry: the same engine on navigator.gpu; no Node APIs.
+// Browser entry: the same engine on navigator.gpu, ops, autograd, models and model I/O, and the stylizer
+// (createStylizer); no Node APIs (test/browser.test.ts checks the bundle).
 import { Engine, type EngineOptions } from './engine/engine.js';
 
 export * from './engine/index.js';
 export * from './ops/index.js';
 export * from './autograd/index.js';
+export * from './models/transform-net.js';
+export * from './models/model-file.js';
+export * from './models/safetensors.js';
+export * from './models/vgg.js';
+export * from './models/losses.js';
+export { stylizeRgba, defaultTileEdge, tileStarts, type RgbaPixels, type TransformNetLike, type StylizeOptions as StylizeRgbaOptions } from './models/stylize.js';
+export { createStylizer, modelBytes, type ModelSource, type Stylizer, type StylizerOptions, type StylizeImageOptions } from './web/stylizer.js';
+export { blendRgba, fitSize, toImageData, toRgba, type ImageDataLike, type ImageInput, type RgbaImage } from './web/pixels.js';
 
 /** An engine on the browser's WebGPU (navigator.gpu). */
 export function createBrowserEngine(options: EngineOptions = {}): Promise<Engine> {

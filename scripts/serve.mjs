@@ -1,0 +1,169 @@
+#!/usr/bin/env node
+// A small static server for the web demo: dist/web/ at /, the library bundle (dist/browser.js) at
+// /browser.js, and the shipped models (models/) at /models/ with a generated /models/index.json listing.
+// Usage: npm run serve [-- --port 8080]   (or PORT=8080; default 8080; listens on localhost only)
+import { createReadStream, existsSync, readdirSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { dirname, extname, join, resolve, sep } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+export const MIME_TYPES = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.txt': 'text/plain; charset=utf-8',
+  '.md': 'text/markdown; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.webp': 'image/webp',
+  '.gif': 'image/gif',
+  '.ico': 'image/x-icon',
+  '.wasm': 'application/wasm',
+};
+
+/** Files in models/ that the demo offers (model files, not notes or listings). */
+function listModels(modelsDir) {
+  if (!existsSync(modelsDir)) return [];
+  return readdirSync(modelsDir, { withFileTypes: true })
+    .filter((d) => d.isFile() && !d.name.startsWith('.') && !/\.(json|md|txt|png|jpe?g|webp)$/i.test(d.name))
+    .map((d) => ({ name: d.name, url: `models/${encodeURIComponent(d.name)}`, bytes: statSync(join(modelsDir, d.name)).size }))
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/**
+ * The file under `base` that the URL path segments name, or null when they try to leave it: every segment
+ * is decoded on its own, and `.`, `..`, empty (`//`), and segments that decode to a separator or a NUL are
+ * refused; the resolved path must still lie inside `base`.
+ */
+export function safeJoin(base, segments) {
+  const parts = [];
+  for (const raw of segments) {
+    let s;
+    try {
+      s = decodeURIComponent(raw);
+    } catch {
+      return null;
+    }
+    if (s === '' || s === '.' || s === '..' || /[\\/\0]/.test(s)) return null;
+    parts.push(s);
+  }
+  const baseAbs = resolve(base);
+  const full = resolve(baseAbs, ...parts);
+  return full === baseAbs || full.startsWith(baseAbs + sep) ? full : null;
+}
+
+/**
+ * Starts the server. Options: port (0 = any free one), host (default 127.0.0.1), and the folders it serves:
+ * webRoot (dist/web), browserBundle (dist/browser.js), modelsDir (models). Resolves to
+ * { server, port, url, close() }.
+ */
+export function startServer(options = {}) {
+  const webRoot = resolve(options.webRoot ?? join(root, 'dist', 'web'));
+  const browserBundle = resolve(options.browserBundle ?? join(root, 'dist', 'browser.js'));
+  const modelsDir = resolve(options.modelsDir ?? join(root, 'models'));
+  const host = options.host ?? '127.0.0.1';
+  const quiet = options.quiet ?? false;
+
+  const send = (res, status, body, type = 'text/plain; charset=utf-8') => {
+    res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-cache' });
+    res.end(body);
+  };
+
+  const server = createServer((req, res) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('Allow', 'GET, HEAD');
+      return send(res, 405, 'method not allowed\n');
+    }
+    const rawPath = (req.url ?? '/').split(/[?#]/)[0];
+    if (!rawPath.startsWith('/')) return send(res, 400, 'bad request\n');
+    let segments = rawPath.slice(1).split('/');
+    if (segments[segments.length - 1] === '') segments[segments.length - 1] = 'index.html';
+
+    let file = null;
+    if (segments.length === 1 && (segments[0] === 'browser.js' || segments[0] === 'browser.js.map')) {
+      file = segments[0] === 'browser.js' ? browserBundle : browserBundle + '.map';
+    } else if (segments[0] === 'models') {
+      segments = segments.slice(1);
+      if (segments.length === 1 && segments[0] === 'index.json' && !existsSync(join(modelsDir, 'index.json'))) {
+        const body = JSON.stringify({ models: listModels(modelsDir) }, null, 2) + '\n';
+        return send(res, 200, req.method === 'HEAD' ? '' : body, MIME_TYPES['.json']);
+      }
+      file = safeJoin(modelsDir, segments);
+    } else {
+      file = safeJoin(webRoot, segments);
+    }
+    if (!file) return send(res, 403, 'forbidden\n');
+
+    let st;
+    try {
+      st = statSync(file);
+    } catch {
+      return send(res, 404, 'not found\n');
+    }
+    if (st.isDirectory()) {
+      // A folder without the trailing slash: send the browser to the folder so relative links work.
+      res.writeHead(301, { Location: rawPath + '/' });
+      return res.end();
+    }
+    if (!st.isFile()) return send(res, 404, 'not found\n');
+    res.writeHead(200, {
+      'Content-Type': MIME_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream',
+      'Content-Length': st.size,
+      'Cache-Control': 'no-cache',
+      'X-Content-Type-Options': 'nosniff',
+    });
+    if (req.method === 'HEAD') return res.end();
+    createReadStream(file)
+      .on('error', () => res.destroy())
+      .pipe(res);
+  });
+
+  return new Promise((resolvePromise, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 8080, host, () => {
+      server.off('error', reject);
+      const port = server.address().port;
+      const shownHost = host === '127.0.0.1' || host === '::1' ? 'localhost' : host;
+      const url = `http://${shownHost}:${port}/`;
+      if (!quiet) console.log(`serving ${webRoot} at ${url} (library ${browserBundle}, models ${modelsDir})`);
+      resolvePromise({
+        server,
+        port,
+        url,
+        close: () => new Promise((r) => {
+          server.closeAllConnections?.();
+          server.close(() => r());
+        }),
+      });
+    });
+  });
+}
+
+function parsePort(argv, env) {
+  const i = argv.indexOf('--port');
+  const eq = argv.find((a) => a.startsWith('--port='));
+  const raw = eq ? eq.slice('--port='.length) : i >= 0 ? argv[i + 1] : env.PORT;
+  if (raw === undefined || raw === '') return 8080;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`bad port: ${raw}`);
+  return port;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  const port = parsePort(process.argv.slice(2), process.env);
+  if (!existsSync(join(root, 'dist', 'web', 'index.html')) || !existsSync(join(root, 'dist', 'browser.js'))) {
+    console.error('dist/web or dist/browser.js is missing: run `npm run build` first');
+    process.exit(1);
+  }
+  startServer({ port }).catch((e) => {
+    console.error(`could not start the server: ${e.message}`);
+    process.exit(1);
+  });
+}

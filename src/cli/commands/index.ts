@@ -1,0 +1,7 @@
+// The CLI's commands, in the order `--help` lists them. Adding a command = its file + one line here.
+import type { Command } from '../args.js';
+import { infoCommand } from './info.js';
+import { stylizeCommand } from './stylize.js';
+import { trainCommand } from './train.js';
+
+export const commands: readonly Command[] = [stylizeCommand, trainCommand, infoCommand];

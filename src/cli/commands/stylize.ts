@@ -1,0 +1,224 @@
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { basename, dirname, extname, join, resolve } from 'node:path';
+import { createNodeEngine } from '../../engine/node.js';
+import { loadTransformNet } from '../../models/model-file.js';
+import { stylizeRgba } from '../../models/stylize.js';
+import { UsageError, type Command, type ParsedArgs } from '../args.js';
+import { CliError } from '../errors.js';
+import { decodeImage, encodeImage, ImageFileError, fitWithin, formatFromPath, resizeRgba, writeFileAtomic, type ImageFormat } from '../image-io.js';
+import { resolveStyle, shippedStyles, StyleNotFoundError } from '../package-files.js';
+
+// Re-exported for commands that imported it from here before it had a module of its own.
+export { CliError };
+
+const EXTENSION: Record<ImageFormat, string> = { png: '.png', jpeg: '.jpg' };
+
+interface Job {
+  input: string;
+  output: string;
+  format: ImageFormat;
+}
+
+/** A file-system error as a few plain words (`no such file`), not Node's `ENOENT: …, open 'x'`. */
+function fsReason(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  const words: Record<string, string> = {
+    ENOENT: 'no such file or directory',
+    EACCES: 'permission denied',
+    EPERM: 'permission denied',
+    EISDIR: 'it is a directory',
+    ENOSPC: 'no space left on the device',
+    EROFS: 'read-only file system',
+    EDQUOT: 'disk quota exceeded',
+  };
+  return (code && words[code]) ?? (e instanceof Error ? e.message : String(e));
+}
+
+function readable(path: string, what: string): void {
+  if (!existsSync(path)) throw new CliError(`cannot read ${what} ${path}: no such file`);
+  if (statSync(path).isDirectory()) throw new CliError(`cannot read ${what} ${path}: it is a directory`);
+}
+
+function readFile(path: string, what: string): Uint8Array {
+  try {
+    return new Uint8Array(readFileSync(path));
+  } catch (e) {
+    throw new CliError(`cannot read ${what ? `${what} ` : ''}${path}: ${fsReason(e)}`);
+  }
+}
+
+function writeOutput(path: string, bytes: Uint8Array): void {
+  try {
+    writeFileAtomic(path, bytes);
+  } catch (e) {
+    throw new CliError(`cannot write ${path}: ${fsReason(e)}`);
+  }
+}
+
+/** The same file: the same path after following symlinks, or (hard links) the same inode. */
+function samePath(a: string, b: string): boolean {
+  const canonical = (p: string): string => (existsSync(p) ? realpathSync(p) : resolve(p));
+  if (canonical(a) === canonical(b)) return true;
+  if (!existsSync(a) || !existsSync(b)) return false;
+  const sa = statSync(a);
+  const sb = statSync(b);
+  return sa.dev === sb.dev && sa.ino === sb.ino;
+}
+
+/** Which model file to load and the style name used in output file names. */
+function chooseModel(args: ParsedArgs): { path: string; styleName: string } {
+  const model = args.string('model');
+  const style = args.string('style');
+  if (model !== undefined && style !== undefined) throw new UsageError('give either --model or --style, not both');
+  if (model !== undefined) return { path: model, styleName: basename(model, extname(model)) };
+  if (style !== undefined) {
+    try {
+      return { path: resolveStyle(style), styleName: style };
+    } catch (e) {
+      if (e instanceof StyleNotFoundError) throw new UsageError(e.message);
+      throw e;
+    }
+  }
+  throw new UsageError("missing --model PATH (or --style NAME) for 'stylize'");
+}
+
+/** Plans every output before any work, so that naming mistakes fail fast and nothing is half done. */
+function planJobs(args: ParsedArgs, styleName: string): Job[] {
+  const inputs = args.positionals;
+  const output = args.string('output');
+  const outDir = args.string('out-dir');
+  const format = args.string('format') as ImageFormat | undefined;
+  if (output !== undefined && outDir !== undefined) throw new UsageError('give either --output or --out-dir, not both');
+  if (output !== undefined && inputs.length > 1) throw new UsageError(`--output names one file but ${inputs.length} inputs were given; use --out-dir`);
+
+  const jobs: Job[] = [];
+  if (output !== undefined) {
+    const fromName = formatFromPath(output);
+    if (fromName === null && format === undefined) {
+      throw new UsageError(`cannot tell the image format of ${output}: name it .png, .jpg or .jpeg, or pass --format`);
+    }
+    if (fromName !== null && format !== undefined && fromName !== format) {
+      throw new UsageError(`--format ${format} contradicts the output name ${output}`);
+    }
+    const dir = dirname(resolve(output));
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new CliError(`output directory ${dirname(output)} does not exist`);
+    jobs.push({ input: inputs[0], output, format: format ?? fromName! });
+  } else {
+    const dir = outDir ?? '.';
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new CliError(`output directory ${dir} does not exist`);
+    for (const input of inputs) {
+      const f = format ?? formatFromPath(input) ?? 'png';
+      jobs.push({ input, output: join(dir, `${basename(input, extname(input))}_${styleName}${EXTENSION[f]}`), format: f });
+    }
+  }
+
+  for (const job of jobs) {
+    readable(job.input, 'image');
+    for (const input of inputs) {
+      if (samePath(job.output, input)) throw new CliError(`refusing to overwrite the input ${input} with an output; choose another --output or --out-dir`);
+    }
+    if (existsSync(job.output) && statSync(job.output).isDirectory()) throw new CliError(`output ${job.output} is a directory`);
+  }
+  if (args.given.has('quality') && jobs.every((j) => j.format !== 'jpeg')) throw new UsageError('--quality applies to JPEG output only');
+  const seen = new Map<string, string>();
+  for (const job of jobs) {
+    const key = resolve(job.output);
+    const other = seen.get(key);
+    if (other !== undefined) throw new CliError(`inputs ${other} and ${job.input} would both be written to ${job.output}`);
+    seen.set(key, job.input);
+  }
+  return jobs;
+}
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
+}
+
+export const stylizeCommand: Command = {
+  name: 'stylize',
+  summary: 'Stylise photos with a trained transform net (one GPU pass per image, tiled when large).',
+  usage: 'stylize (--model MODEL | --style NAME) INPUT... [-o OUT | --out-dir DIR] [options]',
+  options: [
+    { name: 'model', alias: 'm', type: 'string', valueName: 'PATH', description: 'model file (.safetensors) written by train' },
+    { name: 'style', alias: 's', type: 'string', valueName: 'NAME', description: 'a style shipped in the package models/ folder (see --list-styles)' },
+    { name: 'output', alias: 'o', type: 'string', valueName: 'PATH', description: 'output file (one input only); format from its extension' },
+    { name: 'out-dir', alias: 'd', type: 'string', valueName: 'DIR', description: 'output directory: writes INPUTNAME_STYLE.png|jpg (default: current directory)' },
+    { name: 'format', type: 'string', choices: ['png', 'jpeg'], description: 'output format (default: from --output, else the input\'s format)' },
+    { name: 'quality', alias: 'q', type: 'number', integer: true, min: 1, max: 100, default: 92, valueName: 'Q', description: 'JPEG quality' },
+    { name: 'max-size', type: 'number', integer: true, min: 16, max: 65536, valueName: 'N', description: 'shrink images whose longer side exceeds N pixels first' },
+    { name: 'tile', type: 'number', integer: true, min: 64, max: 4096, valueName: 'N', description: 'largest tile edge on the GPU (default: from the adapter\'s limits, at most 1024)' },
+    { name: 'list-styles', type: 'boolean', description: 'list the shipped styles and exit' },
+    { name: 'quiet', type: 'boolean', description: 'print errors only' },
+  ],
+  positionals: { name: 'INPUT', min: 0, max: Infinity },
+  details: [
+    'Inputs are PNG or JPEG files. Large images are processed in overlapping tiles blended together; the',
+    'output has the input\'s size (or --max-size) and keeps its alpha channel (PNG). An input is never',
+    'overwritten, and a failed image leaves no output file; the other inputs are still processed.',
+    '',
+    'examples:',
+    '  fast-style-webgpu stylize --model starry.safetensors photo.jpg -o photo_starry.jpg',
+    '  fast-style-webgpu stylize --style starry_night --out-dir out/ --max-size 1024 photos/*.jpg',
+  ].join('\n'),
+
+  async run(args) {
+    if (args.flag('list-styles')) {
+      const styles = shippedStyles();
+      console.log(styles.length ? styles.join('\n') : '(no styles are shipped with this installation)');
+      return 0;
+    }
+    if (args.positionals.length === 0) throw new UsageError("missing INPUT for 'stylize'");
+    const model = chooseModel(args);
+    const jobs = planJobs(args, model.styleName);
+    readable(model.path, 'model');
+    const modelBytes = readFile(model.path, 'model');
+    const quiet = args.flag('quiet');
+    const log = (line: string): void => {
+      if (!quiet) process.stderr.write(line + '\n');
+    };
+    const tty = process.stderr.isTTY && !quiet;
+
+    const engine = await createNodeEngine();
+    try {
+      if (engine.adapter.isFallbackAdapter) log(`warning: ${engine.describe()} is a software adapter; stylising will be slow`);
+      const { net } = await loadTransformNet(engine, modelBytes, model.path);
+      const failures: string[] = [];
+      for (const [i, job] of jobs.entries()) {
+        const prefix = `[${i + 1}/${jobs.length}] ${job.input}`;
+        const started = performance.now();
+        try {
+          let img = decodeImage(readFile(job.input, ''), job.input);
+          const maxSize = args.number('max-size');
+          if (maxSize !== undefined) {
+            const fit = fitWithin(img.width, img.height, maxSize);
+            if (fit.width !== img.width || fit.height !== img.height) img = resizeRgba(img, fit.width, fit.height);
+          }
+          if (tty) process.stderr.write(`\r\x1b[K${prefix}: stylising ${img.width}×${img.height}…`);
+          const out = await stylizeRgba(net, img, {
+            tile: args.number('tile'),
+            onProgress: tty ? (done, total) => total > 1 && process.stderr.write(`\r\x1b[K${prefix}: ${img.width}×${img.height}, tile ${done}/${total} done`) : undefined,
+          });
+          const bytes = encodeImage(out, job.format, args.number('quality'));
+          writeOutput(job.output, bytes);
+          if (tty) process.stderr.write('\r\x1b[K');
+          log(`${prefix} → ${job.output} (${out.width}×${out.height}, ${seconds(performance.now() - started)})`);
+        } catch (e) {
+          if (tty) process.stderr.write('\r\x1b[K');
+          const message = e instanceof Error ? e.message : String(e);
+          // Our file errors name their file; anything else (a GPU error) gets the image it happened on.
+          const named = e instanceof CliError || e instanceof ImageFileError;
+          process.stderr.write(`error: ${named ? message : `${job.input}: ${message}`}\n`);
+          failures.push(job.input);
+        }
+      }
+      net.dispose();
+      if (failures.length > 0) {
+        if (jobs.length > 1) process.stderr.write(`error: ${failures.length} of ${jobs.length} images failed: ${failures.join(', ')}\n`);
+        return 1;
+      }
+      return 0;
+    } finally {
+      engine.destroy();
+    }
+  },
+};

@@ -1,0 +1,156 @@
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { SampleOrder } from '../models/sample-order.js';
+import { runDataJob, type DataJob, type DataResult } from './data-sample.js';
+
+const IMAGE_EXTENSIONS = /\.(jpe?g|png)$/i;
+/** Files one decoding job may try before reporting back (a replacement for each unreadable one). */
+const CANDIDATES_PER_JOB = 8;
+
+/** JPEG and PNG files under `dir`, recursively, sorted (so that a seed gives the same order everywhere). */
+export function listImages(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string): void => {
+    for (const entry of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, entry.name);
+      if (entry.isDirectory()) walk(p);
+      else if (IMAGE_EXTENSIONS.test(entry.name) && (entry.isFile() || statSync(p).isFile())) out.push(p);
+    }
+  };
+  walk(dir);
+  return out.sort();
+}
+
+export interface DataLoaderOptions {
+  size: number;
+  batch: number;
+  seed: number;
+  /** Index of the first sample to produce (the trainer's samplesSeen when resuming). */
+  start: number;
+  /** Worker threads; 0 decodes on the calling thread. */
+  workers: number;
+  /** Batches prepared ahead. */
+  prefetch?: number;
+  /** Told once per unreadable file. */
+  onWarning?(message: string): void;
+}
+
+/** The worker script beside this module in dist/ (absent when running from the TypeScript sources). */
+function workerScript(): URL | null {
+  const url = new URL('./data-worker.js', import.meta.url);
+  return url.protocol === 'file:' && existsSync(url) ? url : null;
+}
+
+/**
+ * Training batches as RGBA crops, in the order SampleOrder gives for (seed, sample index): deterministic,
+ * so a resumed run sees the same data. Decoding runs in worker threads with a few batches in flight. A file
+ * that cannot be read is reported once and replaced by the next file of the epoch's order (the same one on
+ * every run, since readability belongs to the file); when no file is readable, next() rejects.
+ */
+export class DataLoader {
+  private readonly order: SampleOrder;
+  private readonly bad = new Set<string>();
+  private readonly workers: Worker[] = [];
+  private readonly idle: Worker[] = [];
+  private readonly waiting = new Map<number, (r: DataResult) => void>();
+  private readonly queue: DataJob[] = [];
+  private readonly pending: Promise<Uint8Array>[] = [];
+  private nextSample: number;
+  private closed = false;
+  private fatal: Error | null = null;
+
+  constructor(
+    readonly files: readonly string[],
+    private readonly opts: DataLoaderOptions,
+  ) {
+    if (files.length === 0) throw new Error('no JPEG or PNG images to train on');
+    this.order = new SampleOrder(opts.seed, files.length);
+    this.nextSample = opts.start;
+    const script = opts.workers > 0 ? workerScript() : null;
+    for (let i = 0; script && i < opts.workers; i++) {
+      const w = new Worker(script);
+      w.on('message', (r: DataResult) => {
+        this.waiting.get(r.id)?.(r);
+        this.waiting.delete(r.id);
+        this.idle.push(w);
+        this.pump();
+      });
+      w.on('error', (e) => {
+        this.fatal = e instanceof Error ? e : new Error(String(e));
+      });
+      this.workers.push(w);
+      this.idle.push(w);
+    }
+    const ahead = (opts.prefetch ?? 2) * opts.batch;
+    for (let i = 0; i < ahead; i++) this.enqueue();
+  }
+
+  /** The next batch: `batch` RGBA crops of size² pixels. */
+  async next(): Promise<Uint8Array[]> {
+    if (this.closed) throw new Error('DataLoader is closed');
+    const batch: Uint8Array[] = [];
+    for (let i = 0; i < this.opts.batch; i++) {
+      batch.push(await this.pending.shift()!);
+      this.enqueue();
+    }
+    return batch;
+  }
+
+  /** Worker threads in use (0 when decoding on the main thread). */
+  get threadCount(): number {
+    return this.workers.length;
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const w of this.workers) void w.terminate();
+    this.workers.length = 0;
+  }
+
+  private enqueue(): void {
+    const sample = this.sample(this.nextSample++);
+    // Prefetched samples may fail before anyone awaits them (or never be awaited, after close): next()
+    // still sees the rejection; this only keeps it from being reported as unhandled.
+    sample.catch(() => undefined);
+    this.pending.push(sample);
+  }
+
+  private async sample(index: number): Promise<Uint8Array> {
+    const choice = this.order.at(index);
+    // Replacements for an unreadable file: the files after it in this epoch's order, a few at a time.
+    const n = this.files.length;
+    const epochStart = index - (index % n);
+    for (let offset = 0; offset < n; offset += CANDIDATES_PER_JOB) {
+      const candidates: string[] = [];
+      for (let k = offset; k < Math.min(n, offset + CANDIDATES_PER_JOB); k++) {
+        const file = k === 0 ? choice.file : this.order.at(epochStart + ((index - epochStart + k) % n)).file;
+        if (!this.bad.has(this.files[file])) candidates.push(this.files[file]);
+      }
+      if (candidates.length === 0) continue;
+      const result = await this.run({ id: index, candidates, size: this.opts.size, flip: choice.flip, cropX: choice.cropX, cropY: choice.cropY });
+      for (const f of result.failed) {
+        if (!this.bad.has(f.path)) {
+          this.bad.add(f.path);
+          this.opts.onWarning?.(`skipping ${f.reason}`);
+        }
+      }
+      if (result.pixels) return result.pixels;
+    }
+    throw new Error(`none of the ${n} images can be read (${[...this.bad].slice(0, 3).join(', ')}${n > 3 ? ', …' : ''})`);
+  }
+
+  private run(job: DataJob): Promise<DataResult> {
+    if (this.fatal) return Promise.reject(this.fatal);
+    if (this.workers.length === 0) return Promise.resolve().then(() => runDataJob(job));
+    return new Promise((resolve) => {
+      this.waiting.set(job.id, resolve);
+      this.queue.push(job);
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.idle.length > 0 && this.queue.length > 0) this.idle.pop()!.postMessage(this.queue.shift()!);
+  }
+}

@@ -1,0 +1,180 @@
+/**
+ * Stylising a whole photo with a transform net: one pass for images that fit, otherwise overlapping tiles
+ * blended with linear ramps, so that any image size runs within the adapter's buffer limits and with flat
+ * GPU memory (each tile lives in its own engine scope).
+ */
+import { noGrad } from '../autograd/tape.js';
+import { sizeClass } from '../engine/buffer-pool.js';
+import type { Engine } from '../engine/engine.js';
+import { shapeStr } from '../engine/errors.js';
+import type { Tensor } from '../engine/tensor.js';
+import { rgbaToTensor, tensorToRgba } from '../ops/image.js';
+
+export interface TransformNetLike {
+  engine: Engine;
+  /** [N, 3, H, W] pixels 0..255 in, the same shape out; any H, W ≥ 1. */
+  forward(x: Tensor): Tensor;
+  /**
+   * Channel multiplier of the net (1 = Johnson et al.'s 32/64/128 channels): sizes the default tile so that
+   * the widest activation buffer fits the adapter.
+   */
+  width?: number;
+}
+
+export interface RgbaPixels {
+  width: number;
+  height: number;
+  /** RGBA, row-major, width·height·4 bytes. */
+  data: Uint8Array | Uint8ClampedArray;
+}
+
+export interface StylizeOptions {
+  /** Largest tile edge in pixels; images within it run in one pass. Default: from the adapter's limits. */
+  tile?: number;
+  /** Pixels shared by neighbouring tiles, blended across. Default min(64, tile / 4). */
+  overlap?: number;
+  onProgress?(done: number, total: number): void;
+}
+
+/** Beyond this a tile costs more time per pixel (cache misses, long dispatches) and gains nothing. */
+const MAX_TILE_EDGE = 1024;
+const MIN_TILE_EDGE = 16;
+/** Floats per input pixel of the net's widest activation at width 1: 32 channels at full resolution. */
+const PEAK_FLOATS_PER_PIXEL = 32;
+/** The widest reflection padding (9×9 convolutions) grows an activation by this many pixels per axis. */
+const PADDING_MARGIN = 8;
+
+/** The largest square tile whose widest (padded) activation fits one storage buffer binding. */
+export function defaultTileEdge(engine: Engine, netWidth = 1): number {
+  const limit = Math.min(engine.limits.maxStorageBufferBindingSize, engine.limits.maxBufferSize);
+  // The pool rounds sizes up to its classes (≤ 2^(1/4) apart): below a limit that is not itself a class,
+  // the largest usable buffer is one class step smaller.
+  const usable = sizeClass(limit) <= limit ? limit : limit / 2 ** 0.25;
+  const edge = Math.floor(Math.sqrt(usable / (4 * PEAK_FLOATS_PER_PIXEL * netWidth))) - PADDING_MARGIN;
+  return Math.max(MIN_TILE_EDGE, Math.min(MAX_TILE_EDGE, edge));
+}
+
+/** One axis split into segments of at most `tile` that overlap by at least `overlap`, spread evenly. */
+export function tileStarts(length: number, tile: number, overlap: number): number[] {
+  if (length <= tile) return [0];
+  const n = Math.ceil((length - overlap) / (tile - overlap));
+  const starts: number[] = [];
+  for (let i = 0; i < n; i++) starts.push(Math.round((i * (length - tile)) / (n - 1)));
+  return starts;
+}
+
+/**
+ * Blend weight along one axis of a tile at [start, start + size): a ramp from the tile's edge across the
+ * part it shares with its neighbour on that side, 1 elsewhere. Ramps of two neighbours sum to 1 across
+ * their overlap; every weight is > 0 so that each pixel is covered.
+ */
+function axisWeights(size: number, overlapBefore: number, overlapAfter: number): Float32Array {
+  const w = new Float32Array(size).fill(1);
+  for (let d = 0; d < overlapBefore; d++) w[d] *= (d + 0.5) / overlapBefore;
+  for (let d = 0; d < overlapAfter; d++) w[size - 1 - d] *= (d + 0.5) / overlapAfter;
+  return w;
+}
+
+function overlaps(starts: number[], size: (s: number) => number): { before: number[]; after: number[] } {
+  const before = starts.map((s, i) => (i === 0 ? 0 : Math.max(0, starts[i - 1] + size(starts[i - 1]) - s)));
+  const after = starts.map((s, i) => (i === starts.length - 1 ? 0 : Math.max(0, s + size(s) - starts[i + 1])));
+  return { before, after };
+}
+
+/** Runs the net on one RGBA image (in a scope of its own, gradients off) and reads back RGBA bytes. */
+async function forwardRgba(net: TransformNetLike, pixels: Uint8Array | Uint8ClampedArray, width: number, height: number): Promise<Uint8ClampedArray> {
+  return net.engine.scopeAsync(async () => {
+    const x = rgbaToTensor(net.engine, pixels, width, height);
+    const y = noGrad(() => net.forward(x));
+    const s = y.shape;
+    if (s.length !== 4 || s[0] !== 1 || s[1] !== 3 || s[2] !== height || s[3] !== width) {
+      throw new Error(`stylize: the net turned a [1, 3, ${height}, ${width}] image into ${shapeStr(s)}`);
+    }
+    return tensorToRgba(y);
+  });
+}
+
+/**
+ * Stylises RGBA pixels with `net`. The alpha channel is carried over from the input unchanged. Images
+ * larger than the tile go through overlapping tiles; a pointwise net gives exactly the untiled result.
+ */
+export async function stylizeRgba(net: TransformNetLike, img: RgbaPixels, opts: StylizeOptions = {}): Promise<{ width: number; height: number; data: Uint8Array }> {
+  const { width: W, height: H, data: src } = img;
+  if (!(Number.isInteger(W) && Number.isInteger(H) && W >= 1 && H >= 1)) throw new RangeError(`stylizeRgba: invalid size ${W}×${H}`);
+  if (src.length !== W * H * 4) throw new RangeError(`stylizeRgba: ${src.length} bytes for a ${W}×${H} RGBA image`);
+  const tile = opts.tile ?? defaultTileEdge(net.engine, net.width);
+  if (!(Number.isInteger(tile) && tile >= MIN_TILE_EDGE)) throw new RangeError(`stylizeRgba: tile ${tile} must be an integer ≥ ${MIN_TILE_EDGE}`);
+  const overlap = opts.overlap ?? Math.min(64, Math.floor(tile / 4));
+  if (!(Number.isInteger(overlap) && overlap >= 0 && overlap < tile / 2)) {
+    throw new RangeError(`stylizeRgba: overlap ${overlap} must be an integer in [0, ${Math.ceil(tile / 2) - 1}] for tile ${tile}`);
+  }
+
+  const out = new Uint8Array(W * H * 4);
+  const xs = tileStarts(W, tile, overlap);
+  const ys = tileStarts(H, tile, overlap);
+  const total = xs.length * ys.length;
+
+  if (total === 1) {
+    const rgba = await forwardRgba(net, src, W, H);
+    out.set(rgba);
+    copyAlpha(src, out);
+    opts.onProgress?.(1, 1);
+    return { width: W, height: H, data: out };
+  }
+
+  const tw = Math.min(tile, W);
+  const th = Math.min(tile, H);
+  const ox = overlaps(xs, () => tw);
+  const oy = overlaps(ys, () => th);
+  // Blending accumulates into a band of `th` rows that slides down with the tile rows: rows above the next
+  // tile row are final and leave the band, so CPU memory stays O(width · tile) for any image height.
+  const acc = new Float32Array(W * th * 3);
+  const weightSum = new Float32Array(W * th);
+  let bandTop = 0;
+  const finishRows = (until: number): void => {
+    for (let p = 0; p < (until - bandTop) * W; p++) {
+      const inv = 1 / weightSum[p];
+      const o = (bandTop * W + p) * 4;
+      for (let c = 0; c < 3; c++) out[o + c] = Math.min(255, Math.max(0, Math.round(acc[p * 3 + c] * inv)));
+    }
+    const shift = (until - bandTop) * W;
+    acc.copyWithin(0, shift * 3);
+    acc.fill(0, acc.length - shift * 3);
+    weightSum.copyWithin(0, shift);
+    weightSum.fill(0, weightSum.length - shift);
+    bandTop = until;
+  };
+
+  const crop = new Uint8Array(tw * th * 4);
+  let done = 0;
+  for (let j = 0; j < ys.length; j++) {
+    const y0 = ys[j];
+    const wy = axisWeights(th, oy.before[j], oy.after[j]);
+    for (let i = 0; i < xs.length; i++) {
+      const x0 = xs[i];
+      const wx = axisWeights(tw, ox.before[i], ox.after[i]);
+      for (let y = 0; y < th; y++) crop.set(src.subarray(((y0 + y) * W + x0) * 4, ((y0 + y) * W + x0 + tw) * 4), y * tw * 4);
+      const rgba = await forwardRgba(net, crop, tw, th);
+      for (let y = 0; y < th; y++) {
+        const row = (y0 - bandTop + y) * W + x0;
+        for (let x = 0; x < tw; x++) {
+          const w = wy[y] * wx[x];
+          const p = row + x;
+          const q = (y * tw + x) * 4;
+          acc[p * 3] += w * rgba[q];
+          acc[p * 3 + 1] += w * rgba[q + 1];
+          acc[p * 3 + 2] += w * rgba[q + 2];
+          weightSum[p] += w;
+        }
+      }
+      opts.onProgress?.(++done, total);
+    }
+    finishRows(j + 1 < ys.length ? ys[j + 1] : H);
+  }
+  copyAlpha(src, out);
+  return { width: W, height: H, data: out };
+}
+
+function copyAlpha(src: Uint8Array | Uint8ClampedArray, dst: Uint8Array): void {
+  for (let i = 3; i < dst.length; i += 4) dst[i] = src[i];
+}

@@ -1,0 +1,297 @@
+import type { Engine } from '../engine/engine.js';
+import { ShapeError, shapeStr } from '../engine/errors.js';
+import { Tensor } from '../engine/tensor.js';
+import { apply } from '../autograd/tape.js';
+import { conv2d } from '../ops/conv2d.js';
+import { rng } from '../ops/cpu.js';
+import { add, relu, scaledTanh } from '../ops/elementwise.js';
+import { instanceNorm } from '../ops/instance-norm.js';
+import { crop2d, pad2d } from '../ops/pad-crop.js';
+import { ModelFileError } from './safetensors.js';
+
+/**
+ * Johnson et al.'s image transformation network, laid out exactly as pytorch/examples' fast_neural_style
+ * `TransformerNet` (same layers, same parameter names, weights OIHW) so that its checkpoints load as they are:
+ *
+ *   conv1 9×9 s1 → in1 → relu → conv2 3×3 s2 → in2 → relu → conv3 3×3 s2 → in3 → relu
+ *   → res1..res5 (conv1 3×3 → in1 → relu → conv2 3×3 → in2, plus the block's input)
+ *   → deconv1 (nearest ×2, 3×3) → in4 → relu → deconv2 (nearest ×2, 3×3) → in5 → relu → deconv3 9×9
+ *   → 150·tanh(·) + 127.5
+ *
+ * Every conv is reflection-padded by floor(K/2) and has a bias; instance norms are affine with eps 1e-5.
+ *
+ * Pixel convention: input and output are RGB in 0..255 (feed raw pixel values, no mean or std); the scaled
+ * tanh keeps the output in (−22.5, 277.5), which callers clamp to 0..255 when they write an image.
+ */
+
+export const OUTPUT_SCALE = 150;
+export const OUTPUT_OFFSET = 127.5;
+export const INSTANCE_NORM_EPS = 1e-5;
+export const RESIDUAL_BLOCKS = 5;
+/**
+ * The two stride-2 convs and two ×2 upsamplings give back the input size only when 4 divides it, and the 9×9
+ * reflection pads need at least 5 pixels (the residual blocks' 3×3 pads at least 2 at quarter size). Inputs
+ * are padded up to a multiple of 4 and at least this size, then the output is cropped back.
+ */
+export const SIZE_MULTIPLE = 4;
+export const MIN_INTERNAL_SIZE = 8;
+
+export interface TransformNetConfig {
+  /** Channel widths are 32m, 64m, 128m (rounded, at least 1). Default 1: the published net. */
+  widthMultiplier?: number;
+  /** Seed of the initial weights. Default 0. */
+  seed?: number;
+  /**
+   * `scaled-tanh` (ours, default): 150·tanh(x) + 127.5. `linear`: the raw last conv, as pytorch/examples'
+   * net (trained to output 0..255 directly), for imported checkpoints.
+   */
+  output?: 'scaled-tanh' | 'linear';
+}
+
+export type ResolvedTransformNetConfig = Required<TransformNetConfig>;
+
+export function resolveConfig(config: TransformNetConfig = {}): ResolvedTransformNetConfig {
+  const widthMultiplier = config.widthMultiplier ?? 1;
+  if (!(Number.isFinite(widthMultiplier) && widthMultiplier > 0)) {
+    throw new RangeError(`TransformNet: width multiplier must be a positive number, got ${widthMultiplier}`);
+  }
+  const output = config.output ?? 'scaled-tanh';
+  if (output !== 'scaled-tanh' && output !== 'linear') throw new RangeError(`TransformNet: unknown output ${String(output)}`);
+  return { widthMultiplier, seed: config.seed ?? 0, output };
+}
+
+/** [c1, c2, c3]: the channel counts of the three resolution levels. */
+export function channelWidths(widthMultiplier: number): [number, number, number] {
+  const c = (base: number) => Math.max(1, Math.round(base * widthMultiplier));
+  return [c(32), c(64), c(128)];
+}
+
+interface ConvSpec {
+  kind: 'conv';
+  name: string;
+  inChannels: number;
+  outChannels: number;
+  kernel: number;
+  stride: 1 | 2;
+  upsample: 1 | 2;
+}
+
+interface NormSpec {
+  kind: 'norm';
+  name: string;
+  channels: number;
+}
+
+type LayerSpec = ConvSpec | NormSpec;
+
+export interface ParameterSpec {
+  name: string;
+  shape: number[];
+}
+
+function conv(name: string, inChannels: number, outChannels: number, kernel: number, stride: 1 | 2 = 1, upsample: 1 | 2 = 1): ConvSpec {
+  return { kind: 'conv', name, inChannels, outChannels, kernel, stride, upsample };
+}
+
+function norm(name: string, channels: number): NormSpec {
+  return { kind: 'norm', name, channels };
+}
+
+/** Every layer in pytorch/examples' declaration order (which is also its state_dict order). */
+function layerSpecs(widthMultiplier: number): LayerSpec[] {
+  const [c1, c2, c3] = channelWidths(widthMultiplier);
+  const layers: LayerSpec[] = [conv('conv1', 3, c1, 9), norm('in1', c1), conv('conv2', c1, c2, 3, 2), norm('in2', c2), conv('conv3', c2, c3, 3, 2), norm('in3', c3)];
+  for (let r = 1; r <= RESIDUAL_BLOCKS; r++) {
+    layers.push(conv(`res${r}.conv1`, c3, c3, 3), norm(`res${r}.in1`, c3), conv(`res${r}.conv2`, c3, c3, 3), norm(`res${r}.in2`, c3));
+  }
+  layers.push(conv('deconv1', c3, c2, 3, 1, 2), norm('in4', c2), conv('deconv2', c2, c1, 3, 1, 2), norm('in5', c1), conv('deconv3', c1, 3, 9));
+  return layers;
+}
+
+/** Parameter names and shapes, in state_dict order. */
+export function parameterSpecs(config: TransformNetConfig = {}): ParameterSpec[] {
+  const out: ParameterSpec[] = [];
+  for (const l of layerSpecs(resolveConfig(config).widthMultiplier)) {
+    if (l.kind === 'conv') {
+      out.push({ name: `${l.name}.conv2d.weight`, shape: [l.outChannels, l.inChannels, l.kernel, l.kernel] });
+      out.push({ name: `${l.name}.conv2d.bias`, shape: [l.outChannels] });
+    } else {
+      out.push({ name: `${l.name}.weight`, shape: [l.channels] });
+      out.push({ name: `${l.name}.bias`, shape: [l.channels] });
+    }
+  }
+  return out;
+}
+
+/**
+ * Buffers that old PyTorch InstanceNorm2d checkpoints carry but that instance norm never uses (pytorch/examples
+ * deletes them on load too); accepted and ignored so that such files import.
+ */
+const IGNORED_BUFFER = /^(res\d\.)?in\d\.(running_mean|running_var|num_batches_tracked)$/;
+
+/** Initial values: PyTorch's Conv2d default (U(±1/√fanIn) for weight and bias), IN gamma 1 and beta 0. */
+function initialValues(specs: ParameterSpec[], seed: number): Map<string, Float32Array> {
+  const random = rng(seed);
+  const values = new Map<string, Float32Array>();
+  for (const layer of groupByLayer(specs)) {
+    const [weight, bias] = layer;
+    const data = new Float32Array(weight.shape.reduce((a, b) => a * b, 1));
+    const biasData = new Float32Array(bias.shape[0]);
+    if (weight.name.endsWith('.conv2d.weight')) {
+      const [, cin, k] = weight.shape;
+      const bound = 1 / Math.sqrt(cin * k * k);
+      for (let i = 0; i < data.length; i++) data[i] = (2 * random() - 1) * bound;
+      for (let i = 0; i < biasData.length; i++) biasData[i] = (2 * random() - 1) * bound;
+    } else {
+      data.fill(1);
+    }
+    values.set(weight.name, data);
+    values.set(bias.name, biasData);
+  }
+  return values;
+}
+
+function groupByLayer(specs: ParameterSpec[]): [ParameterSpec, ParameterSpec][] {
+  const pairs: [ParameterSpec, ParameterSpec][] = [];
+  for (let i = 0; i < specs.length; i += 2) pairs.push([specs[i], specs[i + 1]]);
+  return pairs;
+}
+
+export class TransformNet {
+  readonly config: ResolvedTransformNetConfig;
+  private readonly layers: LayerSpec[];
+  private readonly params: Map<string, Tensor>;
+
+  private constructor(
+    readonly engine: Engine,
+    config: ResolvedTransformNetConfig,
+    values: Map<string, Float32Array>,
+  ) {
+    this.config = config;
+    this.layers = layerSpecs(config.widthMultiplier);
+    this.params = new Map();
+    for (const spec of parameterSpecs(config)) {
+      const t = engine.keep(Tensor.fromData(engine, spec.shape, values.get(spec.name)!, spec.name));
+      t.requiresGrad = true;
+      this.params.set(spec.name, t);
+    }
+  }
+
+  /** A freshly initialised net (seeded, so the same config gives the same weights). */
+  static create(engine: Engine, config: TransformNetConfig = {}): TransformNet {
+    const resolved = resolveConfig(config);
+    return new TransformNet(engine, resolved, initialValues(parameterSpecs(resolved), resolved.seed));
+  }
+
+  /**
+   * A net with the given weights. Every expected name must be present with its exact shape and nothing else
+   * may be (besides PyTorch's unused instance-norm buffers): a mismatch throws ModelFileError naming it.
+   */
+  static fromTensors(
+    engine: Engine,
+    config: TransformNetConfig,
+    tensors: ReadonlyMap<string, { shape: readonly number[]; data: Float32Array }>,
+    source = 'the weights',
+  ): TransformNet {
+    const resolved = resolveConfig(config);
+    const specs = parameterSpecs(resolved);
+    const expected = new Set(specs.map((s) => s.name));
+    const widthNote = `a width-${resolved.widthMultiplier} transform net`;
+    for (const s of specs) {
+      const t = tensors.get(s.name);
+      if (!t) throw new ModelFileError(`${source}: missing tensor ${s.name} ${shapeStr(s.shape)} of ${widthNote}`);
+      if (t.shape.length !== s.shape.length || t.shape.some((d, i) => d !== s.shape[i])) {
+        throw new ModelFileError(`${source}: tensor ${s.name} has shape ${shapeStr(t.shape)}, ${widthNote} needs ${shapeStr(s.shape)}`);
+      }
+      if (t.data.length !== s.shape.reduce((a, b) => a * b, 1)) {
+        throw new ModelFileError(`${source}: tensor ${s.name} holds ${t.data.length} values for shape ${shapeStr(s.shape)}`);
+      }
+    }
+    for (const name of tensors.keys()) {
+      if (!expected.has(name) && !IGNORED_BUFFER.test(name)) throw new ModelFileError(`${source}: unexpected tensor ${name} (not part of ${widthNote})`);
+    }
+    const values = new Map(specs.map((s) => [s.name, tensors.get(s.name)!.data]));
+    return new TransformNet(engine, resolved, values);
+  }
+
+  /** The width multiplier (for callers that size buffers by it). */
+  get width(): number {
+    return this.config.widthMultiplier;
+  }
+
+  /** The trainable tensors by PyTorch name, in state_dict order (requiresGrad; owned by the net). */
+  parameters(): Map<string, Tensor> {
+    return new Map(this.params);
+  }
+
+  /**
+   * x: [N, 3, H, W], pixels 0..255, any H, W ≥ 1 → [N, 3, H, W] pixels (about 0..255). Sizes that are not a
+   * multiple of 4 (or under 8) are padded by reflection (by edge replication where the image is smaller than
+   * the pad) and the output is cropped back, so every size works.
+   */
+  forward(x: Tensor): Tensor {
+    if (x.rank !== 4 || x.shape[1] !== 3) throw new ShapeError(`TransformNet: expects [N, 3, H, W] pixels, got ${shapeStr(x.shape)}`);
+    const [, , h, w] = x.shape;
+    const ph = internalSize(h);
+    const pw = internalSize(w);
+    let y = x;
+    const consume = (next: Tensor): void => {
+      if (y !== x) y.dispose();
+      y = next;
+    };
+    if (ph !== h || pw !== w) {
+      const top = Math.floor((ph - h) / 2);
+      const left = Math.floor((pw - w) / 2);
+      const bottom = ph - h - top;
+      const right = pw - w - left;
+      const mode = Math.max(top, bottom) < h && Math.max(left, right) < w ? 'reflect' : 'replicate';
+      consume(apply(pad2d, [x], { top, bottom, left, right, mode }));
+    }
+    let residual: Tensor | null = null;
+    for (const layer of this.layers) {
+      if (layer.kind === 'conv') {
+        if (layer.name.endsWith('.conv1')) residual = y;
+        const out = apply(conv2d, [y, this.param(`${layer.name}.conv2d.weight`), this.param(`${layer.name}.conv2d.bias`)], {
+          stride: layer.stride,
+          padding: Math.floor(layer.kernel / 2),
+          padMode: 'reflect',
+          upsample: layer.upsample,
+        });
+        // A residual block's input stays alive until its skip connection adds it back.
+        if (y === residual) y = out;
+        else consume(out);
+      } else {
+        consume(apply(instanceNorm, [y, this.param(`${layer.name}.weight`), this.param(`${layer.name}.bias`)], { eps: INSTANCE_NORM_EPS }));
+        if (layer.name.endsWith('.in2')) {
+          consume(apply(add, [residual!, y], {}));
+          if (residual !== x) residual!.dispose();
+          residual = null;
+        } else {
+          consume(apply(relu, [y], {}));
+        }
+      }
+    }
+    if (this.config.output === 'scaled-tanh') consume(apply(scaledTanh, [y], { alpha: OUTPUT_SCALE, beta: OUTPUT_OFFSET }));
+    if (ph !== h || pw !== w) {
+      consume(apply(crop2d, [y], { top: Math.floor((ph - h) / 2), left: Math.floor((pw - w) / 2), height: h, width: w }));
+    }
+    return y;
+  }
+
+  dispose(): void {
+    for (const t of this.params.values()) t.dispose();
+    this.params.clear();
+  }
+
+  private param(name: string): Tensor {
+    const t = this.params.get(name);
+    if (!t) throw new Error(`TransformNet: parameter ${name} missing (disposed net?)`);
+    return t;
+  }
+}
+
+/** The size the net computes at for an input side of n (see SIZE_MULTIPLE). */
+export function internalSize(n: number): number {
+  if (!Number.isInteger(n) || n < 1) throw new ShapeError(`TransformNet: image side ${n} is not a positive integer`);
+  return Math.max(MIN_INTERNAL_SIZE, Math.ceil(n / SIZE_MULTIPLE) * SIZE_MULTIPLE);
+}

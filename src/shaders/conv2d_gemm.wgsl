@@ -1,0 +1,384 @@
+// conv2d as implicit GEMM: C[M, Ncols] = A[M, Kred] · B[Kred, Ncols], where B is never materialised: its
+// tiles are gathered straight from the tensors (im2col on the fly, through the padding/upsampling index map).
+// PASS picks the product; being an override, each pass gets its own pipeline with the others folded
+// away.
+//
+//   PASS_FORWARD       y[co, (n,oy,ox)]   = Σ_(ci,ky,kx)  w[co, (ci,ky,kx)] · x̂[(ci,ky,kx), (n,oy,ox)]    (+ bias)
+//   PASS_INPUT_GRAD    dx̂p[ci, (n,yp,xp)] = Σ_(co,ky,kx)  w[co, ci, ky, kx] · dy[n, co, (yp−ky)/S, (xp−kx)/S]
+//                      (gradient w.r.t. the padded, upsampled input; conv2d_fold.wgsl folds it onto x)
+//   PASS_WEIGHT_GRAD   dw[co, (ci,ky,kx)] = Σ_(n,oy,ox)   dy[n, co, oy, ox] · x̂[(ci,ky,kx), (n,oy,ox)]
+//                      (split-K: workgroup z sums one chunk of the long reduction into out[z, co, ·])
+//   PASS_INPUT_GRAD_PHASE  the input gradient of a strided conv, one stride phase (py, px) per dispatch:
+//                      dx̂p[ci, (n, py+S·i, px+S·j)] = Σ_(a,b,co) w[co, ci, py+S·a, px+S·b] · dy[n, co, i−a, j−b]
+//                      Only the taps that meet the phase are summed, where PASS_INPUT_GRAD multiplies zeros
+//                      for the (S²−1)/S² that do not. k runs tap-major, Cout rounded up to TILE_K, so that a
+//                      k tile is one tap: (a, b) cost one division per tile, not per element.
+//
+// A workgroup of WG_X×WG_Y threads owns a TILE_M×TILE_N tile of C; each thread a 4×4 register block (rows
+// 4·ly.., columns 4·lx..), so one k step is two vec4 loads from workgroup memory and 16 FMAs. Tiles of A and
+// B, TILE_K deep, are staged in workgroup memory, rows padded by one vec4 against bank conflicts.
+//
+// Loads: forward and both input-grad passes give each thread one fixed column of the B tile (its pixel
+// decomposed once) and walk k, whose decomposition into (channel, ky, kx) divides by override constants only.
+// Weight grad's k is a pixel, so there each thread keeps one k row per tile (one runtime division per tile)
+// and walks columns.
+//
+// Bindings: 0 = params, 1 = in0, 2 = in1, 3 = bias (read by the forward pass only, but statically used:
+// the other passes bind any read-only buffer there), 4 = out.
+//   forward: in0 = x, in1 = weight;  input grad: in0 = dy, in1 = weight;  weight grad: in0 = dy, in1 = x.
+
+override WG_X: u32 = 16u;
+override WG_Y: u32 = 16u;
+override TILE_K: u32 = 16u;
+override KSIZE: u32 = 3u;
+override PASS: u32 = 0u;
+
+const PASS_FORWARD: u32 = 0u;
+const PASS_INPUT_GRAD: u32 = 1u;
+const PASS_WEIGHT_GRAD: u32 = 2u;
+const PASS_INPUT_GRAD_PHASE: u32 = 3u;
+const PAD_REFLECT: u32 = 1u;
+
+override THREADS: u32 = WG_X * WG_Y;
+override TILE_M: u32 = WG_Y * 4u;
+override TILE_N: u32 = WG_X * 4u;
+// Row strides of the staged tiles, in vec4s (one vec4 of padding).
+override A_ROW: u32 = TILE_M / 4u + 1u;
+override B_ROW: u32 = TILE_N / 4u + 1u;
+override KK: u32 = KSIZE * KSIZE;
+
+// Same layout as conv2d_direct.wgsl's Params (one packing for every conv2d kernel).
+struct Params {
+  batch: u32,
+  inChannels: u32,
+  inHeight: u32,
+  inWidth: u32,
+  outChannels: u32,
+  outHeight: u32,
+  outWidth: u32,
+  pad: u32,
+  upHeight: u32,
+  upWidth: u32,
+  paddedHeight: u32,
+  paddedWidth: u32,
+  total: u32,
+  reduceChunk: u32,
+  // Stride and upsampling factor are powers of two (1 or 2): shifts, not divisions.
+  strideShift: u32,
+  upsampleShift: u32,
+  padMode: u32,
+  hasBias: u32,
+  // Input gradient by stride phase (conv2d_gemm.wgsl PASS_INPUT_GRAD_PHASE): padded positions
+  // (phaseY + stride·i, phaseX + stride·j), i < phaseHeight, j < phaseWidth, which meet taps
+  // (phaseY + stride·a, phaseX + stride·b), a < phaseTapsY, b < phaseTapsX.
+  phaseY: u32,
+  phaseX: u32,
+  phaseHeight: u32,
+  phaseWidth: u32,
+  phaseTapsY: u32,
+  phaseTapsX: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> in0: array<f32>;
+@group(0) @binding(2) var<storage, read> in1: array<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+
+var<workgroup> tileA: array<vec4f, TILE_K * A_ROW>;
+var<workgroup> tileB: array<vec4f, TILE_K * B_ROW>;
+
+// Maps a coordinate of the padded image (minus pad) to the input row/column it reads, or -1 for a zero pad.
+fn sourceCoord(c: i32, upExtent: i32) -> i32 {
+  var r = c;
+  if (params.padMode == PAD_REFLECT) {
+    if (r < 0) { r = -r; }
+    if (r >= upExtent) { r = 2 * (upExtent - 1) - r; }
+  } else if (r < 0 || r >= upExtent) {
+    return -1;
+  }
+  return r >> params.upsampleShift;
+}
+
+fn gemmRows() -> u32 {
+  if (PASS == PASS_INPUT_GRAD || PASS == PASS_INPUT_GRAD_PHASE) { return params.inChannels; }
+  return params.outChannels;
+}
+
+fn gemmCols() -> u32 {
+  switch PASS {
+    case PASS_FORWARD: { return params.batch * params.outHeight * params.outWidth; }
+    case PASS_INPUT_GRAD: { return params.batch * params.paddedHeight * params.paddedWidth; }
+    case PASS_INPUT_GRAD_PHASE: { return params.batch * params.phaseHeight * params.phaseWidth; }
+    default: { return params.inChannels * KK; }
+  }
+}
+
+fn channelTiles(channels: u32) -> u32 {
+  return (channels + TILE_K - 1u) / TILE_K;
+}
+
+fn gemmDepth() -> u32 {
+  switch PASS {
+    case PASS_FORWARD: { return params.inChannels * KK; }
+    case PASS_INPUT_GRAD: { return params.outChannels * KK; }
+    case PASS_INPUT_GRAD_PHASE: { return params.phaseTapsY * params.phaseTapsX * channelTiles(params.outChannels) * TILE_K; }
+    default: { return params.batch * params.outHeight * params.outWidth; }
+  }
+}
+
+// Where a thread's fixed column of B sits (forward and input grad): the first element of its image and the
+// top-left coordinate its taps are relative to.
+struct Column {
+  valid: bool,
+  imageBase: u32,
+  y: i32,
+  x: i32,
+}
+
+fn fixedColumn(col: u32, cols: u32) -> Column {
+  var c = Column(col < cols, 0u, 0, 0);
+  if (PASS == PASS_FORWARD) {
+    let plane = params.outHeight * params.outWidth;
+    let n = col / plane;
+    let pix = col - n * plane;
+    let oy = pix / params.outWidth;
+    let ox = pix - oy * params.outWidth;
+    c.imageBase = n * params.inChannels * params.inHeight * params.inWidth;
+    c.y = i32(oy << params.strideShift) - i32(params.pad);
+    c.x = i32(ox << params.strideShift) - i32(params.pad);
+  } else if (PASS == PASS_INPUT_GRAD_PHASE) {
+    let plane = params.phaseHeight * params.phaseWidth;
+    let n = col / plane;
+    let pix = col - n * plane;
+    let i = pix / params.phaseWidth;
+    c.imageBase = n * params.outChannels * params.outHeight * params.outWidth;
+    c.y = i32(i);
+    c.x = i32(pix - i * params.phaseWidth);
+  } else {
+    let plane = params.paddedHeight * params.paddedWidth;
+    let n = col / plane;
+    let pix = col - n * plane;
+    let yp = pix / params.paddedWidth;
+    c.imageBase = n * params.outChannels * params.outHeight * params.outWidth;
+    c.y = i32(yp);
+    c.x = i32(pix - yp * params.paddedWidth);
+  }
+  return c;
+}
+
+// x̂[(ci,ky,kx), pixel] for the forward pass.
+fn loadImagePatch(c: Column, k: u32) -> f32 {
+  let ci = k / KK;
+  let tap = k - ci * KK;
+  let ky = tap / KSIZE;
+  let kx = tap - ky * KSIZE;
+  let sy = sourceCoord(c.y + i32(ky), i32(params.upHeight));
+  let sx = sourceCoord(c.x + i32(kx), i32(params.upWidth));
+  if (sy < 0 || sx < 0) { return 0.0; }
+  return in0[c.imageBase + (ci * params.inHeight + u32(sy)) * params.inWidth + u32(sx)];
+}
+
+// dy[n, co, (yp−ky)/S, (xp−kx)/S] for the input-grad pass, zero where the tap reads no output.
+fn loadOutputGradTap(c: Column, k: u32) -> f32 {
+  let co = k / KK;
+  let tap = k - co * KK;
+  let ky = tap / KSIZE;
+  let kx = tap - ky * KSIZE;
+  let ty = c.y - i32(ky);
+  let tx = c.x - i32(kx);
+  if (ty < 0 || tx < 0) { return 0.0; }
+  let oy = u32(ty) >> params.strideShift;
+  let ox = u32(tx) >> params.strideShift;
+  if ((oy << params.strideShift) != u32(ty) || (ox << params.strideShift) != u32(tx) || oy >= params.outHeight || ox >= params.outWidth) { return 0.0; }
+  return in0[c.imageBase + (co * params.outHeight + oy) * params.outWidth + ox];
+}
+
+// A[row, k] for the forward and input-grad passes: the weight, read as [Cout, Cin·K·K] or transposed.
+fn loadWeight(row: u32, k: u32) -> f32 {
+  if (PASS == PASS_FORWARD) {
+    return in1[row * params.inChannels * KK + k];
+  }
+  let co = k / KK;
+  let tap = k - co * KK;
+  return in1[(co * params.inChannels + row) * KK + tap];
+}
+
+fn storeA(kRow: u32, m: u32, v: f32) {
+  tileA[kRow * A_ROW + m / 4u][m % 4u] = v;
+}
+
+fn storeB(kRow: u32, n: u32, v: f32) {
+  tileB[kRow * B_ROW + n / 4u][n % 4u] = v;
+}
+
+@compute @workgroup_size(WG_X, WG_Y)
+fn main(
+  @builtin(local_invocation_id) lid: vec3u,
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+) {
+  let tid = lid.y * WG_X + lid.x;
+  let rows = gemmRows();
+  let cols = gemmCols();
+  let depth = gemmDepth();
+
+  // Weight grad splits the reduction over z; the other passes fold an x-grid too wide for one dimension.
+  var tileCol = wid.x;
+  var kBegin = 0u;
+  var kEnd = depth;
+  if (PASS == PASS_WEIGHT_GRAD) {
+    kBegin = wid.z * params.reduceChunk;
+    kEnd = min(depth, kBegin + params.reduceChunk);
+  } else {
+    tileCol = wid.x + wid.z * nwg.x;
+  }
+  let rowBase = wid.y * TILE_M;
+  let colBase = tileCol * TILE_N;
+  if (colBase >= cols) { return; }
+
+  // Forward / input grad: this thread's fixed column of B and of A (k-slow load order).
+  let myCol = tid % TILE_N;
+  let myRow = tid % TILE_M;
+  var column = Column(false, 0u, 0, 0);
+  if (PASS != PASS_WEIGHT_GRAD) {
+    column = fixedColumn(colBase + myCol, cols);
+  }
+  // Weight grad: this thread's fixed k row of both tiles (k-fast load order).
+  let myK = tid % TILE_K;
+
+  var acc = array<vec4f, 4>(vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0));
+
+  for (var k0 = kBegin; k0 < kEnd; k0 += TILE_K) {
+    if (PASS == PASS_WEIGHT_GRAD) {
+      let k = k0 + myK;
+      let kOk = k < kEnd;
+      let plane = params.outHeight * params.outWidth;
+      let n = k / plane;
+      let pix = k - n * plane;
+      let oy = pix / params.outWidth;
+      let ox = pix - oy * params.outWidth;
+      let dyBase = n * params.outChannels * plane + pix;
+      for (var j = 0u; j < TILE_M * TILE_K / THREADS; j++) {
+        let m = tid / TILE_K + j * (THREADS / TILE_K);
+        var v = 0.0;
+        if (kOk && rowBase + m < rows) { v = in0[dyBase + (rowBase + m) * plane]; }
+        storeA(myK, m, v);
+      }
+      let pixelTaps = Column(true, n * params.inChannels * params.inHeight * params.inWidth,
+                         i32(oy << params.strideShift) - i32(params.pad), i32(ox << params.strideShift) - i32(params.pad));
+      for (var j = 0u; j < TILE_N * TILE_K / THREADS; j++) {
+        let c = tid / TILE_K + j * (THREADS / TILE_K);
+        var v = 0.0;
+        if (kOk && colBase + c < cols) {
+          // Column (ci, ky, kx) of the weight gradient reads the image pixelTaps at the same k.
+          let tapIndex = colBase + c;
+          let ci = tapIndex / KK;
+          let tap = tapIndex - ci * KK;
+          let ky = tap / KSIZE;
+          let kx = tap - ky * KSIZE;
+          let sy = sourceCoord(pixelTaps.y + i32(ky), i32(params.upHeight));
+          let sx = sourceCoord(pixelTaps.x + i32(kx), i32(params.upWidth));
+          if (sy >= 0 && sx >= 0) {
+            v = in1[pixelTaps.imageBase + (ci * params.inHeight + u32(sy)) * params.inWidth + u32(sx)];
+          }
+        }
+        storeB(myK, c, v);
+      }
+    } else if (PASS == PASS_INPUT_GRAD_PHASE) {
+      // This k tile is tap (a, b) of the phase and output channels coBase…coBase+TILE_K.
+      let coTiles = channelTiles(params.outChannels);
+      let kTile = k0 / TILE_K;
+      let tap = kTile / coTiles;
+      let coBase = (kTile - tap * coTiles) * TILE_K;
+      let a = tap / params.phaseTapsX;
+      let b = tap - a * params.phaseTapsX;
+      let ky = params.phaseY + (a << params.strideShift);
+      let kx = params.phaseX + (b << params.strideShift);
+      for (var j = 0u; j < TILE_M * TILE_K / THREADS; j++) {
+        let kRow = tid / TILE_M + j * (THREADS / TILE_M);
+        let co = coBase + kRow;
+        var v = 0.0;
+        if (co < params.outChannels && rowBase + myRow < rows) {
+          v = in1[((co * params.inChannels + rowBase + myRow) * KSIZE + ky) * KSIZE + kx];
+        }
+        storeA(kRow, myRow, v);
+      }
+      let oy = column.y - i32(a);
+      let ox = column.x - i32(b);
+      let inside = column.valid && oy >= 0 && ox >= 0 && u32(oy) < params.outHeight && u32(ox) < params.outWidth;
+      for (var j = 0u; j < TILE_N * TILE_K / THREADS; j++) {
+        let kRow = tid / TILE_N + j * (THREADS / TILE_N);
+        let co = coBase + kRow;
+        var v = 0.0;
+        if (inside && co < params.outChannels) {
+          v = in0[column.imageBase + (co * params.outHeight + u32(oy)) * params.outWidth + u32(ox)];
+        }
+        storeB(kRow, myCol, v);
+      }
+    } else {
+      for (var j = 0u; j < TILE_M * TILE_K / THREADS; j++) {
+        let kRow = tid / TILE_M + j * (THREADS / TILE_M);
+        let k = k0 + kRow;
+        var v = 0.0;
+        if (k < kEnd && rowBase + myRow < rows) { v = loadWeight(rowBase + myRow, k); }
+        storeA(kRow, myRow, v);
+      }
+      for (var j = 0u; j < TILE_N * TILE_K / THREADS; j++) {
+        let kRow = tid / TILE_N + j * (THREADS / TILE_N);
+        let k = k0 + kRow;
+        var v = 0.0;
+        if (k < kEnd && column.valid) {
+          if (PASS == PASS_FORWARD) { v = loadImagePatch(column, k); } else { v = loadOutputGradTap(column, k); }
+        }
+        storeB(kRow, myCol, v);
+      }
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < TILE_K; kk++) {
+      let a = tileA[kk * A_ROW + lid.y];
+      let b = tileB[kk * B_ROW + lid.x];
+      acc[0] += a.x * b;
+      acc[1] += a.y * b;
+      acc[2] += a.z * b;
+      acc[3] += a.w * b;
+    }
+    workgroupBarrier();
+  }
+
+  // Epilogue: scatter the 4×4 block to NCHW (forward, input grad) or to this split's weight-grad slice.
+  let row0 = rowBase + lid.y * 4u;
+  let col0 = colBase + lid.x * 4u;
+  for (var j = 0u; j < 4u; j++) {
+    let col = col0 + j;
+    if (col >= cols) { break; }
+    var outBase = 0u;
+    var rowStride = 0u;
+    if (PASS == PASS_WEIGHT_GRAD) {
+      outBase = wid.z * rows * cols + col;
+      rowStride = cols;
+    } else if (PASS == PASS_INPUT_GRAD_PHASE) {
+      let plane = params.phaseHeight * params.phaseWidth;
+      let n = col / plane;
+      let pix = col - n * plane;
+      let i = pix / params.phaseWidth;
+      let yp = params.phaseY + (i << params.strideShift);
+      let xp = params.phaseX + ((pix - i * params.phaseWidth) << params.strideShift);
+      rowStride = params.paddedHeight * params.paddedWidth;
+      outBase = n * rows * rowStride + yp * params.paddedWidth + xp;
+    } else {
+      var plane = params.outHeight * params.outWidth;
+      if (PASS == PASS_INPUT_GRAD) { plane = params.paddedHeight * params.paddedWidth; }
+      let n = col / plane;
+      outBase = n * rows * plane + (col - n * plane);
+      rowStride = plane;
+    }
+    for (var i = 0u; i < 4u; i++) {
+      let row = row0 + i;
+      if (row >= rows) { break; }
+      var v = acc[i][j];
+      if (PASS == PASS_FORWARD && params.hasBias != 0u) { v += bias[row]; }
+      out[outBase + row * rowStride] = v;
+    }
+  }
+}

@@ -1,0 +1,263 @@
+import { describe, expect, it } from 'vitest';
+import type { Engine } from '../src/engine/engine.js';
+import type { OpDef } from '../src/ops/op.js';
+import { ShapeError } from '../src/engine/errors.js';
+import { Tensor } from '../src/engine/tensor.js';
+import {
+  conv2d,
+  conv2dBackwardBias,
+  conv2dBackwardInput,
+  conv2dBackwardWeight,
+  conv2dForward,
+  conv2dGeometry,
+  conv2dImplFor,
+  weightGradSplits,
+  type Conv2dAttrs,
+  type Conv2dImpl,
+} from '../src/ops/conv2d.js';
+import { cpuRandom, cpuTensor, type CpuTensor } from '../src/ops/cpu.js';
+import { expectClose, maxAbs } from './helpers/check.js';
+import { checkOp } from './helpers/gradcheck.js';
+import { testEngine, toCpu, toGpu } from './helpers/gpu.js';
+
+const forwardTol = { atol: 2e-5, rtol: 1e-5 };
+const gradTol = { atol: 1e-5, rtol: 1e-4 };
+
+interface Case {
+  name: string;
+  x: number[];
+  w: number[];
+  bias: boolean;
+  attrs: Conv2dAttrs;
+}
+
+let seed = 100;
+function inputs(c: Case): (CpuTensor | null)[] {
+  return [cpuRandom(c.x, seed++), cpuRandom(c.w, seed++), c.bias ? cpuRandom([c.w[0]], seed++) : null];
+}
+
+/**
+ * Float64 gradients of sum(dy ⊙ conv(x, w, b)) by linearity: conv is linear in x and in w separately, so
+ * d/dx_i = Σ dy ⊙ conv(e_i, w, 0). Exact (no finite-difference step), used for shapes too big for checkOp's
+ * central differences to be quick, but still O(size²): keep shapes moderate.
+ */
+function dotWithReference(x: CpuTensor, w: CpuTensor, attrs: Conv2dAttrs, dy: CpuTensor): number {
+  const y = conv2d.reference([x, w, null], attrs);
+  let s = 0;
+  for (let i = 0; i < y.data.length; i++) s += y.data[i] * dy.data[i];
+  return s;
+}
+
+/**
+ * Runs forward, backward-input, -weight and -bias with both implementations on the same data; checks the
+ * forward against the float64 reference and the two implementations against each other.
+ */
+async function compareImpls(engine: Engine, c: Case, dyTol = { atol: 2e-5, rtol: 1e-5 }): Promise<void> {
+  const [x, w, b] = inputs(c);
+  const expected = conv2d.reference([x, w, b], c.attrs);
+  const dyCpu = cpuRandom(expected.shape, seed++);
+  await engine.scopeAsync(async () => {
+    const [gx, gw, gb] = [toGpu(engine, x)!, toGpu(engine, w)!, toGpu(engine, b)];
+    const dy = toGpu(engine, dyCpu)!;
+    const results: Record<Conv2dImpl, CpuTensor[]> = { direct: [], tiled: [] };
+    for (const impl of ['direct', 'tiled'] as const) {
+      const y = conv2dForward(gx, gw, gb, c.attrs, impl);
+      expectClose(await toCpu(y), expected, { atol: forwardTol.atol * Math.max(1, maxAbs(expected)), rtol: forwardTol.rtol }, `${c.name} forward ${impl}`);
+      results[impl].push(await toCpu(conv2dBackwardInput(dy, gw, x!.shape, c.attrs, impl)));
+      results[impl].push(await toCpu(conv2dBackwardWeight(dy, gx, w!.shape, c.attrs, impl)));
+    }
+    for (const [i, what] of ['dx', 'dweight'].entries()) {
+      const ref = results.direct[i];
+      const scale = Math.max(maxAbs(ref), 1e-6);
+      expectClose(results.tiled[i], ref, { atol: dyTol.atol * scale, rtol: dyTol.rtol }, `${c.name} ${what} tiled vs direct`);
+    }
+    if (gb) {
+      // The bias gradient is dy summed per channel.
+      const db = cpuTensor([c.w[0]]);
+      const plane = expected.shape[2] * expected.shape[3];
+      for (let i = 0; i < dyCpu.data.length; i++) db.data[Math.floor(i / plane) % c.w[0]] += dyCpu.data[i];
+      expectClose(await toCpu(conv2dBackwardBias(dy)), db, { atol: 1e-5 * Math.max(1, maxAbs(db)), rtol: 1e-5 }, `${c.name} dbias`);
+    }
+  });
+}
+
+/** The conv2d op pinned to one implementation (the op itself picks per shape, see conv2dImplFor). */
+function conv2dWith(impl: Conv2dImpl): OpDef<Conv2dAttrs> {
+  return {
+    ...conv2d,
+    name: `conv2d[${impl}]`,
+    forward([x, w, b], attrs) {
+      return { output: conv2dForward(x!, w!, b, attrs, impl), saved: [x, w] };
+    },
+    backward({ saved: [x, w], attrs, inputShapes, needsGrad }, dy) {
+      return [
+        needsGrad[0] ? conv2dBackwardInput(dy, w!, inputShapes[0]!, attrs, impl) : null,
+        needsGrad[1] ? conv2dBackwardWeight(dy, x!, inputShapes[1]!, attrs, impl) : null,
+        needsGrad[2] && inputShapes[2] ? conv2dBackwardBias(dy) : null,
+      ];
+    },
+  };
+}
+
+// Small awkward shapes: odd sizes, batch 2, channels not a multiple of 4, everything below one 64×64×16 tile.
+const small: Case[] = [
+  { name: 'K3 s1 zeros', x: [2, 3, 7, 6], w: [5, 3, 3, 3], bias: true, attrs: { stride: 1, padding: 1, padMode: 'zeros' } },
+  { name: 'K3 s2 zeros (odd input)', x: [2, 3, 7, 6], w: [5, 3, 3, 3], bias: true, attrs: { stride: 2, padding: 1, padMode: 'zeros' } },
+  { name: 'K3 s1 reflect', x: [2, 3, 7, 6], w: [5, 3, 3, 3], bias: true, attrs: { stride: 1, padding: 1, padMode: 'reflect' } },
+  { name: 'K3 s2 reflect (odd input)', x: [2, 3, 7, 6], w: [5, 3, 3, 3], bias: false, attrs: { stride: 2, padding: 1, padMode: 'reflect' } },
+  { name: 'K3 s1 no padding', x: [2, 3, 7, 6], w: [5, 3, 3, 3], bias: true, attrs: { stride: 1, padding: 0, padMode: 'zeros' } },
+  { name: 'K1 s1', x: [2, 5, 4, 5], w: [3, 5, 1, 1], bias: true, attrs: { stride: 1, padding: 0, padMode: 'zeros' } },
+  { name: 'K1 s2 (odd input)', x: [2, 5, 5, 3], w: [3, 5, 1, 1], bias: false, attrs: { stride: 2, padding: 0, padMode: 'zeros' } },
+  { name: 'K9 reflect 4', x: [2, 3, 11, 10], w: [4, 3, 9, 9], bias: true, attrs: { stride: 1, padding: 4, padMode: 'reflect' } },
+  { name: 'upsample 2, K3 reflect 1', x: [2, 3, 5, 4], w: [4, 3, 3, 3], bias: true, attrs: { stride: 1, padding: 1, padMode: 'reflect', upsample: 2 } },
+  { name: 'upsample 2, K3 zeros 2, stride 2', x: [2, 3, 5, 4], w: [4, 3, 3, 3], bias: true, attrs: { stride: 2, padding: 2, padMode: 'zeros', upsample: 2 } },
+  { name: 'reflect 3 on a 4×5 input (reflections on both sides reach the same pixels)', x: [1, 2, 4, 5], w: [3, 2, 3, 3], bias: false, attrs: { stride: 1, padding: 3, padMode: 'reflect' } },
+  { name: '1×1 input, K3 zeros 1', x: [3, 2, 1, 1], w: [3, 2, 3, 3], bias: true, attrs: { stride: 1, padding: 1, padMode: 'zeros' } },
+];
+
+describe('conv2d vs float64 reference and finite differences', () => {
+  for (const c of small) {
+    it(c.name, async () => {
+      const engine = await testEngine();
+      const data = inputs(c);
+      // The registered op picks the direct kernels for so few channels: pinned variants check both.
+      for (const impl of ['tiled', 'direct'] as const) {
+        await checkOp(engine, { op: conv2dWith(impl), inputs: data, attrs: c.attrs, forwardTol, gradTol });
+      }
+      await compareImpls(engine, c);
+    });
+  }
+});
+
+describe('conv2d as registered', () => {
+  it('picks tiled for 8+ channels and direct below; both pass finite differences', async () => {
+    const engine = await testEngine();
+    for (const [cin, cout] of [[8, 9], [3, 9], [8, 3]]) {
+      const c: Case = { name: `${cin}→${cout}`, x: [2, cin, 5, 4], w: [cout, cin, 3, 3], bias: true, attrs: { stride: 2, padding: 1, padMode: 'reflect' } };
+      await checkOp(engine, { op: conv2d, inputs: inputs(c), attrs: c.attrs, forwardTol, gradTol });
+    }
+    const g = conv2dGeometry([1, 8, 5, 4], [3, 8, 3, 3], null, { stride: 1, padding: 1, padMode: 'zeros' });
+    expect([conv2dImplFor('forward', g), conv2dImplFor('backwardInput', g), conv2dImplFor('backwardWeight', g)]).toEqual(['direct', 'tiled', 'direct']);
+  });
+});
+
+describe('conv2d over several tiles', () => {
+  it('Cout, N·Ho·Wo and Cin·K·K past and not multiples of the tile sizes: exact float64 gradients', async () => {
+    // Cout 67 = 2 row tiles, N·Ho·Wo = 2·9·7 = 126 = 2 column tiles, Cin·K·K = 54 = 4 partial k tiles.
+    const c: Case = { name: 'multi-tile', x: [2, 6, 9, 7], w: [67, 6, 3, 3], bias: true, attrs: { stride: 1, padding: 1, padMode: 'reflect' } };
+    const engine = await testEngine();
+    const [x, w, b] = inputs(c);
+    const expected = conv2d.reference([x, w, b], c.attrs);
+    const dyCpu = cpuRandom(expected.shape, seed++);
+    // Exact gradients by linearity, one basis vector at a time: d/dv_i Σ dy ⊙ y = Σ dy ⊙ conv(e_i).
+    const basisGradient = (which: 'x' | 'w'): CpuTensor => {
+      const t = which === 'x' ? x! : w!;
+      const g = cpuTensor(t.shape);
+      const e = cpuTensor(t.shape);
+      for (let i = 0; i < e.data.length; i++) {
+        e.data[i] = 1;
+        g.data[i] = which === 'x' ? dotWithReference(e, w!, c.attrs, dyCpu) : dotWithReference(x!, e, c.attrs, dyCpu);
+        e.data[i] = 0;
+      }
+      return g;
+    };
+    await engine.scopeAsync(async () => {
+      const gx = toGpu(engine, x)!;
+      const gw = toGpu(engine, w)!;
+      const dy = toGpu(engine, dyCpu)!;
+      const y = conv2dForward(gx, gw, toGpu(engine, b), c.attrs, 'tiled');
+      expectClose(await toCpu(y), expected, { atol: forwardTol.atol * maxAbs(expected), rtol: forwardTol.rtol }, 'forward');
+      for (const which of ['x', 'w'] as const) {
+        const exact = basisGradient(which);
+        const got = which === 'x' ? conv2dBackwardInput(dy, gw, x!.shape, c.attrs) : conv2dBackwardWeight(dy, gx, w!.shape, c.attrs);
+        expectClose(await toCpu(got), exact, { atol: gradTol.atol * maxAbs(exact), rtol: gradTol.rtol }, `d/d${which}`);
+      }
+    });
+    await compareImpls(engine, c);
+  });
+
+  it('Cin 32, Cout 48, 17×19, K3, batch 2: tiled vs direct (split-K weight gradient)', async () => {
+    const c: Case = { name: 'large K3', x: [2, 32, 17, 19], w: [48, 32, 3, 3], bias: true, attrs: { stride: 1, padding: 1, padMode: 'reflect' } };
+    expect(weightGradSplits(conv2dGeometry(c.x, c.w, null, c.attrs))).toBeGreaterThan(1);
+    await compareImpls(await testEngine(), c);
+  });
+
+  it('9×9 reflect 4 layers of the transform net (3→32, 32→3) on 13×10, batch 2', async () => {
+    const engine = await testEngine();
+    const attrs: Conv2dAttrs = { stride: 1, padding: 4, padMode: 'reflect' };
+    await compareImpls(engine, { name: 'K9 3→32', x: [2, 3, 13, 10], w: [32, 3, 9, 9], bias: true, attrs });
+    await compareImpls(engine, { name: 'K9 32→3', x: [2, 32, 13, 10], w: [3, 32, 9, 9], bias: true, attrs });
+  });
+
+  it('resize-conv 20→12 channels, 9×11 → 18×22, stride 2 down-conv 12→70, batch 3', async () => {
+    const engine = await testEngine();
+    await compareImpls(engine, { name: 'resize-conv', x: [3, 20, 9, 11], w: [12, 20, 3, 3], bias: true, attrs: { stride: 1, padding: 1, padMode: 'reflect', upsample: 2 } });
+    await compareImpls(engine, { name: 'down-conv', x: [3, 12, 18, 21], w: [70, 12, 3, 3], bias: false, attrs: { stride: 2, padding: 1, padMode: 'reflect' } });
+  });
+});
+
+describe('conv2d grids wider than the device allows', () => {
+  it('folds the GEMM column tiles into z (device limit faked down to 4 workgroups per dimension)', async () => {
+    const engine = await testEngine();
+    const c: Case = { name: 'folded grid', x: [2, 1, 40, 40], w: [3, 1, 3, 3], bias: true, attrs: { stride: 1, padding: 1, padMode: 'reflect' } };
+    const [x, w, b] = inputs(c);
+    const expected = conv2d.reference([x, w, b], c.attrs);
+    await engine.scopeAsync(async () => {
+      const [gx, gw, gb] = [toGpu(engine, x)!, toGpu(engine, w)!, toGpu(engine, b)];
+      const dy = toGpu(engine, cpuRandom(expected.shape, seed++))!;
+      const direct = [conv2dBackwardInput(dy, gw, c.x, c.attrs, 'direct'), conv2dBackwardWeight(dy, gx, c.w, c.attrs, 'direct')];
+      await engine.sync();
+      // 3200 output columns = 13 tiles of 256 → a 4×1×4 grid with 3 idle tiles; the split-K weight gradient
+      // is capped at 4 splits.
+      const limits = engine.limits;
+      Object.defineProperty(engine, 'limits', { value: { maxComputeWorkgroupsPerDimension: 4 }, configurable: true });
+      let tiled: Tensor[];
+      try {
+        tiled = [conv2dForward(gx, gw, gb, c.attrs), conv2dBackwardInput(dy, gw, c.x, c.attrs), conv2dBackwardWeight(dy, gx, c.w, c.attrs)];
+        engine.flush();
+      } finally {
+        Object.defineProperty(engine, 'limits', { value: limits, configurable: true });
+      }
+      expectClose(await toCpu(tiled[0]), expected, { atol: forwardTol.atol * maxAbs(expected), rtol: forwardTol.rtol }, 'forward');
+      for (let i = 0; i < 2; i++) {
+        const ref = await toCpu(direct[i]);
+        expectClose(await toCpu(tiled[i + 1]), ref, { atol: 2e-5 * maxAbs(ref), rtol: 1e-5 }, i ? 'dweight' : 'dx');
+      }
+    });
+  });
+});
+
+describe('conv2d shape errors', () => {
+  const attrs: Conv2dAttrs = { stride: 1, padding: 1, padMode: 'zeros' };
+  const cases: [string, number[], number[], number[] | null, Conv2dAttrs, RegExp][] = [
+    ['channel mismatch', [1, 3, 5, 5], [4, 2, 3, 3], null, attrs, /conv2d.*\[1, 3, 5, 5\].*\[4, 2, 3, 3\]/],
+    ['rank', [3, 5, 5], [4, 3, 3, 3], null, attrs, /conv2d.*\[3, 5, 5\]/],
+    ['bias size', [1, 3, 5, 5], [4, 3, 3, 3], [3], attrs, /conv2d.*bias \[3\]/],
+    ['empty output', [1, 3, 2, 2], [4, 3, 5, 5], null, { stride: 1, padding: 0, padMode: 'zeros' }, /conv2d.*\[1, 3, 2, 2\].*\[4, 3, 5, 5\].*empty/],
+    ['stride 3', [1, 3, 5, 5], [4, 3, 3, 3], null, { stride: 3, padding: 1, padMode: 'zeros' }, /conv2d.*\[1, 3, 5, 5\].*stride 3/],
+    ['reflect padding ≥ input', [1, 3, 4, 3], [4, 3, 9, 9], null, { stride: 1, padding: 4, padMode: 'reflect' }, /conv2d.*\[1, 3, 4, 3\].*reflect padding 4/],
+  ];
+  for (const [name, xs, ws, bs, a, pattern] of cases) {
+    it(name, async () => {
+      const engine = await testEngine();
+      engine.scope(() => {
+        const x = Tensor.zeros(engine, xs);
+        const w = Tensor.zeros(engine, ws);
+        const b = bs ? Tensor.zeros(engine, bs) : null;
+        let err: unknown;
+        try {
+          conv2dForward(x, w, b, a);
+        } catch (e) {
+          err = e;
+        }
+        expect(err).toBeInstanceOf(ShapeError);
+        expect((err as Error).message).toMatch(pattern);
+      });
+    });
+  }
+
+  it('reflect padding 1 of an upsampled 1×1 input is allowed (2×2 after upsampling)', () => {
+    const g = conv2dGeometry([1, 1, 1, 1], [1, 1, 3, 3], null, { stride: 1, padding: 1, padMode: 'reflect', upsample: 2 });
+    expect([g.outHeight, g.outWidth]).toEqual([2, 2]);
+  });
+});
