@@ -3,11 +3,13 @@
  * blended with linear ramps, so that any image size runs within the adapter's buffer limits and with flat
  * GPU memory (each tile lives in its own engine scope).
  */
-import { noGrad } from '../autograd/tape.js';
+import { apply, noGrad } from '../autograd/tape.js';
 import { sizeClass } from '../engine/buffer-pool.js';
 import type { Engine } from '../engine/engine.js';
 import { shapeStr } from '../engine/errors.js';
 import type { Tensor } from '../engine/tensor.js';
+import { preserveColors as preserveColorsOp } from '../ops/color.js';
+import { axpby, relu, scale } from '../ops/elementwise.js';
 import { rgbaToTensor, tensorToRgba } from '../ops/image.js';
 
 export interface TransformNetLike {
@@ -34,6 +36,53 @@ export interface StylizeOptions {
   /** Pixels shared by neighbouring tiles, blended across. Default min(64, tile / 4). */
   overlap?: number;
   onProgress?(done: number, total: number): void;
+  /**
+   * Keep the content's colours: luminance transfer in BT.601 full-range YCbCr (Y from the stylised image, Cb
+   * and Cr from the content; ops/color.ts), on the GPU. Default false.
+   */
+  preserveColors?: boolean;
+  /**
+   * 0..1: strength·stylised + (1 − strength)·content, on the GPU (after preserveColors). 1 (default) is the
+   * net's output exactly; 0 returns the content's pixels exactly (the net does not run).
+   */
+  strength?: number;
+}
+
+/** How the net's output is finished before it is written: the pointwise options of StylizeOptions. */
+interface Finish {
+  preserveColors: boolean;
+  strength: number;
+}
+
+/** min(max(x, 0), 255) with existing ops (255 − relu(255 − relu(x))), no gradient: pixels as an image holds them. */
+export function clampPixels(x: Tensor): Tensor {
+  return x.engine.scope(() =>
+    noGrad(() => {
+      const a = apply(relu, [x], {});
+      const b = apply(scale, [a], { alpha: -1, beta: 255 });
+      const c = apply(relu, [b], {});
+      return apply(scale, [c], { alpha: -1, beta: 255 });
+    }),
+  );
+}
+
+/**
+ * The net's output `y` finished by the pointwise options against its input `x` (both [N, 3, H, W], 0..255):
+ * clamped to 0..255, then colours preserved, then blended with x. Returns y itself when there is nothing to do.
+ * Pointwise, so tiles can be finished one by one.
+ */
+export function finishStylized(y: Tensor, x: Tensor, opts: { preserveColors?: boolean; strength?: number }): Tensor {
+  const strength = opts.strength ?? 1;
+  checkStrength(strength);
+  if (!opts.preserveColors && strength === 1) return y;
+  let out = clampPixels(y);
+  if (opts.preserveColors) out = noGrad(() => apply(preserveColorsOp, [out, x], {}));
+  if (strength !== 1) out = axpby(out, x, strength, 1 - strength);
+  return out;
+}
+
+function checkStrength(strength: number): void {
+  if (!(strength >= 0 && strength <= 1)) throw new RangeError(`strength must be in 0..1, got ${strength}`);
 }
 
 /** Beyond this a tile costs more time per pixel (cache misses, long dispatches) and gains nothing. */
@@ -82,7 +131,7 @@ function overlaps(starts: number[], size: (s: number) => number): { before: numb
 }
 
 /** Runs the net on one RGBA image (in a scope of its own, gradients off) and reads back RGBA bytes. */
-async function forwardRgba(net: TransformNetLike, pixels: Uint8Array | Uint8ClampedArray, width: number, height: number): Promise<Uint8ClampedArray> {
+async function forwardRgba(net: TransformNetLike, pixels: Uint8Array | Uint8ClampedArray, width: number, height: number, finish?: Finish): Promise<Uint8ClampedArray> {
   return net.engine.scopeAsync(async () => {
     const x = rgbaToTensor(net.engine, pixels, width, height);
     const y = noGrad(() => net.forward(x));
@@ -90,7 +139,7 @@ async function forwardRgba(net: TransformNetLike, pixels: Uint8Array | Uint8Clam
     if (s.length !== 4 || s[0] !== 1 || s[1] !== 3 || s[2] !== height || s[3] !== width) {
       throw new Error(`stylize: the net turned a [1, 3, ${height}, ${width}] image into ${shapeStr(s)}`);
     }
-    return tensorToRgba(y);
+    return tensorToRgba(finish ? finishStylized(y, x, finish) : y);
   });
 }
 
@@ -109,13 +158,22 @@ export async function stylizeRgba(net: TransformNetLike, img: RgbaPixels, opts: 
     throw new RangeError(`stylizeRgba: overlap ${overlap} must be an integer in [0, ${Math.ceil(tile / 2) - 1}] for tile ${tile}`);
   }
 
+  const finish: Finish = { preserveColors: opts.preserveColors ?? false, strength: opts.strength ?? 1 };
+  checkStrength(finish.strength);
+
   const out = new Uint8Array(W * H * 4);
+  if (finish.strength === 0) {
+    // Nothing of the net is wanted: the content, exactly.
+    out.set(src);
+    opts.onProgress?.(1, 1);
+    return { width: W, height: H, data: out };
+  }
   const xs = tileStarts(W, tile, overlap);
   const ys = tileStarts(H, tile, overlap);
   const total = xs.length * ys.length;
 
   if (total === 1) {
-    const rgba = await forwardRgba(net, src, W, H);
+    const rgba = await forwardRgba(net, src, W, H, finish);
     out.set(rgba);
     copyAlpha(src, out);
     opts.onProgress?.(1, 1);
@@ -154,7 +212,7 @@ export async function stylizeRgba(net: TransformNetLike, img: RgbaPixels, opts: 
       const x0 = xs[i];
       const wx = axisWeights(tw, ox.before[i], ox.after[i]);
       for (let y = 0; y < th; y++) crop.set(src.subarray(((y0 + y) * W + x0) * 4, ((y0 + y) * W + x0 + tw) * 4), y * tw * 4);
-      const rgba = await forwardRgba(net, crop, tw, th);
+      const rgba = await forwardRgba(net, crop, tw, th, finish);
       for (let y = 0; y < th; y++) {
         const row = (y0 - bandTop + y) * W + x0;
         for (let x = 0; x < tw; x++) {

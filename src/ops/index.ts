@@ -7,6 +7,7 @@ import { instanceNorm } from './instance-norm.js';
 import { maxPool2d } from './pool.js';
 import { gram } from './gram.js';
 import { meanAll, mseLoss, sumAll, tvLoss } from './losses.js';
+import { preserveColors } from './color.js';
 
 export const ops = {
   relu,
@@ -26,6 +27,7 @@ export const ops = {
   meanAll,
   mseLoss,
   tvLoss,
+  preserveColors,
 } as const;
 
 export type OpName = keyof typeof ops;
@@ -34,4 +36,6 @@ export { defineOp, type OpDef, type BackwardContext } from './op.js';
 export { cpuTensor, cpuRandom, rng, type CpuTensor } from './cpu.js';
 export { axpby, affine } from './elementwise.js';
 export { adamStep, type AdamHyperparams } from './adam.js';
+export { dot, absSum, absMax } from './vector.js';
+export { rgbToYcbcr, ycbcrToRgb } from './color.js';
 export { rgbaToTensor, tensorToRgba, type PixelConvention } from './image.js';

@@ -2,7 +2,7 @@
 import { Engine, type AdapterSummary, type EngineOptions } from '../engine/engine.js';
 import { loadTransformNet, type ModelMetadata } from '../models/model-file.js';
 import { stylizeRgba } from '../models/stylize.js';
-import { blendRgba, toImageData, toRgba, type ImageDataLike, type ImageInput, type RgbaImage } from './pixels.js';
+import { toImageData, toRgba, type ImageDataLike, type ImageInput, type RgbaImage } from './pixels.js';
 
 export interface StylizerOptions {
   /** Use this engine (not destroyed by dispose()); otherwise one is opened on navigator.gpu. */
@@ -15,8 +15,13 @@ export interface StylizerOptions {
 }
 
 export interface StylizeImageOptions {
-  /** 0..1: blend of the stylized image with the content (1 = fully stylized, the default). */
+  /**
+   * 0..1: strength·stylized + (1 − strength)·content (1 = fully stylized, the default; 0 = the content's
+   * pixels exactly). Blended on the GPU, as the CLI's --strength (models/stylize.ts).
+   */
   strength?: number;
+  /** Keep the content's colours: the stylized image's luminance with the content's chroma (BT.601 YCbCr). */
+  preserveColors?: boolean;
 }
 
 export interface Stylizer {
@@ -69,12 +74,11 @@ export async function createStylizer(model: ModelSource, options: StylizerOption
   // The engine's tensor scopes are a stack: run one stylization at a time (webcam frames queue up).
   let queue: Promise<unknown> = Promise.resolve();
 
-  async function run(content: RgbaImage, strength: number): Promise<ImageDataLike> {
+  async function run(content: RgbaImage, strength: number, preserveColors: boolean): Promise<ImageDataLike> {
     if (disposed) throw new Error('stylize() after dispose()');
-    if (strength === 0) return toImageData(content.width, content.height, new Uint8ClampedArray(content.data));
     const rgba = content.data instanceof Uint8Array ? content.data : new Uint8Array(content.data.buffer, content.data.byteOffset, content.data.byteLength);
-    const styled = await stylizeRgba(net, { width: content.width, height: content.height, data: rgba }, {});
-    return toImageData(content.width, content.height, blendRgba(content, styled, strength));
+    const styled = await stylizeRgba(net, { width: content.width, height: content.height, data: rgba }, { strength, preserveColors });
+    return toImageData(content.width, content.height, new Uint8ClampedArray(styled.data.buffer, styled.data.byteOffset, styled.data.byteLength));
   }
 
   return {
@@ -89,7 +93,8 @@ export async function createStylizer(model: ModelSource, options: StylizerOption
       } catch (e) {
         return Promise.reject(e);
       }
-      const result = queue.then(() => run(content, strength));
+      const preserveColors = opts.preserveColors ?? false;
+      const result = queue.then(() => run(content, strength, preserveColors));
       queue = result.catch(() => undefined);
       return result;
     },

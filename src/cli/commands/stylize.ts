@@ -147,6 +147,8 @@ export const stylizeCommand: Command = {
     { name: 'quality', alias: 'q', type: 'number', integer: true, min: 1, max: 100, default: 92, valueName: 'Q', description: 'JPEG quality' },
     { name: 'max-size', type: 'number', integer: true, min: 16, max: 65536, valueName: 'N', description: 'shrink images whose longer side exceeds N pixels first' },
     { name: 'tile', type: 'number', integer: true, min: 64, max: 4096, valueName: 'N', description: 'largest tile edge on the GPU (default: from the adapter\'s limits, at most 1024)' },
+    { name: 'preserve-colors', type: 'boolean', description: "keep the photo's colours: the stylised luminance with the photo's chroma (YCbCr)" },
+    { name: 'strength', type: 'number', min: 0, max: 1, default: 1, valueName: 'S', description: 'blend with the photo: S·stylised + (1 − S)·photo (0 = the photo unchanged)' },
     { name: 'list-styles', type: 'boolean', description: 'list the shipped styles and exit' },
     { name: 'quiet', type: 'boolean', description: 'print errors only' },
   ],
@@ -159,6 +161,7 @@ export const stylizeCommand: Command = {
     'examples:',
     '  fast-style-webgpu stylize --model starry.safetensors photo.jpg -o photo_starry.jpg',
     '  fast-style-webgpu stylize --style starry_night --out-dir out/ --max-size 1024 photos/*.jpg',
+    '  fast-style-webgpu stylize --model starry.safetensors --preserve-colors --strength 0.7 photo.jpg -o soft.jpg',
   ].join('\n'),
 
   async run(args) {
@@ -196,6 +199,8 @@ export const stylizeCommand: Command = {
           if (tty) process.stderr.write(`\r\x1b[K${prefix}: stylising ${img.width}×${img.height}…`);
           const out = await stylizeRgba(net, img, {
             tile: args.number('tile'),
+            preserveColors: args.flag('preserve-colors'),
+            strength: args.number('strength'),
             onProgress: tty ? (done, total) => total > 1 && process.stderr.write(`\r\x1b[K${prefix}: ${img.width}×${img.height}, tile ${done}/${total} done`) : undefined,
           });
           const bytes = encodeImage(out, job.format, args.number('quality'));

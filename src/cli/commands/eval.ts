@@ -1,0 +1,189 @@
+import { existsSync, statSync } from 'node:fs';
+import { basename, extname, join } from 'node:path';
+import { createNodeEngine } from '../../engine/node.js';
+import { StyleLoss, type LossConfig } from '../../models/losses.js';
+import { loadTransformNet } from '../../models/model-file.js';
+import { evaluatePhoto, matchSentence, methodLabel, summarize, type MethodResult } from '../../models/evaluate.js';
+import type { GatysInit, GatysOptimizer } from '../../models/gatys.js';
+import type { VggArchitecture, VggInput } from '../../models/vgg.js';
+import { UsageError, type Command, type ParsedArgs } from '../args.js';
+import { listImages } from '../data-loader.js';
+import { CliError } from '../errors.js';
+import { encodeImage, resizeRgba, writeFileAtomic, type RgbaImage } from '../image-io.js';
+import { buildVgg, imageTensor, lossSettings, lossWeightOptions, readImageFile, readInputFile, readVggFile, resizeToEdge, vggOptions, vggPath } from '../loss-network.js';
+import { progressReporter } from './optimize.js';
+
+export const CSV_HEADER = 'image,method,iterations,evaluations,seconds,content_loss,style_loss,tv_loss,total_loss';
+/** Pixels between the panels of a contact sheet (white). */
+const GAP = 4;
+
+/** Panels side by side, each scaled to `height` (keeping its aspect ratio), on white. */
+export function contactSheet(panels: readonly RgbaImage[], height: number): RgbaImage {
+  const scaled = panels.map((p) =>
+    p.height === height ? p : resizeRgba(p, Math.max(1, Math.round((p.width * height) / p.height)), height),
+  );
+  const width = scaled.reduce((w, p) => w + p.width, 0) + GAP * (scaled.length - 1);
+  const data = new Uint8Array(width * height * 4).fill(255);
+  let x0 = 0;
+  for (const p of scaled) {
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < p.width; x++) {
+        const s = (y * p.width + x) * 4;
+        const d = (y * width + x0 + x) * 4;
+        // Composited over white, opaque (alpha would hide the comparison).
+        const a = p.data[s + 3] / 255;
+        for (let c = 0; c < 3; c++) data[d + c] = Math.round(p.data[s + c] * a + 255 * (1 - a));
+        data[d + 3] = 255;
+      }
+    }
+    x0 += p.width + GAP;
+  }
+  return { width, height, data };
+}
+
+function csvField(s: string): string {
+  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+export function csvRow(image: string, r: MethodResult): string {
+  const l = r.losses;
+  return [csvField(image), r.method, r.iterations ?? '', r.evaluations ?? '', r.seconds.toFixed(3), l.content, l.style, l.tv, l.total].join(',');
+}
+
+function writeOut(path: string, bytes: Uint8Array): void {
+  try {
+    writeFileAtomic(path, bytes);
+  } catch (e) {
+    throw new CliError(`cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? (e instanceof Error ? e.message : String(e))}`);
+  }
+}
+
+function parseCounts(args: ParsedArgs): number[] {
+  const counts = args.list('gatys-iters').map((s) => {
+    const n = Number(s);
+    if (!Number.isInteger(n) || n < 1 || n > 100000) throw new UsageError(`--gatys-iters: '${s}' is not a whole number between 1 and 100000`);
+    return n;
+  });
+  return [...new Set(counts)].sort((a, b) => a - b);
+}
+
+export const evalCommand: Command = {
+  name: 'eval',
+  summary: "measure a trained net against Gatys's optimisation: losses per photo (CSV), contact sheets, summary",
+  usage: 'eval --model MODEL --style IMG --data DIR [options]',
+  options: [
+    { name: 'model', alias: 'm', type: 'string', valueName: 'MODEL', description: 'transform net (.safetensors) written by train' },
+    { name: 'style', alias: 's', type: 'string', valueName: 'IMG', description: 'the style image the net was trained on' },
+    { name: 'data', type: 'string', valueName: 'DIR', description: 'folder of photos, searched recursively for JPEG/PNG' },
+    { name: 'gatys-iters', type: 'list', valueName: 'N1,N2,...', default: ['50', '100', '300'], description: 'Gatys iteration counts to measure (one run to the largest)' },
+    { name: 'size', type: 'number', integer: true, min: 16, max: 4096, default: 256, description: 'long side the photos are resized to, pixels' },
+    { name: 'style-size', type: 'number', integer: true, min: 16, max: 4096, description: "long side of the style image (default: the model's training setting, else --size)" },
+    { name: 'limit', type: 'number', integer: true, min: 1, valueName: 'K', description: 'evaluate the first K photos only (sorted by path)' },
+    { name: 'out-dir', alias: 'd', type: 'string', valueName: 'DIR', default: '.', description: 'where eval.csv and the contact sheets NAME_eval.png go' },
+    ...lossWeightOptions,
+    { name: 'optimizer', type: 'string', choices: ['lbfgs', 'adam'], default: 'lbfgs', description: "Gatys's optimiser" },
+    { name: 'lr', type: 'number', min: 1e-9, max: 1e6, description: "Gatys's learning rate, 0..255 pixel units (default: 1 L-BFGS, 10 Adam)" },
+    { name: 'init', type: 'string', choices: ['content', 'noise'], default: 'content', description: "Gatys's starting image" },
+    { name: 'seed', type: 'number', integer: true, min: 0, max: 2 ** 31 - 1, default: 1, description: 'seed of the noise initialisation' },
+    ...vggOptions,
+    { name: 'quiet', type: 'boolean', description: 'print errors and the summary only' },
+  ],
+  details: [
+    "Losses are the training loss's terms (content, style, TV and the weighted total; the model's training",
+    'weights when it records them, else cw 1, sw 0.3, tvw 0), measured on the 8-bit images. eval.csv has one row',
+    'per photo and method (net, and gatys at each count); NAME_eval.png shows photo | net | Gatys at each count |',
+    'style at the same height. The last line says at how many Gatys iterations the mean total loss reaches the net\'s.',
+    '',
+    'example:',
+    '  fast-style-webgpu eval --model starry.safetensors --style starry_night.jpg --data kodak24/ --limit 4 --size 256',
+  ].join('\n'),
+
+  async run(args: ParsedArgs): Promise<number> {
+    const required = (name: string, what: string): string => {
+      const v = args.string(name);
+      if (v === undefined) throw new UsageError(`missing --${name} ${what} for 'eval' (see eval --help)`);
+      return v;
+    };
+    const modelPath = required('model', 'MODEL');
+    const stylePath = required('style', 'IMG');
+    const dataDir = required('data', 'DIR');
+    const counts = parseCounts(args);
+    const outDir = args.string('out-dir')!;
+    const quiet = args.flag('quiet');
+    const log = (line: string): void => {
+      if (!quiet) process.stderr.write(line + '\n');
+    };
+    if (!existsSync(dataDir) || !statSync(dataDir).isDirectory()) throw new CliError(`--data ${dataDir} is not a directory`);
+    if (!existsSync(outDir) || !statSync(outDir).isDirectory()) throw new CliError(`output directory ${outDir} does not exist`);
+    let files = listImages(dataDir);
+    if (files.length === 0) throw new CliError(`no JPEG or PNG images found under ${dataDir}`);
+    if (args.number('limit') !== undefined) files = files.slice(0, args.number('limit'));
+    const names = new Map<string, string>();
+    for (const f of files) {
+      const name = basename(f, extname(f));
+      if (names.has(name)) throw new CliError(`photos ${names.get(name)} and ${f} would both be written as ${name}_eval.png`);
+      names.set(name, f);
+    }
+
+    const modelBytes = readInputFile(modelPath, 'model');
+    const vggFile = readVggFile(vggPath(args, 'eval'), args.string('vgg-arch') as VggArchitecture | 'auto', args.string('vgg-input') as VggInput | 'auto');
+    const styleImage = readImageFile(stylePath, 'style image');
+    const size = args.number('size')!;
+
+    const engine = await createNodeEngine();
+    try {
+      if (engine.adapter.isFallbackAdapter) log(`warning: ${engine.describe()} is a software adapter; Gatys's optimisation will be slow`);
+      const { net, metadata } = await loadTransformNet(engine, modelBytes, modelPath);
+      const training = metadata.training as { loss?: LossConfig; styleSize?: number } | undefined;
+      const config = lossSettings(args, vggFile, training?.loss);
+      const vgg = buildVgg(engine, vggFile, config);
+      const styleEdge = args.number('style-size') ?? training?.styleSize ?? size;
+      const style = imageTensor(engine, styleImage, styleEdge);
+      const loss = StyleLoss.create(vgg, style, config);
+      style.dispose();
+      log(
+        `evaluating ${files.length} photos at ${size} px: net vs Gatys (${args.string('optimizer')}) at ${counts.join(', ')} iterations; ` +
+          `weights ${config.contentWeight}/${config.styleWeight}/${config.tvWeight}, on ${engine.describe()}`,
+      );
+      const csv = [CSV_HEADER];
+      const all: MethodResult[] = [];
+      const csvPath = join(outDir, 'eval.csv');
+      for (const [i, file] of files.entries()) {
+        const name = basename(file, extname(file));
+        const photo = resizeToEdge(readImageFile(file, 'photo'), size);
+        log(`[${i + 1}/${files.length}] ${file} (${photo.width}×${photo.height})`);
+        const results = await evaluatePhoto(net, loss, photo, {
+          gatysIterations: counts,
+          gatys: {
+            optimizer: args.string('optimizer') as GatysOptimizer,
+            lr: args.number('lr'),
+            init: args.string('init') as GatysInit,
+            seed: args.number('seed'),
+          },
+          onProgress: quiet ? undefined : progressReporter(process.stderr.isTTY === true, (l) => log(`  ${l}`)),
+        });
+        for (const r of results) {
+          csv.push(csvRow(file, r));
+          log(`  ${methodLabel(r).padEnd(12)} content ${r.losses.content.toExponential(3)}  style ${r.losses.style.toExponential(3)}  tv ${r.losses.tv.toExponential(3)}  total ${r.losses.total.toExponential(3)}  (${r.seconds.toFixed(2)} s)`);
+        }
+        all.push(...results.map((r) => ({ ...r, rgba: new Uint8Array(0) })));
+        const panels: RgbaImage[] = [photo, ...results.map((r) => ({ width: photo.width, height: photo.height, data: r.rgba })), styleImage];
+        const sheetPath = join(outDir, `${name}_eval.png`);
+        writeOut(sheetPath, encodeImage(contactSheet(panels, photo.height), 'png'));
+        // The CSV so far, so that an interrupted run keeps its finished photos.
+        writeOut(csvPath, new TextEncoder().encode(csv.join('\n') + '\n'));
+        log(`  wrote ${sheetPath}`);
+      }
+      const summary = summarize(all);
+      const means = [...summary.means].map(([label, m]) => `${label} ${m.total.toExponential(3)} (content ${m.content.toExponential(2)}, style ${m.style.toExponential(2)}, tv ${m.tv.toExponential(2)})`);
+      process.stdout.write(`mean total loss over ${files.length} photos: ${means.join('; ')}\n`);
+      process.stdout.write(`${matchSentence(summary)} (${csvPath})\n`);
+      loss.dispose();
+      vgg.dispose();
+      net.dispose();
+      return 0;
+    } finally {
+      engine.destroy();
+    }
+  },
+};

@@ -1,0 +1,130 @@
+/**
+ * Quality evaluation of a transform net against the slow original: for a photo, the losses of the net's
+ * output and of Gatys et al.'s optimisation after given iteration counts, all measured by the same loss code
+ * (StyleLoss) on the 8-bit images a user would get, and a summary of where the two meet.
+ */
+import type { Engine } from '../engine/engine.js';
+import { rgbaToTensor, tensorToRgba } from '../ops/image.js';
+import type { StyleLoss } from './losses.js';
+import { evaluateLosses, optimizeImage, type GatysOptions, type GatysProgress } from './gatys.js';
+import { stylizeRgba, type RgbaPixels, type TransformNetLike } from './stylize.js';
+import type { StepLosses } from './trainer.js';
+
+export interface MethodResult {
+  /** `net`, or `gatys` with its iteration count. */
+  method: 'net' | 'gatys';
+  iterations?: number;
+  /** Gatys: objective evaluations used to get here. */
+  evaluations?: number;
+  /** Wall time to produce the image (Gatys: from the start of the optimisation to this count). */
+  seconds: number;
+  losses: StepLosses;
+  /** The image, RGBA (alpha copied from the photo). */
+  rgba: Uint8Array;
+}
+
+export interface EvaluateOptions {
+  /** Gatys iteration counts to measure (one optimisation run to the largest, snapshots at each). */
+  gatysIterations: readonly number[];
+  gatys?: Omit<GatysOptions, 'iterations' | 'snapshots' | 'onSnapshot' | 'onProgress'>;
+  onProgress?(p: GatysProgress): void | Promise<void>;
+}
+
+/** The label of a method in tables: `net`, `gatys@100`. */
+export function methodLabel(r: Pick<MethodResult, 'method' | 'iterations'>): string {
+  return r.method === 'net' ? 'net' : `gatys@${r.iterations}`;
+}
+
+async function lossesOf(engine: Engine, loss: StyleLoss, rgba: Uint8Array, photo: RgbaPixels): Promise<StepLosses> {
+  return engine.scopeAsync(async () => {
+    const image = rgbaToTensor(engine, rgba, photo.width, photo.height);
+    const content = rgbaToTensor(engine, photo.data, photo.width, photo.height);
+    return evaluateLosses(loss, image, content);
+  });
+}
+
+function withAlpha(rgba: Uint8Array | Uint8ClampedArray, photo: RgbaPixels): Uint8Array {
+  const out = new Uint8Array(rgba);
+  for (let i = 3; i < out.length; i += 4) out[i] = photo.data[i];
+  return out;
+}
+
+/** Net, then Gatys at each count, for one photo (already at the evaluation size). */
+export async function evaluatePhoto(net: TransformNetLike, loss: StyleLoss, photo: RgbaPixels, opts: EvaluateOptions): Promise<MethodResult[]> {
+  const engine = net.engine;
+  const counts = [...new Set(opts.gatysIterations)].sort((a, b) => a - b);
+  if (counts.length === 0 || !counts.every((n) => Number.isInteger(n) && n >= 1)) {
+    throw new RangeError(`evaluatePhoto: Gatys iteration counts must be integers ≥ 1, got ${opts.gatysIterations.join(', ')}`);
+  }
+  const results: MethodResult[] = [];
+  let t0 = performance.now();
+  const styled = await stylizeRgba(net, photo);
+  const netSeconds = (performance.now() - t0) / 1000;
+  results.push({ method: 'net', seconds: netSeconds, losses: await lossesOf(engine, loss, styled.data, photo), rgba: styled.data });
+
+  const snapshots: { iterations: number; evaluations: number; seconds: number; rgba: Uint8Array }[] = [];
+  let evaluations = 0;
+  await engine.scopeAsync(async () => {
+    const content = rgbaToTensor(engine, photo.data, photo.width, photo.height);
+    t0 = performance.now();
+    let paused = 0;
+    const r = await optimizeImage(loss, content, {
+      ...opts.gatys,
+      iterations: counts[counts.length - 1],
+      snapshots: counts,
+      onProgress: async (p) => {
+        evaluations = p.evaluations;
+        await opts.onProgress?.(p);
+      },
+      onSnapshot: async (n, image) => {
+        const s = performance.now();
+        snapshots.push({ iterations: n, evaluations, seconds: (s - t0 - paused) / 1000, rgba: withAlpha(await tensorToRgba(image), photo) });
+        paused += performance.now() - s;
+      },
+    });
+    r.image.dispose();
+  });
+  for (const s of snapshots) {
+    results.push({ method: 'gatys', iterations: s.iterations, evaluations: s.evaluations, seconds: s.seconds, losses: await lossesOf(engine, loss, s.rgba, photo), rgba: s.rgba });
+  }
+  return results;
+}
+
+export interface EvaluationSummary {
+  /** Mean losses per method label, in the order first seen. */
+  means: Map<string, StepLosses & { count: number }>;
+  /** The smallest Gatys count whose mean total loss ≤ the net's; null when none. */
+  matchedAt: number | null;
+  maxIterations: number;
+}
+
+export function summarize(rows: readonly Pick<MethodResult, 'method' | 'iterations' | 'losses'>[]): EvaluationSummary {
+  const means = new Map<string, StepLosses & { count: number }>();
+  for (const r of rows) {
+    const key = methodLabel(r);
+    const m = means.get(key) ?? { content: 0, style: 0, tv: 0, total: 0, count: 0 };
+    m.content += r.losses.content;
+    m.style += r.losses.style;
+    m.tv += r.losses.tv;
+    m.total += r.losses.total;
+    m.count++;
+    means.set(key, m);
+  }
+  for (const m of means.values()) {
+    m.content /= m.count;
+    m.style /= m.count;
+    m.tv /= m.count;
+    m.total /= m.count;
+  }
+  const counts = [...new Set(rows.filter((r) => r.method === 'gatys').map((r) => r.iterations!))].sort((a, b) => a - b);
+  const net = means.get('net');
+  const matchedAt = net ? (counts.find((n) => means.get(`gatys@${n}`)!.total <= net.total) ?? null) : null;
+  return { means, matchedAt, maxIterations: counts[counts.length - 1] ?? 0 };
+}
+
+/** "the net matches Gatys at ~N iterations" / "… at more than MAX iterations". */
+export function matchSentence(s: EvaluationSummary): string {
+  return s.matchedAt !== null
+    ? `the net matches Gatys at ~${s.matchedAt} iterations`
+    : `the net matches Gatys at more than ${s.maxIterations} iterations`;
+}
