@@ -10,8 +10,8 @@ import type { Engine } from '../engine/engine.js';
 import type { Tensor } from '../engine/tensor.js';
 import { rgbaToTensor } from '../ops/image.js';
 import { defaultLossConfig, type LossConfig } from '../models/losses.js';
-import { ModelFileError, readSafetensors } from '../models/safetensors.js';
-import { Vgg, detectArchitecture, detectInput, vggLayers, type VggArchitecture, type VggInput } from '../models/vgg.js';
+import { readSafetensors } from '../models/safetensors.js';
+import { Vgg, assertVggTensors, detectArchitecture, detectInput, vggLayers, type VggArchitecture, type VggInput } from '../models/vgg.js';
 import { UsageError, type OptionSpec, type ParsedArgs } from './args.js';
 import { CliError } from './errors.js';
 import { decodeImage, fitWithin, resizeRgba, type RgbaImage } from './image-io.js';
@@ -60,16 +60,8 @@ export interface VggFile {
 
 /** Reads a VGG weight file (on the CPU) and settles its architecture and input convention. */
 export function readVggFile(path: string, arch: VggArchitecture | 'auto', input: VggInput | 'auto'): VggFile {
-  let file;
-  try {
-    file = readSafetensors(readInputFile(path, 'VGG weights'));
-  } catch (e) {
-    if (e instanceof ModelFileError) throw new ModelFileError(`${path}: ${e.message}`);
-    throw e;
-  }
-  if (!file.tensors.has('features.0.weight')) {
-    throw new ModelFileError(`${path} is not a VGG weight file: it has no features.0.weight (torchvision vgg16/vgg19 names expected)`);
-  }
+  const file = readSafetensors(readInputFile(path, 'VGG weights'), path);
+  assertVggTensors(file.tensors, path);
   return {
     path,
     tensors: file.tensors,

@@ -136,13 +136,7 @@ export function decodeMetadata(raw: Record<string, string>, source: string, form
  * safetensors, not our format, missing or extra tensors, wrong shapes — throw ModelFileError naming `source`.
  */
 export async function loadTransformNet(engine: Engine, bytes: Uint8Array, source: string): Promise<{ net: TransformNet; metadata: ModelMetadata }> {
-  let file;
-  try {
-    file = readSafetensors(bytes);
-  } catch (e) {
-    if (e instanceof ModelFileError) throw new ModelFileError(`${source}: ${e.message}`);
-    throw e;
-  }
+  const file = readSafetensors(bytes, source);
   const metadata = decodeMetadata(file.metadata, source);
   const weights = new Map([...file.tensors].filter(([name]) => metadata.format !== CHECKPOINT_FORMAT || !name.startsWith(CHECKPOINT_EXTRA_PREFIX)));
   const net = TransformNet.fromTensors(engine, { widthMultiplier: metadata.architecture.widthMultiplier, output: metadata.architecture.output }, weights, source);

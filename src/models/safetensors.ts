@@ -28,7 +28,21 @@ const METADATA_KEY = '__metadata__';
 
 const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-export function readSafetensors(bytes: Uint8Array): { tensors: Map<string, NamedTensor>; metadata: Record<string, string> } {
+/**
+ * Parses a safetensors file. Any defect throws ModelFileError; with `source`, the message starts with it
+ * (e.g. the file's path).
+ */
+export function readSafetensors(bytes: Uint8Array, source?: string): { tensors: Map<string, NamedTensor>; metadata: Record<string, string> } {
+  if (source === undefined) return parseSafetensors(bytes);
+  try {
+    return parseSafetensors(bytes);
+  } catch (e) {
+    if (e instanceof ModelFileError) throw new ModelFileError(`${source}: ${e.message}`);
+    throw e;
+  }
+}
+
+function parseSafetensors(bytes: Uint8Array): { tensors: Map<string, NamedTensor>; metadata: Record<string, string> } {
   if (bytes.length < 8) throw new ModelFileError(`not a safetensors file: ${bytes.length} bytes is too short for a header`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = view.getBigUint64(0, true);

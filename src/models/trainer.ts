@@ -100,13 +100,7 @@ export class Trainer {
    * `source` names the file in errors.
    */
   static resume(engine: Engine, bytes: Uint8Array, deps: { vgg: Vgg; styleImage: Tensor }, source = 'checkpoint'): Trainer {
-    let file;
-    try {
-      file = readSafetensors(bytes);
-    } catch (e) {
-      if (e instanceof ModelFileError) throw new ModelFileError(`${source}: ${e.message}`);
-      throw e;
-    }
+    const file = readSafetensors(bytes, source);
     const metadata = decodeMetadata(file.metadata, source, [CHECKPOINT_FORMAT]);
     const config = metadata.training as unknown as TrainConfig;
     const data = parseJson(file.metadata.data, source, 'data') as { seed?: unknown; samplesSeen?: unknown };

@@ -151,16 +151,8 @@ export class Vgg {
 
   /** Loads a safetensors weight file (see VggFileOptions for how architecture and input are told). */
   static fromSafetensors(engine: Engine, bytes: Uint8Array, options: VggFileOptions): Vgg {
-    let file;
-    try {
-      file = readSafetensors(bytes);
-    } catch (e) {
-      if (e instanceof ModelFileError) throw new ModelFileError(`${options.source}: ${e.message}`);
-      throw e;
-    }
-    if (!file.tensors.has('features.0.weight')) {
-      throw new ModelFileError(`${options.source} is not a VGG weight file: it has no features.0.weight (torchvision vgg16/vgg19 names expected)`);
-    }
+    const file = readSafetensors(bytes, options.source);
+    assertVggTensors(file.tensors, options.source);
     const architecture = options.architecture && options.architecture !== 'auto' ? options.architecture : detectArchitecture(file.tensors);
     const input = options.input && options.input !== 'auto' ? options.input : detectInput(file.metadata);
     return Vgg.fromTensors(engine, file.tensors, { architecture, input, layers: options.layers, source: options.source });
@@ -248,4 +240,11 @@ export function detectInput(metadata: Record<string, string>): VggInput {
   const declared = (metadata.vgg_input ?? metadata.input ?? '').toLowerCase();
   if (declared === 'caffe' || declared === 'torchvision') return declared;
   return /0\s*\.\.\s*255/.test(declared) ? 'caffe' : 'torchvision';
+}
+
+/** Rejects a weight file that is not a torchvision-named VGG (its first conv is missing). */
+export function assertVggTensors(tensors: ReadonlyMap<string, unknown>, source: string): void {
+  if (!tensors.has('features.0.weight')) {
+    throw new ModelFileError(`${source} is not a VGG weight file: it has no features.0.weight (torchvision vgg16/vgg19 names expected)`);
+  }
 }

@@ -135,15 +135,6 @@ function styleTensor(engine: Engine, img: RgbaImage, styleSize: number): Tensor 
   return rgbaToTensor(engine, resized.data, resized.width, resized.height);
 }
 
-function readWeightsFile(bytes: Uint8Array, path: string): ReturnType<typeof readSafetensors> {
-  try {
-    return readSafetensors(bytes);
-  } catch (e) {
-    if (e instanceof ModelFileError) throw new ModelFileError(`${path}: ${e.message}`);
-    throw e;
-  }
-}
-
 function readLog(path: string, upToStep: number): LossRecord[] {
   if (!existsSync(path)) return [];
   const records: LossRecord[] = [];
@@ -174,14 +165,14 @@ export async function runTrain(o: TrainOptions): Promise<number> {
   if (o.resume && !existsSync(paths.checkpoint)) throw new CliError(`--resume: no checkpoint ${paths.checkpoint} to continue from`);
   const styleImage = decodeImage(readInput(o.style, 'style image'), o.style);
   const sampleImage = o.sample ? decodeImage(readInput(o.sample, 'sample image'), o.sample) : null;
-  const vggFile = readWeightsFile(readInput(o.vgg, 'VGG weights'), o.vgg);
+  const vggFile = readSafetensors(readInput(o.vgg, 'VGG weights'), o.vgg);
   const architecture = o.vggArch === 'auto' ? detectArchitecture(vggFile.tensors) : o.vggArch;
   const input = o.vggInput === 'auto' ? detectInput(vggFile.metadata) : o.vggInput;
   const checkpointBytes = o.resume ? readInput(paths.checkpoint, 'checkpoint') : null;
 
   let config: TrainConfig;
   if (checkpointBytes) {
-    const meta = readWeightsFile(checkpointBytes, paths.checkpoint).metadata;
+    const meta = readSafetensors(checkpointBytes, paths.checkpoint).metadata;
     let training: TrainConfig;
     try {
       training = JSON.parse(meta.training ?? 'null') as TrainConfig;
