@@ -1,7 +1,9 @@
 // Benchmarks runner: `node dist/bench.js [--size 256] [--reps N] [--quick] [--layers vgg,tn.res] [--batch N]`.
 // --quick: a few layers at 64² (software adapters such as lavapipe run at a few GFLOP/s).
+// --sgemm: also the sgemm reference (bench/sgemm.ts), the adapter's plain-GEMM GFLOP/s at the conv GEMM shapes.
 import { createNodeEngine } from '../src/engine/node.js';
 import { benchConv2d, transformNetLayers, vggLayers, type ConvLayer } from './conv2d.js';
+import { benchSgemm } from './sgemm.js';
 
 function option(args: string[], name: string): string | undefined {
   const i = args.indexOf(name);
@@ -25,6 +27,7 @@ async function main(): Promise<void> {
     if (filter) layers = layers.filter((l) => filter.some((f) => l.name.startsWith(f) || l.name.includes(f)));
     console.log(`size ${size}², batch ${batch}${quick ? ' (quick)' : ''}`);
     await benchConv2d(engine, layers, { reps, dispatchesPerRep: quick ? 1 : 3 });
+    if (args.includes('--sgemm')) await benchSgemm(engine, { reps: Math.min(reps, 5) });
   } finally {
     engine.destroy();
   }

@@ -11,6 +11,7 @@ import {
   conv2dForward,
   conv2dGeometry,
   conv2dImplFor,
+  forwardTapMajor,
   weightGradSplits,
   type Conv2dAttrs,
   type Conv2dImpl,
@@ -130,14 +131,17 @@ describe('conv2d vs float64 reference and finite differences', () => {
 });
 
 describe('conv2d as registered', () => {
-  it('picks tiled for 8+ channels and direct below; both pass finite differences', async () => {
+  it('picks tiled for 8+ channels (and the narrow forward for ≤ 4 output channels), direct otherwise; all pass finite differences', async () => {
     const engine = await testEngine();
     for (const [cin, cout] of [[8, 9], [3, 9], [8, 3]]) {
       const c: Case = { name: `${cin}→${cout}`, x: [2, cin, 5, 4], w: [cout, cin, 3, 3], bias: true, attrs: { stride: 2, padding: 1, padMode: 'reflect' } };
       await checkOp(engine, { op: conv2d, inputs: inputs(c), attrs: c.attrs, forwardTol, gradTol });
     }
     const g = conv2dGeometry([1, 8, 5, 4], [3, 8, 3, 3], null, { stride: 1, padding: 1, padMode: 'zeros' });
-    expect([conv2dImplFor('forward', g), conv2dImplFor('backwardInput', g), conv2dImplFor('backwardWeight', g)]).toEqual(['direct', 'tiled', 'direct']);
+    // Forward with ≤ 4 output channels: the narrow kernel (counted as tiled).
+    expect([conv2dImplFor('forward', g), conv2dImplFor('backwardInput', g), conv2dImplFor('backwardWeight', g)]).toEqual(['tiled', 'tiled', 'direct']);
+    const g5 = conv2dGeometry([1, 8, 5, 4], [5, 8, 3, 3], null, { stride: 1, padding: 1, padMode: 'zeros' });
+    expect(conv2dImplFor('forward', g5)).toBe('direct');
   });
 });
 
@@ -196,10 +200,38 @@ describe('conv2d over several tiles', () => {
   });
 });
 
+describe('conv2d GEMM variants', () => {
+  // The forward GEMM runs k tap-major when Cin is a multiple of TILE_K (16), channel-major otherwise; GEMMs of
+  // 17–32 rows run 64-thread 32×128 tiles whose B loader gives each thread two columns.
+  it('tap-major forward with upsampling, zero padding and stride 2; Cin 16, 48 and 32 (1×1)', async () => {
+    const engine = await testEngine();
+    expect(forwardTapMajor(conv2dGeometry([1, 16, 5, 4], [24, 16, 3, 3], null, { stride: 1, padding: 1, padMode: 'zeros' }))).toBe(true);
+    expect(forwardTapMajor(conv2dGeometry([1, 12, 5, 4], [24, 12, 3, 3], null, { stride: 1, padding: 1, padMode: 'zeros' }))).toBe(false);
+    await compareImpls(engine, { name: 'tap-major up2 s2 zeros', x: [2, 16, 7, 5], w: [24, 16, 3, 3], bias: true, attrs: { stride: 2, padding: 2, padMode: 'zeros', upsample: 2 } });
+    await compareImpls(engine, { name: 'tap-major reflect s2', x: [2, 48, 9, 11], w: [20, 48, 3, 3], bias: false, attrs: { stride: 2, padding: 1, padMode: 'reflect' } });
+    await compareImpls(engine, { name: 'tap-major 1×1', x: [3, 32, 5, 7], w: [70, 32, 1, 1], bias: true, attrs: { stride: 1, padding: 0, padMode: 'zeros' } });
+  });
+
+  it('narrow forward (≤ 4 output channels): 1, 2 and 4 channels, stride 2, upsampling, reflect 4 on K9', async () => {
+    const engine = await testEngine();
+    await compareImpls(engine, { name: 'narrow 1 ch, up2 s2 zeros', x: [2, 5, 7, 6], w: [1, 5, 3, 3], bias: true, attrs: { stride: 2, padding: 2, padMode: 'zeros', upsample: 2 } });
+    await compareImpls(engine, { name: 'narrow 2 ch, K9 reflect 4', x: [2, 6, 11, 10], w: [2, 6, 9, 9], bias: false, attrs: { stride: 1, padding: 4, padMode: 'reflect' } });
+    await compareImpls(engine, { name: 'narrow 4 ch, K1', x: [3, 7, 5, 3], w: [4, 7, 1, 1], bias: true, attrs: { stride: 1, padding: 0, padMode: 'zeros' } });
+  });
+
+  it('32-row tiles over several column tiles (B loader with two columns per thread), batch 2', async () => {
+    // 2·15·19 = 570 output columns: 5 tiles of 128, the last partial.
+    const engine = await testEngine();
+    await compareImpls(engine, { name: '32 rows, K3 reflect', x: [2, 16, 15, 19], w: [32, 16, 3, 3], bias: true, attrs: { stride: 1, padding: 1, padMode: 'reflect' } });
+    await compareImpls(engine, { name: '17 rows, K5 channel-major', x: [2, 5, 15, 19], w: [17, 5, 5, 5], bias: true, attrs: { stride: 1, padding: 2, padMode: 'zeros' } });
+  });
+});
+
 describe('conv2d grids wider than the device allows', () => {
   it('folds the GEMM column tiles into z (device limit faked down to 4 workgroups per dimension)', async () => {
     const engine = await testEngine();
-    const c: Case = { name: 'folded grid', x: [2, 1, 40, 40], w: [3, 1, 3, 3], bias: true, attrs: { stride: 1, padding: 1, padMode: 'reflect' } };
+    // 5 output channels: a forward GEMM (3 or 4 would run the narrow kernel, which has no GEMM grid).
+    const c: Case = { name: 'folded grid', x: [2, 1, 40, 40], w: [5, 1, 3, 3], bias: true, attrs: { stride: 1, padding: 1, padMode: 'reflect' } };
     const [x, w, b] = inputs(c);
     const expected = conv2d.reference([x, w, b], c.attrs);
     await engine.scopeAsync(async () => {

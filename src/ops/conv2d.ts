@@ -5,6 +5,7 @@ import { Tensor } from '../engine/tensor.js';
 import directSource from '../shaders/conv2d_direct.wgsl';
 import foldSource from '../shaders/conv2d_fold.wgsl';
 import gemmSource from '../shaders/conv2d_gemm.wgsl';
+import narrowSource from '../shaders/conv2d_narrow.wgsl';
 import reduceSource from '../shaders/conv2d_reduce.wgsl';
 import { cpuTensor, type CpuTensor } from './cpu.js';
 import { defineOp } from './op.js';
@@ -18,7 +19,11 @@ export interface Conv2dAttrs {
   upsample?: number;
 }
 
-/** `direct`: one thread per output, plain loops (the readable GPU reference). `tiled`: implicit GEMM. */
+/**
+ * `direct`: one thread per output, plain loops (the readable GPU reference). `tiled`: the fast kernels: implicit
+ * GEMM, except a forward pass with at most NARROW_MAX_OUT_CHANNELS output channels, which runs
+ * conv2d_narrow.wgsl (a GEMM of so few rows has nothing to tile: one thread per pixel, all channels at once).
+ */
 export type Conv2dImpl = 'direct' | 'tiled';
 
 /** Everything the kernels need to know about one conv: sizes after upsampling, padding and striding. */
@@ -44,29 +49,54 @@ export interface Conv2dGeometry {
 const PAD_MODE_CODE = { zeros: 0, reflect: 1 } as const;
 const PASS_CODE = { forward: 0, inputGrad: 1, weightGrad: 2, inputGradPhase: 3 } as const;
 const WORKGROUP_SIZE = 256;
+/** Output channels conv2d_narrow.wgsl computes per thread (its vec4 accumulator). */
+const NARROW_MAX_OUT_CHANNELS = 4;
+const NARROW_WORKGROUP_SIZE = 64;
+/** Horizontally adjacent output pixels per thread of conv2d_narrow.wgsl (its PIXELS). */
+const NARROW_PIXELS = 4;
 
 /**
- * Tile configurations of the implicit GEMM: WG_X×WG_Y threads, each a 4×4 register block, so a workgroup
- * owns a (4·WG_Y)×(4·WG_X) tile of the output; TILE_K deep staging. GEMM rows are channels, and the first and
- * last layers of the nets have 3: narrow row tiles keep those from computing mostly padding.
- * The loaders assume the thread count is a multiple of both tile edges and of TILE_K (checked below).
+ * Tile configurations of the implicit GEMM: WG_X×WG_Y threads, each a TM×(4·TN4) register block, so a
+ * workgroup owns a (TM·WG_Y)×(4·TN4·WG_X) tile of the output; TILE_K deep staging. GEMM rows are channels, and
+ * the first and last layers of the nets have 3: narrow row tiles keep those from computing mostly padding.
+ * The loaders assume the thread count is a multiple of the row edge and of TILE_K, and a multiple or a half
+ * of the column edge (checked below).
+ *
+ * 8×8 blocks: on lavapipe (bench/sgemm.ts and bench/conv2d.ts, 128²–256² layers) they run 1.5–2.5× faster
+ * than the former 4×4 blocks on 64×64 tiles, and 32-row GEMMs run ~1.5× faster on 64-thread 32×128 tiles than
+ * on 32×128 tiles of 4×8 blocks. 64×128 tiles of 8×8 blocks on 128 threads, 16 deep, are also the textbook
+ * shape for discrete GPUs (12.5 KiB of workgroup memory), so one table serves every adapter until a GPU
+ * measurement says otherwise.
  */
 export interface GemmTile {
   WG_X: number;
   WG_Y: number;
+  /** Rows per thread (4 or 8) and vec4 columns per thread (1 or 2). */
+  TM: number;
+  TN4: number;
   TILE_K: number;
 }
+
+export function gemmTileRows(t: GemmTile): number {
+  return t.WG_Y * t.TM;
+}
+
+export function gemmTileCols(t: GemmTile): number {
+  return t.WG_X * t.TN4 * 4;
+}
+
 const GEMM_TILES: readonly { maxRows: number; tile: GemmTile }[] = [
-  { maxRows: 16, tile: { WG_X: 64, WG_Y: 4, TILE_K: 16 } }, // 16 × 256
-  { maxRows: 32, tile: { WG_X: 32, WG_Y: 8, TILE_K: 16 } }, // 32 × 128
-  { maxRows: Infinity, tile: { WG_X: 16, WG_Y: 16, TILE_K: 16 } }, // 64 × 64
+  { maxRows: 16, tile: { WG_X: 64, WG_Y: 4, TM: 4, TN4: 1, TILE_K: 16 } }, // 16 × 256
+  { maxRows: 32, tile: { WG_X: 16, WG_Y: 4, TM: 8, TN4: 2, TILE_K: 16 } }, // 32 × 128, 64 threads
+  { maxRows: Infinity, tile: { WG_X: 16, WG_Y: 8, TM: 8, TN4: 2, TILE_K: 16 } }, // 64 × 128
 ];
 
 for (const { tile } of GEMM_TILES) {
   const threads = tile.WG_X * tile.WG_Y;
-  const tm = 4 * tile.WG_Y;
-  const tn = 4 * tile.WG_X;
-  if (threads % tm || threads % tn || threads % tile.TILE_K || (tm * tile.TILE_K) % threads || (tn * tile.TILE_K) % threads) {
+  const tm = gemmTileRows(tile);
+  const tn = gemmTileCols(tile);
+  const columnsOk = threads >= tn ? threads % tn === 0 : tn === threads || tn === 2 * threads; // B_COLS ≤ 2
+  if ((tile.TM !== 4 && tile.TM !== 8) || (tile.TN4 !== 1 && tile.TN4 !== 2) || threads % tm || !columnsOk || threads % tile.TILE_K || (tm * tile.TILE_K) % threads || (tn * tile.TILE_K) % threads) {
     throw new Error(`conv2d: GEMM tile ${JSON.stringify(tile)} does not fit the loaders of conv2d_gemm.wgsl`);
   }
 }
@@ -191,13 +221,25 @@ function directKernel(entryPoint: 'forward' | 'paddedInputGrad' | 'weightGrad', 
 }
 
 function gemmKernel(pass: keyof typeof PASS_CODE, g: Conv2dGeometry, tile: GemmTile): Kernel {
-  return { name: 'conv2d.gemm', code: gemmSource, constants: { KSIZE: g.kernelSize, ...tile, PASS: PASS_CODE[pass] } };
+  const kOrder = pass === 'forward' && forwardTapMajor(g, tile) ? K_ORDER_CODE.tapMajor : K_ORDER_CODE.channelMajor;
+  return { name: 'conv2d.gemm', code: gemmSource, constants: { KSIZE: g.kernelSize, ...tile, PASS: PASS_CODE[pass], K_ORDER: kOrder } };
+}
+
+const K_ORDER_CODE = { channelMajor: 0, tapMajor: 1 } as const;
+
+/**
+ * The forward GEMM's k order (conv2d_gemm.wgsl K_ORDER): tap-major, which resolves each tap's source pixel
+ * once per tile column instead of per element, when Cin is a multiple of TILE_K (so rounding Cin up to
+ * whole k tiles wastes nothing); channel-major otherwise (the 3-channel image layers).
+ */
+export function forwardTapMajor(g: Conv2dGeometry, tile: GemmTile = gemmTileFor(g.outChannels)): boolean {
+  return g.inChannels % tile.TILE_K === 0;
 }
 
 /** Workgroups for a GEMM of rows×cols tiles; an x-grid wider than the device allows folds into z. */
 function gemmGrid(engine: Engine, tile: GemmTile, rows: number, cols: number): [number, number, number] {
-  const tilesX = Math.ceil(cols / (4 * tile.WG_X));
-  const tilesY = Math.ceil(rows / (4 * tile.WG_Y));
+  const tilesX = Math.ceil(cols / gemmTileCols(tile));
+  const tilesY = Math.ceil(rows / gemmTileRows(tile));
   const max = engine.limits.maxComputeWorkgroupsPerDimension;
   if (tilesX <= max) return [tilesX, tilesY, 1];
   const z = Math.ceil(tilesX / max);
@@ -220,6 +262,19 @@ export function conv2dForward(x: Tensor, weight: Tensor, bias: Tensor | null, at
       params: params(g, y.size, 0, bias !== null),
       workgroups: workgroups1d(engine, y.size, WORKGROUP_SIZE),
       label: 'conv2d.forward.direct',
+    });
+  } else if (g.outChannels <= NARROW_MAX_OUT_CHANNELS) {
+    const threads = g.batch * g.outHeight * Math.ceil(g.outWidth / NARROW_PIXELS);
+    engine.dispatch({
+      kernel: {
+        name: 'conv2d.narrow',
+        code: narrowSource,
+        constants: { KSIZE: g.kernelSize, WORKGROUP_SIZE: NARROW_WORKGROUP_SIZE, PIXELS: NARROW_PIXELS },
+      },
+      buffers: [x.buffer, weight.buffer, biasBuffer, y.buffer],
+      params: params(g, threads, 0, bias !== null),
+      workgroups: workgroups1d(engine, threads, NARROW_WORKGROUP_SIZE),
+      label: 'conv2d.forward.narrow',
     });
   } else {
     engine.dispatch({
@@ -296,7 +351,7 @@ export function conv2dBackwardInput(
 export function weightGradSplits(g: Conv2dGeometry): number {
   const depth = g.batch * g.outHeight * g.outWidth;
   const tile = gemmTileFor(g.outChannels);
-  const tiles = Math.ceil(g.outChannels / (4 * tile.WG_Y)) * Math.ceil((g.inChannels * g.kernelSize ** 2) / (4 * tile.WG_X));
+  const tiles = Math.ceil(g.outChannels / gemmTileRows(tile)) * Math.ceil((g.inChannels * g.kernelSize ** 2) / gemmTileCols(tile));
   const wanted = Math.ceil(WEIGHT_GRAD_TARGET_WORKGROUPS / tiles);
   const most = Math.max(1, Math.floor(depth / WEIGHT_GRAD_MIN_CHUNK));
   return Math.max(1, Math.min(wanted, most));
@@ -432,12 +487,17 @@ function conv2dReference(x: CpuTensor, w: CpuTensor, b: CpuTensor | null, attrs:
 /**
  * GEMMs with fewer rows than this (3-channel image layers: the input gradient of the first layers, the
  * forward and weight gradient of the transform net's output layer) waste most of even the narrowest tile;
- * the direct kernels run them 2.5–5× faster on lavapipe (bench/conv2d.ts, 64² quick run).
+ * the direct kernels run them 2.5–5× faster on lavapipe (bench/conv2d.ts, 64² quick run), and still 1.3–3×
+ * faster than the GEMM of register-blocked 8- or 16-row tiles (3-row layers at 128²).
  */
 const MIN_TILED_ROWS = 8;
 
-/** The implementation the op runs for one pass: tiled, except for GEMMs of very few rows. */
+/**
+ * The implementation the op runs for one pass: tiled, except for GEMMs of very few rows, which run direct;
+ * a forward pass of at most NARROW_MAX_OUT_CHANNELS output channels counts as tiled (conv2d_narrow.wgsl).
+ */
 export function conv2dImplFor(pass: 'forward' | 'backwardInput' | 'backwardWeight', g: Conv2dGeometry): Conv2dImpl {
+  if (pass === 'forward' && g.outChannels <= NARROW_MAX_OUT_CHANNELS) return 'tiled';
   const rows = pass === 'backwardInput' ? g.inChannels : g.outChannels;
   return rows < MIN_TILED_ROWS ? 'direct' : 'tiled';
 }

@@ -4,6 +4,12 @@
 // away.
 //
 //   PASS_FORWARD       y[co, (n,oy,ox)]   = Σ_(ci,ky,kx)  w[co, (ci,ky,kx)] · x̂[(ci,ky,kx), (n,oy,ox)]    (+ bias)
+//                      K_ORDER picks how k enumerates (ci, ky, kx): K_CHANNEL_MAJOR walks the weight's own
+//                      layout; K_TAP_MAJOR runs k = (ky, kx, ci) with Cin rounded up to TILE_K, so that a k tile
+//                      is one tap of TILE_K channels: the tile's source pixel (padding, reflection, upsampling)
+//                      is resolved once per column per tile and each element is one load at a channel-plane
+//                      stride, where channel-major decodes and resolves every element (used when Cin is a
+//                      multiple of TILE_K: nothing is wasted on rounding).
 //   PASS_INPUT_GRAD    dx̂p[ci, (n,yp,xp)] = Σ_(co,ky,kx)  w[co, ci, ky, kx] · dy[n, co, (yp−ky)/S, (xp−kx)/S]
 //                      (gradient w.r.t. the padded, upsampled input; conv2d_fold.wgsl folds it onto x)
 //   PASS_WEIGHT_GRAD   dw[co, (ci,ky,kx)] = Σ_(n,oy,ox)   dy[n, co, oy, ox] · x̂[(ci,ky,kx), (n,oy,ox)]
@@ -14,12 +20,18 @@
 //                      for the (S²−1)/S² that do not. k runs tap-major, Cout rounded up to TILE_K, so that a
 //                      k tile is one tap: (a, b) cost one division per tile, not per element.
 //
-// A workgroup of WG_X×WG_Y threads owns a TILE_M×TILE_N tile of C; each thread a 4×4 register block (rows
-// 4·ly.., columns 4·lx..), so one k step is two vec4 loads from workgroup memory and 16 FMAs. Tiles of A and
-// B, TILE_K deep, are staged in workgroup memory, rows padded by one vec4 against bank conflicts.
+// A workgroup of WG_X×WG_Y threads owns a TILE_M×TILE_N tile of C; each thread a register block of TM rows
+// (TM·ly …) × TN4 vec4 columns (vec4 columns lx + WG_X·j, interleaved so that for each j neighbouring threads
+// read neighbouring vec4s of the staged B tile). One k step is TM/4 + TN4 vec4 loads from workgroup memory
+// and 4·TM·TN4 vec4 FMAs: the bigger the block, the fewer workgroup-memory loads per FMA (on lavapipe, where
+// those loads are gathers, 8×8 blocks run ~2× faster than 4×4; see bench/sgemm.ts). Tiles of A and B,
+// TILE_K deep, are staged in workgroup memory, rows padded by one vec4 against bank conflicts.
 //
-// Loads: forward and both input-grad passes give each thread one fixed column of the B tile (its pixel
+// Loads: forward and both input-grad passes give each thread fixed columns of the B tile (their pixels
 // decomposed once) and walk k, whose decomposition into (channel, ky, kx) divides by override constants only.
+// B element e = tid + THREADS·j of a tile sits at column e % TILE_N, k row e / TILE_N: with THREADS ≥ TILE_N a
+// thread has one column and every B_KSTEP-th k row; with THREADS < TILE_N (small workgroups, e.g. 64 threads
+// of 8×8 blocks on a 32×128 tile) it has B_COLS = TILE_N / THREADS columns, tid + THREADS·c.
 // Weight grad's k is a pixel, so there each thread keeps one k row per tile (one runtime division per tile)
 // and walks columns.
 //
@@ -29,23 +41,35 @@
 
 override WG_X: u32 = 16u;
 override WG_Y: u32 = 16u;
+// Rows per thread: 4 or 8; vec4 columns per thread: 1 or 2 (the accumulators hold at most 8 × 2 vec4s).
+override TM: u32 = 4u;
+override TN4: u32 = 1u;
 override TILE_K: u32 = 16u;
 override KSIZE: u32 = 3u;
 override PASS: u32 = 0u;
+override K_ORDER: u32 = 0u;
 
 const PASS_FORWARD: u32 = 0u;
 const PASS_INPUT_GRAD: u32 = 1u;
 const PASS_WEIGHT_GRAD: u32 = 2u;
 const PASS_INPUT_GRAD_PHASE: u32 = 3u;
 const PAD_REFLECT: u32 = 1u;
+const K_CHANNEL_MAJOR: u32 = 0u;
+const K_TAP_MAJOR: u32 = 1u;
+const MAX_TM: u32 = 8u;
+const MAX_TN4: u32 = 2u;
+const MAX_B_COLS: u32 = 2u;
 
 override THREADS: u32 = WG_X * WG_Y;
-override TILE_M: u32 = WG_Y * 4u;
-override TILE_N: u32 = WG_X * 4u;
+override TILE_M: u32 = WG_Y * TM;
+override TILE_N: u32 = WG_X * TN4 * 4u;
 // Row strides of the staged tiles, in vec4s (one vec4 of padding).
 override A_ROW: u32 = TILE_M / 4u + 1u;
 override B_ROW: u32 = TILE_N / 4u + 1u;
 override KK: u32 = KSIZE * KSIZE;
+// B loader of the forward and input-grad passes (see "Loads" above); one of TILE_N, THREADS divides the other.
+override B_COLS: u32 = max(1u, TILE_N / THREADS);
+override B_KSTEP: u32 = max(1u, THREADS / TILE_N);
 
 // Same layout as conv2d_direct.wgsl's Params (one packing for every conv2d kernel).
 struct Params {
@@ -120,7 +144,10 @@ fn channelTiles(channels: u32) -> u32 {
 
 fn gemmDepth() -> u32 {
   switch PASS {
-    case PASS_FORWARD: { return params.inChannels * KK; }
+    case PASS_FORWARD: {
+      if (K_ORDER == K_TAP_MAJOR) { return KK * channelTiles(params.inChannels) * TILE_K; }
+      return params.inChannels * KK;
+    }
     case PASS_INPUT_GRAD: { return params.outChannels * KK; }
     case PASS_INPUT_GRAD_PHASE: { return params.phaseTapsY * params.phaseTapsX * channelTiles(params.outChannels) * TILE_K; }
     default: { return params.batch * params.outHeight * params.outWidth; }
@@ -237,17 +264,21 @@ fn main(
   let colBase = tileCol * TILE_N;
   if (colBase >= cols) { return; }
 
-  // Forward / input grad: this thread's fixed column of B and of A (k-slow load order).
+  // Forward / input grad: this thread's fixed columns of B (tile columns myCol + THREADS·c) and row of A
+  // (k-slow load order).
   let myCol = tid % TILE_N;
+  let myKRow = tid / TILE_N;
   let myRow = tid % TILE_M;
-  var column = Column(false, 0u, 0, 0);
+  var columns: array<Column, MAX_B_COLS>;
   if (PASS != PASS_WEIGHT_GRAD) {
-    column = fixedColumn(colBase + myCol, cols);
+    for (var c = 0u; c < B_COLS; c++) {
+      columns[c] = fixedColumn(colBase + myCol + c * THREADS, cols);
+    }
   }
   // Weight grad: this thread's fixed k row of both tiles (k-fast load order).
   let myK = tid % TILE_K;
 
-  var acc = array<vec4f, 4>(vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0));
+  var acc: array<array<vec4f, MAX_TN4>, MAX_TM>;
 
   for (var k0 = kBegin; k0 < kEnd; k0 += TILE_K) {
     if (PASS == PASS_WEIGHT_GRAD) {
@@ -285,6 +316,38 @@ fn main(
         }
         storeB(myK, c, v);
       }
+    } else if (PASS == PASS_FORWARD && K_ORDER == K_TAP_MAJOR) {
+      // This k tile is tap (ky, kx) of input channels ciBase…ciBase+TILE_K.
+      let ciTiles = channelTiles(params.inChannels);
+      let kTile = k0 / TILE_K;
+      let tap = kTile / ciTiles;
+      let ciBase = (kTile - tap * ciTiles) * TILE_K;
+      let ky = tap / KSIZE;
+      let kx = tap - ky * KSIZE;
+      for (var j = 0u; j < TILE_M * TILE_K / THREADS; j++) {
+        let kRow = tid / TILE_M + j * (THREADS / TILE_M);
+        let ci = ciBase + kRow;
+        var v = 0.0;
+        if (ci < params.inChannels && rowBase + myRow < rows) {
+          v = in1[((rowBase + myRow) * params.inChannels + ci) * KK + tap];
+        }
+        storeA(kRow, myRow, v);
+      }
+      let inPlane = params.inHeight * params.inWidth;
+      for (var c = 0u; c < B_COLS; c++) {
+        let column = columns[c];
+        let sy = sourceCoord(column.y + i32(ky), i32(params.upHeight));
+        let sx = sourceCoord(column.x + i32(kx), i32(params.upWidth));
+        let inside = column.valid && sy >= 0 && sx >= 0;
+        let pixel = column.imageBase + u32(sy) * params.inWidth + u32(sx);
+        for (var j = 0u; j < TILE_K / B_KSTEP; j++) {
+          let kRow = myKRow + j * B_KSTEP;
+          let ci = ciBase + kRow;
+          var v = 0.0;
+          if (inside && ci < params.inChannels) { v = in0[pixel + ci * inPlane]; }
+          storeB(kRow, myCol + c * THREADS, v);
+        }
+      }
     } else if (PASS == PASS_INPUT_GRAD_PHASE) {
       // This k tile is tap (a, b) of the phase and output channels coBase…coBase+TILE_K.
       let coTiles = channelTiles(params.outChannels);
@@ -304,17 +367,20 @@ fn main(
         }
         storeA(kRow, myRow, v);
       }
-      let oy = column.y - i32(a);
-      let ox = column.x - i32(b);
-      let inside = column.valid && oy >= 0 && ox >= 0 && u32(oy) < params.outHeight && u32(ox) < params.outWidth;
-      for (var j = 0u; j < TILE_N * TILE_K / THREADS; j++) {
-        let kRow = tid / TILE_N + j * (THREADS / TILE_N);
-        let co = coBase + kRow;
-        var v = 0.0;
-        if (inside && co < params.outChannels) {
-          v = in0[column.imageBase + (co * params.outHeight + u32(oy)) * params.outWidth + u32(ox)];
+      for (var c = 0u; c < B_COLS; c++) {
+        let column = columns[c];
+        let oy = column.y - i32(a);
+        let ox = column.x - i32(b);
+        let inside = column.valid && oy >= 0 && ox >= 0 && u32(oy) < params.outHeight && u32(ox) < params.outWidth;
+        for (var j = 0u; j < TILE_K / B_KSTEP; j++) {
+          let kRow = myKRow + j * B_KSTEP;
+          let co = coBase + kRow;
+          var v = 0.0;
+          if (inside && co < params.outChannels) {
+            v = in0[column.imageBase + (co * params.outHeight + u32(oy)) * params.outWidth + u32(ox)];
+          }
+          storeB(kRow, myCol + c * THREADS, v);
         }
-        storeB(kRow, myCol, v);
       }
     } else {
       for (var j = 0u; j < TILE_M * TILE_K / THREADS; j++) {
@@ -324,34 +390,43 @@ fn main(
         if (k < kEnd && rowBase + myRow < rows) { v = loadWeight(rowBase + myRow, k); }
         storeA(kRow, myRow, v);
       }
-      for (var j = 0u; j < TILE_N * TILE_K / THREADS; j++) {
-        let kRow = tid / TILE_N + j * (THREADS / TILE_N);
-        let k = k0 + kRow;
-        var v = 0.0;
-        if (k < kEnd && column.valid) {
-          if (PASS == PASS_FORWARD) { v = loadImagePatch(column, k); } else { v = loadOutputGradTap(column, k); }
+      for (var c = 0u; c < B_COLS; c++) {
+        let column = columns[c];
+        for (var j = 0u; j < TILE_K / B_KSTEP; j++) {
+          let kRow = myKRow + j * B_KSTEP;
+          let k = k0 + kRow;
+          var v = 0.0;
+          if (k < kEnd && column.valid) {
+            if (PASS == PASS_FORWARD) { v = loadImagePatch(column, k); } else { v = loadOutputGradTap(column, k); }
+          }
+          storeB(kRow, myCol + c * THREADS, v);
         }
-        storeB(kRow, myCol, v);
       }
     }
     workgroupBarrier();
     for (var kk = 0u; kk < TILE_K; kk++) {
-      let a = tileA[kk * A_ROW + lid.y];
-      let b = tileB[kk * B_ROW + lid.x];
-      acc[0] += a.x * b;
-      acc[1] += a.y * b;
-      acc[2] += a.z * b;
-      acc[3] += a.w * b;
+      var bv: array<vec4f, MAX_TN4>;
+      for (var j = 0u; j < TN4; j++) { bv[j] = tileB[kk * B_ROW + lid.x + j * WG_X]; }
+      for (var i4 = 0u; i4 < TM / 4u; i4++) {
+        let av = tileA[kk * A_ROW + lid.y * (TM / 4u) + i4];
+        for (var j = 0u; j < TN4; j++) {
+          acc[i4 * 4u][j] += av.x * bv[j];
+          acc[i4 * 4u + 1u][j] += av.y * bv[j];
+          acc[i4 * 4u + 2u][j] += av.z * bv[j];
+          acc[i4 * 4u + 3u][j] += av.w * bv[j];
+        }
+      }
     }
     workgroupBarrier();
   }
 
-  // Epilogue: scatter the 4×4 block to NCHW (forward, input grad) or to this split's weight-grad slice.
-  let row0 = rowBase + lid.y * 4u;
-  let col0 = colBase + lid.x * 4u;
-  for (var j = 0u; j < 4u; j++) {
-    let col = col0 + j;
-    if (col >= cols) { break; }
+  // Epilogue: scatter the block to NCHW (forward, input grad) or to this split's weight-grad slice.
+  let row0 = rowBase + lid.y * TM;
+  for (var jq = 0u; jq < TN4 * 4u; jq++) {
+    let j = jq / 4u;
+    let q = jq % 4u;
+    let col = colBase + (lid.x + j * WG_X) * 4u + q;
+    if (col >= cols) { continue; }
     var outBase = 0u;
     var rowStride = 0u;
     if (PASS == PASS_WEIGHT_GRAD) {
@@ -373,10 +448,10 @@ fn main(
       outBase = n * rows * plane + (col - n * plane);
       rowStride = plane;
     }
-    for (var i = 0u; i < 4u; i++) {
+    for (var i = 0u; i < TM; i++) {
       let row = row0 + i;
       if (row >= rows) { break; }
-      var v = acc[i][j];
+      var v = acc[i][j][q];
       if (PASS == PASS_FORWARD && params.hasBias != 0u) { v += bias[row]; }
       out[outBase + row * rowStride] = v;
     }

@@ -69,7 +69,7 @@ function parseCounts(args: ParsedArgs): number[] {
 
 export const evalCommand: Command = {
   name: 'eval',
-  summary: "measure a trained net against Gatys's optimisation: losses per photo (CSV), contact sheets, summary",
+  summary: "Measure a trained net against Gatys's optimisation: losses per photo (CSV), contact sheets, summary.",
   usage: 'eval --model MODEL --style IMG --data DIR [options]',
   options: [
     { name: 'model', alias: 'm', type: 'string', valueName: 'MODEL', description: 'transform net (.safetensors) written by train' },

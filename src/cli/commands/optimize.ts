@@ -44,7 +44,7 @@ export function progressReporter(interactive: boolean, log: (line: string) => vo
 
 export const optimizeCommand: Command = {
   name: 'optimize',
-  summary: 'stylise one photo the slow original way: optimise its pixels (Gatys et al.) with L-BFGS or Adam',
+  summary: 'Stylise one photo the slow original way: optimise its pixels (Gatys et al.) with L-BFGS or Adam.',
   usage: 'optimize --content IMG --style IMG -o OUT [options]',
   options: [
     { name: 'content', alias: 'c', type: 'string', valueName: 'IMG', description: 'the photo (JPEG or PNG)' },

@@ -323,7 +323,7 @@ function optionalNumber(args: ParsedArgs, name: string): number | undefined {
 
 export const trainCommand: Command = {
   name: 'train',
-  summary: 'train a transform net for a style (Johnson et al. perceptual losses on a VGG)',
+  summary: 'Train a transform net for a style (Johnson et al. perceptual losses on a VGG).',
   usage: 'train --style IMG --data DIR --vgg FILE --out MODEL [options]',
   options: [
     { name: 'style', type: 'string', valueName: 'IMG', description: 'style image (JPEG or PNG)' },
