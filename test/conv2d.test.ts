@@ -12,6 +12,8 @@ import {
   conv2dGeometry,
   conv2dImplFor,
   forwardTapMajor,
+  gemmTileFor,
+  gemmTileWorkgroupBytes,
   weightGradSplits,
   type Conv2dAttrs,
   type Conv2dImpl,
@@ -258,6 +260,46 @@ describe('conv2d grids wider than the device allows', () => {
     });
   });
 });
+
+describe('conv2d on adapters with WebGPU\'s default 16 KiB of workgroup memory', () => {
+  it('never picks a tile that needs more, and still computes the same result', async () => {
+    for (const rows of [1, 3, 16, 17, 32, 33, 512]) {
+      expect(gemmTileWorkgroupBytes(gemmTileFor(rows, 16384))).toBeLessThanOrEqual(16384);
+    }
+    // The 16-row tile needs more than 16 KiB: this shape would use it on an adapter that offers more.
+    expect(gemmTileWorkgroupBytes(gemmTileFor(10))).toBeGreaterThan(16384);
+    const engine = await testEngine();
+    const c: Case = { name: '10 rows, 16 KiB', x: [2, 6, 9, 7], w: [10, 6, 3, 3], bias: true, attrs: { stride: 1, padding: 1, padMode: 'zeros' } };
+    const [x, w, b] = inputs(c);
+    const expected = conv2d.reference([x, w, b], c.attrs);
+    await engine.scopeAsync(async () => {
+      const [gx, gw, gb] = [toGpu(engine, x)!, toGpu(engine, w)!, toGpu(engine, b)];
+      await engine.sync();
+      const limits = engine.limits;
+      Object.defineProperty(engine, 'limits', { value: { ...limitsObject(limits), maxComputeWorkgroupStorageSize: 16384 }, configurable: true });
+      let y: Tensor;
+      try {
+        y = conv2dForward(gx, gw, gb, c.attrs);
+        engine.flush();
+      } finally {
+        Object.defineProperty(engine, 'limits', { value: limits, configurable: true });
+      }
+      expectClose(await toCpu(y), expected, { atol: forwardTol.atol * maxAbs(expected), rtol: forwardTol.rtol }, 'forward');
+    });
+  });
+});
+
+/** GPUSupportedLimits' fields are getters on its prototype: copy them into a plain object. */
+function limitsObject(limits: GPUSupportedLimits): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (let p = limits as object; p && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
+    for (const k of Object.getOwnPropertyNames(p)) {
+      const v = (limits as unknown as Record<string, unknown>)[k];
+      if (typeof v === 'number') out[k] = v;
+    }
+  }
+  return out;
+}
 
 describe('conv2d shape errors', () => {
   const attrs: Conv2dAttrs = { stride: 1, padding: 1, padMode: 'zeros' };

@@ -101,9 +101,24 @@ for (const { tile } of GEMM_TILES) {
   }
 }
 
-/** The tile for a GEMM with this many rows (output channels, or input channels for the input gradient). */
-export function gemmTileFor(rows: number): GemmTile {
-  return GEMM_TILES.find((t) => rows <= t.maxRows)!.tile;
+/** Workgroup memory of a tile's staging arrays (conv2d_gemm.wgsl tileA/tileB: rows padded by one vec4). */
+export function gemmTileWorkgroupBytes(t: GemmTile): number {
+  return t.TILE_K * (gemmTileRows(t) / 4 + 1 + gemmTileCols(t) / 4 + 1) * 16;
+}
+
+/**
+ * The tile for a GEMM with this many rows (output channels, or input channels for the input gradient) that
+ * fits the device's workgroup memory: the 16-row tile needs ~17.5 KiB, more than WebGPU's default 16 KiB, so
+ * adapters that offer only the default get the next tile instead.
+ */
+export function gemmTileFor(rows: number, maxWorkgroupBytes = Infinity): GemmTile {
+  const fits = GEMM_TILES.filter((t) => gemmTileWorkgroupBytes(t.tile) <= maxWorkgroupBytes);
+  if (!fits.length) throw new Error(`conv2d: no GEMM tile fits ${maxWorkgroupBytes} bytes of workgroup memory`);
+  return (fits.find((t) => rows <= t.maxRows) ?? fits[fits.length - 1]).tile;
+}
+
+function deviceTileFor(engine: Engine, rows: number): GemmTile {
+  return gemmTileFor(rows, engine.limits.maxComputeWorkgroupStorageSize);
 }
 
 /** Split-K of the weight gradient: aim for this many workgroups, each summing at least MIN_CHUNK pixels. */
@@ -278,10 +293,10 @@ export function conv2dForward(x: Tensor, weight: Tensor, bias: Tensor | null, at
     });
   } else {
     engine.dispatch({
-      kernel: gemmKernel('forward', g, gemmTileFor(g.outChannels)),
+      kernel: gemmKernel('forward', g, deviceTileFor(engine, g.outChannels)),
       buffers: [x.buffer, weight.buffer, biasBuffer, y.buffer],
       params: params(g, y.size, 0, bias !== null),
-      workgroups: gemmGrid(engine, gemmTileFor(g.outChannels), g.outChannels, g.batch * g.outHeight * g.outWidth),
+      workgroups: gemmGrid(engine, deviceTileFor(engine, g.outChannels), g.outChannels, g.batch * g.outHeight * g.outWidth),
       label: 'conv2d.forward.tiled',
     });
   }
@@ -315,7 +330,7 @@ export function conv2dBackwardInput(
     } else if (usePhaseGemm(g)) {
       // One GEMM per stride phase, each summing only the taps that reach its positions; together the phases
       // cover every padded position once.
-      const tile = gemmTileFor(g.inChannels);
+      const tile = deviceTileFor(engine, g.inChannels);
       for (const phase of stridePhases(g)) {
         engine.dispatch({
           kernel: gemmKernel('inputGradPhase', g, tile),
@@ -327,11 +342,11 @@ export function conv2dBackwardInput(
       }
     } else {
       engine.dispatch({
-        kernel: gemmKernel('inputGrad', g, gemmTileFor(g.inChannels)),
+        kernel: gemmKernel('inputGrad', g, deviceTileFor(engine, g.inChannels)),
         // Binding 3 (bias) is statically used by the shared GEMM shader: any read-only buffer fills it.
         buffers: [dy.buffer, weight.buffer, weight.buffer, paddedGrad.buffer],
         params: params(g, paddedGrad.size),
-        workgroups: gemmGrid(engine, gemmTileFor(g.inChannels), g.inChannels, g.batch * g.paddedHeight * g.paddedWidth),
+        workgroups: gemmGrid(engine, deviceTileFor(engine, g.inChannels), g.inChannels, g.batch * g.paddedHeight * g.paddedWidth),
         label: 'conv2d.backwardInput.tiled',
       });
     }
@@ -348,9 +363,8 @@ export function conv2dBackwardInput(
 }
 
 /** How many chunks the weight gradient's long reduction is split into (1: no split). */
-export function weightGradSplits(g: Conv2dGeometry): number {
+export function weightGradSplits(g: Conv2dGeometry, tile: GemmTile = gemmTileFor(g.outChannels)): number {
   const depth = g.batch * g.outHeight * g.outWidth;
-  const tile = gemmTileFor(g.outChannels);
   const tiles = Math.ceil(g.outChannels / gemmTileRows(tile)) * Math.ceil((g.inChannels * g.kernelSize ** 2) / gemmTileCols(tile));
   const wanted = Math.ceil(WEIGHT_GRAD_TARGET_WORKGROUPS / tiles);
   const most = Math.max(1, Math.floor(depth / WEIGHT_GRAD_MIN_CHUNK));
@@ -381,8 +395,8 @@ export function conv2dBackwardWeight(
     return dw;
   }
   const depth = g.batch * g.outHeight * g.outWidth;
-  const splits = Math.min(weightGradSplits(g), engine.limits.maxComputeWorkgroupsPerDimension);
-  const tile = gemmTileFor(g.outChannels);
+  const tile = deviceTileFor(engine, g.outChannels);
+  const splits = Math.min(weightGradSplits(g, tile), engine.limits.maxComputeWorkgroupsPerDimension);
   const chunk = Math.ceil(depth / splits / tile.TILE_K) * tile.TILE_K;
   const usedSplits = Math.ceil(depth / chunk);
   const [tilesX, tilesY] = gemmGrid(engine, tile, g.outChannels, g.inChannels * g.kernelSize ** 2);
