@@ -1,8 +1,17 @@
-// Benchmarks runner: `node dist/bench.js [--size 256] [--reps N] [--quick] [--layers vgg,tn.res] [--batch N]`.
-// --quick: a few layers at 64² (software adapters such as lavapipe run at a few GFLOP/s).
-// --sgemm: also the sgemm reference (bench/sgemm.ts), the adapter's plain-GEMM GFLOP/s at the conv GEMM shapes.
+// Benchmarks runner (`npm run bench -- [flags]`, i.e. node dist/bench.js [flags]): the conv2d cases and the
+// end-to-end cases; one table on stdout, JSON under bench/results/, a section appended to bench/RESULTS.md.
+//
+// Suites: --conv2d and/or --e2e (default: both); --sgemm adds the sgemm reference. --quick: a lavapipe-friendly
+// subset that ends in minutes. --no-record: print only (no JSON, no RESULTS.md).
+// conv2d: [--size 256] [--reps N] [--layers vgg,tn.res] [--batch N]; --quick: a few layers at 64² (software
+//   adapters such as lavapipe run at a few GFLOP/s).
+// sgemm: the adapter's plain-GEMM GFLOP/s at the conv GEMM shapes (bench/sgemm.ts).
+// e2e: [--sizes 256,512,1024] [--peers tfjs,torch|none] [--peer-torch] [--runs N] [--no-train]
+//   [--train-size 256] [--train-batch 4]; --quick: stylize 256² vs tfjs-webgpu and a 64² batch-1 training step.
 import { createNodeEngine } from '../src/engine/node.js';
 import { benchConv2d, transformNetLayers, vggLayers, type ConvLayer } from './conv2d.js';
+import { e2eOptionsFromArgs, runE2e } from './e2e.js';
+import { adapterInfo, convRowsToCases, hostAtStart, makeReport, publish, sgemmRowsToCases, type BenchCase } from './report.js';
 import { benchSgemm } from './sgemm.js';
 
 function option(args: string[], name: string): string | undefined {
@@ -15,25 +24,53 @@ const QUICK_LAYERS = ['tn.conv1', 'tn.conv2', 'tn.res', 'tn.up2', 'vgg.conv1_2',
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const quick = args.includes('--quick');
+  const only = { conv2d: args.includes('--conv2d'), e2e: args.includes('--e2e') };
+  const run = only.conv2d || only.e2e ? only : { conv2d: true, e2e: true };
   const size = Number(option(args, '--size') ?? (quick ? 64 : 256));
   const batch = Number(option(args, '--batch') ?? 1);
   const reps = Number(option(args, '--reps') ?? (quick ? 3 : 10));
   const filter = option(args, '--layers')?.split(',') ?? (quick ? QUICK_LAYERS : undefined);
   if (!(size >= 4 && size % 4 === 0)) throw new Error(`--size ${size}: must be a multiple of 4`);
+  const e2eOptions = e2eOptionsFromArgs(args);
 
+  const host = hostAtStart();
   const engine = await createNodeEngine();
+  const cases: BenchCase[] = [];
+  const notes: string[] = [];
   try {
-    let layers: ConvLayer[] = [...transformNetLayers(size, batch), ...vggLayers(size, batch)];
-    if (filter) layers = layers.filter((l) => filter.some((f) => l.name.startsWith(f) || l.name.includes(f)));
-    console.log(`size ${size}², batch ${batch}${quick ? ' (quick)' : ''}`);
-    await benchConv2d(engine, layers, { reps, dispatchesPerRep: quick ? 1 : 3 });
-    if (args.includes('--sgemm')) await benchSgemm(engine, { reps: Math.min(reps, 5) });
+    if (engine.adapter.isFallbackAdapter && !quick && run.e2e) {
+      console.warn(`warning: ${engine.describe()} is a software adapter: the full e2e suite takes hours here; --quick ends in minutes`);
+    }
+    if (run.conv2d) {
+      let layers: ConvLayer[] = [...transformNetLayers(size, batch), ...vggLayers(size, batch)];
+      if (filter) layers = layers.filter((l) => filter.some((f) => l.name.startsWith(f) || l.name.includes(f)));
+      console.log(`size ${size}², batch ${batch}${quick ? ' (quick)' : ''}`);
+      const dispatchesPerRep = quick ? 1 : 3;
+      const rows = await benchConv2d(engine, layers, { reps, dispatchesPerRep });
+      cases.push(...convRowsToCases(rows, reps));
+      notes.push(`conv2d: ${size}², batch ${batch}; ${reps} timed reps of ${dispatchesPerRep} calls in one submit, time per call; GFLOP/s = 2·MACs / median.`);
+      if (args.includes('--sgemm')) {
+        const sgemmReps = Math.min(reps, 5);
+        cases.push(...sgemmRowsToCases(await benchSgemm(engine, { reps: sgemmReps }), sgemmReps));
+        notes.push('sgemm: plain tiled WGSL GEMM at the conv GEMM shapes, the reference for conv GFLOP/s (no minimum recorded).');
+      }
+    }
+    if (run.e2e) {
+      const r = await runE2e(engine, e2eOptions);
+      cases.push(...r.cases);
+      notes.push(...r.notes);
+    }
+    publish(makeReport(adapterInfo(engine.adapter), cases, notes, undefined, host), { dryRun: args.includes('--no-record') });
   } finally {
     engine.destroy();
   }
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+// Exit explicitly: the tfjs peer's own device keeps Node's event loop alive.
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);
