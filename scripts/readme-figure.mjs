@@ -1,5 +1,5 @@
 // Makes the README's result figure: images side by side, each scaled to the same height (area average).
-// Usage: node scripts/readme-figure.mjs OUT.png HEIGHT IMG... (PNG or JPEG inputs)
+// Usage: node scripts/readme-figure.mjs OUT.png|OUT.jpg HEIGHT IMG... (PNG or JPEG inputs)
 import { readFileSync, writeFileSync } from 'node:fs';
 import pngjs from 'pngjs';
 import jpeg from 'jpeg-js';
@@ -50,5 +50,5 @@ for (const t of tiles) {
   for (let y = 0; y < height; y++) png.data.set(t.data.subarray(y * t.width * 4, (y + 1) * t.width * 4), (y * width + x0) * 4);
   x0 += t.width + GAP;
 }
-writeFileSync(out, pngjs.PNG.sync.write(png));
+writeFileSync(out, /\.jpe?g$/i.test(out) ? jpeg.encode({ width, height, data: png.data }, 90).data : pngjs.PNG.sync.write(png));
 console.log(`wrote ${out} (${width}×${height})`);
