@@ -10,8 +10,10 @@ import {
   conv2dMacs,
   conv2dOutputShape,
   type Conv2dAttrs,
+  type Conv2dForwardImpl,
   type Conv2dImpl,
 } from '../src/ops/conv2d.js';
+import { winogradUnsupported } from '../src/ops/conv2d-winograd.js';
 import { rng } from '../src/ops/cpu.js';
 
 export interface ConvLayer {
@@ -175,6 +177,71 @@ export async function benchConv2d(engine: Engine, layers: ConvLayer[], options: 
           const err = last ? (await relativeDifference(engine, () => run('tiled'), () => run('direct'))).toExponential(1) : '';
           log(line([layer.name, impl, pass, row.medianMs.toFixed(2), row.minMs.toFixed(2), row.gflops.toFixed(1), ratio, err]));
         }
+      }
+    });
+  }
+  return rows;
+}
+
+export interface ForwardVariantRow {
+  layer: string;
+  impl: Conv2dForwardImpl;
+  medianMs: number;
+  minMs: number;
+  /** Effective GFLOP/s: 2·MACs of the direct conv / median time (so variants compare by time). */
+  gflops: number;
+  /** median / median of the first impl. */
+  ratio: number;
+  /** max |y − y_first| / max |y_first|. */
+  maxErr: number;
+}
+
+/**
+ * Forward-pass variants side by side (default tiled vs winograd), alternating within each rep so that load
+ * on a shared host hits them alike; medians. Layers a variant cannot run (winograd: 3×3 stride 1 only) are
+ * skipped. Each timed rep is one call, submitted and awaited.
+ */
+export async function benchConv2dForwardVariants(
+  engine: Engine,
+  layers: ConvLayer[],
+  options: { reps?: number; impls?: Conv2dForwardImpl[]; log?: (line: string) => void } = {},
+): Promise<ForwardVariantRow[]> {
+  const reps = options.reps ?? 7;
+  const impls = options.impls ?? ['tiled', 'winograd'];
+  const log = options.log ?? ((line: string) => console.log(line));
+  const rows: ForwardVariantRow[] = [];
+  log(`conv2d forward variants on ${engine.describe()}: ${reps} reps, impls alternating; ratio = median / median(${impls[0]})`);
+  log(`${'layer'.padEnd(34)} ${'impl'.padEnd(9)} ${'median ms'.padStart(10)} ${'min ms'.padStart(10)} ${'GFLOP/s'.padStart(8)} ${'ratio'.padStart(7)} ${'max err'.padStart(9)}`);
+  for (const layer of layers) {
+    const g = conv2dGeometry(layer.x, layer.w, null, layer.attrs);
+    if (impls.includes('winograd') && winogradUnsupported(g, engine.limits.maxStorageBufferBindingSize)) continue;
+    const flop = 2 * conv2dMacs(g);
+    await engine.scopeAsync(async () => {
+      const x = randomTensor(engine, layer.x, 1);
+      const w = randomTensor(engine, layer.w, 2);
+      const b = randomTensor(engine, [layer.w[0]], 3);
+      const run = (impl: Conv2dForwardImpl): Tensor => conv2dForward(x, w, b, layer.attrs, impl);
+      for (const impl of impls) {
+        engine.scope(() => void run(impl));
+        await engine.sync();
+      }
+      const times: number[][] = impls.map(() => []);
+      for (let r = 0; r < reps; r++) {
+        for (const [i, impl] of impls.entries()) {
+          const t0 = performance.now();
+          engine.scope(() => void run(impl));
+          engine.flush();
+          await engine.device.queue.onSubmittedWorkDone();
+          times[i].push(performance.now() - t0);
+        }
+      }
+      const first = median(times[0]);
+      for (const [i, impl] of impls.entries()) {
+        const ms = median(times[i]);
+        const maxErr = i === 0 ? 0 : await relativeDifference(engine, () => run(impl), () => run(impls[0]));
+        const row: ForwardVariantRow = { layer: layer.name, impl, medianMs: ms, minMs: Math.min(...times[i]), gflops: flop / (ms * 1e6), ratio: ms / first, maxErr };
+        rows.push(row);
+        log(`${layer.name.padEnd(34)} ${impl.padEnd(9)} ${ms.toFixed(2).padStart(10)} ${row.minMs.toFixed(2).padStart(10)} ${row.gflops.toFixed(2).padStart(8)} ${row.ratio.toFixed(3).padStart(7)} ${maxErr.toExponential(1).padStart(9)}`);
       }
     });
   }

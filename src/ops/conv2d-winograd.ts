@@ -1,0 +1,123 @@
+// Winograd F(2×2, 3×3) forward pass of a 3×3 stride-1 conv (with zero/reflect padding and the fused nearest ×2
+// upsampling of resize-convs): 16 GEMMs of Cout×Cin×tiles instead of one of Cout×9·Cin×pixels, i.e. 2.25×
+// fewer multiplies, plus three cheap transforms. conv2dForward(…, 'winograd'); the conv2d op picks it for the
+// forward pass where useWinogradForward (conv2d.ts) says so.
+//
+//   1. U = G g Gᵀ per (co, ci)                    → [16, Cin, Cout]   (recomputed each call: Cout·Cin threads)
+//   2. V = Bᵀ d B per (ci, tile), d read through the padding/upsampling index map → [16, Cin, T4]
+//   3. M[ξ] = U[ξ]ᵀ · V[ξ], ξ < 16                → [16, Cout, T4]    (tiled GEMM, ξ in workgroup z)
+//   4. y = Aᵀ M A + bias, edge tiles clipped      → [N, Cout, Ho, Wo]
+// Tiles are the 2×2 output blocks of every image (T = N·⌈Ho/2⌉·⌈Wo/2⌉), T4 = T rounded up to a multiple of 4.
+import { workgroups1d, type Engine } from '../engine/engine.js';
+import { ShapeError, shapeStr } from '../engine/errors.js';
+import { packParams, type Kernel } from '../engine/kernel.js';
+import { Tensor } from '../engine/tensor.js';
+import gemmSource from '../shaders/conv2d_winograd_gemm.wgsl';
+import transformSource from '../shaders/conv2d_winograd_transform.wgsl';
+import type { Conv2dGeometry, GemmTile } from './conv2d.js';
+
+const TRANSFORM_WORKGROUP_SIZE = 64;
+/** Winograd-domain points of F(2×2, 3×3): 4×4. */
+const POINTS = 16;
+
+export interface WinogradTiles {
+  tilesH: number;
+  tilesW: number;
+  /** N·tilesH·tilesW. */
+  tiles: number;
+  /** tiles rounded up to a multiple of 4 (the GEMM's vec4 columns). */
+  tilesPadded: number;
+}
+
+export function winogradTiles(g: Conv2dGeometry): WinogradTiles {
+  const tilesH = Math.ceil(g.outHeight / 2);
+  const tilesW = Math.ceil(g.outWidth / 2);
+  const tiles = g.batch * tilesH * tilesW;
+  return { tilesH, tilesW, tiles, tilesPadded: Math.ceil(tiles / 4) * 4 };
+}
+
+/** Bytes of the largest intermediate (V or M). */
+export function winogradScratchBytes(g: Conv2dGeometry): number {
+  return POINTS * Math.max(g.inChannels, g.outChannels) * winogradTiles(g).tilesPadded * 4;
+}
+
+/**
+ * Why Winograd cannot run this conv on this device, or null when it can: 3×3 kernels, stride 1, and
+ * intermediates within one storage binding.
+ */
+export function winogradUnsupported(g: Conv2dGeometry, maxBindingBytes = Infinity): string | null {
+  if (g.kernelSize !== 3) return `kernel ${g.kernelSize}×${g.kernelSize} is not 3×3`;
+  if (g.stride !== 1) return `stride ${g.stride} is not 1`;
+  const bytes = winogradScratchBytes(g);
+  if (bytes > maxBindingBytes) return `its ${bytes}-byte transformed tensor exceeds the ${maxBindingBytes}-byte binding limit`;
+  // The GEMM's x grid (at least 128 tile columns per workgroup in conv2d's tile table, at most 65535
+  // workgroups) is far from this whenever V fits a binding, but say so rather than dispatch a refused grid.
+  if (Math.ceil(winogradTiles(g).tilesPadded / 128) > 65535) return `${winogradTiles(g).tiles} tiles are too many for one GEMM grid`;
+  return null;
+}
+
+function transformParams(g: Conv2dGeometry, t: WinogradTiles, total: number, hasBias: boolean): ArrayBuffer {
+  return packParams([
+    g.batch, g.inChannels, g.inHeight, g.inWidth,
+    g.outChannels, g.outHeight, g.outWidth, g.padding,
+    g.upHeight, g.upWidth, g.paddedHeight, g.paddedWidth,
+    Math.log2(g.upsample), g.padMode === 'reflect' ? 1 : 0, hasBias ? 1 : 0,
+    t.tilesH, t.tilesW, t.tiles, t.tilesPadded, total,
+  ]);
+}
+
+function transformKernel(entryPoint: 'weightTransform' | 'inputTransform' | 'outputTransform'): Kernel {
+  return { name: 'conv2d.winograd.transform', code: transformSource, entryPoint, constants: { WORKGROUP_SIZE: TRANSFORM_WORKGROUP_SIZE } };
+}
+
+/**
+ * y = conv2d(upsample(x), weight) + bias by Winograd F(2×2, 3×3). `tile` is the GEMM tile (conv2d's table,
+ * chosen by Cout for the device's workgroup memory). Throws ShapeError where winogradUnsupported says so.
+ */
+export function conv2dWinogradForward(x: Tensor, weight: Tensor, bias: Tensor | null, g: Conv2dGeometry, tile: GemmTile): Tensor {
+  const engine: Engine = x.engine;
+  const why = winogradUnsupported(g, Math.min(engine.limits.maxStorageBufferBindingSize, engine.limits.maxBufferSize));
+  if (why) throw new ShapeError(`conv2d (winograd): x ${shapeStr(x.shape)}, weight ${shapeStr(weight.shape)}: ${why}`);
+  const t = winogradTiles(g);
+  const y = Tensor.empty(engine, [g.batch, g.outChannels, g.outHeight, g.outWidth], 'conv2d.y');
+  engine.scope(() => {
+    const u = Tensor.empty(engine, [POINTS, g.inChannels, g.outChannels], 'conv2d.winograd.u');
+    const v = Tensor.empty(engine, [POINTS, g.inChannels, t.tilesPadded], 'conv2d.winograd.v');
+    const m = Tensor.empty(engine, [POINTS, g.outChannels, t.tilesPadded], 'conv2d.winograd.m');
+    const weightThreads = g.outChannels * g.inChannels;
+    engine.dispatch({
+      kernel: transformKernel('weightTransform'),
+      buffers: [weight.buffer, null, u.buffer],
+      params: transformParams(g, t, weightThreads, false),
+      workgroups: workgroups1d(engine, weightThreads, TRANSFORM_WORKGROUP_SIZE),
+      label: 'conv2d.forward.winograd.weights',
+    });
+    const inputThreads = g.inChannels * t.tilesPadded;
+    engine.dispatch({
+      kernel: transformKernel('inputTransform'),
+      buffers: [x.buffer, null, v.buffer],
+      params: transformParams(g, t, inputThreads, false),
+      workgroups: workgroups1d(engine, inputThreads, TRANSFORM_WORKGROUP_SIZE),
+      label: 'conv2d.forward.winograd.input',
+    });
+    const tileRows = tile.WG_Y * tile.TM;
+    const tileCols4 = tile.WG_X * tile.TN4;
+    engine.dispatch({
+      kernel: { name: 'conv2d.winograd.gemm', code: gemmSource, constants: { ...tile } },
+      buffers: [u.buffer, v.buffer, m.buffer],
+      params: packParams([g.outChannels, t.tilesPadded / 4, g.inChannels]),
+      workgroups: [Math.ceil(t.tilesPadded / 4 / tileCols4), Math.ceil(g.outChannels / tileRows), POINTS],
+      label: 'conv2d.forward.winograd.gemm',
+    });
+    const outputThreads = g.outChannels * t.tiles;
+    engine.dispatch({
+      kernel: transformKernel('outputTransform'),
+      // Without a bias the shader never reads binding 2, but it is statically used: bind M in its place.
+      buffers: [m.buffer, bias ? bias.buffer : m.buffer, y.buffer],
+      params: transformParams(g, t, outputThreads, bias !== null),
+      workgroups: workgroups1d(engine, outputThreads, TRANSFORM_WORKGROUP_SIZE),
+      label: 'conv2d.forward.winograd.output',
+    });
+  });
+  return y;
+}

@@ -1,0 +1,195 @@
+// Winograd F(2×2, 3×3) for the forward pass of a 3×3 stride-1 conv (src/ops/conv2d-winograd.ts): the three
+// transforms around the 16 batched GEMMs of conv2d_winograd_gemm.wgsl. One entry point per transform.
+//
+//   weightTransform  U[ξ, ci, co] = (G g Gᵀ)[ξ]          g = w[co, ci] (3×3), ξ = 4·row + col of the 4×4 result
+//   inputTransform   V[ξ, ci, t]  = (Bᵀ d B)[ξ]          d = the 4×4 patch of tile t of the padded, upsampled
+//                                                         image, read through the same index map as
+//                                                         conv2d_gemm.wgsl (reflect/zero pad, nearest ×2)
+//   outputTransform  y[n, co, 2·ty + i, 2·tx + j] = (Aᵀ m A)[i, j] + bias[co],  m[ξ] = M[ξ, co, t]
+//
+// Tiles t = (n, ty, tx) run over the batch and a ⌈Ho/2⌉×⌈Wo/2⌉ grid; the tile dimension of V and M is
+// padded to a multiple of 4 (tilesPadded) so that the GEMM reads and writes whole vec4s; the padding
+// columns of V are zeros. Outputs past Ho or Wo (edge tiles of odd sizes) are not written.
+//
+//   Bᵀ = | 1  0 −1  0 |     G = | 1    0    0  |     Aᵀ = | 1  1  1  0 |
+//        | 0  1  1  0 |         | ½    ½    ½  |          | 0  1 −1 −1 |
+//        | 0 −1  1  0 |         | ½   −½    ½  |
+//        | 0  1  0 −1 |         | 0    0    1  |
+//
+// Bindings: 0 = params, 1 = in0, 2 = in1, 3 = out.
+//   weightTransform: in0 = weight, out = U;  inputTransform: in0 = x, out = V;
+//   outputTransform: in0 = M, in1 = bias (statically used: bind any read-only buffer without a bias), out = y.
+
+override WORKGROUP_SIZE: u32 = 64u;
+
+const PAD_REFLECT: u32 = 1u;
+
+struct Params {
+  batch: u32,
+  inChannels: u32,
+  inHeight: u32,
+  inWidth: u32,
+  outChannels: u32,
+  outHeight: u32,
+  outWidth: u32,
+  pad: u32,
+  upHeight: u32,
+  upWidth: u32,
+  paddedHeight: u32,
+  paddedWidth: u32,
+  upsampleShift: u32,
+  padMode: u32,
+  hasBias: u32,
+  tilesH: u32,
+  tilesW: u32,
+  // batch · tilesH · tilesW, and that rounded up to a multiple of 4.
+  tiles: u32,
+  tilesPadded: u32,
+  // Threads of this dispatch.
+  total: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> in0: array<f32>;
+@group(0) @binding(2) var<storage, read> in1: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+
+fn threadIndex(gid: vec3u, nwg: vec3u) -> u32 {
+  return gid.x + gid.y * nwg.x * WORKGROUP_SIZE;
+}
+
+// ---------------------------------------------------------------- weights: one thread per (co, ci)
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn weightTransform(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let idx = threadIndex(gid, nwg);
+  if (idx >= params.total) { return; }
+  let co = idx / params.inChannels;
+  let ci = idx - co * params.inChannels;
+  let base = idx * 9u;
+  var g: array<vec3f, 3>;
+  for (var r = 0u; r < 3u; r++) {
+    g[r] = vec3f(in0[base + 3u * r], in0[base + 3u * r + 1u], in0[base + 3u * r + 2u]);
+  }
+  // G g: 4 rows of 3.
+  var gg: array<vec3f, 4>;
+  gg[0] = g[0];
+  gg[1] = 0.5 * (g[0] + g[1] + g[2]);
+  gg[2] = 0.5 * (g[0] - g[1] + g[2]);
+  gg[3] = g[2];
+  // (G g) Gᵀ: each row r of 3 becomes 4.
+  let plane = params.inChannels * params.outChannels;
+  let at = ci * params.outChannels + co;
+  for (var r = 0u; r < 4u; r++) {
+    let v = gg[r];
+    out[(4u * r) * plane + at] = v.x;
+    out[(4u * r + 1u) * plane + at] = 0.5 * (v.x + v.y + v.z);
+    out[(4u * r + 2u) * plane + at] = 0.5 * (v.x - v.y + v.z);
+    out[(4u * r + 3u) * plane + at] = v.z;
+  }
+}
+
+// ---------------------------------------------------------------- input: one thread per (ci, tile)
+
+// Maps a coordinate of the padded image (minus pad) to the input row/column it reads, or -1 for a zero pad.
+fn sourceCoord(c: i32, upExtent: i32) -> i32 {
+  var r = c;
+  if (params.padMode == PAD_REFLECT) {
+    if (r < 0) { r = -r; }
+    if (r >= upExtent) { r = 2 * (upExtent - 1) - r; }
+  } else if (r < 0 || r >= upExtent) {
+    return -1;
+  }
+  return r >> params.upsampleShift;
+}
+
+// Source row (or column) of padded coordinate p, or -1 for zero (padding, or past the padded image: rows
+// that only an edge tile's clipped outputs would read).
+fn sourceOf(p: u32, paddedExtent: u32, upExtent: u32) -> i32 {
+  if (p >= paddedExtent) { return -1; }
+  return sourceCoord(i32(p) - i32(params.pad), i32(upExtent));
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn inputTransform(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let idx = threadIndex(gid, nwg);
+  if (idx >= params.total) { return; }
+  let ci = idx / params.tilesPadded;
+  let t = idx - ci * params.tilesPadded;
+  let plane = params.inChannels * params.tilesPadded;
+  var d: array<vec4f, 4>;
+  if (t < params.tiles) {
+    let perImage = params.tilesH * params.tilesW;
+    let n = t / perImage;
+    let r = t - n * perImage;
+    let ty = r / params.tilesW;
+    let tx = r - ty * params.tilesW;
+    var cols: array<i32, 4>;
+    for (var j = 0u; j < 4u; j++) { cols[j] = sourceOf(2u * tx + j, params.paddedWidth, params.upWidth); }
+    let image = (n * params.inChannels + ci) * params.inHeight;
+    for (var i = 0u; i < 4u; i++) {
+      let sy = sourceOf(2u * ty + i, params.paddedHeight, params.upHeight);
+      if (sy < 0) { continue; }
+      let row = (image + u32(sy)) * params.inWidth;
+      var v = vec4f(0.0);
+      for (var j = 0u; j < 4u; j++) {
+        if (cols[j] >= 0) { v[j] = in0[row + u32(cols[j])]; }
+      }
+      d[i] = v;
+    }
+  }
+  // Bᵀ d: combine rows; then (Bᵀ d) B: the same on the columns of each row.
+  var bd: array<vec4f, 4>;
+  bd[0] = d[0] - d[2];
+  bd[1] = d[1] + d[2];
+  bd[2] = d[2] - d[1];
+  bd[3] = d[1] - d[3];
+  for (var r = 0u; r < 4u; r++) {
+    let v = bd[r];
+    let at = ci * params.tilesPadded + t;
+    out[(4u * r) * plane + at] = v.x - v.z;
+    out[(4u * r + 1u) * plane + at] = v.y + v.z;
+    out[(4u * r + 2u) * plane + at] = v.z - v.y;
+    out[(4u * r + 3u) * plane + at] = v.y - v.w;
+  }
+}
+
+// ---------------------------------------------------------------- output: one thread per (co, tile)
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn outputTransform(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let idx = threadIndex(gid, nwg);
+  if (idx >= params.total) { return; }
+  let co = idx / params.tiles;
+  let t = idx - co * params.tiles;
+  let plane = params.outChannels * params.tilesPadded;
+  let at = co * params.tilesPadded + t;
+  // Aᵀ m: two rows of 4.
+  var m: array<vec4f, 4>;
+  for (var r = 0u; r < 4u; r++) {
+    m[r] = vec4f(in0[(4u * r) * plane + at], in0[(4u * r + 1u) * plane + at], in0[(4u * r + 2u) * plane + at], in0[(4u * r + 3u) * plane + at]);
+  }
+  let top = m[0] + m[1] + m[2];
+  let bottom = m[1] - m[2] - m[3];
+  var b = 0.0;
+  if (params.hasBias != 0u) { b = in1[co]; }
+  // (Aᵀ m) A: two columns of each row.
+  let y = array<vec2f, 2>(
+    vec2f(top.x + top.y + top.z, top.y - top.z - top.w) + b,
+    vec2f(bottom.x + bottom.y + bottom.z, bottom.y - bottom.z - bottom.w) + b,
+  );
+  let perImage = params.tilesH * params.tilesW;
+  let n = t / perImage;
+  let r = t - n * perImage;
+  let ty = r / params.tilesW;
+  let tx = r - ty * params.tilesW;
+  let oy = 2u * ty;
+  let ox = 2u * tx;
+  let image = (n * params.outChannels + co) * params.outHeight;
+  for (var i = 0u; i < 2u; i++) {
+    if (oy + i >= params.outHeight) { break; }
+    let row = (image + oy + i) * params.outWidth;
+    out[row + ox] = y[i].x;
+    if (ox + 1u < params.outWidth) { out[row + ox + 1u] = y[i].y; }
+  }
+}
