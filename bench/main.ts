@@ -21,8 +21,35 @@ function option(args: string[], name: string): string | undefined {
 
 const QUICK_LAYERS = ['tn.conv1', 'tn.conv2', 'tn.res', 'tn.up2', 'vgg.conv1_2', 'vgg.conv3_1'];
 
+const FLAGS = ['--quick', '--conv2d', '--e2e', '--sgemm', '--no-record', '--no-train', '--peer-torch', '--help', '-h'];
+const OPTIONS = ['--size', '--batch', '--reps', '--layers', '--sizes', '--peers', '--runs', '--train-size', '--train-batch'];
+const USAGE = `usage: npm run bench -- [--conv2d] [--e2e] [--sgemm] [--quick] [--no-record]
+  conv2d: [--size 256] [--reps N] [--layers vgg,tn.res] [--batch N]
+  e2e:    [--sizes 256,512,1024] [--peers tfjs,torch|none] [--peer-torch] [--runs N] [--no-train]
+          [--train-size 256] [--train-batch 4]
+Default: conv2d and e2e at full size (slow on a software adapter: use --quick there).`;
+
+/** Unknown flags are errors: a typo must not silently run another benchmark. */
+function checkArgs(args: string[]): void {
+  for (let i = 0; i < args.length; i++) {
+    if (OPTIONS.includes(args[i])) {
+      if (args[i + 1] === undefined) throw new UsageError(`${args[i]} needs a value`);
+      i++;
+    } else if (!FLAGS.includes(args[i])) {
+      throw new UsageError(`unknown option ${args[i]}`);
+    }
+  }
+}
+
+class UsageError extends Error {}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
+  if (args.includes('--help') || args.includes('-h')) {
+    console.log(USAGE);
+    return;
+  }
+  checkArgs(args);
   const quick = args.includes('--quick');
   const only = { conv2d: args.includes('--conv2d'), e2e: args.includes('--e2e') };
   const run = only.conv2d || only.e2e ? only : { conv2d: true, e2e: true };
@@ -70,6 +97,10 @@ async function main(): Promise<void> {
 main().then(
   () => process.exit(0),
   (e) => {
+    if (e instanceof UsageError) {
+      console.error(`error: ${e.message}\n${USAGE}`);
+      process.exit(2);
+    }
     console.error(e);
     process.exit(1);
   },
