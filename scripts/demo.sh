@@ -2,7 +2,7 @@
 # The main job on a fresh machine, in one command: sets up (software GPU where there is no GPU), builds, and
 # stylises Kodak photos from ../shared/assets with every style shipped in models/.
 # Until models/ holds a trained style, it shows the engine's result on the slow original method instead:
-# Gatys optimisation of one photo at 96 px (about 15 minutes on the software GPU, seconds on a real one).
+# Gatys optimisation of one photo at 128 px (2–3 minutes on the software GPU, seconds on a real one).
 # Usage: scripts/demo.sh [OUT_DIR]   (default: demo-out/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +31,6 @@ else
   echo "demo: no trained style is shipped in models/ yet; running Gatys optimisation on one photo instead"
   node dist/cli.js optimize --vgg "$shared/vgg/vgg19_conv1_1-conv3_4.safetensors" \
     --content "${photos[0]}" --style "$shared/styles/jcjohnson-fast-neural-style/starry_night.jpg" \
-    --size 96 --iters 30 -o "$out/$(basename "${photos[0]}" .png)_starry_night_gatys.png"
+    --size 128 --iters 40 -o "$out/$(basename "${photos[0]}" .png)_starry_night_gatys.png"
 fi
 echo "demo: results in $out/"
