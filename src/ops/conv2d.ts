@@ -2,14 +2,23 @@ import { workgroups1d, type Engine } from '../engine/engine.js';
 import { ShapeError, shapeStr } from '../engine/errors.js';
 import { packParams, type Kernel } from '../engine/kernel.js';
 import { Tensor } from '../engine/tensor.js';
-import directSource from '../shaders/conv2d_direct.wgsl';
-import foldSource from '../shaders/conv2d_fold.wgsl';
-import gemmSource from '../shaders/conv2d_gemm.wgsl';
-import narrowSource from '../shaders/conv2d_narrow.wgsl';
-import reduceSource from '../shaders/conv2d_reduce.wgsl';
+import commonSource from '../shaders/conv2d_common.wgsl';
+import directBody from '../shaders/conv2d_direct.wgsl';
+import foldBody from '../shaders/conv2d_fold.wgsl';
+import gemmBody from '../shaders/conv2d_gemm.wgsl';
+import narrowBody from '../shaders/conv2d_narrow.wgsl';
+import reduceBody from '../shaders/conv2d_reduce.wgsl';
 import { conv2dWinogradForward, winogradUnsupported } from './conv2d-winograd.js';
 import { cpuTensor, type CpuTensor } from './cpu.js';
 import { defineOp } from './op.js';
+
+// Every conv2d shader shares one Params layout and the padding/upsampling index map (conv2d_common.wgsl):
+// WGSL has no includes, so the common part is prefixed here, once per shader.
+const directSource = commonSource + directBody;
+const foldSource = commonSource + foldBody;
+const gemmSource = commonSource + gemmBody;
+const narrowSource = commonSource + narrowBody;
+const reduceSource = commonSource + reduceBody;
 
 export interface Conv2dAttrs {
   /** 1 or 2. */

@@ -1,52 +1,18 @@
 // conv2d, direct variant: one thread per output element and plain loops. It is the readable GPU reference
 // the tiled kernels are tested and benchmarked against, not the fast path.
 //
-// Geometry (shared by all conv2d shaders): x [N, Cin, H, W] is upsampled ×2^upsampleShift (nearest) to Hu×Wu,
-// padded by `pad` on each side (zeros or reflect) to Hp×Wp, then convolved with weight [Cout, Cin, KSIZE, KSIZE]
-// at stride 2^strideShift to y [N, Cout, Ho, Wo]. Upsampling and padding are never materialised: they are
-// index maps. Only KSIZE is a pipeline constant; stride, upsampling, padding mode and bias are uniforms, so
+// Geometry: see conv2d_common.wgsl. Only KSIZE is a pipeline constant; stride, upsampling, padding mode and bias are uniforms, so
 // that one layer shape does not compile a pipeline per combination (compiles are slow on software GPUs).
 //
 // Entry points and bindings (binding 0 is the params uniform):
 //   forward:           in0 = x,  in1 = weight, in2 = bias (read if hasBias) -> out = y
 //   paddedInputGrad:   in0 = dy, in1 = weight                      -> out = d(padded, upsampled x) [N, Cin, Hp, Wp]
 //   weightGrad:        in0 = dy, in1 = x                           -> out = dweight
+//
+// Params, PAD_REFLECT and sourceCoord come from conv2d_common.wgsl (prefixed by src/ops/conv2d.ts).
 
 override WORKGROUP_SIZE: u32 = 256u;
 override KSIZE: u32 = 3u;
-
-const PAD_REFLECT: u32 = 1u;
-
-struct Params {
-  batch: u32,
-  inChannels: u32,
-  inHeight: u32,
-  inWidth: u32,
-  outChannels: u32,
-  outHeight: u32,
-  outWidth: u32,
-  pad: u32,
-  upHeight: u32,
-  upWidth: u32,
-  paddedHeight: u32,
-  paddedWidth: u32,
-  total: u32,
-  reduceChunk: u32,
-  // Stride and upsampling factor are powers of two (1 or 2): shifts, not divisions.
-  strideShift: u32,
-  upsampleShift: u32,
-  padMode: u32,
-  hasBias: u32,
-  // Input gradient by stride phase (conv2d_gemm.wgsl PASS_INPUT_GRAD_PHASE): padded positions
-  // (phaseY + stride·i, phaseX + stride·j), i < phaseHeight, j < phaseWidth, which meet taps
-  // (phaseY + stride·a, phaseX + stride·b), a < phaseTapsY, b < phaseTapsX.
-  phaseY: u32,
-  phaseX: u32,
-  phaseHeight: u32,
-  phaseWidth: u32,
-  phaseTapsY: u32,
-  phaseTapsX: u32,
-}
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> in0: array<f32>;
@@ -56,19 +22,6 @@ struct Params {
 
 fn linearIndex(gid: vec3u, nwg: vec3u) -> u32 {
   return gid.x + gid.y * nwg.x * WORKGROUP_SIZE;
-}
-
-// Maps a coordinate of the padded image (minus pad) to the input row/column it reads, or -1 for a zero pad.
-// Reflection needs pad < upExtent, so one reflection always lands inside.
-fn sourceCoord(c: i32, upExtent: i32) -> i32 {
-  var r = c;
-  if (params.padMode == PAD_REFLECT) {
-    if (r < 0) { r = -r; }
-    if (r >= upExtent) { r = 2 * (upExtent - 1) - r; }
-  } else if (r < 0 || r >= upExtent) {
-    return -1;
-  }
-  return r >> params.upsampleShift;
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)

@@ -3,42 +3,10 @@
 // their mirror images in the border. One thread per input element (a gather: no atomics, deterministic).
 //
 // Bindings: 0 = params, 1 = paddedGrad, 2 = out (dx).
+//
+// Params, PAD_REFLECT and sourceCoord come from conv2d_common.wgsl (prefixed by src/ops/conv2d.ts).
 
 override WORKGROUP_SIZE: u32 = 256u;
-
-const PAD_REFLECT: u32 = 1u;
-
-// Same layout as conv2d_direct.wgsl's Params (one packing for every conv2d kernel).
-struct Params {
-  batch: u32,
-  inChannels: u32,
-  inHeight: u32,
-  inWidth: u32,
-  outChannels: u32,
-  outHeight: u32,
-  outWidth: u32,
-  pad: u32,
-  upHeight: u32,
-  upWidth: u32,
-  paddedHeight: u32,
-  paddedWidth: u32,
-  total: u32,
-  reduceChunk: u32,
-  // Stride and upsampling factor are powers of two (1 or 2): shifts, not divisions.
-  strideShift: u32,
-  upsampleShift: u32,
-  padMode: u32,
-  hasBias: u32,
-  // Input gradient by stride phase (conv2d_gemm.wgsl PASS_INPUT_GRAD_PHASE): padded positions
-  // (phaseY + stride·i, phaseX + stride·j), i < phaseHeight, j < phaseWidth, which meet taps
-  // (phaseY + stride·a, phaseX + stride·b), a < phaseTapsY, b < phaseTapsX.
-  phaseY: u32,
-  phaseX: u32,
-  phaseHeight: u32,
-  phaseWidth: u32,
-  phaseTapsY: u32,
-  phaseTapsX: u32,
-}
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> paddedGrad: array<f32>;

@@ -38,6 +38,8 @@
 // Bindings: 0 = params, 1 = in0, 2 = in1, 3 = bias (read by the forward pass only, but statically used:
 // the other passes bind any read-only buffer there), 4 = out.
 //   forward: in0 = x, in1 = weight;  input grad: in0 = dy, in1 = weight;  weight grad: in0 = dy, in1 = x.
+//
+// Params, PAD_REFLECT and sourceCoord come from conv2d_common.wgsl (prefixed by src/ops/conv2d.ts).
 
 override WG_X: u32 = 16u;
 override WG_Y: u32 = 16u;
@@ -53,7 +55,6 @@ const PASS_FORWARD: u32 = 0u;
 const PASS_INPUT_GRAD: u32 = 1u;
 const PASS_WEIGHT_GRAD: u32 = 2u;
 const PASS_INPUT_GRAD_PHASE: u32 = 3u;
-const PAD_REFLECT: u32 = 1u;
 const K_CHANNEL_MAJOR: u32 = 0u;
 const K_TAP_MAJOR: u32 = 1u;
 const MAX_TM: u32 = 8u;
@@ -71,38 +72,6 @@ override KK: u32 = KSIZE * KSIZE;
 override B_COLS: u32 = max(1u, TILE_N / THREADS);
 override B_KSTEP: u32 = max(1u, THREADS / TILE_N);
 
-// Same layout as conv2d_direct.wgsl's Params (one packing for every conv2d kernel).
-struct Params {
-  batch: u32,
-  inChannels: u32,
-  inHeight: u32,
-  inWidth: u32,
-  outChannels: u32,
-  outHeight: u32,
-  outWidth: u32,
-  pad: u32,
-  upHeight: u32,
-  upWidth: u32,
-  paddedHeight: u32,
-  paddedWidth: u32,
-  total: u32,
-  reduceChunk: u32,
-  // Stride and upsampling factor are powers of two (1 or 2): shifts, not divisions.
-  strideShift: u32,
-  upsampleShift: u32,
-  padMode: u32,
-  hasBias: u32,
-  // Input gradient by stride phase (conv2d_gemm.wgsl PASS_INPUT_GRAD_PHASE): padded positions
-  // (phaseY + stride·i, phaseX + stride·j), i < phaseHeight, j < phaseWidth, which meet taps
-  // (phaseY + stride·a, phaseX + stride·b), a < phaseTapsY, b < phaseTapsX.
-  phaseY: u32,
-  phaseX: u32,
-  phaseHeight: u32,
-  phaseWidth: u32,
-  phaseTapsY: u32,
-  phaseTapsX: u32,
-}
-
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> in0: array<f32>;
 @group(0) @binding(2) var<storage, read> in1: array<f32>;
@@ -111,18 +80,6 @@ struct Params {
 
 var<workgroup> tileA: array<vec4f, TILE_K * A_ROW>;
 var<workgroup> tileB: array<vec4f, TILE_K * B_ROW>;
-
-// Maps a coordinate of the padded image (minus pad) to the input row/column it reads, or -1 for a zero pad.
-fn sourceCoord(c: i32, upExtent: i32) -> i32 {
-  var r = c;
-  if (params.padMode == PAD_REFLECT) {
-    if (r < 0) { r = -r; }
-    if (r >= upExtent) { r = 2 * (upExtent - 1) - r; }
-  } else if (r < 0 || r >= upExtent) {
-    return -1;
-  }
-  return r >> params.upsampleShift;
-}
 
 fn gemmRows() -> u32 {
   if (PASS == PASS_INPUT_GRAD || PASS == PASS_INPUT_GRAD_PHASE) { return params.inChannels; }

@@ -7,65 +7,22 @@
 //
 // Geometry and Params as in conv2d_direct.wgsl. Bindings: 0 = params, 1 = x, 2 = weight [Cout ≤ 4, Cin, K, K],
 // 3 = bias (read if hasBias; statically used), 4 = y. params.total = N·Ho·⌈Wo / PIXELS⌉ (threads).
+//
+// Params, PAD_REFLECT and sourceCoord come from conv2d_common.wgsl (prefixed by src/ops/conv2d.ts).
 
 override WORKGROUP_SIZE: u32 = 64u;
 override KSIZE: u32 = 9u;
 // Output pixels per thread (at most MAX_PIXELS).
 override PIXELS: u32 = 4u;
 
-const PAD_REFLECT: u32 = 1u;
 const MAX_COUT: u32 = 4u;
 const MAX_PIXELS: u32 = 4u;
-
-// Same layout as conv2d_direct.wgsl's Params (one packing for every conv2d kernel).
-struct Params {
-  batch: u32,
-  inChannels: u32,
-  inHeight: u32,
-  inWidth: u32,
-  outChannels: u32,
-  outHeight: u32,
-  outWidth: u32,
-  pad: u32,
-  upHeight: u32,
-  upWidth: u32,
-  paddedHeight: u32,
-  paddedWidth: u32,
-  total: u32,
-  reduceChunk: u32,
-  // Stride and upsampling factor are powers of two (1 or 2): shifts, not divisions.
-  strideShift: u32,
-  upsampleShift: u32,
-  padMode: u32,
-  hasBias: u32,
-  // Input gradient by stride phase (conv2d_gemm.wgsl PASS_INPUT_GRAD_PHASE): padded positions
-  // (phaseY + stride·i, phaseX + stride·j), i < phaseHeight, j < phaseWidth, which meet taps
-  // (phaseY + stride·a, phaseX + stride·b), a < phaseTapsY, b < phaseTapsX.
-  phaseY: u32,
-  phaseX: u32,
-  phaseHeight: u32,
-  phaseWidth: u32,
-  phaseTapsY: u32,
-  phaseTapsX: u32,
-}
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> weight: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
-
-// Maps a coordinate of the padded image (minus pad) to the input row/column it reads, or -1 for a zero pad.
-fn sourceCoord(c: i32, upExtent: i32) -> i32 {
-  var r = c;
-  if (params.padMode == PAD_REFLECT) {
-    if (r < 0) { r = -r; }
-    if (r >= upExtent) { r = 2 * (upExtent - 1) - r; }
-  } else if (r < 0 || r >= upExtent) {
-    return -1;
-  }
-  return r >> params.upsampleShift;
-}
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {

@@ -1,0 +1,53 @@
+// Shared by the conv2d shaders (direct, gemm, narrow, fold, reduce): src/ops/conv2d.ts prefixes each of them
+// with this file, so the uniform layout that conv2dParams() packs is declared once. Each shader declares
+// `params: Params` at binding 0.
+//
+// Geometry: x [N, Cin, H, W] is upsampled ×2^upsampleShift (nearest) to Hu×Wu, padded by `pad` on each side
+// (zeros or reflect) to Hp×Wp, then convolved with weight [Cout, Cin, KSIZE, KSIZE] at stride 2^strideShift
+// to y [N, Cout, Ho, Wo]. Upsampling and padding are never materialised: they are index maps.
+
+const PAD_REFLECT: u32 = 1u;
+
+struct Params {
+  batch: u32,
+  inChannels: u32,
+  inHeight: u32,
+  inWidth: u32,
+  outChannels: u32,
+  outHeight: u32,
+  outWidth: u32,
+  pad: u32,
+  upHeight: u32,
+  upWidth: u32,
+  paddedHeight: u32,
+  paddedWidth: u32,
+  total: u32,
+  reduceChunk: u32,
+  // Stride and upsampling factor are powers of two (1 or 2): shifts, not divisions.
+  strideShift: u32,
+  upsampleShift: u32,
+  padMode: u32,
+  hasBias: u32,
+  // Input gradient by stride phase (conv2d_gemm.wgsl PASS_INPUT_GRAD_PHASE): padded positions
+  // (phaseY + stride·i, phaseX + stride·j), i < phaseHeight, j < phaseWidth, which meet taps
+  // (phaseY + stride·a, phaseX + stride·b), a < phaseTapsY, b < phaseTapsX.
+  phaseY: u32,
+  phaseX: u32,
+  phaseHeight: u32,
+  phaseWidth: u32,
+  phaseTapsY: u32,
+  phaseTapsX: u32,
+}
+
+// Maps a coordinate of the padded image (minus pad) to the input row/column it reads, or -1 for a zero pad.
+// Reflection needs pad < upExtent, so one reflection always lands inside.
+fn sourceCoord(c: i32, upExtent: i32) -> i32 {
+  var r = c;
+  if (params.padMode == PAD_REFLECT) {
+    if (r < 0) { r = -r; }
+    if (r >= upExtent) { r = 2 * (upExtent - 1) - r; }
+  } else if (r < 0 || r >= upExtent) {
+    return -1;
+  }
+  return r >> params.upsampleShift;
+}
