@@ -56,14 +56,18 @@ interface Finish {
 
 /** min(max(x, 0), 255) with existing ops (255 − relu(255 − relu(x))), no gradient: pixels as an image holds them. */
 export function clampPixels(x: Tensor): Tensor {
-  return x.engine.scope(() =>
-    noGrad(() => {
-      const a = apply(relu, [x], {});
-      const b = apply(scale, [a], { alpha: -1, beta: 255 });
-      const c = apply(relu, [b], {});
-      return apply(scale, [c], { alpha: -1, beta: 255 });
-    }),
-  );
+  return x.engine.scope(() => noGrad(() => clamp0to255(x)));
+}
+
+/**
+ * 255 − relu(255 − relu(x)): x clamped to 0..255 through ops that record on the tape, so an objective can
+ * be taken at the clamped image (the gradient passes where 0 < x < 255).
+ */
+export function clamp0to255(x: Tensor): Tensor {
+  const a = apply(relu, [x], {});
+  const b = apply(scale, [a], { alpha: -1, beta: 255 });
+  const c = apply(relu, [b], {});
+  return apply(scale, [c], { alpha: -1, beta: 255 });
 }
 
 /**
