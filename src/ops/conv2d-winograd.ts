@@ -13,8 +13,12 @@ import { ShapeError, shapeStr } from '../engine/errors.js';
 import { packParams, type Kernel } from '../engine/kernel.js';
 import { Tensor } from '../engine/tensor.js';
 import gemmSource from '../shaders/conv2d_winograd_gemm.wgsl';
-import transformSource from '../shaders/conv2d_winograd_transform.wgsl';
+import sourceCoordSource from '../shaders/conv2d_source_coord.wgsl';
+import transformBody from '../shaders/conv2d_winograd_transform.wgsl';
 import type { Conv2dGeometry, GemmTile } from './conv2d.js';
+
+// The padding/upsampling index map is the one the other conv2d shaders use (WGSL has no includes).
+const transformSource = sourceCoordSource + transformBody;
 
 const TRANSFORM_WORKGROUP_SIZE = 64;
 /** Winograd-domain points of F(2×2, 3×3): 4×4. */

@@ -2,7 +2,8 @@ import { workgroups1d, type Engine } from '../engine/engine.js';
 import { ShapeError, shapeStr } from '../engine/errors.js';
 import { packParams, type Kernel } from '../engine/kernel.js';
 import { Tensor } from '../engine/tensor.js';
-import commonSource from '../shaders/conv2d_common.wgsl';
+import paramsSource from '../shaders/conv2d_common.wgsl';
+import sourceCoordSource from '../shaders/conv2d_source_coord.wgsl';
 import directBody from '../shaders/conv2d_direct.wgsl';
 import foldBody from '../shaders/conv2d_fold.wgsl';
 import gemmBody from '../shaders/conv2d_gemm.wgsl';
@@ -14,6 +15,7 @@ import { defineOp } from './op.js';
 
 // Every conv2d shader shares one Params layout and the padding/upsampling index map (conv2d_common.wgsl):
 // WGSL has no includes, so the common part is prefixed here, once per shader.
+const commonSource = paramsSource + sourceCoordSource;
 const directSource = commonSource + directBody;
 const foldSource = commonSource + foldBody;
 const gemmSource = commonSource + gemmBody;

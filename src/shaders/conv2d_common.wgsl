@@ -1,12 +1,10 @@
 // Shared by the conv2d shaders (direct, gemm, narrow, fold, reduce): src/ops/conv2d.ts prefixes each of them
-// with this file, so the uniform layout that conv2dParams() packs is declared once. Each shader declares
-// `params: Params` at binding 0.
+// with this file and conv2d_source_coord.wgsl, so the uniform layout that conv2dParams() packs is declared
+// once. Each shader declares `params: Params` at binding 0.
 //
 // Geometry: x [N, Cin, H, W] is upsampled ×2^upsampleShift (nearest) to Hu×Wu, padded by `pad` on each side
 // (zeros or reflect) to Hp×Wp, then convolved with weight [Cout, Cin, KSIZE, KSIZE] at stride 2^strideShift
 // to y [N, Cout, Ho, Wo]. Upsampling and padding are never materialised: they are index maps.
-
-const PAD_REFLECT: u32 = 1u;
 
 struct Params {
   batch: u32,
@@ -37,17 +35,4 @@ struct Params {
   phaseWidth: u32,
   phaseTapsY: u32,
   phaseTapsX: u32,
-}
-
-// Maps a coordinate of the padded image (minus pad) to the input row/column it reads, or -1 for a zero pad.
-// Reflection needs pad < upExtent, so one reflection always lands inside.
-fn sourceCoord(c: i32, upExtent: i32) -> i32 {
-  var r = c;
-  if (params.padMode == PAD_REFLECT) {
-    if (r < 0) { r = -r; }
-    if (r >= upExtent) { r = 2 * (upExtent - 1) - r; }
-  } else if (r < 0 || r >= upExtent) {
-    return -1;
-  }
-  return r >> params.upsampleShift;
 }

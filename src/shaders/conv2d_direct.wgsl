@@ -9,7 +9,8 @@
 //   paddedInputGrad:   in0 = dy, in1 = weight                      -> out = d(padded, upsampled x) [N, Cin, Hp, Wp]
 //   weightGrad:        in0 = dy, in1 = x                           -> out = dweight
 //
-// Params, PAD_REFLECT and sourceCoord come from conv2d_common.wgsl (prefixed by src/ops/conv2d.ts).
+// Params, PAD_REFLECT and sourceCoord come from conv2d_common.wgsl and conv2d_source_coord.wgsl (prefixed
+// by src/ops/conv2d.ts).
 
 override WORKGROUP_SIZE: u32 = 256u;
 override KSIZE: u32 = 3u;

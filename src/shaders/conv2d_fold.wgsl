@@ -4,7 +4,8 @@
 //
 // Bindings: 0 = params, 1 = paddedGrad, 2 = out (dx).
 //
-// Params, PAD_REFLECT and sourceCoord come from conv2d_common.wgsl (prefixed by src/ops/conv2d.ts).
+// Params, PAD_REFLECT and sourceCoord come from conv2d_common.wgsl and conv2d_source_coord.wgsl (prefixed
+// by src/ops/conv2d.ts).
 
 override WORKGROUP_SIZE: u32 = 256u;
 

@@ -39,7 +39,8 @@
 // the other passes bind any read-only buffer there), 4 = out.
 //   forward: in0 = x, in1 = weight;  input grad: in0 = dy, in1 = weight;  weight grad: in0 = dy, in1 = x.
 //
-// Params, PAD_REFLECT and sourceCoord come from conv2d_common.wgsl (prefixed by src/ops/conv2d.ts).
+// Params, PAD_REFLECT and sourceCoord come from conv2d_common.wgsl and conv2d_source_coord.wgsl (prefixed
+// by src/ops/conv2d.ts).
 
 override WG_X: u32 = 16u;
 override WG_Y: u32 = 16u;

@@ -8,7 +8,8 @@
 // Geometry and Params as in conv2d_direct.wgsl. Bindings: 0 = params, 1 = x, 2 = weight [Cout ≤ 4, Cin, K, K],
 // 3 = bias (read if hasBias; statically used), 4 = y. params.total = N·Ho·⌈Wo / PIXELS⌉ (threads).
 //
-// Params, PAD_REFLECT and sourceCoord come from conv2d_common.wgsl (prefixed by src/ops/conv2d.ts).
+// Params, PAD_REFLECT and sourceCoord come from conv2d_common.wgsl and conv2d_source_coord.wgsl (prefixed
+// by src/ops/conv2d.ts).
 
 override WORKGROUP_SIZE: u32 = 64u;
 override KSIZE: u32 = 9u;

@@ -4,7 +4,8 @@
 //   biasGrad:  in0 = dy [N, Cout, Ho, Wo] -> out [Cout]; one workgroup per channel, tree reduction.
 //   sumSplits: in0 = partial sums [SPLITS, total] (split-K weight gradient) -> out [total].
 //
-// Params, PAD_REFLECT and sourceCoord come from conv2d_common.wgsl (prefixed by src/ops/conv2d.ts).
+// Params, PAD_REFLECT and sourceCoord come from conv2d_common.wgsl and conv2d_source_coord.wgsl (prefixed
+// by src/ops/conv2d.ts).
 
 override WORKGROUP_SIZE: u32 = 256u;
 

@@ -20,9 +20,9 @@
 //   weightTransform: in0 = weight, out = U;  inputTransform: in0 = x, out = V;
 //   outputTransform: in0 = M, in1 = bias (statically used: bind any read-only buffer without a bias), out = y.
 
-override WORKGROUP_SIZE: u32 = 64u;
+// PAD_REFLECT and sourceCoord come from conv2d_source_coord.wgsl (prefixed by src/ops/conv2d-winograd.ts).
 
-const PAD_REFLECT: u32 = 1u;
+override WORKGROUP_SIZE: u32 = 64u;
 
 struct Params {
   batch: u32,
@@ -90,18 +90,6 @@ fn weightTransform(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workg
 }
 
 // ---------------------------------------------------------------- input: one thread per (ci, tile)
-
-// Maps a coordinate of the padded image (minus pad) to the input row/column it reads, or -1 for a zero pad.
-fn sourceCoord(c: i32, upExtent: i32) -> i32 {
-  var r = c;
-  if (params.padMode == PAD_REFLECT) {
-    if (r < 0) { r = -r; }
-    if (r >= upExtent) { r = 2 * (upExtent - 1) - r; }
-  } else if (r < 0 || r >= upExtent) {
-    return -1;
-  }
-  return r >> params.upsampleShift;
-}
 
 // Source row (or column) of padded coordinate p, or -1 for zero (padding, or past the padded image: rows
 // that only an edge tile's clipped outputs would read).
