@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Trains (or resumes) a shipped style on this machine's software GPU, in the background-friendly way:
+# niced, checkpoints every 25 steps into checkpoints/ (tracked, so the next session resumes the same run).
+#   scripts/train-on-cpu.sh STYLE [ITERS]     e.g. scripts/train-on-cpu.sh starry_night 1200
+# The recipe is ../shared/assets/README.md's measured one (128 px crops, batch 4, Adam 1e-3, style 256 px,
+# cw 1, sw from styles/config.json, tvw 1) on bsds500 train+test (400 photos; val held out), linked into
+# .data/ (git-ignored) so that the data list is the same on every machine. Once ITERS is reached the model
+# is written to checkpoints/STYLE.safetensors; scripts/ship-style.sh moves it into models/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+style=${1:?usage: scripts/train-on-cpu.sh STYLE [ITERS]}
+iters=${2:-1200}
+shared=../shared/assets
+data=.data/bsds500-train-test
+if [ ! -d "$data" ]; then
+  mkdir -p "$data"
+  for f in "$shared"/photos/bsds500/train/*.jpg "$shared"/photos/bsds500/test/*.jpg; do
+    ln -s "$(realpath "$f")" "$data/$(basename "$(dirname "$f")")-$(basename "$f")"
+  done
+fi
+image=$(node -e "const c=require('./styles/config.json');const s=c.styles[process.argv[1]];if(!s){process.exit(2)}console.log(s.image)" "$style") \
+  || { echo "train-on-cpu: no style '$style' in styles/config.json" >&2; exit 2; }
+sw=$(node -e "const c=require('./styles/config.json');console.log(c.styles[process.argv[1]].styleWeight)" "$style")
+resume=()
+[ -f "checkpoints/$style.ckpt.safetensors" ] && resume=(--resume)
+# The code that trains is a copy of dist/, so that rebuilding the working tree does not change a running job.
+rm -rf .data/dist && cp -r dist .data/dist
+exec nice -n 19 node .data/dist/cli.js train --style "$shared/$image" --data "$data" \
+  --vgg "$shared/vgg/vgg19_conv1_1-conv3_4.safetensors" --out "checkpoints/$style.safetensors" \
+  --size 128 --batch 4 --lr 1e-3 --style-size 256 --style-weight "$sw" --content-weight 1 --tv-weight 1 \
+  --iters "$iters" --checkpoint-every 25 --sample "$shared/photos/kodak24/kodim23.png" "${resume[@]}"
