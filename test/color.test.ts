@@ -2,15 +2,14 @@
 // against its float64 reference and finite differences, and both options through stylizeRgba and the browser
 // stylizer, at tiny sizes.
 import { describe, expect, it } from 'vitest';
-import { cpuRandom } from '../src/ops/cpu.js';
-import { preserveColors, rgbToYcbcr, ycbcrToRgb } from '../src/ops/color.js';
+import { rgbToYcbcr, ycbcrToRgb } from '../src/ops/color.js';
 import { blendRgba } from '../src/web/pixels.js';
 import { createStylizer } from '../src/web/stylizer.js';
 import { saveTransformNet } from '../src/models/model-file.js';
 import { stylizeRgba } from '../src/models/stylize.js';
 import { TransformNet } from '../src/models/transform-net.js';
-import { checkOp } from './helpers/gradcheck.js';
 import { testEngine } from './helpers/gpu.js';
+import { preserveColorsCases } from './cases/color.js';
 
 function photo(width: number, height: number): { width: number; height: number; data: Uint8Array } {
   // Smooth colours away from 0 and 255 (so that results are rarely clamped), alpha varying.
@@ -40,22 +39,8 @@ describe('YCbCr (BT.601 full range)', () => {
 });
 
 describe('preserveColors op', () => {
-  for (const shape of [
-    [1, 3, 5, 7],
-    [2, 3, 3, 1],
-  ]) {
-    it(`matches the YCbCr round trip and finite differences, [${shape.join(', ')}]`, async () => {
-      const e = await testEngine();
-      await checkOp(e, {
-        op: preserveColors,
-        inputs: [cpuRandom(shape, 1, 0, 255), cpuRandom(shape, 2, 0, 255)],
-        attrs: {},
-        // Values up to ~400 in f32 (ulp 3e-5) and the reference's 6-digit inverse coefficients (~1e-4).
-        forwardTol: { atol: 5e-4, rtol: 1e-6 },
-        gradTol: { atol: 1e-4, rtol: 1e-4 },
-      });
-    });
-  }
+  // The cases live in test/cases/color.ts, shared with the Deno runner (test/deno/run.ts).
+  for (const c of preserveColorsCases) it(c.name, async () => c.run(await testEngine()));
 });
 
 describe('stylize options: preserveColors and strength', () => {

@@ -1,57 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { ShapeError } from '../src/engine/errors.js';
-import { conv2d, conv2dForward, conv2dGeometry, conv2dSettings, useWinogradForward, type Conv2dAttrs } from '../src/ops/conv2d.js';
+import { conv2dForward, conv2dGeometry, conv2dSettings, useWinogradForward, type Conv2dAttrs } from '../src/ops/conv2d.js';
 import { winogradTiles, winogradUnsupported } from '../src/ops/conv2d-winograd.js';
 import { cpuRandom } from '../src/ops/cpu.js';
-import { expectClose, maxAbs } from './helpers/check.js';
-import { checkOp } from './helpers/gradcheck.js';
-import { testEngine, toCpu, toGpu } from './helpers/gpu.js';
-
-// The same forward tolerance as test/conv2d.test.ts.
-const forwardTol = { atol: 2e-5, rtol: 1e-5 };
-
-interface Case {
-  name: string;
-  x: number[];
-  w: number[];
-  bias: boolean;
-  attrs: Conv2dAttrs;
-}
+import { testEngine, toGpu } from './helpers/gpu.js';
+import { winogradForwardCases, winogradRegistered, winogradRegisteredCase } from './cases/conv2d.js';
 
 const reflect = (padding: number, upsample = 1): Conv2dAttrs => ({ stride: 1, padding, padMode: 'reflect', upsample });
 const zeros = (padding: number, upsample = 1): Conv2dAttrs => ({ stride: 1, padding, padMode: 'zeros', upsample });
 
-// Odd H/W (edge tiles clipped), batch 2, channels not multiples of 4 nor of the GEMM tiles, T not a multiple
-// of 4, both padding modes, no padding and padding 2, the fused ×2 upsampling, with and without bias.
-const cases: Case[] = [
-  { name: 'reflect 1, odd 7×6, batch 2', x: [2, 3, 7, 6], w: [5, 3, 3, 3], bias: true, attrs: reflect(1) },
-  { name: 'zeros 1, odd 7×9, batch 2, no bias', x: [2, 5, 7, 9], w: [6, 5, 3, 3], bias: false, attrs: zeros(1) },
-  { name: 'no padding, 7×6 (5×4 out)', x: [2, 3, 7, 6], w: [5, 3, 3, 3], bias: true, attrs: zeros(0) },
-  { name: 'zeros 2, 5×4', x: [1, 3, 5, 4], w: [4, 3, 3, 3], bias: true, attrs: zeros(2) },
-  { name: 'reflect 3 on 4×5', x: [1, 2, 4, 5], w: [3, 2, 3, 3], bias: false, attrs: reflect(3) },
-  { name: '1×1 input, zeros 1, batch 3', x: [3, 2, 1, 1], w: [3, 2, 3, 3], bias: true, attrs: zeros(1) },
-  { name: 'upsample 2, reflect 1, 5×4, batch 2', x: [2, 3, 5, 4], w: [4, 3, 3, 3], bias: true, attrs: reflect(1, 2) },
-  { name: 'upsample 2, zeros 1, 3×5', x: [1, 6, 3, 5], w: [7, 6, 3, 3], bias: false, attrs: zeros(1, 2) },
-  // Several GEMM tiles in every direction: Cout 70 > 64 rows, Cin 37 > 16 deep, T = 2·9·10 = 180 > 128 columns.
-  { name: 'reflect 1, 37→70, 17×19, batch 2', x: [2, 37, 17, 19], w: [70, 37, 3, 3], bias: true, attrs: reflect(1) },
-  { name: 'upsample 2, reflect 1, 21→18 (32-row tile), 9×7', x: [1, 21, 9, 7], w: [18, 21, 3, 3], bias: true, attrs: reflect(1, 2) },
-  { name: 'reflect 1, 19→11 (16-row tile), 13×11, batch 2', x: [2, 19, 13, 11], w: [11, 19, 3, 3], bias: true, attrs: reflect(1) },
-];
-
-let seed = 500;
-
+// The op-vs-reference cases live in test/cases/conv2d.ts, shared with the Deno runner (test/deno/run.ts).
 describe('conv2d forward, winograd F(2×2, 3×3), vs float64 reference', () => {
-  for (const c of cases) {
-    it(c.name, async () => {
-      const engine = await testEngine();
-      const [x, w, b] = [cpuRandom(c.x, seed++), cpuRandom(c.w, seed++), c.bias ? cpuRandom([c.w[0]], seed++) : null];
-      const expected = conv2d.reference([x, w, b], c.attrs);
-      await engine.scopeAsync(async () => {
-        const y = conv2dForward(toGpu(engine, x)!, toGpu(engine, w)!, toGpu(engine, b), c.attrs, 'winograd');
-        expectClose(await toCpu(y), expected, { atol: forwardTol.atol * Math.max(1, maxAbs(expected)), rtol: forwardTol.rtol }, `${c.name} winograd`);
-      });
-    });
-  }
+  for (const c of winogradForwardCases) it(c.name, async () => c.run(await testEngine()));
 
   it('tiles: 2×2 output blocks per image, padded to a multiple of 4', () => {
     const g = conv2dGeometry([2, 3, 7, 6], [5, 3, 3, 3], null, reflect(1));
@@ -60,23 +20,18 @@ describe('conv2d forward, winograd F(2×2, 3×3), vs float64 reference', () => {
     expect(winogradTiles(h)).toEqual({ tilesH: 3, tilesW: 3, tiles: 9, tilesPadded: 12 });
   });
 
-  it('as registered: the op picks it for 3×3 stride 1 with 16+ input and 5+ output channels; forward and gradients pass', async () => {
+  it('as registered: the op picks it for 3×3 stride 1 with 16+ input and 5+ output channels', async () => {
     const engine = await testEngine();
-    const gradTol = { atol: 1e-5, rtol: 1e-4 };
     const picked = (x: number[], w: number[], attrs: Conv2dAttrs): boolean => useWinogradForward(conv2dGeometry(x, w, null, attrs), engine);
     expect(conv2dSettings.winogradForward).toBe(true);
     expect(picked([1, 16, 5, 5], [5, 16, 3, 3], reflect(1))).toBe(true);
     expect(picked([1, 15, 5, 5], [5, 15, 3, 3], reflect(1))).toBe(false);
     expect(picked([1, 16, 5, 5], [4, 16, 3, 3], reflect(1))).toBe(false);
     expect(picked([1, 16, 5, 5], [5, 16, 3, 3], { stride: 2, padding: 1, padMode: 'reflect' })).toBe(false);
-    for (const attrs of [reflect(1), zeros(1, 2)]) {
-      const x = [2, 16, 3, 5];
-      const w = [5, 16, 3, 3];
-      expect(picked(x, w, attrs)).toBe(true);
-      const data = [cpuRandom(x, seed++), cpuRandom(w, seed++), cpuRandom([5], seed++)];
-      await checkOp(engine, { op: conv2d, inputs: data, attrs, forwardTol, gradTol });
-    }
+    for (const attrs of winogradRegistered.attrs) expect(picked(winogradRegistered.x, winogradRegistered.w, attrs)).toBe(true);
   });
+
+  it(winogradRegisteredCase.name, async () => winogradRegisteredCase.run(await testEngine()));
 
   it('refuses what it cannot compute', async () => {
     const engine = await testEngine();

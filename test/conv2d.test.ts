@@ -1,11 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { Engine } from '../src/engine/engine.js';
-import type { OpDef } from '../src/ops/op.js';
 import { ShapeError } from '../src/engine/errors.js';
 import { Tensor } from '../src/engine/tensor.js';
 import {
   conv2d,
-  conv2dBackwardBias,
   conv2dBackwardInput,
   conv2dBackwardWeight,
   conv2dForward,
@@ -16,28 +13,11 @@ import {
   gemmTileWorkgroupBytes,
   weightGradSplits,
   type Conv2dAttrs,
-  type Conv2dImpl,
 } from '../src/ops/conv2d.js';
 import { cpuRandom, cpuTensor, type CpuTensor } from '../src/ops/cpu.js';
 import { expectClose, maxAbs } from './helpers/check.js';
-import { checkOp } from './helpers/gradcheck.js';
 import { testEngine, toCpu, toGpu } from './helpers/gpu.js';
-
-const forwardTol = { atol: 2e-5, rtol: 1e-5 };
-const gradTol = { atol: 1e-5, rtol: 1e-4 };
-
-interface Case {
-  name: string;
-  x: number[];
-  w: number[];
-  bias: boolean;
-  attrs: Conv2dAttrs;
-}
-
-let seed = 100;
-function inputs(c: Case): (CpuTensor | null)[] {
-  return [cpuRandom(c.x, seed++), cpuRandom(c.w, seed++), c.bias ? cpuRandom([c.w[0]], seed++) : null];
-}
+import { compareImpls, conv2dRegisteredCase, conv2dSmallCases, forwardTol, gradTol, inputs, seeds, type Case } from './cases/conv2d.js';
 
 /**
  * Float64 gradients of sum(dy ⊙ conv(x, w, b)) by linearity: conv is linear in x and in w separately, so
@@ -51,94 +31,15 @@ function dotWithReference(x: CpuTensor, w: CpuTensor, attrs: Conv2dAttrs, dy: Cp
   return s;
 }
 
-/**
- * Runs forward, backward-input, -weight and -bias with both implementations on the same data; checks the
- * forward against the float64 reference and the two implementations against each other.
- */
-async function compareImpls(engine: Engine, c: Case, dyTol = { atol: 2e-5, rtol: 1e-5 }): Promise<void> {
-  const [x, w, b] = inputs(c);
-  const expected = conv2d.reference([x, w, b], c.attrs);
-  const dyCpu = cpuRandom(expected.shape, seed++);
-  await engine.scopeAsync(async () => {
-    const [gx, gw, gb] = [toGpu(engine, x)!, toGpu(engine, w)!, toGpu(engine, b)];
-    const dy = toGpu(engine, dyCpu)!;
-    const results: Record<Conv2dImpl, CpuTensor[]> = { direct: [], tiled: [] };
-    for (const impl of ['direct', 'tiled'] as const) {
-      const y = conv2dForward(gx, gw, gb, c.attrs, impl);
-      expectClose(await toCpu(y), expected, { atol: forwardTol.atol * Math.max(1, maxAbs(expected)), rtol: forwardTol.rtol }, `${c.name} forward ${impl}`);
-      results[impl].push(await toCpu(conv2dBackwardInput(dy, gw, x!.shape, c.attrs, impl)));
-      results[impl].push(await toCpu(conv2dBackwardWeight(dy, gx, w!.shape, c.attrs, impl)));
-    }
-    for (const [i, what] of ['dx', 'dweight'].entries()) {
-      const ref = results.direct[i];
-      const scale = Math.max(maxAbs(ref), 1e-6);
-      expectClose(results.tiled[i], ref, { atol: dyTol.atol * scale, rtol: dyTol.rtol }, `${c.name} ${what} tiled vs direct`);
-    }
-    if (gb) {
-      // The bias gradient is dy summed per channel.
-      const db = cpuTensor([c.w[0]]);
-      const plane = expected.shape[2] * expected.shape[3];
-      for (let i = 0; i < dyCpu.data.length; i++) db.data[Math.floor(i / plane) % c.w[0]] += dyCpu.data[i];
-      expectClose(await toCpu(conv2dBackwardBias(dy)), db, { atol: 1e-5 * Math.max(1, maxAbs(db)), rtol: 1e-5 }, `${c.name} dbias`);
-    }
-  });
-}
-
-/** The conv2d op pinned to one implementation (the op itself picks per shape, see conv2dImplFor). */
-function conv2dWith(impl: Conv2dImpl): OpDef<Conv2dAttrs> {
-  return {
-    ...conv2d,
-    name: `conv2d[${impl}]`,
-    forward([x, w, b], attrs) {
-      return { output: conv2dForward(x!, w!, b, attrs, impl), saved: [x, w] };
-    },
-    backward({ saved: [x, w], attrs, inputShapes, needsGrad }, dy) {
-      return [
-        needsGrad[0] ? conv2dBackwardInput(dy, w!, inputShapes[0]!, attrs, impl) : null,
-        needsGrad[1] ? conv2dBackwardWeight(dy, x!, inputShapes[1]!, attrs, impl) : null,
-        needsGrad[2] && inputShapes[2] ? conv2dBackwardBias(dy) : null,
-      ];
-    },
-  };
-}
-
-// Small awkward shapes: odd sizes, batch 2, channels not a multiple of 4, everything below one 64×64×16 tile.
-const small: Case[] = [
-  { name: 'K3 s1 zeros', x: [2, 3, 7, 6], w: [5, 3, 3, 3], bias: true, attrs: { stride: 1, padding: 1, padMode: 'zeros' } },
-  { name: 'K3 s2 zeros (odd input)', x: [2, 3, 7, 6], w: [5, 3, 3, 3], bias: true, attrs: { stride: 2, padding: 1, padMode: 'zeros' } },
-  { name: 'K3 s1 reflect', x: [2, 3, 7, 6], w: [5, 3, 3, 3], bias: true, attrs: { stride: 1, padding: 1, padMode: 'reflect' } },
-  { name: 'K3 s2 reflect (odd input)', x: [2, 3, 7, 6], w: [5, 3, 3, 3], bias: false, attrs: { stride: 2, padding: 1, padMode: 'reflect' } },
-  { name: 'K3 s1 no padding', x: [2, 3, 7, 6], w: [5, 3, 3, 3], bias: true, attrs: { stride: 1, padding: 0, padMode: 'zeros' } },
-  { name: 'K1 s1', x: [2, 5, 4, 5], w: [3, 5, 1, 1], bias: true, attrs: { stride: 1, padding: 0, padMode: 'zeros' } },
-  { name: 'K1 s2 (odd input)', x: [2, 5, 5, 3], w: [3, 5, 1, 1], bias: false, attrs: { stride: 2, padding: 0, padMode: 'zeros' } },
-  { name: 'K9 reflect 4', x: [2, 3, 11, 10], w: [4, 3, 9, 9], bias: true, attrs: { stride: 1, padding: 4, padMode: 'reflect' } },
-  { name: 'upsample 2, K3 reflect 1', x: [2, 3, 5, 4], w: [4, 3, 3, 3], bias: true, attrs: { stride: 1, padding: 1, padMode: 'reflect', upsample: 2 } },
-  { name: 'upsample 2, K3 zeros 2, stride 2', x: [2, 3, 5, 4], w: [4, 3, 3, 3], bias: true, attrs: { stride: 2, padding: 2, padMode: 'zeros', upsample: 2 } },
-  { name: 'reflect 3 on a 4×5 input (reflections on both sides reach the same pixels)', x: [1, 2, 4, 5], w: [3, 2, 3, 3], bias: false, attrs: { stride: 1, padding: 3, padMode: 'reflect' } },
-  { name: '1×1 input, K3 zeros 1', x: [3, 2, 1, 1], w: [3, 2, 3, 3], bias: true, attrs: { stride: 1, padding: 1, padMode: 'zeros' } },
-];
-
+// The op-vs-reference cases live in test/cases/conv2d.ts, shared with the Deno runner (test/deno/run.ts).
 describe('conv2d vs float64 reference and finite differences', () => {
-  for (const c of small) {
-    it(c.name, async () => {
-      const engine = await testEngine();
-      const data = inputs(c);
-      // The registered op picks the direct kernels for so few channels: pinned variants check both.
-      for (const impl of ['tiled', 'direct'] as const) {
-        await checkOp(engine, { op: conv2dWith(impl), inputs: data, attrs: c.attrs, forwardTol, gradTol });
-      }
-      await compareImpls(engine, c);
-    });
-  }
+  for (const c of conv2dSmallCases) it(c.name, async () => c.run(await testEngine()));
 });
 
 describe('conv2d as registered', () => {
-  it('picks tiled for 8+ channels (and the narrow forward for ≤ 4 output channels), direct otherwise; all pass finite differences', async () => {
-    const engine = await testEngine();
-    for (const [cin, cout] of [[8, 9], [3, 9], [8, 3]]) {
-      const c: Case = { name: `${cin}→${cout}`, x: [2, cin, 5, 4], w: [cout, cin, 3, 3], bias: true, attrs: { stride: 2, padding: 1, padMode: 'reflect' } };
-      await checkOp(engine, { op: conv2d, inputs: inputs(c), attrs: c.attrs, forwardTol, gradTol });
-    }
+  it(conv2dRegisteredCase.name, async () => conv2dRegisteredCase.run(await testEngine()));
+
+  it('picks tiled for 8+ channels (and the narrow forward for ≤ 4 output channels), direct otherwise', () => {
     const g = conv2dGeometry([1, 8, 5, 4], [3, 8, 3, 3], null, { stride: 1, padding: 1, padMode: 'zeros' });
     // Forward with ≤ 4 output channels: the narrow kernel (counted as tiled).
     expect([conv2dImplFor('forward', g), conv2dImplFor('backwardInput', g), conv2dImplFor('backwardWeight', g)]).toEqual(['tiled', 'tiled', 'direct']);
@@ -154,7 +55,7 @@ describe('conv2d over several tiles', () => {
     const engine = await testEngine();
     const [x, w, b] = inputs(c);
     const expected = conv2d.reference([x, w, b], c.attrs);
-    const dyCpu = cpuRandom(expected.shape, seed++);
+    const dyCpu = cpuRandom(expected.shape, seeds.next++);
     // Exact gradients by linearity, one basis vector at a time: d/dv_i Σ dy ⊙ y = Σ dy ⊙ conv(e_i).
     const basisGradient = (which: 'x' | 'w'): CpuTensor => {
       const t = which === 'x' ? x! : w!;
@@ -238,7 +139,7 @@ describe('conv2d grids wider than the device allows', () => {
     const expected = conv2d.reference([x, w, b], c.attrs);
     await engine.scopeAsync(async () => {
       const [gx, gw, gb] = [toGpu(engine, x)!, toGpu(engine, w)!, toGpu(engine, b)];
-      const dy = toGpu(engine, cpuRandom(expected.shape, seed++))!;
+      const dy = toGpu(engine, cpuRandom(expected.shape, seeds.next++))!;
       const direct = [conv2dBackwardInput(dy, gw, c.x, c.attrs, 'direct'), conv2dBackwardWeight(dy, gx, c.w, c.attrs, 'direct')];
       await engine.sync();
       // 3200 output columns = 13 tiles of 256 → a 4×1×4 grid with 3 idle tiles; the split-K weight gradient

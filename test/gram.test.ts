@@ -5,12 +5,9 @@ import { Tensor } from '../src/engine/tensor.js';
 import { cpuRandom, cpuTensor, type CpuTensor } from '../src/ops/cpu.js';
 import { gram } from '../src/ops/gram.js';
 import { expectClose, maxAbs } from './helpers/check.js';
-import { checkOp, numericGradient } from './helpers/gradcheck.js';
+import { numericGradient } from './helpers/gradcheck.js';
 import { testEngine, toCpu, toGpu } from './helpers/gpu.js';
-
-// G entries are means of K products of O(1) values: float32 sums of up to a few hundred terms.
-const forwardTol = { atol: 1e-6, rtol: 1e-5 };
-const gradTol = { atol: 1e-5, rtol: 1e-4 };
+import { forwardTol, gramCases } from './cases/gram.js';
 
 /** Float64 backward of gram: dF = (dG + dGᵀ)·F/(C·K). */
 function referenceBackward(x: CpuTensor, dG: CpuTensor): CpuTensor {
@@ -47,17 +44,8 @@ async function compareMidSize(x: CpuTensor, seed: number): Promise<void> {
 }
 
 describe('gram vs float64 reference (finite differences)', () => {
-  it('N = 2, C = 5, 3×7 (C and H·W not multiples of the tiles)', async () => {
-    await checkOp(await testEngine(), { op: gram, inputs: [cpuRandom([2, 5, 3, 7], 1)], attrs: {}, forwardTol, gradTol });
-  });
-
-  it('N = 2, C = 18, 5×7 (H·W = 35: three reduction steps, the last ragged)', async () => {
-    await checkOp(await testEngine(), { op: gram, inputs: [cpuRandom([2, 18, 5, 7], 2)], attrs: {}, forwardTol, gradTol });
-  });
-
-  it('N = 3, C = 1, 1×1', async () => {
-    await checkOp(await testEngine(), { op: gram, inputs: [cpuRandom([3, 1, 1, 1], 3)], attrs: {}, forwardTol, gradTol });
-  });
+  // The cases live in test/cases/gram.ts, shared with the Deno runner (test/deno/run.ts).
+  for (const c of gramCases) it(c.name, async () => c.run(await testEngine()));
 
   it('the float64 backward used below agrees with finite differences', () => {
     const x = cpuRandom([2, 4, 3, 5], 4);

@@ -5,83 +5,13 @@ import { Tensor } from '../src/engine/tensor.js';
 import { cpuRandom, cpuTensor, type CpuTensor } from '../src/ops/cpu.js';
 import { instanceNorm } from '../src/ops/instance-norm.js';
 import { expectClose } from './helpers/check.js';
-import { checkOp, numericGradient } from './helpers/gradcheck.js';
+import { numericGradient } from './helpers/gradcheck.js';
 import { testEngine, toCpu, toGpu } from './helpers/gpu.js';
+import { affineParams, forwardTol, instanceNormCases } from './cases/instance-norm.js';
 
-// y is O(1..3) (x̂ times gamma in ±1.5, plus beta): float32 rounding of a few operations.
-const forwardTol = { atol: 1e-5, rtol: 1e-5 };
-const gradTol = { atol: 1e-4, rtol: 1e-4 };
-
-function affineParams(channels: number, seed: number): [CpuTensor, CpuTensor] {
-  return [cpuRandom([channels], seed, 0.5, 1.5), cpuRandom([channels], seed + 1, -0.5, 0.5)];
-}
-
+// The op-vs-reference cases live in test/cases/instance-norm.ts, shared with the Deno runner (test/deno/run.ts).
 describe('instanceNorm vs float64 reference', () => {
-  it('odd planes, batch 2, 3 channels, eps 1e-5: y, dx, dgamma, dbeta', async () => {
-    const [gamma, beta] = affineParams(3, 11);
-    await checkOp(await testEngine(), {
-      op: instanceNorm,
-      inputs: [cpuRandom([2, 3, 7, 5], 10, -2, 3), gamma, beta],
-      attrs: { eps: 1e-5 },
-      forwardTol,
-      gradTol,
-    });
-  });
-
-  it('eps 1e-3, 5 channels, planes larger than a workgroup (17×19 = 323)', async () => {
-    const [gamma, beta] = affineParams(5, 21);
-    await checkOp(await testEngine(), {
-      op: instanceNorm,
-      inputs: [cpuRandom([1, 5, 17, 19], 20), gamma, beta],
-      attrs: { eps: 1e-3 },
-      forwardTol,
-      gradTol,
-    });
-  });
-
-  it('pixels around 127 ± 1 keep their precision (large mean, small variance)', async () => {
-    const [gamma, beta] = affineParams(3, 31);
-    await checkOp(await testEngine(), {
-      op: instanceNorm,
-      inputs: [cpuRandom([2, 3, 13, 11], 30, 126, 128), gamma, beta],
-      attrs: { eps: 1e-5 },
-      forwardTol,
-      gradTol,
-    });
-  });
-
-  it('without gamma and beta (non-affine)', async () => {
-    await checkOp(await testEngine(), {
-      op: instanceNorm,
-      inputs: [cpuRandom([3, 2, 5, 3], 40), null, null],
-      attrs: { eps: 1e-5 },
-      forwardTol,
-      gradTol,
-    });
-  });
-
-  it('1×1 planes: y = beta, all gradients but dbeta vanish', async () => {
-    const [gamma, beta] = affineParams(6, 51);
-    await checkOp(await testEngine(), {
-      op: instanceNorm,
-      inputs: [cpuRandom([2, 6, 1, 1], 50), gamma, beta],
-      attrs: { eps: 1e-5 },
-      forwardTol,
-      gradTol,
-    });
-  });
-
-  it('gradient for x alone (frozen gamma and beta)', async () => {
-    const [gamma, beta] = affineParams(3, 61);
-    await checkOp(await testEngine(), {
-      op: instanceNorm,
-      inputs: [cpuRandom([2, 3, 4, 9], 60), gamma, beta],
-      attrs: { eps: 1e-5 },
-      forwardTol,
-      gradTol,
-      wrt: [0],
-    });
-  });
+  for (const c of instanceNormCases) it(c.name, async () => c.run(await testEngine()));
 });
 
 /** Float64 backward of instanceNorm: dx, dgamma, dbeta for upstream dy. */

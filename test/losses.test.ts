@@ -5,10 +5,9 @@ import { cpuRandom, cpuTensor, type CpuTensor } from '../src/ops/cpu.js';
 import { meanAll, mseLoss, sumAll, tvLoss } from '../src/ops/losses.js';
 import { TERMS_PER_BLOCK } from '../src/ops/reduce.js';
 import { expectClose, maxAbs } from './helpers/check.js';
-import { checkOp } from './helpers/gradcheck.js';
 import { testEngine, toCpu, toGpu } from './helpers/gpu.js';
+import { lossCases } from './cases/losses.js';
 
-const grad = { atol: 1e-5, rtol: 1e-4 };
 const U = 2 ** -24; // float32 unit roundoff
 
 /**
@@ -53,40 +52,8 @@ function tvGradient(x: CpuTensor, upstream: number): CpuTensor {
 }
 
 describe('sumAll / meanAll / mseLoss / tvLoss vs float64 reference and finite differences', () => {
-  // 1 element; 210 (not a multiple of the workgroup); 2·3·19·23 = 2622 (two blocks of 2048 terms), batch 2.
-  const shapes = [[1], [2, 3, 7, 5], [2, 3, 19, 23]];
-
-  for (const shape of shapes) {
-    it(`sumAll and meanAll on [${shape}]`, async () => {
-      const e = await testEngine();
-      const x = cpuRandom(shape, 11);
-      await checkOp(e, { op: sumAll, inputs: [x], attrs: {}, forwardTol: { atol: 1e-5, rtol: 1e-6 }, gradTol: grad });
-      await checkOp(e, { op: meanAll, inputs: [x], attrs: {}, forwardTol: { atol: 1e-7, rtol: 1e-6 }, gradTol: grad });
-    });
-
-    it(`mseLoss on [${shape}]`, async () => {
-      await checkOp(await testEngine(), {
-        op: mseLoss,
-        inputs: [cpuRandom(shape, 12), cpuRandom(shape, 13, -2, 2)],
-        attrs: {},
-        forwardTol: { atol: 1e-7, rtol: 1e-6 },
-        gradTol: grad,
-      });
-    });
-  }
-
-  // Odd planes, batch 2, channels not a multiple of 4, and the degenerate directions (H = 1, W = 1, both).
-  for (const shape of [[2, 3, 7, 5], [2, 3, 19, 23], [2, 3, 1, 9], [2, 1, 6, 1], [1, 1, 1, 1], [1, 2, 2, 2]]) {
-    it(`tvLoss on [${shape}]`, async () => {
-      await checkOp(await testEngine(), {
-        op: tvLoss,
-        inputs: [cpuRandom(shape, 14)],
-        attrs: {},
-        forwardTol: { atol: 1e-7, rtol: 1e-6 },
-        gradTol: grad,
-      });
-    });
-  }
+  // The cases live in test/cases/losses.ts, shared with the Deno runner (test/deno/run.ts).
+  for (const c of lossCases) it(c.name, async () => c.run(await testEngine()));
 
   it('tvLoss of a 1×1 image and of a constant image is exactly 0', async () => {
     const e = await testEngine();

@@ -2,30 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { apply, backward } from '../src/autograd/tape.js';
 import { ShapeError } from '../src/engine/errors.js';
 import { Tensor } from '../src/engine/tensor.js';
-import { cpuRandom, cpuTensor, rng, type CpuTensor } from '../src/ops/cpu.js';
+import { cpuRandom, cpuTensor, type CpuTensor } from '../src/ops/cpu.js';
 import { maxPool2d } from '../src/ops/pool.js';
 import { expectClose } from './helpers/check.js';
-import { checkOp } from './helpers/gradcheck.js';
 import { testEngine, toCpu, toGpu } from './helpers/gpu.js';
-
-const exact = { atol: 0, rtol: 0 };
-const gradTol = { atol: 1e-5, rtol: 1e-4 };
-
-/**
- * Values that are all distinct and at least 0.01 apart (a shuffled ramp), so that central differences with a
- * step of 1e-4 never move a window's argmax.
- */
-function distinct(shape: number[], seed: number): CpuTensor {
-  const t = cpuTensor(shape);
-  const r = rng(seed);
-  const order = Array.from(t.data, (_, i) => i);
-  for (let i = order.length - 1; i > 0; i--) {
-    const j = Math.floor(r() * (i + 1));
-    [order[i], order[j]] = [order[j], order[i]];
-  }
-  order.forEach((slot, k) => (t.data[slot] = Math.fround(-5 + 0.01 * k)));
-  return t;
-}
+import { distinct, exact, maxPoolCases, ties } from './cases/pool.js';
 
 /** Float64 max-pool backward: each gradient to its window's first maximum in row-major order. */
 function referenceBackward(x: CpuTensor, dy: CpuTensor): CpuTensor {
@@ -47,43 +28,13 @@ function referenceBackward(x: CpuTensor, dy: CpuTensor): CpuTensor {
   return dx;
 }
 
+// The op-vs-reference cases live in test/cases/pool.ts, shared with the Deno runner (test/deno/run.ts).
 describe('maxPool2d vs float64 reference', () => {
-  it('odd H and W drop the last row and column (2×3×7×5 → 2×3×3×2)', async () => {
-    const x = distinct([2, 3, 7, 5], 1);
-    expect(maxPool2d.reference([x], {}).shape).toEqual([2, 3, 3, 2]);
-    await checkOp(await testEngine(), { op: maxPool2d, inputs: [x], attrs: {}, forwardTol: exact, gradTol });
+  it('the float64 backward used below sends tied gradients to the first maximum', () => {
+    expect(referenceBackward(ties.x(), ties.dy()).data).toEqual(ties.dx().data);
   });
 
-  it('even H and W, 5 channels (1×5×6×8)', async () => {
-    await checkOp(await testEngine(), { op: maxPool2d, inputs: [distinct([1, 5, 6, 8], 2)], attrs: {}, forwardTol: exact, gradTol });
-  });
-
-  it('smallest input (3×1×2×3 → 3×1×1×1)', async () => {
-    await checkOp(await testEngine(), { op: maxPool2d, inputs: [distinct([3, 1, 2, 3], 3)], attrs: {}, forwardTol: exact, gradTol });
-  });
-
-  it('ties: the gradient goes to the first maximum in row-major window order', async () => {
-    const e = await testEngine();
-    // One plane 2×6, three windows: all equal; top row tied; bottom-left and bottom-right tied.
-    const x = cpuTensor([1, 1, 2, 6], [
-      4, 4, 1, 3, 0, 0,
-      4, 4, 3, 2, 5, 5,
-    ]);
-    const dy = cpuTensor([1, 1, 1, 3], [10, 20, 30]);
-    const expected = cpuTensor([1, 1, 2, 6], [
-      10, 0, 0, 20, 0, 0,
-      0, 0, 0, 0, 30, 0,
-    ]);
-    expect(referenceBackward(x, dy).data).toEqual(expected.data);
-    await e.scopeAsync(async () => {
-      const gx = toGpu(e, x)!;
-      gx.requiresGrad = true;
-      const y = apply(maxPool2d, [gx], {});
-      expectClose(await toCpu(y), cpuTensor([1, 1, 1, 3], [4, 3, 5]), exact, 'maxPool2d forward with ties');
-      backward(y, toGpu(e, dy)!);
-      expectClose(await toCpu(gx.grad!), expected, exact, 'maxPool2d backward with ties');
-    });
-  });
+  for (const c of maxPoolCases) it(c.name, async () => c.run(await testEngine()));
 
   it('2×3×67×45 with random values (GPU vs float64, no finite differences)', async () => {
     const e = await testEngine();

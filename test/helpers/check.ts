@@ -1,4 +1,5 @@
-import { expect } from 'vitest';
+// Elementwise comparison against float64 references. Plain Errors, no test framework: the shared case
+// tables of test/cases (run by vitest and by the Deno runner) use it too.
 import type { CpuTensor } from '../../src/ops/cpu.js';
 
 export interface Tolerance {
@@ -10,8 +11,10 @@ export interface Tolerance {
 /** Asserts two tensors agree elementwise; on failure reports the worst element with its index. */
 export function expectClose(actual: CpuTensor | ArrayLike<number>, expected: CpuTensor, tol: Tolerance, what = ''): void {
   const a = 'data' in actual ? actual.data : actual;
-  if ('shape' in actual) expect(actual.shape, `${what} shape`).toEqual(expected.shape);
-  expect(a.length, `${what} length`).toBe(expected.data.length);
+  if ('shape' in actual && actual.shape.join(',') !== expected.shape.join(',')) {
+    throw new Error(`${what} shape: [${actual.shape.join(', ')}], expected [${expected.shape.join(', ')}]`);
+  }
+  if (a.length !== expected.data.length) throw new Error(`${what} length: ${a.length}, expected ${expected.data.length}`);
   let worst = -1;
   let worstExcess = 0;
   for (let i = 0; i < a.length; i++) {
@@ -24,7 +27,7 @@ export function expectClose(actual: CpuTensor | ArrayLike<number>, expected: Cpu
     }
   }
   if (worst >= 0) {
-    expect.fail(
+    throw new Error(
       `${what}: element ${worst} of [${expected.shape.join(', ')}] is ${a[worst]}, expected ${expected.data[worst]} ` +
         `(atol ${tol.atol}, rtol ${tol.rtol})`,
     );

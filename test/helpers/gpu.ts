@@ -1,8 +1,8 @@
 import { afterAll } from 'vitest';
 import { createNodeEngine } from '../../src/engine/node.js';
 import type { Engine } from '../../src/engine/engine.js';
-import { Tensor } from '../../src/engine/tensor.js';
-import type { CpuTensor } from '../../src/ops/cpu.js';
+
+export { toCpu, toGpu } from './tensors.js';
 
 let enginePromise: Promise<Engine> | null = null;
 
@@ -18,12 +18,4 @@ export function testEngine(): Promise<Engine> {
     });
   }
   return enginePromise;
-}
-
-export function toGpu(engine: Engine, t: CpuTensor | null): Tensor | null {
-  return t ? Tensor.fromData(engine, t.shape, Float32Array.from(t.data)) : null;
-}
-
-export async function toCpu(t: Tensor): Promise<CpuTensor> {
-  return { shape: [...t.shape], data: Float64Array.from(await t.data()) };
 }

@@ -4,7 +4,7 @@ import type { OpDef } from '../../src/ops/op.js';
 import { backward, apply } from '../../src/autograd/tape.js';
 import type { Engine } from '../../src/engine/engine.js';
 import { expectClose, maxAbs, type Tolerance } from './check.js';
-import { toCpu, toGpu } from './gpu.js';
+import { toCpu, toGpu } from './tensors.js';
 
 /**
  * d/d(input) of sum(R ⊙ op(inputs)) by central differences on the float64 CPU reference: the true gradient

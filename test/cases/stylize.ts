@@ -1,0 +1,37 @@
+// Stylising a small image with the golden transform net: the bytes both runtimes must agree on
+// (test/deno.test.ts compares Deno's with Node's).
+import type { Engine } from '../../src/engine/engine.js';
+import { stylizeRgba } from '../../src/models/stylize.js';
+import { TransformNet } from '../../src/models/transform-net.js';
+import type { GoldenStore } from '../helpers/golden-store.js';
+import { weightMap } from './golden.js';
+
+/** 23×17: odd sizes, smooth colour ramps and a bright square; alpha varies (it must pass through unchanged). */
+export function stylizeInput(): { width: number; height: number; data: Uint8Array } {
+  const width = 23;
+  const height = 17;
+  const data = new Uint8Array(width * height * 4);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const o = (y * width + x) * 4;
+      const square = x >= 6 && x < 12 && y >= 5 && y < 10;
+      data[o] = square ? 250 : 20 + Math.round((200 * x) / width);
+      data[o + 1] = square ? 240 : 30 + Math.round((180 * y) / height);
+      data[o + 2] = 128 + Math.round(100 * Math.sin(0.5 * x + 0.3 * y));
+      data[o + 3] = 255 - ((x * 7 + y * 3) % 64);
+    }
+  }
+  return { width, height, data };
+}
+
+/** The stylised RGBA bytes of stylizeInput() through the golden width-0.25 transform net (one tile). */
+export async function stylizeSample(engine: Engine, store: GoldenStore): Promise<Uint8Array> {
+  const tn = store.index.transformNet;
+  const net = TransformNet.fromTensors(engine, { widthMultiplier: tn.widthMultiplier }, weightMap(store, tn.file, tn.params));
+  try {
+    const out = await stylizeRgba(net, stylizeInput());
+    return out.data;
+  } finally {
+    net.dispose();
+  }
+}
