@@ -6,7 +6,10 @@ import type { Tensor } from './tensor.js';
 
 export interface EngineOptions {
   powerPreference?: GPUPowerPreference;
-  /** Accept a fallback (software) adapter such as Chromium's SwiftShader. Node's lavapipe is not flagged as one. */
+  /**
+   * Accept a fallback (software) adapter: Chromium's SwiftShader, or Mesa's llvmpipe (lavapipe), which Dawn and
+   * wgpu (Deno) both flag as one. createNodeEngine allows it by default; in browsers and Deno pass true.
+   */
   allowFallbackAdapter?: boolean;
   /** Ask for a WebGPU compatibility-mode adapter (OpenGL ES backends). */
   compatibilityMode?: boolean;
