@@ -103,13 +103,14 @@ for (const { group, file, cases } of groups) {
 }
 
 describe('Deno (wgpu) vs Node (Dawn): stylize', () => {
-  it(`the same small image stylised by both differs by at most ${STYLIZE_LEVELS} level per byte`, async () => {
+  it(`the same small image stylised by both (plain; tiled with preserveColors and strength) differs by at most ${STYLIZE_LEVELS} level per byte`, async () => {
     expect(run.stylize, `Deno did not stylise; its output ends with:\n${run.output}`).not.toBeNull();
     if (!run.stylize!.ok) expect.fail(`stylize on Deno: ${run.stylize!.error}`);
     const deno = Uint8Array.from(Buffer.from(run.stylize!.bytes!, 'base64'));
     const node = await stylizeSample(await testEngine(), goldenStore);
     const input = stylizeInput();
     expect(deno.length).toBe(node.length);
+    expect(node.length).toBe(2 * input.data.length);
     let worst = 0;
     let differing = 0;
     for (let i = 0; i < node.length; i++) {
@@ -117,10 +118,11 @@ describe('Deno (wgpu) vs Node (Dawn): stylize', () => {
       worst = Math.max(worst, d);
       if (d) differing++;
     }
-    console.log(`stylize ${input.width}×${input.height}: ${differing} of ${node.length} bytes differ between Deno and Node, by at most ${worst}`);
+    console.log(`stylize ${input.width}×${input.height}, plain and tiled with options: ${differing} of ${node.length} bytes differ between Deno and Node, by at most ${worst}`);
     expect(worst, `bytes differ by up to ${worst} levels (${differing} bytes differ)`).toBeLessThanOrEqual(STYLIZE_LEVELS);
     // Alpha passes through unchanged on both; the net does change colour (the comparison is not of copies).
-    for (let i = 3; i < node.length; i += 4) expect(deno[i]).toBe(input.data[i]);
-    expect(node.some((v, i) => i % 4 !== 3 && Math.abs(v - input.data[i]) > 8)).toBe(true);
+    const n = input.data.length;
+    for (let i = 3; i < node.length; i += 4) expect(deno[i]).toBe(input.data[i % n]);
+    expect(node.some((v, i) => i % 4 !== 3 && Math.abs(v - input.data[i % n]) > 8)).toBe(true);
   });
 });

@@ -5,30 +5,13 @@ import type { Engine } from '../src/engine/engine.js';
 import { Tensor } from '../src/engine/tensor.js';
 import { LBFGS, cubicInterpolate } from '../src/autograd/lbfgs.js';
 import { cpuRandom } from '../src/ops/cpu.js';
-import { absMax, absSum, axpyScalars, dot, vectorReference } from '../src/ops/vector.js';
+import { dot } from '../src/ops/vector.js';
 import { testEngine } from './helpers/gpu.js';
+import { axpyScalarsCase, vectorReductionCases } from './cases/vector.js';
 
 describe('vector reductions', () => {
-  for (const n of [1, 7, 256 * 64, 70_001]) {
-    it(`dot, absSum, absMax of ${n} values match float64`, async () => {
-      const e = await testEngine();
-      const a = cpuRandom([n], 3, -2, 2);
-      const b = cpuRandom([n], 4, -2, 2);
-      await e.scopeAsync(async () => {
-        const ta = Tensor.fromData(e, [n], Float32Array.from(a.data));
-        const tb = Tensor.fromData(e, [n], Float32Array.from(b.data));
-        // float32 sums of n terms: error grows ~ sqrt(n)·eps·Σ|terms|.
-        const tol = (s: number) => 1e-6 * Math.sqrt(n) * s + 1e-7;
-        const refDot = vectorReference.dot(a.data, b.data);
-        let absTerms = 0;
-        for (let i = 0; i < n; i++) absTerms += Math.abs(a.data[i] * b.data[i]);
-        expect(Math.abs((await dot(ta, tb).item()) - refDot)).toBeLessThanOrEqual(tol(absTerms));
-        const refSum = vectorReference.absSum(a.data);
-        expect(Math.abs((await absSum(ta).item()) - refSum)).toBeLessThanOrEqual(tol(refSum));
-        expect(await absMax(ta).item()).toBe(vectorReference.absMax(a.data));
-      });
-    });
-  }
+  // The cases live in test/cases/vector.ts, shared with the Deno runner (test/deno/run.ts).
+  for (const c of vectorReductionCases) it(c.name, async () => c.run(await testEngine()));
 
   it('dot refuses different sizes', async () => {
     const e = await testEngine();
@@ -161,22 +144,5 @@ describe('L-BFGS memory', () => {
 });
 
 describe('axpyScalars', () => {
-  it('a + (c0·s0 + c1·s1)·b with the scalars read on the GPU', async () => {
-    const e = await testEngine();
-    const n = 1031;
-    const a = cpuRandom([n], 21);
-    const b = cpuRandom([n], 22);
-    await e.scopeAsync(async () => {
-      const ta = Tensor.fromData(e, [n], Float32Array.from(a.data));
-      const tb = Tensor.fromData(e, [n], Float32Array.from(b.data));
-      const s0 = Tensor.fromData(e, [1], [1.5]);
-      const s1 = Tensor.fromData(e, [1], [-4]);
-      const got = await axpyScalars(ta, tb, s0, 2, s1, 0.25).data();
-      const one = await axpyScalars(ta, tb, s1, -0.5).data();
-      for (let i = 0; i < n; i++) {
-        expect(Math.abs(got[i] - (a.data[i] + (2 * 1.5 + 0.25 * -4) * b.data[i]))).toBeLessThan(1e-6);
-        expect(Math.abs(one[i] - (a.data[i] + 2 * b.data[i]))).toBeLessThan(1e-6);
-      }
-    });
-  });
+  it(axpyScalarsCase.name, async () => axpyScalarsCase.run(await testEngine()));
 });

@@ -12,6 +12,7 @@ import { lossCases } from './losses.js';
 import { channelAffineCases, crop2dCases, pad2dCases } from './pad-crop.js';
 import { maxPoolCases } from './pool.js';
 import { elementwiseTrainingCase, styleTrainingCase } from './training.js';
+import { axpyScalarsCase, vectorReductionCases } from './vector.js';
 
 export interface CaseGroup {
   group: string;
@@ -33,6 +34,7 @@ export function allCaseGroups(store: GoldenStore): CaseGroup[] {
     { group: 'gram', file: 'test/gram.test.ts', cases: gramCases },
     { group: 'losses', file: 'test/losses.test.ts', cases: lossCases },
     { group: 'preserveColors', file: 'test/color.test.ts', cases: preserveColorsCases },
+    { group: 'vector (L-BFGS)', file: 'test/lbfgs.test.ts', cases: [...vectorReductionCases, axpyScalarsCase] },
     { group: 'golden ops', file: 'test/golden-ops.test.ts', cases: [...goldenOpCases(store), ...goldenAdamCases(store)] },
     {
       group: 'golden nets',

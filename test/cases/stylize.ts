@@ -24,13 +24,21 @@ export function stylizeInput(): { width: number; height: number; data: Uint8Arra
   return { width, height, data };
 }
 
-/** The stylised RGBA bytes of stylizeInput() through the golden width-0.25 transform net (one tile). */
+/**
+ * The stylised RGBA bytes of stylizeInput() through the golden width-0.25 transform net, twice, concatenated:
+ * in one tile with the defaults, then in 16-pixel tiles (overlap 4, blended) with colour preservation and
+ * strength 0.6 (the colour and blend kernels).
+ */
 export async function stylizeSample(engine: Engine, store: GoldenStore): Promise<Uint8Array> {
   const tn = store.index.transformNet;
   const net = TransformNet.fromTensors(engine, { widthMultiplier: tn.widthMultiplier }, weightMap(store, tn.file, tn.params));
   try {
-    const out = await stylizeRgba(net, stylizeInput());
-    return out.data;
+    const plain = await stylizeRgba(net, stylizeInput());
+    const options = await stylizeRgba(net, stylizeInput(), { tile: 16, overlap: 4, preserveColors: true, strength: 0.6 });
+    const out = new Uint8Array(plain.data.length + options.data.length);
+    out.set(plain.data);
+    out.set(options.data, plain.data.length);
+    return out;
   } finally {
     net.dispose();
   }
