@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error plain .mjs build script, no type declarations
 import { buildDenoTests, denoBinary, fixturesDir } from '../scripts/build-deno.mjs';
+import { ops } from '../src/ops/index.js';
 import { allCaseGroups } from './cases/index.js';
 import { stylizeInput, stylizeSample } from './cases/stylize.js';
 import { goldenStore } from './helpers/golden.js';
@@ -43,9 +44,10 @@ let run: {
   adapter: { describe: string } | null;
   cases: Map<string, CaseResult>;
   stylize: { ok: boolean; bytes?: string; error?: string } | null;
+  ops: Record<string, { forward: number; backward: number }> | null;
   done: { passed: number; failed: number; ms: number } | null;
   output: string;
-} = { status: null, adapter: null, cases: new Map(), stylize: null, done: null, output: '' };
+} = { status: null, adapter: null, cases: new Map(), stylize: null, ops: null, done: null, output: '' };
 
 const key = (group: string, name: string) => `${group} › ${name}`;
 
@@ -72,6 +74,7 @@ beforeAll(async () => {
     if (m[1] === 'adapter') run.adapter = v;
     else if (m[1] === 'case') run.cases.set(key(v.group, v.name), v);
     else if (m[1] === 'stylize') run.stylize = v;
+    else if (m[1] === 'ops') run.ops = v;
     else if (m[1] === 'done') run.done = v;
   }
 }, 600_000);
@@ -87,6 +90,14 @@ describe('Deno (wgpu): the run', () => {
     console.log(`Deno (wgpu) on ${run.adapter?.describe}: ${passed + failed} cases, ${passed} passed, ${failed} failed, in ${(ms / 1000).toFixed(1)} s`);
     expect(run.cases.size).toBe(expectedCount);
     expect(passed + failed).toBe(expectedCount);
+  });
+
+  it('ran every registered op (src/ops/index.ts) forward and backward', () => {
+    expect(run.ops, `Deno reported no op counts (exit status ${run.status})`).not.toBeNull();
+    const missing = Object.entries(ops)
+      .filter(([name, op]) => !run.ops![name] || run.ops![name].forward === 0 || (op.backward && run.ops![name].backward === 0))
+      .map(([name]) => name);
+    expect(missing, 'ops without a shared case in test/cases (or never differentiated there)').toEqual([]);
   });
 });
 

@@ -5,8 +5,11 @@
 // them for a person.
 //
 // Output: one line per event, `@@<kind> <json>`: `adapter` (what wgpu found), `case` (group, name, ok, ms,
-// error), `stylize` (the RGBA bytes of test/cases/stylize.ts, base64) and `done` (counts and time).
+// error), `ops` (how often each registered op's forward and backward ran), `stylize` (the RGBA bytes of
+// test/cases/stylize.ts, base64) and `done` (counts and time).
 import { Engine } from '../../src/engine/engine.js';
+import { ops } from '../../src/ops/index.js';
+import type { OpDef } from '../../src/ops/op.js';
 import { allCaseGroups } from '../cases/index.js';
 import { stylizeSample } from '../cases/stylize.js';
 import { GoldenStore } from '../helpers/golden-store.js';
@@ -38,6 +41,24 @@ if (!fixtures) {
 }
 const store = new GoldenStore((name) => Deno.readFileSync(`${fixtures.replace(/\/$/, '')}/${name}`));
 
+// Count every registered op's forward and backward calls (the cases reach them through the same module
+// objects), so that test/deno.test.ts can require each op to have run both ways on wgpu.
+const opCalls: Record<string, { forward: number; backward: number }> = {};
+for (const [name, op] of Object.entries(ops) as [string, OpDef<unknown>][]) {
+  const calls = (opCalls[name] = { forward: 0, backward: 0 });
+  const { forward, backward } = op;
+  op.forward = (inputs, attrs) => {
+    calls.forward++;
+    return forward.call(op, inputs, attrs);
+  };
+  if (backward) {
+    op.backward = (ctx, gradOutput) => {
+      calls.backward++;
+      return backward.call(op, ctx, gradOutput);
+    };
+  }
+}
+
 const started = performance.now();
 // wgpu reports a CPU adapter (Mesa llvmpipe/lavapipe, SwiftShader, WARP) as a fallback adapter: allow it, or
 // machines without a GPU have none.
@@ -63,6 +84,8 @@ for (const { group, cases } of allCaseGroups(store)) {
     emit('case', { group, name: c.name, ok: !error, ms: Math.round(performance.now() - t0), error });
   }
 }
+
+emit('ops', opCalls);
 
 if (!filter || 'stylize'.includes(filter)) {
   const t0 = performance.now();
