@@ -7,6 +7,7 @@ import { rng } from '../ops/cpu.js';
 import { add, relu, scaledTanh } from '../ops/elementwise.js';
 import { instanceNorm } from '../ops/instance-norm.js';
 import { crop2d, pad2d } from '../ops/pad-crop.js';
+import type { BandProgram, BandStep } from './banded.js';
 import { ModelFileError } from './safetensors.js';
 
 /**
@@ -276,6 +277,48 @@ export class TransformNet {
       consume(apply(crop2d, [y], { top: Math.floor((ph - h) / 2), left: Math.floor((pw - w) / 2), height: h, width: w }));
     }
     return y;
+  }
+
+  /**
+   * The net as banded steps (models/banded.ts), for exact whole-image results beyond one pass's memory: the
+   * same layers as `forward`, with the instance norms' scales and shifts read back to the CPU.
+   */
+  async bandProgram(): Promise<BandProgram> {
+    const steps: BandStep[] = [];
+    for (const layer of this.layers) {
+      if (layer.kind === 'conv') {
+        if (layer.name.endsWith('.conv1')) steps.push({ kind: 'save-residual' });
+        const pad = Math.floor(layer.kernel / 2);
+        steps.push({
+          kind: 'conv',
+          name: layer.name,
+          weight: this.param(`${layer.name}.conv2d.weight`),
+          bias: this.param(`${layer.name}.conv2d.bias`),
+          stride: layer.stride,
+          upsample: layer.upsample,
+          upsampleMode: 'nearest',
+          rows: { before: pad, after: pad },
+          cols: { before: pad, after: pad },
+          padMode: 'reflect',
+        });
+      } else {
+        steps.push({
+          kind: 'norm',
+          name: layer.name,
+          gamma: await this.param(`${layer.name}.weight`).data(),
+          beta: await this.param(`${layer.name}.bias`).data(),
+          eps: INSTANCE_NORM_EPS,
+          then: layer.name.endsWith('.in2') ? 'add-residual' : 'relu',
+        });
+      }
+    }
+    if (this.config.output === 'scaled-tanh') steps.push({ kind: 'scaled-tanh', scale: OUTPUT_SCALE, offset: OUTPUT_OFFSET });
+    return { steps, internalSize };
+  }
+
+  /** Floats per input pixel of the widest activation (32 channels at full resolution at width 1). */
+  get peakFloatsPerPixel(): number {
+    return Math.max(...channelWidths(this.config.widthMultiplier).map((c, level) => c / 4 ** level), 3);
   }
 
   dispose(): void {
