@@ -147,7 +147,7 @@ describe('banded execution (whole-image instance-norm statistics)', () => {
     const weight = Tensor.zeros(engine, [32, 3, 9, 9]);
     const step: BandConv = {
       kind: 'conv', name: 'conv1', weight, bias: null, stride: 1, upsample: 1, upsampleMode: 'nearest',
-      rows: { before: 4, after: 4 }, cols: { before: 4, after: 4 }, padMode: 'reflect',
+      pad: () => ({ before: 4, after: 4 }), padMode: 'reflect',
     };
     const input = { channels: 3, height: 4000, width: 3000, data: new Float32Array(0) };
     const small = bandRows(step, input, 64 << 20);

@@ -45,8 +45,8 @@ export interface BandConv {
   stride: 1 | 2;
   upsample: 1 | 2;
   upsampleMode: 'nearest' | 'zeros';
-  rows: AxisPadding;
-  cols: AxisPadding;
+  /** Padding of an axis of n pixels (after upsampling): fixed for reflection, size-dependent for TF SAME. */
+  pad(n: number): AxisPadding;
   padMode: 'reflect' | 'zeros';
 }
 
@@ -72,6 +72,8 @@ export interface BandProgram {
   steps: BandStep[];
   /** The size the net computes at for an input side (the output is cropped back). */
   internalSize(n: number): number;
+  /** Frees what the program made for itself (e.g. transposed convs' weights as plain convs). */
+  dispose(): void;
 }
 
 /** Floats of GPU scratch per float of a band's input and output (conv workspaces: Winograd transforms, GEMM tiles). */
@@ -96,8 +98,9 @@ export interface BandedRunStats {
  * For each index of the padded, upsampled axis, the source index along the original axis (−1: a zero).
  * Reflection excludes the edge (PyTorch 'reflect'); zero-insertion upsampling has (n−1)·up + 1 positions.
  */
-export function axisSourceMap(n: number, upsample: number, mode: BandConv['upsampleMode'], pad: AxisPadding, padMode: BandConv['padMode']): Int32Array {
-  const upsampled = mode === 'nearest' ? n * upsample : (n - 1) * upsample + 1;
+export function axisSourceMap(n: number, upsample: number, mode: BandConv['upsampleMode'], padding: AxisPadding | ((n: number) => AxisPadding), padMode: BandConv['padMode']): Int32Array {
+  const upsampled = upsampledSize(n, upsample, mode);
+  const pad = typeof padding === 'function' ? padding(upsampled) : padding;
   if (padMode === 'reflect' && (pad.before >= upsampled || pad.after >= upsampled)) {
     throw new RangeError(`reflection padding ${Math.max(pad.before, pad.after)} needs more than ${upsampled} pixels`);
   }
@@ -116,6 +119,10 @@ export function axisSourceMap(n: number, upsample: number, mode: BandConv['upsam
   return map;
 }
 
+function upsampledSize(n: number, upsample: number, mode: BandConv['upsampleMode']): number {
+  return mode === 'nearest' ? n * upsample : (n - 1) * upsample + 1;
+}
+
 function convOutputSize(padded: number, kernel: number, stride: number): number {
   return Math.floor((padded - kernel) / stride) + 1;
 }
@@ -123,7 +130,7 @@ function convOutputSize(padded: number, kernel: number, stride: number): number 
 /** Output rows per band so that the band's input, output and conv workspace fit `budgetBytes`. */
 export function bandRows(step: BandConv, input: Activation, budgetBytes: number): number {
   const [cout, cin, k] = step.weight.shape;
-  const paddedWidth = axisSourceMap(input.width, step.upsample, step.upsampleMode, step.cols, step.padMode).length;
+  const paddedWidth = axisSourceMap(input.width, step.upsample, step.upsampleMode, step.pad, step.padMode).length;
   const outWidth = convOutputSize(paddedWidth, k, step.stride);
   // A band of R output rows reads (R − 1)·stride + K input rows.
   const bytesPerRow = 4 * WORKSPACE_FACTOR * (cin * step.stride * paddedWidth + cout * outWidth);
@@ -135,8 +142,8 @@ export function bandRows(step: BandConv, input: Activation, budgetBytes: number)
 async function convBanded(engine: Engine, step: BandConv, input: Activation, maxRows: number, stats: BandedRunStats): Promise<Activation> {
   const [cout, cin, k] = step.weight.shape;
   if (cin !== input.channels) throw new RangeError(`${step.name}: expects ${cin} channels, got ${input.channels}`);
-  const rowMap = axisSourceMap(input.height, step.upsample, step.upsampleMode, step.rows, step.padMode);
-  const colMap = axisSourceMap(input.width, step.upsample, step.upsampleMode, step.cols, step.padMode);
+  const rowMap = axisSourceMap(input.height, step.upsample, step.upsampleMode, step.pad, step.padMode);
+  const colMap = axisSourceMap(input.width, step.upsample, step.upsampleMode, step.pad, step.padMode);
   const outHeight = convOutputSize(rowMap.length, k, step.stride);
   const outWidth = convOutputSize(colMap.length, k, step.stride);
   if (outHeight < 1 || outWidth < 1) throw new RangeError(`${step.name}: a ${input.height}×${input.width} input is too small`);

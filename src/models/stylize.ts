@@ -204,7 +204,12 @@ export async function stylizeRgba(net: TransformNetLike, img: RgbaPixels, opts: 
     const fitsOnePass = widest <= usableBindingBytes(net.engine) && (opts.memoryBytes === undefined || onePassBytes(net.peakFloatsPerPixel ?? 32, ph, pw) <= opts.memoryBytes);
     if (opts.maxBandRows !== undefined || !fitsOnePass) {
       opts.onMode?.('banded');
-      await stylizeBanded(net, await net.bandProgram(), img, out, finish, budget, opts);
+      const program = await net.bandProgram();
+      try {
+        await stylizeBanded(net, program, img, out, finish, budget, opts);
+      } finally {
+        program.dispose();
+      }
       copyAlpha(src, out);
       return { width: W, height: H, data: out, mode: 'banded' };
     }

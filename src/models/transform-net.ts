@@ -297,8 +297,7 @@ export class TransformNet {
           stride: layer.stride,
           upsample: layer.upsample,
           upsampleMode: 'nearest',
-          rows: { before: pad, after: pad },
-          cols: { before: pad, after: pad },
+          pad: () => ({ before: pad, after: pad }),
           padMode: 'reflect',
         });
       } else {
@@ -313,7 +312,7 @@ export class TransformNet {
       }
     }
     if (this.config.output === 'scaled-tanh') steps.push({ kind: 'scaled-tanh', scale: OUTPUT_SCALE, offset: OUTPUT_OFFSET });
-    return { steps, internalSize };
+    return { steps, internalSize, dispose: () => {} };
   }
 
   /** Floats per input pixel of the widest activation (32 channels at full resolution at width 1). */
