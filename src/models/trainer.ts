@@ -9,6 +9,7 @@ import {
   CHECKPOINT_FORMAT,
   MODEL_FORMAT_VERSION,
   architectureOf,
+  netConfigOf,
   decodeMetadata,
   encodeMetadata,
   saveTransformNet,
@@ -113,7 +114,7 @@ export class Trainer {
     checkConfig(config);
     checkVgg(config, deps.vgg);
     const weights = new Map([...file.tensors].filter(([name]) => !name.startsWith(CHECKPOINT_EXTRA_PREFIX)));
-    const net = TransformNet.fromTensors(engine, { widthMultiplier: metadata.architecture.widthMultiplier, output: metadata.architecture.output }, weights, source);
+    const net = TransformNet.fromTensors(engine, netConfigOf(metadata), weights, source);
     let trainer: Trainer | null = null;
     try {
       trainer = Trainer.assemble(engine, config, net, deps);
