@@ -11,6 +11,7 @@ import { resolveStyle } from '../src/cli/package-files.js';
 import { ml5CheckpointTensors, ml5ToModelFile, parseMl5Manifest, type Ml5Manifest } from '../src/models/ml5-checkpoint.js';
 import { loadTransformNet } from '../src/models/model-file.js';
 import { ModelFileError } from '../src/models/safetensors.js';
+import { stylizeRgba } from '../src/models/stylize.js';
 import { TransformNet } from '../src/models/transform-net.js';
 import { conv2d, tfSameConv2dAttrs } from '../src/ops/conv2d.js';
 import { conv2dTranspose } from '../src/ops/conv2d-transpose.js';
@@ -129,6 +130,32 @@ describe('ml5-lengstrom TransformNet vs PyTorch (width 0.125, imported from ml5 
           expect(data.every((v) => Number.isFinite(v) && v > -23 && v < 278), `${h}×${w} finite, in the tanh range`).toBe(true);
         });
       }
+    } finally {
+      net.dispose();
+    }
+  });
+});
+
+describe('ml5-lengstrom through the tiled stylize', () => {
+  it('a 70×45 image in 32-pixel tiles comes back at its size and stylised', async () => {
+    const engine = await testEngine();
+    const { manifest, files } = smallFolder();
+    const { widthMultiplier, tensors } = await ml5CheckpointTensors(manifest, reader(files), 'small');
+    const net = TransformNet.fromTensors(engine, { widthMultiplier, architecture: 'ml5-lengstrom' }, tensors);
+    try {
+      const width = 70;
+      const height = 45;
+      const data = new Uint8Array(width * height * 4).map((_, i) => (i % 4 === 3 ? 255 : Math.round(127 + 100 * Math.sin(i / 37))));
+      const whole = await stylizeRgba(net, { width, height, data }, { tile: 128 });
+      const tiled = await stylizeRgba(net, { width, height, data }, { tile: 32 });
+      expect([tiled.width, tiled.height]).toEqual([width, height]);
+      expect(tiled.data.length).toBe(data.length);
+      // Tiles this small see much less context than the whole image (their own instance-norm statistics), so
+      // they are not compared with the untiled result (the same holds for our own net; stylize.test.ts checks
+      // the blending itself); both must have changed the picture.
+      const changed = (out: Uint8Array) => out.reduce((n, v, i) => n + (i % 4 !== 3 && Math.abs(v - data[i]) > 10 ? 1 : 0), 0);
+      expect(changed(tiled.data)).toBeGreaterThan(width * height);
+      expect(changed(whole.data)).toBeGreaterThan(width * height);
     } finally {
       net.dispose();
     }
