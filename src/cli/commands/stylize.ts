@@ -13,7 +13,7 @@ const MODE_NOTE: Record<StylizeMode, string> = {
 import { UsageError, type Command, type ParsedArgs } from '../args.js';
 import { CliError } from '../errors.js';
 import { decodeImage, encodeImage, ImageFileError, fitWithin, formatFromPath, resizeRgba, writeFileAtomic, type ImageFormat } from '../image-io.js';
-import { resolveStyle, shippedStyles, StyleNotFoundError } from '../package-files.js';
+import { resolveStyle, shippedStyles, styleDirs, StyleNotFoundError } from '../package-files.js';
 
 // Re-exported for commands that imported it from here before it had a module of its own.
 export { CliError };
@@ -147,7 +147,7 @@ export const stylizeCommand: Command = {
   usage: 'stylize (--model MODEL | --style NAME) INPUT... [-o OUT | --out-dir DIR] [options]',
   options: [
     { name: 'model', alias: 'm', type: 'string', valueName: 'PATH', description: 'model file (.safetensors) written by train' },
-    { name: 'style', alias: 's', type: 'string', valueName: 'NAME', description: 'a style shipped in the package models/ folder (see --list-styles)' },
+    { name: 'style', alias: 's', type: 'string', valueName: 'NAME', description: 'a style in the package models/ folder, or imported into .models-ml5/ (see --list-styles)' },
     { name: 'output', alias: 'o', type: 'string', valueName: 'PATH', description: 'output file (one input only); format from its extension' },
     { name: 'out-dir', alias: 'd', type: 'string', valueName: 'DIR', description: 'output directory: writes INPUTNAME_STYLE.png|jpg (default: current directory)' },
     { name: 'format', type: 'string', choices: ['png', 'jpeg'], description: 'output format (default: from --output, else the input\'s format)' },
@@ -157,7 +157,7 @@ export const stylizeCommand: Command = {
     { name: 'tile', type: 'number', integer: true, min: 64, max: 4096, valueName: 'N', description: 'approximate mode: overlapping tiles of at most N pixels, each normalised on its own (tones may shift between tiles; default: off, exact bands)' },
     { name: 'preserve-colors', type: 'boolean', description: "keep the photo's colours: the stylised luminance with the photo's chroma (YCbCr)" },
     { name: 'strength', type: 'number', min: 0, max: 1, default: 1, valueName: 'S', description: 'blend with the photo: S·stylised + (1 − S)·photo (0 = the photo unchanged)' },
-    { name: 'list-styles', type: 'boolean', description: 'list the shipped styles and exit' },
+    { name: 'list-styles', type: 'boolean', description: 'list the shipped and imported styles (with their folders) and exit' },
     { name: 'quiet', type: 'boolean', description: 'print errors only' },
   ],
   positionals: { name: 'INPUT', min: 0, max: Infinity },
@@ -175,8 +175,8 @@ export const stylizeCommand: Command = {
 
   async run(args) {
     if (args.flag('list-styles')) {
-      const styles = shippedStyles();
-      console.log(styles.length ? styles.join('\n') : '(no styles are shipped with this installation)');
+      const rows = styleDirs().flatMap((dir) => shippedStyles(dir).map((style) => `${style}\t${dir}`));
+      console.log(rows.length ? rows.join('\n') : `(no styles are installed in ${styleDirs().join(' or ')})`);
       return 0;
     }
     if (args.positionals.length === 0) throw new UsageError("missing INPUT for 'stylize'");
