@@ -2,7 +2,7 @@ import type { Engine } from '../engine/engine.js';
 import { ShapeError, shapeStr } from '../engine/errors.js';
 import { Tensor } from '../engine/tensor.js';
 import { apply } from '../autograd/tape.js';
-import { conv2d, tfSameConv2dAttrs, type Conv2dAttrs } from '../ops/conv2d.js';
+import { conv2d, tfSameConv2dAttrs, tfSamePadding, type Conv2dAttrs } from '../ops/conv2d.js';
 import { conv2dTranspose } from '../ops/conv2d-transpose.js';
 import { rng } from '../ops/cpu.js';
 import { add, relu, scaledTanh } from '../ops/elementwise.js';
@@ -330,20 +330,35 @@ export class TransformNet {
    */
   async bandProgram(): Promise<BandProgram> {
     const steps: BandStep[] = [];
+    const made: Tensor[] = [];
+    const tfSame = this.architecture.padding === 'tf-same-zeros';
     for (const layer of this.layers) {
       if (layer.kind === 'conv') {
         if (layer.name.endsWith('.conv1')) steps.push({ kind: 'save-residual' });
-        const pad = Math.floor(layer.kernel / 2);
+        const bias = layer.bias ? this.param(`${layer.name}.conv2d.bias`) : null;
+        const weight = this.param(`${layer.name}.conv2d.weight`);
+        if (layer.upsample === 'transposed') {
+          // A stride-2 transposed conv (TF SAME: out = 2n) is a conv of the zero-inserted input (2n − 1) with
+          // the kernel flipped and its channel axes swapped, padded so that 2n outputs come out.
+          const plain = Tensor.fromData(this.engine, [layer.outChannels, layer.inChannels, layer.kernel, layer.kernel], flipTransposedWeight(await weight.data(), layer.inChannels, layer.outChannels, layer.kernel), `${layer.name}.asConv`);
+          made.push(plain);
+          // The forward conv whose gradient this is pads `lead` before (TF SAME on 2n); the output is 2n long.
+          const k = layer.kernel;
+          const lead = Math.floor((k - 2) / 2);
+          steps.push({ kind: 'conv', name: layer.name, weight: plain, bias, stride: 1, upsample: 2, upsampleMode: 'zeros', pad: () => ({ before: k - 1 - lead, after: 1 + lead }), padMode: 'zeros' });
+          continue;
+        }
+        const k = layer.kernel;
         steps.push({
           kind: 'conv',
           name: layer.name,
-          weight: this.param(`${layer.name}.conv2d.weight`),
-          bias: this.param(`${layer.name}.conv2d.bias`),
+          weight,
+          bias,
           stride: layer.stride,
-          upsample: layer.upsample,
+          upsample: layer.upsample === 'nearest' ? 2 : 1,
           upsampleMode: 'nearest',
-          pad: () => ({ before: pad, after: pad }),
-          padMode: 'reflect',
+          pad: tfSame ? (n) => tfSamePadding(n, k, layer.stride) : () => ({ before: Math.floor(k / 2), after: Math.floor(k / 2) }),
+          padMode: tfSame ? 'zeros' : 'reflect',
         });
       } else {
         steps.push({
@@ -351,13 +366,13 @@ export class TransformNet {
           name: layer.name,
           gamma: await this.param(`${layer.name}.weight`).data(),
           beta: await this.param(`${layer.name}.bias`).data(),
-          eps: INSTANCE_NORM_EPS,
-          then: layer.name.endsWith('.in2') ? 'add-residual' : 'relu',
+          eps: this.architecture.instanceNormEps,
+          then: layer.then === 'residual' ? 'add-residual' : layer.then,
         });
       }
     }
     if (this.config.output === 'scaled-tanh') steps.push({ kind: 'scaled-tanh', scale: OUTPUT_SCALE, offset: OUTPUT_OFFSET });
-    return { steps, internalSize, dispose: () => {} };
+    return { steps, internalSize, dispose: () => made.forEach((t) => t.dispose()) };
   }
 
   /** Floats per input pixel of the widest activation (32 channels at full resolution at width 1). */
@@ -382,6 +397,19 @@ export class TransformNet {
     if (!t) throw new Error(`TransformNet: parameter ${name} missing (disposed net?)`);
     return t;
   }
+}
+
+/** [Cin, Cout, K, K] transposed-conv weights as the [Cout, Cin, K, K] conv weights over the dilated input. */
+function flipTransposedWeight(w: Float32Array, cin: number, cout: number, k: number): Float32Array {
+  const out = new Float32Array(w.length);
+  for (let i = 0; i < cin; i++) {
+    for (let o = 0; o < cout; o++) {
+      for (let a = 0; a < k; a++) {
+        for (let b = 0; b < k; b++) out[((o * cin + i) * k + a) * k + b] = w[((i * cout + o) * k + (k - 1 - a)) * k + (k - 1 - b)];
+      }
+    }
+  }
+  return out;
 }
 
 /** The size the net computes at for an input side of n (see SIZE_MULTIPLE). */
