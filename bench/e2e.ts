@@ -17,9 +17,10 @@ import { Tensor } from '../src/engine/tensor.js';
 import { defaultLossConfig } from '../src/models/losses.js';
 import { writeSafetensors } from '../src/models/safetensors.js';
 import { Trainer } from '../src/models/trainer.js';
-import { TransformNet } from '../src/models/transform-net.js';
+import { TransformNet, type ArchitectureName } from '../src/models/transform-net.js';
 import { Vgg } from '../src/models/vgg.js';
 import { johnsonForwardFlops, randomImage } from './johnson.js';
+import { TfjsMl5Net } from './peers/tfjs-ml5-net.js';
 import { loadTfjsWebgpu, nchwToNhwc, nhwcToNchw, TfjsTransformNet, tfjsAdapterInfo, type NamedWeights, type Tfjs } from './peers/tfjs-transform-net.js';
 import { median, type BenchCase } from './report.js';
 
@@ -41,6 +42,11 @@ export interface E2eOptions {
   trainBatch: number;
   seed: number;
   widthMultiplier: number;
+  /**
+   * The net benchmarked: ours (johnson2016) or lengstrom's as ml5.js runs it (ml5-lengstrom: the tfjs peer
+   * is then the ml5 graph in tfjs ops; no training case, the trainer's loss setup is ours).
+   */
+  architecture: ArchitectureName;
   log: (line: string) => void;
 }
 
@@ -56,6 +62,7 @@ export const E2E_DEFAULTS: E2eOptions = {
   trainBatch: 4,
   seed: 1,
   widthMultiplier: 1,
+  architecture: 'johnson2016',
   log: (line) => console.log(line),
 };
 
@@ -97,6 +104,12 @@ export function e2eOptionsFromArgs(args: readonly string[]): Partial<E2eOptions>
     o.maxRuns = Math.max(o.minRuns, o.maxRuns ?? E2E_DEFAULTS.maxRuns);
   }
   if (args.includes('--no-train')) o.train = false;
+  const arch = value('--arch');
+  if (arch !== undefined) {
+    if (arch !== 'johnson2016' && arch !== 'ml5-lengstrom') throw new Error(`--arch: unknown architecture ${arch} (johnson2016, ml5-lengstrom)`);
+    o.architecture = arch;
+    if (arch === 'ml5-lengstrom') o.train = false;
+  }
   const ts = value('--train-size');
   if (ts) o.trainSize = positive('--train-size', ts);
   const tb = value('--train-batch');
@@ -125,16 +138,23 @@ export async function runE2e(engine: Engine, options: Partial<E2eOptions> = {}):
     'e2e stylize: one run = forward from an input already on the GPU until the output is read back to the CPU (data() for every implementation); batch 1, FP32, same seeded weights and input for all.',
     'GFLOP/s counts the convolutions only (2 per multiply-add).',
   ];
-  const net = TransformNet.create(engine, { widthMultiplier: o.widthMultiplier, seed: o.seed });
+  const ml5 = o.architecture === 'ml5-lengstrom';
+  if (ml5) {
+    notes.push(
+      'ml5-lengstrom: lengstrom\'s fast-style-transfer graph as ml5.js runs it (TF SAME zero padding, no conv biases, IN eps 1e-3, 3×3 stride-2 transposed convs); ' +
+        'the tfjs peer is that graph in the tfjs ops ml5 uses (conv2d / conv2dTranspose "same"). GFLOP/s counts useful MACs (a transposed conv as H·W·Cin·Cout·9).',
+    );
+  }
+  const net = TransformNet.create(engine, { widthMultiplier: o.widthMultiplier, seed: o.seed, architecture: o.architecture });
   try {
     const weights = await readWeights(net);
 
     let tf: Tfjs | null = null;
-    let tnet: TfjsTransformNet | null = null;
+    let tnet: TfjsTransformNet | TfjsMl5Net | null = null;
     if (o.peers.includes('tfjs')) {
       try {
         tf = await loadTfjsWebgpu(nodeNavigatorGpu());
-        tnet = new TfjsTransformNet(tf, weights);
+        tnet = ml5 ? new TfjsMl5Net(tf, weights) : new TfjsTransformNet(tf, weights);
         notes.push(`tfjs ${tf.version_core} on the webgpu backend (${tfjsAdapterInfo(tf)}), its own device on the same Dawn GPU object; NHWC inside tfjs.`);
       } catch (e) {
         notes.push(`tfjs-webgpu skipped: ${errorText(e)}`);
@@ -151,8 +171,8 @@ export async function runE2e(engine: Engine, options: Partial<E2eOptions> = {}):
     }
 
     for (const size of o.sizes) {
-      const name = `stylize ${size}x${size}`;
-      const flops = johnsonForwardFlops(o.widthMultiplier, 1, size, size);
+      const name = ml5 ? `stylize ml5-lengstrom ${size}x${size}` : `stylize ${size}x${size}`;
+      const flops = ml5 ? ml5ForwardFlops(o.widthMultiplier, size) : johnsonForwardFlops(o.widthMultiplier, 1, size, size);
       const img = randomImage(o.seed * 7919 + size, 1, size, size);
       o.log(`e2e: ${name} (${(flops / 1e9).toFixed(1)} GFLOP per image)`);
       const impls: Impl[] = [oursImpl(engine, net, img, size)];
@@ -170,7 +190,7 @@ export async function runE2e(engine: Engine, options: Partial<E2eOptions> = {}):
           if (m.impl !== 'ours' && reference && m.output) c.maxAbsDiff = maxAbsDiff(reference, m.output);
           cases.push(c);
         }
-        if (torch) cases.push(...runTorchStylize(torch, weights, img, size, o, reference, flops));
+        if (torch) cases.push(...runTorchStylize(torch, weights, img, size, o, reference, flops, name));
       } finally {
         for (const i of impls) i.dispose();
       }
@@ -226,7 +246,20 @@ function countersNote(engine: Engine, before: { dispatches: number; submits: num
   return `${engine.counters.dispatches - before.dispatches} dispatches, ${engine.counters.submits - before.submits} submits per run`;
 }
 
-function tfjsImpl(tf: Tfjs, tnet: TfjsTransformNet, img: Float32Array, size: number): Impl {
+/**
+ * Useful multiply-adds ×2 of the ml5 net at size²: as our net, except that each ×2 upsampling layer is a
+ * transposed conv of the smaller image (a quarter of the resize-conv's MACs; the zero-inserted conv we run it
+ * as executes all four quarters).
+ */
+function ml5ForwardFlops(widthMultiplier: number, size: number): number {
+  const c1 = Math.max(1, Math.round(32 * widthMultiplier));
+  const c2 = Math.max(1, Math.round(64 * widthMultiplier));
+  const c3 = Math.max(1, Math.round(128 * widthMultiplier));
+  const resizeConvs = 2 * 9 * ((size / 2) ** 2 * c3 * c2 + size ** 2 * c2 * c1);
+  return johnsonForwardFlops(widthMultiplier, 1, size, size) - resizeConvs + resizeConvs / 4;
+}
+
+function tfjsImpl(tf: Tfjs, tnet: TfjsTransformNet | TfjsMl5Net, img: Float32Array, size: number): Impl {
   const x = tf.tensor4d(nchwToNhwc(img, 1, 3, size, size), [1, size, size, 3]);
   return {
     impl: 'tfjs-webgpu',
@@ -410,7 +443,8 @@ function callTorch(peer: TorchPeer, weights: Map<string, NamedWeights>, args: st
   writeFileSync(join(dir, 'weights.safetensors'), writeSafetensors(new Map([...weights].map(([k, v]) => [k, { shape: [...v.shape], data: v.data }]))));
   for (const [f, bytes] of Object.entries(files)) writeFileSync(join(dir, f), bytes);
   const threads = String(availableParallelism());
-  const argv = [peer.script, '--weights', join(dir, 'weights.safetensors'), '--threads', threads, ...args.map((a) => a.replace('$DIR', dir))];
+  const arch = weights.has('in6.weight') ? ['--arch', 'ml5-lengstrom'] : [];
+  const argv = [peer.script, '--weights', join(dir, 'weights.safetensors'), '--threads', threads, ...arch, ...args.map((a) => a.replace('$DIR', dir))];
   const p = spawnSync(peer.python!, argv, {
     encoding: 'utf8',
     maxBuffer: 16 << 20,
@@ -424,8 +458,7 @@ function callTorch(peer: TorchPeer, weights: Map<string, NamedWeights>, args: st
   return { result: JSON.parse(last) as TorchResult, dir };
 }
 
-function runTorchStylize(peer: TorchPeer, weights: Map<string, NamedWeights>, img: Float32Array, size: number, o: E2eOptions, reference: Float32Array | null, flops: number): BenchCase[] {
-  const name = `stylize ${size}x${size}`;
+function runTorchStylize(peer: TorchPeer, weights: Map<string, NamedWeights>, img: Float32Array, size: number, o: E2eOptions, reference: Float32Array | null, flops: number, name: string): BenchCase[] {
   const runs = Math.max(o.minRuns, Math.min(o.maxRuns, 5));
   const r = callTorch(peer, weights, ['--input', '$DIR/x.f32', '--sizes', String(size), '--runs', String(runs), '--warmup', String(Math.max(1, o.warmup)), '--output', '$DIR/y.f32'], {
     'x.f32': new Uint8Array(img.buffer, img.byteOffset, img.byteLength),

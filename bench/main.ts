@@ -7,7 +7,8 @@
 //   adapters such as lavapipe run at a few GFLOP/s).
 // sgemm: the adapter's plain-GEMM GFLOP/s at the conv GEMM shapes (bench/sgemm.ts).
 // e2e: [--sizes 256,512,1024] [--peers tfjs,torch|none] [--peer-torch] [--runs N] [--no-train]
-//   [--train-size 256] [--train-batch 4]; --quick: stylize 256² vs tfjs-webgpu and a 64² batch-1 training step.
+//   [--train-size 256] [--train-batch 4] [--arch ml5-lengstrom: the ml5.js net vs the ml5 graph in tfjs];
+//   --quick: stylize 256² vs tfjs-webgpu and a 64² batch-1 training step.
 import { createNodeEngine } from '../src/engine/node.js';
 import { benchConv2d, transformNetLayers, vggLayers, type ConvLayer } from './conv2d.js';
 import { e2eOptionsFromArgs, runE2e } from './e2e.js';
@@ -22,11 +23,11 @@ function option(args: string[], name: string): string | undefined {
 const QUICK_LAYERS = ['tn.conv1', 'tn.conv2', 'tn.res', 'tn.up2', 'vgg.conv1_2', 'vgg.conv3_1'];
 
 const FLAGS = ['--quick', '--conv2d', '--e2e', '--sgemm', '--no-record', '--no-train', '--peer-torch', '--help', '-h'];
-const OPTIONS = ['--size', '--batch', '--reps', '--layers', '--sizes', '--peers', '--runs', '--train-size', '--train-batch'];
+const OPTIONS = ['--size', '--batch', '--reps', '--layers', '--sizes', '--peers', '--runs', '--train-size', '--train-batch', '--arch'];
 const USAGE = `usage: npm run bench -- [--conv2d] [--e2e] [--sgemm] [--quick] [--no-record]
   conv2d: [--size 256] [--reps N] [--layers vgg,tn.res] [--batch N]
   e2e:    [--sizes 256,512,1024] [--peers tfjs,torch|none] [--peer-torch] [--runs N] [--no-train]
-          [--train-size 256] [--train-batch 4]
+          [--train-size 256] [--train-batch 4] [--arch johnson2016|ml5-lengstrom]
 Default: conv2d and e2e at full size (slow on a software adapter: use --quick there).`;
 
 /** Unknown flags are errors: a typo must not silently run another benchmark. */

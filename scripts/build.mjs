@@ -29,7 +29,7 @@ await build({
   ...common,
   platform: 'node',
   target: 'node20',
-  entryPoints: { bench: 'bench/main.ts' },
+  entryPoints: { bench: 'bench/main.ts', 'bench-large': 'bench/large-image.ts' },
   outdir: 'dist',
   external: ['webgpu', 'pngjs', 'jpeg-js'],
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },

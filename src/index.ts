@@ -5,6 +5,7 @@ export * from './ops/index.js';
 export * from './autograd/index.js';
 export * from './models/transform-net.js';
 export * from './models/model-file.js';
+export * from './models/ml5-checkpoint.js';
 export * from './models/safetensors.js';
 export * from './models/vgg.js';
 export * from './models/losses.js';

@@ -21,7 +21,9 @@ import { startServer } from '../scripts/serve.mjs';
 import { apply } from '../src/autograd/tape.js';
 import { Tensor } from '../src/engine/tensor.js';
 import { add, relu, scaledTanh } from '../src/ops/elementwise.js';
+import { ml5CheckpointTensors, type Ml5Manifest } from '../src/models/ml5-checkpoint.js';
 import { saveTransformNet } from '../src/models/model-file.js';
+import { readSafetensors } from '../src/models/safetensors.js';
 import { stylizeRgba } from '../src/models/stylize.js';
 import { TransformNet } from '../src/models/transform-net.js';
 import { blendRgba, fitSize, toRgba } from '../src/web/pixels.js';
@@ -527,6 +529,52 @@ describe.skipIf(!HAVE_CHROMIUM)('in Chromium (WebGPU)', () => {
     expect(r.badStrength).toMatch(/strength/);
   });
 
+  it('createStylizer takes an ml5.js model folder URL (manifest.json + Variable files), as ml5.styleTransfer does', async () => {
+    // The golden fixture's small ml5-lengstrom net (width 0.125) as a folder under the served models/.
+    const engine = await testEngine();
+    const fixture = readSafetensors(new Uint8Array(readFileSync(join(REPO, 'test', 'fixtures', 'golden', 'ml5.safetensors')))).tensors;
+    const ml5Index = JSON.parse(readFileSync(join(REPO, 'test', 'fixtures', 'golden', 'ml5.json'), 'utf8'));
+    const folder = join(tmp, 'models', 'tiny_ml5');
+    mkdirSync(folder, { recursive: true });
+    const manifest: Ml5Manifest = new Map();
+    const files = new Map<string, Uint8Array>();
+    (ml5Index.small.variables as string[]).forEach((stored, i) => {
+      const name = i === 0 ? 'Variable' : `Variable_${i}`;
+      const t = fixture.get(stored)!;
+      const bytes = new Uint8Array(Float32Array.from(t.data).buffer);
+      manifest.set(name, { filename: name, shape: t.shape });
+      files.set(name, bytes);
+      writeFileSync(join(folder, name), bytes);
+    });
+    writeFileSync(join(folder, 'manifest.json'), JSON.stringify(Object.fromEntries(manifest)));
+    // Node: the same folder through the importer.
+    const { widthMultiplier, tensors } = await ml5CheckpointTensors(manifest, async (f) => files.get(f), 'tiny_ml5');
+    const net = TransformNet.fromTensors(engine, { widthMultiplier, architecture: 'ml5-lengstrom' }, tensors);
+    const nodeMl5 = await stylizeRgba(net, REF_IMAGE);
+    net.dispose();
+
+    const r = await browser.page.evaluate(
+      async ({ img }) => {
+        const m = (window as unknown as { __lib: any }).__lib;
+        const engine = (window as unknown as { __engine?: unknown }).__engine;
+        // The folder URL as an ml5 page writes it: no trailing slash, no manifest.json.
+        const s = await m.createStylizer('models/tiny_ml5', { engine, allowFallbackAdapter: true });
+        const out = await s.stylize({ width: img.width, height: img.height, data: Uint8Array.from(img.data) });
+        const meta = s.metadata;
+        s.dispose();
+        let missing = '';
+        await m.createStylizer('models/no_such_ml5_folder', { engine, allowFallbackAdapter: true }).catch((e: Error) => (missing = e.message));
+        return { data: Array.from(out.data as Uint8ClampedArray), architecture: meta.architecture.name, style: meta.style, licence: meta.licence, missing };
+      },
+      { img: { width: REF_IMAGE.width, height: REF_IMAGE.height, data: Array.from(REF_IMAGE.data) } },
+    );
+    expect(r).toMatchObject({ architecture: 'ml5-lengstrom', style: 'tiny_ml5', licence: 'ml5.js weights, MIT; training code research use' });
+    const diff = maxAbsDiff(r.data, nodeMl5.data);
+    console.log(`ml5 folder: max |Chromium − Node| over the stylized bytes: ${diff} (tolerance ${STYLIZE_TOL})`);
+    expect(diff).toBeLessThanOrEqual(STYLIZE_TOL);
+    expect(maxAbsDiff(r.data, REF_IMAGE.data)).toBeGreaterThan(20);
+    expect(r.missing).toMatch(/no_such_ml5_folder.*404/);
+  });
 });
 
 describe.skipIf(!HAVE_CHROMIUM)('in Chromium, WebGPU compatibility mode (--use-webgpu-adapter=opengles)', () => {

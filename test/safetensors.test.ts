@@ -43,6 +43,12 @@ describe('safetensors round trip', () => {
     });
   }
 
+  it('reads from a Node Buffer (whose slice() is a view, not a copy): each tensor holds its own values only', () => {
+    const bytes = Buffer.from(writeSafetensors(sample()));
+    const back = readSafetensors(bytes);
+    for (const [name, t] of sample()) expect(back.tensors.get(name)!.data, name).toEqual(t.data);
+  });
+
   it('reads from a subarray at an odd byte offset', () => {
     const bytes = writeSafetensors(sample());
     const shifted = new Uint8Array(bytes.length + 3);

@@ -292,6 +292,48 @@ describe.skipIf(!haveCli)('train CLI (dist/cli.js in a child process)', () => {
     }
   }, 300_000);
 
+  it('--init starts from a model of either architecture (here ml5-lengstrom) and records it; it refuses --resume and another --width', async () => {
+    const { dir, args } = await fixture();
+    try {
+      const e = await testEngine();
+      const { TransformNet } = await import('../src/models/transform-net.js');
+      const { saveTransformNet } = await import('../src/models/model-file.js');
+      const start = TransformNet.create(e, { widthMultiplier: 0.25, architecture: 'ml5-lengstrom', seed: 3 });
+      writeFileSync(join(dir, 'init.safetensors'), await saveTransformNet(start, { style: 'imported' }));
+      start.dispose();
+      const init = readSafetensors(readFileSync(join(dir, 'init.safetensors')));
+
+      const tuned = run(args('t.safetensors', '--iters', '2', '--init', join(dir, 'init.safetensors')));
+      expect(tuned.status, tuned.stderr).toBe(0);
+      expect(tuned.stderr).toMatch(/starting from the weights of .*init\.safetensors \(ml5-lengstrom, width 0\.25\)/);
+      const out = readSafetensors(readFileSync(join(dir, 't.safetensors')));
+      expect(JSON.parse(out.metadata.architecture).name).toBe('ml5-lengstrom');
+      expect(JSON.parse(out.metadata.training).init).toEqual({ source: join(dir, 'init.safetensors'), architecture: 'ml5-lengstrom' });
+      expect([...out.tensors.keys()]).toEqual([...init.tensors.keys()]);
+      // Two Adam steps at lr 1e-3 move each weight by at most ~2e-3 from where it started: the run began at
+      // the given weights (random ones would be ~0.1 away), and it did train (something moved).
+      let moved = 0;
+      for (const [name, t] of out.tensors) {
+        const before = init.tensors.get(name)!.data;
+        for (let i = 0; i < t.data.length; i++) {
+          const d = Math.abs(t.data[i] - before[i]);
+          expect(d, name).toBeLessThanOrEqual(2.1e-3);
+          moved = Math.max(moved, d);
+        }
+      }
+      expect(moved).toBeGreaterThan(1e-4);
+
+      const both = run(args('u.safetensors', '--iters', '2', '--init', join(dir, 'init.safetensors'), '--resume'));
+      expect(both.status).toBe(2);
+      expect(both.stderr).toMatch(/--init starts a new run/);
+      const wider = run([...args('v.safetensors', '--iters', '2', '--init', join(dir, 'init.safetensors')).filter((a, i, all) => a !== '--width' && all[i - 1] !== '--width'), '--width', '0.5']);
+      expect(wider.status).toBe(2);
+      expect(wider.stderr).toMatch(/--width 0\.5 differs from the width 0\.25 of --init/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 300_000);
+
   it('Ctrl-C writes a checkpoint and exits 130; a non-finite loss exits 1 keeping the checkpoint; usage errors exit 2', async () => {
     const { dir, args } = await fixture();
     try {

@@ -100,6 +100,50 @@ class TransformNet(nn.Module):
         return 150.0 * torch.tanh(self.deconv3(y)) + 127.5
 
 
+class Ml5Net(nn.Module):
+    """lengstrom's fast-style-transfer as ml5.js runs it ('ml5-lengstrom' in src/models/transform-net.ts, our
+    parameter names): TF SAME zero padding, no conv biases, IN eps 1e-3 (also after the last conv), 3×3 stride-2
+    transposed convs ([Cin, Cout, K, K]) cropped to 2H × 2W."""
+
+    def __init__(self, weights):
+        super().__init__()
+        # Dots are not allowed in parameter names: keep the tensors by our names in a plain dict of buffers.
+        self.names = list(weights)
+        for i, name in enumerate(self.names):
+            self.register_buffer(f"p{i}", weights[name].clone())
+
+    def p(self, name):
+        return getattr(self, f"p{self.names.index(name)}")
+
+    @staticmethod
+    def same_pad(x, k, s):
+        def amount(n):
+            total = max((-(-n // s) - 1) * s + k - n, 0)
+            return total // 2, total - total // 2
+        (t, b), (l, r) = amount(x.shape[2]), amount(x.shape[3])
+        return F.pad(x, (l, r, t, b))
+
+    def layer(self, conv, norm, x, stride=1, transposed=False):
+        w = self.p(f"{conv}.conv2d.weight")
+        if transposed:
+            h, wd = x.shape[2], x.shape[3]
+            y = F.conv_transpose2d(x, w, stride=2)[:, :, : 2 * h, : 2 * wd]
+        else:
+            y = F.conv2d(self.same_pad(x, w.shape[-1], stride), w, stride=stride)
+        return F.instance_norm(y, weight=self.p(f"{norm}.weight"), bias=self.p(f"{norm}.bias"), eps=1e-3)
+
+    def forward(self, x):
+        y = F.relu(self.layer("conv1", "in1", x))
+        y = F.relu(self.layer("conv2", "in2", y, 2))
+        y = F.relu(self.layer("conv3", "in3", y, 2))
+        for r in range(1, 6):
+            h = F.relu(self.layer(f"res{r}.conv1", f"res{r}.in1", y))
+            y = y + self.layer(f"res{r}.conv2", f"res{r}.in2", h)
+        y = F.relu(self.layer("deconv1", "in4", y, transposed=True))
+        y = F.relu(self.layer("deconv2", "in5", y, transposed=True))
+        return 150.0 * torch.tanh(self.layer("deconv3", "in6", y)) + 127.5
+
+
 VGG16_CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512]
 # Indices in torchvision's vgg16().features of relu1_2, relu2_2, relu3_3, relu4_3.
 STYLE_TAPS = {3: "relu1_2", 8: "relu2_2", 15: "relu3_3", 22: "relu4_3"}
@@ -172,6 +216,7 @@ def main():
     ap.add_argument("--train-runs", type=int, default=3)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: torch's default)")
+    ap.add_argument("--arch", default="johnson2016", choices=["johnson2016", "ml5-lengstrom"], help="which net the weights are for")
     args = ap.parse_args()
 
     if args.threads > 0:
@@ -182,9 +227,14 @@ def main():
     torch.backends.cudnn.allow_tf32 = False
 
     weights = read_safetensors(args.weights)
-    c1, c2, c3 = weights["conv1.conv2d.weight"].shape[0], weights["conv2.conv2d.weight"].shape[0], weights["conv3.conv2d.weight"].shape[0]
-    net = TransformNet(c1, c2, c3)
-    net.load_state_dict(weights, strict=True)
+    if args.arch == "ml5-lengstrom":
+        if args.train:
+            raise SystemExit("--train: only the johnson2016 net is trained here")
+        net = Ml5Net(weights)
+    else:
+        c1, c2, c3 = weights["conv1.conv2d.weight"].shape[0], weights["conv2.conv2d.weight"].shape[0], weights["conv3.conv2d.weight"].shape[0]
+        net = TransformNet(c1, c2, c3)
+        net.load_state_dict(weights, strict=True)
     net.to(device)
 
     result = {

@@ -38,6 +38,19 @@ export function modelsDir(): string {
   return join(packageRoot(), 'models');
 }
 
+/**
+ * Where `scripts/demo.sh` imports the ml5.js nets of ../shared (`import`): git-ignored, since they are another
+ * project's weights. `--style NAME` looks here after models/.
+ */
+export function importedModelsDir(): string {
+  return join(packageRoot(), '.models-ml5');
+}
+
+/** The folders `--style NAME` searches, in order: shipped styles, then imported ones. */
+export function styleDirs(): string[] {
+  return [modelsDir(), importedModelsDir()];
+}
+
 /** Names of the shipped styles (models/NAME.safetensors), sorted. */
 export function shippedStyles(dir = modelsDir()): string[] {
   if (!existsSync(dir)) return [];
@@ -47,11 +60,12 @@ export function shippedStyles(dir = modelsDir()): string[] {
     .sort();
 }
 
-/** The model file of a shipped style, or an error listing the styles there are. */
-export function resolveStyle(name: string, dir = modelsDir()): string {
-  const available = shippedStyles(dir);
-  if (available.includes(name)) return join(dir, name + MODEL_EXTENSION);
-  const list = available.length ? `available: ${available.join(', ')}` : `no styles are installed in ${dir}`;
+/** The model file of a style in the first of `dirs` that has it, or an error listing the styles there are. */
+export function resolveStyle(name: string, dirs: string | readonly string[] = styleDirs()): string {
+  const folders = typeof dirs === 'string' ? [dirs] : dirs;
+  for (const dir of folders) if (shippedStyles(dir).includes(name)) return join(dir, name + MODEL_EXTENSION);
+  const available = [...new Set(folders.flatMap((dir) => shippedStyles(dir)))].sort();
+  const list = available.length ? `available: ${available.join(', ')}` : `no styles are installed in ${folders.join(' or ')}`;
   const hint = /[/\\]|\.safetensors$/.test(name) ? '; for a model file use --model PATH' : '';
   throw new StyleNotFoundError(`unknown style '${name}' (${list})${hint}`);
 }

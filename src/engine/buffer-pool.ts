@@ -24,6 +24,8 @@ export interface PoolStats {
   freeBytes: number;
   /** Buffers ever created by this pool (a training loop in steady state does not raise this). */
   created: number;
+  /** Most bytes live at once since the pool was made or resetPeak() was called. */
+  peakLiveBytes: number;
 }
 
 export class BufferPool {
@@ -32,6 +34,7 @@ export class BufferPool {
   private liveBytes = 0;
   private freeBytes = 0;
   private created = 0;
+  private peakLiveBytes = 0;
 
   constructor(private device: GPUDevice, private maxBufferSize: number) {}
 
@@ -53,6 +56,7 @@ export class BufferPool {
     }
     this.live.add(buffer);
     this.liveBytes += size;
+    this.peakLiveBytes = Math.max(this.peakLiveBytes, this.liveBytes);
     return buffer;
   }
 
@@ -81,7 +85,13 @@ export class BufferPool {
       freeBuffers,
       freeBytes: this.freeBytes,
       created: this.created,
+      peakLiveBytes: this.peakLiveBytes,
     };
+  }
+
+  /** Starts a new peak from the bytes live now (to measure one piece of work). */
+  resetPeak(): void {
+    this.peakLiveBytes = this.liveBytes;
   }
 
   destroy(): void {

@@ -1,12 +1,15 @@
 import type { Engine } from '../engine/engine.js';
 import {
-  INSTANCE_NORM_EPS,
+  ARCHITECTURES,
+  isArchitectureName,
   OUTPUT_OFFSET,
   OUTPUT_SCALE,
   RESIDUAL_BLOCKS,
   TransformNet,
   channelWidths,
+  type ArchitectureName,
   type ResolvedTransformNetConfig,
+  type TransformNetArchitecture,
 } from './transform-net.js';
 import { ModelFileError, readSafetensors, writeSafetensors, type Dtype } from './safetensors.js';
 
@@ -25,8 +28,12 @@ export const MODEL_FORMAT_VERSION = 1;
 /** Tensors of a checkpoint that are not weights (optimiser moments) start with this. */
 export const CHECKPOINT_EXTRA_PREFIX = 'adam.';
 
+/**
+ * The architecture a model file holds: its name says which net to build (TransformNetArchitecture), the
+ * other fields spell out what that name means so that a reader needs no code; on load they must agree.
+ */
 export interface ArchitectureMetadata {
-  name: 'johnson2016';
+  name: ArchitectureName;
   widthMultiplier: number;
   channels: number[];
   residualBlocks: number;
@@ -35,8 +42,10 @@ export interface ArchitectureMetadata {
   outputScale: number;
   outputOffset: number;
   instanceNormEps: number;
-  padding: 'reflect';
-  upsampling: 'nearest-x2-conv';
+  padding: TransformNetArchitecture['padding'];
+  upsampling: TransformNetArchitecture['upsampling'];
+  convBias: boolean;
+  outputNorm: boolean;
   /** Pixel convention of input and output. */
   pixels: 'RGB 0..255';
 }
@@ -48,20 +57,26 @@ export interface ModelMetadata {
   style?: string;
   training?: Record<string, unknown>;
   step?: number;
+  /** Where imported weights came from, and the terms they come under. */
+  source?: string;
+  licence?: string;
 }
 
 export function architectureOf(config: ResolvedTransformNetConfig): ArchitectureMetadata {
+  const arch = ARCHITECTURES[config.architecture];
   return {
-    name: 'johnson2016',
+    name: arch.name,
     widthMultiplier: config.widthMultiplier,
     channels: channelWidths(config.widthMultiplier),
     residualBlocks: RESIDUAL_BLOCKS,
     output: config.output,
     outputScale: OUTPUT_SCALE,
     outputOffset: OUTPUT_OFFSET,
-    instanceNormEps: INSTANCE_NORM_EPS,
-    padding: 'reflect',
-    upsampling: 'nearest-x2-conv',
+    instanceNormEps: arch.instanceNormEps,
+    padding: arch.padding,
+    upsampling: arch.upsampling,
+    convBias: arch.convBias,
+    outputNorm: arch.outputNorm,
     pixels: 'RGB 0..255',
   };
 }
@@ -79,6 +94,8 @@ export function encodeMetadata(m: ModelMetadata, extra: Record<string, string> =
   if (m.style !== undefined) out.style = m.style;
   if (m.training !== undefined) out.training = JSON.stringify(m.training);
   if (m.step !== undefined) out.step = String(m.step);
+  if (m.source !== undefined) out.source = m.source;
+  if (m.licence !== undefined) out.licence = m.licence;
   return { ...out, ...extra };
 }
 
@@ -88,7 +105,7 @@ export function encodeMetadata(m: ModelMetadata, extra: Record<string, string> =
  */
 export async function saveTransformNet(
   net: TransformNet,
-  metadata: Partial<Pick<ModelMetadata, 'style' | 'training' | 'step'>> = {},
+  metadata: Partial<Pick<ModelMetadata, 'style' | 'training' | 'step' | 'source' | 'licence'>> = {},
   opts: { dtype?: Dtype } = {},
 ): Promise<Uint8Array> {
   const full: ModelMetadata = { format: MODEL_FORMAT, version: MODEL_FORMAT_VERSION, architecture: architectureOf(net.config), ...metadata };
@@ -115,11 +132,12 @@ export function decodeMetadata(raw: Record<string, string>, source: string, form
   if (raw.architecture === undefined) fail('metadata has no "architecture"');
   const arch = json('architecture') as Partial<ArchitectureMetadata> | null;
   if (!arch || typeof arch !== 'object') return fail('metadata "architecture" is not an object');
-  if (arch.name !== 'johnson2016') fail(`unsupported architecture "${String(arch.name)}" (this program runs johnson2016)`);
+  if (!isArchitectureName(arch.name)) fail(`unsupported architecture "${String(arch.name)}" (this program runs ${Object.keys(ARCHITECTURES).join(', ')})`);
   if (!(typeof arch.widthMultiplier === 'number' && arch.widthMultiplier > 0)) fail(`invalid widthMultiplier ${String(arch.widthMultiplier)}`);
   if (arch.output !== 'scaled-tanh' && arch.output !== 'linear') fail(`unsupported output "${String(arch.output)}"`);
-  const expected = architectureOf({ widthMultiplier: arch.widthMultiplier!, output: arch.output!, seed: 0 });
-  for (const key of ['residualBlocks', 'outputScale', 'outputOffset', 'instanceNormEps', 'padding', 'upsampling'] as const) {
+  const expected = architectureOf({ widthMultiplier: arch.widthMultiplier!, output: arch.output!, seed: 0, architecture: arch.name! });
+  // Files written before convBias and outputNorm existed lack them: absent fields take the name's values.
+  for (const key of ['residualBlocks', 'outputScale', 'outputOffset', 'instanceNormEps', 'padding', 'upsampling', 'convBias', 'outputNorm'] as const) {
     if (arch[key] !== undefined && arch[key] !== expected[key]) {
       fail(`architecture ${key} = ${JSON.stringify(arch[key])} is not supported (this program builds ${JSON.stringify(expected[key])})`);
     }
@@ -128,7 +146,15 @@ export function decodeMetadata(raw: Record<string, string>, source: string, form
   if (raw.style !== undefined) m.style = raw.style;
   if (raw.training !== undefined) m.training = json('training') as Record<string, unknown>;
   if (raw.step !== undefined) m.step = Number(raw.step);
+  if (raw.source !== undefined) m.source = raw.source;
+  if (raw.licence !== undefined) m.licence = raw.licence;
   return m;
+}
+
+/** The TransformNet config that a model file's metadata describes. */
+export function netConfigOf(metadata: ModelMetadata): { widthMultiplier: number; output: ArchitectureMetadata['output']; architecture: ArchitectureName } {
+  const a = metadata.architecture;
+  return { widthMultiplier: a.widthMultiplier, output: a.output, architecture: a.name };
 }
 
 /**
@@ -139,6 +165,6 @@ export async function loadTransformNet(engine: Engine, bytes: Uint8Array, source
   const file = readSafetensors(bytes, source);
   const metadata = decodeMetadata(file.metadata, source);
   const weights = new Map([...file.tensors].filter(([name]) => metadata.format !== CHECKPOINT_FORMAT || !name.startsWith(CHECKPOINT_EXTRA_PREFIX)));
-  const net = TransformNet.fromTensors(engine, { widthMultiplier: metadata.architecture.widthMultiplier, output: metadata.architecture.output }, weights, source);
+  const net = TransformNet.fromTensors(engine, netConfigOf(metadata), weights, source);
   return { net, metadata };
 }

@@ -230,8 +230,9 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 // ---------------------------------------------------------------- element decoding
 
 function decodeF32(raw: Uint8Array): Float32Array {
-  // slice() copies into a fresh, aligned buffer (the source offset need not be a multiple of 4).
-  if (littleEndian) return new Float32Array(raw.slice().buffer);
+  // A copy into a fresh, aligned buffer (the source offset need not be a multiple of 4). Uint8Array's slice,
+  // not raw.slice(): on a Node Buffer that is a view of the whole underlying buffer, not a copy.
+  if (littleEndian) return new Float32Array(Uint8Array.prototype.slice.call(raw).buffer);
   const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   const out = new Float32Array(raw.length / 4);
   for (let i = 0; i < out.length; i++) out[i] = dv.getFloat32(i * 4, true);

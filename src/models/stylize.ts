@@ -1,7 +1,9 @@
 /**
- * Stylising a whole photo with a transform net: one pass for images that fit, otherwise overlapping tiles
- * blended with linear ramps, so that any image size runs within the adapter's buffer limits and with flat
- * GPU memory (each tile lives in its own engine scope).
+ * Stylising a whole photo with a transform net: one pass for images that fit; larger ones run layer by layer
+ * over row bands with whole-image instance-norm statistics (models/banded.ts), which gives the one-pass
+ * result exactly at any size within a GPU memory budget. Overlapping, blended tiles remain for nets that
+ * cannot run banded and when a tile size is asked for explicitly (each tile then normalises with its own
+ * statistics, so tones can shift between tiles).
  */
 import { apply, noGrad } from '../autograd/tape.js';
 import { sizeClass } from '../engine/buffer-pool.js';
@@ -11,6 +13,8 @@ import type { Tensor } from '../engine/tensor.js';
 import { preserveColors as preserveColorsOp } from '../ops/color.js';
 import { axpby, relu, scale } from '../ops/elementwise.js';
 import { rgbaToTensor, tensorToRgba } from '../ops/image.js';
+import { Tensor as TensorClass } from '../engine/tensor.js';
+import { onePassBytes, runBanded, type Activation, type BandProgram } from './banded.js';
 
 export interface TransformNetLike {
   engine: Engine;
@@ -21,7 +25,14 @@ export interface TransformNetLike {
    * the widest activation buffer fits the adapter.
    */
   width?: number;
+  /** Floats per input pixel of the widest activation (for the one-pass memory estimate). */
+  peakFloatsPerPixel?: number;
+  /** The net as banded steps: when present, images beyond one pass run exactly in bands. */
+  bandProgram?(): Promise<BandProgram>;
 }
+
+/** How an image was run: in one pass, exactly in row bands, or in overlapping tiles (approximate). */
+export type StylizeMode = 'one-pass' | 'banded' | 'tiled';
 
 export interface RgbaPixels {
   width: number;
@@ -31,8 +42,21 @@ export interface RgbaPixels {
 }
 
 export interface StylizeOptions {
-  /** Largest tile edge in pixels; images within it run in one pass. Default: from the adapter's limits. */
+  /**
+   * Largest tile edge in pixels: asks for the approximate tiled mode (each tile normalised on its own).
+   * Default: none — images that do not fit one pass run exactly in bands (or, for a net without a band
+   * program, in tiles sized from the adapter's limits).
+   */
   tile?: number;
+  /**
+   * GPU memory budget in bytes for one image: images whose one pass would need more run in bands that fit
+   * it. Default: the adapter's storage-buffer binding limit.
+   */
+  memoryBytes?: number;
+  /** Test hook: at most this many output rows per band (forces the banded mode at any size). */
+  maxBandRows?: number;
+  /** Told which mode runs, before it runs (and the number of bands' rows budget). */
+  onMode?(mode: StylizeMode): void;
   /** Pixels shared by neighbouring tiles, blended across. Default min(64, tile / 4). */
   overlap?: number;
   onProgress?(done: number, total: number): void;
@@ -151,7 +175,7 @@ async function forwardRgba(net: TransformNetLike, pixels: Uint8Array | Uint8Clam
  * Stylises RGBA pixels with `net`. The alpha channel is carried over from the input unchanged. Images
  * larger than the tile go through overlapping tiles; a pointwise net gives exactly the untiled result.
  */
-export async function stylizeRgba(net: TransformNetLike, img: RgbaPixels, opts: StylizeOptions = {}): Promise<{ width: number; height: number; data: Uint8Array }> {
+export async function stylizeRgba(net: TransformNetLike, img: RgbaPixels, opts: StylizeOptions = {}): Promise<{ width: number; height: number; data: Uint8Array; mode: StylizeMode }> {
   const { width: W, height: H, data: src } = img;
   if (!(Number.isInteger(W) && Number.isInteger(H) && W >= 1 && H >= 1)) throw new RangeError(`stylizeRgba: invalid size ${W}×${H}`);
   if (src.length !== W * H * 4) throw new RangeError(`stylizeRgba: ${src.length} bytes for a ${W}×${H} RGBA image`);
@@ -170,18 +194,37 @@ export async function stylizeRgba(net: TransformNetLike, img: RgbaPixels, opts: 
     // Nothing of the net is wanted: the content, exactly.
     out.set(src);
     opts.onProgress?.(1, 1);
-    return { width: W, height: H, data: out };
+    return { width: W, height: H, data: out, mode: 'one-pass' };
+  }
+  if (opts.tile === undefined && net.bandProgram) {
+    const budget = opts.memoryBytes ?? usableBindingBytes(net.engine);
+    const ph = H + PADDING_MARGIN;
+    const pw = W + PADDING_MARGIN;
+    const widest = 4 * (net.peakFloatsPerPixel ?? PEAK_FLOATS_PER_PIXEL * (net.width ?? 1)) * ph * pw;
+    const fitsOnePass = widest <= usableBindingBytes(net.engine) && (opts.memoryBytes === undefined || onePassBytes(net.peakFloatsPerPixel ?? 32, ph, pw) <= opts.memoryBytes);
+    if (opts.maxBandRows !== undefined || !fitsOnePass) {
+      opts.onMode?.('banded');
+      const program = await net.bandProgram();
+      try {
+        await stylizeBanded(net, program, img, out, finish, budget, opts);
+      } finally {
+        program.dispose();
+      }
+      copyAlpha(src, out);
+      return { width: W, height: H, data: out, mode: 'banded' };
+    }
   }
   const xs = tileStarts(W, tile, overlap);
   const ys = tileStarts(H, tile, overlap);
   const total = xs.length * ys.length;
 
+  opts.onMode?.(total === 1 ? 'one-pass' : 'tiled');
   if (total === 1) {
     const rgba = await forwardRgba(net, src, W, H, finish);
     out.set(rgba);
     copyAlpha(src, out);
     opts.onProgress?.(1, 1);
-    return { width: W, height: H, data: out };
+    return { width: W, height: H, data: out, mode: 'one-pass' };
   }
 
   const tw = Math.min(tile, W);
@@ -234,7 +277,67 @@ export async function stylizeRgba(net: TransformNetLike, img: RgbaPixels, opts: 
     finishRows(j + 1 < ys.length ? ys[j + 1] : H);
   }
   copyAlpha(src, out);
-  return { width: W, height: H, data: out };
+  return { width: W, height: H, data: out, mode: 'tiled' };
+}
+
+/** The largest buffer one binding can hold, after the pool's size classes. */
+function usableBindingBytes(engine: Engine): number {
+  const limit = Math.min(engine.limits.maxStorageBufferBindingSize, engine.limits.maxBufferSize);
+  return sizeClass(limit) <= limit ? limit : limit / 2 ** 0.25;
+}
+
+/**
+ * The banded mode: the image padded as TransformNet.forward pads it (reflection, or edge replication when
+ * too small), run by runBanded, cropped back, then finished (clamp, colours, strength) and turned into
+ * bytes on the GPU in row chunks, through the same kernels as the one-pass mode.
+ */
+async function stylizeBanded(net: TransformNetLike, program: BandProgram, img: RgbaPixels, out: Uint8Array, finish: Finish, budget: number, opts: StylizeOptions): Promise<void> {
+  const { width: W, height: H, data: src } = img;
+  const ph = program.internalSize(H);
+  const pw = program.internalSize(W);
+  const top = Math.floor((ph - H) / 2);
+  const left = Math.floor((pw - W) / 2);
+  const reflect = Math.max(top, ph - H - top) < H && Math.max(left, pw - W - left) < W;
+  const index = (i: number, n: number): number => {
+    if (i >= 0 && i < n) return i;
+    if (reflect) return i < 0 ? -i : 2 * (n - 1) - i;
+    return i < 0 ? 0 : n - 1;
+  };
+  const input: Activation = { channels: 3, height: ph, width: pw, data: new Float32Array(3 * ph * pw) };
+  for (let y = 0; y < ph; y++) {
+    const sy = index(y - top, H);
+    for (let x = 0; x < pw; x++) {
+      const s = (sy * W + index(x - left, W)) * 4;
+      const p = y * pw + x;
+      input.data[p] = src[s];
+      input.data[ph * pw + p] = src[s + 1];
+      input.data[2 * ph * pw + p] = src[s + 2];
+    }
+  }
+  const { output } = await runBanded(net.engine, program, input, {
+    budgetBytes: budget,
+    maxBandRows: opts.maxBandRows,
+    onProgress: (done, total) => opts.onProgress?.(done, total + 1),
+  });
+  // Finishing reads the input and output rows of a chunk and writes bytes: ~13 floats per pixel.
+  const chunk = Math.max(1, Math.min(H, Math.floor(budget / (4 * 16 * W))));
+  for (let y0 = 0; y0 < H; y0 += chunk) {
+    const rows = Math.min(chunk, H - y0);
+    const y = new Float32Array(3 * rows * W);
+    for (let c = 0; c < 3; c++) {
+      for (let r = 0; r < rows; r++) {
+        const from = (c * ph + top + y0 + r) * pw + left;
+        y.set(output.data.subarray(from, from + W), (c * rows + r) * W);
+      }
+    }
+    const rgba = await net.engine.scopeAsync(async () => {
+      const x = rgbaToTensor(net.engine, src.subarray(y0 * W * 4, (y0 + rows) * W * 4), W, rows);
+      const yt = TensorClass.fromData(net.engine, [1, 3, rows, W], y, 'banded.output');
+      return tensorToRgba(finishStylized(yt, x, finish));
+    });
+    out.set(rgba, y0 * W * 4);
+  }
+  opts.onProgress?.(1, 1);
 }
 
 function copyAlpha(src: Uint8Array | Uint8ClampedArray, dst: Uint8Array): void {

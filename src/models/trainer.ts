@@ -9,13 +9,14 @@ import {
   CHECKPOINT_FORMAT,
   MODEL_FORMAT_VERSION,
   architectureOf,
+  netConfigOf,
   decodeMetadata,
   encodeMetadata,
   saveTransformNet,
   transformNetTensors,
 } from './model-file.js';
 import { ModelFileError, readSafetensors, writeSafetensors, type Dtype } from './safetensors.js';
-import { TransformNet } from './transform-net.js';
+import { TransformNet, type ArchitectureName } from './transform-net.js';
 import type { Vgg, VggArchitecture, VggInput } from './vgg.js';
 
 export interface TrainConfig {
@@ -33,6 +34,11 @@ export interface TrainConfig {
   styleSize?: number;
   /** Name of the style, for the model's metadata. */
   styleName?: string;
+  /**
+   * The model file whose weights the run started from (`train --init`) and its architecture; absent: random
+   * johnson2016 weights from `seed`.
+   */
+  init?: { source: string; architecture: ArchitectureName };
 }
 
 export interface StepLosses {
@@ -87,11 +93,18 @@ export class Trainer {
     readonly adam: Adam,
   ) {}
 
-  /** A fresh run. styleImage: [1, 3, H, W] pixels 0..255 (already resized to the style size). */
-  static create(engine: Engine, config: TrainConfig, deps: { vgg: Vgg; styleImage: Tensor }): Trainer {
+  /**
+   * A fresh run. styleImage: [1, 3, H, W] pixels 0..255 (already resized to the style size). `initial`: a net
+   * to start from instead of random weights (fine-tuning; the trainer owns it from here), of
+   * config.widthMultiplier.
+   */
+  static create(engine: Engine, config: TrainConfig, deps: { vgg: Vgg; styleImage: Tensor }, initial?: TransformNet): Trainer {
     checkConfig(config);
     checkVgg(config, deps.vgg);
-    const net = TransformNet.create(engine, { widthMultiplier: config.widthMultiplier, seed: config.seed });
+    if (initial && initial.width !== config.widthMultiplier) {
+      throw new RangeError(`the initial net has width ${initial.width}, the training config ${config.widthMultiplier}`);
+    }
+    const net = initial ?? TransformNet.create(engine, { widthMultiplier: config.widthMultiplier, seed: config.seed });
     return Trainer.assemble(engine, config, net, deps);
   }
 
@@ -113,7 +126,7 @@ export class Trainer {
     checkConfig(config);
     checkVgg(config, deps.vgg);
     const weights = new Map([...file.tensors].filter(([name]) => !name.startsWith(CHECKPOINT_EXTRA_PREFIX)));
-    const net = TransformNet.fromTensors(engine, { widthMultiplier: metadata.architecture.widthMultiplier, output: metadata.architecture.output }, weights, source);
+    const net = TransformNet.fromTensors(engine, netConfigOf(metadata), weights, source);
     let trainer: Trainer | null = null;
     try {
       trainer = Trainer.assemble(engine, config, net, deps);

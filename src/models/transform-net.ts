@@ -2,11 +2,13 @@ import type { Engine } from '../engine/engine.js';
 import { ShapeError, shapeStr } from '../engine/errors.js';
 import { Tensor } from '../engine/tensor.js';
 import { apply } from '../autograd/tape.js';
-import { conv2d } from '../ops/conv2d.js';
+import { conv2d, tfSameConv2dAttrs, tfSamePadding, type Conv2dAttrs } from '../ops/conv2d.js';
+import { conv2dTranspose } from '../ops/conv2d-transpose.js';
 import { rng } from '../ops/cpu.js';
 import { add, relu, scaledTanh } from '../ops/elementwise.js';
 import { instanceNorm } from '../ops/instance-norm.js';
 import { crop2d, pad2d } from '../ops/pad-crop.js';
+import type { BandProgram, BandStep } from './banded.js';
 import { ModelFileError } from './safetensors.js';
 
 /**
@@ -15,10 +17,16 @@ import { ModelFileError } from './safetensors.js';
  *
  *   conv1 9×9 s1 → in1 → relu → conv2 3×3 s2 → in2 → relu → conv3 3×3 s2 → in3 → relu
  *   → res1..res5 (conv1 3×3 → in1 → relu → conv2 3×3 → in2, plus the block's input)
- *   → deconv1 (nearest ×2, 3×3) → in4 → relu → deconv2 (nearest ×2, 3×3) → in5 → relu → deconv3 9×9
+ *   → deconv1 (×2, 3×3) → in4 → relu → deconv2 (×2, 3×3) → in5 → relu → deconv3 9×9 [→ in6]
  *   → 150·tanh(·) + 127.5
  *
- * Every conv is reflection-padded by floor(K/2) and has a bias; instance norms are affine with eps 1e-5.
+ * Two architectures share this layer list and this code (TransformNetArchitecture says how they differ):
+ * - `johnson2016` (ours): every conv reflection-padded by floor(K/2) with a bias; upsampling is nearest ×2
+ *   then a 3×3 conv (resize-conv); instance norms eps 1e-5; no norm after the last conv.
+ * - `ml5-lengstrom`: lengstrom's fast-style-transfer as ml5.js ships it (NOTES.md of the shared nets): no
+ *   conv biases; TensorFlow SAME zero padding (0 before and 1 after on the stride-2 convs of even sizes);
+ *   upsampling by 3×3 stride-2 transposed convs (weights [Cin, Cout, 3, 3]); instance norms eps 1e-3, one
+ *   more (in6) after the last conv.
  *
  * Pixel convention: input and output are RGB in 0..255 (feed raw pixel values, no mean or std); the scaled
  * tanh keeps the output in (−22.5, 277.5), which callers clamp to 0..255 when they write an image.
@@ -28,6 +36,30 @@ export const OUTPUT_SCALE = 150;
 export const OUTPUT_OFFSET = 127.5;
 export const INSTANCE_NORM_EPS = 1e-5;
 export const RESIDUAL_BLOCKS = 5;
+
+export type ArchitectureName = 'johnson2016' | 'ml5-lengstrom';
+
+/** What distinguishes the architectures that this one TransformNet builds (see the comment above). */
+export interface TransformNetArchitecture {
+  name: ArchitectureName;
+  /** Padding of every conv: reflection by floor(K/2), or TensorFlow's SAME with zeros. */
+  padding: 'reflect' | 'tf-same-zeros';
+  convBias: boolean;
+  /** Nearest ×2 then a 3×3 conv, or a 3×3 stride-2 transposed conv (TensorFlow SAME). */
+  upsampling: 'nearest-x2-conv' | 'transposed-conv-x2';
+  instanceNormEps: number;
+  /** An instance norm (in6) between the last conv and the output nonlinearity. */
+  outputNorm: boolean;
+}
+
+export const ARCHITECTURES: Readonly<Record<ArchitectureName, Readonly<TransformNetArchitecture>>> = {
+  johnson2016: { name: 'johnson2016', padding: 'reflect', convBias: true, upsampling: 'nearest-x2-conv', instanceNormEps: INSTANCE_NORM_EPS, outputNorm: false },
+  'ml5-lengstrom': { name: 'ml5-lengstrom', padding: 'tf-same-zeros', convBias: false, upsampling: 'transposed-conv-x2', instanceNormEps: 1e-3, outputNorm: true },
+};
+
+export function isArchitectureName(name: unknown): name is ArchitectureName {
+  return typeof name === 'string' && Object.prototype.hasOwnProperty.call(ARCHITECTURES, name);
+}
 /**
  * The two stride-2 convs and two ×2 upsamplings give back the input size only when 4 divides it, and the 9×9
  * reflection pads need at least 5 pixels (the residual blocks' 3×3 pads at least 2 at quarter size). Inputs
@@ -46,6 +78,8 @@ export interface TransformNetConfig {
    * net (trained to output 0..255 directly), for imported checkpoints.
    */
   output?: 'scaled-tanh' | 'linear';
+  /** Default `johnson2016` (ours). */
+  architecture?: ArchitectureName;
 }
 
 export type ResolvedTransformNetConfig = Required<TransformNetConfig>;
@@ -57,7 +91,11 @@ export function resolveConfig(config: TransformNetConfig = {}): ResolvedTransfor
   }
   const output = config.output ?? 'scaled-tanh';
   if (output !== 'scaled-tanh' && output !== 'linear') throw new RangeError(`TransformNet: unknown output ${String(output)}`);
-  return { widthMultiplier, seed: config.seed ?? 0, output };
+  const architecture = config.architecture ?? 'johnson2016';
+  if (!isArchitectureName(architecture)) {
+    throw new RangeError(`TransformNet: unknown architecture ${String(architecture)} (known: ${Object.keys(ARCHITECTURES).join(', ')})`);
+  }
+  return { widthMultiplier, seed: config.seed ?? 0, output, architecture };
 }
 
 /** [c1, c2, c3]: the channel counts of the three resolution levels. */
@@ -73,13 +111,17 @@ interface ConvSpec {
   outChannels: number;
   kernel: number;
   stride: 1 | 2;
-  upsample: 1 | 2;
+  /** ×2 upsampling: nearest before a conv, or a stride-2 transposed conv (weight [Cin, Cout, K, K]). */
+  upsample: 'none' | 'nearest' | 'transposed';
+  bias: boolean;
 }
 
 interface NormSpec {
   kind: 'norm';
   name: string;
   channels: number;
+  /** What follows the norm: a ReLU, the residual block's skip connection, or nothing (in6). */
+  then: 'relu' | 'residual' | 'none';
 }
 
 type LayerSpec = ConvSpec | NormSpec;
@@ -89,38 +131,42 @@ export interface ParameterSpec {
   shape: number[];
 }
 
-function conv(name: string, inChannels: number, outChannels: number, kernel: number, stride: 1 | 2 = 1, upsample: 1 | 2 = 1): ConvSpec {
-  return { kind: 'conv', name, inChannels, outChannels, kernel, stride, upsample };
-}
-
-function norm(name: string, channels: number): NormSpec {
-  return { kind: 'norm', name, channels };
-}
-
-/** Every layer in pytorch/examples' declaration order (which is also its state_dict order). */
-function layerSpecs(widthMultiplier: number): LayerSpec[] {
+/**
+ * Every layer in pytorch/examples' declaration order (which is also its state_dict order); the architecture
+ * decides biases, the kind of upsampling and the output norm.
+ */
+function layerSpecs(widthMultiplier: number, arch: TransformNetArchitecture): LayerSpec[] {
   const [c1, c2, c3] = channelWidths(widthMultiplier);
+  const conv = (name: string, inChannels: number, outChannels: number, kernel: number, stride: 1 | 2 = 1): ConvSpec =>
+    ({ kind: 'conv', name, inChannels, outChannels, kernel, stride, upsample: 'none', bias: arch.convBias });
+  const upConv = (name: string, inChannels: number, outChannels: number): ConvSpec => ({
+    ...conv(name, inChannels, outChannels, 3),
+    upsample: arch.upsampling === 'transposed-conv-x2' ? 'transposed' : 'nearest',
+  });
+  const norm = (name: string, channels: number, then: NormSpec['then'] = 'relu'): NormSpec => ({ kind: 'norm', name, channels, then });
   const layers: LayerSpec[] = [conv('conv1', 3, c1, 9), norm('in1', c1), conv('conv2', c1, c2, 3, 2), norm('in2', c2), conv('conv3', c2, c3, 3, 2), norm('in3', c3)];
   for (let r = 1; r <= RESIDUAL_BLOCKS; r++) {
-    layers.push(conv(`res${r}.conv1`, c3, c3, 3), norm(`res${r}.in1`, c3), conv(`res${r}.conv2`, c3, c3, 3), norm(`res${r}.in2`, c3));
+    layers.push(conv(`res${r}.conv1`, c3, c3, 3), norm(`res${r}.in1`, c3), conv(`res${r}.conv2`, c3, c3, 3), norm(`res${r}.in2`, c3, 'residual'));
   }
-  layers.push(conv('deconv1', c3, c2, 3, 1, 2), norm('in4', c2), conv('deconv2', c2, c1, 3, 1, 2), norm('in5', c1), conv('deconv3', c1, 3, 9));
+  layers.push(upConv('deconv1', c3, c2), norm('in4', c2), upConv('deconv2', c2, c1), norm('in5', c1), conv('deconv3', c1, 3, 9));
+  if (arch.outputNorm) layers.push(norm('in6', 3, 'none'));
   return layers;
+}
+
+function convWeightShape(l: ConvSpec): number[] {
+  return l.upsample === 'transposed' ? [l.inChannels, l.outChannels, l.kernel, l.kernel] : [l.outChannels, l.inChannels, l.kernel, l.kernel];
+}
+
+function layerParameters(l: LayerSpec): ParameterSpec[] {
+  if (l.kind === 'norm') return [{ name: `${l.name}.weight`, shape: [l.channels] }, { name: `${l.name}.bias`, shape: [l.channels] }];
+  const weight = { name: `${l.name}.conv2d.weight`, shape: convWeightShape(l) };
+  return l.bias ? [weight, { name: `${l.name}.conv2d.bias`, shape: [l.outChannels] }] : [weight];
 }
 
 /** Parameter names and shapes, in state_dict order. */
 export function parameterSpecs(config: TransformNetConfig = {}): ParameterSpec[] {
-  const out: ParameterSpec[] = [];
-  for (const l of layerSpecs(resolveConfig(config).widthMultiplier)) {
-    if (l.kind === 'conv') {
-      out.push({ name: `${l.name}.conv2d.weight`, shape: [l.outChannels, l.inChannels, l.kernel, l.kernel] });
-      out.push({ name: `${l.name}.conv2d.bias`, shape: [l.outChannels] });
-    } else {
-      out.push({ name: `${l.name}.weight`, shape: [l.channels] });
-      out.push({ name: `${l.name}.bias`, shape: [l.channels] });
-    }
-  }
-  return out;
+  const resolved = resolveConfig(config);
+  return layerSpecs(resolved.widthMultiplier, ARCHITECTURES[resolved.architecture]).flatMap(layerParameters);
 }
 
 /**
@@ -129,36 +175,34 @@ export function parameterSpecs(config: TransformNetConfig = {}): ParameterSpec[]
  */
 const IGNORED_BUFFER = /^(res\d\.)?in\d\.(running_mean|running_var|num_batches_tracked)$/;
 
-/** Initial values: PyTorch's Conv2d default (U(±1/√fanIn) for weight and bias), IN gamma 1 and beta 0. */
-function initialValues(specs: ParameterSpec[], seed: number): Map<string, Float32Array> {
+/**
+ * Initial values: PyTorch's Conv2d / ConvTranspose2d default (U(±1/√fanIn) for weight and bias, fanIn the
+ * weight's second size times K²), IN gamma 1 and beta 0.
+ */
+function initialValues(layers: LayerSpec[], seed: number): Map<string, Float32Array> {
   const random = rng(seed);
   const values = new Map<string, Float32Array>();
-  for (const layer of groupByLayer(specs)) {
-    const [weight, bias] = layer;
+  for (const layer of layers) {
+    const [weight, bias] = layerParameters(layer);
     const data = new Float32Array(weight.shape.reduce((a, b) => a * b, 1));
-    const biasData = new Float32Array(bias.shape[0]);
-    if (weight.name.endsWith('.conv2d.weight')) {
-      const [, cin, k] = weight.shape;
-      const bound = 1 / Math.sqrt(cin * k * k);
+    const biasData = bias ? new Float32Array(bias.shape[0]) : null;
+    if (layer.kind === 'conv') {
+      const [, fanInChannels, k] = weight.shape;
+      const bound = 1 / Math.sqrt(fanInChannels * k * k);
       for (let i = 0; i < data.length; i++) data[i] = (2 * random() - 1) * bound;
-      for (let i = 0; i < biasData.length; i++) biasData[i] = (2 * random() - 1) * bound;
+      if (biasData) for (let i = 0; i < biasData.length; i++) biasData[i] = (2 * random() - 1) * bound;
     } else {
       data.fill(1);
     }
     values.set(weight.name, data);
-    values.set(bias.name, biasData);
+    if (bias) values.set(bias.name, biasData!);
   }
   return values;
 }
 
-function groupByLayer(specs: ParameterSpec[]): [ParameterSpec, ParameterSpec][] {
-  const pairs: [ParameterSpec, ParameterSpec][] = [];
-  for (let i = 0; i < specs.length; i += 2) pairs.push([specs[i], specs[i + 1]]);
-  return pairs;
-}
-
 export class TransformNet {
   readonly config: ResolvedTransformNetConfig;
+  readonly architecture: Readonly<TransformNetArchitecture>;
   private readonly layers: LayerSpec[];
   private readonly params: Map<string, Tensor>;
 
@@ -168,7 +212,8 @@ export class TransformNet {
     values: Map<string, Float32Array>,
   ) {
     this.config = config;
-    this.layers = layerSpecs(config.widthMultiplier);
+    this.architecture = ARCHITECTURES[config.architecture];
+    this.layers = layerSpecs(config.widthMultiplier, this.architecture);
     this.params = new Map();
     for (const spec of parameterSpecs(config)) {
       const t = engine.keep(Tensor.fromData(engine, spec.shape, values.get(spec.name)!, spec.name));
@@ -180,7 +225,7 @@ export class TransformNet {
   /** A freshly initialised net (seeded, so the same config gives the same weights). */
   static create(engine: Engine, config: TransformNetConfig = {}): TransformNet {
     const resolved = resolveConfig(config);
-    return new TransformNet(engine, resolved, initialValues(parameterSpecs(resolved), resolved.seed));
+    return new TransformNet(engine, resolved, initialValues(layerSpecs(resolved.widthMultiplier, ARCHITECTURES[resolved.architecture]), resolved.seed));
   }
 
   /**
@@ -196,7 +241,7 @@ export class TransformNet {
     const resolved = resolveConfig(config);
     const specs = parameterSpecs(resolved);
     const expected = new Set(specs.map((s) => s.name));
-    const widthNote = `a width-${resolved.widthMultiplier} transform net`;
+    const widthNote = `a width-${resolved.widthMultiplier} ${resolved.architecture} transform net`;
     for (const s of specs) {
       const t = tensors.get(s.name);
       if (!t) throw new ModelFileError(`${source}: missing tensor ${s.name} ${shapeStr(s.shape)} of ${widthNote}`);
@@ -248,25 +293,26 @@ export class TransformNet {
       consume(apply(pad2d, [x], { top, bottom, left, right, mode }));
     }
     let residual: Tensor | null = null;
+    const eps = this.architecture.instanceNormEps;
     for (const layer of this.layers) {
       if (layer.kind === 'conv') {
         if (layer.name.endsWith('.conv1')) residual = y;
-        const out = apply(conv2d, [y, this.param(`${layer.name}.conv2d.weight`), this.param(`${layer.name}.conv2d.bias`)], {
-          stride: layer.stride,
-          padding: Math.floor(layer.kernel / 2),
-          padMode: 'reflect',
-          upsample: layer.upsample,
-        });
+        const bias = layer.bias ? this.param(`${layer.name}.conv2d.bias`) : null;
+        const weight = this.param(`${layer.name}.conv2d.weight`);
+        const out =
+          layer.upsample === 'transposed'
+            ? apply(conv2dTranspose, [y, weight, bias], { stride: 2 })
+            : apply(conv2d, [y, weight, bias], this.convAttrs(layer, y.shape[2], y.shape[3]));
         // A residual block's input stays alive until its skip connection adds it back.
         if (y === residual) y = out;
         else consume(out);
       } else {
-        consume(apply(instanceNorm, [y, this.param(`${layer.name}.weight`), this.param(`${layer.name}.bias`)], { eps: INSTANCE_NORM_EPS }));
-        if (layer.name.endsWith('.in2')) {
+        consume(apply(instanceNorm, [y, this.param(`${layer.name}.weight`), this.param(`${layer.name}.bias`)], { eps }));
+        if (layer.then === 'residual') {
           consume(apply(add, [residual!, y], {}));
           if (residual !== x) residual!.dispose();
           residual = null;
-        } else {
+        } else if (layer.then === 'relu') {
           consume(apply(relu, [y], {}));
         }
       }
@@ -278,9 +324,72 @@ export class TransformNet {
     return y;
   }
 
+  /**
+   * The net as banded steps (models/banded.ts), for exact whole-image results beyond one pass's memory: the
+   * same layers as `forward`, with the instance norms' scales and shifts read back to the CPU.
+   */
+  async bandProgram(): Promise<BandProgram> {
+    const steps: BandStep[] = [];
+    const made: Tensor[] = [];
+    const tfSame = this.architecture.padding === 'tf-same-zeros';
+    for (const layer of this.layers) {
+      if (layer.kind === 'conv') {
+        if (layer.name.endsWith('.conv1')) steps.push({ kind: 'save-residual' });
+        const bias = layer.bias ? this.param(`${layer.name}.conv2d.bias`) : null;
+        const weight = this.param(`${layer.name}.conv2d.weight`);
+        if (layer.upsample === 'transposed') {
+          // A stride-2 transposed conv (TF SAME: out = 2n) is a conv of the zero-inserted input (2n − 1) with
+          // the kernel flipped and its channel axes swapped, padded so that 2n outputs come out.
+          const plain = Tensor.fromData(this.engine, [layer.outChannels, layer.inChannels, layer.kernel, layer.kernel], flipTransposedWeight(await weight.data(), layer.inChannels, layer.outChannels, layer.kernel), `${layer.name}.asConv`);
+          made.push(plain);
+          // The forward conv whose gradient this is pads `lead` before (TF SAME on 2n); the output is 2n long.
+          const k = layer.kernel;
+          const lead = Math.floor((k - 2) / 2);
+          steps.push({ kind: 'conv', name: layer.name, weight: plain, bias, stride: 1, upsample: 2, upsampleMode: 'zeros', pad: () => ({ before: k - 1 - lead, after: 1 + lead }), padMode: 'zeros' });
+          continue;
+        }
+        const k = layer.kernel;
+        steps.push({
+          kind: 'conv',
+          name: layer.name,
+          weight,
+          bias,
+          stride: layer.stride,
+          upsample: layer.upsample === 'nearest' ? 2 : 1,
+          upsampleMode: 'nearest',
+          pad: tfSame ? (n) => tfSamePadding(n, k, layer.stride) : () => ({ before: Math.floor(k / 2), after: Math.floor(k / 2) }),
+          padMode: tfSame ? 'zeros' : 'reflect',
+        });
+      } else {
+        steps.push({
+          kind: 'norm',
+          name: layer.name,
+          gamma: await this.param(`${layer.name}.weight`).data(),
+          beta: await this.param(`${layer.name}.bias`).data(),
+          eps: this.architecture.instanceNormEps,
+          then: layer.then === 'residual' ? 'add-residual' : layer.then,
+        });
+      }
+    }
+    if (this.config.output === 'scaled-tanh') steps.push({ kind: 'scaled-tanh', scale: OUTPUT_SCALE, offset: OUTPUT_OFFSET });
+    return { steps, internalSize, dispose: () => made.forEach((t) => t.dispose()) };
+  }
+
+  /** Floats per input pixel of the widest activation (32 channels at full resolution at width 1). */
+  get peakFloatsPerPixel(): number {
+    return Math.max(...channelWidths(this.config.widthMultiplier).map((c, level) => c / 4 ** level), 3);
+  }
+
   dispose(): void {
     for (const t of this.params.values()) t.dispose();
     this.params.clear();
+  }
+
+  /** Padding of a (non-transposed) conv of an h×w input: the internal sizes are even, so SAME always fits. */
+  private convAttrs(layer: ConvSpec, h: number, w: number): Conv2dAttrs {
+    const upsample = layer.upsample === 'nearest' ? 2 : 1;
+    if (this.architecture.padding === 'tf-same-zeros') return { ...tfSameConv2dAttrs(h * upsample, w * upsample, layer.kernel, layer.stride), upsample };
+    return { stride: layer.stride, padding: Math.floor(layer.kernel / 2), padMode: 'reflect', upsample };
   }
 
   private param(name: string): Tensor {
@@ -288,6 +397,19 @@ export class TransformNet {
     if (!t) throw new Error(`TransformNet: parameter ${name} missing (disposed net?)`);
     return t;
   }
+}
+
+/** [Cin, Cout, K, K] transposed-conv weights as the [Cout, Cin, K, K] conv weights over the dilated input. */
+function flipTransposedWeight(w: Float32Array, cin: number, cout: number, k: number): Float32Array {
+  const out = new Float32Array(w.length);
+  for (let i = 0; i < cin; i++) {
+    for (let o = 0; o < cout; o++) {
+      for (let a = 0; a < k; a++) {
+        for (let b = 0; b < k; b++) out[((o * cin + i) * k + a) * k + b] = w[((i * cout + o) * k + (k - 1 - a)) * k + (k - 1 - b)];
+      }
+    }
+  }
+  return out;
 }
 
 /** The size the net computes at for an input side of n (see SIZE_MULTIPLE). */

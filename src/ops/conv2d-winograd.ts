@@ -67,6 +67,7 @@ function transformParams(g: Conv2dGeometry, t: WinogradTiles, total: number, has
     g.upHeight, g.upWidth, g.paddedHeight, g.paddedWidth,
     Math.log2(g.upsample), g.padMode === 'reflect' ? 1 : 0, hasBias ? 1 : 0,
     t.tilesH, t.tilesW, t.tiles, t.tilesPadded, total,
+    g.upsampleMode === 'zeros' ? 1 : 0,
   ]);
 }
 

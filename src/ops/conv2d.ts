@@ -25,10 +25,47 @@ const reduceSource = commonSource + reduceBody;
 export interface Conv2dAttrs {
   /** 1 or 2. */
   stride: number;
+  /** Padding before each axis (top and left), and after it unless padEnd says otherwise. */
   padding: number;
   padMode: 'zeros' | 'reflect';
-  /** Nearest-neighbour upsampling of x before padding and conv (resize-conv): 1 (default) or 2. */
+  /**
+   * Zero padding after the last row and after the last column when it differs from `padding` (TensorFlow's
+   * SAME pads more after than before on a stride-2 conv of an even size: see tfSamePadding). Zeros only.
+   */
+  padEnd?: readonly [number, number];
+  /** Upsampling of x before padding and conv: 1 (default) or 2. */
   upsample?: number;
+  /**
+   * `nearest` (default): each pixel repeated (resize-conv). `zeros`: zeros inserted between the pixels (the
+   * dilated input that turns a strided transposed conv into a stride-1 conv: see conv2dTranspose). Zeros
+   * upsampling needs zero padding.
+   */
+  upsampleMode?: 'nearest' | 'zeros';
+}
+
+/**
+ * TensorFlow's SAME padding of one axis: the output has ceil(size / stride) positions and the padding this
+ * needs is split with the odd pixel after, e.g. 0 before and 1 after for a 3×3 stride-2 conv of an even size.
+ */
+export function tfSamePadding(size: number, kernelSize: number, stride: number): { before: number; after: number } {
+  const outSize = Math.ceil(size / stride);
+  const total = Math.max((outSize - 1) * stride + kernelSize - size, 0);
+  const before = Math.floor(total / 2);
+  return { before, after: total - before };
+}
+
+/**
+ * Conv2d attrs for TensorFlow's SAME zero padding of an H×W input. The padding before must be equal on both
+ * axes (one `pad` for both in the shaders): true unless H and W differ in parity on a strided conv, which
+ * throws a ShapeError.
+ */
+export function tfSameConv2dAttrs(height: number, width: number, kernelSize: number, stride: number): Conv2dAttrs {
+  const rows = tfSamePadding(height, kernelSize, stride);
+  const cols = tfSamePadding(width, kernelSize, stride);
+  if (rows.before !== cols.before) {
+    throw new ShapeError(`conv2d: SAME padding of a ${height}×${width} input (kernel ${kernelSize}, stride ${stride}) pads ${rows.before} before the rows but ${cols.before} before the columns; only equal leading padding is supported`);
+  }
+  return { stride, padding: rows.before, padMode: 'zeros', padEnd: [rows.after, cols.after] };
 }
 
 /**
@@ -54,8 +91,11 @@ export interface Conv2dGeometry {
   kernelSize: number;
   stride: number;
   padding: number;
+  padBottom: number;
+  padRight: number;
   padMode: 'zeros' | 'reflect';
   upsample: number;
+  upsampleMode: 'nearest' | 'zeros';
   upHeight: number;
   upWidth: number;
   paddedHeight: number;
@@ -163,13 +203,23 @@ export function conv2dGeometry(
   if (!Number.isInteger(attrs.padding) || attrs.padding < 0) throw new ShapeError(`${what}: padding ${attrs.padding} is not a non-negative integer`);
   if (up !== 1 && up !== 2) throw new ShapeError(`${what}: upsample ${up} is not 1 or 2`);
   if (attrs.padMode !== 'zeros' && attrs.padMode !== 'reflect') throw new ShapeError(`${what}: unknown padMode ${String(attrs.padMode)}`);
+  const upsampleMode = attrs.upsampleMode ?? 'nearest';
+  if (upsampleMode !== 'nearest' && upsampleMode !== 'zeros') throw new ShapeError(`${what}: unknown upsampleMode ${String(upsampleMode)}`);
+  if (upsampleMode === 'zeros' && attrs.padMode !== 'zeros') throw new ShapeError(`${what}: zero-insertion upsampling needs zero padding`);
+  const [padBottom, padRight] = attrs.padEnd ?? [attrs.padding, attrs.padding];
+  if (!(Number.isInteger(padBottom) && padBottom >= 0 && Number.isInteger(padRight) && padRight >= 0)) {
+    throw new ShapeError(`${what}: padEnd [${attrs.padEnd?.join(', ')}] is not two non-negative integers`);
+  }
+  if (attrs.padMode === 'reflect' && (padBottom !== attrs.padding || padRight !== attrs.padding)) {
+    throw new ShapeError(`${what}: reflect padding must be the same on every side (padEnd is for zero padding)`);
+  }
   const upHeight = inHeight * up;
   const upWidth = inWidth * up;
   if (attrs.padMode === 'reflect' && (attrs.padding >= upHeight || attrs.padding >= upWidth)) {
     throw new ShapeError(`${what}: reflect padding ${attrs.padding} needs an input larger than it (${upHeight}×${upWidth} after upsampling)`);
   }
-  const paddedHeight = upHeight + 2 * attrs.padding;
-  const paddedWidth = upWidth + 2 * attrs.padding;
+  const paddedHeight = upHeight + attrs.padding + padBottom;
+  const paddedWidth = upWidth + attrs.padding + padRight;
   const outHeight = Math.floor((paddedHeight - kernelSize) / attrs.stride) + 1;
   const outWidth = Math.floor((paddedWidth - kernelSize) / attrs.stride) + 1;
   if (!(outHeight > 0 && outWidth > 0) || batch < 1 || inChannels < 1 || outChannels < 1 || kernelSize < 1) {
@@ -177,7 +227,7 @@ export function conv2dGeometry(
   }
   return {
     batch, inChannels, inHeight, inWidth, outChannels, kernelSize,
-    stride: attrs.stride, padding: attrs.padding, padMode: attrs.padMode, upsample: up,
+    stride: attrs.stride, padding: attrs.padding, padBottom, padRight, padMode: attrs.padMode, upsample: up, upsampleMode,
     upHeight, upWidth, paddedHeight, paddedWidth, outHeight, outWidth,
   };
 }
@@ -244,6 +294,7 @@ function params(g: Conv2dGeometry, total: number, reduceChunk = 0, hasBias = fal
     total, reduceChunk,
     Math.log2(g.stride), Math.log2(g.upsample), PAD_MODE_CODE[g.padMode], hasBias ? 1 : 0,
     phase.y, phase.x, phase.height, phase.width, phase.tapsY, phase.tapsX,
+    g.upsampleMode === 'zeros' ? 1 : 0,
   ]);
 }
 
@@ -450,7 +501,7 @@ export function conv2dBackwardBias(dy: Tensor): Tensor {
   engine.dispatch({
     kernel: { name: 'conv2d.reduce', code: reduceSource, entryPoint: 'biasGrad', constants: { WORKGROUP_SIZE } },
     buffers: [dy.buffer, db.buffer],
-    params: packParams([batch, 0, 0, 0, outChannels, outHeight, outWidth, 0, 0, 0, 0, 0, outChannels, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+    params: packParams([batch, 0, 0, 0, outChannels, outHeight, outWidth, 0, 0, 0, 0, 0, outChannels, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
     workgroups: [outChannels],
     label: 'conv2d.backwardBias',
   });
@@ -471,6 +522,7 @@ function padUpsampleCpu(x: CpuTensor, g: Conv2dGeometry): Float64Array {
     } else if (r < 0 || r >= extent) {
       return -1;
     }
+    if (g.upsampleMode === 'zeros' && r % up !== 0) return -1;
     return Math.floor(r / up);
   };
   for (let plane = 0; plane < g.batch * g.inChannels; plane++) {

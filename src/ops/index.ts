@@ -3,6 +3,7 @@ import { add, mul, relu, reshape, scale, scaledTanh } from './elementwise.js';
 import { channelAffine } from './channel-affine.js';
 import { crop2d, pad2d } from './pad-crop.js';
 import { conv2d } from './conv2d.js';
+import { conv2dTranspose } from './conv2d-transpose.js';
 import { instanceNorm } from './instance-norm.js';
 import { maxPool2d } from './pool.js';
 import { gram } from './gram.js';
@@ -20,6 +21,7 @@ export const ops = {
   pad2d,
   crop2d,
   conv2d,
+  conv2dTranspose,
   instanceNorm,
   maxPool2d,
   gram,

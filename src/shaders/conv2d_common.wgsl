@@ -2,9 +2,11 @@
 // with this file and conv2d_source_coord.wgsl, so the uniform layout that conv2dParams() packs is declared
 // once. Each shader declares `params: Params` at binding 0.
 //
-// Geometry: x [N, Cin, H, W] is upsampled ×2^upsampleShift (nearest) to Hu×Wu, padded by `pad` on each side
-// (zeros or reflect) to Hp×Wp, then convolved with weight [Cout, Cin, KSIZE, KSIZE] at stride 2^strideShift
-// to y [N, Cout, Ho, Wo]. Upsampling and padding are never materialised: they are index maps.
+// Geometry: x [N, Cin, H, W] is upsampled ×2^upsampleShift to Hu×Wu (nearest, or by zero insertion for a
+// transposed conv), padded by `pad` before each axis and by Hp − Hu − pad, Wp − Wu − pad after it (zeros or
+// reflect; more after than before for TensorFlow's SAME), then convolved with weight [Cout, Cin, KSIZE, KSIZE]
+// at stride 2^strideShift to y [N, Cout, Ho, Wo]. Upsampling and padding are never materialised: they are
+// index maps.
 
 struct Params {
   batch: u32,
@@ -35,4 +37,6 @@ struct Params {
   phaseWidth: u32,
   phaseTapsY: u32,
   phaseTapsX: u32,
+  // 1: upsampling inserts zeros between the pixels (UPSAMPLE_ZEROS in conv2d_source_coord.wgsl), 0: nearest.
+  upsampleZeros: u32,
 }

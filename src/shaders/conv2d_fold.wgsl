@@ -1,6 +1,6 @@
 // Folds the gradient w.r.t. the padded, upsampled input [N, C, Hp, Wp] back onto x [N, C, H, W]: each input
-// pixel sums every padded position that reads it: its upsample×upsample copies, and for reflect padding
-// their mirror images in the border. One thread per input element (a gather: no atomics, deterministic).
+// pixel sums every padded position that reads it: its upsample×upsample copies (one position with zero
+// insertion), and for reflect padding their mirror images in the border. One thread per input element (a gather: no atomics, deterministic).
 //
 // Bindings: 0 = params, 1 = paddedGrad, 2 = out (dx).
 //
@@ -36,9 +36,10 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let pad = i32(params.pad);
   var acc = 0.0;
   let upsample = 1u << params.upsampleShift;
-  for (var uy = 0u; uy < upsample; uy++) {
+  let copies = select(upsample, 1u, params.upsampleZeros != 0u);
+  for (var uy = 0u; uy < copies; uy++) {
     let rows = paddedPositions(i32(y * upsample + uy), i32(params.upHeight), pad);
-    for (var ux = 0u; ux < upsample; ux++) {
+    for (var ux = 0u; ux < copies; ux++) {
       let cols = paddedPositions(i32(x * upsample + ux), i32(params.upWidth), pad);
       for (var a = 0; a < 3; a++) {
         if (rows[a] < 0) { continue; }

@@ -47,6 +47,8 @@ struct Params {
   tilesPadded: u32,
   // Threads of this dispatch.
   total: u32,
+  // 1: zero-insertion upsampling (conv2d_source_coord.wgsl), 0: nearest.
+  upsampleZeros: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;

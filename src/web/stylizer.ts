@@ -1,6 +1,9 @@
-// createStylizer: a model file (URL or bytes) and a WebGPU engine behind one stylize(image) call.
+// createStylizer: a model file (URL or bytes) or an ml5.js model folder (URL) and a WebGPU engine behind one
+// stylize(image) call.
 import { Engine, type AdapterSummary, type EngineOptions } from '../engine/engine.js';
+import { ml5CheckpointTensors, ml5ModelMetadata, parseMl5Manifest } from '../models/ml5-checkpoint.js';
 import { loadTransformNet, type ModelMetadata } from '../models/model-file.js';
+import { TransformNet } from '../models/transform-net.js';
 import { stylizeRgba } from '../models/stylize.js';
 import { toImageData, toRgba, type ImageDataLike, type ImageInput, type RgbaImage } from './pixels.js';
 
@@ -51,9 +54,64 @@ export async function modelBytes(source: ModelSource): Promise<{ bytes: Uint8Arr
   throw new TypeError('createStylizer: the model must be a URL, an ArrayBuffer or a Uint8Array');
 }
 
-/** Opens an engine on navigator.gpu (unless one is given), loads the transform net and returns a stylizer. */
+const ML5_MANIFEST = 'manifest.json';
+
+/**
+ * The manifest URL when `source` names an ml5.js model folder (what `ml5.styleTransfer(url)` takes: the
+ * folder, with or without a trailing slash, or its manifest.json), or null for a model file (bytes, or a
+ * URL ending in .safetensors). A URL that could be either is tried as a folder first (see loadModel).
+ */
+function ml5ManifestUrl(source: ModelSource): URL | null {
+  if (typeof source !== 'string' && !(source instanceof URL)) return null;
+  const base = typeof location !== 'undefined' ? location.href : undefined;
+  const url = new URL(String(source), base);
+  if (/\.safetensors$/i.test(url.pathname)) return null;
+  if (url.pathname.endsWith(`/${ML5_MANIFEST}`)) return url;
+  return new URL(ML5_MANIFEST, url.pathname.endsWith('/') ? url : new URL(`${url.pathname}/${url.search}`, url));
+}
+
+/** An ml5.js model folder: its manifest.json and variable files, fetched; null when there is no manifest. */
+async function loadMl5Folder(engine: Engine, manifestUrl: URL): Promise<{ net: TransformNet; metadata: ModelMetadata } | null> {
+  const res = await fetch(manifestUrl);
+  if (res.status === 404) return null;
+  const folder = new URL('.', manifestUrl);
+  if (!res.ok) throw new Error(`could not load the ml5 model ${manifestUrl.href}: HTTP ${res.status} ${res.statusText}`);
+  const manifest = parseMl5Manifest(await res.text(), folder.href);
+  // Every variable file at once (48 small requests), then the conversion in layer order.
+  const files = new Map(
+    await Promise.all(
+      [...manifest.values()].map(async ({ filename }) => {
+        const r = await fetch(new URL(filename, folder));
+        return [filename, r.ok ? new Uint8Array(await r.arrayBuffer()) : undefined] as const;
+      }),
+    ),
+  );
+  const { widthMultiplier, tensors } = await ml5CheckpointTensors(manifest, async (f) => files.get(f), folder.href);
+  const style = decodeURIComponent(folder.pathname.split('/').filter(Boolean).pop() ?? '') || undefined;
+  const metadata = ml5ModelMetadata(widthMultiplier, style, folder.href);
+  return { net: TransformNet.fromTensors(engine, { widthMultiplier, architecture: 'ml5-lengstrom' }, tensors, folder.href), metadata };
+}
+
+/** The net and metadata of a model file (URL or bytes) or of an ml5.js model folder (URL). */
+async function loadModel(engine: Engine, source: ModelSource): Promise<{ net: TransformNet; metadata: ModelMetadata }> {
+  const manifestUrl = ml5ManifestUrl(source);
+  if (manifestUrl) {
+    const loaded = await loadMl5Folder(engine, manifestUrl);
+    if (loaded) return loaded;
+    // No manifest.json there: a model file whose URL lacks the .safetensors extension (or a wrong URL, which
+    // the file fetch reports).
+    if (String(source).endsWith(ML5_MANIFEST)) throw new Error(`could not load the ml5 model ${manifestUrl.href}: HTTP 404`);
+  }
+  const { bytes, name } = await modelBytes(source);
+  return loadTransformNet(engine, bytes, name);
+}
+
+/**
+ * Opens an engine on navigator.gpu (unless one is given), loads the transform net and returns a stylizer.
+ * `model`: our model file (URL, ArrayBuffer or bytes), or the URL of an ml5.js style-transfer model folder
+ * (manifest.json + Variable files, as `ml5.styleTransfer('models/wave')` loads).
+ */
 export async function createStylizer(model: ModelSource, options: StylizerOptions = {}): Promise<Stylizer> {
-  const { bytes, name } = await modelBytes(model);
   const ownsEngine = !options.engine;
   const engine =
     options.engine ??
@@ -62,9 +120,9 @@ export async function createStylizer(model: ModelSource, options: StylizerOption
       compatibilityMode: options.compatibilityMode,
       powerPreference: options.powerPreference,
     } satisfies EngineOptions));
-  let loaded: Awaited<ReturnType<typeof loadTransformNet>>;
+  let loaded: Awaited<ReturnType<typeof loadModel>>;
   try {
-    loaded = await loadTransformNet(engine, bytes, name);
+    loaded = await loadModel(engine, model);
   } catch (e) {
     if (ownsEngine) engine.destroy();
     throw e;

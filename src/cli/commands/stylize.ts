@@ -2,11 +2,18 @@ import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { createNodeEngine } from '../../engine/node.js';
 import { loadTransformNet } from '../../models/model-file.js';
-import { stylizeRgba } from '../../models/stylize.js';
+import { stylizeRgba, type StylizeMode } from '../../models/stylize.js';
+
+/** What the CLI says when an image does not run in one pass. */
+const MODE_NOTE: Record<StylizeMode, string> = {
+  'one-pass': 'in one pass',
+  banded: 'exceeds one GPU pass: running layer by layer in row bands (exact whole-image result)',
+  tiled: 'in overlapping tiles (--tile: each tile normalised on its own, tones may shift between tiles)',
+};
 import { UsageError, type Command, type ParsedArgs } from '../args.js';
 import { CliError } from '../errors.js';
 import { decodeImage, encodeImage, ImageFileError, fitWithin, formatFromPath, resizeRgba, writeFileAtomic, type ImageFormat } from '../image-io.js';
-import { resolveStyle, shippedStyles, StyleNotFoundError } from '../package-files.js';
+import { resolveStyle, shippedStyles, styleDirs, StyleNotFoundError } from '../package-files.js';
 
 // Re-exported for commands that imported it from here before it had a module of its own.
 export { CliError };
@@ -136,25 +143,27 @@ function seconds(ms: number): string {
 
 export const stylizeCommand: Command = {
   name: 'stylize',
-  summary: 'Stylise photos with a trained transform net (one GPU pass per image, tiled when large).',
+  summary: 'Stylise photos with a trained transform net (one GPU pass per image; exact row bands when large).',
   usage: 'stylize (--model MODEL | --style NAME) INPUT... [-o OUT | --out-dir DIR] [options]',
   options: [
     { name: 'model', alias: 'm', type: 'string', valueName: 'PATH', description: 'model file (.safetensors) written by train' },
-    { name: 'style', alias: 's', type: 'string', valueName: 'NAME', description: 'a style shipped in the package models/ folder (see --list-styles)' },
+    { name: 'style', alias: 's', type: 'string', valueName: 'NAME', description: 'a style in the package models/ folder, or imported into .models-ml5/ (see --list-styles)' },
     { name: 'output', alias: 'o', type: 'string', valueName: 'PATH', description: 'output file (one input only); format from its extension' },
     { name: 'out-dir', alias: 'd', type: 'string', valueName: 'DIR', description: 'output directory: writes INPUTNAME_STYLE.png|jpg (default: current directory)' },
     { name: 'format', type: 'string', choices: ['png', 'jpeg'], description: 'output format (default: from --output, else the input\'s format)' },
     { name: 'quality', alias: 'q', type: 'number', integer: true, min: 1, max: 100, default: 92, valueName: 'Q', description: 'JPEG quality' },
     { name: 'max-size', type: 'number', integer: true, min: 16, max: 65536, valueName: 'N', description: 'shrink images whose longer side exceeds N pixels first' },
-    { name: 'tile', type: 'number', integer: true, min: 64, max: 4096, valueName: 'N', description: 'largest tile edge on the GPU (default: from the adapter\'s limits, at most 1024)' },
+    { name: 'memory', type: 'number', min: 1, max: 1048576, valueName: 'MB', description: 'GPU memory budget per image in MiB: larger images run in exact row bands that fit it (default: the adapter\'s buffer binding limit)' },
+    { name: 'tile', type: 'number', integer: true, min: 64, max: 4096, valueName: 'N', description: 'approximate mode: overlapping tiles of at most N pixels, each normalised on its own (tones may shift between tiles; default: off, exact bands)' },
     { name: 'preserve-colors', type: 'boolean', description: "keep the photo's colours: the stylised luminance with the photo's chroma (YCbCr)" },
     { name: 'strength', type: 'number', min: 0, max: 1, default: 1, valueName: 'S', description: 'blend with the photo: S·stylised + (1 − S)·photo (0 = the photo unchanged)' },
-    { name: 'list-styles', type: 'boolean', description: 'list the shipped styles and exit' },
+    { name: 'list-styles', type: 'boolean', description: 'list the shipped and imported styles (with their folders) and exit' },
     { name: 'quiet', type: 'boolean', description: 'print errors only' },
   ],
   positionals: { name: 'INPUT', min: 0, max: Infinity },
   details: [
-    'Inputs are PNG or JPEG files. Large images are processed in overlapping tiles blended together; the',
+    'Inputs are PNG or JPEG files. An image too large for one GPU pass (or for --memory) runs layer by layer',
+    'in row bands with whole-image instance-norm statistics: the same result as one pass, at any size. The',
     'output has the input\'s size (or --max-size) and keeps its alpha channel (PNG). An input is never',
     'overwritten, and a failed image leaves no output file; the other inputs are still processed.',
     '',
@@ -166,8 +175,8 @@ export const stylizeCommand: Command = {
 
   async run(args) {
     if (args.flag('list-styles')) {
-      const styles = shippedStyles();
-      console.log(styles.length ? styles.join('\n') : '(no styles are shipped with this installation)');
+      const rows = styleDirs().flatMap((dir) => shippedStyles(dir).map((style) => `${style}\t${dir}`));
+      console.log(rows.length ? rows.join('\n') : `(no styles are installed in ${styleDirs().join(' or ')})`);
       return 0;
     }
     if (args.positionals.length === 0) throw new UsageError("missing INPUT for 'stylize'");
@@ -197,16 +206,22 @@ export const stylizeCommand: Command = {
             if (fit.width !== img.width || fit.height !== img.height) img = resizeRgba(img, fit.width, fit.height);
           }
           if (tty) process.stderr.write(`\r\x1b[K${prefix}: stylising ${img.width}×${img.height}…`);
+          let mode: StylizeMode = 'one-pass';
           const out = await stylizeRgba(net, img, {
             tile: args.number('tile'),
+            memoryBytes: args.given.has('memory') ? args.number('memory')! * 1024 * 1024 : undefined,
+            onMode: (m) => {
+              mode = m;
+              if (m !== 'one-pass' && !quiet) log(`${prefix}: ${img.width}×${img.height} ${MODE_NOTE[m]}`);
+            },
             preserveColors: args.flag('preserve-colors'),
             strength: args.number('strength'),
-            onProgress: tty ? (done, total) => total > 1 && process.stderr.write(`\r\x1b[K${prefix}: ${img.width}×${img.height}, tile ${done}/${total} done`) : undefined,
+            onProgress: tty ? (done, total) => total > 1 && process.stderr.write(`\r\x1b[K${prefix}: ${img.width}×${img.height}, ${mode === 'banded' ? 'layer' : 'tile'} ${done}/${total} done`) : undefined,
           });
           const bytes = encodeImage(out, job.format, args.number('quality'));
           writeOutput(job.output, bytes);
           if (tty) process.stderr.write('\r\x1b[K');
-          log(`${prefix} → ${job.output} (${out.width}×${out.height}, ${seconds(performance.now() - started)})`);
+          log(`${prefix} → ${job.output} (${out.width}×${out.height}, ${out.mode}, ${seconds(performance.now() - started)})`);
         } catch (e) {
           if (tty) process.stderr.write('\r\x1b[K');
           const message = e instanceof Error ? e.message : String(e);

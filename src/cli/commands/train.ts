@@ -6,6 +6,7 @@ import type { Engine } from '../../engine/engine.js';
 import { Tensor } from '../../engine/tensor.js';
 import { rgbaToTensor } from '../../ops/image.js';
 import { defaultLossConfig, type LossConfig } from '../../models/losses.js';
+import { CHECKPOINT_FORMAT, decodeMetadata, loadTransformNet, MODEL_FORMAT } from '../../models/model-file.js';
 import { readSafetensors, ModelFileError } from '../../models/safetensors.js';
 import { stylizeRgba } from '../../models/stylize.js';
 import { NonFiniteLossError, Trainer, type TrainConfig } from '../../models/trainer.js';
@@ -40,6 +41,8 @@ export interface TrainOptions {
   width: number;
   checkpointEvery: number;
   resume: boolean;
+  /** A model file (or checkpoint) whose weights the run starts from instead of random ones. */
+  init?: string;
   sample?: string;
   seed: number;
   vggArch: VggArchitecture | 'auto';
@@ -154,6 +157,7 @@ function readLog(path: string, upToStep: number): LossRecord[] {
 export async function runTrain(o: TrainOptions): Promise<number> {
   const log = o.log ?? ((line: string) => process.stderr.write(line + '\n'));
   const paths = trainPaths(o.out);
+  if (o.init !== undefined && o.resume) throw new UsageError('--init starts a new run from a model; --resume continues a run: give one of them');
   if (!existsSync(o.data) || !statSync(o.data).isDirectory()) throw new CliError(`--data ${o.data} is not a directory`);
   const files = listImages(o.data);
   if (files.length === 0) throw new CliError(`no JPEG or PNG images found under ${o.data}`);
@@ -169,6 +173,12 @@ export async function runTrain(o: TrainOptions): Promise<number> {
   const architecture = o.vggArch === 'auto' ? detectArchitecture(vggFile.tensors) : o.vggArch;
   const input = o.vggInput === 'auto' ? detectInput(vggFile.metadata) : o.vggInput;
   const checkpointBytes = o.resume ? readInput(paths.checkpoint, 'checkpoint') : null;
+  // The initial model is checked before any GPU work: its metadata gives the net's width and architecture.
+  const initBytes = o.init !== undefined ? readInput(o.init, 'initial model') : null;
+  const initMeta = initBytes ? decodeMetadata(readSafetensors(initBytes, o.init).metadata, o.init!, [MODEL_FORMAT, CHECKPOINT_FORMAT]) : null;
+  if (initMeta && o.given?.has('width') && o.width !== initMeta.architecture.widthMultiplier) {
+    throw new UsageError(`--width ${o.width} differs from the width ${initMeta.architecture.widthMultiplier} of --init ${o.init} (omit --width)`);
+  }
 
   let config: TrainConfig;
   if (checkpointBytes) {
@@ -187,8 +197,9 @@ export async function runTrain(o: TrainOptions): Promise<number> {
       size: o.size,
       batch: o.batch,
       lr: o.lr,
-      widthMultiplier: o.width,
+      widthMultiplier: initMeta ? initMeta.architecture.widthMultiplier : o.width,
       seed: o.seed,
+      ...(initMeta ? { init: { source: o.init!, architecture: initMeta.architecture.name } } : {}),
       loss: lossConfig(o, architecture, input),
       vgg: { architecture, input },
       styleSize: o.styleSize,
@@ -210,7 +221,13 @@ export async function runTrain(o: TrainOptions): Promise<number> {
     });
     const style = engine.keep(styleTensor(engine, styleImage, config.styleSize ?? o.styleSize));
     try {
-      trainer = checkpointBytes ? Trainer.resume(engine, checkpointBytes, { vgg, styleImage: style }, paths.checkpoint) : Trainer.create(engine, config, { vgg, styleImage: style });
+      if (checkpointBytes) {
+        trainer = Trainer.resume(engine, checkpointBytes, { vgg, styleImage: style }, paths.checkpoint);
+      } else {
+        const initial = initBytes ? (await loadTransformNet(engine, initBytes, o.init!)).net : undefined;
+        if (initial) log(`starting from the weights of ${o.init} (${initial.config.architecture}, width ${initial.width})`);
+        trainer = Trainer.create(engine, config, { vgg, styleImage: style }, initial);
+      }
     } finally {
       style.dispose();
     }
@@ -344,6 +361,7 @@ export const trainCommand: Command = {
     { name: 'width', type: 'number', min: 0.01, max: 4, default: 1, description: 'channel width multiplier of the net (1 = 32/64/128 channels)' },
     { name: 'checkpoint-every', type: 'number', integer: true, min: 1, default: 200, description: 'steps between checkpoints (and loss-curve / sample updates)' },
     { name: 'resume', type: 'boolean', description: 'continue the run from the checkpoint beside --out, exactly' },
+    { name: 'init', type: 'string', valueName: 'MODEL', description: "start from this model's weights (either architecture, e.g. an imported ml5 net) instead of random ones" },
     { name: 'sample', type: 'string', valueName: 'IMG', description: 'photo stylised at each checkpoint (written beside it)' },
     { name: 'seed', type: 'number', integer: true, min: 0, max: 2 ** 31 - 1, default: 1, description: 'seed of the initial weights and the data order' },
     { name: 'vgg-arch', type: 'string', choices: ['auto', 'vgg16', 'vgg19'], default: 'auto', description: 'VGG architecture of --vgg (auto: from its layers)' },
@@ -386,6 +404,7 @@ export const trainCommand: Command = {
       width: args.number('width')!,
       checkpointEvery: args.number('checkpoint-every')!,
       resume: args.flag('resume'),
+      init: args.string('init'),
       sample: args.string('sample'),
       seed: args.number('seed')!,
       vggArch: args.string('vgg-arch') as VggArchitecture | 'auto',

@@ -1,0 +1,148 @@
+import { workgroups1d } from '../engine/engine.js';
+import { ShapeError, shapeStr } from '../engine/errors.js';
+import { packParams } from '../engine/kernel.js';
+import { Tensor } from '../engine/tensor.js';
+import weightSource from '../shaders/conv2d_transpose_weight.wgsl';
+import {
+  conv2dBackwardBias,
+  conv2dBackwardInput,
+  conv2dBackwardWeight,
+  conv2dForward,
+  conv2dGeometry,
+  conv2dImplFor,
+  useWinogradForward,
+  type Conv2dAttrs,
+} from './conv2d.js';
+import { cpuTensor, type CpuTensor } from './cpu.js';
+import { defineOp } from './op.js';
+
+// A transposed conv with TensorFlow's SAME output size (stride·H × stride·W), as in lengstrom's
+// fast-style-transfer (tf.nn.conv2d_transpose): the gradient of a SAME conv of a stride·H × stride·W image,
+//   y[n, co, s·i + ky − b, s·j + kx − b] += w[ci, co, ky, kx] · x[n, ci, i, j],  cropped to s·H × s·W,
+// with b = floor(max(K − s, 0) / 2) the SAME conv's padding before (0 for 3×3 stride 2).
+//
+// It runs as a stride-1 conv of the rotated, transposed weight (conv2d_transpose_weight.wgsl) over x with
+// zeros inserted between its pixels, padded by K − 1 − b before and b after: the dilation and the padding
+// are conv2d's index map (upsampleMode 'zeros', padEnd), so the conv kernels (tiled GEMM, Winograd for
+// 3×3) run it unchanged, and its gradients are conv2d's.
+
+export interface Conv2dTransposeAttrs {
+  /** 1 or 2: the output is stride·H × stride·W. */
+  stride: number;
+}
+
+const WORKGROUP_SIZE = 256;
+
+function check(xShape: readonly number[], wShape: readonly number[], bShape: readonly number[] | null, attrs: Conv2dTransposeAttrs): void {
+  const what = `conv2dTranspose: x ${shapeStr(xShape)}, weight ${shapeStr(wShape)}${bShape ? `, bias ${shapeStr(bShape)}` : ''}`;
+  if (xShape.length !== 4) throw new ShapeError(`${what}: x must be [N, Cin, H, W]`);
+  if (wShape.length !== 4 || wShape[2] !== wShape[3]) throw new ShapeError(`${what}: weight must be [Cin, Cout, K, K]`);
+  if (wShape[0] !== xShape[1]) throw new ShapeError(`${what}: weight has ${wShape[0]} input channels, x has ${xShape[1]}`);
+  if (bShape && (bShape.length !== 1 || bShape[0] !== wShape[1])) throw new ShapeError(`${what}: bias must be [${wShape[1]}]`);
+  if (attrs.stride !== 1 && attrs.stride !== 2) throw new ShapeError(`${what}: stride ${attrs.stride} is not 1 or 2`);
+}
+
+/** The SAME conv's padding before, b above. */
+function sameBefore(kernelSize: number, stride: number): number {
+  return Math.floor(Math.max(kernelSize - stride, 0) / 2);
+}
+
+/** The attrs of the equivalent conv over the zero-inserted input. */
+export function conv2dTransposeAsConv(kernelSize: number, attrs: Conv2dTransposeAttrs): Conv2dAttrs {
+  const before = sameBefore(kernelSize, attrs.stride);
+  return {
+    stride: 1,
+    padding: kernelSize - 1 - before,
+    padEnd: [before, before],
+    padMode: 'zeros',
+    upsample: attrs.stride,
+    upsampleMode: 'zeros',
+  };
+}
+
+/** [A, B, K, K] → [B, A, K, K], each kernel rotated by 180° (the transposed conv's weight ⇄ the conv's). */
+export function transposeRotateWeight(w: Tensor): Tensor {
+  if (w.rank !== 4 || w.shape[2] !== w.shape[3]) throw new ShapeError(`conv2dTranspose: weight ${shapeStr(w.shape)} must be [A, B, K, K]`);
+  const [rows, cols, k] = w.shape;
+  const out = Tensor.empty(w.engine, [cols, rows, k, k], 'conv2dTranspose.weight');
+  w.engine.dispatch({
+    kernel: { name: 'conv2dTranspose.weight', code: weightSource, constants: { WORKGROUP_SIZE } },
+    buffers: [w.buffer, out.buffer],
+    params: packParams([rows, cols, k * k, out.size]),
+    workgroups: workgroups1d(w.engine, out.size, WORKGROUP_SIZE),
+    label: 'conv2dTranspose.weight',
+  });
+  return out;
+}
+
+function conv2dTransposeReference(x: CpuTensor, w: CpuTensor, b: CpuTensor | null, attrs: Conv2dTransposeAttrs): CpuTensor {
+  check(x.shape, w.shape, b ? b.shape : null, attrs);
+  const [batch, inChannels, h, wd] = x.shape;
+  const [, outChannels, k] = w.shape;
+  const s = attrs.stride;
+  const before = sameBefore(k, s);
+  const oh = s * h;
+  const ow = s * wd;
+  const y = cpuTensor([batch, outChannels, oh, ow]);
+  for (let n = 0; n < batch; n++) {
+    for (let co = 0; co < outChannels; co++) {
+      const plane = (n * outChannels + co) * oh * ow;
+      if (b) y.data.fill(b.data[co], plane, plane + oh * ow);
+      for (let ci = 0; ci < inChannels; ci++) {
+        for (let i = 0; i < h; i++) {
+          for (let j = 0; j < wd; j++) {
+            const v = x.data[((n * inChannels + ci) * h + i) * wd + j];
+            for (let ky = 0; ky < k; ky++) {
+              const oy = s * i + ky - before;
+              if (oy < 0 || oy >= oh) continue;
+              for (let kx = 0; kx < k; kx++) {
+                const ox = s * j + kx - before;
+                if (ox < 0 || ox >= ow) continue;
+                y.data[plane + oy * ow + ox] += w.data[((ci * outChannels + co) * k + ky) * k + kx] * v;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return y;
+}
+
+/**
+ * Transposed 2-D convolution with TensorFlow's SAME output size: x [N, Cin, H, W], weight [Cin, Cout, K, K]
+ * (PyTorch's ConvTranspose2d layout; TensorFlow's [K, K, Cout, Cin] transposed), optional bias [Cout] →
+ * [N, Cout, stride·H, stride·W]. Runs on conv2d's kernels (see the comment at the top of this file).
+ */
+export const conv2dTranspose = defineOp<Conv2dTransposeAttrs>({
+  name: 'conv2dTranspose',
+  inputs: ['x', 'weight', 'bias'],
+  optional: ['bias'],
+  forward([x, weight, bias], attrs) {
+    check(x!.shape, weight!.shape, bias ? bias.shape : null, attrs);
+    const convWeight = transposeRotateWeight(weight!);
+    const convAttrs = conv2dTransposeAsConv(weight!.shape[2], attrs);
+    const g = conv2dGeometry(x!.shape, convWeight.shape, bias ? bias.shape : null, convAttrs);
+    const impl = useWinogradForward(g, x!.engine) ? 'winograd' : conv2dImplFor('forward', g);
+    // The rotated weight is saved (and disposed by the tape) for the input gradient.
+    return { output: conv2dForward(x!, convWeight, bias, convAttrs, impl), saved: [x, convWeight] };
+  },
+  backward({ saved: [x, convWeight], attrs, inputShapes, needsGrad }, dy) {
+    const convAttrs = conv2dTransposeAsConv(inputShapes[1]![2], attrs);
+    const g = conv2dGeometry(inputShapes[0]!, convWeight!.shape, null, convAttrs);
+    let dw: Tensor | null = null;
+    if (needsGrad[1]) {
+      const convGrad = conv2dBackwardWeight(dy, x!, convWeight!.shape, convAttrs, conv2dImplFor('backwardWeight', g));
+      dw = transposeRotateWeight(convGrad);
+      convGrad.dispose();
+    }
+    return [
+      needsGrad[0] ? conv2dBackwardInput(dy, convWeight!, inputShapes[0]!, convAttrs, conv2dImplFor('backwardInput', g)) : null,
+      dw,
+      needsGrad[2] && inputShapes[2] ? conv2dBackwardBias(dy) : null,
+    ];
+  },
+  reference([x, weight, bias], attrs) {
+    return conv2dTransposeReference(x!, weight!, bias, attrs);
+  },
+});

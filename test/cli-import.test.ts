@@ -1,0 +1,130 @@
+// `import` as users run it: `node dist/cli.js import …` in child processes on ml5.js model folders built
+// from the golden fixture's small net (width 0.125): exit codes, one-line errors, no output file on failure,
+// and `stylize --model` on the result at a size that is not a multiple of 4.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeImage, encodeImage } from '../src/cli/image-io.js';
+import { readSafetensors } from '../src/models/safetensors.js';
+import { goldenFile } from './helpers/golden.js';
+
+const ROOT = resolve(__dirname, '..');
+const CLI = join(ROOT, 'dist', 'cli.js');
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const index: any = JSON.parse(readFileSync(join(ROOT, 'test', 'fixtures', 'golden', 'ml5.json'), 'utf8'));
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+beforeAll(() => {
+  if (!existsSync(CLI) || statSync(CLI).mtimeMs < Math.max(newestMtime(join(ROOT, 'src')), statSync(join(ROOT, 'package.json')).mtimeMs)) {
+    execFileSync('node', ['scripts/build.mjs', '--no-types'], { cwd: ROOT, stdio: 'pipe' });
+  }
+}, 300_000);
+
+interface Result {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], cwd = ROOT): Result {
+  const r = spawnSync('node', [CLI, ...args], { cwd, encoding: 'utf8', timeout: 300_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** One `error: …` line on stderr (besides warnings: Dawn's start-up ones and ours about software adapters). */
+function expectOneError(r: Result, message: RegExp): void {
+  expect(r.status, r.stderr).toBe(1);
+  const lines = r.stderr.split('\n').filter((l) => l !== '' && !/^warning: /i.test(l));
+  expect(lines, r.stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(/^error: /);
+  expect(lines[0]).toMatch(message);
+}
+
+const work = mkdtempSync(join(tmpdir(), 'cli-import-test-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+/** An ml5 model folder (manifest.json + raw float32 Variable files) of the fixture's small net. */
+function ml5Folder(name: string): string {
+  const dir = join(work, name);
+  mkdirSync(dir, { recursive: true });
+  const manifest: Record<string, { filename: string; shape: number[] }> = {};
+  (index.small.variables as string[]).forEach((stored, i) => {
+    const variable = i === 0 ? 'Variable' : `Variable_${i}`;
+    const t = goldenFile(index.file).get(stored)!;
+    manifest[variable] = { filename: variable, shape: t.shape };
+    writeFileSync(join(dir, variable), Buffer.from(Float32Array.from(t.data).buffer));
+  });
+  writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2));
+  return dir;
+}
+
+describe('cli import', () => {
+  it('--help describes the command, exit 0', () => {
+    const r = cli(['import', '--help']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/usage: fast-style-webgpu import FOLDER/);
+    expect(r.stdout).toMatch(/manifest\.json/);
+    expect(r.stdout).toMatch(/ml5-lengstrom/);
+  });
+
+  it('imports a folder: metadata names architecture, style, source and licence; stylize --model runs it at 13×9', () => {
+    const folder = ml5Folder('tiny_style');
+    const out = join(work, 'tiny.safetensors');
+    const r = cli(['import', folder, '-o', out]);
+    expect(r.status, r.stderr).toBe(0);
+    const file = readSafetensors(new Uint8Array(readFileSync(out)));
+    expect(JSON.parse(file.metadata.architecture)).toMatchObject({ name: 'ml5-lengstrom', widthMultiplier: 0.125 });
+    expect(file.metadata).toMatchObject({ style: 'tiny_style', licence: 'ml5.js weights, MIT; training code research use', source: 'ml5.js style-transfer model folder tiny_style' });
+    expect(file.tensors.size).toBe(48);
+
+    const photo = join(work, 'photo.png');
+    const pixels = new Uint8Array(13 * 9 * 4).map((_, i) => (i % 4 === 3 ? 255 : (i * 29) % 256));
+    writeFileSync(photo, encodeImage({ width: 13, height: 9, data: pixels }, 'png'));
+    const styled = join(work, 'styled.png');
+    const s = cli(['stylize', '--model', out, photo, '-o', styled, '--quiet']);
+    expect(s.status, s.stderr).toBe(0);
+    const img = decodeImage(new Uint8Array(readFileSync(styled)), styled);
+    expect([img.width, img.height]).toEqual([13, 9]);
+  }, 120_000);
+
+  const bad: [string, (dir: string) => void, RegExp][] = [
+    ['no manifest.json', (d) => rmSync(join(d, 'manifest.json')), /no manifest\.json \(not an ml5\.js/],
+    ['a missing variable file', (d) => rmSync(join(d, 'Variable_7')), /missing file Variable_7 \(variable Variable_7\)/],
+    ['a file with the wrong byte count', (d) => writeFileSync(join(d, 'Variable_3'), Buffer.alloc(100)), /Variable_3 has 100 bytes, Variable_3 \[3, 3, 4, 8\] needs 1152/],
+    ['an unknown layout (47 variables)', (d) => {
+      const m = JSON.parse(readFileSync(join(d, 'manifest.json'), 'utf8'));
+      delete m.Variable_47;
+      writeFileSync(join(d, 'manifest.json'), JSON.stringify(m));
+    }, /unknown checkpoint layout \(47 variables\)/],
+    ['a manifest that is not JSON', (d) => writeFileSync(join(d, 'manifest.json'), '{ "Variable": '), /manifest\.json is not valid JSON/],
+  ];
+  for (const [what, spoil, message] of bad) {
+    it(`${what}: one error line, exit 1, no output file`, () => {
+      const folder = ml5Folder(`bad-${what.replace(/\W+/g, '-')}`);
+      spoil(folder);
+      const outDir = join(work, `out-${what.replace(/\W+/g, '-')}`);
+      mkdirSync(outDir);
+      const r = cli(['import', folder, '-o', join(outDir, 'x.safetensors')]);
+      expectOneError(r, message);
+      expect(readdirSync(outDir)).toEqual([]);
+    });
+  }
+
+  it('a folder that does not exist, and a file given as the folder', () => {
+    expectOneError(cli(['import', join(work, 'nope'), '-o', join(work, 'nope.safetensors')]), /cannot read ml5 model folder .*nope: no such directory/);
+    const file = join(work, 'plain-file');
+    copyFileSync(join(ROOT, 'package.json'), file);
+    expectOneError(cli(['import', file, '-o', join(work, 'f.safetensors')]), /not a directory/);
+    expect(existsSync(join(work, 'nope.safetensors')) || existsSync(join(work, 'f.safetensors'))).toBe(false);
+  });
+});
