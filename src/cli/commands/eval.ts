@@ -85,6 +85,7 @@ export const evalCommand: Command = {
     'weights when it records them, else cw 1, sw 0.3, tvw 0), measured on the 8-bit images. eval.csv has one row',
     'per photo and method (net, and gatys at each count); NAME_eval.png shows photo | net | Gatys at each count |',
     'style at the same height. The last line says at how many Gatys iterations the mean total loss reaches the net\'s.',
+    'A photo that cannot be read (or is too thin for the loss network) is skipped with a warning.',
     '',
     'example:',
     '  fast-style-webgpu eval --model starry.safetensors --style starry_night.jpg --data kodak24/ --limit 4 --size 256',
@@ -133,9 +134,9 @@ export const evalCommand: Command = {
       const { net, metadata } = await loadTransformNet(engine, modelBytes, modelPath);
       const training = metadata.training as { loss?: LossConfig; styleSize?: number } | undefined;
       const config = lossSettings(args, vggFile, training?.loss);
-      const vgg = buildVgg(engine, vggFile, config);
       const styleEdge = args.number('style-size') ?? training?.styleSize ?? size;
       checkImageSide(resizeToEdge(styleImage, styleEdge), config, vggFile.architecture, `style image ${stylePath}`);
+      const vgg = buildVgg(engine, vggFile, config);
       const style = imageTensor(engine, styleImage, styleEdge);
       const loss = StyleLoss.create(vgg, style, config);
       style.dispose();

@@ -111,7 +111,9 @@ export const stylizeCommand: Command = {
   details: [
     'Inputs are PNG or JPEG files. Large images are processed in overlapping tiles blended together; the',
     'output has the input\'s size (or --max-size) and keeps its alpha channel (PNG). An input is never',
-    'overwritten, and a failed image leaves no output file; the other inputs are still processed.',
+    'overwritten, and a failed image leaves no output file; the other inputs are still processed. An output',
+    'that is a symlink is followed; a device or FIFO (-o /dev/stdout) is written through. JPEG output has no',
+    'alpha: translucent pixels are composited on white. See docs/CLI-PROMISES.md.',
     '',
     'examples:',
     '  fast-style-webgpu stylize --model starry.safetensors photo.jpg -o photo_starry.jpg',

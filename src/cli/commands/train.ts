@@ -440,7 +440,9 @@ export const trainCommand: Command = {
   details: [
     'Files beside MODEL (for MODEL = NAME.safetensors): NAME.ckpt.safetensors (checkpoint: weights, Adam state,',
     'step and data position), NAME.log.jsonl (losses per step), NAME.loss.svg (loss curve), NAME.sample.png.',
-    'Ctrl-C writes a checkpoint and exits with status 130; --resume continues the run exactly.',
+    'Ctrl-C (SIGINT) or SIGTERM finishes the step, writes a checkpoint and exits with status 130 or 143; --resume',
+    'continues the run exactly, and refuses another --style image or --data (the checkpoint records their hashes).',
+    'No output replaces an input; MODEL must be named *.safetensors, outside --data (docs/CLI-PROMISES.md).',
     '',
     'example:',
     '  fast-style-webgpu train --style starry_night.jpg --data photos/ --vgg vgg19.safetensors \\',
