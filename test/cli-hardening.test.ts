@@ -167,14 +167,18 @@ describe('issue 14.1: outputs never replace an input', () => {
     expect(bytesOf(join(dir, 'c.png')).equals(before)).toBe(true);
   });
 
-  it('eval --out-dir where a contact sheet would replace a photo is refused', () => {
-    const dir = freshDir('eval-out-photo');
-    writeFileSync(join(dir, 'a.png'), bytesOf(asset('photos/a.png')));
-    writeFileSync(join(dir, 'a_eval.png'), bytesOf(asset('photos/b.png')));
+  it('eval: a contact sheet may not replace the style image, nor land among the photos', () => {
+    const dir = freshDir('eval-out-input');
+    mkdirSync(join(dir, 'photos'));
+    writeFileSync(join(dir, 'photos', 'a.png'), bytesOf(asset('photos/a.png')));
+    // The sheet for photos/a.png is ./a_eval.png: here the style image.
+    writeFileSync(join(dir, 'a_eval.png'), bytesOf(asset('style.png')));
     const before = bytesOf(join(dir, 'a_eval.png'));
-    const r = cli(['eval', '-m', asset('tiny.safetensors'), '-s', asset('style.png'), '--data', '.', '--out-dir', '.', '--vgg', asset('vgg.safetensors'), '--size', '16', '--gatys-iters', '1'], dir);
-    expectOneError(r, 1, /refusing to overwrite the input .*a_eval\.png/);
+    const args = (outDir: string) => ['eval', '-m', asset('tiny.safetensors'), '-s', 'a_eval.png', '--data', 'photos', '--out-dir', outDir, '--vgg', asset('vgg.safetensors'), '--size', '16', '--gatys-iters', '1'];
+    expectOneError(cli(args('.'), dir), 1, /refusing to overwrite the input a_eval\.png/);
     expect(bytesOf(join(dir, 'a_eval.png')).equals(before)).toBe(true);
+    expectOneError(cli(args('photos'), dir), 1, /--out-dir photos is inside --data photos/);
+    expect(readdirSync(join(dir, 'photos'))).toEqual(['a.png']);
   });
 });
 
@@ -390,7 +394,7 @@ describe('issue 14.11 and 14.12: nothing to do writes nothing; SIGTERM checkpoin
       child.on('exit', (code) => res(code));
     });
     expect(status, stderr).toBe(143);
-    expect(stderr).toMatch(/interrupted \(SIGTERM\): finishing this step and writing a checkpoint/);
+    expect(stderr).toMatch(/interrupted: finishing this step and writing a checkpoint \(SIGTERM;/);
     expect(Number(readSafetensors(new Uint8Array(bytesOf(join(dir, 't.ckpt.safetensors')))).metadata.step)).toBeGreaterThanOrEqual(1);
     expect(existsSync(join(dir, 't.safetensors'))).toBe(false);
   }, 300_000);

@@ -64,7 +64,7 @@ export function requireDirectory(path: string, what: string): void {
 export function requireOutputDirectory(output: string): void {
   const dir = dirname(output);
   const st = statOrNull(dir);
-  if (!st) throw new CliError(`cannot write ${output}: directory ${dir} does not exist`);
+  if (!st) throw new CliError(`cannot write ${output}: output directory ${dir} does not exist`);
   if (!st.isDirectory()) throw new CliError(`cannot write ${output}: ${dir} is not a directory`);
 }
 

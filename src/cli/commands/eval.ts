@@ -8,7 +8,7 @@ import type { VggArchitecture, VggInput } from '../../models/vgg.js';
 import { UsageError, type Command, type ParsedArgs } from '../args.js';
 import { listImages } from '../data-loader.js';
 import { CliError } from '../errors.js';
-import { InputSet, readInputFile, requireDirectory, writeOutputFile } from '../files.js';
+import { InputSet, isInside, readInputFile, requireDirectory, writeOutputFile } from '../files.js';
 import { encodeImage, ImageFileError, resizeRgba, resizeToEdge, type RgbaImage } from '../image-io.js';
 import { buildVgg, checkImageSide, imageTensor, lossSettings, lossWeightOptions, readImageFile, readVggFile, vggOptions, vggPath } from '../loss-network.js';
 import { progressReporter } from '../progress.js';
@@ -118,6 +118,9 @@ export const evalCommand: Command = {
       names.set(name, f);
     }
 
+    if (isInside(join(outDir, 'eval.csv'), dataDir)) {
+      throw new CliError(`--out-dir ${outDir} is inside --data ${dataDir}: the contact sheets would join the photos; choose another --out-dir`);
+    }
     const vggFilePath = vggPath(args, 'eval');
     const inputs = new InputSet([modelPath, stylePath, vggFilePath, ...files]);
     for (const output of [join(outDir, 'eval.csv'), ...[...names.keys()].map((name) => join(outDir, `${name}_eval.png`))]) {

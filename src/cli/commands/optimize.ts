@@ -51,11 +51,11 @@ export const optimizeCommand: Command = {
     const output = required('output', 'OUT');
     const format = formatFromPath(output);
     if (format === null) throw new UsageError(`cannot tell the image format of ${output}: name it .png, .jpg or .jpeg`);
-    requireOutputDirectory(output);
-    const vggFilePath = vggPath(args, 'optimize');
-    new InputSet([contentPath, stylePath, vggFilePath]).refuse(output, 'choose another --output');
     const optimizer = args.string('optimizer') as GatysOptimizer;
     if (args.given.has('history') && optimizer !== 'lbfgs') throw new UsageError('--history applies to --optimizer lbfgs only');
+    const vggFilePath = vggPath(args, 'optimize');
+    requireOutputDirectory(output);
+    new InputSet([contentPath, stylePath, vggFilePath]).refuse(output, 'choose another --output');
     const quiet = args.flag('quiet');
     const log = (line: string): void => {
       if (!quiet) process.stderr.write(line + '\n');

@@ -131,7 +131,6 @@ export const stylizeCommand: Command = {
     const model = chooseModel(args);
     const jobs = planJobs(args, model.styleName, model.path);
     const modelBytes = readInputFile(model.path, 'model');
-    assertFiniteWeights(modelBytes, model.path);
     const quiet = args.flag('quiet');
     const log = (line: string): void => {
       if (!quiet) process.stderr.write(line + '\n');
@@ -142,6 +141,12 @@ export const stylizeCommand: Command = {
     try {
       if (engine.adapter.isFallbackAdapter) log(`warning: ${engine.describe()} is a software adapter; stylising will be slow`);
       const { net: loaded } = await loadTransformNet(engine, modelBytes, model.path);
+      try {
+        assertFiniteWeights(modelBytes, model.path);
+      } catch (e) {
+        loaded.dispose();
+        throw e;
+      }
       const net = checkedNet(loaded, model.path);
       const failures: string[] = [];
       for (const [i, job] of jobs.entries()) {

@@ -357,8 +357,8 @@ export async function runTrain(o: TrainOptions): Promise<number> {
   const onSignal = (signal: StopSignal): void => {
     if (stop.signal) process.exit(EXIT_STATUS[signal]);
     stop.signal = signal;
-    const how = signal === 'SIGINT' ? 'Ctrl-C' : 'the signal';
-    log(`\ninterrupted (${signal}): finishing this step and writing a checkpoint (${how} again to quit at once)`);
+    const how = signal === 'SIGINT' ? 'Ctrl-C' : 'SIGTERM';
+    log(`\ninterrupted: finishing this step and writing a checkpoint (${signal}; ${how} again to quit at once)`);
   };
   const onSigint = () => onSignal('SIGINT');
   const onSigterm = () => onSignal('SIGTERM');
