@@ -271,6 +271,9 @@ describe('issue 14.4: non-finite models', () => {
     brokenModel(join(dir, 'nan.safetensors'), (name) => name === 'conv1.conv2d.bias', (i) => (i === 3 ? NaN : 0));
     expectOneError(cli(['stylize', '-m', 'nan.safetensors', 'a.png', '-o', 'out.png'], dir), 1, /nan\.safetensors: .*holds NaN values/);
     expect(existsSync(join(dir, 'out.png'))).toBe(false);
+    const e = cli(['eval', '-m', 'nan.safetensors', '-s', asset('style.png'), '--data', join(shared, 'photos'), '--vgg', asset('vgg.safetensors'), '--size', '16', '--gatys-iters', '1', '--out-dir', '.'], dir);
+    expectOneError(e, 1, /nan\.safetensors: .*holds NaN values/);
+    expect(readdirSync(dir).sort()).toEqual(['a.png', 'nan.safetensors']);
   });
 
   it('finite weights whose output overflows to NaN: an error naming the model, no image written', () => {
@@ -291,6 +294,7 @@ describe('issue 14.5: images too thin for the loss network', () => {
     const common = ['--vgg', asset('vgg.safetensors'), '-o', 'out.png', '--size', '32', '--iters', '1'];
     expectOneError(cli(['optimize', '-c', 'thin.png', '-s', asset('style.png'), ...common], dir), 1, /content image thin\.png is 32×1 .*too thin/);
     expectOneError(cli(['optimize', '-c', asset('photos/a.png'), '-s', 'thin.png', ...common], dir), 1, /style image thin\.png is 32×1 .*too thin/);
+    expectOneError(cli(trainArgs(dir, 'm.safetensors', '--iters', '1').map((a) => (a === asset('style.png') ? 'thin.png' : a)), dir), 1, /style image thin\.png is 32×1 .*too thin/);
     expectOneError(cli(['eval', '-m', asset('tiny.safetensors'), '-s', 'thin.png', '--data', join(shared, 'photos'), '--vgg', asset('vgg.safetensors'), '--size', '16', '--gatys-iters', '1', '--out-dir', '.'], dir), 1, /style image thin\.png is .* too thin/);
     expect(readdirSync(dir)).toEqual(['thin.png']);
   });

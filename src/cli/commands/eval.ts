@@ -12,6 +12,7 @@ import { InputSet, isInside, readInputFile, requireDirectory, writeOutputFile } 
 import { encodeImage, ImageFileError, resizeRgba, resizeToEdge, type RgbaImage } from '../image-io.js';
 import { buildVgg, checkImageSide, imageTensor, lossSettings, lossWeightOptions, readImageFile, readVggFile, vggOptions, vggPath } from '../loss-network.js';
 import { progressReporter } from '../progress.js';
+import { assertFiniteWeights, checkedNet } from '../finite.js';
 
 export const CSV_HEADER = 'image,method,iterations,evaluations,seconds,content_loss,style_loss,tv_loss,total_loss';
 /** Pixels between the panels of a contact sheet (white). */
@@ -134,7 +135,9 @@ export const evalCommand: Command = {
     const engine = await createNodeEngine();
     try {
       if (engine.adapter.isFallbackAdapter) log(`warning: ${engine.describe()} is a software adapter; Gatys's optimisation will be slow`);
-      const { net, metadata } = await loadTransformNet(engine, modelBytes, modelPath);
+      const { net: loaded, metadata } = await loadTransformNet(engine, modelBytes, modelPath);
+      assertFiniteWeights(modelBytes, modelPath);
+      const net = checkedNet(loaded, modelPath);
       const training = metadata.training as { loss?: LossConfig; styleSize?: number } | undefined;
       const config = lossSettings(args, vggFile, training?.loss);
       const styleEdge = args.number('style-size') ?? training?.styleSize ?? size;
@@ -175,6 +178,7 @@ export const evalCommand: Command = {
           },
           onProgress: quiet ? undefined : progressReporter(process.stderr.isTTY === true, (l) => log(`  ${l}`)),
         });
+        await net.check();
         for (const r of results) {
           csv.push(csvRow(file, r));
           log(`  ${methodLabel(r).padEnd(12)} content ${r.losses.content.toExponential(3)}  style ${r.losses.style.toExponential(3)}  tv ${r.losses.tv.toExponential(3)}  total ${r.losses.total.toExponential(3)}  (${r.seconds.toFixed(2)} s)`);

@@ -14,9 +14,9 @@ import type { Vgg, VggArchitecture, VggInput } from '../../models/vgg.js';
 import { UsageError, type Command, type ParsedArgs } from '../args.js';
 import { DataLoader, listImages } from '../data-loader.js';
 import { appendOutputFile, InputSet, isInside, readInputFile, requireDirectory, requireOutputDirectory, writeOutputFile } from '../files.js';
-import { decodeImage, encodeImage, fitImage, type RgbaImage } from '../image-io.js';
+import { decodeImage, encodeImage, fitImage, resizeToEdge, type RgbaImage } from '../image-io.js';
 import { lossCurveSvg, type LossRecord } from '../loss-curve.js';
-import { buildVgg, imageTensor, readVggFile, resolveLossConfig, type LossOverrides, type VggFile } from '../loss-network.js';
+import { buildVgg, checkImageSide, imageTensor, readVggFile, resolveLossConfig, type LossOverrides, type VggFile } from '../loss-network.js';
 import { formatDuration } from '../progress.js';
 import { CliError } from '../errors.js';
 
@@ -245,6 +245,7 @@ function planTrain(o: TrainOptions, log: (line: string) => void): TrainPlan | nu
       ...provenance,
     };
   }
+  checkImageSide(resizeToEdge(styleImage, config.styleSize ?? o.styleSize), config.loss, config.vgg.architecture, `style image ${o.style}`);
   const total = o.iters ?? Math.max(1, Math.ceil(((o.epochs ?? 2) * files.length) / config.batch));
   if (startStep >= total) {
     log(`the checkpoint ${paths.checkpoint} is at step ${startStep}, already ≥ ${total}: nothing to do, nothing written (raise --iters)`);
