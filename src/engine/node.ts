@@ -19,8 +19,19 @@ function gpu(): GPU {
  * reports as a fallback adapter) are accepted unless `allowFallbackAdapter: false`: on machines without a
  * GPU they are the only way to run, and `engine.adapter.isFallbackAdapter` tells callers to warn.
  */
-export function createNodeEngine(options: EngineOptions = {}): Promise<Engine> {
-  return withNativeStderrSilenced(() => Engine.create(gpu(), { allowFallbackAdapter: true, backendHint: platformBackend(options), ...options }));
+export function createNodeEngine(options: NodeEngineOptions = {}): Promise<Engine> {
+  const { quietDawnStartup, ...engineOptions } = options;
+  const open = () => Engine.create(gpu(), { allowFallbackAdapter: true, backendHint: platformBackend(engineOptions), ...engineOptions });
+  return quietDawnStartup ? withNativeStderrSilenced(open) : open();
+}
+
+export interface NodeEngineOptions extends EngineOptions {
+  /**
+   * Discard what Dawn prints to stderr while it opens the adapter (see withNativeStderrSilenced). For
+   * single-threaded programs such as the CLI: descriptor 2 is briefly closed, which another thread opening a
+   * file at that instant could take.
+   */
+  quietDawnStartup?: boolean;
 }
 
 /**

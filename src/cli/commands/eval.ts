@@ -132,7 +132,7 @@ export const evalCommand: Command = {
     const styleImage = readImageFile(stylePath, 'style image');
     const size = args.number('size')!;
 
-    const engine = await createNodeEngine();
+    const engine = await createNodeEngine({ quietDawnStartup: true });
     try {
       if (engine.adapter.isFallbackAdapter) log(`warning: ${engine.describe()} is a software adapter; Gatys's optimisation will be slow`);
       const { net: loaded, metadata } = await loadTransformNet(engine, modelBytes, modelPath);

@@ -70,7 +70,7 @@ export const optimizeCommand: Command = {
     checkImageSide(resizeToEdge(styleImage, styleEdge), config, vggFile.architecture, `style image ${stylePath}`);
     const iters = args.number('iters')!;
 
-    const engine = await createNodeEngine();
+    const engine = await createNodeEngine({ quietDawnStartup: true });
     try {
       if (engine.adapter.isFallbackAdapter) log(`warning: ${engine.describe()} is a software adapter; optimising will be slow`);
       const vgg = buildVgg(engine, vggFile, config);

@@ -137,7 +137,7 @@ export const stylizeCommand: Command = {
     };
     const tty = process.stderr.isTTY && !quiet;
 
-    const engine = await createNodeEngine();
+    const engine = await createNodeEngine({ quietDawnStartup: true });
     try {
       if (engine.adapter.isFallbackAdapter) log(`warning: ${engine.describe()} is a software adapter; stylising will be slow`);
       const { net: loaded } = await loadTransformNet(engine, modelBytes, model.path);

@@ -69,7 +69,14 @@ export function trainPaths(out: string): { checkpoint: string; log: string; curv
  * added, removed, renamed or replaced by other files.
  */
 export function dataListSha256(dataDir: string, files: readonly string[]): string {
-  const lines = files.map((f) => `${relative(dataDir, f).split(sep).join('/')}\t${statSync(f).size}\n`).sort();
+  const size = (f: string): number => {
+    try {
+      return statSync(f).size;
+    } catch {
+      return -1; // gone since it was listed: the loader reports it when it comes up
+    }
+  };
+  const lines = files.map((f) => `${relative(dataDir, f).split(sep).join('/')}\t${size(f)}\n`).sort();
   return createHash('sha256').update(lines.join('')).digest('hex');
 }
 
@@ -350,7 +357,7 @@ export async function runTrain(o: TrainOptions): Promise<number> {
   const plan = planTrain(o, log);
   if (!plan) return 0;
   const { config, paths } = plan;
-  const engine = await createNodeEngine();
+  const engine = await createNodeEngine({ quietDawnStartup: true });
   let loader: DataLoader | null = null;
   let trainer: Trainer | null = null;
   let vgg: Vgg | null = null;
