@@ -121,7 +121,7 @@ describe('cli import', () => {
   }
 
   it('a folder that does not exist, and a file given as the folder', () => {
-    expectOneError(cli(['import', join(work, 'nope'), '-o', join(work, 'nope.safetensors')]), /cannot read ml5 model folder .*nope: no such directory/);
+    expectOneError(cli(['import', join(work, 'nope'), '-o', join(work, 'nope.safetensors')]), /ml5 model folder .*nope does not exist/);
     const file = join(work, 'plain-file');
     copyFileSync(join(ROOT, 'package.json'), file);
     expectOneError(cli(['import', file, '-o', join(work, 'f.safetensors')]), /not a directory/);

@@ -186,6 +186,6 @@ describe(`eval and optimize commands (${which})`, () => {
     expect(existsSync(join(work, 'x.png'))).toBe(false);
     const e = cli(['eval', '--model', 'tiny.safetensors', '--style', 'style.png', '--data', 'nowhere', '--vgg', vgg]);
     expect(e.status).toBe(1);
-    expect(errorLines(e.stderr)).toEqual([expect.stringMatching(/^error: --data nowhere is not a directory/)]);
+    expect(errorLines(e.stderr)).toEqual([expect.stringMatching(/^error: --data nowhere does not exist/)]);
   });
 });

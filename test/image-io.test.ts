@@ -13,9 +13,9 @@ import {
   ImageFileError,
   resizeRgba,
   sniffFormat,
-  writeFileAtomic,
   type RgbaImage,
 } from '../src/cli/image-io.js';
+import { writeFileAtomic } from '../src/cli/files.js';
 
 const BSDS_DIR = resolve(__dirname, '../../shared/assets/photos/bsds500/train');
 
@@ -56,8 +56,8 @@ describe('decodeImage / encodeImage', () => {
     expect(Buffer.from(back.data).equals(Buffer.from(img.data))).toBe(true);
   });
 
-  it('round-trips JPEG closely at quality 95 and drops alpha', () => {
-    const img = gradient(40, 24, () => 10);
+  it('round-trips JPEG closely at quality 95', () => {
+    const img = gradient(40, 24);
     const jpg = encodeImage(img, 'jpeg', 95);
     expect(sniffFormat(jpg)).toBe('jpeg');
     const back = decodeImage(jpg, 'a.jpg');
@@ -65,6 +65,19 @@ describe('decodeImage / encodeImage', () => {
     let err = 0;
     for (let p = 0; p < 40 * 24; p++) {
       for (let c = 0; c < 3; c++) err += Math.abs(back.data[p * 4 + c] - img.data[p * 4 + c]);
+      expect(back.data[p * 4 + 3]).toBe(255);
+    }
+    expect(err / (40 * 24 * 3)).toBeLessThan(2);
+  });
+
+  it('JPEG has no alpha: translucent pixels are composited on white, not written with their hidden colour', () => {
+    // Left half transparent, right half 40% opaque, over the same colours as the opaque gradient.
+    const img = gradient(40, 24, (x) => (x < 20 ? 0 : 102));
+    const back = decodeImage(encodeImage(img, 'jpeg', 95), 'a.jpg');
+    let err = 0;
+    for (let p = 0; p < 40 * 24; p++) {
+      const a = img.data[p * 4 + 3] / 255;
+      for (let c = 0; c < 3; c++) err += Math.abs(back.data[p * 4 + c] - (img.data[p * 4 + c] * a + 255 * (1 - a)));
       expect(back.data[p * 4 + 3]).toBe(255);
     }
     expect(err / (40 * 24 * 3)).toBeLessThan(2);

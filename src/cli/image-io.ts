@@ -1,11 +1,9 @@
 /**
- * Image files on Node: PNG and JPEG decoding/encoding to 8-bit RGBA, CPU resizing, and atomic file writes.
+ * Image files on Node: PNG and JPEG decoding/encoding to 8-bit RGBA and CPU resizing (files.ts writes them).
  * Inputs come from users, so the format is sniffed from the bytes (not the name), sizes are checked before
  * anything large is allocated, and every failure becomes one readable `cannot read NAME: why` line.
  */
-import { randomBytes } from 'node:crypto';
-import { renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { basename, dirname, extname, join } from 'node:path';
+import { extname } from 'node:path';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 
@@ -184,7 +182,10 @@ function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-/** Encodes RGBA pixels; JPEG drops alpha. quality is JPEG's 1..100. */
+/**
+ * Encodes RGBA pixels; quality is JPEG's 1..100. JPEG has no alpha channel: translucent pixels are
+ * composited on white first (as viewers show them on a page), rather than their hidden colour showing.
+ */
 export function encodeImage(img: RgbaImage, format: ImageFormat, quality = 92): Uint8Array {
   if (img.data.length !== img.width * img.height * 4) {
     throw new RangeError(`encodeImage: ${img.data.length} bytes for a ${img.width}×${img.height} RGBA image`);
@@ -195,8 +196,23 @@ export function encodeImage(img: RgbaImage, format: ImageFormat, quality = 92): 
     return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
   }
   if (!(quality >= 1 && quality <= 100)) throw new RangeError(`encodeImage: JPEG quality ${quality} is outside 1..100`);
-  const out = jpeg.encode({ width: img.width, height: img.height, data }, quality).data;
+  const rgb = onWhite(img.data);
+  const out = jpeg.encode({ width: img.width, height: img.height, data: Buffer.from(rgb.buffer, rgb.byteOffset, rgb.byteLength) }, quality).data;
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+}
+
+/** RGBA over an opaque white background (the input itself when it is already opaque). */
+export function onWhite(data: Uint8Array): Uint8Array {
+  let opaque = true;
+  for (let i = 3; i < data.length && opaque; i += 4) opaque = data[i] === 255;
+  if (opaque) return data;
+  const out = new Uint8Array(data.length);
+  for (let i = 0; i < data.length; i += 4) {
+    const a = data[i + 3] / 255;
+    for (let c = 0; c < 3; c++) out[i + c] = Math.round(data[i + c] * a + 255 * (1 - a));
+    out[i + 3] = 255;
+  }
+  return out;
 }
 
 /** The output format a file name asks for, or null for other extensions. */
@@ -313,23 +329,17 @@ export function fitWithin(width: number, height: number, maxEdge: number): { wid
   return { width: Math.max(1, Math.round(width * s)), height: Math.max(1, Math.round(height * s)) };
 }
 
-// ---------------------------------------------------------------- files
+/** Shrunk to fit `edge` on the long side (never enlarged), keeping the aspect ratio. */
+export function fitImage(img: RgbaImage, edge: number): RgbaImage {
+  const fit = fitWithin(img.width, img.height, edge);
+  return fit.width === img.width && fit.height === img.height ? img : resizeRgba(img, fit.width, fit.height);
+}
 
-/**
- * Writes a file so that readers see either the old contents or the complete new ones: a temporary file in
- * the same directory (same filesystem, so rename is atomic), then rename. Nothing is left behind on failure.
- */
-export function writeFileAtomic(path: string, bytes: Uint8Array): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  try {
-    writeFileSync(tmp, bytes, { flag: 'wx' });
-    renameSync(tmp, path);
-  } catch (e) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // The temporary file was never created, or is already gone.
-    }
-    throw e;
-  }
+/** Resized so that the long side is `edge` (enlarging too), keeping the aspect ratio. */
+export function resizeToEdge(img: RgbaImage, edge: number): RgbaImage {
+  const fit =
+    img.width >= img.height
+      ? { width: edge, height: Math.max(1, Math.round((img.height * edge) / img.width)) }
+      : { width: Math.max(1, Math.round((img.width * edge) / img.height)), height: edge };
+  return fit.width === img.width && fit.height === img.height ? img : resizeRgba(img, fit.width, fit.height);
 }

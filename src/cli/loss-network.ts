@@ -4,17 +4,19 @@
  * convention (--vgg-arch / --vgg-input, auto-detected as train does), the loss weights, and the style image
  * as a tensor.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Engine } from '../engine/engine.js';
 import type { Tensor } from '../engine/tensor.js';
 import { rgbaToTensor } from '../ops/image.js';
 import { defaultLossConfig, type LossConfig } from '../models/losses.js';
+import { CHECKPOINT_FORMAT, MODEL_FORMAT } from '../models/model-file.js';
 import { readSafetensors } from '../models/safetensors.js';
 import { Vgg, assertVggTensors, detectArchitecture, detectInput, vggLayers, type VggArchitecture, type VggInput } from '../models/vgg.js';
 import { UsageError, type OptionSpec, type ParsedArgs } from './args.js';
 import { CliError } from './errors.js';
-import { decodeImage, fitWithin, resizeRgba, type RgbaImage } from './image-io.js';
+import { decodeImage, resizeToEdge, type RgbaImage } from './image-io.js';
+import { readInputFile } from './files.js';
 import { packageRoot } from './package-files.js';
 
 /** The shared assets' VGG19 (../shared/assets relative to the project root), the default where it exists. */
@@ -37,16 +39,6 @@ export function vggPath(args: ParsedArgs, command: string): string {
   throw new UsageError(`missing --vgg FILE for '${command}' (no shared VGG at ${shared})`);
 }
 
-export function readInputFile(path: string, what: string): Uint8Array {
-  if (!existsSync(path)) throw new CliError(`cannot read ${what} ${path}: no such file`);
-  if (statSync(path).isDirectory()) throw new CliError(`cannot read ${what} ${path}: it is a directory`);
-  try {
-    return new Uint8Array(readFileSync(path));
-  } catch (e) {
-    throw new CliError(`cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e instanceof Error ? e.message : String(e))}`);
-  }
-}
-
 export function readImageFile(path: string, what: string): RgbaImage {
   return decodeImage(readInputFile(path, what), path);
 }
@@ -61,6 +53,10 @@ export interface VggFile {
 /** Reads a VGG weight file (on the CPU) and settles its architecture and input convention. */
 export function readVggFile(path: string, arch: VggArchitecture | 'auto', input: VggInput | 'auto'): VggFile {
   const file = readSafetensors(readInputFile(path, 'VGG weights'), path);
+  const ours = file.metadata.format;
+  if (ours === MODEL_FORMAT || ours === CHECKPOINT_FORMAT) {
+    throw new CliError(`${path} is not VGG weights: it is a fast-style-webgpu ${ours === MODEL_FORMAT ? 'model (a trained transform net)' : 'training checkpoint'}; --vgg takes VGG16/VGG19 weights`);
+  }
   assertVggTensors(file.tensors, path);
   return {
     path,
@@ -70,23 +66,76 @@ export function readVggFile(path: string, arch: VggArchitecture | 'auto', input:
   };
 }
 
+/** Loss settings given on the command line; what is not given comes from a base config. */
+export interface LossOverrides {
+  contentLayer?: string;
+  styleLayers?: string[];
+  contentWeight?: number;
+  styleWeight?: number;
+  tvWeight?: number;
+}
+
+/** The loss options given on the command line (only those the command declares and the user gave). */
+export function lossOverrides(args: ParsedArgs): LossOverrides {
+  const number = (name: string) => (args.given.has(name) ? args.number(name) : undefined);
+  return {
+    contentLayer: args.given.has('content-layer') ? args.string('content-layer') : undefined,
+    styleLayers: args.given.has('style-layers') ? args.list('style-layers') : undefined,
+    contentWeight: number('content-weight'),
+    styleWeight: number('style-weight'),
+    tvWeight: number('tv-weight'),
+  };
+}
+
+/** `base` with the overrides applied; a layer the architecture does not have is a usage error. */
+export function resolveLossConfig(base: LossConfig, overrides: LossOverrides, architecture: VggArchitecture): LossConfig {
+  const config: LossConfig = {
+    contentLayer: overrides.contentLayer ?? base.contentLayer,
+    styleLayers: [...(overrides.styleLayers ?? base.styleLayers)],
+    contentWeight: overrides.contentWeight ?? base.contentWeight,
+    styleWeight: overrides.styleWeight ?? base.styleWeight,
+    tvWeight: overrides.tvWeight ?? base.tvWeight,
+  };
+  const relus = vggLayers(architecture).filter((l) => l.kind === 'relu').map((l) => l.name);
+  for (const layer of [config.contentLayer, ...config.styleLayers]) {
+    if (!relus.includes(layer)) throw new UsageError(`unknown VGG layer '${layer}' (${architecture} layers: ${relus.join(', ')})`);
+  }
+  return config;
+}
+
 /**
- * Loss settings: `base` (e.g. a model's training config) or the VGG's defaults with Gatys et al.'s weights
- * from ../shared/assets/README.md (cw 1, sw 0.3, tvw 0 on a caffe-input VGG), then the weights given.
+ * Loss settings for optimize and eval: `base` (e.g. a model's training config) or the VGG's defaults with
+ * Gatys et al.'s weights from ../shared/assets/README.md (cw 1, sw 0.3, tvw 0 on a caffe-input VGG), then
+ * the weights given.
  */
 export function lossSettings(args: ParsedArgs, vgg: VggFile, base?: LossConfig): LossConfig {
   const d = defaultLossConfig(vgg.architecture, vgg.input);
   const gatys = vgg.input === 'caffe' ? { contentWeight: 1, styleWeight: 0.3, tvWeight: 0 } : { contentWeight: d.contentWeight, styleWeight: d.styleWeight, tvWeight: 0 };
-  const config: LossConfig = base ? { ...base, styleLayers: [...base.styleLayers] } : { ...d, ...gatys };
-  const given = (name: string) => (args.given.has(name) ? args.number(name) : undefined);
-  config.contentWeight = given('content-weight') ?? config.contentWeight;
-  config.styleWeight = given('style-weight') ?? config.styleWeight;
-  config.tvWeight = given('tv-weight') ?? config.tvWeight;
-  const relus = vggLayers(vgg.architecture).filter((l) => l.kind === 'relu').map((l) => l.name);
-  for (const layer of [config.contentLayer, ...config.styleLayers]) {
-    if (!relus.includes(layer)) throw new UsageError(`unknown VGG layer '${layer}' (${vgg.architecture} layers: ${relus.join(', ')})`);
+  return resolveLossConfig(base ?? { ...d, ...gatys }, lossOverrides(args), vgg.architecture);
+}
+
+/**
+ * The smallest side an image may have for the loss network: each 2×2 max pool before the deepest layer used
+ * halves it, and a pool needs at least 2 pixels on each side.
+ */
+export function minImageSide(config: LossConfig, architecture: VggArchitecture): number {
+  const used = new Set([config.contentLayer, ...config.styleLayers]);
+  const layers = vggLayers(architecture);
+  let deepest = -1;
+  layers.forEach((l, i) => {
+    if (used.has(l.name)) deepest = i;
+  });
+  const pools = layers.slice(0, deepest + 1).filter((l) => l.kind === 'pool').length;
+  return 2 ** pools;
+}
+
+/** Throws a CliError naming the image when it is too thin for the loss network (e.g. 256×3). */
+export function checkImageSide(img: { width: number; height: number }, config: LossConfig, architecture: VggArchitecture, what: string): void {
+  const min = minImageSide(config, architecture);
+  if (Math.min(img.width, img.height) < min) {
+    const deepest = [config.contentLayer, ...config.styleLayers].join(',');
+    throw new CliError(`${what} is ${img.width}×${img.height} at the size used: too thin for the loss network, whose layers (${deepest}) need at least ${min} pixels on each side; crop it or raise --size`);
   }
-  return config;
 }
 
 export function buildVgg(engine: Engine, vgg: VggFile, config: LossConfig): Vgg {
@@ -104,31 +153,8 @@ export function imageTensor(engine: Engine, img: RgbaImage, edge: number): Tenso
   return rgbaToTensor(engine, r.data, r.width, r.height);
 }
 
-/** Resized so that the long side is `edge` (enlarging too), keeping the aspect ratio. */
-export function resizeToEdge(img: RgbaImage, edge: number): RgbaImage {
-  const long = Math.max(img.width, img.height);
-  const fit = long === edge ? img : img.width >= img.height
-    ? { width: edge, height: Math.max(1, Math.round((img.height * edge) / img.width)) }
-    : { width: Math.max(1, Math.round((img.width * edge) / img.height)), height: edge };
-  return fit.width === img.width && fit.height === img.height ? img : resizeRgba(img, fit.width, fit.height);
-}
-
-/** Shrinks to fit `edge` (never enlarges). */
-export function fitImage(img: RgbaImage, edge: number): RgbaImage {
-  const fit = fitWithin(img.width, img.height, edge);
-  return fit.width === img.width && fit.height === img.height ? img : resizeRgba(img, fit.width, fit.height);
-}
-
 export const lossWeightOptions: OptionSpec[] = [
   { name: 'content-weight', type: 'number', min: 0, description: 'content loss weight (default 1)' },
   { name: 'style-weight', type: 'number', min: 0, description: 'style loss weight (default 0.3 on caffe-input VGGs: Gatys at 256 px in ../shared/assets/README.md)' },
   { name: 'tv-weight', type: 'number', min: 0, description: 'total-variation weight (default 0)' },
 ];
-
-export function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds)) return '?';
-  const s = Math.round(seconds);
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : m > 0 ? `${m}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
-}

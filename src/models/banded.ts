@@ -65,7 +65,9 @@ export type BandStep =
   | BandConv
   | BandNorm
   | { kind: 'save-residual' }
-  | { kind: 'scaled-tanh'; scale: number; offset: number };
+  | { kind: 'scaled-tanh'; scale: number; offset: number }
+  /** Looks at the activation without changing it (e.g. a caller checking the output for NaN). */
+  | { kind: 'inspect'; inspect(a: Activation): void };
 
 /** A net as a sequence of banded steps plus how it pads its input (see TransformNet.forward). */
 export interface BandProgram {
@@ -240,6 +242,8 @@ export async function runBanded(engine: Engine, program: BandProgram, input: Act
       if (step.then === 'add-residual') residual = null;
     } else if (step.kind === 'save-residual') {
       residual = { ...a, data: a.data.slice() };
+    } else if (step.kind === 'inspect') {
+      step.inspect(a);
     } else {
       const d = a.data;
       for (let j = 0; j < d.length; j++) d[j] = step.scale * Math.tanh(d[j]) + step.offset;

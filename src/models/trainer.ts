@@ -39,7 +39,17 @@ export interface TrainConfig {
    * johnson2016 weights from `seed`.
    */
   init?: { source: string; architecture: ArchitectureName };
+  /**
+   * What the run was trained on, so that a resumed run can refuse other inputs: the SHA-256 (hex) of the
+   * style image file's bytes and of the data list (see the CLI's dataListSha256). Absent in checkpoints
+   * written before they were recorded.
+   */
+  styleSha256?: string;
+  dataSha256?: string;
 }
+
+/** The input hashes of TrainConfig, given to `Trainer.resume` to record them in a checkpoint that has none. */
+export type TrainProvenance = Required<Pick<TrainConfig, 'styleSha256' | 'dataSha256'>>;
 
 export interface StepLosses {
   content: number;
@@ -110,12 +120,14 @@ export class Trainer {
 
   /**
    * Continues from `checkpoint()` bytes with the same VGG and style image. The checkpoint's config is used;
-   * `source` names the file in errors.
+   * `source` names the file in errors. `provenance` is recorded from now on when the checkpoint has none (an
+   * older checkpoint); the caller checks it against the checkpoint's own when it has them.
    */
-  static resume(engine: Engine, bytes: Uint8Array, deps: { vgg: Vgg; styleImage: Tensor }, source = 'checkpoint'): Trainer {
+  static resume(engine: Engine, bytes: Uint8Array, deps: { vgg: Vgg; styleImage: Tensor; provenance?: TrainProvenance }, source = 'checkpoint'): Trainer {
     const file = readSafetensors(bytes, source);
     const metadata = decodeMetadata(file.metadata, source, [CHECKPOINT_FORMAT]);
-    const config = metadata.training as unknown as TrainConfig;
+    const recorded = metadata.training as unknown as TrainConfig;
+    const config = recorded && typeof recorded === 'object' && recorded.styleSha256 === undefined && deps.provenance ? { ...recorded, ...deps.provenance } : recorded;
     const data = parseJson(file.metadata.data, source, 'data') as { seed?: unknown; samplesSeen?: unknown };
     if (!config || typeof config !== 'object' || typeof config.size !== 'number' || !config.loss) {
       throw new ModelFileError(`${source}: checkpoint metadata has no usable training config`);

@@ -1,4 +1,3 @@
-import { existsSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { createNodeEngine } from '../../engine/node.js';
 import { StyleLoss, type LossConfig } from '../../models/losses.js';
@@ -9,9 +8,11 @@ import type { VggArchitecture, VggInput } from '../../models/vgg.js';
 import { UsageError, type Command, type ParsedArgs } from '../args.js';
 import { listImages } from '../data-loader.js';
 import { CliError } from '../errors.js';
-import { encodeImage, resizeRgba, writeFileAtomic, type RgbaImage } from '../image-io.js';
-import { buildVgg, imageTensor, lossSettings, lossWeightOptions, readImageFile, readInputFile, readVggFile, resizeToEdge, vggOptions, vggPath } from '../loss-network.js';
-import { progressReporter } from './optimize.js';
+import { InputSet, isInside, readInputFile, requireDirectory, writeOutputFile } from '../files.js';
+import { encodeImage, ImageFileError, resizeRgba, resizeToEdge, type RgbaImage } from '../image-io.js';
+import { buildVgg, checkImageSide, imageTensor, lossSettings, lossWeightOptions, readImageFile, readVggFile, vggOptions, vggPath } from '../loss-network.js';
+import { progressReporter } from '../progress.js';
+import { assertFiniteWeights, checkedNet } from '../finite.js';
 
 export const CSV_HEADER = 'image,method,iterations,evaluations,seconds,content_loss,style_loss,tv_loss,total_loss';
 /** Pixels between the panels of a contact sheet (white). */
@@ -50,14 +51,6 @@ export function csvRow(image: string, r: MethodResult): string {
   return [csvField(image), r.method, r.iterations ?? '', r.evaluations ?? '', r.seconds.toFixed(3), l.content, l.style, l.tv, l.total].join(',');
 }
 
-function writeOut(path: string, bytes: Uint8Array): void {
-  try {
-    writeFileAtomic(path, bytes);
-  } catch (e) {
-    throw new CliError(`cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? (e instanceof Error ? e.message : String(e))}`);
-  }
-}
-
 function parseCounts(args: ParsedArgs): number[] {
   const counts = args.list('gatys-iters').map((s) => {
     const n = Number(s);
@@ -93,6 +86,7 @@ export const evalCommand: Command = {
     'weights when it records them, else cw 1, sw 0.3, tvw 0), measured on the 8-bit images. eval.csv has one row',
     'per photo and method (net, and gatys at each count); NAME_eval.png shows photo | net | Gatys at each count |',
     'style at the same height. The last line says at how many Gatys iterations the mean total loss reaches the net\'s.',
+    'A photo that cannot be read (or is too thin for the loss network) is skipped with a warning.',
     '',
     'example:',
     '  fast-style-webgpu eval --model starry.safetensors --style starry_night.jpg --data kodak24/ --limit 4 --size 256',
@@ -113,8 +107,8 @@ export const evalCommand: Command = {
     const log = (line: string): void => {
       if (!quiet) process.stderr.write(line + '\n');
     };
-    if (!existsSync(dataDir) || !statSync(dataDir).isDirectory()) throw new CliError(`--data ${dataDir} is not a directory`);
-    if (!existsSync(outDir) || !statSync(outDir).isDirectory()) throw new CliError(`output directory ${outDir} does not exist`);
+    requireDirectory(dataDir, '--data');
+    requireDirectory(outDir, 'output directory');
     let files = listImages(dataDir);
     if (files.length === 0) throw new CliError(`no JPEG or PNG images found under ${dataDir}`);
     if (args.number('limit') !== undefined) files = files.slice(0, args.number('limit'));
@@ -125,19 +119,30 @@ export const evalCommand: Command = {
       names.set(name, f);
     }
 
+    if (isInside(join(outDir, 'eval.csv'), dataDir)) {
+      throw new CliError(`--out-dir ${outDir} is inside --data ${dataDir}: the contact sheets would join the photos; choose another --out-dir`);
+    }
+    const vggFilePath = vggPath(args, 'eval');
+    const inputs = new InputSet([modelPath, stylePath, vggFilePath, ...files]);
+    for (const output of [join(outDir, 'eval.csv'), ...[...names.keys()].map((name) => join(outDir, `${name}_eval.png`))]) {
+      inputs.refuse(output, 'choose another --out-dir');
+    }
     const modelBytes = readInputFile(modelPath, 'model');
-    const vggFile = readVggFile(vggPath(args, 'eval'), args.string('vgg-arch') as VggArchitecture | 'auto', args.string('vgg-input') as VggInput | 'auto');
+    const vggFile = readVggFile(vggFilePath, args.string('vgg-arch') as VggArchitecture | 'auto', args.string('vgg-input') as VggInput | 'auto');
     const styleImage = readImageFile(stylePath, 'style image');
     const size = args.number('size')!;
 
-    const engine = await createNodeEngine();
+    const engine = await createNodeEngine({ quietDawnStartup: true });
     try {
       if (engine.adapter.isFallbackAdapter) log(`warning: ${engine.describe()} is a software adapter; Gatys's optimisation will be slow`);
-      const { net, metadata } = await loadTransformNet(engine, modelBytes, modelPath);
+      const { net: loaded, metadata } = await loadTransformNet(engine, modelBytes, modelPath);
+      assertFiniteWeights(modelBytes, modelPath);
+      const net = checkedNet(loaded, modelPath);
       const training = metadata.training as { loss?: LossConfig; styleSize?: number } | undefined;
       const config = lossSettings(args, vggFile, training?.loss);
-      const vgg = buildVgg(engine, vggFile, config);
       const styleEdge = args.number('style-size') ?? training?.styleSize ?? size;
+      checkImageSide(resizeToEdge(styleImage, styleEdge), config, vggFile.architecture, `style image ${stylePath}`);
+      const vgg = buildVgg(engine, vggFile, config);
       const style = imageTensor(engine, styleImage, styleEdge);
       const loss = StyleLoss.create(vgg, style, config);
       style.dispose();
@@ -148,9 +153,20 @@ export const evalCommand: Command = {
       const csv = [CSV_HEADER];
       const all: MethodResult[] = [];
       const csvPath = join(outDir, 'eval.csv');
+      const skipped: string[] = [];
       for (const [i, file] of files.entries()) {
         const name = basename(file, extname(file));
-        const photo = resizeToEdge(readImageFile(file, 'photo'), size);
+        let photo: RgbaImage;
+        try {
+          photo = resizeToEdge(readImageFile(file, 'photo'), size);
+          checkImageSide(photo, config, vggFile.architecture, `photo ${file}`);
+        } catch (e) {
+          // As train does: one unreadable (or unusable) photo does not end a long run; it is reported and skipped.
+          if (!(e instanceof CliError || e instanceof ImageFileError)) throw e;
+          process.stderr.write(`warning: skipping ${e.message}\n`);
+          skipped.push(file);
+          continue;
+        }
         log(`[${i + 1}/${files.length}] ${file} (${photo.width}×${photo.height})`);
         const results = await evaluatePhoto(net, loss, photo, {
           gatysIterations: counts,
@@ -162,6 +178,7 @@ export const evalCommand: Command = {
           },
           onProgress: quiet ? undefined : progressReporter(process.stderr.isTTY === true, (l) => log(`  ${l}`)),
         });
+        await net.check();
         for (const r of results) {
           csv.push(csvRow(file, r));
           log(`  ${methodLabel(r).padEnd(12)} content ${r.losses.content.toExponential(3)}  style ${r.losses.style.toExponential(3)}  tv ${r.losses.tv.toExponential(3)}  total ${r.losses.total.toExponential(3)}  (${r.seconds.toFixed(2)} s)`);
@@ -169,14 +186,16 @@ export const evalCommand: Command = {
         all.push(...results.map((r) => ({ ...r, rgba: new Uint8Array(0) })));
         const panels: RgbaImage[] = [photo, ...results.map((r) => ({ width: photo.width, height: photo.height, data: r.rgba })), styleImage];
         const sheetPath = join(outDir, `${name}_eval.png`);
-        writeOut(sheetPath, encodeImage(contactSheet(panels, photo.height), 'png'));
+        writeOutputFile(sheetPath, encodeImage(contactSheet(panels, photo.height), 'png'));
         // The CSV so far, so that an interrupted run keeps its finished photos.
-        writeOut(csvPath, new TextEncoder().encode(csv.join('\n') + '\n'));
+        writeOutputFile(csvPath, csv.join('\n') + '\n');
         log(`  wrote ${sheetPath}`);
       }
+      if (all.length === 0) throw new CliError(`none of the ${files.length} photos under ${dataDir} could be evaluated`);
+      const evaluated = files.length - skipped.length;
       const summary = summarize(all);
       const means = [...summary.means].map(([label, m]) => `${label} ${m.total.toExponential(3)} (content ${m.content.toExponential(2)}, style ${m.style.toExponential(2)}, tv ${m.tv.toExponential(2)})`);
-      process.stdout.write(`mean total loss over ${files.length} photos: ${means.join('; ')}\n`);
+      process.stdout.write(`mean total loss over ${evaluated} photos${skipped.length ? ` (${skipped.length} skipped: ${skipped.join(', ')})` : ''}: ${means.join('; ')}\n`);
       process.stdout.write(`${matchSentence(summary)} (${csvPath})\n`);
       loss.dispose();
       vgg.dispose();

@@ -1,9 +1,9 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import { ML5_LICENCE_NOTE, ml5ToModelFile, parseMl5Manifest } from '../../models/ml5-checkpoint.js';
 import { UsageError, type Command } from '../args.js';
 import { CliError } from '../errors.js';
-import { writeFileAtomic } from '../image-io.js';
+import { fsReason, InputSet, requireDirectory, requireOutputDirectory, writeOutputFile } from '../files.js';
 
 const MANIFEST = 'manifest.json';
 
@@ -13,7 +13,7 @@ function readIfPresent(path: string): Uint8Array | undefined {
   try {
     return new Uint8Array(readFileSync(path));
   } catch (e) {
-    throw new CliError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    throw new CliError(`cannot read ${path}: ${fsReason(e)}`);
   }
 }
 
@@ -40,16 +40,15 @@ export const importCommand: Command = {
 
   async run(args) {
     const folder = args.positionals[0];
-    if (!existsSync(folder)) throw new CliError(`cannot read ml5 model folder ${folder}: no such directory`);
-    if (!statSync(folder).isDirectory()) throw new CliError(`cannot read ml5 model folder ${folder}: not a directory`);
+    requireDirectory(folder, 'ml5 model folder');
     const name = basename(resolve(folder));
     const style = args.string('style') ?? name;
     if (style === '') throw new UsageError('--style must not be empty');
     const output = args.string('output') ?? `${style}.safetensors`;
-    if (!existsSync(dirname(resolve(output))) || !statSync(dirname(resolve(output))).isDirectory()) {
-      throw new CliError(`output directory ${dirname(output)} does not exist`);
-    }
-    if (existsSync(output) && statSync(output).isDirectory()) throw new CliError(`output ${output} is a directory`);
+    requireOutputDirectory(output);
+    if (existsSync(output) && statSync(output).isDirectory()) throw new CliError(`cannot write ${output}: it is a directory`);
+    // The folder's own files are the inputs: the model file must not replace one of them.
+    new InputSet(readdirSync(folder).map((f) => join(folder, f))).refuse(output, 'choose another -o');
     const manifestBytes = readIfPresent(join(folder, MANIFEST));
     if (!manifestBytes) throw new CliError(`${folder}: no ${MANIFEST} (not an ml5.js / deeplearn.js checkpoint folder)`);
     const manifest = parseMl5Manifest(new TextDecoder().decode(manifestBytes), folder);
@@ -57,11 +56,7 @@ export const importCommand: Command = {
       style,
       source: args.string('source') ?? `ml5.js style-transfer model folder ${name}`,
     });
-    try {
-      writeFileAtomic(output, bytes);
-    } catch (e) {
-      throw new CliError(`cannot write ${output}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-    }
+    writeOutputFile(output, bytes);
     if (!args.flag('quiet')) process.stderr.write(`imported ${folder} (style ${style}) -> ${output} (${(bytes.length / 2 ** 20).toFixed(1)} MiB)\n`);
     return 0;
   },

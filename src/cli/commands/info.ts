@@ -35,7 +35,7 @@ export const infoCommand: Command = {
   usage: 'info [--json]',
   options: [{ name: 'json', type: 'boolean', description: 'print machine-readable JSON' }],
   async run(args) {
-    const engine = await createNodeEngine();
+    const engine = await createNodeEngine({ quietDawnStartup: true });
     try {
       if (args.flag('json')) {
         console.log(JSON.stringify({ version: packageVersion(), node: process.version, ...engine.adapter }, null, 2));

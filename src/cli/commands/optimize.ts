@@ -1,46 +1,13 @@
-import { existsSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
 import { createNodeEngine } from '../../engine/node.js';
 import { tensorToRgba } from '../../ops/image.js';
 import { StyleLoss } from '../../models/losses.js';
-import { optimizeImage, type GatysInit, type GatysOptimizer, type GatysProgress } from '../../models/gatys.js';
+import { optimizeImage, type GatysInit, type GatysOptimizer } from '../../models/gatys.js';
 import type { VggArchitecture, VggInput } from '../../models/vgg.js';
 import { UsageError, type Command, type ParsedArgs } from '../args.js';
-import { CliError } from '../errors.js';
-import { encodeImage, formatFromPath, writeFileAtomic } from '../image-io.js';
-import { buildVgg, formatDuration, imageTensor, lossSettings, lossWeightOptions, readImageFile, readVggFile, resizeToEdge, vggOptions, vggPath } from '../loss-network.js';
-
-/** One progress line: iteration, evaluations, rate, ETA and the losses. */
-export function progressLine(p: GatysProgress, rate: number): string {
-  const l = p.losses;
-  return (
-    `iter ${p.iteration}/${p.total}  evals ${p.evaluations}  ${rate.toFixed(2)} it/s  ETA ${formatDuration((p.total - p.iteration) / rate)}  ` +
-    `content ${l.content.toExponential(3)}  style ${l.style.toExponential(3)}  tv ${l.tv.toExponential(3)}  total ${l.total.toExponential(3)}`
-  );
-}
-
-/** Calls `log` with a progress line: rewritten in place on a terminal, else the first, every 10th and the last. */
-export function progressReporter(interactive: boolean, log: (line: string) => void): (p: GatysProgress) => void {
-  const started = performance.now();
-  let rate = 0;
-  let last = started;
-  let lastIteration = 0;
-  return (p) => {
-    const now = performance.now();
-    const dt = (now - last) / 1000 / Math.max(1, p.iteration - lastIteration);
-    last = now;
-    lastIteration = p.iteration;
-    // A smoothed rate: the first iterations include kernel compilation.
-    rate = rate === 0 ? 1 / dt : 0.8 * rate + 0.2 / dt;
-    const line = progressLine(p, rate);
-    if (interactive) {
-      process.stderr.write(`\r${line}\x1b[K`);
-      if (p.iteration === p.total) process.stderr.write('\n');
-    } else if (p.iteration === 1 || p.iteration % 10 === 0 || p.iteration === p.total) {
-      log(line);
-    }
-  };
-}
+import { InputSet, requireOutputDirectory, writeOutputFile } from '../files.js';
+import { encodeImage, formatFromPath, resizeToEdge } from '../image-io.js';
+import { buildVgg, checkImageSide, imageTensor, lossSettings, lossWeightOptions, readImageFile, readVggFile, vggOptions, vggPath } from '../loss-network.js';
+import { formatDuration, progressReporter } from '../progress.js';
 
 export const optimizeCommand: Command = {
   name: 'optimize',
@@ -84,30 +51,30 @@ export const optimizeCommand: Command = {
     const output = required('output', 'OUT');
     const format = formatFromPath(output);
     if (format === null) throw new UsageError(`cannot tell the image format of ${output}: name it .png, .jpg or .jpeg`);
-    const outDir = dirname(resolve(output));
-    if (!existsSync(outDir) || !statSync(outDir).isDirectory()) throw new CliError(`output directory ${dirname(output)} does not exist`);
-    for (const input of [contentPath, stylePath]) {
-      if (resolve(input) === resolve(output)) throw new CliError(`refusing to overwrite the input ${input}; choose another --output`);
-    }
-    if (existsSync(output) && statSync(output).isDirectory()) throw new CliError(`output ${output} is a directory`);
     const optimizer = args.string('optimizer') as GatysOptimizer;
     if (args.given.has('history') && optimizer !== 'lbfgs') throw new UsageError('--history applies to --optimizer lbfgs only');
+    const vggFilePath = vggPath(args, 'optimize');
+    requireOutputDirectory(output);
+    new InputSet([contentPath, stylePath, vggFilePath]).refuse(output, 'choose another --output');
     const quiet = args.flag('quiet');
     const log = (line: string): void => {
       if (!quiet) process.stderr.write(line + '\n');
     };
 
-    const vggFile = readVggFile(vggPath(args, 'optimize'), args.string('vgg-arch') as VggArchitecture | 'auto', args.string('vgg-input') as VggInput | 'auto');
+    const vggFile = readVggFile(vggFilePath, args.string('vgg-arch') as VggArchitecture | 'auto', args.string('vgg-input') as VggInput | 'auto');
     const config = lossSettings(args, vggFile);
     const content = resizeToEdge(readImageFile(contentPath, 'content image'), args.number('size')!);
     const styleImage = readImageFile(stylePath, 'style image');
+    const styleEdge = args.number('style-size') ?? args.number('size')!;
+    checkImageSide(content, config, vggFile.architecture, `content image ${contentPath}`);
+    checkImageSide(resizeToEdge(styleImage, styleEdge), config, vggFile.architecture, `style image ${stylePath}`);
     const iters = args.number('iters')!;
 
-    const engine = await createNodeEngine();
+    const engine = await createNodeEngine({ quietDawnStartup: true });
     try {
       if (engine.adapter.isFallbackAdapter) log(`warning: ${engine.describe()} is a software adapter; optimising will be slow`);
       const vgg = buildVgg(engine, vggFile, config);
-      const style = imageTensor(engine, styleImage, args.number('style-size') ?? args.number('size')!);
+      const style = imageTensor(engine, styleImage, styleEdge);
       const loss = StyleLoss.create(vgg, style, config);
       style.dispose();
       const contentTensor = imageTensor(engine, content, Math.max(content.width, content.height));
@@ -130,11 +97,7 @@ export const optimizeCommand: Command = {
       const out = new Uint8Array(rgba.buffer, rgba.byteOffset, rgba.byteLength);
       // The photo's alpha is kept (PNG).
       for (let i = 3; i < out.length; i += 4) out[i] = content.data[i];
-      try {
-        writeFileAtomic(output, encodeImage({ width: content.width, height: content.height, data: out }, format, args.number('quality')));
-      } catch (e) {
-        throw new CliError(`cannot write ${output}: ${(e as NodeJS.ErrnoException).code ?? (e instanceof Error ? e.message : String(e))}`);
-      }
+      writeOutputFile(output, encodeImage({ width: content.width, height: content.height, data: out }, format, args.number('quality')));
       const l = result.losses;
       log(
         `wrote ${output} (${content.width}×${content.height}, ${result.iterations} iterations, ${result.evaluations} evaluations, ` +

@@ -1,8 +1,14 @@
-import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
-import { basename, dirname, extname, join, resolve } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { basename, extname, join, resolve } from 'node:path';
 import { createNodeEngine } from '../../engine/node.js';
 import { loadTransformNet } from '../../models/model-file.js';
 import { stylizeRgba, type StylizeMode } from '../../models/stylize.js';
+import { UsageError, type Command, type ParsedArgs } from '../args.js';
+import { CliError } from '../errors.js';
+import { InputSet, readInputFile, requireDirectory, requireOutputDirectory, writeOutputFile } from '../files.js';
+import { decodeImage, encodeImage, ImageFileError, fitImage, formatFromPath, type ImageFormat } from '../image-io.js';
+import { checkedNet, assertFiniteWeights } from '../finite.js';
+import { resolveStyle, shippedStyles, styleDirs, StyleNotFoundError } from '../package-files.js';
 
 /** What the CLI says when an image does not run in one pass. */
 const MODE_NOTE: Record<StylizeMode, string> = {
@@ -10,10 +16,6 @@ const MODE_NOTE: Record<StylizeMode, string> = {
   banded: 'exceeds one GPU pass: running layer by layer in row bands (exact whole-image result)',
   tiled: 'in overlapping tiles (--tile: each tile normalised on its own, tones may shift between tiles)',
 };
-import { UsageError, type Command, type ParsedArgs } from '../args.js';
-import { CliError } from '../errors.js';
-import { decodeImage, encodeImage, ImageFileError, fitWithin, formatFromPath, resizeRgba, writeFileAtomic, type ImageFormat } from '../image-io.js';
-import { resolveStyle, shippedStyles, styleDirs, StyleNotFoundError } from '../package-files.js';
 
 // Re-exported for commands that imported it from here before it had a module of its own.
 export { CliError };
@@ -24,52 +26,6 @@ interface Job {
   input: string;
   output: string;
   format: ImageFormat;
-}
-
-/** A file-system error as a few plain words (`no such file`), not Node's `ENOENT: …, open 'x'`. */
-function fsReason(e: unknown): string {
-  const code = (e as NodeJS.ErrnoException).code;
-  const words: Record<string, string> = {
-    ENOENT: 'no such file or directory',
-    EACCES: 'permission denied',
-    EPERM: 'permission denied',
-    EISDIR: 'it is a directory',
-    ENOSPC: 'no space left on the device',
-    EROFS: 'read-only file system',
-    EDQUOT: 'disk quota exceeded',
-  };
-  return (code && words[code]) ?? (e instanceof Error ? e.message : String(e));
-}
-
-function readable(path: string, what: string): void {
-  if (!existsSync(path)) throw new CliError(`cannot read ${what} ${path}: no such file`);
-  if (statSync(path).isDirectory()) throw new CliError(`cannot read ${what} ${path}: it is a directory`);
-}
-
-function readFile(path: string, what: string): Uint8Array {
-  try {
-    return new Uint8Array(readFileSync(path));
-  } catch (e) {
-    throw new CliError(`cannot read ${what ? `${what} ` : ''}${path}: ${fsReason(e)}`);
-  }
-}
-
-function writeOutput(path: string, bytes: Uint8Array): void {
-  try {
-    writeFileAtomic(path, bytes);
-  } catch (e) {
-    throw new CliError(`cannot write ${path}: ${fsReason(e)}`);
-  }
-}
-
-/** The same file: the same path after following symlinks, or (hard links) the same inode. */
-function samePath(a: string, b: string): boolean {
-  const canonical = (p: string): string => (existsSync(p) ? realpathSync(p) : resolve(p));
-  if (canonical(a) === canonical(b)) return true;
-  if (!existsSync(a) || !existsSync(b)) return false;
-  const sa = statSync(a);
-  const sb = statSync(b);
-  return sa.dev === sb.dev && sa.ino === sb.ino;
 }
 
 /** Which model file to load and the style name used in output file names. */
@@ -90,7 +46,7 @@ function chooseModel(args: ParsedArgs): { path: string; styleName: string } {
 }
 
 /** Plans every output before any work, so that naming mistakes fail fast and nothing is half done. */
-function planJobs(args: ParsedArgs, styleName: string): Job[] {
+function planJobs(args: ParsedArgs, styleName: string, modelPath: string): Job[] {
   const inputs = args.positionals;
   const output = args.string('output');
   const outDir = args.string('out-dir');
@@ -107,23 +63,22 @@ function planJobs(args: ParsedArgs, styleName: string): Job[] {
     if (fromName !== null && format !== undefined && fromName !== format) {
       throw new UsageError(`--format ${format} contradicts the output name ${output}`);
     }
-    const dir = dirname(resolve(output));
-    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new CliError(`output directory ${dirname(output)} does not exist`);
+    requireOutputDirectory(output);
     jobs.push({ input: inputs[0], output, format: format ?? fromName! });
   } else {
     const dir = outDir ?? '.';
-    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new CliError(`output directory ${dir} does not exist`);
+    requireDirectory(dir, 'output directory');
     for (const input of inputs) {
       const f = format ?? formatFromPath(input) ?? 'png';
       jobs.push({ input, output: join(dir, `${basename(input, extname(input))}_${styleName}${EXTENSION[f]}`), format: f });
     }
   }
 
+  const inputFiles = new InputSet([...inputs, modelPath]);
   for (const job of jobs) {
-    readable(job.input, 'image');
-    for (const input of inputs) {
-      if (samePath(job.output, input)) throw new CliError(`refusing to overwrite the input ${input} with an output; choose another --output or --out-dir`);
-    }
+    if (!existsSync(job.input)) throw new CliError(`cannot read image ${job.input}: no such file`);
+    if (statSync(job.input).isDirectory()) throw new CliError(`cannot read image ${job.input}: it is a directory`);
+    inputFiles.refuse(job.output, 'choose another --output or --out-dir');
     if (existsSync(job.output) && statSync(job.output).isDirectory()) throw new CliError(`output ${job.output} is a directory`);
   }
   if (args.given.has('quality') && jobs.every((j) => j.format !== 'jpeg')) throw new UsageError('--quality applies to JPEG output only');
@@ -165,7 +120,9 @@ export const stylizeCommand: Command = {
     'Inputs are PNG or JPEG files. An image too large for one GPU pass (or for --memory) runs layer by layer',
     'in row bands with whole-image instance-norm statistics: the same result as one pass, at any size. The',
     'output has the input\'s size (or --max-size) and keeps its alpha channel (PNG). An input is never',
-    'overwritten, and a failed image leaves no output file; the other inputs are still processed.',
+    'overwritten, and a failed image leaves no output file; the other inputs are still processed. An output',
+    'that is a symlink is followed; a device or FIFO (-o /dev/stdout) is written through. JPEG output has no',
+    'alpha: translucent pixels are composited on white. See docs/CLI-PROMISES.md.',
     '',
     'examples:',
     '  fast-style-webgpu stylize --model starry.safetensors photo.jpg -o photo_starry.jpg',
@@ -181,30 +138,33 @@ export const stylizeCommand: Command = {
     }
     if (args.positionals.length === 0) throw new UsageError("missing INPUT for 'stylize'");
     const model = chooseModel(args);
-    const jobs = planJobs(args, model.styleName);
-    readable(model.path, 'model');
-    const modelBytes = readFile(model.path, 'model');
+    const jobs = planJobs(args, model.styleName, model.path);
+    const modelBytes = readInputFile(model.path, 'model');
     const quiet = args.flag('quiet');
     const log = (line: string): void => {
       if (!quiet) process.stderr.write(line + '\n');
     };
     const tty = process.stderr.isTTY && !quiet;
 
-    const engine = await createNodeEngine();
+    const engine = await createNodeEngine({ quietDawnStartup: true });
     try {
       if (engine.adapter.isFallbackAdapter) log(`warning: ${engine.describe()} is a software adapter; stylising will be slow`);
-      const { net } = await loadTransformNet(engine, modelBytes, model.path);
+      const { net: loaded } = await loadTransformNet(engine, modelBytes, model.path);
+      try {
+        assertFiniteWeights(modelBytes, model.path);
+      } catch (e) {
+        loaded.dispose();
+        throw e;
+      }
+      const net = checkedNet(loaded, model.path);
       const failures: string[] = [];
       for (const [i, job] of jobs.entries()) {
         const prefix = `[${i + 1}/${jobs.length}] ${job.input}`;
         const started = performance.now();
         try {
-          let img = decodeImage(readFile(job.input, ''), job.input);
+          let img = decodeImage(readInputFile(job.input, ''), job.input);
           const maxSize = args.number('max-size');
-          if (maxSize !== undefined) {
-            const fit = fitWithin(img.width, img.height, maxSize);
-            if (fit.width !== img.width || fit.height !== img.height) img = resizeRgba(img, fit.width, fit.height);
-          }
+          if (maxSize !== undefined) img = fitImage(img, maxSize);
           if (tty) process.stderr.write(`\r\x1b[K${prefix}: stylising ${img.width}×${img.height}…`);
           let mode: StylizeMode = 'one-pass';
           const out = await stylizeRgba(net, img, {
@@ -218,8 +178,9 @@ export const stylizeCommand: Command = {
             strength: args.number('strength'),
             onProgress: tty ? (done, total) => total > 1 && process.stderr.write(`\r\x1b[K${prefix}: ${img.width}×${img.height}, ${mode === 'banded' ? 'layer' : 'tile'} ${done}/${total} done`) : undefined,
           });
+          await net.check();
           const bytes = encodeImage(out, job.format, args.number('quality'));
-          writeOutput(job.output, bytes);
+          writeOutputFile(job.output, bytes);
           if (tty) process.stderr.write('\r\x1b[K');
           log(`${prefix} → ${job.output} (${out.width}×${out.height}, ${out.mode}, ${seconds(performance.now() - started)})`);
         } catch (e) {

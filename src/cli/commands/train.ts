@@ -1,28 +1,34 @@
-import { appendFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, extname } from 'node:path';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { basename, extname, relative, sep } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { createNodeEngine } from '../../engine/node.js';
 import type { Engine } from '../../engine/engine.js';
 import { Tensor } from '../../engine/tensor.js';
 import { rgbaToTensor } from '../../ops/image.js';
-import { defaultLossConfig, type LossConfig } from '../../models/losses.js';
-import { CHECKPOINT_FORMAT, decodeMetadata, loadTransformNet, MODEL_FORMAT } from '../../models/model-file.js';
+import { defaultLossConfig } from '../../models/losses.js';
+import { CHECKPOINT_FORMAT, decodeMetadata, loadTransformNet, MODEL_FORMAT, type ModelMetadata } from '../../models/model-file.js';
 import { readSafetensors, ModelFileError } from '../../models/safetensors.js';
 import { stylizeRgba } from '../../models/stylize.js';
-import { NonFiniteLossError, Trainer, type TrainConfig } from '../../models/trainer.js';
-import { Vgg, detectArchitecture, detectInput, vggLayers, type VggArchitecture, type VggInput } from '../../models/vgg.js';
+import { NonFiniteLossError, Trainer, type TrainConfig, type TrainProvenance } from '../../models/trainer.js';
+import type { Vgg, VggArchitecture, VggInput } from '../../models/vgg.js';
 import { UsageError, type Command, type ParsedArgs } from '../args.js';
 import { DataLoader, listImages } from '../data-loader.js';
-import { decodeImage, encodeImage, fitWithin, resizeRgba, writeFileAtomic, type RgbaImage } from '../image-io.js';
+import { appendOutputFile, InputSet, isInside, readInputFile, requireDirectory, requireOutputDirectory, writeOutputFile } from '../files.js';
+import { decodeImage, encodeImage, fitImage, resizeToEdge, type RgbaImage } from '../image-io.js';
 import { lossCurveSvg, type LossRecord } from '../loss-curve.js';
+import { buildVgg, checkImageSide, imageTensor, readVggFile, resolveLossConfig, type LossOverrides, type VggFile } from '../loss-network.js';
+import { formatDuration } from '../progress.js';
 import { CliError } from '../errors.js';
 
-/** Exit status after Ctrl-C (128 + SIGINT), as shells report it. */
-const EXIT_INTERRUPTED = 130;
+/** Exit statuses after a signal (128 + its number), as shells report them; a checkpoint has been written. */
+const EXIT_STATUS: Record<StopSignal, number> = { SIGINT: 130, SIGTERM: 143 };
+type StopSignal = 'SIGINT' | 'SIGTERM';
 /** The --sample image is stylised at most this large (long side), to keep checkpoints quick. */
 const SAMPLE_MAX_EDGE = 512;
+const MODEL_EXTENSION = '.safetensors';
 
-export interface TrainOptions {
+export interface TrainOptions extends LossOverrides {
   style: string;
   data: string;
   vgg: string;
@@ -32,12 +38,7 @@ export interface TrainOptions {
   iters?: number;
   epochs?: number;
   lr: number;
-  contentWeight?: number;
-  styleWeight?: number;
-  tvWeight?: number;
   styleSize: number;
-  contentLayer?: string;
-  styleLayers?: string[];
   width: number;
   checkpointEvery: number;
   resume: boolean;
@@ -61,51 +62,29 @@ export interface TrainOptions {
 
 /** Files written beside --out. */
 export function trainPaths(out: string): { checkpoint: string; log: string; curve: string; sample: string } {
-  const base = out.toLowerCase().endsWith('.safetensors') ? out.slice(0, -'.safetensors'.length) : out;
+  const base = out.toLowerCase().endsWith(MODEL_EXTENSION) ? out.slice(0, -MODEL_EXTENSION.length) : out;
   return { checkpoint: `${base}.ckpt.safetensors`, log: `${base}.log.jsonl`, curve: `${base}.loss.svg`, sample: `${base}.sample.png` };
 }
 
-function readInput(path: string, what: string): Uint8Array {
-  if (!existsSync(path)) throw new CliError(`cannot read ${what} ${path}: no such file`);
-  if (statSync(path).isDirectory()) throw new CliError(`cannot read ${what} ${path}: it is a directory`);
-  try {
-    return new Uint8Array(readFileSync(path));
-  } catch (e) {
-    throw new CliError(`cannot read ${what} ${path}: ${e instanceof Error ? e.message : String(e)}`);
-  }
-}
-
-function writeOut(path: string, bytes: Uint8Array | string): void {
-  try {
-    writeFileAtomic(path, typeof bytes === 'string' ? new TextEncoder().encode(bytes) : bytes);
-  } catch (e) {
-    throw new CliError(`cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? (e instanceof Error ? e.message : String(e))}`);
-  }
-}
-
-function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds)) return '?';
-  const s = Math.round(seconds);
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : m > 0 ? `${m}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
-}
-
-/** The loss settings: the VGG's defaults, overridden by the options given. */
-function lossConfig(o: TrainOptions, architecture: VggArchitecture, input: VggInput): LossConfig {
-  const d = defaultLossConfig(architecture, input);
-  const config: LossConfig = {
-    contentLayer: o.contentLayer ?? d.contentLayer,
-    styleLayers: o.styleLayers ?? d.styleLayers,
-    contentWeight: o.contentWeight ?? d.contentWeight,
-    styleWeight: o.styleWeight ?? d.styleWeight,
-    tvWeight: o.tvWeight ?? d.tvWeight,
+/**
+ * SHA-256 of the data list: each photo's path relative to --data (with `/`) and its size in bytes, sorted.
+ * Names and sizes rather than contents: cheap for thousands of photos, and what changes when photos are
+ * added, removed, renamed or replaced by other files.
+ */
+export function dataListSha256(dataDir: string, files: readonly string[]): string {
+  const size = (f: string): number => {
+    try {
+      return statSync(f).size;
+    } catch {
+      return -1; // gone since it was listed: the loader reports it when it comes up
+    }
   };
-  const relus = vggLayers(architecture).filter((l) => l.kind === 'relu').map((l) => l.name);
-  for (const layer of [config.contentLayer, ...config.styleLayers]) {
-    if (!relus.includes(layer)) throw new UsageError(`unknown VGG layer '${layer}' (${architecture} layers: ${relus.join(', ')})`);
-  }
-  return config;
+  const lines = files.map((f) => `${relative(dataDir, f).split(sep).join('/')}\t${size(f)}\n`).sort();
+  return createHash('sha256').update(lines.join('')).digest('hex');
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
 }
 
 /** A resumed run keeps its settings: an option given that contradicts the checkpoint is a mistake. */
@@ -132,10 +111,27 @@ function checkResumeOptions(o: TrainOptions, c: TrainConfig): void {
   }
 }
 
-function styleTensor(engine: Engine, img: RgbaImage, styleSize: number): Tensor {
-  const fit = img.width >= img.height ? { width: styleSize, height: Math.max(1, Math.round((img.height * styleSize) / img.width)) } : { width: Math.max(1, Math.round((img.width * styleSize) / img.height)), height: styleSize };
-  const resized = fit.width === img.width && fit.height === img.height ? img : resizeRgba(img, fit.width, fit.height);
-  return rgbaToTensor(engine, resized.data, resized.width, resized.height);
+/**
+ * A resumed run trains on what it started with: the style image and the data list must hash as the
+ * checkpoint records. Returns the hashes to record when the checkpoint has none (written before they were).
+ */
+function checkResumeInputs(o: TrainOptions, c: TrainConfig, now: TrainProvenance, checkpoint: string, log: (line: string) => void): void {
+  if (c.styleSha256 === undefined || c.dataSha256 === undefined) {
+    log(`warning: ${checkpoint} does not record which style image and data it was trained on (an older checkpoint), so --style and --data cannot be checked; they are recorded from now on`);
+    return;
+  }
+  if (c.styleSha256 !== now.styleSha256) {
+    throw new UsageError(
+      `--style ${o.style} is not the image this run was trained on (sha256 ${now.styleSha256.slice(0, 12)}…, the checkpoint's ${c.styleSha256.slice(0, 12)}…): ` +
+        'a resumed run keeps its style; use another --out for a new run',
+    );
+  }
+  if (c.dataSha256 !== now.dataSha256) {
+    throw new UsageError(
+      `--data ${o.data} does not hold the photos this run was trained on (its list of names and sizes differs from the checkpoint's): ` +
+        'a resumed run keeps its data; restore the folder or use another --out for a new run',
+    );
+  }
 }
 
 function readLog(path: string, upToStep: number): LossRecord[] {
@@ -153,34 +149,93 @@ function readLog(path: string, upToStep: number): LossRecord[] {
   return records;
 }
 
-/** Trains a transform net; returns the exit status (0 done, 130 interrupted with a checkpoint written). */
-export async function runTrain(o: TrainOptions): Promise<number> {
-  const log = o.log ?? ((line: string) => process.stderr.write(line + '\n'));
+/**
+ * The losses per step (NAME.log.jsonl). Nothing is written before the first step finishes, so that a run
+ * that fails to start leaves no log (and a resumed one leaves the old log as it was); the first write
+ * replaces the file with the records up to the checkpoint plus the new step, later ones append.
+ */
+class LossLog {
+  private started = false;
+
+  constructor(
+    readonly path: string,
+    /** Every record so far (the loss curve's points). */
+    readonly records: LossRecord[],
+  ) {}
+
+  add(record: LossRecord, seconds: number): void {
+    this.records.push(record);
+    const line = JSON.stringify({ ...record, seconds: +seconds.toFixed(3) }) + '\n';
+    if (this.started) {
+      appendOutputFile(this.path, line);
+    } else {
+      const before = this.records.slice(0, -1).map((r) => JSON.stringify(r) + '\n').join('');
+      writeOutputFile(this.path, before + line);
+      this.started = true;
+    }
+  }
+}
+
+/** Everything a run needs that can be checked and read before the GPU is touched. */
+interface TrainPlan {
+  paths: ReturnType<typeof trainPaths>;
+  files: string[];
+  config: TrainConfig;
+  /** Steps to reach. */
+  total: number;
+  styleImage: RgbaImage;
+  sampleImage: RgbaImage | null;
+  vgg: VggFile;
+  checkpointBytes: Uint8Array | null;
+  /** Step of the checkpoint resumed from (0 for a fresh run). */
+  startStep: number;
+  provenance: TrainProvenance;
+  /** --init: the model's bytes and metadata (read and checked before any GPU work). */
+  init: { path: string; bytes: Uint8Array; metadata: ModelMetadata } | null;
+}
+
+/**
+ * Checks the command line against the file system and reads every input, before any GPU work: a run that
+ * cannot go far fails here with nothing written. Null when a resumed run is already at --iters (nothing to
+ * do, nothing written).
+ */
+function planTrain(o: TrainOptions, log: (line: string) => void): TrainPlan | null {
+  if (!o.out.toLowerCase().endsWith(MODEL_EXTENSION)) {
+    throw new UsageError(`--out ${o.out}: the model file's name must end in ${MODEL_EXTENSION} (its checkpoint, log, curve and sample are named after it)`);
+  }
   const paths = trainPaths(o.out);
   if (o.init !== undefined && o.resume) throw new UsageError('--init starts a new run from a model; --resume continues a run: give one of them');
-  if (!existsSync(o.data) || !statSync(o.data).isDirectory()) throw new CliError(`--data ${o.data} is not a directory`);
+  requireDirectory(o.data, '--data');
   const files = listImages(o.data);
   if (files.length === 0) throw new CliError(`no JPEG or PNG images found under ${o.data}`);
-  const outDir = dirname(o.out) || '.';
-  if (!existsSync(outDir)) throw new CliError(`cannot write ${o.out}: directory ${outDir} does not exist`);
+  requireOutputDirectory(o.out);
+  if (isInside(o.out, o.data)) {
+    throw new CliError(`--out ${o.out} is inside --data ${o.data}: the files written beside it would join the training data; choose a folder outside it`);
+  }
+  const inputs = new InputSet([o.style, o.vgg, ...(o.sample ? [o.sample] : []), ...(o.init ? [o.init] : []), ...files]);
+  for (const output of [o.out, paths.checkpoint, paths.log, paths.curve, ...(o.sample ? [paths.sample] : [])]) {
+    inputs.refuse(output, 'choose another --out');
+  }
   if (!o.resume && existsSync(paths.checkpoint)) {
     throw new CliError(`${paths.checkpoint} exists: pass --resume to continue that run, or delete it to start over`);
   }
   if (o.resume && !existsSync(paths.checkpoint)) throw new CliError(`--resume: no checkpoint ${paths.checkpoint} to continue from`);
-  const styleImage = decodeImage(readInput(o.style, 'style image'), o.style);
-  const sampleImage = o.sample ? decodeImage(readInput(o.sample, 'sample image'), o.sample) : null;
-  const vggFile = readSafetensors(readInput(o.vgg, 'VGG weights'), o.vgg);
-  const architecture = o.vggArch === 'auto' ? detectArchitecture(vggFile.tensors) : o.vggArch;
-  const input = o.vggInput === 'auto' ? detectInput(vggFile.metadata) : o.vggInput;
-  const checkpointBytes = o.resume ? readInput(paths.checkpoint, 'checkpoint') : null;
+
+  const styleBytes = readInputFile(o.style, 'style image');
+  const styleImage = decodeImage(styleBytes, o.style);
+  const sampleImage = o.sample ? decodeImage(readInputFile(o.sample, 'sample image'), o.sample) : null;
+  const vgg = readVggFile(o.vgg, o.vggArch, o.vggInput);
+  const provenance: TrainProvenance = { styleSha256: sha256(styleBytes), dataSha256: dataListSha256(o.data, files) };
+  const checkpointBytes = o.resume ? readInputFile(paths.checkpoint, 'checkpoint') : null;
   // The initial model is checked before any GPU work: its metadata gives the net's width and architecture.
-  const initBytes = o.init !== undefined ? readInput(o.init, 'initial model') : null;
-  const initMeta = initBytes ? decodeMetadata(readSafetensors(initBytes, o.init).metadata, o.init!, [MODEL_FORMAT, CHECKPOINT_FORMAT]) : null;
-  if (initMeta && o.given?.has('width') && o.width !== initMeta.architecture.widthMultiplier) {
-    throw new UsageError(`--width ${o.width} differs from the width ${initMeta.architecture.widthMultiplier} of --init ${o.init} (omit --width)`);
+  const initBytes = o.init !== undefined ? readInputFile(o.init, 'initial model') : null;
+  const init = initBytes ? { path: o.init!, bytes: initBytes, metadata: decodeMetadata(readSafetensors(initBytes, o.init).metadata, o.init!, [MODEL_FORMAT, CHECKPOINT_FORMAT]) } : null;
+  if (init && o.given?.has('width') && o.width !== init.metadata.architecture.widthMultiplier) {
+    throw new UsageError(`--width ${o.width} differs from the width ${init.metadata.architecture.widthMultiplier} of --init ${o.init} (omit --width)`);
   }
 
   let config: TrainConfig;
+  let startStep = 0;
   if (checkpointBytes) {
     const meta = readSafetensors(checkpointBytes, paths.checkpoint).metadata;
     let training: TrainConfig;
@@ -189,56 +244,164 @@ export async function runTrain(o: TrainOptions): Promise<number> {
     } catch {
       throw new ModelFileError(`${paths.checkpoint}: checkpoint metadata "training" is not JSON`);
     }
-    if (!training || typeof training !== 'object' || !training.loss) throw new ModelFileError(`${paths.checkpoint}: not a training checkpoint`);
+    if (!training || typeof training !== 'object' || !training.loss || !training.vgg) throw new ModelFileError(`${paths.checkpoint}: not a training checkpoint`);
     checkResumeOptions(o, training);
+    checkResumeInputs(o, training, provenance, paths.checkpoint, log);
     config = training;
+    startStep = Number(meta.step);
+    if (!Number.isInteger(startStep) || startStep < 0) throw new ModelFileError(`${paths.checkpoint}: invalid step ${String(meta.step)}`);
   } else {
     config = {
       size: o.size,
       batch: o.batch,
       lr: o.lr,
-      widthMultiplier: initMeta ? initMeta.architecture.widthMultiplier : o.width,
+      widthMultiplier: init ? init.metadata.architecture.widthMultiplier : o.width,
       seed: o.seed,
-      ...(initMeta ? { init: { source: o.init!, architecture: initMeta.architecture.name } } : {}),
-      loss: lossConfig(o, architecture, input),
-      vgg: { architecture, input },
+      ...(init ? { init: { source: init.path, architecture: init.metadata.architecture.name } } : {}),
+      loss: resolveLossConfig(defaultLossConfig(vgg.architecture, vgg.input), o, vgg.architecture),
+      vgg: { architecture: vgg.architecture, input: vgg.input },
       styleSize: o.styleSize,
       styleName: basename(o.style, extname(o.style)),
+      ...provenance,
     };
   }
-  const engine = await createNodeEngine();
+  checkImageSide(resizeToEdge(styleImage, config.styleSize ?? o.styleSize), config.loss, config.vgg.architecture, `style image ${o.style}`);
+  const total = o.iters ?? Math.max(1, Math.ceil(((o.epochs ?? 2) * files.length) / config.batch));
+  if (startStep >= total) {
+    log(`the checkpoint ${paths.checkpoint} is at step ${startStep}, already ≥ ${total}: nothing to do, nothing written (raise --iters)`);
+    return null;
+  }
+  // The run's own loss network: a resumed run's architecture and input convention are the checkpoint's
+  // (the Trainer refuses a VGG file that does not match them).
+  return { paths, files, config, total, styleImage, sampleImage, vgg: { ...vgg, ...config.vgg }, checkpointBytes, startStep, provenance, init };
+}
+
+/** A run in progress: the plan, the GPU objects, the loss log and how to write a checkpoint. */
+interface TrainRun {
+  plan: TrainPlan;
+  engine: Engine;
+  trainer: Trainer;
+  loader: DataLoader;
+  losses: LossLog;
+  dtype: 'F32' | 'F16';
+  /** Set by SIGINT/SIGTERM: the loop stops after the step in flight. */
+  stop: { signal: StopSignal | null };
+  /** The model file (--out). */
+  outPath: string;
+}
+
+async function writeCheckpoint(run: TrainRun): Promise<void> {
+  const { plan, trainer } = run;
+  writeOutputFile(plan.paths.checkpoint, await trainer.checkpoint({ dtype: run.dtype }));
+  writeOutputFile(plan.paths.curve, lossCurveSvg(run.losses.records, `${plan.config.styleName ?? 'style'}: losses (log scale)`));
+  if (plan.sampleImage) {
+    const styled = await stylizeRgba(trainer.net, fitImage(plan.sampleImage, SAMPLE_MAX_EDGE));
+    writeOutputFile(plan.paths.sample, encodeImage(styled, 'png'));
+  }
+}
+
+/** Steps until the total or a stop signal, checkpointing every --checkpoint-every steps. */
+async function trainSteps(run: TrainRun, o: TrainOptions, log: (line: string) => void): Promise<void> {
+  const { plan, engine, trainer: t, loader } = run;
+  const { config, total, paths } = plan;
+  const batch = engine.keep(Tensor.empty(engine, [config.batch, 3, config.size, config.size], 'batch'));
+  try {
+    const started = performance.now();
+    const firstStep = t.stepCount;
+    let rate = 0;
+    let last = started;
+    while (t.stepCount < total && !run.stop.signal) {
+      const crops = await loader.next();
+      crops.forEach((px, i) => rgbaToTensor(engine, px, config.size, config.size, {}, { tensor: batch, index: i }));
+      let losses;
+      try {
+        losses = await t.step(batch);
+      } catch (e) {
+        if (e instanceof NonFiniteLossError) {
+          throw new CliError(`${e.message}; stopped, the last good checkpoint (${existsSync(paths.checkpoint) ? paths.checkpoint : 'none yet'}) is kept`);
+        }
+        throw e;
+      }
+      const now = performance.now();
+      const dt = (now - last) / 1000;
+      last = now;
+      // Rate over recent steps (the first ones include kernel compilation).
+      rate = rate === 0 ? 1 / dt : 0.9 * rate + 0.1 / dt;
+      run.losses.add({ step: t.stepCount, ...losses }, (now - started) / 1000);
+      const done = t.stepCount;
+      const line =
+        `step ${done}/${total}  ${rate.toFixed(2)} it/s  ETA ${formatDuration((total - done) / rate)}  ` +
+        `content ${losses.content.toExponential(3)}  style ${losses.style.toExponential(3)}  tv ${losses.tv.toExponential(3)}`;
+      if (o.interactive) process.stderr.write(`\r${line}\x1b[K`);
+      else if (done === firstStep + 1 || done % 10 === 0 || done === total) log(line);
+      if (done % o.checkpointEvery === 0 && done < total) {
+        await writeCheckpoint(run);
+        if (o.interactive) process.stderr.write('\n');
+        log(`checkpoint at step ${done}: ${paths.checkpoint}`);
+        last = performance.now();
+      }
+    }
+    if (o.interactive) process.stderr.write('\n');
+  } finally {
+    batch.dispose();
+  }
+}
+
+/** The last checkpoint, then the model unless a signal stopped the run; returns the exit status. */
+async function finishTrain(run: TrainRun, log: (line: string) => void): Promise<number> {
+  const { plan, trainer } = run;
+  await writeCheckpoint(run);
+  if (run.stop.signal) {
+    log(`checkpoint at step ${trainer.stepCount}: ${plan.paths.checkpoint} (continue with --resume)`);
+    return EXIT_STATUS[run.stop.signal];
+  }
+  const out = run.outPath;
+  writeOutputFile(out, await trainer.saveModel({ dtype: run.dtype }));
+  log(`wrote ${out} (step ${trainer.stepCount}); checkpoint ${plan.paths.checkpoint}, losses ${plan.paths.log}, curve ${plan.paths.curve}${plan.sampleImage ? `, sample ${plan.paths.sample}` : ''}`);
+  return 0;
+}
+
+/**
+ * Trains a transform net; returns the exit status (0 done or nothing to do; 130 after SIGINT, 143 after
+ * SIGTERM, each with a checkpoint written).
+ */
+export async function runTrain(o: TrainOptions): Promise<number> {
+  const log = o.log ?? ((line: string) => process.stderr.write(line + '\n'));
+  const plan = planTrain(o, log);
+  if (!plan) return 0;
+  const { config, paths } = plan;
+  const engine = await createNodeEngine({ quietDawnStartup: true });
   let loader: DataLoader | null = null;
   let trainer: Trainer | null = null;
   let vgg: Vgg | null = null;
-  let onSigint: (() => void) | null = null;
+  const stop: TrainRun['stop'] = { signal: null };
+  const onSignal = (signal: StopSignal): void => {
+    if (stop.signal) process.exit(EXIT_STATUS[signal]);
+    stop.signal = signal;
+    const how = signal === 'SIGINT' ? 'Ctrl-C' : 'SIGTERM';
+    log(`\ninterrupted: finishing this step and writing a checkpoint (${signal}; ${how} again to quit at once)`);
+  };
+  const onSigint = () => onSignal('SIGINT');
+  const onSigterm = () => onSignal('SIGTERM');
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigterm);
   try {
     if (engine.adapter.isFallbackAdapter) log(`warning: ${engine.describe()} is a software adapter; training will be slow`);
-    vgg = Vgg.fromTensors(engine, vggFile.tensors, {
-      architecture: config.vgg.architecture,
-      input: config.vgg.input,
-      layers: [config.loss.contentLayer, ...config.loss.styleLayers],
-      source: o.vgg,
-    });
-    const style = engine.keep(styleTensor(engine, styleImage, config.styleSize ?? o.styleSize));
+    vgg = buildVgg(engine, plan.vgg, config.loss);
+    const style = engine.keep(imageTensor(engine, plan.styleImage, config.styleSize ?? o.styleSize));
     try {
-      if (checkpointBytes) {
-        trainer = Trainer.resume(engine, checkpointBytes, { vgg, styleImage: style }, paths.checkpoint);
+      if (plan.checkpointBytes) {
+        trainer = Trainer.resume(engine, plan.checkpointBytes, { vgg, styleImage: style, provenance: plan.provenance }, paths.checkpoint);
       } else {
-        const initial = initBytes ? (await loadTransformNet(engine, initBytes, o.init!)).net : undefined;
-        if (initial) log(`starting from the weights of ${o.init} (${initial.config.architecture}, width ${initial.width})`);
+        const initial = plan.init ? (await loadTransformNet(engine, plan.init.bytes, plan.init.path)).net : undefined;
+        if (initial) log(`starting from the weights of ${plan.init!.path} (${initial.config.architecture}, width ${initial.width})`);
         trainer = Trainer.create(engine, config, { vgg, styleImage: style }, initial);
       }
     } finally {
       style.dispose();
     }
-    const total = o.iters ?? Math.max(1, Math.ceil(((o.epochs ?? 2) * files.length) / config.batch));
-    if (trainer.stepCount >= total) {
-      log(`the checkpoint is at step ${trainer.stepCount}, already ≥ ${total}: nothing to do (raise --iters)`);
-    }
-    const records = checkpointBytes ? readLog(paths.log, trainer.stepCount) : [];
-    writeFileSync(paths.log, records.map((r) => JSON.stringify(r) + '\n').join(''));
-
-    loader = new DataLoader(files, {
+    const records = plan.checkpointBytes ? readLog(paths.log, trainer.stepCount) : [];
+    loader = new DataLoader(plan.files, {
       size: config.size,
       batch: config.batch,
       seed: config.seed,
@@ -247,86 +410,17 @@ export async function runTrain(o: TrainOptions): Promise<number> {
       onWarning: (m) => log(`warning: ${m}`),
     });
     log(
-      `training ${config.styleName ?? 'style'}: ${files.length} images, ${config.size}² crops, batch ${config.batch}, ` +
-        `steps ${trainer.stepCount + 1}..${total}, ${config.vgg.architecture} (${config.vgg.input}) layers ` +
+      `training ${config.styleName ?? 'style'}: ${plan.files.length} images, ${config.size}² crops, batch ${config.batch}, ` +
+        `steps ${trainer.stepCount + 1}..${plan.total}, ${config.vgg.architecture} (${config.vgg.input}) layers ` +
         `content ${config.loss.contentLayer} style ${config.loss.styleLayers.join(',')}, weights ${config.loss.contentWeight}/` +
         `${config.loss.styleWeight}/${config.loss.tvWeight}, ${loader.threadCount || 'no'} decoding threads, on ${engine.describe()}`,
     );
-
-    let interrupted = false;
-    onSigint = () => {
-      if (interrupted) process.exit(EXIT_INTERRUPTED);
-      interrupted = true;
-      log('\ninterrupted: finishing this step and writing a checkpoint (Ctrl-C again to quit at once)');
-    };
-    process.on('SIGINT', onSigint);
-
-    const t = trainer;
-    const dtype = o.saveDtype === 'f16' ? 'F16' : 'F32';
-    const writeCheckpoint = async (): Promise<void> => {
-      writeOut(paths.checkpoint, await t.checkpoint({ dtype }));
-      writeOut(paths.curve, lossCurveSvg(records, `${config.styleName ?? 'style'}: losses (log scale)`));
-      if (sampleImage) {
-        const fit = fitWithin(sampleImage.width, sampleImage.height, SAMPLE_MAX_EDGE);
-        const img = fit.width === sampleImage.width && fit.height === sampleImage.height ? sampleImage : resizeRgba(sampleImage, fit.width, fit.height);
-        const styled = await stylizeRgba(t.net, img);
-        writeOut(paths.sample, encodeImage(styled, 'png'));
-      }
-    };
-
-    const batch = engine.keep(Tensor.empty(engine, [config.batch, 3, config.size, config.size], 'batch'));
-    try {
-      const started = performance.now();
-      const firstStep = t.stepCount;
-      let rate = 0;
-      let last = started;
-      while (t.stepCount < total && !interrupted) {
-        const crops = await loader.next();
-        crops.forEach((px, i) => rgbaToTensor(engine, px, config.size, config.size, {}, { tensor: batch, index: i }));
-        let losses;
-        try {
-          losses = await t.step(batch);
-        } catch (e) {
-          if (e instanceof NonFiniteLossError) {
-            throw new CliError(`${e.message}; stopped, the last good checkpoint (${existsSync(paths.checkpoint) ? paths.checkpoint : 'none yet'}) is kept`);
-          }
-          throw e;
-        }
-        const now = performance.now();
-        const dt = (now - last) / 1000;
-        last = now;
-        // Rate over recent steps (the first ones include kernel compilation).
-        rate = rate === 0 ? 1 / dt : 0.9 * rate + 0.1 / dt;
-        const record: LossRecord = { step: t.stepCount, ...losses };
-        records.push(record);
-        appendFileSync(paths.log, JSON.stringify({ ...record, seconds: +((now - started) / 1000).toFixed(3) }) + '\n');
-        const done = t.stepCount;
-        const line =
-          `step ${done}/${total}  ${rate.toFixed(2)} it/s  ETA ${formatDuration((total - done) / rate)}  ` +
-          `content ${losses.content.toExponential(3)}  style ${losses.style.toExponential(3)}  tv ${losses.tv.toExponential(3)}`;
-        if (o.interactive) process.stderr.write(`\r${line}\x1b[K`);
-        else if (done === firstStep + 1 || done % 10 === 0 || done === total) log(line);
-        if (done % o.checkpointEvery === 0 && done < total) {
-          await writeCheckpoint();
-          if (o.interactive) process.stderr.write('\n');
-          log(`checkpoint at step ${done}: ${paths.checkpoint}`);
-          last = performance.now();
-        }
-      }
-      if (o.interactive) process.stderr.write('\n');
-      await writeCheckpoint();
-      if (interrupted) {
-        log(`checkpoint at step ${t.stepCount}: ${paths.checkpoint} (continue with --resume)`);
-        return EXIT_INTERRUPTED;
-      }
-      writeOut(o.out, await t.saveModel({ dtype }));
-      log(`wrote ${o.out} (step ${t.stepCount}); checkpoint ${paths.checkpoint}, losses ${paths.log}, curve ${paths.curve}${sampleImage ? `, sample ${paths.sample}` : ''}`);
-      return 0;
-    } finally {
-      batch.dispose();
-    }
+    const run: TrainRun = { plan, engine, trainer, loader, losses: new LossLog(paths.log, records), dtype: o.saveDtype === 'f16' ? 'F16' : 'F32', stop, outPath: o.out };
+    await trainSteps(run, o, log);
+    return await finishTrain(run, log);
   } finally {
-    if (onSigint) process.off('SIGINT', onSigint);
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigterm);
     loader?.close();
     trainer?.dispose();
     vgg?.dispose();
@@ -372,7 +466,9 @@ export const trainCommand: Command = {
   details: [
     'Files beside MODEL (for MODEL = NAME.safetensors): NAME.ckpt.safetensors (checkpoint: weights, Adam state,',
     'step and data position), NAME.log.jsonl (losses per step), NAME.loss.svg (loss curve), NAME.sample.png.',
-    'Ctrl-C writes a checkpoint and exits with status 130; --resume continues the run exactly.',
+    'Ctrl-C (SIGINT) or SIGTERM finishes the step, writes a checkpoint and exits with status 130 or 143; --resume',
+    'continues the run exactly, and refuses another --style image or --data (the checkpoint records their hashes).',
+    'No output replaces an input; MODEL must be named *.safetensors, outside --data (docs/CLI-PROMISES.md).',
     '',
     'example:',
     '  fast-style-webgpu train --style starry_night.jpg --data photos/ --vgg vgg19.safetensors \\',

@@ -1,0 +1,79 @@
+/**
+ * A model whose weights are NaN or infinite (a diverged training run, a damaged file) would stylise every
+ * photo to black, and 8-bit pixels cannot show it: NaN clamps to 0. Weights are checked when a model is
+ * read, and the net's raw output is checked before an image is written.
+ */
+import { apply } from '../autograd/tape.js';
+import type { Engine } from '../engine/engine.js';
+import type { Tensor } from '../engine/tensor.js';
+import { sumAll } from '../ops/losses.js';
+import { readSafetensors } from '../models/safetensors.js';
+import type { Activation } from '../models/banded.js';
+import type { TransformNetLike } from '../models/stylize.js';
+import { CliError } from './errors.js';
+
+/** Throws a CliError naming the model and its first tensor that holds a NaN or an infinity. */
+export function assertFiniteWeights(bytes: Uint8Array, path: string): void {
+  for (const [name, t] of readSafetensors(bytes, path).tensors) {
+    const bad = t.data.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) {
+      throw new CliError(`${path}: the model is unusable: its weight ${name} holds ${Number.isNaN(t.data[bad]) ? 'NaN' : 'infinite'} values (did its training diverge?)`);
+    }
+  }
+}
+
+/** A net that records, per forward pass, the sum of its output: NaN or infinite iff any output value is. */
+export interface CheckedNet extends TransformNetLike {
+  /** Throws a CliError naming the model when an output since the last check was not finite. */
+  check(): Promise<void>;
+  dispose(): void;
+}
+
+export function checkedNet(net: TransformNetLike & { dispose(): void }, path: string): CheckedNet {
+  const sums: Tensor[] = [];
+  let nonFinite: 'NaN' | 'infinite' | null = null;
+  const engine: Engine = net.engine;
+  return {
+    engine,
+    width: net.width,
+    peakFloatsPerPixel: net.peakFloatsPerPixel,
+    // The banded mode (large images) computes on the CPU between convolutions: its output is checked there.
+    bandProgram: net.bandProgram
+      ? async () => {
+          const program = await net.bandProgram!();
+          const inspect = (a: Activation): void => {
+            const bad = a.data.find((v) => !Number.isFinite(v));
+            if (bad !== undefined) nonFinite = Number.isNaN(bad) ? 'NaN' : 'infinite';
+          };
+          return { ...program, steps: [...program.steps, { kind: 'inspect', inspect }] };
+        }
+      : undefined,
+    forward(x: Tensor): Tensor {
+      const y = net.forward(x);
+      // Kept past the caller's scope; read (and freed) by check().
+      sums.push(engine.keep(apply(sumAll, [y], {})));
+      return y;
+    },
+    async check(): Promise<void> {
+      const pending = sums.splice(0);
+      const banded = nonFinite;
+      nonFinite = null;
+      if (banded) {
+        for (const s of pending) s.dispose();
+        throw new CliError(`${path}: the model produced ${banded} values: refusing to write a wrong image`);
+      }
+      try {
+        for (const s of pending) {
+          const v = (await s.data())[0];
+          if (!Number.isFinite(v)) throw new CliError(`${path}: the model produced ${Number.isNaN(v) ? 'NaN' : 'infinite'} values: refusing to write a wrong image`);
+        }
+      } finally {
+        for (const s of pending) s.dispose();
+      }
+    },
+    dispose(): void {
+      for (const s of sums.splice(0)) s.dispose();
+      net.dispose();
+    },
+  };
+}
