@@ -3,6 +3,7 @@
 import type { GoldenStore } from '../helpers/golden-store.js';
 import type { EngineCase } from './case.js';
 import { preserveColorsCases } from './color.js';
+import { conv2dTransposeCases, tfSameConvCases } from './conv2d-transpose.js';
 import { conv2dRegisteredCase, conv2dSmallCases, winogradForwardCases, winogradRegisteredCase } from './conv2d.js';
 import { elementwiseCases } from './elementwise.js';
 import { goldenAdamCases, goldenOpCases, goldenSelfCheck, goldenTrainStepCase, goldenTransformNetCase, goldenVggCases } from './golden.js';
@@ -29,6 +30,7 @@ export function allCaseGroups(store: GoldenStore): CaseGroup[] {
     { group: 'channelAffine', file: 'test/pad-crop.test.ts', cases: channelAffineCases },
     { group: 'conv2d', file: 'test/conv2d.test.ts', cases: [...conv2dSmallCases, conv2dRegisteredCase] },
     { group: 'conv2d winograd', file: 'test/conv2d-winograd.test.ts', cases: [...winogradForwardCases, winogradRegisteredCase] },
+    { group: 'conv2d SAME and transposed', file: 'test/conv2d-transpose.test.ts', cases: [...tfSameConvCases, ...conv2dTransposeCases] },
     { group: 'instanceNorm', file: 'test/instance-norm.test.ts', cases: instanceNormCases },
     { group: 'maxPool2d', file: 'test/pool.test.ts', cases: maxPoolCases },
     { group: 'gram', file: 'test/gram.test.ts', cases: gramCases },
