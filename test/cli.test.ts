@@ -280,8 +280,8 @@ describe.skipIf(!haveTransformNet)('cli: stylize end to end with a transform net
     const r = cli(['stylize', '--model', modelPath, 'a.png', 'b.jpg', '--out-dir', 'out'], dir);
     expect(r.status, r.stderr).toBe(0);
     expect(readdirSync(join(dir, 'out')).sort()).toEqual(['a_tiny.png', 'b_tiny.jpg']);
-    expect(r.stderr).toMatch(/\[1\/2\] a\.png → out\/a_tiny\.png \(37×23, [\d.]+ s\)/);
-    expect(r.stderr).toMatch(/\[2\/2\] b\.jpg → out\/b_tiny\.jpg \(30×40, [\d.]+ s\)/);
+    expect(r.stderr).toMatch(/\[1\/2\] a\.png → out\/a_tiny\.png \(37×23, one-pass, [\d.]+ s\)/);
+    expect(r.stderr).toMatch(/\[2\/2\] b\.jpg → out\/b_tiny\.jpg \(30×40, one-pass, [\d.]+ s\)/);
 
     const a = decodeImage(new Uint8Array(readFileSync(join(dir, 'out', 'a_tiny.png'))), 'a_tiny.png');
     const b = decodeImage(new Uint8Array(readFileSync(join(dir, 'out', 'b_tiny.jpg'))), 'b_tiny.jpg');
@@ -310,6 +310,23 @@ describe.skipIf(!haveTransformNet)('cli: stylize end to end with a transform net
     const small = decodeImage(new Uint8Array(readFileSync(join(dir, 'small.png'))), 'small.png');
     expect([small.width, small.height]).toEqual([50, 30]);
     expect(readdirSync(dir).sort()).toEqual(['big.png', 'small.png', 'tiled.jpg']);
+  });
+
+  it('--memory beyond one pass runs exact row bands, says so, and writes the one-pass result', () => {
+    const dir = freshDir('e2e-banded');
+    writeFileSync(join(dir, 'big.png'), encodeImage(pattern(150, 90), 'png'));
+    const one = cli(['stylize', '-m', modelPath, 'big.png', '-o', 'one.png'], dir);
+    expect(one.status, one.stderr).toBe(0);
+    expect(one.stderr).toMatch(/\(150×90, one-pass, /);
+    const banded = cli(['stylize', '-m', modelPath, 'big.png', '--memory', '1', '-o', 'banded.png'], dir);
+    expect(banded.status, banded.stderr).toBe(0);
+    expect(banded.stderr).toMatch(/150×90 exceeds one GPU pass: running layer by layer in row bands/);
+    expect(banded.stderr).toMatch(/\(150×90, banded, /);
+    const a = decodeImage(new Uint8Array(readFileSync(join(dir, 'one.png'))), 'one.png').data;
+    const b = decodeImage(new Uint8Array(readFileSync(join(dir, 'banded.png'))), 'banded.png').data;
+    let over1 = 0;
+    for (let i = 0; i < a.length; i++) if (Math.abs(a[i] - b[i]) > 1) over1++;
+    expect(over1 / a.length).toBeLessThanOrEqual(0.001);
   });
 
   it('an unreadable image fails alone: one error line, no output for it, the others written, exit 1', () => {
