@@ -12,7 +12,7 @@ import {
   type Conv2dAttrs,
   type Conv2dImpl,
 } from '../src/ops/conv2d.js';
-import { conv2dTranspose, conv2dTransposeAsConv, type Conv2dTransposeAttrs } from '../src/ops/conv2d-transpose.js';
+import { conv2dTranspose, conv2dTransposeAsConv, conv2dTransposeSettings, type Conv2dTransposeAttrs, type Conv2dTransposeImpl } from '../src/ops/conv2d-transpose.js';
 import { cpuRandom, type CpuTensor } from '../src/ops/cpu.js';
 import type { OpDef } from '../src/ops/op.js';
 import { expectClose, maxAbs } from './helpers/check.js';
@@ -94,17 +94,36 @@ describe('conv2dTranspose (TensorFlow SAME, via conv2d over the zero-inserted in
     { name: 'K4 s2 (even kernel: 1 before)', x: [1, 2, 3, 4], w: [2, 3, 4, 4], bias: false, attrs: { stride: 2 } },
     { name: 'K3 s1', x: [2, 3, 5, 3], w: [3, 2, 3, 3], bias: true, attrs: { stride: 1 } },
   ];
-  for (const c of cases) {
-    it(c.name, async () => {
-      const engine = await testEngine();
-      const inputs = [rand(c.x), rand(c.w), c.bias ? rand([c.w[1]]) : null];
-      await checkOp(engine, { op: conv2dTranspose, inputs, attrs: c.attrs, forwardTol, gradTol });
-    });
+  /** Runs fn with the op switched to one implementation (restored afterwards). */
+  async function withImpl(impl: Conv2dTransposeImpl, fn: () => Promise<void>): Promise<void> {
+    const before = conv2dTransposeSettings.impl;
+    conv2dTransposeSettings.impl = impl;
+    try {
+      await fn();
+    } finally {
+      conv2dTransposeSettings.impl = before;
+    }
   }
 
-  it('16 → 17 channels, batch 2 (the 3×3 forward runs Winograd, the backward the tiled GEMMs)', async () => {
+  for (const c of cases) {
+    // The adjoint implementation takes no bias: with one, the op runs zero-insert whatever the setting.
+    for (const impl of c.bias ? (['zero-insert'] as const) : (['zero-insert', 'adjoint'] as const)) {
+      it(`${c.name} [${impl}]`, async () => {
+        const engine = await testEngine();
+        const inputs = [rand(c.x), rand(c.w), c.bias ? rand([c.w[1]]) : null];
+        await withImpl(impl, () => checkOp(engine, { op: conv2dTranspose, inputs, attrs: c.attrs, forwardTol, gradTol }));
+      });
+    }
+  }
+
+  it('16 → 17 channels, batch 2 (zero-insert: the 3×3 forward runs Winograd, the backward the tiled GEMMs)', async () => {
     const engine = await testEngine();
     await checkOp(engine, { op: conv2dTranspose, inputs: [rand([2, 16, 3, 4]), rand([16, 17, 3, 3]), rand([17])], attrs: { stride: 2 }, forwardTol, gradTol });
+  });
+
+  it('16 → 17 channels, batch 2, no bias [adjoint: phase GEMMs forward, tiled conv and weight gradient backward]', async () => {
+    const engine = await testEngine();
+    await withImpl('adjoint', () => checkOp(engine, { op: conv2dTranspose, inputs: [rand([2, 16, 3, 4]), rand([16, 17, 3, 3]), null], attrs: { stride: 2 }, forwardTol, gradTol }));
   });
 
   it('its reference is the adjoint of the SAME stride-2 conv: <conv(u), v> = <u, convT(v)>', () => {
