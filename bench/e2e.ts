@@ -248,8 +248,7 @@ function countersNote(engine: Engine, before: { dispatches: number; submits: num
 
 /**
  * Useful multiply-adds ×2 of the ml5 net at size²: as our net, except that each ×2 upsampling layer is a
- * transposed conv of the smaller image (a quarter of the resize-conv's MACs; the zero-inserted conv we run it
- * as executes all four quarters).
+ * transposed conv of the smaller image (a quarter of a resize-conv's MACs at the output size).
  */
 function ml5ForwardFlops(widthMultiplier: number, size: number): number {
   const c1 = Math.max(1, Math.round(32 * widthMultiplier));

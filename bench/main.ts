@@ -11,6 +11,7 @@
 //   --quick: stylize 256² vs tfjs-webgpu and a 64² batch-1 training step.
 import { createNodeEngine } from '../src/engine/node.js';
 import { benchConv2d, transformNetLayers, vggLayers, type ConvLayer } from './conv2d.js';
+import { benchConv2dTranspose } from './conv2d-transpose.js';
 import { e2eOptionsFromArgs, runE2e } from './e2e.js';
 import { adapterInfo, convRowsToCases, hostAtStart, makeReport, publish, sgemmRowsToCases, type BenchCase } from './report.js';
 import { benchSgemm } from './sgemm.js';
@@ -22,9 +23,10 @@ function option(args: string[], name: string): string | undefined {
 
 const QUICK_LAYERS = ['tn.conv1', 'tn.conv2', 'tn.res', 'tn.up2', 'vgg.conv1_2', 'vgg.conv3_1'];
 
-const FLAGS = ['--quick', '--conv2d', '--e2e', '--sgemm', '--no-record', '--no-train', '--peer-torch', '--help', '-h'];
+const FLAGS = ['--quick', '--conv2d', '--e2e', '--sgemm', '--conv2d-transpose', '--no-record', '--no-train', '--peer-torch', '--help', '-h'];
 const OPTIONS = ['--size', '--batch', '--reps', '--layers', '--sizes', '--peers', '--runs', '--train-size', '--train-batch', '--arch'];
-const USAGE = `usage: npm run bench -- [--conv2d] [--e2e] [--sgemm] [--quick] [--no-record]
+const USAGE = `usage: npm run bench -- [--conv2d] [--e2e] [--sgemm] [--conv2d-transpose] [--quick] [--no-record]
+  conv2d-transpose: the two conv2dTranspose implementations on the ml5 net's upsampling layers at --size (printed only)
   conv2d: [--size 256] [--reps N] [--layers vgg,tn.res] [--batch N]
   e2e:    [--sizes 256,512,1024] [--peers tfjs,torch|none] [--peer-torch] [--runs N] [--no-train]
           [--train-size 256] [--train-batch 4] [--arch johnson2016|ml5-lengstrom]
@@ -63,6 +65,14 @@ async function main(): Promise<void> {
 
   const host = hostAtStart();
   const engine = await createNodeEngine();
+  if (args.includes('--conv2d-transpose')) {
+    try {
+      await benchConv2dTranspose(engine, size, reps);
+    } finally {
+      engine.destroy();
+    }
+    return;
+  }
   const cases: BenchCase[] = [];
   const notes: string[] = [];
   try {

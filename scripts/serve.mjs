@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // A small static server for the web demo: dist/web/ at /, the library bundle (dist/browser.js) at
-// /browser.js, and the shipped models (models/) at /models/ with a generated /models/index.json listing.
+// /browser.js, and the shipped models (models/) at /models/ with a generated /models/index.json listing; styles
+// imported by scripts/demo.sh (.models-ml5/, git-ignored) are served and listed there too, after models/.
 // Usage: npm run serve [-- --port 8080]   (or PORT=8080; default 8080; listens on localhost only)
 import { createReadStream, existsSync, readdirSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -37,6 +38,13 @@ function listModels(modelsDir) {
     .sort((a, b) => a.name.localeCompare(b.name));
 }
 
+/** The shipped models, then the imported ones whose names models/ does not already have. */
+function listAllModels(modelsDir, importedModelsDir) {
+  const shipped = listModels(modelsDir);
+  const names = new Set(shipped.map((m) => m.name));
+  return [...shipped, ...(importedModelsDir ? listModels(importedModelsDir).filter((m) => !names.has(m.name)) : [])];
+}
+
 /**
  * The file under `base` that the URL path segments name, or null when they try to leave it: every segment
  * is decoded on its own, and `.`, `..`, empty (`//`), and segments that decode to a separator or a NUL are
@@ -61,13 +69,17 @@ export function safeJoin(base, segments) {
 
 /**
  * Starts the server. Options: port (0 = any free one), host (default 127.0.0.1), and the folders it serves:
- * webRoot (dist/web), browserBundle (dist/browser.js), modelsDir (models). Resolves to
+ * webRoot (dist/web), browserBundle (dist/browser.js), modelsDir (models), importedModelsDir (default
+ * .models-ml5 when modelsDir is not given, else none). Resolves to
  * { server, port, url, close() }.
  */
 export function startServer(options = {}) {
   const webRoot = resolve(options.webRoot ?? join(root, 'dist', 'web'));
   const browserBundle = resolve(options.browserBundle ?? join(root, 'dist', 'browser.js'));
   const modelsDir = resolve(options.modelsDir ?? join(root, 'models'));
+  // Imported styles: the repository's .models-ml5/ when serving its own models/, else only when asked.
+  const importedModelsDir =
+    options.importedModelsDir !== undefined ? resolve(options.importedModelsDir) : options.modelsDir === undefined ? join(root, '.models-ml5') : null;
   const host = options.host ?? '127.0.0.1';
   const quiet = options.quiet ?? false;
 
@@ -92,10 +104,11 @@ export function startServer(options = {}) {
     } else if (segments[0] === 'models') {
       segments = segments.slice(1);
       if (segments.length === 1 && segments[0] === 'index.json' && !existsSync(join(modelsDir, 'index.json'))) {
-        const body = JSON.stringify({ models: listModels(modelsDir) }, null, 2) + '\n';
+        const body = JSON.stringify({ models: listAllModels(modelsDir, importedModelsDir) }, null, 2) + '\n';
         return send(res, 200, req.method === 'HEAD' ? '' : body, MIME_TYPES['.json']);
       }
       file = safeJoin(modelsDir, segments);
+      if (file && importedModelsDir && !existsSync(file)) file = safeJoin(importedModelsDir, segments) ?? file;
     } else {
       file = safeJoin(webRoot, segments);
     }

@@ -217,6 +217,22 @@ describe('static server (scripts/serve.mjs)', () => {
     expect((await rawGet(srv.port, '/', 'POST')).status).toBe(405);
   });
 
+  it('serves and lists imported styles (.models-ml5/) after the shipped ones, models/ winning a name clash', async () => {
+    mkdirSync(join(root, 'imported'), { recursive: true });
+    writeFileSync(join(root, 'imported', 'wave.safetensors'), Buffer.alloc(7));
+    writeFileSync(join(root, 'imported', 'mosaic.safetensors'), Buffer.alloc(3));
+    const both = await startServer({ port: 0, webRoot: join(root, 'web'), browserBundle: join(root, 'browser.js'), modelsDir: join(root, 'models'), importedModelsDir: join(root, 'imported'), quiet: true });
+    try {
+      const list = JSON.parse((await rawGet(both.port, '/models/index.json')).body);
+      expect(list.models.map((m: { name: string; bytes: number }) => [m.name, m.bytes])).toEqual([['mosaic.safetensors', 10], ['wave.safetensors', 7]]);
+      expect((await rawGet(both.port, '/models/wave.safetensors')).body.length).toBe(7);
+      expect((await rawGet(both.port, '/models/mosaic.safetensors')).body.length).toBe(10);
+      expect((await rawGet(both.port, '/models/../imported/wave.safetensors')).status).not.toBe(200);
+    } finally {
+      await both.close();
+    }
+  });
+
   it('refuses paths that leave the served folders', async () => {
     const attempts = [
       '/../secret.txt',

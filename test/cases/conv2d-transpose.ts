@@ -1,7 +1,7 @@
 // TensorFlow SAME zero padding for conv2d and the stride-2 transposed conv (the ml5 / lengstrom net's ops)
 // vs their float64 references and finite differences (test/conv2d-transpose.test.ts, Deno runner).
 import { conv2d, tfSameConv2dAttrs, type Conv2dAttrs } from '../../src/ops/conv2d.js';
-import { conv2dTranspose, type Conv2dTransposeAttrs } from '../../src/ops/conv2d-transpose.js';
+import { conv2dTranspose, conv2dTransposeSettings, type Conv2dTransposeAttrs, type Conv2dTransposeImpl } from '../../src/ops/conv2d-transpose.js';
 import { cpuRandom, type CpuTensor } from '../../src/ops/cpu.js';
 import { checkOp } from '../helpers/gradcheck.js';
 import type { EngineCase } from './case.js';
@@ -44,14 +44,31 @@ const transposeShapes: { name: string; x: number[]; w: number[]; bias: boolean; 
   { name: 'K3 s2, 1×1 input', x: [2, 2, 1, 1], w: [2, 3, 3, 3], bias: true, attrs: { stride: 2 } },
   { name: 'K4 s2 (even kernel: 1 before)', x: [1, 2, 3, 4], w: [2, 3, 4, 4], bias: false, attrs: { stride: 2 } },
   { name: 'K3 s1', x: [2, 3, 5, 3], w: [3, 2, 3, 3], bias: true, attrs: { stride: 1 } },
-  { name: '16 → 17 channels, batch 2 (the 3×3 forward runs Winograd, the backward the tiled GEMMs)', x: [2, 16, 3, 4], w: [16, 17, 3, 3], bias: true, attrs: { stride: 2 } },
+  { name: '16 → 17 channels, batch 2 (zero-insert: Winograd forward, tiled GEMM backward)', x: [2, 16, 3, 4], w: [16, 17, 3, 3], bias: true, attrs: { stride: 2 } },
+  { name: '16 → 17 channels, batch 2, no bias (adjoint: phase GEMMs forward)', x: [2, 16, 3, 4], w: [16, 17, 3, 3], bias: false, attrs: { stride: 2 } },
 ];
 
-/** conv2dTranspose as registered vs its reference and finite differences. */
-export const conv2dTransposeCases: EngineCase[] = transposeShapes.map((c) => ({
-  name: `conv2dTranspose ${c.name}`,
-  async run(engine) {
-    const inputs = [rand(c.x), rand(c.w), c.bias ? rand([c.w[1]]) : null];
-    await checkOp(engine, { op: conv2dTranspose, inputs, attrs: c.attrs, forwardTol, gradTol });
-  },
-}));
+/** Runs fn with the op switched to one implementation (restored afterwards). */
+async function withImpl(impl: Conv2dTransposeImpl, fn: () => Promise<void>): Promise<void> {
+  const before = conv2dTransposeSettings.impl;
+  conv2dTransposeSettings.impl = impl;
+  try {
+    await fn();
+  } finally {
+    conv2dTransposeSettings.impl = before;
+  }
+}
+
+/**
+ * conv2dTranspose vs its reference and finite differences, with each implementation that applies: the
+ * adjoint one takes no bias (with one, the op runs zero-insert whatever the setting).
+ */
+export const conv2dTransposeCases: EngineCase[] = transposeShapes.flatMap((c) =>
+  (c.bias ? (['zero-insert'] as const) : (['zero-insert', 'adjoint'] as const)).map((impl) => ({
+    name: `conv2dTranspose ${c.name} [${impl}]`,
+    async run(engine: Parameters<EngineCase['run']>[0]) {
+      const inputs = [rand(c.x), rand(c.w), c.bias ? rand([c.w[1]]) : null];
+      await withImpl(impl, () => checkOp(engine, { op: conv2dTranspose, inputs, attrs: c.attrs, forwardTol, gradTol }));
+    },
+  })),
+);
