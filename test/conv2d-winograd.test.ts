@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ShapeError } from '../src/engine/errors.js';
-import { conv2d, conv2dForward, conv2dGeometry, conv2dSettings, useWinogradForward, type Conv2dAttrs } from '../src/ops/conv2d.js';
+import { conv2d, conv2dBackwardInput, conv2dForward, conv2dGeometry, conv2dSettings, useWinogradForward, useWinogradInputGrad, winogradInputGradGeometry, type Conv2dAttrs } from '../src/ops/conv2d.js';
 import { winogradTiles, winogradUnsupported } from '../src/ops/conv2d-winograd.js';
-import { cpuRandom } from '../src/ops/cpu.js';
+import { cpuRandom, cpuTensor, type CpuTensor } from '../src/ops/cpu.js';
 import { expectClose, maxAbs } from './helpers/check.js';
 import { checkOp } from './helpers/gradcheck.js';
 import { testEngine, toCpu, toGpu } from './helpers/gpu.js';
@@ -88,5 +88,106 @@ describe('conv2d forward, winograd F(2×2, 3×3), vs float64 reference', () => {
       const w = toGpu(engine, cpuRandom([4, 3, 1, 1], 2))!;
       expect(() => conv2dForward(x, w, null, zeros(0), 'winograd')).toThrow(ShapeError);
     });
+  });
+});
+
+/**
+ * Float64 input gradient of a stride-1 conv, written out: the gradient w.r.t. the padded, upsampled input
+ * (dx̂p[n, ci, yp, xp] = Σ w[co, ci, ky, kx] · dy[n, co, yp − ky, xp − kx]), then each padded position added
+ * onto the input pixel it reads (reflection and nearest upsampling), zero padding dropped.
+ */
+function inputGradReference(dy: CpuTensor, w: CpuTensor, xShape: number[], attrs: Conv2dAttrs): CpuTensor {
+  const g = conv2dGeometry(xShape, w.shape, null, attrs);
+  const k = g.kernelSize;
+  const up = g.upsample;
+  const source = (c: number, extent: number): number => {
+    let r = c - g.padding;
+    if (g.padMode === 'reflect') {
+      if (r < 0) r = -r;
+      if (r >= extent) r = 2 * (extent - 1) - r;
+    } else if (r < 0 || r >= extent) {
+      return -1;
+    }
+    return Math.floor(r / up);
+  };
+  const dx = cpuTensor(xShape);
+  for (let n = 0; n < g.batch; n++) {
+    for (let ci = 0; ci < g.inChannels; ci++) {
+      for (let yp = 0; yp < g.paddedHeight; yp++) {
+        const sy = source(yp, g.upHeight);
+        if (sy < 0) continue;
+        for (let xp = 0; xp < g.paddedWidth; xp++) {
+          const sx = source(xp, g.upWidth);
+          if (sx < 0) continue;
+          let acc = 0;
+          for (let co = 0; co < g.outChannels; co++) {
+            for (let ky = 0; ky < k; ky++) {
+              const oy = yp - ky;
+              if (oy < 0 || oy >= g.outHeight) continue;
+              for (let kx = 0; kx < k; kx++) {
+                const ox = xp - kx;
+                if (ox < 0 || ox >= g.outWidth) continue;
+                acc += w.data[((co * g.inChannels + ci) * k + ky) * k + kx] * dy.data[((n * g.outChannels + co) * g.outHeight + oy) * g.outWidth + ox];
+              }
+            }
+          }
+          dx.data[((n * g.inChannels + ci) * g.inHeight + sy) * g.inWidth + sx] += acc;
+        }
+      }
+    }
+  }
+  return dx;
+}
+
+// The same tolerance as test/conv2d.test.ts's gradients.
+const gradTol = { atol: 1e-5, rtol: 1e-4 };
+
+describe('conv2d input gradient, winograd (the flipped, transposed kernel), vs float64 reference', () => {
+  // The forward cases (zero padding ≤ 2 without upsampling runs the direct-padding path, the others the
+  // padded gradient + fold), and both directions of the channel counts, as the transposed conv swaps them.
+  const gradCases: Case[] = [
+    ...cases,
+    { name: 'zeros 1, 70→37 (VGG-like, direct padding), 17×19, batch 2', x: [2, 70, 17, 19], w: [37, 70, 3, 3], bias: false, attrs: zeros(1) },
+    { name: 'upsample 2, reflect 1, 18→21, 9×7', x: [1, 18, 9, 7], w: [21, 18, 3, 3], bias: false, attrs: reflect(1, 2) },
+  ];
+  for (const c of gradCases) {
+    it(c.name, async () => {
+      const engine = await testEngine();
+      const w = cpuRandom(c.w, seed++);
+      const g = conv2dGeometry(c.x, c.w, null, c.attrs);
+      const dy = cpuRandom([g.batch, g.outChannels, g.outHeight, g.outWidth], seed++);
+      const expected = inputGradReference(dy, w, c.x, c.attrs);
+      await engine.scopeAsync(async () => {
+        const dx = conv2dBackwardInput(toGpu(engine, dy)!, toGpu(engine, w)!, c.x, c.attrs, 'winograd');
+        expect(dx.shape).toEqual(c.x);
+        expectClose(await toCpu(dx), expected, { atol: gradTol.atol * Math.max(1, maxAbs(expected)), rtol: gradTol.rtol }, `${c.name} dx winograd`);
+      });
+    });
+  }
+
+  it('geometry: zero padding ≤ 2 without upsampling gives dx directly; reflect or upsampling the padded gradient', () => {
+    const direct = winogradInputGradGeometry(conv2dGeometry([2, 8, 7, 9], [6, 8, 3, 3], null, zeros(1)));
+    expect(direct.padded).toBe(false);
+    expect([direct.geometry.inChannels, direct.geometry.outChannels, direct.geometry.outHeight, direct.geometry.outWidth]).toEqual([6, 8, 7, 9]);
+    const padded = winogradInputGradGeometry(conv2dGeometry([2, 8, 7, 9], [6, 8, 3, 3], null, reflect(1, 2)));
+    expect(padded.padded).toBe(true);
+    expect([padded.geometry.outHeight, padded.geometry.outWidth]).toEqual([16, 20]);
+  });
+
+  it('as registered: the op picks it for 3×3 stride 1 with 16+ output and 5+ input channels; gradients pass finite differences', async () => {
+    const engine = await testEngine();
+    const picked = (x: number[], w: number[], attrs: Conv2dAttrs): boolean => useWinogradInputGrad(conv2dGeometry(x, w, null, attrs), engine);
+    expect(conv2dSettings.winogradInputGrad).toBe(true);
+    expect(picked([1, 5, 5, 5], [16, 5, 3, 3], reflect(1))).toBe(true);
+    expect(picked([1, 5, 5, 5], [15, 5, 3, 3], reflect(1))).toBe(false);
+    expect(picked([1, 4, 5, 5], [16, 4, 3, 3], reflect(1))).toBe(false);
+    expect(picked([1, 5, 5, 5], [16, 5, 3, 3], { stride: 2, padding: 1, padMode: 'reflect' })).toBe(false);
+    for (const attrs of [reflect(1), zeros(1), zeros(1, 2)]) {
+      const x = [2, 5, 3, 5];
+      const w = [16, 5, 3, 3];
+      expect(picked(x, w, attrs)).toBe(true);
+      const data = [cpuRandom(x, seed++), cpuRandom(w, seed++), cpuRandom([16], seed++)];
+      await checkOp(engine, { op: conv2d, inputs: data, attrs, forwardTol, gradTol });
+    }
   });
 });

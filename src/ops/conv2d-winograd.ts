@@ -70,15 +70,28 @@ function transformParams(g: Conv2dGeometry, t: WinogradTiles, total: number, has
   ]);
 }
 
-function transformKernel(entryPoint: 'weightTransform' | 'inputTransform' | 'outputTransform'): Kernel {
-  return { name: 'conv2d.winograd.transform', code: transformSource, entryPoint, constants: { WORKGROUP_SIZE: TRANSFORM_WORKGROUP_SIZE } };
+function transformKernel(entryPoint: 'weightTransform' | 'inputTransform' | 'outputTransform', flipTranspose = false): Kernel {
+  const constants: Record<string, number> = { WORKGROUP_SIZE: TRANSFORM_WORKGROUP_SIZE };
+  if (flipTranspose) constants.FLIP_TRANSPOSE = 1;
+  return { name: 'conv2d.winograd.transform', code: transformSource, entryPoint, constants };
 }
 
 /**
  * y = conv2d(upsample(x), weight) + bias by Winograd F(2×2, 3×3). `tile` is the GEMM tile (conv2d's table,
  * chosen by Cout for the device's workgroup memory). Throws ShapeError where winogradUnsupported says so.
+ * `flipTransposed`: the weight is a forward weight [g.inChannels, g.outChannels, 3, 3] and the conv runs with
+ * its flipped transpose (rot180 of w[ci, co] as the kernel from channel ci to co): the input gradient of that
+ * forward conv, when x is its output gradient (conv2dBackwardInput's Winograd path). `label` names the pass.
  */
-export function conv2dWinogradForward(x: Tensor, weight: Tensor, bias: Tensor | null, g: Conv2dGeometry, tile: GemmTile): Tensor {
+export function conv2dWinogradForward(
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null,
+  g: Conv2dGeometry,
+  tile: GemmTile,
+  opts: { flipTransposed?: boolean; label?: string } = {},
+): Tensor {
+  const label = opts.label ?? 'conv2d.forward.winograd';
   const engine: Engine = x.engine;
   const why = winogradUnsupported(g, Math.min(engine.limits.maxStorageBufferBindingSize, engine.limits.maxBufferSize));
   if (why) throw new ShapeError(`conv2d (winograd): x ${shapeStr(x.shape)}, weight ${shapeStr(weight.shape)}: ${why}`);
@@ -90,11 +103,11 @@ export function conv2dWinogradForward(x: Tensor, weight: Tensor, bias: Tensor | 
     const m = Tensor.empty(engine, [POINTS, g.outChannels, t.tilesPadded], 'conv2d.winograd.m');
     const weightThreads = g.outChannels * g.inChannels;
     engine.dispatch({
-      kernel: transformKernel('weightTransform'),
+      kernel: transformKernel('weightTransform', opts.flipTransposed),
       buffers: [weight.buffer, null, u.buffer],
       params: transformParams(g, t, weightThreads, false),
       workgroups: workgroups1d(engine, weightThreads, TRANSFORM_WORKGROUP_SIZE),
-      label: 'conv2d.forward.winograd.weights',
+      label: `${label}.weights`,
     });
     const inputThreads = g.inChannels * t.tilesPadded;
     engine.dispatch({
@@ -102,7 +115,7 @@ export function conv2dWinogradForward(x: Tensor, weight: Tensor, bias: Tensor | 
       buffers: [x.buffer, null, v.buffer],
       params: transformParams(g, t, inputThreads, false),
       workgroups: workgroups1d(engine, inputThreads, TRANSFORM_WORKGROUP_SIZE),
-      label: 'conv2d.forward.winograd.input',
+      label: `${label}.input`,
     });
     const tileRows = tile.WG_Y * tile.TM;
     const tileCols4 = tile.WG_X * tile.TN4;
@@ -111,7 +124,8 @@ export function conv2dWinogradForward(x: Tensor, weight: Tensor, bias: Tensor | 
       buffers: [u.buffer, v.buffer, m.buffer],
       params: packParams([g.outChannels, t.tilesPadded / 4, g.inChannels]),
       workgroups: [Math.ceil(t.tilesPadded / 4 / tileCols4), Math.ceil(g.outChannels / tileRows), POINTS],
-      label: 'conv2d.forward.winograd.gemm',
+      label: `${label}.gemm`,
+      flops: 2 * g.batch * g.outChannels * g.outHeight * g.outWidth * g.inChannels * 9,
     });
     const outputThreads = g.outChannels * t.tiles;
     engine.dispatch({
@@ -120,7 +134,7 @@ export function conv2dWinogradForward(x: Tensor, weight: Tensor, bias: Tensor | 
       buffers: [m.buffer, bias ? bias.buffer : m.buffer, y.buffer],
       params: transformParams(g, t, outputThreads, bias !== null),
       workgroups: workgroups1d(engine, outputThreads, TRANSFORM_WORKGROUP_SIZE),
-      label: 'conv2d.forward.winograd.output',
+      label: `${label}.output`,
     });
   });
   return y;

@@ -2,6 +2,7 @@
 // transforms around the 16 batched GEMMs of conv2d_winograd_gemm.wgsl. One entry point per transform.
 //
 //   weightTransform  U[ξ, ci, co] = (G g Gᵀ)[ξ]          g = w[co, ci] (3×3), ξ = 4·row + col of the 4×4 result
+//                                                         (FLIP_TRANSPOSE: g = rot180(w[ci, co]), see below)
 //   inputTransform   V[ξ, ci, t]  = (Bᵀ d B)[ξ]          d = the 4×4 patch of tile t of the padded, upsampled
 //                                                         image, read through the same index map as
 //                                                         conv2d_gemm.wgsl (reflect/zero pad, nearest ×2)
@@ -23,6 +24,10 @@
 // PAD_REFLECT and sourceCoord come from conv2d_source_coord.wgsl (prefixed by src/ops/conv2d-winograd.ts).
 
 override WORKGROUP_SIZE: u32 = 64u;
+// weightTransform of the input gradient (conv2dBackwardInput's Winograd path): the conv of dy with the
+// flipped, transposed kernel g'[ci', co'] = rot180(w[ci', co']), i.e. in0 is the forward weight
+// [Cout', … ] read as [inChannels, outChannels, 3, 3] of this (transposed) conv's Params.
+override FLIP_TRANSPOSE: bool = false;
 
 struct Params {
   batch: u32,
@@ -64,12 +69,24 @@ fn threadIndex(gid: vec3u, nwg: vec3u) -> u32 {
 fn weightTransform(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let idx = threadIndex(gid, nwg);
   if (idx >= params.total) { return; }
-  let co = idx / params.inChannels;
-  let ci = idx - co * params.inChannels;
   let base = idx * 9u;
   var g: array<vec3f, 3>;
-  for (var r = 0u; r < 3u; r++) {
-    g[r] = vec3f(in0[base + 3u * r], in0[base + 3u * r + 1u], in0[base + 3u * r + 2u]);
+  // U[ξ, ci, co] sits at ξ·plane + at.
+  var at: u32;
+  if (FLIP_TRANSPOSE) {
+    // idx runs over the forward weight [inChannels, outChannels] = (ci, co) of this conv: at = idx.
+    at = idx;
+    for (var r = 0u; r < 3u; r++) {
+      let row = base + 3u * (2u - r);
+      g[r] = vec3f(in0[row + 2u], in0[row + 1u], in0[row]);
+    }
+  } else {
+    let co = idx / params.inChannels;
+    let ci = idx - co * params.inChannels;
+    at = ci * params.outChannels + co;
+    for (var r = 0u; r < 3u; r++) {
+      g[r] = vec3f(in0[base + 3u * r], in0[base + 3u * r + 1u], in0[base + 3u * r + 2u]);
+    }
   }
   // G g: 4 rows of 3.
   var gg: array<vec3f, 4>;
@@ -79,7 +96,6 @@ fn weightTransform(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workg
   gg[3] = g[2];
   // (G g) Gᵀ: each row r of 3 becomes 4.
   let plane = params.inChannels * params.outChannels;
-  let at = ci * params.outChannels + co;
   for (var r = 0u; r < 4u; r++) {
     let v = gg[r];
     out[(4u * r) * plane + at] = v.x;
