@@ -14,6 +14,7 @@ import { Trainer } from '../src/models/trainer.js';
 import { TransformNet } from '../src/models/transform-net.js';
 import { Vgg } from '../src/models/vgg.js';
 import { conv2dSettings } from '../src/ops/conv2d.js';
+import { winogradGemm } from '../src/ops/conv2d-winograd.js';
 import { callTorch, findTorch, type NamedWeights } from './e2e.js';
 import { randomImage } from './johnson.js';
 import { median, type BenchCase } from './report.js';
@@ -43,6 +44,8 @@ export const VARIANTS: Record<string, () => () => void> = {
   default: () => () => {},
   'no-winograd-forward': () => swap(conv2dSettings, { winogradForward: false }),
   'no-winograd-input-grad': () => swap(conv2dSettings, { winogradInputGrad: false }),
+  'winograd-gemm-registers': () => swap(winogradGemm, { entryPoint: 'mainRegisters' }),
+  'winograd-gemm-staged': () => swap(winogradGemm, { entryPoint: 'main' }),
 };
 
 function swap<T extends object>(target: T, values: Partial<T>): () => void {

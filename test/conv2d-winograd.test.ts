@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ShapeError } from '../src/engine/errors.js';
 import { conv2d, conv2dBackwardInput, conv2dForward, conv2dGeometry, conv2dSettings, useWinogradForward, useWinogradInputGrad, winogradInputGradGeometry, type Conv2dAttrs } from '../src/ops/conv2d.js';
-import { winogradTiles, winogradUnsupported } from '../src/ops/conv2d-winograd.js';
+import { winogradGemm, winogradTiles, winogradUnsupported } from '../src/ops/conv2d-winograd.js';
 import { cpuRandom, cpuTensor, type CpuTensor } from '../src/ops/cpu.js';
 import { expectClose, maxAbs } from './helpers/check.js';
 import { checkOp } from './helpers/gradcheck.js';
@@ -40,17 +40,30 @@ const cases: Case[] = [
 
 let seed = 500;
 
+/** Runs fn with the Winograd GEMM's entry point forced (both are checked on every adapter). */
+async function withGemm(entryPoint: 'main' | 'mainRegisters', fn: () => Promise<void>): Promise<void> {
+  const old = winogradGemm.entryPoint;
+  winogradGemm.entryPoint = entryPoint;
+  try {
+    await fn();
+  } finally {
+    winogradGemm.entryPoint = old;
+  }
+}
+
+const GEMM_ENTRIES = ['main', 'mainRegisters'] as const;
+
 describe('conv2d forward, winograd F(2×2, 3×3), vs float64 reference', () => {
-  for (const c of cases) {
-    it(c.name, async () => {
+  for (const c of cases) for (const entry of GEMM_ENTRIES) {
+    it(`${c.name} (${entry})`, () => withGemm(entry, async () => {
       const engine = await testEngine();
       const [x, w, b] = [cpuRandom(c.x, seed++), cpuRandom(c.w, seed++), c.bias ? cpuRandom([c.w[0]], seed++) : null];
       const expected = conv2d.reference([x, w, b], c.attrs);
       await engine.scopeAsync(async () => {
         const y = conv2dForward(toGpu(engine, x)!, toGpu(engine, w)!, toGpu(engine, b), c.attrs, 'winograd');
-        expectClose(await toCpu(y), expected, { atol: forwardTol.atol * Math.max(1, maxAbs(expected)), rtol: forwardTol.rtol }, `${c.name} winograd`);
+        expectClose(await toCpu(y), expected, { atol: forwardTol.atol * Math.max(1, maxAbs(expected)), rtol: forwardTol.rtol }, `${c.name} winograd ${entry}`);
       });
-    });
+    }));
   }
 
   it('tiles: 2×2 output blocks per image, padded to a multiple of 4', () => {
@@ -150,8 +163,8 @@ describe('conv2d input gradient, winograd (the flipped, transposed kernel), vs f
     { name: 'zeros 1, 70→37 (VGG-like, direct padding), 17×19, batch 2', x: [2, 70, 17, 19], w: [37, 70, 3, 3], bias: false, attrs: zeros(1) },
     { name: 'upsample 2, reflect 1, 18→21, 9×7', x: [1, 18, 9, 7], w: [21, 18, 3, 3], bias: false, attrs: reflect(1, 2) },
   ];
-  for (const c of gradCases) {
-    it(c.name, async () => {
+  for (const c of gradCases) for (const entry of GEMM_ENTRIES) {
+    it(`${c.name} (${entry})`, () => withGemm(entry, async () => {
       const engine = await testEngine();
       const w = cpuRandom(c.w, seed++);
       const g = conv2dGeometry(c.x, c.w, null, c.attrs);
@@ -160,9 +173,9 @@ describe('conv2d input gradient, winograd (the flipped, transposed kernel), vs f
       await engine.scopeAsync(async () => {
         const dx = conv2dBackwardInput(toGpu(engine, dy)!, toGpu(engine, w)!, c.x, c.attrs, 'winograd');
         expect(dx.shape).toEqual(c.x);
-        expectClose(await toCpu(dx), expected, { atol: gradTol.atol * Math.max(1, maxAbs(expected)), rtol: gradTol.rtol }, `${c.name} dx winograd`);
+        expectClose(await toCpu(dx), expected, { atol: gradTol.atol * Math.max(1, maxAbs(expected)), rtol: gradTol.rtol }, `${c.name} dx winograd ${entry}`);
       });
-    });
+    }));
   }
 
   it('geometry: zero padding ≤ 2 without upsampling gives dx directly; reflect or upsampling the padded gradient', () => {
