@@ -44,6 +44,16 @@ export const VARIANTS: Record<string, () => () => void> = {
   default: () => () => {},
   'no-winograd-forward': () => swap(conv2dSettings, { winogradForward: false }),
   'no-winograd-input-grad': () => swap(conv2dSettings, { winogradInputGrad: false }),
+  'no-winograd-weight-grad': () => swap(conv2dSettings, { winogradWeightGrad: false }),
+  // The tree before issue 12's speed work (Winograd forward with the staged GEMM; tiled backward passes).
+  baseline: () => {
+    const a = swap(conv2dSettings, { winogradInputGrad: false, winogradWeightGrad: false });
+    const b = swap(winogradGemm, { entryPoint: 'main' });
+    return () => {
+      b();
+      a();
+    };
+  },
   'winograd-gemm-registers': () => swap(winogradGemm, { entryPoint: 'mainRegisters' }),
   'winograd-gemm-staged': () => swap(winogradGemm, { entryPoint: 'main' }),
 };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ShapeError } from '../src/engine/errors.js';
-import { conv2d, conv2dBackwardInput, conv2dForward, conv2dGeometry, conv2dSettings, useWinogradForward, useWinogradInputGrad, winogradInputGradGeometry, type Conv2dAttrs } from '../src/ops/conv2d.js';
+import { conv2d, conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dGeometry, conv2dSettings, useWinogradForward, useWinogradInputGrad, useWinogradWeightGrad, winogradInputGradGeometry, type Conv2dAttrs } from '../src/ops/conv2d.js';
 import { winogradGemm, winogradTiles, winogradUnsupported } from '../src/ops/conv2d-winograd.js';
 import { cpuRandom, cpuTensor, type CpuTensor } from '../src/ops/cpu.js';
 import { expectClose, maxAbs } from './helpers/check.js';
@@ -200,6 +200,84 @@ describe('conv2d input gradient, winograd (the flipped, transposed kernel), vs f
       const w = [16, 5, 3, 3];
       expect(picked(x, w, attrs)).toBe(true);
       const data = [cpuRandom(x, seed++), cpuRandom(w, seed++), cpuRandom([16], seed++)];
+      await checkOp(engine, { op: conv2d, inputs: data, attrs, forwardTol, gradTol });
+    }
+  });
+});
+
+/** Float64 weight gradient: dw[co, ci, ky, kx] = Σ_(n, oy, ox) dy[n, co, oy, ox] · x̂[n, ci, oy + ky, ox + kx]. */
+function weightGradReference(dy: CpuTensor, x: CpuTensor, wShape: number[], attrs: Conv2dAttrs): CpuTensor {
+  const g = conv2dGeometry(x.shape, wShape, null, attrs);
+  const k = g.kernelSize;
+  const source = (c: number, extent: number): number => {
+    let r = c - g.padding;
+    if (g.padMode === 'reflect') {
+      if (r < 0) r = -r;
+      if (r >= extent) r = 2 * (extent - 1) - r;
+    } else if (r < 0 || r >= extent) {
+      return -1;
+    }
+    return Math.floor(r / g.upsample);
+  };
+  const xhat = (n: number, ci: number, yp: number, xp: number): number => {
+    const sy = source(yp, g.upHeight);
+    const sx = source(xp, g.upWidth);
+    return sy < 0 || sx < 0 ? 0 : x.data[((n * g.inChannels + ci) * g.inHeight + sy) * g.inWidth + sx];
+  };
+  const dw = cpuTensor(wShape);
+  for (let co = 0; co < g.outChannels; co++) {
+    for (let ci = 0; ci < g.inChannels; ci++) {
+      for (let ky = 0; ky < k; ky++) {
+        for (let kx = 0; kx < k; kx++) {
+          let acc = 0;
+          for (let n = 0; n < g.batch; n++) {
+            for (let oy = 0; oy < g.outHeight; oy++) {
+              for (let ox = 0; ox < g.outWidth; ox++) {
+                acc += dy.data[((n * g.outChannels + co) * g.outHeight + oy) * g.outWidth + ox] * xhat(n, ci, oy + ky, ox + kx);
+              }
+            }
+          }
+          dw.data[((co * g.inChannels + ci) * k + ky) * k + kx] = acc;
+        }
+      }
+    }
+  }
+  return dw;
+}
+
+describe('conv2d weight gradient, winograd (Gᵀ[Σ A dY Aᵀ ⊙ Bᵀ d B]G), vs float64 reference', () => {
+  const wgradCases: Case[] = [
+    ...cases,
+    { name: 'zeros 1, 20→16, 17×19, batch 3 (many tiles)', x: [3, 20, 17, 19], w: [16, 20, 3, 3], bias: false, attrs: zeros(1) },
+  ];
+  for (const c of wgradCases) for (const entry of GEMM_ENTRIES) {
+    it(`${c.name} (${entry})`, () => withGemm(entry, async () => {
+      const engine = await testEngine();
+      const x = cpuRandom(c.x, seed++);
+      const g = conv2dGeometry(c.x, c.w, null, c.attrs);
+      const dy = cpuRandom([g.batch, g.outChannels, g.outHeight, g.outWidth], seed++);
+      const expected = weightGradReference(dy, x, c.w, c.attrs);
+      await engine.scopeAsync(async () => {
+        const dw = conv2dBackwardWeight(toGpu(engine, dy)!, toGpu(engine, x)!, c.w, c.attrs, 'winograd');
+        expect(dw.shape).toEqual(c.w);
+        expectClose(await toCpu(dw), expected, { atol: gradTol.atol * Math.max(1, maxAbs(expected)), rtol: gradTol.rtol }, `${c.name} dw winograd ${entry}`);
+      });
+    }));
+  }
+
+  it('as registered: the op picks it for 3×3 stride 1 with 16+ input and 8+ output channels; gradients pass finite differences', async () => {
+    const engine = await testEngine();
+    const picked = (x: number[], w: number[], attrs: Conv2dAttrs): boolean => useWinogradWeightGrad(conv2dGeometry(x, w, null, attrs), engine);
+    expect(conv2dSettings.winogradWeightGrad).toBe(true);
+    expect(picked([1, 16, 5, 5], [8, 16, 3, 3], reflect(1))).toBe(true);
+    expect(picked([1, 15, 5, 5], [8, 15, 3, 3], reflect(1))).toBe(false);
+    expect(picked([1, 16, 5, 5], [7, 16, 3, 3], reflect(1))).toBe(false);
+    expect(picked([1, 16, 5, 5], [8, 16, 3, 3], { stride: 2, padding: 1, padMode: 'reflect' })).toBe(false);
+    for (const attrs of [reflect(1), zeros(1, 2)]) {
+      const x = [2, 16, 3, 5];
+      const w = [8, 16, 3, 3];
+      expect(picked(x, w, attrs)).toBe(true);
+      const data = [cpuRandom(x, seed++), cpuRandom(w, seed++), cpuRandom([8], seed++)];
       await checkOp(engine, { op: conv2d, inputs: data, attrs, forwardTol, gradTol });
     }
   });

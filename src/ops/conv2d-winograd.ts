@@ -73,20 +73,27 @@ export function winogradUnsupported(g: Conv2dGeometry, maxBindingBytes = Infinit
   return null;
 }
 
-function transformParams(g: Conv2dGeometry, t: WinogradTiles, total: number, hasBias: boolean): ArrayBuffer {
+function transformParams(g: Conv2dGeometry, t: WinogradTiles, total: number, hasBias: boolean, channelsPadded = 0): ArrayBuffer {
   return packParams([
     g.batch, g.inChannels, g.inHeight, g.inWidth,
     g.outChannels, g.outHeight, g.outWidth, g.padding,
     g.upHeight, g.upWidth, g.paddedHeight, g.paddedWidth,
     Math.log2(g.upsample), g.padMode === 'reflect' ? 1 : 0, hasBias ? 1 : 0,
-    t.tilesH, t.tilesW, t.tiles, t.tilesPadded, total,
+    t.tilesH, t.tilesW, t.tiles, t.tilesPadded, total, channelsPadded,
   ]);
 }
 
-function transformKernel(entryPoint: 'weightTransform' | 'inputTransform' | 'outputTransform', flipTranspose = false): Kernel {
+type TransformEntry = 'weightTransform' | 'inputTransform' | 'outputTransform' | 'outputGradTransform' | 'weightGradTransform';
+
+function transformKernel(entryPoint: TransformEntry, flags: { flipTranspose?: boolean; vTileMajor?: boolean } = {}): Kernel {
   const constants: Record<string, number> = { WORKGROUP_SIZE: TRANSFORM_WORKGROUP_SIZE };
-  if (flipTranspose) constants.FLIP_TRANSPOSE = 1;
+  if (flags.flipTranspose) constants.FLIP_TRANSPOSE = 1;
+  if (flags.vTileMajor) constants.V_TILE_MAJOR = 1;
   return { name: 'conv2d.winograd.transform', code: transformSource, entryPoint, constants };
+}
+
+function gemmKernel(engine: Engine, tile: GemmTile): Kernel {
+  return { name: 'conv2d.winograd.gemm', code: gemmSource, entryPoint: gemmEntryPoint(engine), constants: { ...tile } };
 }
 
 /**
@@ -116,7 +123,7 @@ export function conv2dWinogradForward(
     const m = Tensor.empty(engine, [POINTS, g.outChannels, t.tilesPadded], 'conv2d.winograd.m');
     const weightThreads = g.outChannels * g.inChannels;
     engine.dispatch({
-      kernel: transformKernel('weightTransform', opts.flipTransposed),
+      kernel: transformKernel('weightTransform', { flipTranspose: opts.flipTransposed }),
       buffers: [weight.buffer, null, u.buffer],
       params: transformParams(g, t, weightThreads, false),
       workgroups: workgroups1d(engine, weightThreads, TRANSFORM_WORKGROUP_SIZE),
@@ -133,7 +140,7 @@ export function conv2dWinogradForward(
     const tileRows = tile.WG_Y * tile.TM;
     const tileCols4 = tile.WG_X * tile.TN4;
     engine.dispatch({
-      kernel: { name: 'conv2d.winograd.gemm', code: gemmSource, entryPoint: gemmEntryPoint(engine), constants: { ...tile } },
+      kernel: gemmKernel(engine, tile),
       buffers: [u.buffer, v.buffer, m.buffer],
       params: packParams([g.outChannels, t.tilesPadded / 4, g.inChannels]),
       workgroups: [Math.ceil(t.tilesPadded / 4 / tileCols4), Math.ceil(g.outChannels / tileRows), POINTS],
@@ -151,4 +158,73 @@ export function conv2dWinogradForward(
     });
   });
   return y;
+}
+
+/** Bytes of the weight gradient's largest intermediate (tile-major V, or Ŷ). */
+export function winogradWeightGradScratchBytes(g: Conv2dGeometry): number {
+  return POINTS * winogradTiles(g).tiles * Math.max(Math.ceil(g.inChannels / 4) * 4, g.outChannels) * 4;
+}
+
+/**
+ * Why the Winograd weight gradient cannot run this conv on this device, or null: what the forward needs, and
+ * its tile-major intermediates within one binding.
+ */
+export function winogradWeightGradUnsupported(g: Conv2dGeometry, maxBindingBytes = Infinity): string | null {
+  const why = winogradUnsupported(g, maxBindingBytes);
+  if (why) return why;
+  const bytes = winogradWeightGradScratchBytes(g);
+  if (bytes > maxBindingBytes) return `its ${bytes}-byte transformed tensor exceeds the ${maxBindingBytes}-byte binding limit`;
+  return null;
+}
+
+/**
+ * dL/dweight of a 3×3 stride-1 conv by Winograd F(2×2, 3×3) (see conv2d_winograd_transform.wgsl, "weight
+ * gradient"): Ŷ = A dY Aᵀ per output tile, V = Bᵀ d B per input tile (as in the forward), 16 GEMMs
+ * M[ξ] = Ŷ[ξ]ᵀ V[ξ] summing over the tiles, dw = Gᵀ M G. 2.25× fewer multiplies than the implicit GEMM.
+ */
+export function conv2dWinogradWeightGrad(dy: Tensor, x: Tensor, g: Conv2dGeometry, tile: GemmTile): Tensor {
+  const engine: Engine = x.engine;
+  const why = winogradWeightGradUnsupported(g, Math.min(engine.limits.maxStorageBufferBindingSize, engine.limits.maxBufferSize));
+  if (why) throw new ShapeError(`conv2d weight gradient (winograd): x ${shapeStr(x.shape)}, dy ${shapeStr(dy.shape)}: ${why}`);
+  const t = winogradTiles(g);
+  const c4 = Math.ceil(g.inChannels / 4) * 4;
+  const dw = Tensor.empty(engine, [g.outChannels, g.inChannels, 3, 3], 'conv2d.dweight');
+  engine.scope(() => {
+    const yHat = Tensor.empty(engine, [POINTS, t.tiles, g.outChannels], 'conv2d.winograd.dyhat');
+    const v = Tensor.empty(engine, [POINTS, t.tiles, c4], 'conv2d.winograd.v');
+    const m = Tensor.empty(engine, [POINTS, g.outChannels, c4], 'conv2d.winograd.m');
+    const dyThreads = g.outChannels * t.tiles;
+    engine.dispatch({
+      kernel: transformKernel('outputGradTransform'),
+      buffers: [dy.buffer, null, yHat.buffer],
+      params: transformParams(g, t, dyThreads, false, c4),
+      workgroups: workgroups1d(engine, dyThreads, TRANSFORM_WORKGROUP_SIZE),
+      label: 'conv2d.backwardWeight.winograd.dy',
+    });
+    const inputThreads = g.inChannels * t.tilesPadded;
+    engine.dispatch({
+      kernel: transformKernel('inputTransform', { vTileMajor: true }),
+      buffers: [x.buffer, null, v.buffer],
+      params: transformParams(g, t, inputThreads, false, c4),
+      workgroups: workgroups1d(engine, inputThreads, TRANSFORM_WORKGROUP_SIZE),
+      label: 'conv2d.backwardWeight.winograd.input',
+    });
+    engine.dispatch({
+      kernel: gemmKernel(engine, tile),
+      buffers: [yHat.buffer, v.buffer, m.buffer],
+      params: packParams([g.outChannels, c4 / 4, t.tiles]),
+      workgroups: [Math.ceil(c4 / 4 / (tile.WG_X * tile.TN4)), Math.ceil(g.outChannels / (tile.WG_Y * tile.TM)), POINTS],
+      label: 'conv2d.backwardWeight.winograd.gemm',
+      flops: 2 * g.batch * g.outChannels * g.outHeight * g.outWidth * g.inChannels * 9,
+    });
+    const weightThreads = g.outChannels * g.inChannels;
+    engine.dispatch({
+      kernel: transformKernel('weightGradTransform'),
+      buffers: [m.buffer, null, dw.buffer],
+      params: transformParams(g, t, weightThreads, false, c4),
+      workgroups: workgroups1d(engine, weightThreads, TRANSFORM_WORKGROUP_SIZE),
+      label: 'conv2d.backwardWeight.winograd.output',
+    });
+  });
+  return dw;
 }

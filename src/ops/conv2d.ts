@@ -9,7 +9,7 @@ import foldBody from '../shaders/conv2d_fold.wgsl';
 import gemmBody from '../shaders/conv2d_gemm.wgsl';
 import narrowBody from '../shaders/conv2d_narrow.wgsl';
 import reduceBody from '../shaders/conv2d_reduce.wgsl';
-import { conv2dWinogradForward, winogradUnsupported } from './conv2d-winograd.js';
+import { conv2dWinogradForward, conv2dWinogradWeightGrad, winogradUnsupported, winogradWeightGradUnsupported } from './conv2d-winograd.js';
 import { cpuTensor, type CpuTensor } from './cpu.js';
 import { defineOp } from './op.js';
 
@@ -418,11 +418,12 @@ export function conv2dBackwardWeight(
   x: Tensor,
   weightShape: readonly number[],
   attrs: Conv2dAttrs,
-  impl: Conv2dImpl = 'tiled',
+  impl: Conv2dForwardImpl = 'tiled',
 ): Tensor {
   const g = conv2dGeometry(x.shape, weightShape, null, attrs);
   sameShape(dy, conv2dOutputShape(g), 'output gradient');
   const engine = dy.engine;
+  if (impl === 'winograd') return conv2dWinogradWeightGrad(dy, x, g, deviceTileFor(engine, g.outChannels));
   const size = g.outChannels * g.inChannels * g.kernelSize ** 2;
   if (impl === 'direct') {
     const dw = Tensor.empty(engine, weightShape, 'conv2d.dweight');
@@ -566,9 +567,10 @@ export function conv2dImplFor(pass: 'forward' | 'backwardInput' | 'backwardWeigh
  * 128→64 @128² and 64→32 @256²) 1.6–1.9× faster than the tiled GEMM, VGG's 3×3 layers ~2×, and the 256²
  * stylize 1.5× faster (bench/conv2d.ts benchConv2dForwardVariants, side by side). `winogradInputGrad`: the
  * input gradient of 3×3 stride-1 convs likewise (useWinogradInputGrad; measured in bench/RESULTS.md, `npm run
- * bench -- --train-step --variants no-winograd-input-grad`).
+ * bench -- --train-step --variants no-winograd-input-grad`); `winogradWeightGrad`: the weight gradient
+ * (useWinogradWeightGrad, `--variants no-winograd-weight-grad`).
  */
-export const conv2dSettings = { winogradForward: true, winogradInputGrad: true };
+export const conv2dSettings = { winogradForward: true, winogradInputGrad: true, winogradWeightGrad: true };
 
 /** Fewest input channels for which the op picks Winograd (its GEMMs are Cin deep). */
 const WINOGRAD_MIN_IN_CHANNELS = 16;
@@ -615,6 +617,23 @@ export function useWinogradInputGrad(g: Conv2dGeometry, engine: Engine): boolean
   return winogradUnsupported(t, Math.min(engine.limits.maxStorageBufferBindingSize, engine.limits.maxBufferSize)) === null;
 }
 
+/** Fewest output channels (the weight gradient GEMM's rows) for which the op picks the Winograd weight gradient. */
+const WINOGRAD_WEIGHT_GRAD_MIN_OUT_CHANNELS = 8;
+
+/**
+ * Whether the op's weight gradient runs Winograd (conv2dWinogradWeightGrad): 3×3 stride 1 with at least
+ * WINOGRAD_MIN_IN_CHANNELS input and WINOGRAD_WEIGHT_GRAD_MIN_OUT_CHANNELS output channels, intermediates
+ * within one binding.
+ */
+export function useWinogradWeightGrad(g: Conv2dGeometry, engine: Engine): boolean {
+  return (
+    conv2dSettings.winogradWeightGrad &&
+    g.inChannels >= WINOGRAD_MIN_IN_CHANNELS &&
+    g.outChannels >= WINOGRAD_WEIGHT_GRAD_MIN_OUT_CHANNELS &&
+    winogradWeightGradUnsupported(g, Math.min(engine.limits.maxStorageBufferBindingSize, engine.limits.maxBufferSize)) === null
+  );
+}
+
 /**
  * 2-D convolution, NCHW, weight OIHW, optional bias; zero or reflect padding; optional nearest ×2 upsampling
  * of x fused into the input indexing (resize-conv). Runs the tiled implicit-GEMM kernels (direct ones for
@@ -633,7 +652,7 @@ export const conv2d = defineOp<Conv2dAttrs>({
     const g = conv2dGeometry(inputShapes[0]!, inputShapes[1]!, null, attrs);
     return [
       needsGrad[0] ? conv2dBackwardInput(dy, weight!, inputShapes[0]!, attrs, useWinogradInputGrad(g, dy.engine) ? 'winograd' : conv2dImplFor('backwardInput', g)) : null,
-      needsGrad[1] ? conv2dBackwardWeight(dy, x!, inputShapes[1]!, attrs, conv2dImplFor('backwardWeight', g)) : null,
+      needsGrad[1] ? conv2dBackwardWeight(dy, x!, inputShapes[1]!, attrs, useWinogradWeightGrad(g, dy.engine) ? 'winograd' : conv2dImplFor('backwardWeight', g)) : null,
       needsGrad[2] && inputShapes[2] ? conv2dBackwardBias(dy) : null,
     ];
   },
