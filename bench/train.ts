@@ -14,6 +14,7 @@ import { Trainer } from '../src/models/trainer.js';
 import { TransformNet } from '../src/models/transform-net.js';
 import { Vgg } from '../src/models/vgg.js';
 import { conv2dSettings } from '../src/ops/conv2d.js';
+import { gramSettings } from '../src/ops/gram.js';
 import { winogradGemm } from '../src/ops/conv2d-winograd.js';
 import { callTorch, findTorch, type NamedWeights } from './e2e.js';
 import { randomImage } from './johnson.js';
@@ -49,12 +50,15 @@ export const VARIANTS: Record<string, () => () => void> = {
   baseline: () => {
     const a = swap(conv2dSettings, { winogradInputGrad: false, winogradWeightGrad: false });
     const b = swap(winogradGemm, { entryPoint: 'main' });
+    const c = swap(gramSettings, { impl: 'staged' });
     return () => {
+      c();
       b();
       a();
     };
   },
   'winograd-gemm-registers': () => swap(winogradGemm, { entryPoint: 'mainRegisters' }),
+  'gram-staged': () => swap(gramSettings, { impl: 'staged' }),
   'winograd-gemm-staged': () => swap(winogradGemm, { entryPoint: 'main' }),
 };
 
