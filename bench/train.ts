@@ -48,7 +48,7 @@ export const VARIANTS: Record<string, () => () => void> = {
   'no-winograd-weight-grad': () => swap(conv2dSettings, { winogradWeightGrad: false }),
   // The tree before issue 12's speed work (Winograd forward with the staged GEMM; tiled backward passes).
   baseline: () => {
-    const a = swap(conv2dSettings, { winogradInputGrad: false, winogradWeightGrad: false });
+    const a = swap(conv2dSettings, { winogradInputGrad: false, winogradWeightGrad: false, narrowWeightGrad: false });
     const b = swap(winogradGemm, { entryPoint: 'main' });
     const c = swap(gramSettings, { impl: 'staged' });
     return () => {
@@ -58,6 +58,7 @@ export const VARIANTS: Record<string, () => () => void> = {
     };
   },
   'winograd-gemm-registers': () => swap(winogradGemm, { entryPoint: 'mainRegisters' }),
+  'no-narrow-weight-grad': () => swap(conv2dSettings, { narrowWeightGrad: false }),
   'gram-staged': () => swap(gramSettings, { impl: 'staged' }),
   'winograd-gemm-staged': () => swap(winogradGemm, { entryPoint: 'main' }),
 };

@@ -437,6 +437,7 @@ export function conv2dBackwardWeight(
     });
     return dw;
   }
+  if (g.outChannels <= NARROW_MAX_OUT_CHANNELS && g.kernelSize <= NARROW_WEIGHT_GRAD_MAX_KSIZE) return narrowWeightGrad(dy, x, weightShape, g);
   const depth = g.batch * g.outHeight * g.outWidth;
   const tile = deviceTileFor(engine, g.outChannels);
   const splits = Math.min(weightGradSplits(g, tile), engine.limits.maxComputeWorkgroupsPerDimension);
@@ -459,6 +460,48 @@ export function conv2dBackwardWeight(
       kernel: { name: 'conv2d.reduce', code: reduceSource, entryPoint: 'sumSplits', constants: { WORKGROUP_SIZE } },
       buffers: [partial.buffer, dw.buffer],
       params: params(g, size, usedSplits),
+      workgroups: workgroups1d(engine, size, WORKGROUP_SIZE),
+      label: 'conv2d.backwardWeight.sumSplits',
+    });
+    return dw;
+  });
+}
+
+/** Largest kernel conv2d_narrow.wgsl's weightGrad takes (its MAX_KSIZE). */
+const NARROW_WEIGHT_GRAD_MAX_KSIZE = 9;
+/** Split-K of the narrow weight gradient: aim for this many threads, each summing at least MIN_ROWS rows. */
+const NARROW_WEIGHT_GRAD_TARGET_THREADS = 16384;
+const NARROW_WEIGHT_GRAD_MIN_ROWS = 4;
+
+/**
+ * dL/dweight of a conv with at most NARROW_MAX_OUT_CHANNELS output channels (the transform net's 32→3 output
+ * layer): conv2d_narrow.wgsl weightGrad, split over output rows, then the partial sums added up.
+ */
+function narrowWeightGrad(dy: Tensor, x: Tensor, weightShape: readonly number[], g: Conv2dGeometry): Tensor {
+  const engine = dy.engine;
+  const rows = g.batch * g.outHeight;
+  const perSplit = g.inChannels * g.kernelSize;
+  const wanted = Math.max(1, Math.ceil(NARROW_WEIGHT_GRAD_TARGET_THREADS / perSplit));
+  const chunk = Math.max(NARROW_WEIGHT_GRAD_MIN_ROWS, Math.ceil(rows / wanted));
+  const splits = Math.ceil(rows / chunk);
+  const size = g.outChannels * g.inChannels * g.kernelSize ** 2;
+  const threads = splits * perSplit;
+  return engine.scope(() => {
+    const partial = splits === 1 ? Tensor.empty(engine, weightShape, 'conv2d.dweight') : Tensor.empty(engine, [splits, size], 'conv2d.dweight.partial');
+    engine.dispatch({
+      kernel: { name: 'conv2d.narrow', code: narrowSource, entryPoint: 'weightGrad', constants: { KSIZE: g.kernelSize, WORKGROUP_SIZE: NARROW_WORKGROUP_SIZE } },
+      buffers: [x.buffer, dy.buffer, null, partial.buffer],
+      params: params(g, threads, chunk),
+      workgroups: workgroups1d(engine, threads, NARROW_WORKGROUP_SIZE),
+      label: 'conv2d.backwardWeight.narrow',
+      flops: conv2dFlops(g),
+    });
+    if (splits === 1) return partial;
+    const dw = Tensor.empty(engine, weightShape, 'conv2d.dweight');
+    engine.dispatch({
+      kernel: { name: 'conv2d.reduce', code: reduceSource, entryPoint: 'sumSplits', constants: { WORKGROUP_SIZE } },
+      buffers: [partial.buffer, dw.buffer],
+      params: params(g, size, splits),
       workgroups: workgroups1d(engine, size, WORKGROUP_SIZE),
       label: 'conv2d.backwardWeight.sumSplits',
     });
@@ -556,6 +599,7 @@ const MIN_TILED_ROWS = 8;
  */
 export function conv2dImplFor(pass: 'forward' | 'backwardInput' | 'backwardWeight', g: Conv2dGeometry): Conv2dImpl {
   if (pass === 'forward' && g.outChannels <= NARROW_MAX_OUT_CHANNELS) return 'tiled';
+  if (pass === 'backwardWeight' && conv2dSettings.narrowWeightGrad && g.outChannels <= NARROW_MAX_OUT_CHANNELS && g.kernelSize <= NARROW_WEIGHT_GRAD_MAX_KSIZE) return 'tiled';
   const rows = pass === 'backwardInput' ? g.inChannels : g.outChannels;
   return rows < MIN_TILED_ROWS ? 'direct' : 'tiled';
 }
@@ -570,7 +614,13 @@ export function conv2dImplFor(pass: 'forward' | 'backwardInput' | 'backwardWeigh
  * bench -- --train-step --variants no-winograd-input-grad`); `winogradWeightGrad`: the weight gradient
  * (useWinogradWeightGrad, `--variants no-winograd-weight-grad`).
  */
-export const conv2dSettings = { winogradForward: true, winogradInputGrad: true, winogradWeightGrad: true };
+export const conv2dSettings = {
+  winogradForward: true,
+  winogradInputGrad: true,
+  winogradWeightGrad: true,
+  /** The weight gradient of ≤ 4 output channels runs conv2d_narrow.wgsl weightGrad (as 'tiled'), not direct. */
+  narrowWeightGrad: true,
+};
 
 /** Fewest input channels for which the op picks Winograd (its GEMMs are Cin deep). */
 const WINOGRAD_MIN_IN_CHANNELS = 16;
