@@ -13,7 +13,7 @@ import { benchConv2d, transformNetLayers, vggLayers, type ConvLayer } from './co
 import { e2eOptionsFromArgs, runE2e } from './e2e.js';
 import { adapterInfo, convRowsToCases, hostAtStart, makeReport, publish, sgemmRowsToCases, type BenchCase } from './report.js';
 import { benchSgemm } from './sgemm.js';
-import { benchTrainStep, profileTrainStep, type TrainBenchOptions } from './train.js';
+import { benchStylizeVariants, benchTrainStep, profileTrainStep, type TrainBenchOptions } from './train.js';
 
 function option(args: string[], name: string): string | undefined {
   const i = args.indexOf(name);
@@ -22,7 +22,7 @@ function option(args: string[], name: string): string | undefined {
 
 const QUICK_LAYERS = ['tn.conv1', 'tn.conv2', 'tn.res', 'tn.up2', 'vgg.conv1_2', 'vgg.conv3_1'];
 
-const FLAGS = ['--train-step', '--profile-train', '--no-torch', '--quick', '--conv2d', '--e2e', '--sgemm', '--no-record', '--no-train', '--peer-torch', '--help', '-h'];
+const FLAGS = ['--train-step', '--profile-train', '--stylize-variants', '--no-torch', '--quick', '--conv2d', '--e2e', '--sgemm', '--no-record', '--no-train', '--peer-torch', '--help', '-h'];
 const OPTIONS = ['--vgg', '--variants', '--size', '--batch', '--reps', '--layers', '--sizes', '--peers', '--runs', '--train-size', '--train-batch'];
 const USAGE = `usage: npm run bench -- [--conv2d] [--e2e] [--sgemm] [--quick] [--no-record]
   conv2d: [--size 256] [--reps N] [--layers vgg,tn.res] [--batch N]
@@ -31,6 +31,7 @@ const USAGE = `usage: npm run bench -- [--conv2d] [--e2e] [--sgemm] [--quick] [-
   train:  --train-step | --profile-train  [--train-size 128] [--train-batch 4] [--runs N] [--vgg FILE]
           [--variants a,b] [--no-torch]   (issue 12's step with the shared VGG19, PyTorch side by side;
           --profile-train prints per-kernel GPU time of one step and records nothing)
+          --stylize-variants [--size 256] [--runs N] --variants a,b: the stylize forward under the variants
 Default: conv2d and e2e at full size (slow on a software adapter: use --quick there).`;
 
 /** Unknown flags are errors: a typo must not silently run another benchmark. */
@@ -65,7 +66,7 @@ async function main(): Promise<void> {
   const e2eOptions = e2eOptionsFromArgs(args);
 
   const host = hostAtStart();
-  if (args.includes('--train-step') || args.includes('--profile-train')) {
+  if (args.includes('--train-step') || args.includes('--profile-train') || args.includes('--stylize-variants')) {
     await trainMain(args, host);
     return;
   }
@@ -123,6 +124,13 @@ async function trainMain(args: string[], host: ReturnType<typeof hostAtStart>): 
     if (args.includes('--profile-train')) {
       console.log(`${engine.describe()}; load avg ${host.loadStart.toFixed(1)}`);
       await profileTrainStep(engine, o);
+      return;
+    }
+    if (args.includes('--stylize-variants')) {
+      const size = num('--size') ?? 256;
+      const cases = await benchStylizeVariants(engine, { size, runs: o.minRuns ?? 3, variants: o.variants ?? [], log: (l) => console.log(l) });
+      const note = `stylize: TransformNet forward, batch 1, ${size}², input on the GPU, output read back; variants alternate run by run.`;
+      publish(makeReport(adapterInfo(engine.adapter), cases, [note], undefined, host), { dryRun: args.includes('--no-record') });
       return;
     }
     const r = await benchTrainStep(engine, o);

@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { Engine, ProfiledDispatch } from '../src/engine/engine.js';
 import { Tensor } from '../src/engine/tensor.js';
+import { noGrad } from '../src/autograd/index.js';
 import { defaultLossConfig } from '../src/models/losses.js';
 import { Trainer } from '../src/models/trainer.js';
 import { TransformNet } from '../src/models/transform-net.js';
@@ -260,4 +261,44 @@ export async function profileTrainStep(engine: Engine, options: Partial<TrainBen
     vgg.dispose();
   }
   return out.join('\n\n');
+}
+
+// ------------------------------------------------------------------------------------------ inference check
+
+/**
+ * The transform net's stylize forward (batch 1, `size`², input on the GPU, output read back) under the default
+ * settings and each variant, runs alternating: the kernel changes for training must not slow inference.
+ */
+export async function benchStylizeVariants(engine: Engine, options: { size: number; runs: number; variants: string[]; log: (l: string) => void }): Promise<BenchCase[]> {
+  const variants = ['default', ...options.variants.filter((v) => v !== 'default')];
+  for (const v of variants) if (!VARIANTS[v]) throw new Error(`unknown variant ${v} (${Object.keys(VARIANTS).join(', ')})`);
+  const s = options.size;
+  const net = TransformNet.create(engine, { widthMultiplier: 1, seed: 1 });
+  const x = engine.keep(Tensor.fromData(engine, [1, 3, s, s], randomImage(7, 1, s, s), 'bench.input'));
+  const name = `stylize ${s}x${s}`;
+  const times = new Map<string, number[]>(variants.map((v) => [v, []]));
+  try {
+    for (let r = -1; r < options.runs; r++) {
+      for (const v of variants) {
+        const restore = VARIANTS[v]();
+        try {
+          const t0 = performance.now();
+          const y = noGrad(() => net.forward(x));
+          await y.data();
+          y.dispose();
+          if (r >= 0) times.get(v)!.push(performance.now() - t0);
+        } finally {
+          restore();
+        }
+      }
+    }
+  } finally {
+    x.dispose();
+    net.dispose();
+  }
+  return variants.map((v) => {
+    const t = times.get(v)!;
+    options.log(`  ${name} (${v}): median ${median(t).toFixed(0)} ms`);
+    return { suite: 'stylize', name, impl: v === 'default' ? 'ours' : `ours, ${v}`, runs: t.length, medianMs: median(t), minMs: Math.min(...t), items: 1 };
+  });
 }
