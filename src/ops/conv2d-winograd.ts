@@ -26,9 +26,9 @@ const POINTS = 16;
 
 /**
  * The GEMM's entry point (conv2d_winograd_gemm.wgsl): `main` stages tiles in workgroup memory (GPUs);
- * `mainRegisters` reads storage directly, without barriers: on lavapipe it runs the 128² batch-1 training
- * step's Winograd GEMMs 1.6× (forward) and 2.4× (input gradient) faster than `main` (bench --profile-train,
- * side by side). `auto`: mainRegisters on fallback (CPU) adapters, main elsewhere.
+ * `mainRegisters` reads storage directly, without barriers, which is faster on lavapipe (bench/RESULTS.md,
+ * issue 12 section: `npm run bench -- --profile-train --variants winograd-gemm-staged,default`). `auto`:
+ * mainRegisters on fallback (CPU) adapters, main elsewhere.
  */
 export const winogradGemm = { entryPoint: 'auto' as 'auto' | 'main' | 'mainRegisters' };
 
