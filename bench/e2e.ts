@@ -24,6 +24,8 @@ import { TfjsMl5Net } from './peers/tfjs-ml5-net.js';
 import { loadTfjsWebgpu, nchwToNhwc, nhwcToNchw, TfjsTransformNet, tfjsAdapterInfo, type NamedWeights, type Tfjs } from './peers/tfjs-transform-net.js';
 import { median, type BenchCase } from './report.js';
 
+export type { NamedWeights };
+
 export type Peer = 'tfjs' | 'torch';
 
 export interface E2eOptions {
@@ -407,14 +409,14 @@ async function makeOursTrainStep(engine: Engine, o: E2eOptions): Promise<TrainSt
 
 // ------------------------------------------------------------------------------------------ PyTorch peer
 
-interface TorchPeer {
+export interface TorchPeer {
   python: string | null;
   why: string;
   script: string;
 }
 
 /** The first python that imports torch: /usr/bin/python3 (Debian's python3-torch), then python3 on PATH. */
-function findTorch(): TorchPeer {
+export function findTorch(): TorchPeer {
   const script = join('bench', 'peers', 'torch_transform_net.py');
   const tried: string[] = [];
   for (const py of [process.env.BENCH_PYTHON, '/usr/bin/python3', 'python3'].filter((p): p is string => Boolean(p))) {
@@ -437,7 +439,7 @@ interface TorchResult {
   train?: { median_ms: number; min_ms: number; runs: number; size: number; batch: number };
 }
 
-function callTorch(peer: TorchPeer, weights: Map<string, NamedWeights>, args: string[], files: Record<string, Uint8Array> = {}): { result: TorchResult; dir: string } | { error: string } {
+export function callTorch(peer: TorchPeer, weights: Map<string, NamedWeights>, args: string[], files: Record<string, Uint8Array> = {}): { result: TorchResult; dir: string } | { error: string } {
   const dir = mkdtempSync(join(tmpdir(), 'bench-torch-'));
   writeFileSync(join(dir, 'weights.safetensors'), writeSafetensors(new Map([...weights].map(([k, v]) => [k, { shape: [...v.shape], data: v.data }]))));
   for (const [f, bytes] of Object.entries(files)) writeFileSync(join(dir, f), bytes);

@@ -15,6 +15,7 @@ import { benchConv2dTranspose } from './conv2d-transpose.js';
 import { e2eOptionsFromArgs, runE2e } from './e2e.js';
 import { adapterInfo, convRowsToCases, hostAtStart, makeReport, publish, sgemmRowsToCases, type BenchCase } from './report.js';
 import { benchSgemm } from './sgemm.js';
+import { benchStylizeVariants, benchTrainStep, profileTrainStep, type TrainBenchOptions } from './train.js';
 
 function option(args: string[], name: string): string | undefined {
   const i = args.indexOf(name);
@@ -23,13 +24,17 @@ function option(args: string[], name: string): string | undefined {
 
 const QUICK_LAYERS = ['tn.conv1', 'tn.conv2', 'tn.res', 'tn.up2', 'vgg.conv1_2', 'vgg.conv3_1'];
 
-const FLAGS = ['--quick', '--conv2d', '--e2e', '--sgemm', '--conv2d-transpose', '--no-record', '--no-train', '--peer-torch', '--help', '-h'];
-const OPTIONS = ['--size', '--batch', '--reps', '--layers', '--sizes', '--peers', '--runs', '--train-size', '--train-batch', '--arch'];
+const FLAGS = ['--train-step', '--profile-train', '--stylize-variants', '--no-torch', '--quick', '--conv2d', '--e2e', '--sgemm', '--conv2d-transpose', '--no-record', '--no-train', '--peer-torch', '--help', '-h'];
+const OPTIONS = ['--vgg', '--variants', '--size', '--batch', '--reps', '--layers', '--sizes', '--peers', '--runs', '--train-size', '--train-batch', '--arch'];
 const USAGE = `usage: npm run bench -- [--conv2d] [--e2e] [--sgemm] [--conv2d-transpose] [--quick] [--no-record]
   conv2d-transpose: the two conv2dTranspose implementations on the ml5 net's upsampling layers at --size (printed only)
   conv2d: [--size 256] [--reps N] [--layers vgg,tn.res] [--batch N]
   e2e:    [--sizes 256,512,1024] [--peers tfjs,torch|none] [--peer-torch] [--runs N] [--no-train]
           [--train-size 256] [--train-batch 4] [--arch johnson2016|ml5-lengstrom]
+  train:  --train-step | --profile-train  [--train-size 128] [--train-batch 4] [--runs N] [--vgg FILE]
+          [--variants a,b] [--no-torch]   (issue 12's step with the shared VGG19, PyTorch side by side;
+          --profile-train prints per-kernel GPU time of one step and records nothing)
+          --stylize-variants [--size 256] [--runs N] --variants a,b: the stylize forward under the variants
 Default: conv2d and e2e at full size (slow on a software adapter: use --quick there).`;
 
 /** Unknown flags are errors: a typo must not silently run another benchmark. */
@@ -64,6 +69,10 @@ async function main(): Promise<void> {
   const e2eOptions = e2eOptionsFromArgs(args);
 
   const host = hostAtStart();
+  if (args.includes('--train-step') || args.includes('--profile-train') || args.includes('--stylize-variants')) {
+    await trainMain(args, host);
+    return;
+  }
   const engine = await createNodeEngine();
   if (args.includes('--conv2d-transpose')) {
     try {
@@ -99,6 +108,44 @@ async function main(): Promise<void> {
       notes.push(...r.notes);
     }
     publish(makeReport(adapterInfo(engine.adapter), cases, notes, undefined, host), { dryRun: args.includes('--no-record') });
+  } finally {
+    engine.destroy();
+  }
+}
+
+/** --train-step / --profile-train: bench/train.ts. */
+async function trainMain(args: string[], host: ReturnType<typeof hostAtStart>): Promise<void> {
+  const o: Partial<TrainBenchOptions> = {};
+  const num = (name: string) => {
+    const v = option(args, name);
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!(Number.isInteger(n) && n > 0)) throw new UsageError(`${name} ${v}: expected a positive integer`);
+    return n;
+  };
+  o.size = num('--train-size') ?? 128;
+  o.batch = num('--train-batch') ?? 4;
+  o.minRuns = num('--runs') ?? 3;
+  const vgg = option(args, '--vgg');
+  if (vgg) o.vggFile = vgg;
+  o.variants = option(args, '--variants')?.split(',').filter(Boolean) ?? [];
+  o.torch = !args.includes('--no-torch');
+  const engine = await createNodeEngine();
+  try {
+    if (args.includes('--profile-train')) {
+      console.log(`${engine.describe()}; load avg ${host.loadStart.toFixed(1)}`);
+      await profileTrainStep(engine, o);
+      return;
+    }
+    if (args.includes('--stylize-variants')) {
+      const size = num('--size') ?? 256;
+      const cases = await benchStylizeVariants(engine, { size, runs: o.minRuns ?? 3, variants: o.variants ?? [], log: (l) => console.log(l) });
+      const note = `stylize: TransformNet forward, batch 1, ${size}², input on the GPU, output read back; variants alternate run by run.`;
+      publish(makeReport(adapterInfo(engine.adapter), cases, [note], undefined, host), { dryRun: args.includes('--no-record') });
+      return;
+    }
+    const r = await benchTrainStep(engine, o);
+    publish(makeReport(adapterInfo(engine.adapter), r.cases, r.notes, undefined, host), { dryRun: args.includes('--no-record') });
   } finally {
     engine.destroy();
   }

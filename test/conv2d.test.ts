@@ -41,8 +41,8 @@ describe('conv2d as registered', () => {
 
   it('picks tiled for 8+ channels (and the narrow forward for ≤ 4 output channels), direct otherwise', () => {
     const g = conv2dGeometry([1, 8, 5, 4], [3, 8, 3, 3], null, { stride: 1, padding: 1, padMode: 'zeros' });
-    // Forward with ≤ 4 output channels: the narrow kernel (counted as tiled).
-    expect([conv2dImplFor('forward', g), conv2dImplFor('backwardInput', g), conv2dImplFor('backwardWeight', g)]).toEqual(['tiled', 'tiled', 'direct']);
+    // Forward and weight gradient with ≤ 4 output channels: the narrow kernels (counted as tiled).
+    expect([conv2dImplFor('forward', g), conv2dImplFor('backwardInput', g), conv2dImplFor('backwardWeight', g)]).toEqual(['tiled', 'tiled', 'tiled']);
     const g5 = conv2dGeometry([1, 8, 5, 4], [5, 8, 3, 3], null, { stride: 1, padding: 1, padMode: 'zeros' });
     expect(conv2dImplFor('forward', g5)).toBe('direct');
   });
@@ -234,5 +234,35 @@ describe('conv2d shape errors', () => {
   it('reflect padding 1 of an upsampled 1×1 input is allowed (2×2 after upsampling)', () => {
     const g = conv2dGeometry([1, 1, 1, 1], [1, 1, 3, 3], null, { stride: 1, padding: 1, padMode: 'reflect', upsample: 2 });
     expect([g.outHeight, g.outWidth]).toEqual([2, 2]);
+  });
+});
+
+describe('conv2d narrow weight gradient (≤ 4 output channels, conv2d_narrow.wgsl weightGrad)', () => {
+  it('Cout 1–4, K 9 and 3, stride 2, upsampling, both paddings, split over rows: exact float64 gradients', async () => {
+    const engine = await testEngine();
+    const cases: Case[] = [
+      { name: 'K9 reflect 4, 5→3, 13×7, batch 2', x: [2, 5, 13, 7], w: [3, 5, 9, 9], bias: false, attrs: { stride: 1, padding: 4, padMode: 'reflect' } },
+      { name: 'K3 stride 2 zeros, 6→1, 9×8', x: [2, 6, 9, 8], w: [1, 6, 3, 3], bias: false, attrs: { stride: 2, padding: 1, padMode: 'zeros' } },
+      { name: 'K3 upsample 2 reflect, 3→4, 5×3', x: [1, 3, 5, 3], w: [4, 3, 3, 3], bias: false, attrs: { stride: 1, padding: 1, padMode: 'reflect', upsample: 2 } },
+      { name: 'K5 zeros 2, 7→2, 11×6, batch 3', x: [3, 7, 11, 6], w: [2, 7, 5, 5], bias: false, attrs: { stride: 1, padding: 2, padMode: 'zeros' } },
+    ];
+    for (const c of cases) {
+      const [x, w] = inputs(c);
+      const y = conv2d.reference([x, w, null], c.attrs);
+      const dyCpu = cpuRandom(y.shape, seed++);
+      // Exact by linearity: d/dw_i Σ dy ⊙ conv(x, w) = Σ dy ⊙ conv(x, e_i).
+      const exact = cpuTensor(w!.shape);
+      const e = cpuTensor(w!.shape);
+      for (let i = 0; i < e.data.length; i++) {
+        e.data[i] = 1;
+        exact.data[i] = dotWithReference(x!, e, c.attrs, dyCpu);
+        e.data[i] = 0;
+      }
+      expect(conv2dImplFor('backwardWeight', conv2dGeometry(c.x, c.w, null, c.attrs))).toBe('tiled');
+      await engine.scopeAsync(async () => {
+        const got = conv2dBackwardWeight(toGpu(engine, dyCpu)!, toGpu(engine, x)!, w!.shape, c.attrs, 'tiled');
+        expectClose(await toCpu(got), exact, { atol: gradTol.atol * maxAbs(exact), rtol: gradTol.rtol }, `${c.name} dw`);
+      });
+    }
   });
 });

@@ -155,3 +155,29 @@ describe('dispatch and errors', () => {
     expect(e.adapter.limits.maxStorageBufferBindingSize).toBeGreaterThan(0);
   });
 });
+
+describe('profiling (timestamp queries)', () => {
+  it('times every dispatch between startProfile and stopProfile, across submits, with labels and FLOPs; results unchanged', async () => {
+    const e = await testEngine();
+    if (!e.canProfile) {
+      expect(() => e.startProfile()).toThrow(GpuError);
+      return;
+    }
+    let t = Tensor.zeros(e, [1000]);
+    e.startProfile();
+    expect(() => e.startProfile()).toThrow(GpuError);
+    // 2100 dispatches > the 2048 timed per resolve: forces a flush mid-profile; one readback in between.
+    for (let i = 0; i < 2100; i++) {
+      const next = affine(t, 1, 1);
+      t.dispose();
+      t = next;
+      if (i === 1000) expect((await t.data())[999]).toBe(1001);
+    }
+    const profile = await e.stopProfile();
+    expect(profile.length).toBe(2100);
+    expect(profile.every((d) => d.label === profile[0].label && d.ms >= 0 && Number.isFinite(d.ms) && d.flops === 0)).toBe(true);
+    expect((await t.data())[0]).toBe(2100);
+    await expect(e.stopProfile()).rejects.toThrow(GpuError);
+    t.dispose();
+  });
+});

@@ -1,9 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apply, backward } from '../src/autograd/tape.js';
 import { ShapeError } from '../src/engine/errors.js';
 import { Tensor } from '../src/engine/tensor.js';
 import { cpuRandom, cpuTensor, type CpuTensor } from '../src/ops/cpu.js';
-import { gram } from '../src/ops/gram.js';
+import { gram, gramSettings } from '../src/ops/gram.js';
 import { expectClose, maxAbs } from './helpers/check.js';
 import { numericGradient } from './helpers/gradcheck.js';
 import { testEngine, toCpu, toGpu } from './helpers/gpu.js';
@@ -43,33 +43,46 @@ async function compareMidSize(x: CpuTensor, seed: number): Promise<void> {
   });
 }
 
-describe('gram vs float64 reference (finite differences)', () => {
-  // The cases live in test/cases/gram.ts, shared with the Deno runner (test/deno/run.ts).
-  for (const c of gramCases) it(c.name, async () => c.run(await testEngine()));
+// Both implementations on every adapter: staged (workgroup memory) and registers (what CPU adapters run).
+for (const impl of ['staged', 'registers'] as const) {
+  describe(`gram, ${impl}`, () => {
+    const old = gramSettings.impl;
+    beforeAll(() => {
+      gramSettings.impl = impl;
+    });
+    afterAll(() => {
+      gramSettings.impl = old;
+    });
 
-  it('the float64 backward used below agrees with finite differences', () => {
-    const x = cpuRandom([2, 4, 3, 5], 4);
-    const dG = cpuRandom([2, 4, 4], 5);
-    const numeric = numericGradient(gram, [x], {}, dG, 0);
-    expectClose(referenceBackward(x, dG), numeric, { atol: 1e-8, rtol: 1e-6 }, 'reference backward');
-  });
-});
+    describe('gram vs float64 reference (finite differences)', () => {
+      // The cases live in test/cases/gram.ts, shared with the Deno runner (test/deno/run.ts).
+      for (const c of gramCases) it(c.name, async () => c.run(await testEngine()));
 
-describe('gram, mid-size (GPU vs float64, no finite differences)', () => {
-  it('N = 2, C = 37, 23×19 (split-K over H·W = 437, backward over 7 column tiles)', async () => {
-    await compareMidSize(cpuRandom([2, 37, 23, 19], 6), 7);
-  });
+      it('the float64 backward used below agrees with finite differences', () => {
+        const x = cpuRandom([2, 4, 3, 5], 4);
+        const dG = cpuRandom([2, 4, 4], 5);
+        const numeric = numericGradient(gram, [x], {}, dG, 0);
+        expectClose(referenceBackward(x, dG), numeric, { atol: 1e-8, rtol: 1e-6 }, 'reference backward');
+      });
+    });
 
-  it('N = 2, C = 70, 5×9 (two tiles per side: off-diagonal tiles and their mirror)', async () => {
-    await compareMidSize(cpuRandom([2, 70, 5, 9], 8), 9);
-  });
+    describe('gram, mid-size (GPU vs float64, no finite differences)', () => {
+      it('N = 2, C = 37, 23×19 (split-K over H·W = 437, backward over 7 column tiles)', async () => {
+        await compareMidSize(cpuRandom([2, 37, 23, 19], 6), 7);
+      });
 
-  it('N = 1, C = 130, 33×17 relu-like features (three tiles per side, split-K)', async () => {
-    const x = cpuRandom([1, 130, 33, 17], 10, -1, 2);
-    for (let i = 0; i < x.data.length; i++) x.data[i] = Math.max(x.data[i], 0);
-    await compareMidSize(x, 11);
+      it('N = 2, C = 70, 5×9 (two tiles per side: off-diagonal tiles and their mirror)', async () => {
+        await compareMidSize(cpuRandom([2, 70, 5, 9], 8), 9);
+      });
+
+      it('N = 1, C = 130, 33×17 relu-like features (three tiles per side, split-K)', async () => {
+        const x = cpuRandom([1, 130, 33, 17], 10, -1, 2);
+        for (let i = 0; i < x.data.length; i++) x.data[i] = Math.max(x.data[i], 0);
+        await compareMidSize(x, 11);
+      });
+    });
   });
-});
+}
 
 describe('gram shape errors', () => {
   it('names the op and the shape', async () => {

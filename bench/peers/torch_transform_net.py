@@ -165,14 +165,39 @@ def vgg16_to_relu4_3():
     return net
 
 
-def vgg_features(vgg, x):
+VGG19_CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256]
+# Indices in torchvision's vgg19().features of relu1_2, relu2_2, relu3_4 (the shared file's loss layers).
+VGG19_STYLE_TAPS = {3: "relu1_2", 8: "relu2_2", 17: "relu3_4"}
+
+
+def vgg19_from_file(path):
+    """torchvision vgg19().features up to relu3_4, with the file's features.N weights (caffe input)."""
+    weights = read_safetensors(path)
+    layers, cin = [], 3
+    for v in VGG19_CFG:
+        if v == "M":
+            layers.append(nn.MaxPool2d(2, 2))
+        else:
+            layers += [nn.Conv2d(cin, v, 3, padding=1), nn.ReLU(inplace=False)]
+            cin = v
+    net = nn.Sequential(*layers)
+    net.load_state_dict({k[len("features."):]: v for k, v in weights.items() if k.startswith("features.") and int(k.split(".")[1]) < len(layers)})
+    for p in net.parameters():
+        p.requires_grad_(False)
+    return net
+
+
+def vgg_features(vgg, x, taps=None, stop=None):
+    taps = STYLE_TAPS if taps is None else taps
     mean = torch.tensor(CAFFE_MEAN, device=x.device).view(1, 3, 1, 1)
     h = x - mean
     feats = {}
     for i, layer in enumerate(vgg):
         h = layer(h)
-        if i in STYLE_TAPS:
+        if i in taps:
             feats[i] = h
+        if stop is not None and i >= stop:
+            break
     return feats
 
 
@@ -214,6 +239,8 @@ def main():
     ap.add_argument("--train-size", type=int, default=256)
     ap.add_argument("--train-batch", type=int, default=4)
     ap.add_argument("--train-runs", type=int, default=3)
+    ap.add_argument("--vgg-file", help="train against this VGG19 file (features.N names, caffe input) to relu3_4")
+    ap.add_argument("--style-size", type=int, default=0, help="style image side (default: the training size)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: torch's default)")
     ap.add_argument("--arch", default="johnson2016", choices=["johnson2016", "ml5-lengstrom"], help="which net the weights are for")
@@ -268,23 +295,27 @@ def main():
 
     if args.train:
         net.train()
-        vgg = vgg16_to_relu4_3().to(device)
+        if args.vgg_file:
+            vgg, taps = vgg19_from_file(args.vgg_file).to(device), VGG19_STYLE_TAPS
+        else:
+            vgg, taps = vgg16_to_relu4_3().to(device), STYLE_TAPS
         s, b = args.train_size, args.train_batch
+        ss = args.style_size or s
         g = torch.Generator().manual_seed(1)
         batch = (torch.rand(b, 3, s, s, generator=g) * 255).to(device)
-        style = (torch.rand(1, 3, s, s, generator=g) * 255).to(device)
+        style = (torch.rand(1, 3, ss, ss, generator=g) * 255).to(device)
         with torch.no_grad():
-            style_grams = {k: gram(v) for k, v in vgg_features(vgg, style).items()}
+            style_grams = {k: gram(v) for k, v in vgg_features(vgg, style, taps).items()}
         opt = torch.optim.Adam(net.parameters(), lr=1e-3)
 
         def step():
             opt.zero_grad(set_to_none=True)
             y = net(batch)
-            fy = vgg_features(vgg, y)
+            fy = vgg_features(vgg, y, taps)
             with torch.no_grad():
-                fx = vgg_features(vgg, batch)
+                fx = vgg_features(vgg, batch, {CONTENT_TAP: "relu2_2"}, stop=CONTENT_TAP)
             loss = F.mse_loss(fy[CONTENT_TAP], fx[CONTENT_TAP])
-            for k in STYLE_TAPS:
+            for k in taps:
                 loss = loss + 0.1 * F.mse_loss(gram(fy[k]), style_grams[k].expand(b, -1, -1))
             tv = ((y[:, :, :, 1:] - y[:, :, :, :-1]) ** 2).mean() + ((y[:, :, 1:, :] - y[:, :, :-1, :]) ** 2).mean()
             loss = loss + tv

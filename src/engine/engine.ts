@@ -58,6 +58,25 @@ interface Scope {
   tensors: Set<Tensor>;
 }
 
+/** One profiled dispatch: its label, GPU time (timestamp queries around its own compute pass) and FLOPs. */
+export interface ProfiledDispatch {
+  label: string;
+  ms: number;
+  flops: number;
+}
+
+/** Dispatches timed per submit before the query set is resolved (two timestamps each). */
+const PROFILE_CAPACITY = 2048;
+
+interface Profiler {
+  querySet: GPUQuerySet;
+  resolve: GPUBuffer;
+  /** Dispatches recorded since the last resolve. */
+  pending: { label: string; flops: number }[];
+  readbacks: Promise<void>[];
+  done: ProfiledDispatch[];
+}
+
 /**
  * The WebGPU device and everything that talks to it: buffer pool, pipeline cache, command recording and
  * submission, readback, error reporting and tensor scopes. It knows nothing of ops.
@@ -77,6 +96,7 @@ export class Engine {
   private lostMessage: string | null = null;
   private scopes: Scope[] = [];
   private destroyed = false;
+  private profiler: Profiler | null = null;
   /** Counters for benchmarks and tests. */
   readonly counters = { dispatches: 0, submits: 0, readbacks: 0, pipelinesCreated: 0 };
 
@@ -203,10 +223,16 @@ export class Engine {
     }
     if (x === 0 || y === 0 || z === 0) return;
     if (this.options.debug) this.device.pushErrorScope('validation');
-    const pass = this.openPass();
+    const prof = this.profiler;
+    if (prof && prof.pending.length === PROFILE_CAPACITY) this.flush();
+    const pass = prof ? this.openTimedPass(prof) : this.openPass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
+    if (prof) {
+      prof.pending.push({ label, flops: d.flops ?? 0 });
+      this.closePass();
+    }
     this.pendingCommands++;
     this.counters.dispatches++;
     if (this.options.debug) {
@@ -251,10 +277,81 @@ export class Engine {
       this.device.queue.writeBuffer(this.paramsBuffer, 0, this.paramsMirror.buffer, 0, this.paramSlotsUsed * PARAM_SLOT_BYTES);
       this.paramSlotsUsed = 0;
     }
+    const readback = this.profiler?.pending.length ? this.resolveProfile(this.profiler, this.encoder) : null;
     this.device.queue.submit([this.encoder.finish()]);
     this.encoder = null;
     this.pendingCommands = 0;
     this.counters.submits++;
+    readback?.();
+  }
+
+  // ---------------------------------------------------------------- profiling
+
+  /**
+   * Times every dispatch from now until `stopProfile()` on the GPU: each runs in its own compute pass with
+   * timestamp writes at its start and end (needs the timestamp-query feature; see `canProfile`). Separate
+   * passes serialise dispatches that the driver might otherwise overlap, so a profiled run is slower than an
+   * unprofiled one; the table says where the time goes, not the step time.
+   */
+  startProfile(): void {
+    if (!this.canProfile) throw new GpuError('startProfile: this device has no timestamp-query feature');
+    if (this.profiler) throw new GpuError('startProfile: a profile is already running');
+    this.flush();
+    this.profiler = {
+      querySet: this.device.createQuerySet({ type: 'timestamp', count: 2 * PROFILE_CAPACITY, label: 'engine.profile' }),
+      resolve: this.device.createBuffer({ size: 16 * PROFILE_CAPACITY, usage: BufferUsage.QUERY_RESOLVE | BufferUsage.COPY_SRC, label: 'engine.profile.resolve' }),
+      pending: [],
+      readbacks: [],
+      done: [],
+    };
+  }
+
+  /** Ends the profile started by `startProfile()` and returns every dispatch timed, in order. */
+  async stopProfile(): Promise<ProfiledDispatch[]> {
+    const prof = this.profiler;
+    if (!prof) throw new GpuError('stopProfile: no profile is running');
+    this.flush();
+    this.profiler = null;
+    try {
+      await Promise.all(prof.readbacks);
+      this.throwPendingErrors();
+      return prof.done;
+    } finally {
+      prof.querySet.destroy();
+      prof.resolve.destroy();
+    }
+  }
+
+  get canProfile(): boolean {
+    return this.features.has('timestamp-query');
+  }
+
+  private openTimedPass(prof: Profiler): GPUComputePassEncoder {
+    this.closePass();
+    const i = prof.pending.length;
+    this.pass = this.openEncoder().beginComputePass({
+      timestampWrites: { querySet: prof.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 },
+    });
+    return this.pass;
+  }
+
+  /** Encodes the resolve of this submit's timestamps; the returned function (called after the submit) reads them. */
+  private resolveProfile(prof: Profiler, encoder: GPUCommandEncoder): () => void {
+    const entries = prof.pending;
+    prof.pending = [];
+    const bytes = 16 * entries.length;
+    const staging = this.device.createBuffer({ size: bytes, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST, label: 'engine.profile.readback' });
+    encoder.resolveQuerySet(prof.querySet, 0, 2 * entries.length, prof.resolve, 0);
+    encoder.copyBufferToBuffer(prof.resolve, 0, staging, 0, bytes);
+    return () => {
+      prof.readbacks.push(
+        staging.mapAsync(MapMode.READ).then(() => {
+          const t = new BigInt64Array(staging.getMappedRange().slice(0));
+          staging.destroy();
+          entries.forEach((e, i) => prof.done.push({ label: e.label, flops: e.flops, ms: Number(t[2 * i + 1] - t[2 * i]) / 1e6 }));
+        }),
+      );
+    };
   }
 
   /** Flushes and waits until the GPU has finished; throws the first GPU error seen since the last check. */

@@ -32,8 +32,10 @@ export interface Dispatch {
   /** Packed uniform params (at most 256 bytes); see `packParams`. */
   params?: ArrayBuffer;
   workgroups: readonly [number, number?, number?];
-  /** Names the op in error messages. */
+  /** Names the op in error messages (and in profiles: `Engine.startProfile`). */
   label?: string;
+  /** Floating-point operations of this dispatch, where known (GEMMs: 2 per multiply-add), for profiles. */
+  flops?: number;
 }
 
 /**

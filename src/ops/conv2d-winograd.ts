@@ -24,6 +24,19 @@ const TRANSFORM_WORKGROUP_SIZE = 64;
 /** Winograd-domain points of F(2×2, 3×3): 4×4. */
 const POINTS = 16;
 
+/**
+ * The GEMM's entry point (conv2d_winograd_gemm.wgsl): `main` stages tiles in workgroup memory (GPUs);
+ * `mainRegisters` reads storage directly, without barriers, which is faster on lavapipe (bench/RESULTS.md,
+ * issue 12 section: `npm run bench -- --profile-train --variants winograd-gemm-staged,default`). `auto`:
+ * mainRegisters on fallback (CPU) adapters, main elsewhere.
+ */
+export const winogradGemm = { entryPoint: 'auto' as 'auto' | 'main' | 'mainRegisters' };
+
+function gemmEntryPoint(engine: Engine): 'main' | 'mainRegisters' {
+  if (winogradGemm.entryPoint !== 'auto') return winogradGemm.entryPoint;
+  return engine.adapter.isFallbackAdapter ? 'mainRegisters' : 'main';
+}
+
 export interface WinogradTiles {
   tilesH: number;
   tilesW: number;
@@ -60,26 +73,46 @@ export function winogradUnsupported(g: Conv2dGeometry, maxBindingBytes = Infinit
   return null;
 }
 
-function transformParams(g: Conv2dGeometry, t: WinogradTiles, total: number, hasBias: boolean): ArrayBuffer {
+function transformParams(g: Conv2dGeometry, t: WinogradTiles, total: number, hasBias: boolean, channelsPadded = 0): ArrayBuffer {
   return packParams([
     g.batch, g.inChannels, g.inHeight, g.inWidth,
     g.outChannels, g.outHeight, g.outWidth, g.padding,
     g.upHeight, g.upWidth, g.paddedHeight, g.paddedWidth,
     Math.log2(g.upsample), g.padMode === 'reflect' ? 1 : 0, hasBias ? 1 : 0,
     t.tilesH, t.tilesW, t.tiles, t.tilesPadded, total,
-    g.upsampleMode === 'zeros' ? 1 : 0,
+    g.upsampleMode === 'zeros' ? 1 : 0, channelsPadded,
   ]);
 }
 
-function transformKernel(entryPoint: 'weightTransform' | 'inputTransform' | 'outputTransform'): Kernel {
-  return { name: 'conv2d.winograd.transform', code: transformSource, entryPoint, constants: { WORKGROUP_SIZE: TRANSFORM_WORKGROUP_SIZE } };
+type TransformEntry = 'weightTransform' | 'inputTransform' | 'outputTransform' | 'outputGradTransform' | 'weightGradTransform';
+
+function transformKernel(entryPoint: TransformEntry, flags: { flipTranspose?: boolean; vTileMajor?: boolean } = {}): Kernel {
+  const constants: Record<string, number> = { WORKGROUP_SIZE: TRANSFORM_WORKGROUP_SIZE };
+  if (flags.flipTranspose) constants.FLIP_TRANSPOSE = 1;
+  if (flags.vTileMajor) constants.V_TILE_MAJOR = 1;
+  return { name: 'conv2d.winograd.transform', code: transformSource, entryPoint, constants };
+}
+
+function gemmKernel(engine: Engine, tile: GemmTile): Kernel {
+  return { name: 'conv2d.winograd.gemm', code: gemmSource, entryPoint: gemmEntryPoint(engine), constants: { ...tile } };
 }
 
 /**
  * y = conv2d(upsample(x), weight) + bias by Winograd F(2×2, 3×3). `tile` is the GEMM tile (conv2d's table,
  * chosen by Cout for the device's workgroup memory). Throws ShapeError where winogradUnsupported says so.
+ * `flipTransposed`: the weight is a forward weight [g.inChannels, g.outChannels, 3, 3] and the conv runs with
+ * its flipped transpose (rot180 of w[ci, co] as the kernel from channel ci to co): the input gradient of that
+ * forward conv, when x is its output gradient (conv2dBackwardInput's Winograd path). `label` names the pass.
  */
-export function conv2dWinogradForward(x: Tensor, weight: Tensor, bias: Tensor | null, g: Conv2dGeometry, tile: GemmTile): Tensor {
+export function conv2dWinogradForward(
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null,
+  g: Conv2dGeometry,
+  tile: GemmTile,
+  opts: { flipTransposed?: boolean; label?: string } = {},
+): Tensor {
+  const label = opts.label ?? 'conv2d.forward.winograd';
   const engine: Engine = x.engine;
   const why = winogradUnsupported(g, Math.min(engine.limits.maxStorageBufferBindingSize, engine.limits.maxBufferSize));
   if (why) throw new ShapeError(`conv2d (winograd): x ${shapeStr(x.shape)}, weight ${shapeStr(weight.shape)}: ${why}`);
@@ -91,11 +124,11 @@ export function conv2dWinogradForward(x: Tensor, weight: Tensor, bias: Tensor | 
     const m = Tensor.empty(engine, [POINTS, g.outChannels, t.tilesPadded], 'conv2d.winograd.m');
     const weightThreads = g.outChannels * g.inChannels;
     engine.dispatch({
-      kernel: transformKernel('weightTransform'),
+      kernel: transformKernel('weightTransform', { flipTranspose: opts.flipTransposed }),
       buffers: [weight.buffer, null, u.buffer],
       params: transformParams(g, t, weightThreads, false),
       workgroups: workgroups1d(engine, weightThreads, TRANSFORM_WORKGROUP_SIZE),
-      label: 'conv2d.forward.winograd.weights',
+      label: `${label}.weights`,
     });
     const inputThreads = g.inChannels * t.tilesPadded;
     engine.dispatch({
@@ -103,16 +136,17 @@ export function conv2dWinogradForward(x: Tensor, weight: Tensor, bias: Tensor | 
       buffers: [x.buffer, null, v.buffer],
       params: transformParams(g, t, inputThreads, false),
       workgroups: workgroups1d(engine, inputThreads, TRANSFORM_WORKGROUP_SIZE),
-      label: 'conv2d.forward.winograd.input',
+      label: `${label}.input`,
     });
     const tileRows = tile.WG_Y * tile.TM;
     const tileCols4 = tile.WG_X * tile.TN4;
     engine.dispatch({
-      kernel: { name: 'conv2d.winograd.gemm', code: gemmSource, constants: { ...tile } },
+      kernel: gemmKernel(engine, tile),
       buffers: [u.buffer, v.buffer, m.buffer],
       params: packParams([g.outChannels, t.tilesPadded / 4, g.inChannels]),
       workgroups: [Math.ceil(t.tilesPadded / 4 / tileCols4), Math.ceil(g.outChannels / tileRows), POINTS],
-      label: 'conv2d.forward.winograd.gemm',
+      label: `${label}.gemm`,
+      flops: 2 * g.batch * g.outChannels * g.outHeight * g.outWidth * g.inChannels * 9,
     });
     const outputThreads = g.outChannels * t.tiles;
     engine.dispatch({
@@ -121,8 +155,77 @@ export function conv2dWinogradForward(x: Tensor, weight: Tensor, bias: Tensor | 
       buffers: [m.buffer, bias ? bias.buffer : m.buffer, y.buffer],
       params: transformParams(g, t, outputThreads, bias !== null),
       workgroups: workgroups1d(engine, outputThreads, TRANSFORM_WORKGROUP_SIZE),
-      label: 'conv2d.forward.winograd.output',
+      label: `${label}.output`,
     });
   });
   return y;
+}
+
+/** Bytes of the weight gradient's largest intermediate (tile-major V, or Ŷ). */
+export function winogradWeightGradScratchBytes(g: Conv2dGeometry): number {
+  return POINTS * winogradTiles(g).tiles * Math.max(Math.ceil(g.inChannels / 4) * 4, g.outChannels) * 4;
+}
+
+/**
+ * Why the Winograd weight gradient cannot run this conv on this device, or null: what the forward needs, and
+ * its tile-major intermediates within one binding.
+ */
+export function winogradWeightGradUnsupported(g: Conv2dGeometry, maxBindingBytes = Infinity): string | null {
+  const why = winogradUnsupported(g, maxBindingBytes);
+  if (why) return why;
+  const bytes = winogradWeightGradScratchBytes(g);
+  if (bytes > maxBindingBytes) return `its ${bytes}-byte transformed tensor exceeds the ${maxBindingBytes}-byte binding limit`;
+  return null;
+}
+
+/**
+ * dL/dweight of a 3×3 stride-1 conv by Winograd F(2×2, 3×3) (see conv2d_winograd_transform.wgsl, "weight
+ * gradient"): Ŷ = A dY Aᵀ per output tile, V = Bᵀ d B per input tile (as in the forward), 16 GEMMs
+ * M[ξ] = Ŷ[ξ]ᵀ V[ξ] summing over the tiles, dw = Gᵀ M G. 2.25× fewer multiplies than the implicit GEMM.
+ */
+export function conv2dWinogradWeightGrad(dy: Tensor, x: Tensor, g: Conv2dGeometry, tile: GemmTile): Tensor {
+  const engine: Engine = x.engine;
+  const why = winogradWeightGradUnsupported(g, Math.min(engine.limits.maxStorageBufferBindingSize, engine.limits.maxBufferSize));
+  if (why) throw new ShapeError(`conv2d weight gradient (winograd): x ${shapeStr(x.shape)}, dy ${shapeStr(dy.shape)}: ${why}`);
+  const t = winogradTiles(g);
+  const c4 = Math.ceil(g.inChannels / 4) * 4;
+  const dw = Tensor.empty(engine, [g.outChannels, g.inChannels, 3, 3], 'conv2d.dweight');
+  engine.scope(() => {
+    const yHat = Tensor.empty(engine, [POINTS, t.tiles, g.outChannels], 'conv2d.winograd.dyhat');
+    const v = Tensor.empty(engine, [POINTS, t.tiles, c4], 'conv2d.winograd.v');
+    const m = Tensor.empty(engine, [POINTS, g.outChannels, c4], 'conv2d.winograd.m');
+    const dyThreads = g.outChannels * t.tiles;
+    engine.dispatch({
+      kernel: transformKernel('outputGradTransform'),
+      buffers: [dy.buffer, null, yHat.buffer],
+      params: transformParams(g, t, dyThreads, false, c4),
+      workgroups: workgroups1d(engine, dyThreads, TRANSFORM_WORKGROUP_SIZE),
+      label: 'conv2d.backwardWeight.winograd.dy',
+    });
+    const inputThreads = g.inChannels * t.tilesPadded;
+    engine.dispatch({
+      kernel: transformKernel('inputTransform', { vTileMajor: true }),
+      buffers: [x.buffer, null, v.buffer],
+      params: transformParams(g, t, inputThreads, false, c4),
+      workgroups: workgroups1d(engine, inputThreads, TRANSFORM_WORKGROUP_SIZE),
+      label: 'conv2d.backwardWeight.winograd.input',
+    });
+    engine.dispatch({
+      kernel: gemmKernel(engine, tile),
+      buffers: [yHat.buffer, v.buffer, m.buffer],
+      params: packParams([g.outChannels, c4 / 4, t.tiles]),
+      workgroups: [Math.ceil(c4 / 4 / (tile.WG_X * tile.TN4)), Math.ceil(g.outChannels / (tile.WG_Y * tile.TM)), POINTS],
+      label: 'conv2d.backwardWeight.winograd.gemm',
+      flops: 2 * g.batch * g.outChannels * g.outHeight * g.outWidth * g.inChannels * 9,
+    });
+    const weightThreads = g.outChannels * g.inChannels;
+    engine.dispatch({
+      kernel: transformKernel('weightGradTransform'),
+      buffers: [m.buffer, null, dw.buffer],
+      params: transformParams(g, t, weightThreads, false, c4),
+      workgroups: workgroups1d(engine, weightThreads, TRANSFORM_WORKGROUP_SIZE),
+      label: 'conv2d.backwardWeight.winograd.output',
+    });
+  });
+  return dw;
 }

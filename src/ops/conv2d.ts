@@ -9,7 +9,7 @@ import foldBody from '../shaders/conv2d_fold.wgsl';
 import gemmBody from '../shaders/conv2d_gemm.wgsl';
 import narrowBody from '../shaders/conv2d_narrow.wgsl';
 import reduceBody from '../shaders/conv2d_reduce.wgsl';
-import { conv2dWinogradForward, winogradUnsupported } from './conv2d-winograd.js';
+import { conv2dWinogradForward, conv2dWinogradWeightGrad, winogradUnsupported, winogradWeightGradUnsupported } from './conv2d-winograd.js';
 import { cpuTensor, type CpuTensor } from './cpu.js';
 import { defineOp } from './op.js';
 
@@ -232,6 +232,14 @@ export function conv2dGeometry(
   };
 }
 
+/**
+ * FLOPs of the direct convolution (2 per multiply-add of x̂ and the weight): what every pass and
+ * implementation (Winograd included) is credited with in profiles, so that their GFLOP/s compare.
+ */
+export function conv2dFlops(g: Conv2dGeometry): number {
+  return 2 * g.batch * g.outChannels * g.outHeight * g.outWidth * g.inChannels * g.kernelSize ** 2;
+}
+
 export function conv2dOutputShape(g: Conv2dGeometry): number[] {
   return [g.batch, g.outChannels, g.outHeight, g.outWidth];
 }
@@ -347,6 +355,7 @@ export function conv2dForward(x: Tensor, weight: Tensor, bias: Tensor | null, at
       params: params(g, y.size, 0, bias !== null),
       workgroups: workgroups1d(engine, y.size, WORKGROUP_SIZE),
       label: 'conv2d.forward.direct',
+      flops: conv2dFlops(g),
     });
   } else if (g.outChannels <= NARROW_MAX_OUT_CHANNELS) {
     const threads = g.batch * g.outHeight * Math.ceil(g.outWidth / NARROW_PIXELS);
@@ -360,6 +369,7 @@ export function conv2dForward(x: Tensor, weight: Tensor, bias: Tensor | null, at
       params: params(g, threads, 0, bias !== null),
       workgroups: workgroups1d(engine, threads, NARROW_WORKGROUP_SIZE),
       label: 'conv2d.forward.narrow',
+      flops: conv2dFlops(g),
     });
   } else {
     engine.dispatch({
@@ -368,6 +378,7 @@ export function conv2dForward(x: Tensor, weight: Tensor, bias: Tensor | null, at
       params: params(g, y.size, 0, bias !== null),
       workgroups: gemmGrid(engine, deviceTileFor(engine, g.outChannels), g.outChannels, g.batch * g.outHeight * g.outWidth),
       label: 'conv2d.forward.tiled',
+      flops: conv2dFlops(g),
     });
   }
   return y;
@@ -381,23 +392,31 @@ export function conv2dBackwardInput(
   weight: Tensor,
   xShape: readonly number[],
   attrs: Conv2dAttrs,
-  impl: Conv2dImpl = 'tiled',
+  impl: Conv2dForwardImpl = 'tiled',
 ): Tensor {
   const g = conv2dGeometry(xShape, weight.shape, null, attrs);
   sameShape(dy, conv2dOutputShape(g), 'output gradient');
   const engine = dy.engine;
   const paddedShape = [g.batch, g.inChannels, g.paddedHeight, g.paddedWidth];
   return engine.scope(() => {
-    const paddedGrad = Tensor.empty(engine, paddedShape, 'conv2d.paddedInputGrad');
-    if (impl === 'direct') {
+    let paddedGrad: Tensor;
+    if (impl === 'winograd') {
+      const t = winogradInputGradGeometry(g);
+      const grad = conv2dWinogradForward(dy, weight, null, t.geometry, deviceTileFor(engine, g.inChannels), { flipTransposed: true, label: 'conv2d.backwardInput.winograd' });
+      if (!t.padded) return grad;
+      paddedGrad = grad;
+    } else if (impl === 'direct') {
+      paddedGrad = Tensor.empty(engine, paddedShape, 'conv2d.paddedInputGrad');
       engine.dispatch({
         kernel: directKernel('paddedInputGrad', g),
         buffers: [dy.buffer, weight.buffer, null, paddedGrad.buffer],
         params: params(g, paddedGrad.size),
         workgroups: workgroups1d(engine, paddedGrad.size, WORKGROUP_SIZE),
         label: 'conv2d.backwardInput.direct',
+        flops: conv2dFlops(g),
       });
     } else if (usePhaseGemm(g)) {
+      paddedGrad = Tensor.empty(engine, paddedShape, 'conv2d.paddedInputGrad');
       // One GEMM per stride phase, each summing only the taps that reach its positions; together the phases
       // cover every padded position once.
       const tile = deviceTileFor(engine, g.inChannels);
@@ -408,9 +427,11 @@ export function conv2dBackwardInput(
           params: params(g, paddedGrad.size, 0, false, phase),
           workgroups: gemmGrid(engine, tile, g.inChannels, g.batch * phase.height * phase.width),
           label: 'conv2d.backwardInput.tiled',
+          flops: conv2dFlops(g) / g.stride ** 2,
         });
       }
     } else {
+      paddedGrad = Tensor.empty(engine, paddedShape, 'conv2d.paddedInputGrad');
       engine.dispatch({
         kernel: gemmKernel('inputGrad', g, deviceTileFor(engine, g.inChannels)),
         // Binding 3 (bias) is statically used by the shared GEMM shader: any read-only buffer fills it.
@@ -418,6 +439,7 @@ export function conv2dBackwardInput(
         params: params(g, paddedGrad.size),
         workgroups: gemmGrid(engine, deviceTileFor(engine, g.inChannels), g.inChannels, g.batch * g.paddedHeight * g.paddedWidth),
         label: 'conv2d.backwardInput.tiled',
+        flops: conv2dFlops(g),
       });
     }
     const dx = Tensor.empty(engine, xShape, 'conv2d.dx');
@@ -447,11 +469,12 @@ export function conv2dBackwardWeight(
   x: Tensor,
   weightShape: readonly number[],
   attrs: Conv2dAttrs,
-  impl: Conv2dImpl = 'tiled',
+  impl: Conv2dForwardImpl = 'tiled',
 ): Tensor {
   const g = conv2dGeometry(x.shape, weightShape, null, attrs);
   sameShape(dy, conv2dOutputShape(g), 'output gradient');
   const engine = dy.engine;
+  if (impl === 'winograd') return conv2dWinogradWeightGrad(dy, x, g, deviceTileFor(engine, g.outChannels));
   const size = g.outChannels * g.inChannels * g.kernelSize ** 2;
   if (impl === 'direct') {
     const dw = Tensor.empty(engine, weightShape, 'conv2d.dweight');
@@ -461,9 +484,11 @@ export function conv2dBackwardWeight(
       params: params(g, size),
       workgroups: workgroups1d(engine, size, WORKGROUP_SIZE),
       label: 'conv2d.backwardWeight.direct',
+      flops: conv2dFlops(g),
     });
     return dw;
   }
+  if (g.outChannels <= NARROW_MAX_OUT_CHANNELS && g.kernelSize <= NARROW_WEIGHT_GRAD_MAX_KSIZE) return narrowWeightGrad(dy, x, weightShape, g);
   const depth = g.batch * g.outHeight * g.outWidth;
   const tile = deviceTileFor(engine, g.outChannels);
   const splits = Math.min(weightGradSplits(g, tile), engine.limits.maxComputeWorkgroupsPerDimension);
@@ -478,6 +503,7 @@ export function conv2dBackwardWeight(
       params: params(g, size, chunk),
       workgroups: [tilesX, tilesY, usedSplits],
       label: 'conv2d.backwardWeight.tiled',
+      flops: conv2dFlops(g),
     });
     if (usedSplits === 1) return partial;
     const dw = Tensor.empty(engine, weightShape, 'conv2d.dweight');
@@ -485,6 +511,48 @@ export function conv2dBackwardWeight(
       kernel: { name: 'conv2d.reduce', code: reduceSource, entryPoint: 'sumSplits', constants: { WORKGROUP_SIZE } },
       buffers: [partial.buffer, dw.buffer],
       params: params(g, size, usedSplits),
+      workgroups: workgroups1d(engine, size, WORKGROUP_SIZE),
+      label: 'conv2d.backwardWeight.sumSplits',
+    });
+    return dw;
+  });
+}
+
+/** Largest kernel conv2d_narrow.wgsl's weightGrad takes (its MAX_KSIZE). */
+const NARROW_WEIGHT_GRAD_MAX_KSIZE = 9;
+/** Split-K of the narrow weight gradient: aim for this many threads, each summing at least MIN_ROWS rows. */
+const NARROW_WEIGHT_GRAD_TARGET_THREADS = 16384;
+const NARROW_WEIGHT_GRAD_MIN_ROWS = 4;
+
+/**
+ * dL/dweight of a conv with at most NARROW_MAX_OUT_CHANNELS output channels (the transform net's 32→3 output
+ * layer): conv2d_narrow.wgsl weightGrad, split over output rows, then the partial sums added up.
+ */
+function narrowWeightGrad(dy: Tensor, x: Tensor, weightShape: readonly number[], g: Conv2dGeometry): Tensor {
+  const engine = dy.engine;
+  const rows = g.batch * g.outHeight;
+  const perSplit = g.inChannels * g.kernelSize;
+  const wanted = Math.max(1, Math.ceil(NARROW_WEIGHT_GRAD_TARGET_THREADS / perSplit));
+  const chunk = Math.max(NARROW_WEIGHT_GRAD_MIN_ROWS, Math.ceil(rows / wanted));
+  const splits = Math.ceil(rows / chunk);
+  const size = g.outChannels * g.inChannels * g.kernelSize ** 2;
+  const threads = splits * perSplit;
+  return engine.scope(() => {
+    const partial = splits === 1 ? Tensor.empty(engine, weightShape, 'conv2d.dweight') : Tensor.empty(engine, [splits, size], 'conv2d.dweight.partial');
+    engine.dispatch({
+      kernel: { name: 'conv2d.narrow', code: narrowSource, entryPoint: 'weightGrad', constants: { KSIZE: g.kernelSize, WORKGROUP_SIZE: NARROW_WORKGROUP_SIZE } },
+      buffers: [x.buffer, dy.buffer, null, partial.buffer],
+      params: params(g, threads, chunk),
+      workgroups: workgroups1d(engine, threads, NARROW_WORKGROUP_SIZE),
+      label: 'conv2d.backwardWeight.narrow',
+      flops: conv2dFlops(g),
+    });
+    if (splits === 1) return partial;
+    const dw = Tensor.empty(engine, weightShape, 'conv2d.dweight');
+    engine.dispatch({
+      kernel: { name: 'conv2d.reduce', code: reduceSource, entryPoint: 'sumSplits', constants: { WORKGROUP_SIZE } },
+      buffers: [partial.buffer, dw.buffer],
+      params: params(g, size, splits),
       workgroups: workgroups1d(engine, size, WORKGROUP_SIZE),
       label: 'conv2d.backwardWeight.sumSplits',
     });
@@ -583,6 +651,7 @@ const MIN_TILED_ROWS = 8;
  */
 export function conv2dImplFor(pass: 'forward' | 'backwardInput' | 'backwardWeight', g: Conv2dGeometry): Conv2dImpl {
   if (pass === 'forward' && g.outChannels <= NARROW_MAX_OUT_CHANNELS) return 'tiled';
+  if (pass === 'backwardWeight' && conv2dSettings.narrowWeightGrad && g.outChannels <= NARROW_MAX_OUT_CHANNELS && g.kernelSize <= NARROW_WEIGHT_GRAD_MAX_KSIZE) return 'tiled';
   const rows = pass === 'backwardInput' ? g.inChannels : g.outChannels;
   return rows < MIN_TILED_ROWS ? 'direct' : 'tiled';
 }
@@ -592,10 +661,18 @@ export function conv2dImplFor(pass: 'forward' | 'backwardInput' | 'backwardWeigh
  * qualifies (see useWinogradForward); a switch so that benchmarks can compare both in one process. On
  * lavapipe it runs the transform net's 3×3 stride-1 layers at 256² (residual 128→128 @64², resize-convs
  * 128→64 @128² and 64→32 @256²) 1.6–1.9× faster than the tiled GEMM, VGG's 3×3 layers ~2×, and the 256²
- * stylize 1.5× faster (bench/conv2d.ts benchConv2dForwardVariants, side by side). The backward passes are
- * unchanged (tiled).
+ * stylize 1.5× faster (bench/conv2d.ts benchConv2dForwardVariants, side by side). `winogradInputGrad`: the
+ * input gradient of 3×3 stride-1 convs likewise (useWinogradInputGrad; measured in bench/RESULTS.md, `npm run
+ * bench -- --train-step --variants no-winograd-input-grad`); `winogradWeightGrad`: the weight gradient
+ * (useWinogradWeightGrad, `--variants no-winograd-weight-grad`).
  */
-export const conv2dSettings = { winogradForward: true };
+export const conv2dSettings = {
+  winogradForward: true,
+  winogradInputGrad: true,
+  winogradWeightGrad: true,
+  /** The weight gradient of ≤ 4 output channels runs conv2d_narrow.wgsl weightGrad (as 'tiled'), not direct. */
+  narrowWeightGrad: true,
+};
 
 /** Fewest input channels for which the op picks Winograd (its GEMMs are Cin deep). */
 const WINOGRAD_MIN_IN_CHANNELS = 16;
@@ -611,6 +688,51 @@ export function useWinogradForward(g: Conv2dGeometry, engine: Engine): boolean {
     g.inChannels >= WINOGRAD_MIN_IN_CHANNELS &&
     g.outChannels > NARROW_MAX_OUT_CHANNELS &&
     winogradUnsupported(g, Math.min(engine.limits.maxStorageBufferBindingSize, engine.limits.maxBufferSize)) === null
+  );
+}
+
+/**
+ * The input gradient of a 3×3 stride-1 conv as a forward conv that Winograd runs: dy convolved with the
+ * flipped, transposed kernel (Cout → Cin channels). Zero padding without upsampling (VGG): padding 2 − p
+ * gives dx directly. Otherwise (reflect padding, upsampling): padding 2 gives the gradient w.r.t. the padded,
+ * upsampled input (Hp×Wp), which conv2d_fold.wgsl folds onto x like the tiled path's.
+ */
+export function winogradInputGradGeometry(g: Conv2dGeometry): { geometry: Conv2dGeometry; padded: boolean } {
+  const padded = !(g.padMode === 'zeros' && g.upsample === 1 && g.padding <= 2);
+  const geometry = conv2dGeometry([g.batch, g.outChannels, g.outHeight, g.outWidth], [g.inChannels, g.outChannels, 3, 3], null, {
+    stride: 1,
+    padding: padded ? 2 : 2 - g.padding,
+    padMode: 'zeros',
+  });
+  return { geometry, padded };
+}
+
+/**
+ * Whether the op's input gradient runs Winograd: a 3×3 stride-1 conv whose transposed conv qualifies like a
+ * forward one (at least WINOGRAD_MIN_IN_CHANNELS output channels, more than NARROW_MAX_OUT_CHANNELS input
+ * channels, intermediates within one binding).
+ */
+export function useWinogradInputGrad(g: Conv2dGeometry, engine: Engine): boolean {
+  if (!conv2dSettings.winogradInputGrad || g.kernelSize !== 3 || g.stride !== 1) return false;
+  if (g.outChannels < WINOGRAD_MIN_IN_CHANNELS || g.inChannels <= NARROW_MAX_OUT_CHANNELS) return false;
+  const t = winogradInputGradGeometry(g).geometry;
+  return winogradUnsupported(t, Math.min(engine.limits.maxStorageBufferBindingSize, engine.limits.maxBufferSize)) === null;
+}
+
+/** Fewest output channels (the weight gradient GEMM's rows) for which the op picks the Winograd weight gradient. */
+const WINOGRAD_WEIGHT_GRAD_MIN_OUT_CHANNELS = 8;
+
+/**
+ * Whether the op's weight gradient runs Winograd (conv2dWinogradWeightGrad): 3×3 stride 1 with at least
+ * WINOGRAD_MIN_IN_CHANNELS input and WINOGRAD_WEIGHT_GRAD_MIN_OUT_CHANNELS output channels, intermediates
+ * within one binding.
+ */
+export function useWinogradWeightGrad(g: Conv2dGeometry, engine: Engine): boolean {
+  return (
+    conv2dSettings.winogradWeightGrad &&
+    g.inChannels >= WINOGRAD_MIN_IN_CHANNELS &&
+    g.outChannels >= WINOGRAD_WEIGHT_GRAD_MIN_OUT_CHANNELS &&
+    winogradWeightGradUnsupported(g, Math.min(engine.limits.maxStorageBufferBindingSize, engine.limits.maxBufferSize)) === null
   );
 }
 
@@ -631,8 +753,8 @@ export const conv2d = defineOp<Conv2dAttrs>({
   backward({ saved: [x, weight], attrs, inputShapes, needsGrad }, dy) {
     const g = conv2dGeometry(inputShapes[0]!, inputShapes[1]!, null, attrs);
     return [
-      needsGrad[0] ? conv2dBackwardInput(dy, weight!, inputShapes[0]!, attrs, conv2dImplFor('backwardInput', g)) : null,
-      needsGrad[1] ? conv2dBackwardWeight(dy, x!, inputShapes[1]!, attrs, conv2dImplFor('backwardWeight', g)) : null,
+      needsGrad[0] ? conv2dBackwardInput(dy, weight!, inputShapes[0]!, attrs, useWinogradInputGrad(g, dy.engine) ? 'winograd' : conv2dImplFor('backwardInput', g)) : null,
+      needsGrad[1] ? conv2dBackwardWeight(dy, x!, inputShapes[1]!, attrs, useWinogradWeightGrad(g, dy.engine) ? 'winograd' : conv2dImplFor('backwardWeight', g)) : null,
       needsGrad[2] && inputShapes[2] ? conv2dBackwardBias(dy) : null,
     ];
   },

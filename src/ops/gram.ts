@@ -1,4 +1,4 @@
-import { workgroups1d } from '../engine/engine.js';
+import { workgroups1d, type Engine } from '../engine/engine.js';
 import { ShapeError, shapeStr } from '../engine/errors.js';
 import { packParams, type Kernel } from '../engine/kernel.js';
 import { Tensor } from '../engine/tensor.js';
@@ -20,10 +20,23 @@ const TILE = WG_SIDE * THREAD_TILE;
  * handful of workgroups. The reduction is split until about this many workgroups run…
  */
 const TARGET_WORKGROUPS = 512;
+/** Rows × columns per thread of the register-blocked entry points (gram.wgsl REG). */
+const REG = 8;
+
+/**
+ * `staged`: tiles in workgroup memory (GPUs); `registers`: gramRegisters/inputGradRegisters, without workgroup
+ * memory (measured on lavapipe in bench/RESULTS.md, --profile-train); `auto`: registers on fallback (CPU)
+ * adapters, staged elsewhere.
+ */
+export const gramSettings = { impl: 'auto' as 'auto' | 'staged' | 'registers' };
+
+function useRegisters(engine: Engine): boolean {
+  return gramSettings.impl === 'registers' || (gramSettings.impl === 'auto' && engine.adapter.isFallbackAdapter);
+}
 /** …but no slice is shorter than this, since each slice adds a C×C partial to write and sum. */
 const MIN_SLICE_LENGTH = 256;
 
-type Entry = 'gramPartial' | 'sumSlices' | 'inputGrad';
+type Entry = 'gramPartial' | 'sumSlices' | 'inputGrad' | 'gramRegisters' | 'inputGradRegisters';
 
 function kernel(entryPoint: Entry): Kernel {
   return { name: `gram.${entryPoint}`, code: source, entryPoint, constants: { WG_SIDE, TILE_K } };
@@ -74,6 +87,19 @@ export const gram = defineOp<Record<string, never>>({
   forward([x]) {
     const d = dims(x!.shape);
     const engine = x!.engine;
+    if (useRegisters(engine)) {
+      const g = Tensor.empty(engine, [d.batch, d.channels, d.channels]);
+      const blocks = Math.ceil(d.channels / REG);
+      engine.dispatch({
+        kernel: kernel('gramRegisters'),
+        buffers: [x!.buffer, null, g.buffer],
+        params: params(d, { slices: 1, sliceLength: d.reduction }),
+        workgroups: [Math.ceil(blocks / WG_SIDE), Math.ceil(blocks / WG_SIDE), d.batch],
+        label: 'gram',
+        flops: 2 * d.batch * d.channels * d.channels * d.reduction,
+      });
+      return { output: g, saved: [x] };
+    }
     const tiles = Math.ceil(d.channels / TILE);
     const split = splitK(d, engine.limits.maxComputeWorkgroupsPerDimension);
     const p = params(d, split);
@@ -102,6 +128,17 @@ export const gram = defineOp<Record<string, never>>({
     const d = dims(x!.shape);
     const engine = x!.engine;
     const dx = Tensor.empty(engine, x!.shape);
+    if (useRegisters(engine)) {
+      engine.dispatch({
+        kernel: kernel('inputGradRegisters'),
+        buffers: [x!.buffer, dG.buffer, dx.buffer],
+        params: params(d, { slices: 1, sliceLength: d.reduction }),
+        workgroups: [Math.ceil(d.reduction / REG / WG_SIDE), Math.ceil(d.channels / REG / WG_SIDE), d.batch],
+        label: 'gram.backward',
+        flops: 2 * d.batch * d.channels * d.channels * d.reduction,
+      });
+      return [dx];
+    }
     engine.dispatch({
       kernel: kernel('inputGrad'),
       buffers: [x!.buffer, dG.buffer, dx.buffer],

@@ -9,6 +9,11 @@
 // TILE_K-deep tiles of U and V are staged in workgroup memory, rows padded by one vec4; one k step costs
 // TM/4 + TN4 vec4 loads from workgroup memory and 4·TM·TN4 vec4 FMAs.
 //
+// `mainRegisters`: the same register blocks without workgroup memory or barriers: each thread reads its rows
+// of U and vec4 columns of V straight from the storage buffers at every k (rows and columns past the edge
+// clamped to the last one, their results discarded). On CPU adapters (lavapipe), where workgroup memory is
+// ordinary memory and a barrier ends a SIMD loop over the invocations, staging only adds copies.
+//
 // Bindings: 0 = params, 1 = U, 2 = V, 3 = M.
 
 override WG_X: u32 = 16u;
@@ -97,6 +102,46 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
     if (row >= params.m) { break; }
     for (var j = 0u; j < TN4; j++) {
       let col4 = col4Base + lid.x + j * WG_X;
+      if (col4 < params.n4) { m[mBase + row * params.n4 + col4] = acc[i][j]; }
+    }
+  }
+}
+
+@compute @workgroup_size(WG_X, WG_Y)
+fn mainRegisters(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let xi = wid.z;
+  let uBase = xi * params.k * params.m;
+  let vBase = xi * params.k * params.n4;
+  let row0 = wid.y * TILE_M + lid.y * TM;
+  let col40 = wid.x * TILE_N4 + lid.x;
+  var rows: array<u32, MAX_TM>;
+  for (var i = 0u; i < TM; i++) { rows[i] = min(row0 + i, params.m - 1u); }
+  var cols: array<u32, MAX_TN4>;
+  for (var j = 0u; j < TN4; j++) { cols[j] = min(col40 + j * WG_X, params.n4 - 1u); }
+
+  var acc: array<array<vec4f, MAX_TN4>, MAX_TM>;
+  for (var k = 0u; k < params.k; k++) {
+    let uRow = uBase + k * params.m;
+    let vRow = vBase + k * params.n4;
+    var bv: array<vec4f, MAX_TN4>;
+    for (var j = 0u; j < TN4; j++) { bv[j] = v[vRow + cols[j]]; }
+    for (var i4 = 0u; i4 < TM / 4u; i4++) {
+      let av = vec4f(u[uRow + rows[4u * i4]], u[uRow + rows[4u * i4 + 1u]], u[uRow + rows[4u * i4 + 2u]], u[uRow + rows[4u * i4 + 3u]]);
+      for (var j = 0u; j < TN4; j++) {
+        acc[i4 * 4u][j] += av.x * bv[j];
+        acc[i4 * 4u + 1u][j] += av.y * bv[j];
+        acc[i4 * 4u + 2u][j] += av.z * bv[j];
+        acc[i4 * 4u + 3u][j] += av.w * bv[j];
+      }
+    }
+  }
+
+  let mBase = xi * params.m * params.n4;
+  for (var i = 0u; i < TM; i++) {
+    let row = row0 + i;
+    if (row >= params.m) { break; }
+    for (var j = 0u; j < TN4; j++) {
+      let col4 = col40 + j * WG_X;
       if (col4 < params.n4) { m[mBase + row * params.n4 + col4] = acc[i][j]; }
     }
   }

@@ -2,6 +2,7 @@
 // transforms around the 16 batched GEMMs of conv2d_winograd_gemm.wgsl. One entry point per transform.
 //
 //   weightTransform  U[ξ, ci, co] = (G g Gᵀ)[ξ]          g = w[co, ci] (3×3), ξ = 4·row + col of the 4×4 result
+//                                                         (FLIP_TRANSPOSE: g = rot180(w[ci, co]), see below)
 //   inputTransform   V[ξ, ci, t]  = (Bᵀ d B)[ξ]          d = the 4×4 patch of tile t of the padded, upsampled
 //                                                         image, read through the same index map as
 //                                                         conv2d_gemm.wgsl (reflect/zero pad, nearest ×2)
@@ -23,6 +24,13 @@
 // PAD_REFLECT and sourceCoord come from conv2d_source_coord.wgsl (prefixed by src/ops/conv2d-winograd.ts).
 
 override WORKGROUP_SIZE: u32 = 64u;
+// weightTransform of the input gradient (conv2dBackwardInput's Winograd path): the conv of dy with the
+// flipped, transposed kernel g'[ci', co'] = rot180(w[ci', co']), i.e. in0 is the forward weight
+// [Cout', … ] read as [inChannels, outChannels, 3, 3] of this (transposed) conv's Params.
+override FLIP_TRANSPOSE: bool = false;
+// inputTransform for the weight gradient: V tile-major, [16, tiles, channelsPadded] (the GEMM's k runs over
+// tiles there), instead of [16, Cin, tilesPadded].
+override V_TILE_MAJOR: bool = false;
 
 struct Params {
   batch: u32,
@@ -49,6 +57,8 @@ struct Params {
   total: u32,
   // 1: zero-insertion upsampling (conv2d_source_coord.wgsl), 0: nearest.
   upsampleZeros: u32,
+  // Weight gradient: the channel stride of tile-major V (inChannels rounded up to a multiple of 4).
+  channelsPadded: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -66,12 +76,24 @@ fn threadIndex(gid: vec3u, nwg: vec3u) -> u32 {
 fn weightTransform(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let idx = threadIndex(gid, nwg);
   if (idx >= params.total) { return; }
-  let co = idx / params.inChannels;
-  let ci = idx - co * params.inChannels;
   let base = idx * 9u;
   var g: array<vec3f, 3>;
-  for (var r = 0u; r < 3u; r++) {
-    g[r] = vec3f(in0[base + 3u * r], in0[base + 3u * r + 1u], in0[base + 3u * r + 2u]);
+  // U[ξ, ci, co] sits at ξ·plane + at.
+  var at: u32;
+  if (FLIP_TRANSPOSE) {
+    // idx runs over the forward weight [inChannels, outChannels] = (ci, co) of this conv: at = idx.
+    at = idx;
+    for (var r = 0u; r < 3u; r++) {
+      let row = base + 3u * (2u - r);
+      g[r] = vec3f(in0[row + 2u], in0[row + 1u], in0[row]);
+    }
+  } else {
+    let co = idx / params.inChannels;
+    let ci = idx - co * params.inChannels;
+    at = ci * params.outChannels + co;
+    for (var r = 0u; r < 3u; r++) {
+      g[r] = vec3f(in0[base + 3u * r], in0[base + 3u * r + 1u], in0[base + 3u * r + 2u]);
+    }
   }
   // G g: 4 rows of 3.
   var gg: array<vec3f, 4>;
@@ -81,7 +103,6 @@ fn weightTransform(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workg
   gg[3] = g[2];
   // (G g) Gᵀ: each row r of 3 becomes 4.
   let plane = params.inChannels * params.outChannels;
-  let at = ci * params.outChannels + co;
   for (var r = 0u; r < 4u; r++) {
     let v = gg[r];
     out[(4u * r) * plane + at] = v.x;
@@ -106,7 +127,13 @@ fn inputTransform(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgr
   if (idx >= params.total) { return; }
   let ci = idx / params.tilesPadded;
   let t = idx - ci * params.tilesPadded;
-  let plane = params.inChannels * params.tilesPadded;
+  var plane = params.inChannels * params.tilesPadded;
+  var at = ci * params.tilesPadded + t;
+  if (V_TILE_MAJOR) {
+    if (t >= params.tiles) { return; }
+    plane = params.tiles * params.channelsPadded;
+    at = t * params.channelsPadded + ci;
+  }
   var d: array<vec4f, 4>;
   if (t < params.tiles) {
     let perImage = params.tilesH * params.tilesW;
@@ -136,7 +163,6 @@ fn inputTransform(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgr
   bd[3] = d[1] - d[3];
   for (var r = 0u; r < 4u; r++) {
     let v = bd[r];
-    let at = ci * params.tilesPadded + t;
     out[(4u * r) * plane + at] = v.x - v.z;
     out[(4u * r + 1u) * plane + at] = v.y + v.z;
     out[(4u * r + 2u) * plane + at] = v.z - v.y;
@@ -181,5 +207,81 @@ fn outputTransform(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workg
     let row = (image + oy + i) * params.outWidth;
     out[row + ox] = y[i].x;
     if (ox + 1u < params.outWidth) { out[row + ox + 1u] = y[i].y; }
+  }
+}
+
+// ---------------------------------------------------------------- weight gradient (src/ops/conv2d-winograd.ts)
+//
+// y_t = Aᵀ[U ⊙ V_t]A with U = G g Gᵀ is linear in g, so dL/dg = Gᵀ (Σ_t (A dY_t Aᵀ) ⊙ V_t) G: the output
+// gradient's 2×2 blocks go through A·Aᵀ (outputGradTransform), the input through the forward's Bᵀ·B
+// (inputTransform, V_TILE_MAJOR), the sum over tiles is 16 GEMMs M[ξ, co, ci] = Σ_t Ŷ[ξ, t, co]·V[ξ, t, ci],
+// and Gᵀ·G turns each 4×4 M[·, co, ci] into the 3×3 gradient (weightGradTransform).
+//
+//   A = | 1  0 |     Gᵀ = | 1  ½  ½  0 |
+//       | 1  1 |          | 0  ½ −½  0 |
+//       | 1 −1 |          | 0  ½  ½  1 |
+//       | 0 −1 |
+
+// One thread per (co, tile): Ŷ[ξ, t, co] = (A dY_t Aᵀ)[ξ], dY_t the tile's 2×2 block of dy (zero past Ho, Wo).
+// in0 = dy, out = Ŷ [16, tiles, outChannels].
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn outputGradTransform(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let idx = threadIndex(gid, nwg);
+  if (idx >= params.total) { return; }
+  let co = idx / params.tiles;
+  let t = idx - co * params.tiles;
+  let perImage = params.tilesH * params.tilesW;
+  let n = t / perImage;
+  let r = t - n * perImage;
+  let ty = r / params.tilesW;
+  let tx = r - ty * params.tilesW;
+  let oy = 2u * ty;
+  let ox = 2u * tx;
+  let image = (n * params.outChannels + co) * params.outHeight;
+  var d: array<vec2f, 2>;
+  for (var i = 0u; i < 2u; i++) {
+    if (oy + i >= params.outHeight) { break; }
+    let row = (image + oy + i) * params.outWidth;
+    var v = vec2f(in0[row + ox], 0.0);
+    if (ox + 1u < params.outWidth) { v.y = in0[row + ox + 1u]; }
+    d[i] = v;
+  }
+  // A dY: 4 rows of 2; then each row (a, b) times Aᵀ: (a, a + b, a − b, −b).
+  let rows = array<vec2f, 4>(d[0], d[0] + d[1], d[0] - d[1], -d[1]);
+  let plane = params.tiles * params.outChannels;
+  let at = t * params.outChannels + co;
+  for (var q = 0u; q < 4u; q++) {
+    let v = rows[q];
+    out[(4u * q) * plane + at] = v.x;
+    out[(4u * q + 1u) * plane + at] = v.x + v.y;
+    out[(4u * q + 2u) * plane + at] = v.x - v.y;
+    out[(4u * q + 3u) * plane + at] = -v.y;
+  }
+}
+
+// One thread per (co, ci): dw[co, ci] = Gᵀ M[·, co, ci] G. in0 = M [16, outChannels, channelsPadded],
+// out = dw [Cout, Cin, 3, 3].
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn weightGradTransform(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let idx = threadIndex(gid, nwg);
+  if (idx >= params.total) { return; }
+  let co = idx / params.inChannels;
+  let ci = idx - co * params.inChannels;
+  let plane = params.outChannels * params.channelsPadded;
+  let at = co * params.channelsPadded + ci;
+  var m: array<vec4f, 4>;
+  for (var r = 0u; r < 4u; r++) {
+    m[r] = vec4f(in0[(4u * r) * plane + at], in0[(4u * r + 1u) * plane + at], in0[(4u * r + 2u) * plane + at], in0[(4u * r + 3u) * plane + at]);
+  }
+  // Gᵀ M: 3 rows of 4; then each row times G: 3 columns.
+  let half12 = 0.5 * (m[1] + m[2]);
+  let gm = array<vec4f, 3>(m[0] + half12, 0.5 * (m[1] - m[2]), half12 + m[3]);
+  let base = idx * 9u;
+  for (var r = 0u; r < 3u; r++) {
+    let v = gm[r];
+    let h = 0.5 * (v.y + v.z);
+    out[base + 3u * r] = v.x + h;
+    out[base + 3u * r + 1u] = 0.5 * (v.y - v.z);
+    out[base + 3u * r + 2u] = h + v.w;
   }
 }

@@ -10,6 +10,10 @@
 //                                [slices][N][C][C], summed by sumSlices.
 //   sumSlices:   gradGram = partials -> out = G
 //   inputGrad:   x, gradGram -> out = dF = (dG + dGᵀ)·F·scale
+//   gramRegisters, inputGradRegisters: the same products without workgroup memory or barriers (CPU adapters
+//                such as lavapipe, where workgroup memory is ordinary memory and a barrier ends a SIMD loop
+//                over the invocations): each thread an REG × REG block, operands read straight from storage
+//                (rows and columns past the edge clamped, their results discarded); G whole, no split-K.
 //
 // Operand slices are stored as [reduction index][output row or column], so the inner loop reads a row of
 // each and multiplies every pair.
@@ -179,6 +183,100 @@ fn inputGrad(@builtin(local_invocation_id) lid3: vec3u, @builtin(local_invocatio
       if (i < c && col < k) {
         out[featureBase + i * k + col] = acc[r * THREAD_TILE + s] * params.scale;
       }
+    }
+  }
+}
+
+// ---------------------------------------------------------------- register-blocked entry points
+
+const REG: u32 = 8u;
+
+// One thread per REG × REG block of G[n] on or above the diagonal (gid.z = image); off-diagonal blocks are
+// written twice. Reads F rows 4 k at a time: acc[r][s] += dot(F[i_r][k..k+3], F[j_s][k..k+3]).
+@compute @workgroup_size(WG_SIDE, WG_SIDE)
+fn gramRegisters(@builtin(global_invocation_id) gid: vec3u) {
+  let c = params.channels;
+  let kLen = params.reduction;
+  let blockRow = gid.y;
+  let blockCol = gid.x;
+  let row0 = blockRow * REG;
+  let col0 = blockCol * REG;
+  if (blockRow > blockCol || col0 >= c || gid.z >= params.batch) { return; }
+  let base = gid.z * c * kLen;
+  var rows: array<u32, REG>;
+  var cols: array<u32, REG>;
+  for (var t = 0u; t < REG; t++) {
+    rows[t] = base + min(row0 + t, c - 1u) * kLen;
+    cols[t] = base + min(col0 + t, c - 1u) * kLen;
+  }
+  var acc: array<array<f32, REG>, REG>;
+  let k4End = kLen & ~3u;
+  for (var k = 0u; k < k4End; k += 4u) {
+    var b: array<vec4f, REG>;
+    for (var t = 0u; t < REG; t++) {
+      let at = cols[t] + k;
+      b[t] = vec4f(x[at], x[at + 1u], x[at + 2u], x[at + 3u]);
+    }
+    for (var r = 0u; r < REG; r++) {
+      let at = rows[r] + k;
+      let a = vec4f(x[at], x[at + 1u], x[at + 2u], x[at + 3u]);
+      for (var t = 0u; t < REG; t++) { acc[r][t] += dot(a, b[t]); }
+    }
+  }
+  for (var k = k4End; k < kLen; k++) {
+    for (var r = 0u; r < REG; r++) {
+      let a = x[rows[r] + k];
+      for (var t = 0u; t < REG; t++) { acc[r][t] = fma(a, x[cols[t] + k], acc[r][t]); }
+    }
+  }
+  let outBase = gid.z * c * c;
+  for (var r = 0u; r < REG; r++) {
+    let i = row0 + r;
+    if (i >= c) { break; }
+    for (var t = 0u; t < REG; t++) {
+      let j = col0 + t;
+      if (j >= c) { break; }
+      let v = acc[r][t] * params.scale;
+      out[outBase + i * c + j] = v;
+      out[outBase + j * c + i] = v;
+    }
+  }
+}
+
+// One thread per REG rows i × REG columns k of dF[n] (gid.z = image):
+// dF[i][k] = scale · Σ_j (dG[i][j] + dG[j][i]) · F[j][k].
+@compute @workgroup_size(WG_SIDE, WG_SIDE)
+fn inputGradRegisters(@builtin(global_invocation_id) gid: vec3u) {
+  let c = params.channels;
+  let kLen = params.reduction;
+  let row0 = gid.y * REG;
+  let col0 = gid.x * REG;
+  if (row0 >= c || col0 >= kLen || gid.z >= params.batch) { return; }
+  let featureBase = gid.z * c * kLen;
+  let gramBase = gid.z * c * c;
+  var rows: array<u32, REG>;
+  var cols: array<u32, REG>;
+  for (var t = 0u; t < REG; t++) {
+    rows[t] = min(row0 + t, c - 1u);
+    cols[t] = min(col0 + t, kLen - 1u);
+  }
+  var acc: array<array<f32, REG>, REG>;
+  for (var j = 0u; j < c; j++) {
+    let fRow = featureBase + j * kLen;
+    var b: array<f32, REG>;
+    for (var t = 0u; t < REG; t++) { b[t] = x[fRow + cols[t]]; }
+    for (var r = 0u; r < REG; r++) {
+      let sym = gradGram[gramBase + rows[r] * c + j] + gradGram[gramBase + j * c + rows[r]];
+      for (var t = 0u; t < REG; t++) { acc[r][t] = fma(sym, b[t], acc[r][t]); }
+    }
+  }
+  for (var r = 0u; r < REG; r++) {
+    let i = row0 + r;
+    if (i >= c) { break; }
+    for (var t = 0u; t < REG; t++) {
+      let k = col0 + t;
+      if (k >= kLen) { break; }
+      out[featureBase + i * kLen + k] = acc[r][t] * params.scale;
     }
   }
 }

@@ -133,7 +133,7 @@ const zeros = (padding: number, upsample = 1): Conv2dAttrs => ({ stride: 1, padd
 
 // Odd H/W (edge tiles clipped), batch 2, channels not multiples of 4 nor of the GEMM tiles, T not a multiple
 // of 4, both padding modes, no padding and padding 2, the fused ×2 upsampling, with and without bias.
-const winogradShapes: Case[] = [
+export const winogradShapes: Case[] = [
   { name: 'reflect 1, odd 7×6, batch 2', x: [2, 3, 7, 6], w: [5, 3, 3, 3], bias: true, attrs: reflect(1) },
   { name: 'zeros 1, odd 7×9, batch 2, no bias', x: [2, 5, 7, 9], w: [6, 5, 3, 3], bias: false, attrs: zeros(1) },
   { name: 'no padding, 7×6 (5×4 out)', x: [2, 3, 7, 6], w: [5, 3, 3, 3], bias: true, attrs: zeros(0) },
