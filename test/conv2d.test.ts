@@ -249,7 +249,7 @@ describe('conv2d narrow weight gradient (≤ 4 output channels, conv2d_narrow.wg
     for (const c of cases) {
       const [x, w] = inputs(c);
       const y = conv2d.reference([x, w, null], c.attrs);
-      const dyCpu = cpuRandom(y.shape, seed++);
+      const dyCpu = cpuRandom(y.shape, seeds.next++);
       // Exact by linearity: d/dw_i Σ dy ⊙ conv(x, w) = Σ dy ⊙ conv(x, e_i).
       const exact = cpuTensor(w!.shape);
       const e = cpuTensor(w!.shape);
