@@ -44,6 +44,28 @@ export interface LossTerms {
   total: Tensor;
 }
 
+/** LossTerms read back to the CPU. */
+export interface StepLosses {
+  content: number;
+  style: number;
+  tv: number;
+  /** cw·content + sw·style + tvw·tv. */
+  total: number;
+}
+
+/** Reads the four terms back with one readback (they are gathered into one buffer first). */
+export async function readLosses(terms: LossTerms): Promise<StepLosses> {
+  const engine = terms.total.engine;
+  const packed = Tensor.empty(engine, [4], 'losses');
+  try {
+    [terms.content, terms.style, terms.tv, terms.total].forEach((t, i) => engine.copyBuffer(t.buffer, 0, packed.buffer, 4 * i, 4));
+    const v = await packed.data();
+    return { content: v[0], style: v[1], tv: v[2], total: v[3] };
+  } finally {
+    packed.dispose();
+  }
+}
+
 export class StyleLoss {
   private readonly styleGrams: Tensor[];
   /** The style Grams repeated for a batch size, made once per size on the GPU. */
