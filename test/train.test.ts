@@ -10,7 +10,8 @@ import { defaultLossConfig } from '../src/models/losses.js';
 import { loadTransformNet } from '../src/models/model-file.js';
 import { readSafetensors } from '../src/models/safetensors.js';
 import { SampleOrder } from '../src/models/sample-order.js';
-import { NonFiniteLossError, Trainer, type TrainConfig } from '../src/models/trainer.js';
+import { decodeCheckpoint, encodeCheckpoint, type TrainConfig } from '../src/models/checkpoint.js';
+import { NonFiniteLossError, Trainer } from '../src/models/trainer.js';
 import { Vgg } from '../src/models/vgg.js';
 import { testEngine } from './helpers/gpu.js';
 
@@ -144,14 +145,14 @@ describe('Trainer', () => {
 
       const first = Trainer.create(e, config, { vgg, styleImage: style });
       await run(first, 3);
-      const bytes = await first.checkpoint();
+      const bytes = encodeCheckpoint(await first.trainingState());
       first.dispose();
       const meta = readSafetensors(bytes).metadata;
       expect(meta.format).toBe('fast-style-webgpu/checkpoint');
       expect(JSON.parse(meta.data)).toEqual({ seed: 3, samplesSeen: 6 });
       expect(readSafetensors(bytes).tensors.has('adam.m.res1.conv1.conv2d.weight')).toBe(true);
 
-      const resumed = Trainer.resume(e, bytes, { vgg, styleImage: style }, 'run.ckpt.safetensors');
+      const resumed = Trainer.resume(e, decodeCheckpoint(bytes, 'run.ckpt.safetensors'), { vgg, styleImage: style }, 'run.ckpt.safetensors');
       expect(resumed.stepCount).toBe(3);
       expect(resumed.samplesSeen).toBe(6);
       const resumedLosses = await run(resumed, 2);
@@ -160,7 +161,7 @@ describe('Trainer', () => {
       for (const [name, w] of expected) expect(got.get(name), name).toEqual(w);
       expect(await resumed.adam.state().m[4].data()).toEqual(expectedM);
       // A checkpoint is also a loadable model (its optimiser state is ignored).
-      const { net, metadata } = await loadTransformNet(e, await resumed.checkpoint(), 'ckpt');
+      const { net, metadata } = await loadTransformNet(e, encodeCheckpoint(await resumed.trainingState()), 'ckpt');
       expect(metadata.step).toBe(5);
       net.dispose();
       resumed.dispose();
