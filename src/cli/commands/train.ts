@@ -466,17 +466,12 @@ export const trainCommand: Command = {
     '    --out starry.safetensors --size 128 --iters 1000 --style-weight 0.1 --sample photo.jpg',
   ].join('\n'),
   async run(args: ParsedArgs): Promise<number> {
-    const required = (name: string): string => {
-      const v = args.string(name);
-      if (v === undefined) throw new UsageError(`missing --${name} for 'train' (see train --help)`);
-      return v;
-    };
     if (args.given.has('iters') && args.given.has('epochs')) throw new UsageError('give either --iters or --epochs, not both');
     return runTrain({
-      style: required('style'),
-      data: required('data'),
-      vgg: required('vgg'),
-      out: required('out'),
+      style: args.required('style'),
+      data: args.required('data'),
+      vgg: args.required('vgg'),
+      out: args.required('out'),
       size: args.number('size')!,
       batch: args.number('batch')!,
       iters: optionalNumber(args, 'iters'),
