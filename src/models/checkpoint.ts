@@ -18,7 +18,7 @@ import type { VggArchitecture, VggInput } from './vgg.js';
  *   tensors    the net's weights under their own names; `adam.m.<param>` and `adam.v.<param>`, Adam's moments
  *   training   JSON TrainConfig        step       Adam's step count (= optimiser steps taken)
  *   data       JSON {seed, samplesSeen}: the data order's position (see SampleOrder)
- *   optimizer  JSON {name: 'adam', lr, beta1, beta2, eps} (informative; the run's are ADAM and config.lr)
+ *   optimizer  JSON {name: 'adam', lr, beta1, beta2, eps} (informative; the run's are ADAM_HYPERPARAMETERS and config.lr)
  *   adamScales F16 files only: JSON {param: [scale of m, scale of v]} (see scaleToF16)
  * Checkpoints written before `init`, `styleSha256` and `dataSha256` existed lack them in `training`, and
  * before convBias/outputNorm in `architecture`; both read as such (decodeMetadata fills the architecture).
@@ -57,7 +57,7 @@ export interface TrainConfig {
 export type TrainProvenance = Required<Pick<TrainConfig, 'styleSha256' | 'dataSha256'>>;
 
 /** Adam's hyperparameters besides the learning rate: fixed for every run (the checkpoint records them). */
-export const ADAM = { beta1: 0.9, beta2: 0.999, eps: 1e-8 } as const;
+export const ADAM_HYPERPARAMETERS = { beta1: 0.9, beta2: 0.999, eps: 1e-8 } as const;
 
 /** A tensor read back to the CPU. */
 export interface HostTensor {
@@ -118,7 +118,7 @@ export function encodeCheckpoint(state: TrainingState, opts: { dtype?: Dtype } =
     },
     {
       data: JSON.stringify({ seed: config.seed, samplesSeen: state.samplesSeen }),
-      optimizer: JSON.stringify({ name: 'adam', lr: config.lr, ...ADAM }),
+      optimizer: JSON.stringify({ name: 'adam', lr: config.lr, ...ADAM_HYPERPARAMETERS }),
       ...(f16 ? { [MOMENT_SCALES_KEY]: JSON.stringify(scales) } : {}),
     },
   );

@@ -3,7 +3,7 @@ import { ShapeError, shapeStr } from '../engine/errors.js';
 import type { Tensor } from '../engine/tensor.js';
 import { backward } from '../autograd/tape.js';
 import { Adam } from '../autograd/optim.js';
-import { ADAM, type TrainConfig, type TrainingState } from './checkpoint.js';
+import { ADAM_HYPERPARAMETERS, type TrainConfig, type TrainingState } from './checkpoint.js';
 import { readLosses, StyleLoss, type StepLosses } from './losses.js';
 import { saveTransformNet, transformNetTensors } from './model-file.js';
 import { ModelFileError } from './safetensors.js';
@@ -95,7 +95,7 @@ export class Trainer {
 
   private static assemble(engine: Engine, config: TrainConfig, net: TransformNet, deps: { vgg: Vgg; styleImage: Tensor }): Trainer {
     const loss = StyleLoss.create(deps.vgg, deps.styleImage, config.loss);
-    const adam = new Adam([...net.parameters().values()], { lr: config.lr, ...ADAM });
+    const adam = new Adam([...net.parameters().values()], { lr: config.lr, ...ADAM_HYPERPARAMETERS });
     return new Trainer(engine, config, net, deps.vgg, loss, adam);
   }
 
