@@ -8,7 +8,7 @@ import { Tensor } from '../src/engine/tensor.js';
 import { rng } from '../src/ops/cpu.js';
 import { defaultLossConfig } from '../src/models/losses.js';
 import { loadTransformNet } from '../src/models/model-file.js';
-import { readSafetensors } from '../src/models/safetensors.js';
+import { readSafetensors, writeSafetensors } from '../src/models/safetensors.js';
 import { SampleOrder } from '../src/models/sample-order.js';
 import { decodeCheckpoint, encodeCheckpoint, type TrainConfig } from '../src/models/checkpoint.js';
 import { NonFiniteLossError, Trainer } from '../src/models/trainer.js';
@@ -151,6 +151,16 @@ describe('Trainer', () => {
       expect(meta.format).toBe('fast-style-webgpu/checkpoint');
       expect(JSON.parse(meta.data)).toEqual({ seed: 3, samplesSeen: 6 });
       expect(readSafetensors(bytes).tensors.has('adam.m.res1.conv1.conv2d.weight')).toBe(true);
+      // The typed state holds everything the file does: encoding the decoded state gives the same bytes.
+      expect(Buffer.from(encodeCheckpoint(decodeCheckpoint(bytes))).equals(Buffer.from(bytes))).toBe(true);
+      // As commit bdd17f9 wrote it: no convBias/outputNorm in the architecture (nor init or input hashes in
+      // the config, as here); it decodes to the same state.
+      const file = readSafetensors(bytes);
+      const architecture = JSON.parse(file.metadata.architecture);
+      delete architecture.convBias;
+      delete architecture.outputNorm;
+      const older = writeSafetensors(file.tensors, { ...file.metadata, architecture: JSON.stringify(architecture) });
+      expect(decodeCheckpoint(older)).toEqual(decodeCheckpoint(bytes));
 
       const resumed = Trainer.resume(e, decodeCheckpoint(bytes, 'run.ckpt.safetensors'), { vgg, styleImage: style }, 'run.ckpt.safetensors');
       expect(resumed.stepCount).toBe(3);
