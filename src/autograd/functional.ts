@@ -17,78 +17,35 @@ import { maxPool2d as maxPool2dOp } from '../ops/pool.js';
 import { apply } from './tape.js';
 
 /** x [N, Cin, H, W] ⊛ weight [Cout, Cin, K, K] (+ bias [Cout]). */
-export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, attrs: Conv2dAttrs): Tensor {
-  return apply(conv2dOp, [x, weight, bias], attrs);
-}
-
+export const conv2d = (x: Tensor, weight: Tensor, bias: Tensor | null, attrs: Conv2dAttrs): Tensor => apply(conv2dOp, [x, weight, bias], attrs);
 /** Transposed conv of x [N, Cin, H, W] with weight [Cin, Cout, K, K] (+ bias [Cout]). */
-export function conv2dTranspose(x: Tensor, weight: Tensor, bias: Tensor | null, attrs: Conv2dTransposeAttrs): Tensor {
-  return apply(conv2dTransposeOp, [x, weight, bias], attrs);
-}
-
+export const conv2dTranspose = (x: Tensor, weight: Tensor, bias: Tensor | null, attrs: Conv2dTransposeAttrs): Tensor =>
+  apply(conv2dTransposeOp, [x, weight, bias], attrs);
 /** Per-image, per-channel normalisation, then gamma·x̂ + beta per channel (null: 1 and 0). */
-export function instanceNorm(x: Tensor, gamma: Tensor | null, beta: Tensor | null, attrs: InstanceNormAttrs): Tensor {
-  return apply(instanceNormOp, [x, gamma, beta], attrs);
-}
-
-export function relu(x: Tensor): Tensor {
-  return apply(reluOp, [x], {});
-}
-
-/** a + b, same shapes. */
-export function add(a: Tensor, b: Tensor): Tensor {
-  return apply(addOp, [a, b], {});
-}
-
-/** alpha·x + beta. */
-export function scale(x: Tensor, attrs: ScaleAttrs): Tensor {
-  return apply(scaleOp, [x], attrs);
-}
-
-/** alpha·tanh(x) + beta. */
-export function scaledTanh(x: Tensor, attrs: ScaledTanhAttrs): Tensor {
-  return apply(scaledTanhOp, [x], attrs);
-}
-
-export function pad2d(x: Tensor, attrs: Pad2dAttrs): Tensor {
-  return apply(pad2dOp, [x], attrs);
-}
-
-export function crop2d(x: Tensor, attrs: Crop2dAttrs): Tensor {
-  return apply(crop2dOp, [x], attrs);
-}
-
+export const instanceNorm = (x: Tensor, gamma: Tensor | null, beta: Tensor | null, attrs: InstanceNormAttrs): Tensor =>
+  apply(instanceNormOp, [x, gamma, beta], attrs);
 /** scale[c]·x + shift[c] per channel. */
-export function channelAffine(x: Tensor, attrs: ChannelAffineAttrs): Tensor {
-  return apply(channelAffineOp, [x], attrs);
-}
-
+export const channelAffine = (x: Tensor, attrs: ChannelAffineAttrs): Tensor => apply(channelAffineOp, [x], attrs);
 /** 2×2 max pooling, stride 2. */
-export function maxPool2d(x: Tensor): Tensor {
-  return apply(maxPool2dOp, [x], {});
-}
+export const maxPool2d = (x: Tensor): Tensor => apply(maxPool2dOp, [x], {});
+export const pad2d = (x: Tensor, attrs: Pad2dAttrs): Tensor => apply(pad2dOp, [x], attrs);
+export const crop2d = (x: Tensor, attrs: Crop2dAttrs): Tensor => apply(crop2dOp, [x], attrs);
+
+export const relu = (x: Tensor): Tensor => apply(reluOp, [x], {});
+/** a + b, same shapes. */
+export const add = (a: Tensor, b: Tensor): Tensor => apply(addOp, [a, b], {});
+/** alpha·x + beta. */
+export const scale = (x: Tensor, attrs: ScaleAttrs): Tensor => apply(scaleOp, [x], attrs);
+/** alpha·tanh(x) + beta. */
+export const scaledTanh = (x: Tensor, attrs: ScaledTanhAttrs): Tensor => apply(scaledTanhOp, [x], attrs);
+/** The luminance of `styled` with the chroma of `content` (BT.601 YCbCr). */
+export const preserveColors = (styled: Tensor, content: Tensor): Tensor => apply(preserveColorsOp, [styled, content], {});
 
 /** Per image: F·Fᵀ/(C·H·W) of the [C, H·W] features. */
-export function gram(features: Tensor): Tensor {
-  return apply(gramOp, [features], {});
-}
-
+export const gram = (features: Tensor): Tensor => apply(gramOp, [features], {});
 /** mean((a − b)²) as a [1] tensor. */
-export function mseLoss(a: Tensor, b: Tensor): Tensor {
-  return apply(mseLossOp, [a, b], {});
-}
-
+export const mseLoss = (a: Tensor, b: Tensor): Tensor => apply(mseLossOp, [a, b], {});
 /** mean(dx²) + mean(dy²) as a [1] tensor. */
-export function tvLoss(x: Tensor): Tensor {
-  return apply(tvLossOp, [x], {});
-}
-
+export const tvLoss = (x: Tensor): Tensor => apply(tvLossOp, [x], {});
 /** Σ x as a [1] tensor. */
-export function sumAll(x: Tensor): Tensor {
-  return apply(sumAllOp, [x], {});
-}
-
-/** The luminance of `styled` with the chroma of `content` (BT.601 YCbCr). */
-export function preserveColors(styled: Tensor, content: Tensor): Tensor {
-  return apply(preserveColorsOp, [styled, content], {});
-}
+export const sumAll = (x: Tensor): Tensor => apply(sumAllOp, [x], {});
