@@ -417,7 +417,7 @@ export class TransformNet {
  * Not one scope around the pass: that would keep every activation to the end, and a pass must hold only the
  * widest activation and its neighbours, which is what the stylizer's one-pass memory estimate
  * (peakFloatsPerPixel) assumes. Measured (noGrad forward, 64², width 1): a scope around each residual block's
- * four layers instead raised the ml5-lengstrom net's peak GPU memory by one activation (2.49 → 2.62 MB).
+ * four layers instead raised the ml5-lengstrom net's peak GPU memory by one quarter-resolution activation.
  */
 function freeingChain(x: Tensor, steps: readonly ((t: Tensor) => Tensor)[]): Tensor {
   let y = x;
