@@ -2,15 +2,7 @@
 // (createStylizer); no Node APIs (test/browser.test.ts checks the bundle).
 import { Engine, type EngineOptions } from './engine/engine.js';
 
-export * from './engine/index.js';
-export * from './ops/index.js';
-export * from './autograd/index.js';
-export * from './models/transform-net.js';
-export * from './models/model-file.js';
-export * from './models/ml5-checkpoint.js';
-export * from './models/safetensors.js';
-export * from './models/vgg.js';
-export * from './models/losses.js';
+export * from './api.js';
 export { stylizeRgba, defaultTileEdge, tileStarts, type RgbaPixels, type TransformNetLike, type StylizeOptions as StylizeRgbaOptions } from './models/stylize.js';
 export { createStylizer, modelBytes, type ModelSource, type Stylizer, type StylizerOptions, type StylizeImageOptions } from './web/stylizer.js';
 export { blendRgba, fitSize, toImageData, toRgba, type ImageDataLike, type ImageInput, type RgbaImage } from './web/pixels.js';

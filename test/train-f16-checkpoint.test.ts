@@ -5,7 +5,8 @@ import { Tensor } from '../src/engine/tensor.js';
 import { rng } from '../src/ops/cpu.js';
 import { readSafetensors } from '../src/models/safetensors.js';
 import { SampleOrder } from '../src/models/sample-order.js';
-import { Trainer, type TrainConfig } from '../src/models/trainer.js';
+import { decodeCheckpoint, encodeCheckpoint, type TrainConfig } from '../src/models/checkpoint.js';
+import { Trainer } from '../src/models/trainer.js';
 import { Vgg } from '../src/models/vgg.js';
 import type { Engine } from '../src/engine/engine.js';
 import { testEngine } from './helpers/gpu.js';
@@ -66,8 +67,9 @@ describe('F16 training checkpoints', () => {
     try {
       const first = Trainer.create(e, config, { vgg, styleImage: style });
       await run(first, 3);
-      const f32 = await first.checkpoint();
-      const f16 = await first.checkpoint({ dtype: 'F16' });
+      const state = await first.trainingState();
+      const f32 = encodeCheckpoint(state);
+      const f16 = encodeCheckpoint(state, { dtype: 'F16' });
       const { m: m0, v: v0 } = first.adam.state();
       const mBefore = await Promise.all(m0.map((t) => t.data()));
       const vBefore = await Promise.all(v0.map((t) => t.data()));
@@ -82,7 +84,7 @@ describe('F16 training checkpoints', () => {
       expect([...file.tensors.values()].every((t) => t.dtype === 'F16')).toBe(true);
       expect(Object.keys(JSON.parse(file.metadata.adamScales))).toContain('res1.conv1.conv2d.weight');
 
-      const resumed = Trainer.resume(e, f16, { vgg, styleImage: style }, 'run.ckpt.safetensors');
+      const resumed = Trainer.resume(e, decodeCheckpoint(f16, 'run.ckpt.safetensors'), { vgg, styleImage: style }, 'run.ckpt.safetensors');
       expect(resumed.stepCount).toBe(3);
       expect(resumed.samplesSeen).toBe(6);
       const { m, v } = resumed.adam.state();
@@ -116,9 +118,9 @@ describe('F16 training checkpoints', () => {
       v[0][0] = 1e10;
       v[0][1] = 1e-20; // 2^-66 below the tensor's largest: float16 flushes it, m[0][1] = 1e-3 survives
       t.adam.loadState(7, m, v);
-      const bytes = await t.checkpoint({ dtype: 'F16' });
+      const bytes = encodeCheckpoint(await t.trainingState(), { dtype: 'F16' });
       t.dispose();
-      const r = Trainer.resume(e, bytes, { vgg, styleImage: style });
+      const r = Trainer.resume(e, decodeCheckpoint(bytes), { vgg, styleImage: style });
       const { m: rm, v: rv } = r.adam.state();
       const m0 = await rm[0].data();
       const v0 = await rv[0].data();

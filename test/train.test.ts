@@ -8,9 +8,10 @@ import { Tensor } from '../src/engine/tensor.js';
 import { rng } from '../src/ops/cpu.js';
 import { defaultLossConfig } from '../src/models/losses.js';
 import { loadTransformNet } from '../src/models/model-file.js';
-import { readSafetensors } from '../src/models/safetensors.js';
+import { readSafetensors, writeSafetensors } from '../src/models/safetensors.js';
 import { SampleOrder } from '../src/models/sample-order.js';
-import { NonFiniteLossError, Trainer, type TrainConfig } from '../src/models/trainer.js';
+import { decodeCheckpoint, encodeCheckpoint, type TrainConfig } from '../src/models/checkpoint.js';
+import { NonFiniteLossError, Trainer } from '../src/models/trainer.js';
 import { Vgg } from '../src/models/vgg.js';
 import { testEngine } from './helpers/gpu.js';
 
@@ -144,14 +145,24 @@ describe('Trainer', () => {
 
       const first = Trainer.create(e, config, { vgg, styleImage: style });
       await run(first, 3);
-      const bytes = await first.checkpoint();
+      const bytes = encodeCheckpoint(await first.trainingState());
       first.dispose();
       const meta = readSafetensors(bytes).metadata;
       expect(meta.format).toBe('fast-style-webgpu/checkpoint');
       expect(JSON.parse(meta.data)).toEqual({ seed: 3, samplesSeen: 6 });
       expect(readSafetensors(bytes).tensors.has('adam.m.res1.conv1.conv2d.weight')).toBe(true);
+      // The typed state holds everything the file does: encoding the decoded state gives the same bytes.
+      expect(Buffer.from(encodeCheckpoint(decodeCheckpoint(bytes))).equals(Buffer.from(bytes))).toBe(true);
+      // As commit bdd17f9 wrote it: no convBias/outputNorm in the architecture (nor init or input hashes in
+      // the config, as here); it decodes to the same state.
+      const file = readSafetensors(bytes);
+      const architecture = JSON.parse(file.metadata.architecture);
+      delete architecture.convBias;
+      delete architecture.outputNorm;
+      const older = writeSafetensors(file.tensors, { ...file.metadata, architecture: JSON.stringify(architecture) });
+      expect(decodeCheckpoint(older)).toEqual(decodeCheckpoint(bytes));
 
-      const resumed = Trainer.resume(e, bytes, { vgg, styleImage: style }, 'run.ckpt.safetensors');
+      const resumed = Trainer.resume(e, decodeCheckpoint(bytes, 'run.ckpt.safetensors'), { vgg, styleImage: style }, 'run.ckpt.safetensors');
       expect(resumed.stepCount).toBe(3);
       expect(resumed.samplesSeen).toBe(6);
       const resumedLosses = await run(resumed, 2);
@@ -160,7 +171,7 @@ describe('Trainer', () => {
       for (const [name, w] of expected) expect(got.get(name), name).toEqual(w);
       expect(await resumed.adam.state().m[4].data()).toEqual(expectedM);
       // A checkpoint is also a loadable model (its optimiser state is ignored).
-      const { net, metadata } = await loadTransformNet(e, await resumed.checkpoint(), 'ckpt');
+      const { net, metadata } = await loadTransformNet(e, encodeCheckpoint(await resumed.trainingState()), 'ckpt');
       expect(metadata.step).toBe(5);
       net.dispose();
       resumed.dispose();

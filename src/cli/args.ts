@@ -74,6 +74,13 @@ export class ParsedArgs {
     return this.typed(name, 'string') as string | undefined;
   }
 
+  /** A string option the command cannot run without: its value, or a UsageError naming it (and `valueName`). */
+  required(name: string, valueName?: string): string {
+    const v = this.string(name);
+    if (v === undefined) throw new UsageError(`missing --${name}${valueName ? ` ${valueName}` : ''} for '${this.command}' (see ${this.command} --help)`);
+    return v;
+  }
+
   flag(name: string): boolean {
     return (this.typed(name, 'boolean') as boolean | undefined) ?? false;
   }

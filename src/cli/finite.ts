@@ -3,10 +3,9 @@
  * photo to black, and 8-bit pixels cannot show it: NaN clamps to 0. Weights are checked when a model is
  * read, and the net's raw output is checked before an image is written.
  */
-import { apply } from '../autograd/tape.js';
+import { sumAll } from '../autograd/functional.js';
 import type { Engine } from '../engine/engine.js';
 import type { Tensor } from '../engine/tensor.js';
-import { sumAll } from '../ops/losses.js';
 import { readSafetensors } from '../models/safetensors.js';
 import type { Activation } from '../models/banded.js';
 import type { TransformNetLike } from '../models/stylize.js';
@@ -51,7 +50,7 @@ export function checkedNet(net: TransformNetLike & { dispose(): void }, path: st
     forward(x: Tensor): Tensor {
       const y = net.forward(x);
       // Kept past the caller's scope; read (and freed) by check().
-      sums.push(engine.keep(apply(sumAll, [y], {})));
+      sums.push(engine.keep(sumAll(y)));
       return y;
     },
     async check(): Promise<void> {

@@ -12,10 +12,10 @@
  * The convolutions — nearly all of the arithmetic — stay on the GPU; the pointwise work between them (norm,
  * ReLU, residual add, tanh) runs on the CPU over the whole activation, where it has to meet the statistics.
  */
-import { apply, noGrad } from '../autograd/tape.js';
+import { conv2d } from '../autograd/functional.js';
+import { noGrad } from '../autograd/tape.js';
 import type { Engine } from '../engine/engine.js';
 import { Tensor } from '../engine/tensor.js';
-import { conv2d } from '../ops/conv2d.js';
 
 /** One image's activation, CHW float32, in CPU memory. */
 export interface Activation {
@@ -174,7 +174,7 @@ async function convBanded(engine: Engine, step: BandConv, input: Activation, max
     }
     const result = await engine.scopeAsync(async () => {
       const x = Tensor.fromData(engine, [1, cin, rows, paddedWidth], band, `${step.name}.band`);
-      const y = noGrad(() => apply(conv2d, [x, step.weight, step.bias], { stride: step.stride, padding: 0, padMode: 'zeros' }));
+      const y = noGrad(() => conv2d(x, step.weight, step.bias, { stride: step.stride, padding: 0, padMode: 'zeros' }));
       return y.data();
     });
     const bandRowsOut = o1 - o0;

@@ -5,10 +5,9 @@
  */
 import type { Engine } from '../engine/engine.js';
 import { rgbaToTensor, tensorToRgba } from '../ops/image.js';
-import type { StyleLoss } from './losses.js';
+import type { StepLosses, StyleLoss } from './losses.js';
 import { evaluateLosses, optimizeImage, type GatysOptions, type GatysProgress } from './gatys.js';
 import { stylizeRgba, type RgbaPixels, type TransformNetLike } from './stylize.js';
-import type { StepLosses } from './trainer.js';
 
 export interface MethodResult {
   /** `net`, or `gatys` with its iteration count. */

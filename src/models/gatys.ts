@@ -16,9 +16,8 @@ import { Adam } from '../autograd/optim.js';
 import { LBFGS } from '../autograd/lbfgs.js';
 import { backward, noGrad, zeroGrad } from '../autograd/tape.js';
 import { rng } from '../ops/cpu.js';
-import type { StyleLoss } from './losses.js';
+import { readLosses, type StepLosses, type StyleLoss } from './losses.js';
 import { clamp0to255, clampPixels } from './stylize.js';
-import type { StepLosses } from './trainer.js';
 
 export type GatysOptimizer = 'lbfgs' | 'adam';
 export type GatysInit = 'content' | 'noise';
@@ -83,20 +82,7 @@ export function noiseImage(engine: Engine, height: number, width: number, seed: 
 
 /** The loss terms of `image` against `content` (no gradient), read back. */
 export async function evaluateLosses(loss: StyleLoss, image: Tensor, content: Tensor): Promise<StepLosses> {
-  const engine = image.engine;
-  const v = await engine.scopeAsync(async () => {
-    const terms = noGrad(() => loss.compute(image, content));
-    return readLosses(engine, terms);
-  });
-  return v;
-}
-
-async function readLosses(engine: Engine, terms: { content: Tensor; style: Tensor; tv: Tensor; total: Tensor }): Promise<StepLosses> {
-  const packed = Tensor.empty(engine, [4], 'losses');
-  [terms.content, terms.style, terms.tv, terms.total].forEach((t, i) => engine.copyBuffer(t.buffer, 0, packed.buffer, 4 * i, 4));
-  const v = await packed.data();
-  packed.dispose();
-  return { content: v[0], style: v[1], tv: v[2], total: v[3] };
+  return image.engine.scopeAsync(async () => readLosses(noGrad(() => loss.compute(image, content))));
 }
 
 /**
@@ -139,7 +125,7 @@ export async function optimizeImage(loss: StyleLoss, content: Tensor, opts: Gaty
       const terms = loss.compute(clamp0to255(x), content);
       backward(terms.total);
       evaluations++;
-      const losses = await readLosses(engine, terms);
+      const losses = await readLosses(terms);
       return { loss: losses.total, losses };
     });
 

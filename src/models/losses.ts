@@ -1,9 +1,7 @@
 import { ShapeError, shapeStr } from '../engine/errors.js';
 import { Tensor } from '../engine/tensor.js';
-import { apply, noGrad } from '../autograd/tape.js';
-import { add, scale } from '../ops/elementwise.js';
-import { gram } from '../ops/gram.js';
-import { mseLoss, tvLoss } from '../ops/losses.js';
+import { add, gram, mseLoss, scale, tvLoss } from '../autograd/functional.js';
+import { noGrad } from '../autograd/tape.js';
 import type { Vgg, VggArchitecture, VggInput } from './vgg.js';
 
 /**
@@ -44,6 +42,28 @@ export interface LossTerms {
   total: Tensor;
 }
 
+/** LossTerms read back to the CPU. */
+export interface StepLosses {
+  content: number;
+  style: number;
+  tv: number;
+  /** cw·content + sw·style + tvw·tv. */
+  total: number;
+}
+
+/** Reads the four terms back with one readback (they are gathered into one buffer first). */
+export async function readLosses(terms: LossTerms): Promise<StepLosses> {
+  const engine = terms.total.engine;
+  const packed = Tensor.empty(engine, [4], 'losses');
+  try {
+    [terms.content, terms.style, terms.tv, terms.total].forEach((t, i) => engine.copyBuffer(t.buffer, 0, packed.buffer, 4 * i, 4));
+    const v = await packed.data();
+    return { content: v[0], style: v[1], tv: v[2], total: v[3] };
+  } finally {
+    packed.dispose();
+  }
+}
+
 export class StyleLoss {
   private readonly styleGrams: Tensor[];
   /** The style Grams repeated for a batch size, made once per size on the GPU. */
@@ -74,7 +94,7 @@ export class StyleLoss {
     const grams = engine.scope(() =>
       noGrad(() => {
         const f = vgg.features(styleImage, config.styleLayers);
-        return config.styleLayers.map((l) => apply(gram, [f.get(l)!], {}));
+        return config.styleLayers.map((l) => gram(f.get(l)!));
       }),
     );
     return new StyleLoss(vgg, { ...config, styleLayers: [...config.styleLayers] }, grams.map((g) => engine.keep(g)));
@@ -89,39 +109,24 @@ export class StyleLoss {
       throw new ShapeError(`StyleLoss: output ${shapeStr(output.shape)} and content ${shapeStr(content.shape)} differ`);
     }
     const { contentLayer, styleLayers } = this.config;
-    const target = noGrad(() => this.vgg.features(content, [contentLayer]).get(contentLayer)!);
-    const features = this.vgg.features(output, [...new Set([...styleLayers, contentLayer])]);
-    const contentLoss = apply(mseLoss, [features.get(contentLayer)!, target], {});
-    target.dispose();
-
-    const targets = this.gramsForBatch(output.shape[0]);
-    let styleLoss: Tensor | null = null;
-    styleLayers.forEach((layer, i) => {
-      const g = apply(gram, [features.get(layer)!], {});
-      const term = apply(mseLoss, [g, targets[i]], {});
-      g.dispose();
-      const weighted = this.layerWeights[i] === 1 ? term : apply(scale, [term], { alpha: this.layerWeights[i] });
-      if (weighted !== term) term.dispose();
-      if (styleLoss) {
-        const sum: Tensor = apply(add, [styleLoss, weighted], {});
-        styleLoss.dispose();
-        weighted.dispose();
-        styleLoss = sum;
-      } else {
-        styleLoss = weighted;
-      }
-    });
-    for (const f of features.values()) f.dispose();
-
-    const tv = apply(tvLoss, [output], {});
     const { contentWeight: cw, styleWeight: sw, tvWeight: tvw } = this.config;
-    const a = apply(scale, [contentLoss], { alpha: cw });
-    const b = apply(scale, [styleLoss!], { alpha: sw });
-    const c = apply(scale, [tv], { alpha: tvw });
-    const ab = apply(add, [a, b], {});
-    const total = apply(add, [ab, c], {});
-    for (const t of [a, b, c, ab]) t.dispose();
-    return { content: contentLoss, style: styleLoss!, tv, total };
+    // The features, Grams and weighted terms end with this scope (the tape keeps what backward needs). Not
+    // freed one by one: besides the features, which the VGG pass itself frees as it goes, they are small.
+    return output.engine.scope(() => {
+      const target = noGrad(() => this.vgg.features(content, [contentLayer]).get(contentLayer)!);
+      const features = this.vgg.features(output, [...new Set([...styleLayers, contentLayer])]);
+      const contentLoss = mseLoss(features.get(contentLayer)!, target);
+      const targets = this.gramsForBatch(output.shape[0]);
+      let styleLoss: Tensor | null = null;
+      for (let i = 0; i < styleLayers.length; i++) {
+        const term = mseLoss(gram(features.get(styleLayers[i])!), targets[i]);
+        const weighted = this.layerWeights[i] === 1 ? term : scale(term, { alpha: this.layerWeights[i] });
+        styleLoss = styleLoss ? add(styleLoss, weighted) : weighted;
+      }
+      const tv = tvLoss(output);
+      const total = add(add(scale(contentLoss, { alpha: cw }), scale(styleLoss!, { alpha: sw })), scale(tv, { alpha: tvw }));
+      return { content: contentLoss, style: styleLoss!, tv, total };
+    });
   }
 
   private gramsForBatch(batch: number): Tensor[] {

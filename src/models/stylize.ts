@@ -5,13 +5,13 @@
  * cannot run banded and when a tile size is asked for explicitly (each tile then normalises with its own
  * statistics, so tones can shift between tiles).
  */
-import { apply, noGrad } from '../autograd/tape.js';
+import { preserveColors, relu, scale } from '../autograd/functional.js';
+import { noGrad } from '../autograd/tape.js';
 import { sizeClass } from '../engine/buffer-pool.js';
 import type { Engine } from '../engine/engine.js';
 import { shapeStr } from '../engine/errors.js';
 import type { Tensor } from '../engine/tensor.js';
-import { preserveColors as preserveColorsOp } from '../ops/color.js';
-import { axpby, relu, scale } from '../ops/elementwise.js';
+import { axpby } from '../ops/elementwise.js';
 import { rgbaToTensor, tensorToRgba } from '../ops/image.js';
 import { Tensor as TensorClass } from '../engine/tensor.js';
 import { onePassBytes, runBanded, type Activation, type BandProgram } from './banded.js';
@@ -88,10 +88,8 @@ export function clampPixels(x: Tensor): Tensor {
  * be taken at the clamped image (the gradient passes where 0 < x < 255).
  */
 export function clamp0to255(x: Tensor): Tensor {
-  const a = apply(relu, [x], {});
-  const b = apply(scale, [a], { alpha: -1, beta: 255 });
-  const c = apply(relu, [b], {});
-  return apply(scale, [c], { alpha: -1, beta: 255 });
+  const flip = { alpha: -1, beta: 255 };
+  return scale(relu(scale(relu(x), flip)), flip);
 }
 
 /**
@@ -104,7 +102,7 @@ export function finishStylized(y: Tensor, x: Tensor, opts: { preserveColors?: bo
   checkStrength(strength);
   if (!opts.preserveColors && strength === 1) return y;
   let out = clampPixels(y);
-  if (opts.preserveColors) out = noGrad(() => apply(preserveColorsOp, [out, x], {}));
+  if (opts.preserveColors) out = noGrad(() => preserveColors(out, x));
   if (strength !== 1) out = axpby(out, x, strength, 1 - strength);
   return out;
 }

@@ -1,14 +1,10 @@
 import type { Engine } from '../engine/engine.js';
 import { ShapeError, shapeStr } from '../engine/errors.js';
 import { Tensor } from '../engine/tensor.js';
-import { apply } from '../autograd/tape.js';
-import { conv2d, tfSameConv2dAttrs, tfSamePadding, type Conv2dAttrs } from '../ops/conv2d.js';
-import { conv2dTranspose } from '../ops/conv2d-transpose.js';
+import { add, conv2d, conv2dTranspose, crop2d, instanceNorm, pad2d, relu, scaledTanh } from '../autograd/functional.js';
+import { tfSameConv2dAttrs, tfSamePadding, type Conv2dAttrs } from '../ops/conv2d.js';
 import { rng } from '../ops/cpu.js';
-import { add, relu, scaledTanh } from '../ops/elementwise.js';
-import { instanceNorm } from '../ops/instance-norm.js';
-import { crop2d, pad2d } from '../ops/pad-crop.js';
-import type { BandProgram, BandStep } from './banded.js';
+import type { BandConv, BandNorm, BandProgram, BandStep } from './banded.js';
 import { ModelFileError } from './safetensors.js';
 
 /**
@@ -120,11 +116,23 @@ interface NormSpec {
   kind: 'norm';
   name: string;
   channels: number;
-  /** What follows the norm: a ReLU, the residual block's skip connection, or nothing (in6). */
-  then: 'relu' | 'residual' | 'none';
+  /** A ReLU follows the norm (all but a residual block's second norm and in6). */
+  relu: boolean;
 }
 
 type LayerSpec = ConvSpec | NormSpec;
+
+/** resN: x + inN.2(convN.2(relu(inN.1(convN.1(x))))), at one width. */
+interface ResidualBlockSpec {
+  kind: 'residual';
+  conv1: ConvSpec;
+  in1: NormSpec;
+  conv2: ConvSpec;
+  in2: NormSpec;
+}
+
+/** What the forward pass runs in turn: single layers and residual blocks. */
+type StageSpec = LayerSpec | ResidualBlockSpec;
 
 export interface ParameterSpec {
   name: string;
@@ -132,10 +140,10 @@ export interface ParameterSpec {
 }
 
 /**
- * Every layer in pytorch/examples' declaration order (which is also its state_dict order); the architecture
- * decides biases, the kind of upsampling and the output norm.
+ * The net's stages in pytorch/examples' declaration order (which, with each residual block's layers in turn,
+ * is also its state_dict order); the architecture decides biases, the kind of upsampling and the output norm.
  */
-function layerSpecs(widthMultiplier: number, arch: TransformNetArchitecture): LayerSpec[] {
+function stageSpecs(widthMultiplier: number, arch: TransformNetArchitecture): StageSpec[] {
   const [c1, c2, c3] = channelWidths(widthMultiplier);
   const conv = (name: string, inChannels: number, outChannels: number, kernel: number, stride: 1 | 2 = 1): ConvSpec =>
     ({ kind: 'conv', name, inChannels, outChannels, kernel, stride, upsample: 'none', bias: arch.convBias });
@@ -143,14 +151,19 @@ function layerSpecs(widthMultiplier: number, arch: TransformNetArchitecture): La
     ...conv(name, inChannels, outChannels, 3),
     upsample: arch.upsampling === 'transposed-conv-x2' ? 'transposed' : 'nearest',
   });
-  const norm = (name: string, channels: number, then: NormSpec['then'] = 'relu'): NormSpec => ({ kind: 'norm', name, channels, then });
-  const layers: LayerSpec[] = [conv('conv1', 3, c1, 9), norm('in1', c1), conv('conv2', c1, c2, 3, 2), norm('in2', c2), conv('conv3', c2, c3, 3, 2), norm('in3', c3)];
+  const norm = (name: string, channels: number, relu = true): NormSpec => ({ kind: 'norm', name, channels, relu });
+  const stages: StageSpec[] = [conv('conv1', 3, c1, 9), norm('in1', c1), conv('conv2', c1, c2, 3, 2), norm('in2', c2), conv('conv3', c2, c3, 3, 2), norm('in3', c3)];
   for (let r = 1; r <= RESIDUAL_BLOCKS; r++) {
-    layers.push(conv(`res${r}.conv1`, c3, c3, 3), norm(`res${r}.in1`, c3), conv(`res${r}.conv2`, c3, c3, 3), norm(`res${r}.in2`, c3, 'residual'));
+    stages.push({ kind: 'residual', conv1: conv(`res${r}.conv1`, c3, c3, 3), in1: norm(`res${r}.in1`, c3), conv2: conv(`res${r}.conv2`, c3, c3, 3), in2: norm(`res${r}.in2`, c3, false) });
   }
-  layers.push(upConv('deconv1', c3, c2), norm('in4', c2), upConv('deconv2', c2, c1), norm('in5', c1), conv('deconv3', c1, 3, 9));
-  if (arch.outputNorm) layers.push(norm('in6', 3, 'none'));
-  return layers;
+  stages.push(upConv('deconv1', c3, c2), norm('in4', c2), upConv('deconv2', c2, c1), norm('in5', c1), conv('deconv3', c1, 3, 9));
+  if (arch.outputNorm) stages.push(norm('in6', 3, false));
+  return stages;
+}
+
+/** Every layer, residual blocks' included, in state_dict order. */
+function layersOf(stages: readonly StageSpec[]): LayerSpec[] {
+  return stages.flatMap((s) => (s.kind === 'residual' ? [s.conv1, s.in1, s.conv2, s.in2] : [s]));
 }
 
 function convWeightShape(l: ConvSpec): number[] {
@@ -166,7 +179,7 @@ function layerParameters(l: LayerSpec): ParameterSpec[] {
 /** Parameter names and shapes, in state_dict order. */
 export function parameterSpecs(config: TransformNetConfig = {}): ParameterSpec[] {
   const resolved = resolveConfig(config);
-  return layerSpecs(resolved.widthMultiplier, ARCHITECTURES[resolved.architecture]).flatMap(layerParameters);
+  return layersOf(stageSpecs(resolved.widthMultiplier, ARCHITECTURES[resolved.architecture])).flatMap(layerParameters);
 }
 
 /**
@@ -203,7 +216,7 @@ function initialValues(layers: LayerSpec[], seed: number): Map<string, Float32Ar
 export class TransformNet {
   readonly config: ResolvedTransformNetConfig;
   readonly architecture: Readonly<TransformNetArchitecture>;
-  private readonly layers: LayerSpec[];
+  private readonly stages: StageSpec[];
   private readonly params: Map<string, Tensor>;
 
   private constructor(
@@ -213,7 +226,7 @@ export class TransformNet {
   ) {
     this.config = config;
     this.architecture = ARCHITECTURES[config.architecture];
-    this.layers = layerSpecs(config.widthMultiplier, this.architecture);
+    this.stages = stageSpecs(config.widthMultiplier, this.architecture);
     this.params = new Map();
     for (const spec of parameterSpecs(config)) {
       const t = engine.keep(Tensor.fromData(engine, spec.shape, values.get(spec.name)!, spec.name));
@@ -225,7 +238,7 @@ export class TransformNet {
   /** A freshly initialised net (seeded, so the same config gives the same weights). */
   static create(engine: Engine, config: TransformNetConfig = {}): TransformNet {
     const resolved = resolveConfig(config);
-    return new TransformNet(engine, resolved, initialValues(layerSpecs(resolved.widthMultiplier, ARCHITECTURES[resolved.architecture]), resolved.seed));
+    return new TransformNet(engine, resolved, initialValues(layersOf(stageSpecs(resolved.widthMultiplier, ARCHITECTURES[resolved.architecture])), resolved.seed));
   }
 
   /**
@@ -279,100 +292,100 @@ export class TransformNet {
     const [, , h, w] = x.shape;
     const ph = internalSize(h);
     const pw = internalSize(w);
-    let y = x;
-    const consume = (next: Tensor): void => {
-      if (y !== x) y.dispose();
-      y = next;
-    };
+    const top = Math.floor((ph - h) / 2);
+    const left = Math.floor((pw - w) / 2);
+    const steps: ((t: Tensor) => Tensor)[] = [];
     if (ph !== h || pw !== w) {
-      const top = Math.floor((ph - h) / 2);
-      const left = Math.floor((pw - w) / 2);
       const bottom = ph - h - top;
       const right = pw - w - left;
       const mode = Math.max(top, bottom) < h && Math.max(left, right) < w ? 'reflect' : 'replicate';
-      consume(apply(pad2d, [x], { top, bottom, left, right, mode }));
+      steps.push((t) => pad2d(t, { top, bottom, left, right, mode }));
     }
-    let residual: Tensor | null = null;
-    const eps = this.architecture.instanceNormEps;
-    for (const layer of this.layers) {
-      if (layer.kind === 'conv') {
-        if (layer.name.endsWith('.conv1')) residual = y;
-        const bias = layer.bias ? this.param(`${layer.name}.conv2d.bias`) : null;
-        const weight = this.param(`${layer.name}.conv2d.weight`);
-        const out =
-          layer.upsample === 'transposed'
-            ? apply(conv2dTranspose, [y, weight, bias], { stride: 2 })
-            : apply(conv2d, [y, weight, bias], this.convAttrs(layer, y.shape[2], y.shape[3]));
-        // A residual block's input stays alive until its skip connection adds it back.
-        if (y === residual) y = out;
-        else consume(out);
-      } else {
-        consume(apply(instanceNorm, [y, this.param(`${layer.name}.weight`), this.param(`${layer.name}.bias`)], { eps }));
-        if (layer.then === 'residual') {
-          consume(apply(add, [residual!, y], {}));
-          if (residual !== x) residual!.dispose();
-          residual = null;
-        } else if (layer.then === 'relu') {
-          consume(apply(relu, [y], {}));
-        }
-      }
+    for (const stage of this.stages) steps.push((t) => (stage.kind === 'residual' ? this.residualBlock(stage, t) : this.layer(stage, t)));
+    if (this.config.output === 'scaled-tanh') steps.push((t) => scaledTanh(t, { alpha: OUTPUT_SCALE, beta: OUTPUT_OFFSET }));
+    if (ph !== h || pw !== w) steps.push((t) => crop2d(t, { top, left, height: h, width: w }));
+    return freeingChain(x, steps);
+  }
+
+  /** x + in2(conv2(relu(in1(conv1(x))))). */
+  private residualBlock(block: ResidualBlockSpec, x: Tensor): Tensor {
+    return this.engine.scope(() => add(x, freeingChain(x, [block.conv1, block.in1, block.conv2, block.in2].map((l) => (t: Tensor) => this.layer(l, t)))));
+  }
+
+  /** A conv, or an instance norm with the ReLU that may follow it. */
+  private layer(spec: LayerSpec, x: Tensor): Tensor {
+    if (spec.kind === 'norm') {
+      return this.engine.scope(() => {
+        const y = instanceNorm(x, this.param(`${spec.name}.weight`), this.param(`${spec.name}.bias`), { eps: this.architecture.instanceNormEps });
+        return spec.relu ? relu(y) : y;
+      });
     }
-    if (this.config.output === 'scaled-tanh') consume(apply(scaledTanh, [y], { alpha: OUTPUT_SCALE, beta: OUTPUT_OFFSET }));
-    if (ph !== h || pw !== w) {
-      consume(apply(crop2d, [y], { top: Math.floor((ph - h) / 2), left: Math.floor((pw - w) / 2), height: h, width: w }));
-    }
-    return y;
+    const weight = this.param(`${spec.name}.conv2d.weight`);
+    const bias = spec.bias ? this.param(`${spec.name}.conv2d.bias`) : null;
+    return spec.upsample === 'transposed' ? conv2dTranspose(x, weight, bias, { stride: 2 }) : conv2d(x, weight, bias, this.convAttrs(spec, x.shape[2], x.shape[3]));
   }
 
   /**
    * The net as banded steps (models/banded.ts), for exact whole-image results beyond one pass's memory: the
-   * same layers as `forward`, with the instance norms' scales and shifts read back to the CPU.
+   * same stages as `forward`, with the instance norms' scales and shifts read back to the CPU.
    */
   async bandProgram(): Promise<BandProgram> {
     const steps: BandStep[] = [];
     const made: Tensor[] = [];
-    const tfSame = this.architecture.padding === 'tf-same-zeros';
-    for (const layer of this.layers) {
-      if (layer.kind === 'conv') {
-        if (layer.name.endsWith('.conv1')) steps.push({ kind: 'save-residual' });
-        const bias = layer.bias ? this.param(`${layer.name}.conv2d.bias`) : null;
-        const weight = this.param(`${layer.name}.conv2d.weight`);
-        if (layer.upsample === 'transposed') {
-          // A stride-2 transposed conv (TF SAME: out = 2n) is a conv of the zero-inserted input (2n − 1) with
-          // the kernel flipped and its channel axes swapped, padded so that 2n outputs come out.
-          const plain = Tensor.fromData(this.engine, [layer.outChannels, layer.inChannels, layer.kernel, layer.kernel], flipTransposedWeight(await weight.data(), layer.inChannels, layer.outChannels, layer.kernel), `${layer.name}.asConv`);
-          made.push(plain);
-          // The forward conv whose gradient this is pads `lead` before (TF SAME on 2n); the output is 2n long.
-          const k = layer.kernel;
-          const lead = Math.floor((k - 2) / 2);
-          steps.push({ kind: 'conv', name: layer.name, weight: plain, bias, stride: 1, upsample: 2, upsampleMode: 'zeros', pad: () => ({ before: k - 1 - lead, after: 1 + lead }), padMode: 'zeros' });
-          continue;
-        }
-        const k = layer.kernel;
-        steps.push({
-          kind: 'conv',
-          name: layer.name,
-          weight,
-          bias,
-          stride: layer.stride,
-          upsample: layer.upsample === 'nearest' ? 2 : 1,
-          upsampleMode: 'nearest',
-          pad: tfSame ? (n) => tfSamePadding(n, k, layer.stride) : () => ({ before: Math.floor(k / 2), after: Math.floor(k / 2) }),
-          padMode: tfSame ? 'zeros' : 'reflect',
-        });
+    for (const stage of this.stages) {
+      if (stage.kind === 'residual') {
+        steps.push(
+          { kind: 'save-residual' },
+          await this.bandConv(stage.conv1, made),
+          await this.bandNorm(stage.in1),
+          await this.bandConv(stage.conv2, made),
+          { ...(await this.bandNorm(stage.in2)), then: 'add-residual' },
+        );
       } else {
-        steps.push({
-          kind: 'norm',
-          name: layer.name,
-          gamma: await this.param(`${layer.name}.weight`).data(),
-          beta: await this.param(`${layer.name}.bias`).data(),
-          eps: this.architecture.instanceNormEps,
-          then: layer.then === 'residual' ? 'add-residual' : layer.then,
-        });
+        steps.push(stage.kind === 'conv' ? await this.bandConv(stage, made) : await this.bandNorm(stage));
       }
     }
     if (this.config.output === 'scaled-tanh') steps.push({ kind: 'scaled-tanh', scale: OUTPUT_SCALE, offset: OUTPUT_OFFSET });
     return { steps, internalSize, dispose: () => made.forEach((t) => t.dispose()) };
+  }
+
+  /** A conv as a banded step; a transposed conv's weights become a plain conv's, which go into `made`. */
+  private async bandConv(layer: ConvSpec, made: Tensor[]): Promise<BandConv> {
+    const bias = layer.bias ? this.param(`${layer.name}.conv2d.bias`) : null;
+    const weight = this.param(`${layer.name}.conv2d.weight`);
+    const k = layer.kernel;
+    if (layer.upsample === 'transposed') {
+      // A stride-2 transposed conv (TF SAME: out = 2n) is a conv of the zero-inserted input (2n − 1) with
+      // the kernel flipped and its channel axes swapped, padded so that 2n outputs come out.
+      const plain = Tensor.fromData(this.engine, [layer.outChannels, layer.inChannels, k, k], flipTransposedWeight(await weight.data(), layer.inChannels, layer.outChannels, k), `${layer.name}.asConv`);
+      made.push(plain);
+      // The forward conv whose gradient this is pads `lead` before (TF SAME on 2n); the output is 2n long.
+      const lead = Math.floor((k - 2) / 2);
+      return { kind: 'conv', name: layer.name, weight: plain, bias, stride: 1, upsample: 2, upsampleMode: 'zeros', pad: () => ({ before: k - 1 - lead, after: 1 + lead }), padMode: 'zeros' };
+    }
+    const tfSame = this.architecture.padding === 'tf-same-zeros';
+    return {
+      kind: 'conv',
+      name: layer.name,
+      weight,
+      bias,
+      stride: layer.stride,
+      upsample: layer.upsample === 'nearest' ? 2 : 1,
+      upsampleMode: 'nearest',
+      pad: tfSame ? (n) => tfSamePadding(n, k, layer.stride) : () => ({ before: Math.floor(k / 2), after: Math.floor(k / 2) }),
+      padMode: tfSame ? 'zeros' : 'reflect',
+    };
+  }
+
+  private async bandNorm(layer: NormSpec): Promise<BandNorm> {
+    return {
+      kind: 'norm',
+      name: layer.name,
+      gamma: await this.param(`${layer.name}.weight`).data(),
+      beta: await this.param(`${layer.name}.bias`).data(),
+      eps: this.architecture.instanceNormEps,
+      then: layer.relu ? 'relu' : 'none',
+    };
   }
 
   /** Floats per input pixel of the widest activation (32 channels at full resolution at width 1). */
@@ -397,6 +410,23 @@ export class TransformNet {
     if (!t) throw new Error(`TransformNet: parameter ${name} missing (disposed net?)`);
     return t;
   }
+}
+
+/**
+ * Runs `steps` in turn from x, freeing each intermediate as soon as the next exists (x stays the caller's).
+ * Not one scope around the pass: that would keep every activation to the end, and a pass must hold only the
+ * widest activation and its neighbours, which is what the stylizer's one-pass memory estimate
+ * (peakFloatsPerPixel) assumes. Measured (noGrad forward, 64², width 1): a scope around each residual block's
+ * four layers instead raised the ml5-lengstrom net's peak GPU memory by one quarter-resolution activation.
+ */
+function freeingChain(x: Tensor, steps: readonly ((t: Tensor) => Tensor)[]): Tensor {
+  let y = x;
+  for (const step of steps) {
+    const next = step(y);
+    if (y !== x) y.dispose();
+    y = next;
+  }
+  return y;
 }
 
 /** [Cin, Cout, K, K] transposed-conv weights as the [Cout, Cin, K, K] conv weights over the dilated input. */

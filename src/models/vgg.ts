@@ -1,12 +1,8 @@
 import type { Engine } from '../engine/engine.js';
 import { ShapeError, shapeStr } from '../engine/errors.js';
 import { Tensor } from '../engine/tensor.js';
-import { apply } from '../autograd/tape.js';
-import { channelAffine } from '../ops/channel-affine.js';
-import { conv2d } from '../ops/conv2d.js';
+import { channelAffine, conv2d, maxPool2d, relu } from '../autograd/functional.js';
 import { rng } from '../ops/cpu.js';
-import { relu } from '../ops/elementwise.js';
-import { maxPool2d } from '../ops/pool.js';
 import { ModelFileError, readSafetensors } from './safetensors.js';
 
 /**
@@ -197,17 +193,19 @@ export class Vgg {
     }
     const out = new Map<string, Tensor>();
     const returned = new Set<Tensor>();
-    let y = apply(channelAffine, [x], this.inputTransform());
+    // Each activation not returned is freed as soon as the next exists (not by a scope at the end): without
+    // gradients (style Grams, content targets, evaluation at full size) the pass then holds two at a time.
+    let y = channelAffine(x, this.inputTransform());
     for (const l of this.layers) {
       if (out.size === wanted.size) break;
       let next: Tensor;
       if (l.kind === 'conv') {
         const w = this.weights.get(l.name)!;
-        next = apply(conv2d, [y, w.weight, w.bias], { stride: 1, padding: 1, padMode: 'zeros' });
+        next = conv2d(y, w.weight, w.bias, { stride: 1, padding: 1, padMode: 'zeros' });
       } else if (l.kind === 'relu') {
-        next = apply(relu, [y], {});
+        next = relu(y);
       } else {
-        next = apply(maxPool2d, [y], {});
+        next = maxPool2d(y);
       }
       if (!returned.has(y)) y.dispose();
       y = next;

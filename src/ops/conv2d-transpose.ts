@@ -42,10 +42,8 @@ export type Conv2dTransposeImpl = 'zero-insert' | 'adjoint';
 
 /**
  * Which implementation the op runs without a bias (see the top of this file); a switch so that benchmarks
- * compare both. `adjoint` by measurement (bench/conv2d-transpose.ts, `npm run bench -- --conv2d-transpose
- * --size 256 --reps 3`, lavapipe): on the ml5 net's deconv1 (128→64, 64²→128²) and deconv2 (64→32,
- * 128²→256²) its forward takes 0.58× and 0.64× the time of zero-insert (Winograd), forward + backward 0.35×
- * and 0.38×.
+ * compare both. `adjoint` because it measured faster on the ml5 net's upsampling layers, forward and
+ * backward (bench/conv2d-transpose.ts, `npm run bench -- --conv2d-transpose`; figures in bench/RESULTS.md).
  */
 export const conv2dTransposeSettings: { impl: Conv2dTransposeImpl } = { impl: 'adjoint' };
 

@@ -93,14 +93,9 @@ export const evalCommand: Command = {
   ].join('\n'),
 
   async run(args: ParsedArgs): Promise<number> {
-    const required = (name: string, what: string): string => {
-      const v = args.string(name);
-      if (v === undefined) throw new UsageError(`missing --${name} ${what} for 'eval' (see eval --help)`);
-      return v;
-    };
-    const modelPath = required('model', 'MODEL');
-    const stylePath = required('style', 'IMG');
-    const dataDir = required('data', 'DIR');
+    const modelPath = args.required('model', 'MODEL');
+    const stylePath = args.required('style', 'IMG');
+    const dataDir = args.required('data', 'DIR');
     const counts = parseCounts(args);
     const outDir = args.string('out-dir')!;
     const quiet = args.flag('quiet');

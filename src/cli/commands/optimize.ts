@@ -41,14 +41,9 @@ export const optimizeCommand: Command = {
   ].join('\n'),
 
   async run(args: ParsedArgs): Promise<number> {
-    const required = (name: string, what: string): string => {
-      const v = args.string(name);
-      if (v === undefined) throw new UsageError(`missing --${name} ${what} for 'optimize' (see optimize --help)`);
-      return v;
-    };
-    const contentPath = required('content', 'IMG');
-    const stylePath = required('style', 'IMG');
-    const output = required('output', 'OUT');
+    const contentPath = args.required('content', 'IMG');
+    const stylePath = args.required('style', 'IMG');
+    const output = args.required('output', 'OUT');
     const format = formatFromPath(output);
     if (format === null) throw new UsageError(`cannot tell the image format of ${output}: name it .png, .jpg or .jpeg`);
     const optimizer = args.string('optimizer') as GatysOptimizer;

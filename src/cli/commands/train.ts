@@ -7,10 +7,11 @@ import type { Engine } from '../../engine/engine.js';
 import { Tensor } from '../../engine/tensor.js';
 import { rgbaToTensor } from '../../ops/image.js';
 import { defaultLossConfig } from '../../models/losses.js';
+import { decodeCheckpoint, encodeCheckpoint, type TrainConfig, type TrainingState, type TrainProvenance } from '../../models/checkpoint.js';
 import { CHECKPOINT_FORMAT, decodeMetadata, loadTransformNet, MODEL_FORMAT, type ModelMetadata } from '../../models/model-file.js';
-import { readSafetensors, ModelFileError } from '../../models/safetensors.js';
+import { readSafetensors } from '../../models/safetensors.js';
 import { stylizeRgba } from '../../models/stylize.js';
-import { NonFiniteLossError, Trainer, type TrainConfig, type TrainProvenance } from '../../models/trainer.js';
+import { NonFiniteLossError, Trainer } from '../../models/trainer.js';
 import type { Vgg, VggArchitecture, VggInput } from '../../models/vgg.js';
 import { UsageError, type Command, type ParsedArgs } from '../args.js';
 import { DataLoader, listImages } from '../data-loader.js';
@@ -186,10 +187,8 @@ interface TrainPlan {
   styleImage: RgbaImage;
   sampleImage: RgbaImage | null;
   vgg: VggFile;
-  checkpointBytes: Uint8Array | null;
-  /** Step of the checkpoint resumed from (0 for a fresh run). */
-  startStep: number;
-  provenance: TrainProvenance;
+  /** --resume: the checkpoint's state, its config carrying the input hashes from now on. */
+  resumed: TrainingState | null;
   /** --init: the model's bytes and metadata (read and checked before any GPU work). */
   init: { path: string; bytes: Uint8Array; metadata: ModelMetadata } | null;
 }
@@ -226,7 +225,7 @@ function planTrain(o: TrainOptions, log: (line: string) => void): TrainPlan | nu
   const sampleImage = o.sample ? decodeImage(readInputFile(o.sample, 'sample image'), o.sample) : null;
   const vgg = readVggFile(o.vgg, o.vggArch, o.vggInput);
   const provenance: TrainProvenance = { styleSha256: sha256(styleBytes), dataSha256: dataListSha256(o.data, files) };
-  const checkpointBytes = o.resume ? readInputFile(paths.checkpoint, 'checkpoint') : null;
+  const resumed = o.resume ? decodeCheckpoint(readInputFile(paths.checkpoint, 'checkpoint'), paths.checkpoint) : null;
   // The initial model is checked before any GPU work: its metadata gives the net's width and architecture.
   const initBytes = o.init !== undefined ? readInputFile(o.init, 'initial model') : null;
   const init = initBytes ? { path: o.init!, bytes: initBytes, metadata: decodeMetadata(readSafetensors(initBytes, o.init).metadata, o.init!, [MODEL_FORMAT, CHECKPOINT_FORMAT]) } : null;
@@ -235,21 +234,12 @@ function planTrain(o: TrainOptions, log: (line: string) => void): TrainPlan | nu
   }
 
   let config: TrainConfig;
-  let startStep = 0;
-  if (checkpointBytes) {
-    const meta = readSafetensors(checkpointBytes, paths.checkpoint).metadata;
-    let training: TrainConfig;
-    try {
-      training = JSON.parse(meta.training ?? 'null') as TrainConfig;
-    } catch {
-      throw new ModelFileError(`${paths.checkpoint}: checkpoint metadata "training" is not JSON`);
-    }
-    if (!training || typeof training !== 'object' || !training.loss || !training.vgg) throw new ModelFileError(`${paths.checkpoint}: not a training checkpoint`);
-    checkResumeOptions(o, training);
-    checkResumeInputs(o, training, provenance, paths.checkpoint, log);
-    config = training;
-    startStep = Number(meta.step);
-    if (!Number.isInteger(startStep) || startStep < 0) throw new ModelFileError(`${paths.checkpoint}: invalid step ${String(meta.step)}`);
+  if (resumed) {
+    checkResumeOptions(o, resumed.config);
+    checkResumeInputs(o, resumed.config, provenance, paths.checkpoint, log);
+    // An older checkpoint's config gains the hashes, so that its next checkpoint records them.
+    if (resumed.config.styleSha256 === undefined) resumed.config = { ...resumed.config, ...provenance };
+    config = resumed.config;
   } else {
     config = {
       size: o.size,
@@ -267,13 +257,14 @@ function planTrain(o: TrainOptions, log: (line: string) => void): TrainPlan | nu
   }
   checkImageSide(resizeToEdge(styleImage, config.styleSize ?? o.styleSize), config.loss, config.vgg.architecture, `style image ${o.style}`);
   const total = o.iters ?? Math.max(1, Math.ceil(((o.epochs ?? 2) * files.length) / config.batch));
+  const startStep = resumed?.step ?? 0;
   if (startStep >= total) {
     log(`the checkpoint ${paths.checkpoint} is at step ${startStep}, already ≥ ${total}: nothing to do, nothing written (raise --iters)`);
     return null;
   }
   // The run's own loss network: a resumed run's architecture and input convention are the checkpoint's
   // (the Trainer refuses a VGG file that does not match them).
-  return { paths, files, config, total, styleImage, sampleImage, vgg: { ...vgg, ...config.vgg }, checkpointBytes, startStep, provenance, init };
+  return { paths, files, config, total, styleImage, sampleImage, vgg: { ...vgg, ...config.vgg }, resumed, init };
 }
 
 /** A run in progress: the plan, the GPU objects, the loss log and how to write a checkpoint. */
@@ -292,7 +283,7 @@ interface TrainRun {
 
 async function writeCheckpoint(run: TrainRun): Promise<void> {
   const { plan, trainer } = run;
-  writeOutputFile(plan.paths.checkpoint, await trainer.checkpoint({ dtype: run.dtype }));
+  writeOutputFile(plan.paths.checkpoint, encodeCheckpoint(await trainer.trainingState(), { dtype: run.dtype }));
   writeOutputFile(plan.paths.curve, lossCurveSvg(run.losses.records, `${plan.config.styleName ?? 'style'}: losses (log scale)`));
   if (plan.sampleImage) {
     const styled = await stylizeRgba(trainer.net, fitImage(plan.sampleImage, SAMPLE_MAX_EDGE));
@@ -390,8 +381,8 @@ export async function runTrain(o: TrainOptions): Promise<number> {
     vgg = buildVgg(engine, plan.vgg, config.loss);
     const style = engine.keep(imageTensor(engine, plan.styleImage, config.styleSize ?? o.styleSize));
     try {
-      if (plan.checkpointBytes) {
-        trainer = Trainer.resume(engine, plan.checkpointBytes, { vgg, styleImage: style, provenance: plan.provenance }, paths.checkpoint);
+      if (plan.resumed) {
+        trainer = Trainer.resume(engine, plan.resumed, { vgg, styleImage: style }, paths.checkpoint);
       } else {
         const initial = plan.init ? (await loadTransformNet(engine, plan.init.bytes, plan.init.path)).net : undefined;
         if (initial) log(`starting from the weights of ${plan.init!.path} (${initial.config.architecture}, width ${initial.width})`);
@@ -400,7 +391,7 @@ export async function runTrain(o: TrainOptions): Promise<number> {
     } finally {
       style.dispose();
     }
-    const records = plan.checkpointBytes ? readLog(paths.log, trainer.stepCount) : [];
+    const records = plan.resumed ? readLog(paths.log, trainer.stepCount) : [];
     loader = new DataLoader(plan.files, {
       size: config.size,
       batch: config.batch,
@@ -475,17 +466,12 @@ export const trainCommand: Command = {
     '    --out starry.safetensors --size 128 --iters 1000 --style-weight 0.1 --sample photo.jpg',
   ].join('\n'),
   async run(args: ParsedArgs): Promise<number> {
-    const required = (name: string): string => {
-      const v = args.string(name);
-      if (v === undefined) throw new UsageError(`missing --${name} for 'train' (see train --help)`);
-      return v;
-    };
     if (args.given.has('iters') && args.given.has('epochs')) throw new UsageError('give either --iters or --epochs, not both');
     return runTrain({
-      style: required('style'),
-      data: required('data'),
-      vgg: required('vgg'),
-      out: required('out'),
+      style: args.required('style'),
+      data: args.required('data'),
+      vgg: args.required('vgg'),
+      out: args.required('out'),
       size: args.number('size')!,
       batch: args.number('batch')!,
       iters: optionalNumber(args, 'iters'),

@@ -1,0 +1,11 @@
+// What both entry points (index.ts for Node, browser.ts) export: the engine, ops, autograd, models and model
+// I/O, none of which touches a platform API.
+export * from './engine/index.js';
+export * from './ops/index.js';
+export * from './autograd/index.js';
+export * from './models/transform-net.js';
+export * from './models/model-file.js';
+export * from './models/ml5-checkpoint.js';
+export * from './models/safetensors.js';
+export * from './models/vgg.js';
+export * from './models/losses.js';
