@@ -13,7 +13,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createNodeEngine } from '../src/engine/node.js';
 import { decodeImage, resizeRgba } from '../src/cli/image-io.js';
 import { loadTransformNet } from '../src/models/model-file.js';
-import { defaultTileEdge, stylizeRgba, type StylizeMode } from '../src/models/stylize.js';
+import { defaultTileEdge, peakFloatsPerPixel, stylizeRgba, type StylizeMode } from '../src/models/stylize.js';
 import { TransformNet } from '../src/models/transform-net.js';
 import { adapterInfo, hostAtStart, makeReport, publish, type BenchCase } from './report.js';
 
@@ -70,7 +70,7 @@ async function main(): Promise<void> {
       const out = await stylizeRgba(net, img, {
         memoryBytes: mode === 'banded' && memoryMb ? Number(memoryMb) * 2 ** 20 : undefined,
         // The tiled mode as it ran before banding: tiles sized from the adapter's limits.
-        tile: mode === 'tiled' ? defaultTileEdge(engine, net.width) : undefined,
+        tile: mode === 'tiled' ? defaultTileEdge(engine, peakFloatsPerPixel(net)) : undefined,
         onMode: (m) => (ran = m),
         onProgress: (done, total) => process.stderr.write(`\r${mode}: ${done}/${total}\x1b[K`),
       });

@@ -4,7 +4,7 @@ import { Tensor } from '../src/engine/tensor.js';
 import { affine } from '../src/ops/elementwise.js';
 import { apply } from '../src/autograd/tape.js';
 import { scaledTanh } from '../src/ops/elementwise.js';
-import { defaultTileEdge, stylizeRgba, tileStarts, type TransformNetLike } from '../src/models/stylize.js';
+import { defaultTileEdge, peakFloatsPerPixel, stylizeRgba, tileStarts, type TransformNetLike } from '../src/models/stylize.js';
 import { testEngine } from './helpers/gpu.js';
 
 function randomImage(width: number, height: number, seed = 1): { width: number; height: number; data: Uint8Array } {
@@ -155,8 +155,13 @@ describe('stylizeRgba', () => {
   it('picks a default tile whose widest activation fits the adapter', async () => {
     const engine = await testEngine();
     const limit = Math.min(engine.limits.maxStorageBufferBindingSize, engine.limits.maxBufferSize);
+    const { TransformNet } = await import('../src/models/transform-net.js');
     for (const width of [1, 2, 4]) {
-      const edge = defaultTileEdge(engine, width);
+      // The net says how wide its widest activation is: 32·width channels at full resolution.
+      const net = TransformNet.create(engine, { widthMultiplier: width });
+      expect(peakFloatsPerPixel(net)).toBe(32 * width);
+      net.dispose();
+      const edge = defaultTileEdge(engine, 32 * width);
       expect(edge).toBeGreaterThanOrEqual(16);
       expect(edge).toBeLessThanOrEqual(1024);
       expect((edge + 8) ** 2 * 32 * width * 4).toBeLessThanOrEqual(limit);

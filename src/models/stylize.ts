@@ -20,12 +20,12 @@ export interface TransformNetLike {
   engine: Engine;
   /** [N, 3, H, W] pixels 0..255 in, the same shape out; any H, W ≥ 1. */
   forward(x: Tensor): Tensor;
-  /**
-   * Channel multiplier of the net (1 = Johnson et al.'s 32/64/128 channels): sizes the default tile so that
-   * the widest activation buffer fits the adapter.
-   */
+  /** Channel multiplier of the net (1 = Johnson et al.'s 32/64/128 channels), for callers that report it. */
   width?: number;
-  /** Floats per input pixel of the widest activation (for the one-pass memory estimate). */
+  /**
+   * Floats per input pixel of the net's widest activation (TransformNet: 32·width channels at full
+   * resolution): sizes the one-pass check and the default tile. Absent: 32 · width.
+   */
   peakFloatsPerPixel?: number;
   /** The net as banded steps: when present, images beyond one pass run exactly in bands. */
   bandProgram?(): Promise<BandProgram>;
@@ -114,18 +114,22 @@ function checkStrength(strength: number): void {
 /** Beyond this a tile costs more time per pixel (cache misses, long dispatches) and gains nothing. */
 const MAX_TILE_EDGE = 1024;
 const MIN_TILE_EDGE = 16;
-/** Floats per input pixel of the net's widest activation at width 1: 32 channels at full resolution. */
-const PEAK_FLOATS_PER_PIXEL = 32;
+/** Floats per input pixel of a net that does not say (a width-1 transform net: 32 channels at full resolution). */
+const DEFAULT_PEAK_FLOATS_PER_PIXEL = 32;
+
+/** Floats per input pixel of `net`'s widest activation. */
+export function peakFloatsPerPixel(net: Pick<TransformNetLike, 'peakFloatsPerPixel' | 'width'>): number {
+  return net.peakFloatsPerPixel ?? DEFAULT_PEAK_FLOATS_PER_PIXEL * (net.width ?? 1);
+}
 /** The widest reflection padding (9×9 convolutions) grows an activation by this many pixels per axis. */
 const PADDING_MARGIN = 8;
 
-/** The largest square tile whose widest (padded) activation fits one storage buffer binding. */
-export function defaultTileEdge(engine: Engine, netWidth = 1): number {
-  const limit = Math.min(engine.limits.maxStorageBufferBindingSize, engine.limits.maxBufferSize);
-  // The pool rounds sizes up to its classes (≤ 2^(1/4) apart): below a limit that is not itself a class,
-  // the largest usable buffer is one class step smaller.
-  const usable = sizeClass(limit) <= limit ? limit : limit / 2 ** 0.25;
-  const edge = Math.floor(Math.sqrt(usable / (4 * PEAK_FLOATS_PER_PIXEL * netWidth))) - PADDING_MARGIN;
+/**
+ * The largest square tile whose widest (padded) activation fits one storage buffer binding; `floatsPerPixel`
+ * from peakFloatsPerPixel(net).
+ */
+export function defaultTileEdge(engine: Engine, floatsPerPixel = DEFAULT_PEAK_FLOATS_PER_PIXEL): number {
+  const edge = Math.floor(Math.sqrt(usableBindingBytes(engine) / (4 * floatsPerPixel))) - PADDING_MARGIN;
   return Math.max(MIN_TILE_EDGE, Math.min(MAX_TILE_EDGE, edge));
 }
 
@@ -177,7 +181,8 @@ export async function stylizeRgba(net: TransformNetLike, img: RgbaPixels, opts: 
   const { width: W, height: H, data: src } = img;
   if (!(Number.isInteger(W) && Number.isInteger(H) && W >= 1 && H >= 1)) throw new RangeError(`stylizeRgba: invalid size ${W}×${H}`);
   if (src.length !== W * H * 4) throw new RangeError(`stylizeRgba: ${src.length} bytes for a ${W}×${H} RGBA image`);
-  const tile = opts.tile ?? defaultTileEdge(net.engine, net.width);
+  const peak = peakFloatsPerPixel(net);
+  const tile = opts.tile ?? defaultTileEdge(net.engine, peak);
   if (!(Number.isInteger(tile) && tile >= MIN_TILE_EDGE)) throw new RangeError(`stylizeRgba: tile ${tile} must be an integer ≥ ${MIN_TILE_EDGE}`);
   const overlap = opts.overlap ?? Math.min(64, Math.floor(tile / 4));
   if (!(Number.isInteger(overlap) && overlap >= 0 && overlap < tile / 2)) {
@@ -198,8 +203,8 @@ export async function stylizeRgba(net: TransformNetLike, img: RgbaPixels, opts: 
     const budget = opts.memoryBytes ?? usableBindingBytes(net.engine);
     const ph = H + PADDING_MARGIN;
     const pw = W + PADDING_MARGIN;
-    const widest = 4 * (net.peakFloatsPerPixel ?? PEAK_FLOATS_PER_PIXEL * (net.width ?? 1)) * ph * pw;
-    const fitsOnePass = widest <= usableBindingBytes(net.engine) && (opts.memoryBytes === undefined || onePassBytes(net.peakFloatsPerPixel ?? 32, ph, pw) <= opts.memoryBytes);
+    const widest = 4 * peak * ph * pw;
+    const fitsOnePass = widest <= usableBindingBytes(net.engine) && (opts.memoryBytes === undefined || onePassBytes(peak, ph, pw) <= opts.memoryBytes);
     if (opts.maxBandRows !== undefined || !fitsOnePass) {
       opts.onMode?.('banded');
       const program = await net.bandProgram();
@@ -281,6 +286,8 @@ export async function stylizeRgba(net: TransformNetLike, img: RgbaPixels, opts: 
 /** The largest buffer one binding can hold, after the pool's size classes. */
 function usableBindingBytes(engine: Engine): number {
   const limit = Math.min(engine.limits.maxStorageBufferBindingSize, engine.limits.maxBufferSize);
+  // The pool rounds sizes up to its classes (≤ 2^(1/4) apart): below a limit that is not itself a class,
+  // the largest usable buffer is one class step smaller.
   return sizeClass(limit) <= limit ? limit : limit / 2 ** 0.25;
 }
 
