@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { noGrad } from '../src/autograd/tape.js';
 import { Tensor } from '../src/engine/tensor.js';
 import { axisSourceMap, bandRows, runBanded, type BandConv } from '../src/models/banded.js';
-import { stylizeRgba } from '../src/models/stylize.js';
+import { defaultTileEdge, peakFloatsPerPixel, stylizeRgba } from '../src/models/stylize.js';
 import { TransformNet } from '../src/models/transform-net.js';
 import { rgbaToTensor } from '../src/ops/image.js';
 import { testEngine } from './helpers/gpu.js';
@@ -187,6 +187,20 @@ describe('banded execution of the ml5-lengstrom architecture (zero SAME padding,
     const program = await net.bandProgram();
     program.dispose();
     expect(engine.poolStats().liveBytes).toBe(live);
+    net.dispose();
+  });
+});
+
+describe('mode choice', () => {
+  it('an image whose widest activation fits one binding runs in one pass even when it is wider than the square default tile', async () => {
+    const engine = await testEngine();
+    const net = TransformNet.create(engine, { widthMultiplier: 0.25, seed: 9 });
+    // A wide strip: its area fits easily, its long side exceeds the default square tile edge.
+    const edge = defaultTileEdge(engine, peakFloatsPerPixel(net));
+    const img = randomImage(edge + 40, 8, 3);
+    const modes: string[] = [];
+    await stylizeRgba(net, img, { onMode: (m) => modes.push(m) });
+    expect(modes).toEqual(['one-pass']);
     net.dispose();
   });
 });

@@ -182,7 +182,8 @@ export async function stylizeRgba(net: TransformNetLike, img: RgbaPixels, opts: 
   if (!(Number.isInteger(W) && Number.isInteger(H) && W >= 1 && H >= 1)) throw new RangeError(`stylizeRgba: invalid size ${W}×${H}`);
   if (src.length !== W * H * 4) throw new RangeError(`stylizeRgba: ${src.length} bytes for a ${W}×${H} RGBA image`);
   const peak = peakFloatsPerPixel(net);
-  const tile = opts.tile ?? defaultTileEdge(net.engine, peak);
+  // A net that runs banded never needs tiles: it runs in one pass whenever that fits (below), else in bands.
+  const tile = opts.tile ?? (net.bandProgram ? Math.max(W, H, MIN_TILE_EDGE) : defaultTileEdge(net.engine, peak));
   if (!(Number.isInteger(tile) && tile >= MIN_TILE_EDGE)) throw new RangeError(`stylizeRgba: tile ${tile} must be an integer ≥ ${MIN_TILE_EDGE}`);
   const overlap = opts.overlap ?? Math.min(64, Math.floor(tile / 4));
   if (!(Number.isInteger(overlap) && overlap >= 0 && overlap < tile / 2)) {
