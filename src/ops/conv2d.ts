@@ -120,11 +120,11 @@ const NARROW_PIXELS = 4;
  * The loaders assume the thread count is a multiple of the row edge and of TILE_K, and a multiple or a half
  * of the column edge (checked below).
  *
- * 8×8 blocks: on lavapipe (bench/sgemm.ts and bench/conv2d.ts, 128²–256² layers) they run 1.5–2.5× faster
- * than the former 4×4 blocks on 64×64 tiles, and 32-row GEMMs run ~1.5× faster on 64-thread 32×128 tiles than
- * on 32×128 tiles of 4×8 blocks. 64×128 tiles of 8×8 blocks on 128 threads, 16 deep, are also the textbook
- * shape for discrete GPUs (12.5 KiB of workgroup memory), so one table serves every adapter until a GPU
- * measurement says otherwise.
+ * 8×8 blocks: on lavapipe they beat the former 4×4 blocks on 64×64 tiles, and 32-row GEMMs run faster on
+ * 64-thread 32×128 tiles than on 32×128 tiles of 4×8 blocks (`npm run bench -- --conv2d --sgemm`; figures in
+ * bench/RESULTS.md). 64×128 tiles of 8×8 blocks on 128 threads, 16 deep, are also the textbook shape for
+ * discrete GPUs (12.5 KiB of workgroup memory), so one table serves every adapter until a GPU measurement
+ * says otherwise.
  */
 export interface GemmTile {
   WG_X: number;
@@ -640,8 +640,8 @@ function conv2dReference(x: CpuTensor, w: CpuTensor, b: CpuTensor | null, attrs:
 /**
  * GEMMs with fewer rows than this (3-channel image layers: the input gradient of the first layers, the
  * forward and weight gradient of the transform net's output layer) waste most of even the narrowest tile;
- * the direct kernels run them 2.5–5× faster on lavapipe (bench/conv2d.ts, 64² quick run), and still 1.3–3×
- * faster than the GEMM of register-blocked 8- or 16-row tiles (3-row layers at 128²).
+ * the direct kernels run them faster on lavapipe, also against register-blocked 8- or 16-row tiles
+ * (`npm run bench -- --conv2d`; figures in bench/RESULTS.md).
  */
 const MIN_TILED_ROWS = 8;
 
@@ -658,10 +658,9 @@ export function conv2dImplFor(pass: 'forward' | 'backwardInput' | 'backwardWeigh
 
 /**
  * The op's forward pass runs Winograd F(2×2, 3×3) (src/ops/conv2d-winograd.ts) when this is on and the conv
- * qualifies (see useWinogradForward); a switch so that benchmarks can compare both in one process. On
- * lavapipe it runs the transform net's 3×3 stride-1 layers at 256² (residual 128→128 @64², resize-convs
- * 128→64 @128² and 64→32 @256²) 1.6–1.9× faster than the tiled GEMM, VGG's 3×3 layers ~2×, and the 256²
- * stylize 1.5× faster (bench/conv2d.ts benchConv2dForwardVariants, side by side). `winogradInputGrad`: the
+ * qualifies (see useWinogradForward); a switch so that benchmarks can compare both in one process
+ * (bench/conv2d.ts benchConv2dForwardVariants, `npm run bench -- --stylize-variants`; figures in
+ * bench/RESULTS.md). `winogradInputGrad`: the
  * input gradient of 3×3 stride-1 convs likewise (useWinogradInputGrad; measured in bench/RESULTS.md, `npm run
  * bench -- --train-step --variants no-winograd-input-grad`); `winogradWeightGrad`: the weight gradient
  * (useWinogradWeightGrad, `--variants no-winograd-weight-grad`).

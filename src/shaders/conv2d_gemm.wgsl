@@ -24,7 +24,7 @@
 // (TM·ly …) × TN4 vec4 columns (vec4 columns lx + WG_X·j, interleaved so that for each j neighbouring threads
 // read neighbouring vec4s of the staged B tile). One k step is TM/4 + TN4 vec4 loads from workgroup memory
 // and 4·TM·TN4 vec4 FMAs: the bigger the block, the fewer workgroup-memory loads per FMA (on lavapipe, where
-// those loads are gathers, 8×8 blocks run ~2× faster than 4×4; see bench/sgemm.ts). Tiles of A and B,
+// those loads are gathers, 8×8 blocks beat 4×4: bench/sgemm.ts, figures in bench/RESULTS.md). Tiles of A and B,
 // TILE_K deep, are staged in workgroup memory, rows padded by one vec4 against bank conflicts.
 //
 // Loads: forward and both input-grad passes give each thread fixed columns of the B tile (their pixels
