@@ -508,6 +508,13 @@ describe.skipIf(!HAVE_CHROMIUM)('in Chromium (WebGPU)', () => {
         const full = await s.stylize(input);
         const ms = performance.now() - t0;
         const half = await s.stylize(input, { strength: 0.5 });
+        // A tiny GPU budget: the exact banded mode (row bands, whole-image statistics), as on a phone. It
+        // dispatches every conv once per band: far more dispatches than the one pass.
+        const d0 = s.engine.counters.dispatches;
+        await s.stylize(input);
+        const d1 = s.engine.counters.dispatches;
+        const banded = await s.stylize(input, { memoryBytes: 4096 });
+        const dispatches = { onePass: d1 - d0, banded: s.engine.counters.dispatches - d1 };
         // ImageData input, and an ImageBitmap (drawn through a canvas).
         const asImageData = await s.stylize(new ImageData(new Uint8ClampedArray(input.data), img.width, img.height));
         const bitmap = await createImageBitmap(new ImageData(new Uint8ClampedArray(input.data), img.width, img.height));
@@ -522,6 +529,8 @@ describe.skipIf(!HAVE_CHROMIUM)('in Chromium (WebGPU)', () => {
           isImageData: full instanceof ImageData,
           full: Array.from(full.data as Uint8ClampedArray),
           half: Array.from(half.data as Uint8ClampedArray),
+          banded: Array.from(banded.data as Uint8ClampedArray),
+          dispatches,
           asImageData: Array.from(asImageData.data as Uint8ClampedArray),
           fromBitmap: Array.from(fromBitmap.data as Uint8ClampedArray),
           badStrength,
@@ -535,6 +544,9 @@ describe.skipIf(!HAVE_CHROMIUM)('in Chromium (WebGPU)', () => {
     const diff = maxAbsDiff(r.full, nodeOut.data);
     console.log(`max |Chromium − Node| over the stylized bytes: ${diff} (tolerance ${STYLIZE_TOL})`);
     expect(diff).toBeLessThanOrEqual(STYLIZE_TOL);
+    // The banded mode in the browser gives the one-pass result (within a grey level).
+    expect(maxAbsDiff(r.banded, r.full)).toBeLessThanOrEqual(1);
+    expect(r.dispatches.banded).toBeGreaterThan(2 * r.dispatches.onePass);
     // Not a trivial output: the random net changes the image, and not into a constant.
     expect(maxAbsDiff(r.full, img.data)).toBeGreaterThan(20);
     expect(new Set(r.full.filter((_, i) => i % 4 === 0)).size).toBeGreaterThan(10);

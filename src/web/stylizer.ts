@@ -25,6 +25,11 @@ export interface StylizeImageOptions {
   strength?: number;
   /** Keep the content's colours: the stylized image's luminance with the content's chroma (BT.601 YCbCr). */
   preserveColors?: boolean;
+  /**
+   * GPU memory budget in bytes for this image (phones have small limits): an image whose one pass needs more
+   * runs layer by layer in row bands, with the same result (models/banded.ts). Default: the adapter's limit.
+   */
+  memoryBytes?: number;
 }
 
 export interface Stylizer {
@@ -132,10 +137,10 @@ export async function createStylizer(model: ModelSource, options: StylizerOption
   // The engine's tensor scopes are a stack: run one stylization at a time (webcam frames queue up).
   let queue: Promise<unknown> = Promise.resolve();
 
-  async function run(content: RgbaImage, strength: number, preserveColors: boolean): Promise<ImageDataLike> {
+  async function run(content: RgbaImage, strength: number, preserveColors: boolean, memoryBytes: number | undefined): Promise<ImageDataLike> {
     if (disposed) throw new Error('stylize() after dispose()');
     const rgba = content.data instanceof Uint8Array ? content.data : new Uint8Array(content.data.buffer, content.data.byteOffset, content.data.byteLength);
-    const styled = await stylizeRgba(net, { width: content.width, height: content.height, data: rgba }, { strength, preserveColors });
+    const styled = await stylizeRgba(net, { width: content.width, height: content.height, data: rgba }, { strength, preserveColors, memoryBytes });
     return toImageData(content.width, content.height, new Uint8ClampedArray(styled.data.buffer, styled.data.byteOffset, styled.data.byteLength));
   }
 
@@ -152,7 +157,8 @@ export async function createStylizer(model: ModelSource, options: StylizerOption
         return Promise.reject(e);
       }
       const preserveColors = opts.preserveColors ?? false;
-      const result = queue.then(() => run(content, strength, preserveColors));
+      const memoryBytes = opts.memoryBytes;
+      const result = queue.then(() => run(content, strength, preserveColors, memoryBytes));
       queue = result.catch(() => undefined);
       return result;
     },
