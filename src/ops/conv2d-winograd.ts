@@ -15,7 +15,7 @@ import { Tensor } from '../engine/tensor.js';
 import gemmSource from '../shaders/conv2d_winograd_gemm.wgsl';
 import sourceCoordSource from '../shaders/conv2d_source_coord.wgsl';
 import transformBody from '../shaders/conv2d_winograd_transform.wgsl';
-import type { Conv2dGeometry, GemmTile } from './conv2d.js';
+import type { Conv2dGeometry, GemmTile } from './conv2d-geometry.js';
 
 // The padding/upsampling index map is the one the other conv2d shaders use (WGSL has no includes).
 const transformSource = sourceCoordSource + transformBody;

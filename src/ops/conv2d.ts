@@ -12,6 +12,22 @@ import reduceBody from '../shaders/conv2d_reduce.wgsl';
 import { conv2dWinogradForward, conv2dWinogradWeightGrad, winogradUnsupported, winogradWeightGradUnsupported } from './conv2d-winograd.js';
 import { cpuTensor, type CpuTensor } from './cpu.js';
 import { defineOp } from './op.js';
+import {
+  conv2dFlops,
+  conv2dGeometry,
+  conv2dOutputShape,
+  gemmTileCols,
+  gemmTileFor,
+  gemmTileRows,
+  type Conv2dAttrs,
+  type Conv2dForwardImpl,
+  type Conv2dGeometry,
+  type Conv2dImpl,
+  type GemmTile,
+} from './conv2d-geometry.js';
+
+// The geometry module's names, for callers that know them from here.
+export * from './conv2d-geometry.js';
 
 // Every conv2d shader shares one Params layout and the padding/upsampling index map (conv2d_common.wgsl):
 // WGSL has no includes, so the common part is prefixed here, once per shader.
@@ -22,88 +38,6 @@ const gemmSource = commonSource + gemmBody;
 const narrowSource = commonSource + narrowBody;
 const reduceSource = commonSource + reduceBody;
 
-export interface Conv2dAttrs {
-  /** 1 or 2. */
-  stride: number;
-  /** Padding before each axis (top and left), and after it unless padEnd says otherwise. */
-  padding: number;
-  padMode: 'zeros' | 'reflect';
-  /**
-   * Zero padding after the last row and after the last column when it differs from `padding` (TensorFlow's
-   * SAME pads more after than before on a stride-2 conv of an even size: see tfSamePadding). Zeros only.
-   */
-  padEnd?: readonly [number, number];
-  /** Upsampling of x before padding and conv: 1 (default) or 2. */
-  upsample?: number;
-  /**
-   * `nearest` (default): each pixel repeated (resize-conv). `zeros`: zeros inserted between the pixels (the
-   * dilated input that turns a strided transposed conv into a stride-1 conv: see conv2dTranspose). Zeros
-   * upsampling needs zero padding.
-   */
-  upsampleMode?: 'nearest' | 'zeros';
-}
-
-/**
- * TensorFlow's SAME padding of one axis: the output has ceil(size / stride) positions and the padding this
- * needs is split with the odd pixel after, e.g. 0 before and 1 after for a 3×3 stride-2 conv of an even size.
- */
-export function tfSamePadding(size: number, kernelSize: number, stride: number): { before: number; after: number } {
-  const outSize = Math.ceil(size / stride);
-  const total = Math.max((outSize - 1) * stride + kernelSize - size, 0);
-  const before = Math.floor(total / 2);
-  return { before, after: total - before };
-}
-
-/**
- * Conv2d attrs for TensorFlow's SAME zero padding of an H×W input. The padding before must be equal on both
- * axes (one `pad` for both in the shaders): true unless H and W differ in parity on a strided conv, which
- * throws a ShapeError.
- */
-export function tfSameConv2dAttrs(height: number, width: number, kernelSize: number, stride: number): Conv2dAttrs {
-  const rows = tfSamePadding(height, kernelSize, stride);
-  const cols = tfSamePadding(width, kernelSize, stride);
-  if (rows.before !== cols.before) {
-    throw new ShapeError(`conv2d: SAME padding of a ${height}×${width} input (kernel ${kernelSize}, stride ${stride}) pads ${rows.before} before the rows but ${cols.before} before the columns; only equal leading padding is supported`);
-  }
-  return { stride, padding: rows.before, padMode: 'zeros', padEnd: [rows.after, cols.after] };
-}
-
-/**
- * `direct`: one thread per output, plain loops (the readable GPU reference). `tiled`: the fast kernels: implicit
- * GEMM, except a forward pass with at most NARROW_MAX_OUT_CHANNELS output channels, which runs
- * conv2d_narrow.wgsl (a GEMM of so few rows has nothing to tile: one thread per pixel, all channels at once).
- */
-export type Conv2dImpl = 'direct' | 'tiled';
-
-/**
- * Forward-only implementations: the above, or `winograd`: F(2×2, 3×3) for 3×3 stride-1 convs
- * (src/ops/conv2d-winograd.ts); the op picks it where useWinogradForward says so.
- */
-export type Conv2dForwardImpl = Conv2dImpl | 'winograd';
-
-/** Everything the kernels need to know about one conv: sizes after upsampling, padding and striding. */
-export interface Conv2dGeometry {
-  batch: number;
-  inChannels: number;
-  inHeight: number;
-  inWidth: number;
-  outChannels: number;
-  kernelSize: number;
-  stride: number;
-  padding: number;
-  padBottom: number;
-  padRight: number;
-  padMode: 'zeros' | 'reflect';
-  upsample: number;
-  upsampleMode: 'nearest' | 'zeros';
-  upHeight: number;
-  upWidth: number;
-  paddedHeight: number;
-  paddedWidth: number;
-  outHeight: number;
-  outWidth: number;
-}
-
 const PAD_MODE_CODE = { zeros: 0, reflect: 1 } as const;
 const PASS_CODE = { forward: 0, inputGrad: 1, weightGrad: 2, inputGradPhase: 3 } as const;
 const WORKGROUP_SIZE = 256;
@@ -113,68 +47,6 @@ const NARROW_WORKGROUP_SIZE = 64;
 /** Horizontally adjacent output pixels per thread of conv2d_narrow.wgsl (its PIXELS). */
 const NARROW_PIXELS = 4;
 
-/**
- * Tile configurations of the implicit GEMM: WG_X×WG_Y threads, each a TM×(4·TN4) register block, so a
- * workgroup owns a (TM·WG_Y)×(4·TN4·WG_X) tile of the output; TILE_K deep staging. GEMM rows are channels, and
- * the first and last layers of the nets have 3: narrow row tiles keep those from computing mostly padding.
- * The loaders assume the thread count is a multiple of the row edge and of TILE_K, and a multiple or a half
- * of the column edge (checked below).
- *
- * 8×8 blocks: on lavapipe they beat the former 4×4 blocks on 64×64 tiles, and 32-row GEMMs run faster on
- * 64-thread 32×128 tiles than on 32×128 tiles of 4×8 blocks (`npm run bench -- --conv2d --sgemm`; figures in
- * bench/RESULTS.md). 64×128 tiles of 8×8 blocks on 128 threads, 16 deep, are also the textbook shape for
- * discrete GPUs (12.5 KiB of workgroup memory), so one table serves every adapter until a GPU measurement
- * says otherwise.
- */
-export interface GemmTile {
-  WG_X: number;
-  WG_Y: number;
-  /** Rows per thread (4 or 8) and vec4 columns per thread (1 or 2). */
-  TM: number;
-  TN4: number;
-  TILE_K: number;
-}
-
-export function gemmTileRows(t: GemmTile): number {
-  return t.WG_Y * t.TM;
-}
-
-export function gemmTileCols(t: GemmTile): number {
-  return t.WG_X * t.TN4 * 4;
-}
-
-const GEMM_TILES: readonly { maxRows: number; tile: GemmTile }[] = [
-  { maxRows: 16, tile: { WG_X: 64, WG_Y: 4, TM: 4, TN4: 1, TILE_K: 16 } }, // 16 × 256
-  { maxRows: 32, tile: { WG_X: 16, WG_Y: 4, TM: 8, TN4: 2, TILE_K: 16 } }, // 32 × 128, 64 threads
-  { maxRows: Infinity, tile: { WG_X: 16, WG_Y: 8, TM: 8, TN4: 2, TILE_K: 16 } }, // 64 × 128
-];
-
-for (const { tile } of GEMM_TILES) {
-  const threads = tile.WG_X * tile.WG_Y;
-  const tm = gemmTileRows(tile);
-  const tn = gemmTileCols(tile);
-  const columnsOk = threads >= tn ? threads % tn === 0 : tn === threads || tn === 2 * threads; // B_COLS ≤ 2
-  if ((tile.TM !== 4 && tile.TM !== 8) || (tile.TN4 !== 1 && tile.TN4 !== 2) || threads % tm || !columnsOk || threads % tile.TILE_K || (tm * tile.TILE_K) % threads || (tn * tile.TILE_K) % threads) {
-    throw new Error(`conv2d: GEMM tile ${JSON.stringify(tile)} does not fit the loaders of conv2d_gemm.wgsl`);
-  }
-}
-
-/** Workgroup memory of a tile's staging arrays (conv2d_gemm.wgsl tileA/tileB: rows padded by one vec4). */
-export function gemmTileWorkgroupBytes(t: GemmTile): number {
-  return t.TILE_K * (gemmTileRows(t) / 4 + 1 + gemmTileCols(t) / 4 + 1) * 16;
-}
-
-/**
- * The tile for a GEMM with this many rows (output channels, or input channels for the input gradient) that
- * fits the device's workgroup memory: the 16-row tile needs ~17.5 KiB, more than WebGPU's default 16 KiB, so
- * adapters that offer only the default get the next tile instead.
- */
-export function gemmTileFor(rows: number, maxWorkgroupBytes = Infinity): GemmTile {
-  const fits = GEMM_TILES.filter((t) => gemmTileWorkgroupBytes(t.tile) <= maxWorkgroupBytes);
-  if (!fits.length) throw new Error(`conv2d: no GEMM tile fits ${maxWorkgroupBytes} bytes of workgroup memory`);
-  return (fits.find((t) => rows <= t.maxRows) ?? fits[fits.length - 1]).tile;
-}
-
 function deviceTileFor(engine: Engine, rows: number): GemmTile {
   return gemmTileFor(rows, engine.limits.maxComputeWorkgroupStorageSize);
 }
@@ -182,72 +54,6 @@ function deviceTileFor(engine: Engine, rows: number): GemmTile {
 /** Split-K of the weight gradient: aim for this many workgroups, each summing at least MIN_CHUNK pixels. */
 const WEIGHT_GRAD_TARGET_WORKGROUPS = 256;
 const WEIGHT_GRAD_MIN_CHUNK = 256;
-
-// ------------------------------------------------------------------ shapes
-
-export function conv2dGeometry(
-  xShape: readonly number[],
-  wShape: readonly number[],
-  bShape: readonly number[] | null,
-  attrs: Conv2dAttrs,
-): Conv2dGeometry {
-  const up = attrs.upsample ?? 1;
-  const what = `conv2d: x ${shapeStr(xShape)}, weight ${shapeStr(wShape)}${bShape ? `, bias ${shapeStr(bShape)}` : ''}`;
-  if (xShape.length !== 4) throw new ShapeError(`${what}: x must be [N, Cin, H, W]`);
-  if (wShape.length !== 4 || wShape[2] !== wShape[3]) throw new ShapeError(`${what}: weight must be [Cout, Cin, K, K]`);
-  const [batch, inChannels, inHeight, inWidth] = xShape;
-  const [outChannels, wIn, kernelSize] = wShape;
-  if (wIn !== inChannels) throw new ShapeError(`${what}: weight has ${wIn} input channels, x has ${inChannels}`);
-  if (bShape && (bShape.length !== 1 || bShape[0] !== outChannels)) throw new ShapeError(`${what}: bias must be [${outChannels}]`);
-  if (attrs.stride !== 1 && attrs.stride !== 2) throw new ShapeError(`${what}: stride ${attrs.stride} is not 1 or 2`);
-  if (!Number.isInteger(attrs.padding) || attrs.padding < 0) throw new ShapeError(`${what}: padding ${attrs.padding} is not a non-negative integer`);
-  if (up !== 1 && up !== 2) throw new ShapeError(`${what}: upsample ${up} is not 1 or 2`);
-  if (attrs.padMode !== 'zeros' && attrs.padMode !== 'reflect') throw new ShapeError(`${what}: unknown padMode ${String(attrs.padMode)}`);
-  const upsampleMode = attrs.upsampleMode ?? 'nearest';
-  if (upsampleMode !== 'nearest' && upsampleMode !== 'zeros') throw new ShapeError(`${what}: unknown upsampleMode ${String(upsampleMode)}`);
-  if (upsampleMode === 'zeros' && attrs.padMode !== 'zeros') throw new ShapeError(`${what}: zero-insertion upsampling needs zero padding`);
-  const [padBottom, padRight] = attrs.padEnd ?? [attrs.padding, attrs.padding];
-  if (!(Number.isInteger(padBottom) && padBottom >= 0 && Number.isInteger(padRight) && padRight >= 0)) {
-    throw new ShapeError(`${what}: padEnd [${attrs.padEnd?.join(', ')}] is not two non-negative integers`);
-  }
-  if (attrs.padMode === 'reflect' && (padBottom !== attrs.padding || padRight !== attrs.padding)) {
-    throw new ShapeError(`${what}: reflect padding must be the same on every side (padEnd is for zero padding)`);
-  }
-  const upHeight = inHeight * up;
-  const upWidth = inWidth * up;
-  if (attrs.padMode === 'reflect' && (attrs.padding >= upHeight || attrs.padding >= upWidth)) {
-    throw new ShapeError(`${what}: reflect padding ${attrs.padding} needs an input larger than it (${upHeight}×${upWidth} after upsampling)`);
-  }
-  const paddedHeight = upHeight + attrs.padding + padBottom;
-  const paddedWidth = upWidth + attrs.padding + padRight;
-  const outHeight = Math.floor((paddedHeight - kernelSize) / attrs.stride) + 1;
-  const outWidth = Math.floor((paddedWidth - kernelSize) / attrs.stride) + 1;
-  if (!(outHeight > 0 && outWidth > 0) || batch < 1 || inChannels < 1 || outChannels < 1 || kernelSize < 1) {
-    throw new ShapeError(`${what}, stride ${attrs.stride}, padding ${attrs.padding}, upsample ${up}: output would be empty`);
-  }
-  return {
-    batch, inChannels, inHeight, inWidth, outChannels, kernelSize,
-    stride: attrs.stride, padding: attrs.padding, padBottom, padRight, padMode: attrs.padMode, upsample: up, upsampleMode,
-    upHeight, upWidth, paddedHeight, paddedWidth, outHeight, outWidth,
-  };
-}
-
-/**
- * FLOPs of the direct convolution (2 per multiply-add of x̂ and the weight): what every pass and
- * implementation (Winograd included) is credited with in profiles, so that their GFLOP/s compare.
- */
-export function conv2dFlops(g: Conv2dGeometry): number {
-  return 2 * g.batch * g.outChannels * g.outHeight * g.outWidth * g.inChannels * g.kernelSize ** 2;
-}
-
-export function conv2dOutputShape(g: Conv2dGeometry): number[] {
-  return [g.batch, g.outChannels, g.outHeight, g.outWidth];
-}
-
-/** Multiply-adds of one forward pass (each backward product has as many). */
-export function conv2dMacs(g: Conv2dGeometry): number {
-  return g.batch * g.outChannels * g.outHeight * g.outWidth * g.inChannels * g.kernelSize * g.kernelSize;
-}
 
 function sameShape(t: Tensor, shape: readonly number[], what: string): void {
   if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
