@@ -62,3 +62,17 @@ export function packParams(u32: readonly number[], f32: readonly number[] = [], 
   }
   return buf;
 }
+
+/**
+ * A uniform struct of u32 fields declared once, by name, in the WGSL struct's order: `pack` takes the values
+ * by name (a missing or extra field is a type error), so that a packer cannot drift from its struct by a
+ * position. test/params-layout.test.ts checks `fields` against the WGSL source.
+ */
+export interface U32Struct<F extends string> {
+  readonly fields: readonly F[];
+  pack(values: Readonly<Record<F, number>>): ArrayBuffer;
+}
+
+export function u32Struct<const F extends string>(fields: readonly F[]): U32Struct<F> {
+  return { fields, pack: (values) => packParams(fields.map((f) => values[f])) };
+}

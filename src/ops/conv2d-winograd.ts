@@ -10,7 +10,7 @@
 // Tiles are the 2×2 output blocks of every image (T = N·⌈Ho/2⌉·⌈Wo/2⌉), T4 = T rounded up to a multiple of 4.
 import { workgroups1d, type Engine } from '../engine/engine.js';
 import { ShapeError, shapeStr } from '../engine/errors.js';
-import { packParams, type Kernel } from '../engine/kernel.js';
+import { packParams, u32Struct, type Kernel } from '../engine/kernel.js';
 import { Tensor } from '../engine/tensor.js';
 import gemmSource from '../shaders/conv2d_winograd_gemm.wgsl';
 import sourceCoordSource from '../shaders/conv2d_source_coord.wgsl';
@@ -73,15 +73,22 @@ export function winogradUnsupported(g: Conv2dGeometry, maxBindingBytes = Infinit
   return null;
 }
 
+/** The Params struct of conv2d_winograd_transform.wgsl, field by field. */
+export const WINOGRAD_TRANSFORM_PARAMS = u32Struct([
+  'batch', 'inChannels', 'inHeight', 'inWidth', 'outChannels', 'outHeight', 'outWidth', 'pad',
+  'upHeight', 'upWidth', 'paddedHeight', 'paddedWidth', 'upsampleShift', 'padMode', 'hasBias',
+  'tilesH', 'tilesW', 'tiles', 'tilesPadded', 'total', 'upsampleZeros', 'channelsPadded',
+]);
+
 function transformParams(g: Conv2dGeometry, t: WinogradTiles, total: number, hasBias: boolean, channelsPadded = 0): ArrayBuffer {
-  return packParams([
-    g.batch, g.inChannels, g.inHeight, g.inWidth,
-    g.outChannels, g.outHeight, g.outWidth, g.padding,
-    g.upHeight, g.upWidth, g.paddedHeight, g.paddedWidth,
-    Math.log2(g.upsample), g.padMode === 'reflect' ? 1 : 0, hasBias ? 1 : 0,
-    t.tilesH, t.tilesW, t.tiles, t.tilesPadded, total,
-    g.upsampleMode === 'zeros' ? 1 : 0, channelsPadded,
-  ]);
+  return WINOGRAD_TRANSFORM_PARAMS.pack({
+    batch: g.batch, inChannels: g.inChannels, inHeight: g.inHeight, inWidth: g.inWidth,
+    outChannels: g.outChannels, outHeight: g.outHeight, outWidth: g.outWidth, pad: g.padding,
+    upHeight: g.upHeight, upWidth: g.upWidth, paddedHeight: g.paddedHeight, paddedWidth: g.paddedWidth,
+    upsampleShift: Math.log2(g.upsample), padMode: g.padMode === 'reflect' ? 1 : 0, hasBias: hasBias ? 1 : 0,
+    tilesH: t.tilesH, tilesW: t.tilesW, tiles: t.tiles, tilesPadded: t.tilesPadded, total,
+    upsampleZeros: g.upsampleMode === 'zeros' ? 1 : 0, channelsPadded,
+  });
 }
 
 type TransformEntry = 'weightTransform' | 'inputTransform' | 'outputTransform' | 'outputGradTransform' | 'weightGradTransform';

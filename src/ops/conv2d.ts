@@ -1,6 +1,6 @@
 import { workgroups1d, type Engine } from '../engine/engine.js';
 import { ShapeError, shapeStr } from '../engine/errors.js';
-import { packParams, type Kernel } from '../engine/kernel.js';
+import { packParams, u32Struct, type Kernel } from '../engine/kernel.js';
 import { Tensor } from '../engine/tensor.js';
 import paramsSource from '../shaders/conv2d_common.wgsl';
 import sourceCoordSource from '../shaders/conv2d_source_coord.wgsl';
@@ -99,17 +99,24 @@ function usePhaseGemm(g: Conv2dGeometry): boolean {
   return g.stride > 1 || g.outChannels >= 16;
 }
 
-/** The Params struct every conv2d shader declares (all u32). */
+/** The Params struct every conv2d shader declares (conv2d_common.wgsl), field by field. */
+export const CONV2D_PARAMS = u32Struct([
+  'batch', 'inChannels', 'inHeight', 'inWidth', 'outChannels', 'outHeight', 'outWidth', 'pad',
+  'upHeight', 'upWidth', 'paddedHeight', 'paddedWidth', 'total', 'reduceChunk',
+  'strideShift', 'upsampleShift', 'padMode', 'hasBias',
+  'phaseY', 'phaseX', 'phaseHeight', 'phaseWidth', 'phaseTapsY', 'phaseTapsX', 'upsampleZeros',
+]);
+
 function params(g: Conv2dGeometry, total: number, reduceChunk = 0, hasBias = false, phase = NO_PHASE): ArrayBuffer {
-  return packParams([
-    g.batch, g.inChannels, g.inHeight, g.inWidth,
-    g.outChannels, g.outHeight, g.outWidth, g.padding,
-    g.upHeight, g.upWidth, g.paddedHeight, g.paddedWidth,
+  return CONV2D_PARAMS.pack({
+    batch: g.batch, inChannels: g.inChannels, inHeight: g.inHeight, inWidth: g.inWidth,
+    outChannels: g.outChannels, outHeight: g.outHeight, outWidth: g.outWidth, pad: g.padding,
+    upHeight: g.upHeight, upWidth: g.upWidth, paddedHeight: g.paddedHeight, paddedWidth: g.paddedWidth,
     total, reduceChunk,
-    Math.log2(g.stride), Math.log2(g.upsample), PAD_MODE_CODE[g.padMode], hasBias ? 1 : 0,
-    phase.y, phase.x, phase.height, phase.width, phase.tapsY, phase.tapsX,
-    g.upsampleMode === 'zeros' ? 1 : 0,
-  ]);
+    strideShift: Math.log2(g.stride), upsampleShift: Math.log2(g.upsample), padMode: PAD_MODE_CODE[g.padMode], hasBias: hasBias ? 1 : 0,
+    phaseY: phase.y, phaseX: phase.x, phaseHeight: phase.height, phaseWidth: phase.width, phaseTapsY: phase.tapsY, phaseTapsX: phase.tapsX,
+    upsampleZeros: g.upsampleMode === 'zeros' ? 1 : 0,
+  });
 }
 
 // Only the kernel size and the pass/tile are pipeline constants: stride, upsampling, padding mode and bias
