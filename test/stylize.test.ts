@@ -6,16 +6,7 @@ import { apply } from '../src/autograd/tape.js';
 import { scaledTanh } from '../src/ops/elementwise.js';
 import { defaultTileEdge, peakFloatsPerPixel, stylizeRgba, tileStarts, type TransformNetLike } from '../src/models/stylize.js';
 import { testEngine } from './helpers/gpu.js';
-
-function randomImage(width: number, height: number, seed = 1): { width: number; height: number; data: Uint8Array } {
-  let s = seed;
-  const data = new Uint8Array(width * height * 4);
-  for (let i = 0; i < data.length; i++) {
-    s = (s * 1103515245 + 12345) >>> 0;
-    data[i] = (s >>> 16) & 0xff;
-  }
-  return { width, height, data };
-}
+import { randomImage } from './helpers/images.js';
 
 /** A per-pixel "style": 150·tanh(x/64 − 2) + 127.5, with a CPU twin (clamped like bytes). Counts its calls. */
 function pointwiseNet(engine: Engine): TransformNetLike & { calls: number; cpu(v: number): number } {

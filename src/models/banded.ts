@@ -33,8 +33,8 @@ export interface AxisPadding {
 
 /**
  * A convolution as the banded executor runs it: the input is first upsampled by `upsample` (nearest: each
- * pixel repeated; zeros: pixels placed `upsample` apart with zeros between, as a transposed convolution
- * sees its input), then padded, then convolved with no further padding.
+ * pixel repeated; zeros: each pixel followed by `upsample` − 1 zeros, as the conv shaders' index map does
+ * for a transposed convolution's input), then padded, then convolved with no further padding.
  */
 export interface BandConv {
   kind: 'conv';
@@ -97,11 +97,11 @@ export interface BandedRunStats {
 }
 
 /**
- * For each index of the padded, upsampled axis, the source index along the original axis (−1: a zero).
- * Reflection excludes the edge (PyTorch 'reflect'); zero-insertion upsampling has (n−1)·up + 1 positions.
+ * For each index of the padded, upsampled axis (n·up positions before padding), the source index along the
+ * original axis (−1: a zero). Reflection excludes the edge (PyTorch 'reflect').
  */
 export function axisSourceMap(n: number, upsample: number, mode: BandConv['upsampleMode'], padding: AxisPadding | ((n: number) => AxisPadding), padMode: BandConv['padMode']): Int32Array {
-  const upsampled = upsampledSize(n, upsample, mode);
+  const upsampled = n * upsample;
   const pad = typeof padding === 'function' ? padding(upsampled) : padding;
   if (padMode === 'reflect' && (pad.before >= upsampled || pad.after >= upsampled)) {
     throw new RangeError(`reflection padding ${Math.max(pad.before, pad.after)} needs more than ${upsampled} pixels`);
@@ -119,10 +119,6 @@ export function axisSourceMap(n: number, upsample: number, mode: BandConv['upsam
     map[r] = mode === 'nearest' ? Math.floor(u / upsample) : u % upsample === 0 ? u / upsample : -1;
   }
   return map;
-}
-
-function upsampledSize(n: number, upsample: number, mode: BandConv['upsampleMode']): number {
-  return mode === 'nearest' ? n * upsample : (n - 1) * upsample + 1;
 }
 
 function convOutputSize(padded: number, kernel: number, stride: number): number {

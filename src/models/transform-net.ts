@@ -3,6 +3,7 @@ import { ShapeError, shapeStr } from '../engine/errors.js';
 import { Tensor } from '../engine/tensor.js';
 import { add, conv2d, conv2dTranspose, crop2d, instanceNorm, pad2d, relu, scaledTanh } from '../autograd/functional.js';
 import { tfSameConv2dAttrs, tfSamePadding, type Conv2dAttrs } from '../ops/conv2d.js';
+import { conv2dTransposeAsConv, transposeRotateWeight } from '../ops/conv2d-transpose.js';
 import { rng } from '../ops/cpu.js';
 import type { BandConv, BandNorm, BandProgram, BandStep } from './banded.js';
 import { ModelFileError } from './safetensors.js';
@@ -355,13 +356,12 @@ export class TransformNet {
     const weight = this.param(`${layer.name}.conv2d.weight`);
     const k = layer.kernel;
     if (layer.upsample === 'transposed') {
-      // A stride-2 transposed conv (TF SAME: out = 2n) is a conv of the zero-inserted input (2n − 1) with
-      // the kernel flipped and its channel axes swapped, padded so that 2n outputs come out.
-      const plain = Tensor.fromData(this.engine, [layer.outChannels, layer.inChannels, k, k], flipTransposedWeight(await weight.data(), layer.inChannels, layer.outChannels, k), `${layer.name}.asConv`);
+      // The op's own equivalence: a conv over the zero-inserted input with the rotated, channel-swapped kernel.
+      const plain = transposeRotateWeight(weight);
       made.push(plain);
-      // The forward conv whose gradient this is pads `lead` before (TF SAME on 2n); the output is 2n long.
-      const lead = Math.floor((k - 2) / 2);
-      return { kind: 'conv', name: layer.name, weight: plain, bias, stride: 1, upsample: 2, upsampleMode: 'zeros', pad: () => ({ before: k - 1 - lead, after: 1 + lead }), padMode: 'zeros' };
+      const asConv = conv2dTransposeAsConv(k, { stride: 2 });
+      const pad = { before: asConv.padding, after: asConv.padEnd![0] };
+      return { kind: 'conv', name: layer.name, weight: plain, bias, stride: 1, upsample: 2, upsampleMode: 'zeros', pad: () => pad, padMode: 'zeros' };
     }
     const tfSame = this.architecture.padding === 'tf-same-zeros';
     return {
@@ -427,19 +427,6 @@ function freeingChain(x: Tensor, steps: readonly ((t: Tensor) => Tensor)[]): Ten
     y = next;
   }
   return y;
-}
-
-/** [Cin, Cout, K, K] transposed-conv weights as the [Cout, Cin, K, K] conv weights over the dilated input. */
-function flipTransposedWeight(w: Float32Array, cin: number, cout: number, k: number): Float32Array {
-  const out = new Float32Array(w.length);
-  for (let i = 0; i < cin; i++) {
-    for (let o = 0; o < cout; o++) {
-      for (let a = 0; a < k; a++) {
-        for (let b = 0; b < k; b++) out[((o * cin + i) * k + a) * k + b] = w[((i * cout + o) * k + (k - 1 - a)) * k + (k - 1 - b)];
-      }
-    }
-  }
-  return out;
 }
 
 /** The size the net computes at for an input side of n (see SIZE_MULTIPLE). */
