@@ -5,7 +5,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage, encodeImage, type RgbaImage } from '../src/cli/image-io.js';
 import { saveTransformNet } from '../src/models/model-file.js';
@@ -14,18 +14,7 @@ import { TransformNet } from '../src/models/transform-net.js';
 import { vggLayers } from '../src/models/vgg.js';
 import { rng } from '../src/ops/cpu.js';
 import { testEngine } from './helpers/gpu.js';
-
-const ROOT = resolve(__dirname, '..');
-const CLI = process.env.FSW_CLI ?? join(ROOT, 'dist', 'cli.js');
-
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
-  }
-  return newest;
-}
+import { buildCliIfStale, CLI, ROOT } from './helpers/cli.js';
 
 interface Result {
   status: number | null;
@@ -70,9 +59,7 @@ const shared = join(work, 'shared');
 const asset = (name: string) => join(shared, name);
 
 beforeAll(async () => {
-  if (!process.env.FSW_CLI && (!existsSync(CLI) || statSync(CLI).mtimeMs < newestMtime(join(ROOT, 'src')))) {
-    execFileSync('node', ['scripts/build.mjs', '--no-types'], { cwd: ROOT, stdio: 'pipe' });
-  }
+  buildCliIfStale();
   mkdirSync(join(shared, 'photos'), { recursive: true });
   writeFileSync(asset('photos/a.png'), encodeImage(picture(40, 36, 1), 'png'));
   writeFileSync(asset('photos/b.png'), encodeImage(picture(33, 40, 2), 'png'));

@@ -1,33 +1,21 @@
 // `import` as users run it: `node dist/cli.js import …` in child processes on ml5.js model folders built
 // from the golden fixture's small net (width 0.125): exit codes, one-line errors, no output file on failure,
 // and `stylize --model` on the result at a size that is not a multiple of 4.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage, encodeImage } from '../src/cli/image-io.js';
 import { readSafetensors } from '../src/models/safetensors.js';
 import { goldenFile } from './helpers/golden.js';
+import { buildCliIfStale, CLI, ROOT } from './helpers/cli.js';
 
-const ROOT = resolve(__dirname, '..');
-const CLI = join(ROOT, 'dist', 'cli.js');
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const index: any = JSON.parse(readFileSync(join(ROOT, 'test', 'fixtures', 'golden', 'ml5.json'), 'utf8'));
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
-  }
-  return newest;
-}
-
 beforeAll(() => {
-  if (!existsSync(CLI) || statSync(CLI).mtimeMs < Math.max(newestMtime(join(ROOT, 'src')), statSync(join(ROOT, 'package.json')).mtimeMs)) {
-    execFileSync('node', ['scripts/build.mjs', '--no-types'], { cwd: ROOT, stdio: 'pipe' });
-  }
+  buildCliIfStale();
 }, 300_000);
 
 interface Result {

@@ -1,33 +1,21 @@
 // The CLI as users run it: `node dist/cli.js …` in child processes, checking exit codes, the one-line
 // errors on stderr and that failures leave no output file behind.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, linkSync, mkdirSync, symlinkSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, linkSync, mkdirSync, symlinkSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage, encodeImage, type RgbaImage } from '../src/cli/image-io.js';
 import { writeSafetensors } from '../src/models/safetensors.js';
 import { testEngine } from './helpers/gpu.js';
+import { buildCliIfStale, CLI, ROOT } from './helpers/cli.js';
 
-const ROOT = resolve(__dirname, '..');
-const CLI = join(ROOT, 'dist', 'cli.js');
 const TRANSFORM_NET = join(ROOT, 'src', 'models', 'transform-net.ts');
 const MODEL_FILE = join(ROOT, 'src', 'models', 'model-file.ts');
 const haveTransformNet = existsSync(TRANSFORM_NET) && existsSync(MODEL_FILE);
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
-  }
-  return newest;
-}
-
 beforeAll(() => {
-  if (!existsSync(CLI) || statSync(CLI).mtimeMs < Math.max(newestMtime(join(ROOT, 'src')), statSync(join(ROOT, 'package.json')).mtimeMs)) {
-    execFileSync('node', ['scripts/build.mjs', '--no-types'], { cwd: ROOT, stdio: 'pipe' });
-  }
+  buildCliIfStale();
 }, 300_000);
 
 interface Result {

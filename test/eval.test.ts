@@ -1,9 +1,9 @@
 // The optimize and eval commands as users run them (`node dist/cli.js …` in child processes), at tiny sizes:
 // files written, their sizes and CSV layout, exit statuses for bad command lines.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage, encodeImage, type RgbaImage } from '../src/cli/image-io.js';
 import { saveTransformNet } from '../src/models/model-file.js';
@@ -12,22 +12,12 @@ import { TransformNet } from '../src/models/transform-net.js';
 import { vggLayers } from '../src/models/vgg.js';
 import { rng } from '../src/ops/cpu.js';
 import { testEngine } from './helpers/gpu.js';
+import { buildCliIfStale, CLI, ROOT } from './helpers/cli.js';
 
-const ROOT = resolve(__dirname, '..');
-const CLI = join(ROOT, 'dist', 'cli.js');
 const SHARED_VGG19 = join(ROOT, '../shared/assets/vgg/vgg19_conv1_1-conv3_4.safetensors');
 const haveShared = existsSync(SHARED_VGG19);
 const which = haveShared ? 'shared VGG19' : 'random VGG19 weights';
 const CSV_HEADER = 'image,method,iterations,evaluations,seconds,content_loss,style_loss,tv_loss,total_loss';
-
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
-  }
-  return newest;
-}
 
 const work = mkdtempSync(join(tmpdir(), 'eval-test-'));
 let vgg = SHARED_VGG19;
@@ -47,9 +37,7 @@ function picture(width: number, height: number, seed: number): RgbaImage {
 }
 
 beforeAll(async () => {
-  if (!existsSync(CLI) || statSync(CLI).mtimeMs < Math.max(newestMtime(join(ROOT, 'src')), statSync(join(ROOT, 'package.json')).mtimeMs)) {
-    execFileSync('node', ['scripts/build.mjs', '--no-types'], { cwd: ROOT, stdio: 'pipe' });
-  }
+  buildCliIfStale();
   const e = await testEngine();
   const net = TransformNet.create(e, { widthMultiplier: 0.25, seed: 2 });
   writeFileSync(join(work, 'tiny.safetensors'), await saveTransformNet(net, { style: 'stripes' }));
