@@ -10,10 +10,11 @@ import { defaultLossConfig } from '../src/models/losses.js';
 import { loadTransformNet } from '../src/models/model-file.js';
 import { readSafetensors, writeSafetensors } from '../src/models/safetensors.js';
 import { SampleOrder } from '../src/models/sample-order.js';
-import { decodeCheckpoint, encodeCheckpoint, type TrainConfig } from '../src/models/checkpoint.js';
+import { decodeCheckpoint, decodeHistory, encodeCheckpoint, historyTotals, type TrainConfig } from '../src/models/checkpoint.js';
 import { NonFiniteLossError, Trainer } from '../src/models/trainer.js';
 import { Vgg } from '../src/models/vgg.js';
 import { testEngine } from './helpers/gpu.js';
+import { sessionsFromLog } from '../src/cli/commands/train.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const SHARED_VGG19 = join(ROOT, '../shared/assets/vgg/vgg19_conv1_1-conv3_4.safetensors');
@@ -145,6 +146,8 @@ describe('Trainer', () => {
 
       const first = Trainer.create(e, config, { vgg, styleImage: style });
       await run(first, 3);
+      const session = { firstStep: 1, lastStep: 3, seconds: 1.5, command: 'node dist/cli.js train …', adapter: 'test' };
+      first.history.push(session);
       const bytes = encodeCheckpoint(await first.trainingState());
       first.dispose();
       const meta = readSafetensors(bytes).metadata;
@@ -165,6 +168,7 @@ describe('Trainer', () => {
       const resumed = Trainer.resume(e, decodeCheckpoint(bytes, 'run.ckpt.safetensors'), { vgg, styleImage: style }, 'run.ckpt.safetensors');
       expect(resumed.stepCount).toBe(3);
       expect(resumed.samplesSeen).toBe(6);
+      expect(resumed.history).toEqual([session]);
       const resumedLosses = await run(resumed, 2);
       expect(resumedLosses).toEqual(straightLosses.slice(3));
       const got = await weightsOf(resumed);
@@ -174,6 +178,8 @@ describe('Trainer', () => {
       const { net, metadata } = await loadTransformNet(e, encodeCheckpoint(await resumed.trainingState()), 'ckpt');
       expect(metadata.step).toBe(5);
       net.dispose();
+      // The model carries the sessions too.
+      expect(decodeHistory(readSafetensors(await resumed.saveModel()).metadata.history, 'model')).toEqual([session]);
       resumed.dispose();
     } finally {
       style.dispose();
@@ -298,6 +304,17 @@ describe.skipIf(!haveCli)('train CLI (dist/cli.js in a child process)', () => {
       const { net, metadata } = await loadTransformNet(e, new Uint8Array(readFileSync(join(dir, 'm.safetensors'))), 'm');
       expect(metadata).toMatchObject({ style: 'style', step: 6, architecture: { widthMultiplier: 0.25 } });
       net.dispose();
+      // The model records both sessions: their steps, command lines, wall time and adapter.
+      const history = decodeHistory(a.metadata.history, 'm');
+      expect(history.map((h) => [h.firstStep, h.lastStep])).toEqual([[1, 4], [5, 6]]);
+      expect(history[0].command).toMatch(/^node \S*cli\.js train .*--iters 4 --checkpoint-every 2/);
+      expect(history[1].command).toMatch(/--iters 6 --resume$/);
+      for (const h of history) {
+        expect(h.seconds).toBeGreaterThan(0);
+        expect(h.adapter).toBe(e.describe());
+        expect(Date.parse(h.started!)).not.toBeNaN();
+      }
+      expect(decodeHistory(b.metadata.history, 's').map((h) => [h.firstStep, h.lastStep])).toEqual([[1, 6]]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -377,4 +394,26 @@ describe.skipIf(!haveCli)('train CLI (dist/cli.js in a child process)', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 300_000);
+});
+
+describe('training history', () => {
+  it('recovers the sessions of an older run from its loss log (each session clock restarts at zero)', () => {
+    const r = (step: number, seconds: number) => ({ step, content: 1, style: 1, tv: 1, total: 1, seconds });
+    const sessions = sessionsFromLog([r(1, 38), r(2, 50), r(3, 61), r(4, 9), r(5, 20), r(6, 12)]);
+    expect(sessions.map((s) => [s.firstStep, s.lastStep, s.seconds, s.command])).toEqual([
+      [1, 3, 61, null],
+      [4, 5, 20, null],
+      [6, 6, 12, null],
+    ]);
+    expect(sessions.every((s) => /reconstructed from the loss log/.test(s.note!))).toBe(true);
+    expect(historyTotals(sessions)).toEqual({ steps: 6, seconds: 93 });
+    expect(sessionsFromLog([])).toEqual([]);
+  });
+
+  it('refuses a malformed history in a file', () => {
+    expect(decodeHistory(undefined, 'f')).toEqual([]);
+    expect(() => decodeHistory('{', 'f')).toThrow(/f: metadata "history" is not JSON/);
+    expect(() => decodeHistory('[{"firstStep":1}]', 'f')).toThrow(/not a list of training sessions/);
+    expect(() => decodeHistory('{"firstStep":1}', 'f')).toThrow(/not a list of training sessions/);
+  });
 });

@@ -6,9 +6,11 @@ export interface LossRecord {
   style: number;
   tv: number;
   total: number;
+  /** Seconds since the session's start (in the log file; each session's clock starts at zero). */
+  seconds?: number;
 }
 
-const SERIES: { key: keyof Omit<LossRecord, 'step'>; label: string; colour: string }[] = [
+const SERIES: { key: keyof Omit<LossRecord, 'step' | 'seconds'>; label: string; colour: string }[] = [
   { key: 'total', label: 'total (weighted)', colour: '#222222' },
   { key: 'content', label: 'content', colour: '#1f77b4' },
   { key: 'style', label: 'style', colour: '#d62728' },
@@ -31,7 +33,7 @@ function bucketed(records: readonly LossRecord[]): LossRecord[] {
   const out: LossRecord[] = [];
   for (let i = 0; i < records.length; i += size) {
     const chunk = records.slice(i, i + size);
-    const mean = (k: keyof LossRecord) => chunk.reduce((s, r) => s + r[k], 0) / chunk.length;
+    const mean = (k: 'content' | 'style' | 'tv' | 'total') => chunk.reduce((s, r) => s + r[k], 0) / chunk.length;
     out.push({ step: chunk[chunk.length - 1].step, content: mean('content'), style: mean('style'), tv: mean('tv'), total: mean('total') });
   }
   return out;

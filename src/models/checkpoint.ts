@@ -20,6 +20,7 @@ import type { VggArchitecture, VggInput } from './vgg.js';
  *   data       JSON {seed, samplesSeen}: the data order's position (see SampleOrder)
  *   optimizer  JSON {name: 'adam', lr, beta1, beta2, eps} (informative; the run's are ADAM_HYPERPARAMETERS and config.lr)
  *   adamScales F16 files only: JSON {param: [scale of m, scale of v]} (see scaleToF16)
+ *   history    JSON TrainingSession[]: the sessions the run went through (absent in older checkpoints)
  * Checkpoints written before `init`, `styleSha256` and `dataSha256` existed lack them in `training`, and
  * before convBias/outputNorm in `architecture`; both read as such (decodeMetadata fills the architecture).
  */
@@ -59,6 +60,39 @@ export type TrainProvenance = Required<Pick<TrainConfig, 'styleSha256' | 'dataSh
 /** Adam's hyperparameters besides the learning rate: fixed for every run (the checkpoint records them). */
 export const ADAM_HYPERPARAMETERS = { beta1: 0.9, beta2: 0.999, eps: 1e-8 } as const;
 
+/**
+ * One session of a run: one process that took steps firstStep..lastStep. A run resumed across sessions (and
+ * machines) lists them all, so that a shipped model says how it was made: every step, each command and its
+ * wall time.
+ */
+export interface TrainingSession {
+  firstStep: number;
+  lastStep: number;
+  /** Wall-clock seconds from the session's start to its last step (compilation and data loading included). */
+  seconds: number;
+  /** The command line as given (null when the session was reconstructed from the loss log). */
+  command: string | null;
+  /** ISO date of the session's start, when known. */
+  started?: string;
+  /** The adapter it ran on (engine.describe()), when known. */
+  adapter?: string;
+  /** The program's version, when known. */
+  version?: string;
+  /** How the entry was obtained when it is not a first-hand record. */
+  note?: string;
+}
+
+/** Steps and wall time over a run's sessions. */
+export function historyTotals(history: readonly TrainingSession[]): { steps: number; seconds: number } {
+  let steps = 0;
+  let seconds = 0;
+  for (const s of history) {
+    steps += Math.max(0, s.lastStep - s.firstStep + 1);
+    seconds += s.seconds;
+  }
+  return { steps, seconds };
+}
+
 /** A tensor read back to the CPU. */
 export interface HostTensor {
   shape: number[];
@@ -78,7 +112,12 @@ export interface TrainingState {
   step: number;
   /** Samples consumed so far: with config.seed, the position in the data order. */
   samplesSeen: number;
+  /** The sessions that took the steps so far, oldest first (empty when a checkpoint predates the record). */
+  history: TrainingSession[];
 }
+
+/** Metadata key of the run's sessions (JSON TrainingSession[]), in checkpoints and in the models they end in. */
+export const HISTORY_KEY = 'history';
 
 /** Metadata key of an F16 checkpoint's moment scales: JSON {param: [scale of m, scale of v]}, powers of two. */
 const MOMENT_SCALES_KEY = 'adamScales';
@@ -120,6 +159,7 @@ export function encodeCheckpoint(state: TrainingState, opts: { dtype?: Dtype } =
       data: JSON.stringify({ seed: config.seed, samplesSeen: state.samplesSeen }),
       optimizer: JSON.stringify({ name: 'adam', lr: config.lr, ...ADAM_HYPERPARAMETERS }),
       ...(f16 ? { [MOMENT_SCALES_KEY]: JSON.stringify(scales) } : {}),
+      ...(state.history.length ? { [HISTORY_KEY]: JSON.stringify(state.history) } : {}),
     },
   );
   return writeSafetensors(tensors, metadata, { dtype: f16 ? 'F16' : 'F32' });
@@ -152,7 +192,26 @@ export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Trai
   };
   const moments = new Map(names.map((name) => [name, { m: moment('m', name), v: moment('v', name) }]));
   if (file.metadata[MOMENT_SCALES_KEY] !== undefined) unscaleMoments(file.metadata[MOMENT_SCALES_KEY], moments, source);
-  return { config, net, weights, moments, step, samplesSeen: data.samplesSeen as number };
+  const history = decodeHistory(file.metadata[HISTORY_KEY], source);
+  return { config, net, weights, moments, step, samplesSeen: data.samplesSeen as number, history };
+}
+
+/** The `history` metadata of a checkpoint or model ([] when absent); malformed entries throw ModelFileError. */
+export function decodeHistory(json: string | undefined, source: string): TrainingSession[] {
+  if (json === undefined) return [];
+  let list: unknown;
+  try {
+    list = JSON.parse(json);
+  } catch {
+    throw new ModelFileError(`${source}: metadata "${HISTORY_KEY}" is not JSON`);
+  }
+  const isStep = (x: unknown): x is number => Number.isInteger(x) && (x as number) >= 0;
+  const ok = (e: Record<string, unknown>): boolean =>
+    isStep(e.firstStep) && isStep(e.lastStep) && typeof e.seconds === 'number' && e.seconds >= 0 && (e.command === null || typeof e.command === 'string');
+  if (!Array.isArray(list) || !list.every((e) => e && typeof e === 'object' && ok(e as Record<string, unknown>))) {
+    throw new ModelFileError(`${source}: metadata "${HISTORY_KEY}" is not a list of training sessions`);
+  }
+  return list as TrainingSession[];
 }
 
 /**

@@ -107,9 +107,11 @@ export async function saveTransformNet(
   net: TransformNet,
   metadata: Partial<Pick<ModelMetadata, 'style' | 'training' | 'step' | 'source' | 'licence'>> = {},
   opts: { dtype?: Dtype } = {},
+  /** Further metadata strings (e.g. a trained model's session history). */
+  extra: Record<string, string> = {},
 ): Promise<Uint8Array> {
   const full: ModelMetadata = { format: MODEL_FORMAT, version: MODEL_FORMAT_VERSION, architecture: architectureOf(net.config), ...metadata };
-  return writeSafetensors(await transformNetTensors(net), encodeMetadata(full), opts);
+  return writeSafetensors(await transformNetTensors(net), encodeMetadata(full, extra), opts);
 }
 
 /** Reads and checks our metadata; `source` names the file in errors. */

@@ -3,7 +3,7 @@ import { ShapeError, shapeStr } from '../engine/errors.js';
 import type { Tensor } from '../engine/tensor.js';
 import { backward } from '../autograd/tape.js';
 import { Adam } from '../autograd/optim.js';
-import { ADAM_HYPERPARAMETERS, type TrainConfig, type TrainingState } from './checkpoint.js';
+import { ADAM_HYPERPARAMETERS, HISTORY_KEY, type TrainConfig, type TrainingSession, type TrainingState } from './checkpoint.js';
 import { readLosses, StyleLoss, type StepLosses } from './losses.js';
 import { saveTransformNet, transformNetTensors } from './model-file.js';
 import { ModelFileError } from './safetensors.js';
@@ -42,6 +42,11 @@ function checkConfig(c: TrainConfig): void {
 export class Trainer {
   /** Samples consumed so far: with the seed, the position in the data order. */
   samplesSeen = 0;
+  /**
+   * The sessions of the run so far (a resumed run's, then the caller's own entry, which it keeps up to date):
+   * written into checkpoints and into the model.
+   */
+  history: TrainingSession[] = [];
 
   private constructor(
     readonly engine: Engine,
@@ -85,6 +90,7 @@ export class Trainer {
       });
       trainer.adam.loadState(state.step, moments.map((x) => x.m), moments.map((x) => x.v));
       trainer.samplesSeen = state.samplesSeen;
+      trainer.history = state.history.map((s) => ({ ...s }));
       return trainer;
     } catch (e) {
       if (trainer) trainer.dispose();
@@ -141,12 +147,13 @@ export class Trainer {
       i++;
     }
     const { widthMultiplier, output, architecture } = this.net.config;
-    return { config: this.config, net: { widthMultiplier, output, architecture }, weights, moments, step: this.stepCount, samplesSeen: this.samplesSeen };
+    return { config: this.config, net: { widthMultiplier, output, architecture }, weights, moments, step: this.stepCount, samplesSeen: this.samplesSeen, history: this.history.map((s) => ({ ...s })) };
   }
 
-  /** The trained net as a model file (no optimiser state). */
+  /** The trained net as a model file (no optimiser state; the config, step and sessions in its metadata). */
   saveModel(opts: { dtype?: 'F32' | 'F16' } = {}): Promise<Uint8Array> {
-    return saveTransformNet(this.net, { style: this.config.styleName, training: this.config as unknown as Record<string, unknown>, step: this.stepCount }, opts);
+    const extra: Record<string, string> = this.history.length ? { [HISTORY_KEY]: JSON.stringify(this.history) } : {};
+    return saveTransformNet(this.net, { style: this.config.styleName, training: this.config as unknown as Record<string, unknown>, step: this.stepCount }, opts, extra);
   }
 
   dispose(): void {

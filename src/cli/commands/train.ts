@@ -7,7 +7,7 @@ import type { Engine } from '../../engine/engine.js';
 import { Tensor } from '../../engine/tensor.js';
 import { rgbaToTensor } from '../../ops/image.js';
 import { defaultLossConfig } from '../../models/losses.js';
-import { decodeCheckpoint, encodeCheckpoint, type TrainConfig, type TrainingState, type TrainProvenance } from '../../models/checkpoint.js';
+import { decodeCheckpoint, encodeCheckpoint, type TrainConfig, type TrainingSession, type TrainingState, type TrainProvenance } from '../../models/checkpoint.js';
 import { CHECKPOINT_FORMAT, decodeMetadata, loadTransformNet, MODEL_FORMAT, type ModelMetadata } from '../../models/model-file.js';
 import { readSafetensors } from '../../models/safetensors.js';
 import { stylizeRgba } from '../../models/stylize.js';
@@ -21,6 +21,7 @@ import { lossCurveSvg, type LossRecord } from '../loss-curve.js';
 import { buildVgg, checkImageSide, imageTensor, readVggFile, resolveLossConfig, type LossOverrides, type VggFile } from '../loss-network.js';
 import { formatDuration } from '../progress.js';
 import { CliError } from '../errors.js';
+import { packageVersion } from '../package-files.js';
 
 /** Exit statuses after a signal (128 + its number), as shells report them; a checkpoint has been written. */
 const EXIT_STATUS: Record<StopSignal, number> = { SIGINT: 130, SIGTERM: 143 };
@@ -55,6 +56,8 @@ export interface TrainOptions extends LossOverrides {
   saveDtype?: 'f32' | 'f16';
   /** Options given explicitly on the command line (a resumed run refuses to change them). */
   given?: ReadonlySet<string>;
+  /** The command line, recorded in the run's history (checkpoints and the model). */
+  command?: string;
   /** Where progress and warnings go (stderr). */
   log?(line: string): void;
   /** Progress line rewritten in place (a terminal), else printed every few steps. */
@@ -148,6 +151,26 @@ function readLog(path: string, upToStep: number): LossRecord[] {
     }
   }
   return records;
+}
+
+/**
+ * The sessions of a run whose checkpoint predates the session record, recovered from its loss log: each
+ * session's clock starts at zero, so a record whose `seconds` is below its predecessor's starts a new one.
+ */
+export function sessionsFromLog(records: readonly LossRecord[]): TrainingSession[] {
+  const sessions: TrainingSession[] = [];
+  let previous = Infinity;
+  for (const r of records) {
+    const seconds = r.seconds ?? 0;
+    if (seconds < previous || sessions.length === 0) {
+      sessions.push({ firstStep: r.step, lastStep: r.step, seconds, command: null, note: 'reconstructed from the loss log (the checkpoint predates the session record)' });
+    }
+    const current = sessions[sessions.length - 1];
+    current.lastStep = r.step;
+    current.seconds = seconds;
+    previous = seconds;
+  }
+  return sessions;
 }
 
 /**
@@ -279,6 +302,10 @@ interface TrainRun {
   stop: { signal: StopSignal | null };
   /** The model file (--out). */
   outPath: string;
+  /** This session's entry in trainer.history, updated after every step. */
+  session: TrainingSession;
+  /** performance.now() when the command started. */
+  startedAt: number;
 }
 
 async function writeCheckpoint(run: TrainRun): Promise<void> {
@@ -319,6 +346,8 @@ async function trainSteps(run: TrainRun, o: TrainOptions, log: (line: string) =>
       // Rate over recent steps (the first ones include kernel compilation).
       rate = rate === 0 ? 1 / dt : 0.9 * rate + 0.1 / dt;
       run.losses.add({ step: t.stepCount, ...losses }, (now - started) / 1000);
+      run.session.lastStep = t.stepCount;
+      run.session.seconds = +((now - run.startedAt) / 1000).toFixed(3);
       const done = t.stepCount;
       const line =
         `step ${done}/${total}  ${rate.toFixed(2)} it/s  ETA ${formatDuration((total - done) / rate)}  ` +
@@ -341,6 +370,8 @@ async function trainSteps(run: TrainRun, o: TrainOptions, log: (line: string) =>
 /** The last checkpoint, then the model unless a signal stopped the run; returns the exit status. */
 async function finishTrain(run: TrainRun, log: (line: string) => void): Promise<number> {
   const { plan, trainer } = run;
+  // A session stopped before its first step leaves no entry.
+  if (run.session.lastStep < run.session.firstStep) trainer.history = trainer.history.filter((s) => s !== run.session);
   await writeCheckpoint(run);
   if (run.stop.signal) {
     log(`checkpoint at step ${trainer.stepCount}: ${plan.paths.checkpoint} (continue with --resume)`);
@@ -357,6 +388,8 @@ async function finishTrain(run: TrainRun, log: (line: string) => void): Promise<
  * SIGTERM, each with a checkpoint written).
  */
 export async function runTrain(o: TrainOptions): Promise<number> {
+  const startedAt = performance.now();
+  const startedDate = new Date().toISOString();
   const log = o.log ?? ((line: string) => process.stderr.write(line + '\n'));
   const plan = planTrain(o, log);
   if (!plan) return 0;
@@ -392,6 +425,17 @@ export async function runTrain(o: TrainOptions): Promise<number> {
       style.dispose();
     }
     const records = plan.resumed ? readLog(paths.log, trainer.stepCount) : [];
+    if (plan.resumed && trainer.history.length === 0 && trainer.stepCount > 0) trainer.history = sessionsFromLog(records);
+    const session: TrainingSession = {
+      firstStep: trainer.stepCount + 1,
+      lastStep: trainer.stepCount,
+      seconds: 0,
+      command: o.command ?? null,
+      started: startedDate,
+      adapter: engine.describe(),
+      version: packageVersion(),
+    };
+    trainer.history.push(session);
     loader = new DataLoader(plan.files, {
       size: config.size,
       batch: config.batch,
@@ -406,7 +450,7 @@ export async function runTrain(o: TrainOptions): Promise<number> {
         `content ${config.loss.contentLayer} style ${config.loss.styleLayers.join(',')}, weights ${config.loss.contentWeight}/` +
         `${config.loss.styleWeight}/${config.loss.tvWeight}, ${loader.threadCount || 'no'} decoding threads, on ${engine.describe()}`,
     );
-    const run: TrainRun = { plan, engine, trainer, loader, losses: new LossLog(paths.log, records), dtype: o.saveDtype === 'f16' ? 'F16' : 'F32', stop, outPath: o.out };
+    const run: TrainRun = { plan, engine, trainer, loader, losses: new LossLog(paths.log, records), dtype: o.saveDtype === 'f16' ? 'F16' : 'F32', stop, outPath: o.out, session, startedAt };
     await trainSteps(run, o, log);
     return await finishTrain(run, log);
   } finally {
@@ -417,6 +461,13 @@ export async function runTrain(o: TrainOptions): Promise<number> {
     vgg?.dispose();
     engine.destroy();
   }
+}
+
+/** This process's command line as a shell would take it, the script's path relative to the working directory. */
+function commandLine(): string {
+  const [, script = 'cli.js', ...rest] = process.argv;
+  const quote = (a: string): string => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`);
+  return ['node', relative(process.cwd(), script) || script, ...rest].map(quote).join(' ');
 }
 
 function optionalNumber(args: ParsedArgs, name: string): number | undefined {
@@ -494,6 +545,7 @@ export const trainCommand: Command = {
       workers: args.given.has('workers') ? args.number('workers')! : Math.max(1, availableParallelism() - 1),
       saveDtype: args.string('save-dtype') as 'f32' | 'f16',
       given: args.given,
+      command: commandLine(),
       interactive: process.stderr.isTTY === true,
     });
   },
