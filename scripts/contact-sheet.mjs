@@ -1,6 +1,7 @@
 // A contact sheet: rows of images, each scaled to one cell height (area average), written as a JPEG.
-// Usage: node scripts/contact-sheet.mjs OUT.jpg CELL_HEIGHT COLUMNS IMG... (PNG or JPEG inputs, row by row)
-// scripts/demo.sh makes one of the Kodak photos (first column) and their imported ml5 styles.
+// Usage: node scripts/contact-sheet.mjs OUT.jpg CELL_HEIGHT COLUMNS IMG... (PNG or JPEG inputs, row by row;
+// `-` leaves a cell blank). scripts/demo.sh makes one of the Kodak photos (first column) and their imported ml5
+// styles; scripts/ship-style.sh one of a shipped style (its image, then the photos over their stylisations).
 import { readFileSync, writeFileSync } from 'node:fs';
 import pngjs from 'pngjs';
 import jpeg from 'jpeg-js';
@@ -45,7 +46,8 @@ function scaleToHeight(img) {
   return { width: w, height, data };
 }
 
-const cells = inputs.map((p) => scaleToHeight(decode(p)));
+const BLANK = '-';
+const cells = inputs.map((p) => (p === BLANK ? { width: 0, height, data: new Uint8Array(0) } : scaleToHeight(decode(p))));
 const rows = cells.length / columns;
 // Column widths: the widest cell of each column, so that rows of different aspect ratios still line up.
 const widths = Array.from({ length: columns }, (_, c) => Math.max(...cells.filter((_, i) => i % columns === c).map((img) => img.width)));

@@ -6,6 +6,7 @@ import {
   architectureOf,
   decodeMetadata,
   encodeMetadata,
+  HISTORY_KEY,
   netConfigOf,
 } from './model-file.js';
 import { ModelFileError, readSafetensors, writeSafetensors, type Dtype } from './safetensors.js';
@@ -115,9 +116,6 @@ export interface TrainingState {
   /** The sessions that took the steps so far, oldest first (empty when a checkpoint predates the record). */
   history: TrainingSession[];
 }
-
-/** Metadata key of the run's sessions (JSON TrainingSession[]), in checkpoints and in the models they end in. */
-export const HISTORY_KEY = 'history';
 
 /** Metadata key of an F16 checkpoint's moment scales: JSON {param: [scale of m, scale of v]}, powers of two. */
 const MOMENT_SCALES_KEY = 'adamScales';

@@ -7,6 +7,8 @@ import {
   RESIDUAL_BLOCKS,
   TransformNet,
   channelWidths,
+  checkedWeights,
+  parameterSpecs,
   type ArchitectureName,
   type ResolvedTransformNetConfig,
   type TransformNetArchitecture,
@@ -19,12 +21,15 @@ import { ModelFileError, readSafetensors, writeSafetensors, type Dtype } from '.
  *   format        'fast-style-webgpu/transform-net' (a training checkpoint: 'fast-style-webgpu/checkpoint')
  *   version       '1'
  *   architecture  JSON ArchitectureMetadata
- *   style         the style's name, training  JSON of the training config, step  the optimiser steps.
+ *   style         the style's name, training  JSON of the training config, step  the optimiser steps,
+ *   history       JSON of the training sessions (checkpoint.ts's TrainingSession[]) of a trained model.
  */
 
 export const MODEL_FORMAT = 'fast-style-webgpu/transform-net';
 export const CHECKPOINT_FORMAT = 'fast-style-webgpu/checkpoint';
 export const MODEL_FORMAT_VERSION = 1;
+/** Metadata key of a run's sessions (JSON TrainingSession[]), in checkpoints and in the models they end in. */
+export const HISTORY_KEY = 'history';
 /** Tensors of a checkpoint that are not weights (optimiser moments) start with this. */
 export const CHECKPOINT_EXTRA_PREFIX = 'adam.';
 
@@ -157,6 +162,22 @@ export function decodeMetadata(raw: Record<string, string>, source: string, form
 export function netConfigOf(metadata: ModelMetadata): { widthMultiplier: number; output: ArchitectureMetadata['output']; architecture: ArchitectureName } {
   const a = metadata.architecture;
   return { widthMultiplier: a.widthMultiplier, output: a.output, architecture: a.name };
+}
+
+/**
+ * A model file (or a training checkpoint, its optimiser state dropped) rewritten as a model file with
+ * weights of `dtype`: the same weights, checked as loadTransformNet checks them but on the CPU, and the same
+ * metadata (style, training config, step, sessions, source, licence).
+ */
+export function rewriteModelFile(bytes: Uint8Array, source: string, opts: { dtype: Dtype }): Uint8Array {
+  const file = readSafetensors(bytes, source);
+  const metadata = decodeMetadata(file.metadata, source);
+  const config = netConfigOf(metadata);
+  const weights = new Map([...file.tensors].filter(([name]) => metadata.format !== CHECKPOINT_FORMAT || !name.startsWith(CHECKPOINT_EXTRA_PREFIX)));
+  const values = checkedWeights(config, weights, source);
+  const tensors = new Map(parameterSpecs(config).map((s) => [s.name, { shape: [...s.shape], data: values.get(s.name)! }]));
+  const extra: Record<string, string> = file.metadata[HISTORY_KEY] !== undefined ? { [HISTORY_KEY]: file.metadata[HISTORY_KEY] } : {};
+  return writeSafetensors(tensors, encodeMetadata({ ...metadata, format: MODEL_FORMAT }, extra), opts);
 }
 
 /**

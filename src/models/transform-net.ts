@@ -190,6 +190,36 @@ export function parameterSpecs(config: TransformNetConfig = {}): ParameterSpec[]
 const IGNORED_BUFFER = /^(res\d\.)?in\d\.(running_mean|running_var|num_batches_tracked)$/;
 
 /**
+ * The weights of a net of `config` from named tensors, in parameter order, checked on the CPU: every expected
+ * name present with its exact shape and nothing else (besides PyTorch's unused instance-norm buffers); a
+ * mismatch throws ModelFileError naming it and `source`.
+ */
+export function checkedWeights(
+  config: TransformNetConfig,
+  tensors: ReadonlyMap<string, { shape: readonly number[]; data: Float32Array }>,
+  source = 'the weights',
+): Map<string, Float32Array> {
+  const resolved = resolveConfig(config);
+  const specs = parameterSpecs(resolved);
+  const expected = new Set(specs.map((s) => s.name));
+  const widthNote = `a width-${resolved.widthMultiplier} ${resolved.architecture} transform net`;
+  for (const s of specs) {
+    const t = tensors.get(s.name);
+    if (!t) throw new ModelFileError(`${source}: missing tensor ${s.name} ${shapeStr(s.shape)} of ${widthNote}`);
+    if (t.shape.length !== s.shape.length || t.shape.some((d, i) => d !== s.shape[i])) {
+      throw new ModelFileError(`${source}: tensor ${s.name} has shape ${shapeStr(t.shape)}, ${widthNote} needs ${shapeStr(s.shape)}`);
+    }
+    if (t.data.length !== s.shape.reduce((a, b) => a * b, 1)) {
+      throw new ModelFileError(`${source}: tensor ${s.name} holds ${t.data.length} values for shape ${shapeStr(s.shape)}`);
+    }
+  }
+  for (const name of tensors.keys()) {
+    if (!expected.has(name) && !IGNORED_BUFFER.test(name)) throw new ModelFileError(`${source}: unexpected tensor ${name} (not part of ${widthNote})`);
+  }
+  return new Map(specs.map((s) => [s.name, tensors.get(s.name)!.data]));
+}
+
+/**
  * Initial values: PyTorch's Conv2d / ConvTranspose2d default (U(±1/√fanIn) for weight and bias, fanIn the
  * weight's second size times K²), IN gamma 1 and beta 0.
  */
@@ -253,24 +283,7 @@ export class TransformNet {
     source = 'the weights',
   ): TransformNet {
     const resolved = resolveConfig(config);
-    const specs = parameterSpecs(resolved);
-    const expected = new Set(specs.map((s) => s.name));
-    const widthNote = `a width-${resolved.widthMultiplier} ${resolved.architecture} transform net`;
-    for (const s of specs) {
-      const t = tensors.get(s.name);
-      if (!t) throw new ModelFileError(`${source}: missing tensor ${s.name} ${shapeStr(s.shape)} of ${widthNote}`);
-      if (t.shape.length !== s.shape.length || t.shape.some((d, i) => d !== s.shape[i])) {
-        throw new ModelFileError(`${source}: tensor ${s.name} has shape ${shapeStr(t.shape)}, ${widthNote} needs ${shapeStr(s.shape)}`);
-      }
-      if (t.data.length !== s.shape.reduce((a, b) => a * b, 1)) {
-        throw new ModelFileError(`${source}: tensor ${s.name} holds ${t.data.length} values for shape ${shapeStr(s.shape)}`);
-      }
-    }
-    for (const name of tensors.keys()) {
-      if (!expected.has(name) && !IGNORED_BUFFER.test(name)) throw new ModelFileError(`${source}: unexpected tensor ${name} (not part of ${widthNote})`);
-    }
-    const values = new Map(specs.map((s) => [s.name, tensors.get(s.name)!.data]));
-    return new TransformNet(engine, resolved, values);
+    return new TransformNet(engine, resolved, checkedWeights(resolved, tensors, source));
   }
 
   /** The width multiplier (for callers that size buffers by it). */

@@ -1,5 +1,6 @@
 // The CLI's commands, in the order `--help` lists them. Adding a command = its file + one line here.
 import type { Command } from '../args.js';
+import { convertCommand } from './convert.js';
 import { evalCommand } from './eval.js';
 import { importCommand } from './import.js';
 import { infoCommand } from './info.js';
@@ -7,4 +8,4 @@ import { optimizeCommand } from './optimize.js';
 import { stylizeCommand } from './stylize.js';
 import { trainCommand } from './train.js';
 
-export const commands: readonly Command[] = [stylizeCommand, trainCommand, optimizeCommand, evalCommand, importCommand, infoCommand];
+export const commands: readonly Command[] = [stylizeCommand, trainCommand, optimizeCommand, evalCommand, importCommand, convertCommand, infoCommand];
