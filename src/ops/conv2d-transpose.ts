@@ -169,42 +169,45 @@ function adjointBackward(x: Tensor, weight: Tensor, dy: Tensor, attrs: Conv2dTra
  * [N, Cout, stride·H, stride·W]. Runs on conv2d's kernels (see the comment at the top of this file); with a
  * bias always as `zero-insert`.
  */
-export const conv2dTranspose = defineOp<Conv2dTransposeAttrs>({
+export const conv2dTranspose = defineOp({
   name: 'conv2dTranspose',
   inputs: ['x', 'weight', 'bias'],
   optional: ['bias'],
-  forward([x, weight, bias], attrs) {
-    check(x!.shape, weight!.shape, bias ? bias.shape : null, attrs);
+  forward(
+    [x, weight, bias]: [x: Tensor, weight: Tensor, bias: Tensor | null],
+    attrs: Conv2dTransposeAttrs,
+  ): { output: Tensor; saved: [x: Tensor, weight: Tensor, convWeight: Tensor | null] } {
+    check(x.shape, weight.shape, bias ? bias.shape : null, attrs);
     if (conv2dTransposeSettings.impl === 'adjoint' && !bias) {
-      return { output: conv2dTransposeForward(x!, weight!, null, attrs, 'adjoint'), saved: [x, weight, null] };
+      return { output: conv2dTransposeForward(x, weight, null, attrs, 'adjoint'), saved: [x, weight, null] };
     }
-    const convWeight = transposeRotateWeight(weight!);
-    const convAttrs = conv2dTransposeAsConv(weight!.shape[2], attrs);
-    const g = conv2dGeometry(x!.shape, convWeight.shape, bias ? bias.shape : null, convAttrs);
-    const impl = useWinogradForward(g, x!.engine) ? 'winograd' : conv2dImplFor('forward', g);
+    const convWeight = transposeRotateWeight(weight);
+    const convAttrs = conv2dTransposeAsConv(weight.shape[2], attrs);
+    const g = conv2dGeometry(x.shape, convWeight.shape, bias ? bias.shape : null, convAttrs);
+    const impl = useWinogradForward(g, x.engine) ? 'winograd' : conv2dImplFor('forward', g);
     // The rotated weight is saved (and disposed by the tape) for the input gradient.
-    return { output: conv2dForward(x!, convWeight, bias, convAttrs, impl), saved: [x, weight, convWeight] };
+    return { output: conv2dForward(x, convWeight, bias, convAttrs, impl), saved: [x, weight, convWeight] };
   },
   backward({ saved: [x, weight, convWeight], attrs, inputShapes, needsGrad }, dy) {
     if (!convWeight) {
-      const [dx, dw] = adjointBackward(x!, weight!, dy, attrs, needsGrad);
+      const [dx, dw] = adjointBackward(x, weight, dy, attrs, needsGrad);
       return [dx, dw, null];
     }
-    const convAttrs = conv2dTransposeAsConv(inputShapes[1]![2], attrs);
-    const g = conv2dGeometry(inputShapes[0]!, convWeight.shape, null, convAttrs);
+    const convAttrs = conv2dTransposeAsConv(inputShapes[1][2], attrs);
+    const g = conv2dGeometry(inputShapes[0], convWeight.shape, null, convAttrs);
     let dw: Tensor | null = null;
     if (needsGrad[1]) {
-      const convGrad = conv2dBackwardWeight(dy, x!, convWeight.shape, convAttrs, conv2dImplFor('backwardWeight', g));
+      const convGrad = conv2dBackwardWeight(dy, x, convWeight.shape, convAttrs, conv2dImplFor('backwardWeight', g));
       dw = transposeRotateWeight(convGrad);
       convGrad.dispose();
     }
     return [
-      needsGrad[0] ? conv2dBackwardInput(dy, convWeight, inputShapes[0]!, convAttrs, conv2dImplFor('backwardInput', g)) : null,
+      needsGrad[0] ? conv2dBackwardInput(dy, convWeight, inputShapes[0], convAttrs, conv2dImplFor('backwardInput', g)) : null,
       dw,
       needsGrad[2] && inputShapes[2] ? conv2dBackwardBias(dy) : null,
     ];
   },
   reference([x, weight, bias], attrs) {
-    return conv2dTransposeReference(x!, weight!, bias, attrs);
+    return conv2dTransposeReference(x, weight, bias, attrs);
   },
 });

@@ -553,24 +553,24 @@ export function useWinogradWeightGrad(g: Conv2dGeometry, engine: Engine): boolea
  * of x fused into the input indexing (resize-conv). Runs the tiled implicit-GEMM kernels (direct ones for
  * GEMMs of a few rows, see conv2dImplFor); the forward of 3×3 stride-1 convs runs Winograd (useWinogradForward).
  */
-export const conv2d = defineOp<Conv2dAttrs>({
+export const conv2d = defineOp({
   name: 'conv2d',
   inputs: ['x', 'weight', 'bias'],
   optional: ['bias'],
-  forward([x, weight, bias], attrs) {
-    const g = conv2dGeometry(x!.shape, weight!.shape, bias ? bias.shape : null, attrs);
-    const impl = useWinogradForward(g, x!.engine) ? 'winograd' : conv2dImplFor('forward', g);
-    return { output: conv2dForward(x!, weight!, bias, attrs, impl), saved: [x, weight] };
+  forward([x, weight, bias]: [x: Tensor, weight: Tensor, bias: Tensor | null], attrs: Conv2dAttrs) {
+    const g = conv2dGeometry(x.shape, weight.shape, bias ? bias.shape : null, attrs);
+    const impl = useWinogradForward(g, x.engine) ? 'winograd' : conv2dImplFor('forward', g);
+    return { output: conv2dForward(x, weight, bias, attrs, impl), saved: [x, weight] };
   },
   backward({ saved: [x, weight], attrs, inputShapes, needsGrad }, dy) {
-    const g = conv2dGeometry(inputShapes[0]!, inputShapes[1]!, null, attrs);
+    const g = conv2dGeometry(inputShapes[0], inputShapes[1], null, attrs);
     return [
-      needsGrad[0] ? conv2dBackwardInput(dy, weight!, inputShapes[0]!, attrs, useWinogradInputGrad(g, dy.engine) ? 'winograd' : conv2dImplFor('backwardInput', g)) : null,
-      needsGrad[1] ? conv2dBackwardWeight(dy, x!, inputShapes[1]!, attrs, useWinogradWeightGrad(g, dy.engine) ? 'winograd' : conv2dImplFor('backwardWeight', g)) : null,
+      needsGrad[0] ? conv2dBackwardInput(dy, weight, inputShapes[0], attrs, useWinogradInputGrad(g, dy.engine) ? 'winograd' : conv2dImplFor('backwardInput', g)) : null,
+      needsGrad[1] ? conv2dBackwardWeight(dy, x, inputShapes[1], attrs, useWinogradWeightGrad(g, dy.engine) ? 'winograd' : conv2dImplFor('backwardWeight', g)) : null,
       needsGrad[2] && inputShapes[2] ? conv2dBackwardBias(dy) : null,
     ];
   },
   reference([x, weight, bias], attrs) {
-    return conv2dReference(x!, weight!, bias, attrs);
+    return conv2dReference(x, weight, bias, attrs);
   },
 });
