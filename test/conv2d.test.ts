@@ -39,12 +39,14 @@ describe('conv2d vs float64 reference and finite differences', () => {
 describe('conv2d as registered', () => {
   it(conv2dRegisteredCase.name, async () => conv2dRegisteredCase.run(await testEngine()));
 
-  it('picks tiled for 8+ channels (and the narrow forward for ≤ 4 output channels), direct otherwise', () => {
+  it('picks tiled for 8+ channels (and the narrow forward for ≤ 4 output channels), direct otherwise', async () => {
+    const engine = await testEngine();
     const g = conv2dGeometry([1, 8, 5, 4], [3, 8, 3, 3], null, { stride: 1, padding: 1, padMode: 'zeros' });
     // Forward and weight gradient with ≤ 4 output channels: the narrow kernels (counted as tiled).
-    expect([conv2dImplFor('forward', g), conv2dImplFor('backwardInput', g), conv2dImplFor('backwardWeight', g)]).toEqual(['tiled', 'tiled', 'tiled']);
+    const impls = (['forward', 'backwardInput', 'backwardWeight'] as const).map((pass) => conv2dImplFor(pass, g, engine));
+    expect(impls).toEqual(['tiled', 'tiled', 'tiled']);
     const g5 = conv2dGeometry([1, 8, 5, 4], [5, 8, 3, 3], null, { stride: 1, padding: 1, padMode: 'zeros' });
-    expect(conv2dImplFor('forward', g5)).toBe('direct');
+    expect(conv2dImplFor('forward', g5, engine)).toBe('direct');
   });
 });
 
@@ -258,7 +260,7 @@ describe('conv2d narrow weight gradient (≤ 4 output channels, conv2d_narrow.wg
         exact.data[i] = dotWithReference(x!, e, c.attrs, dyCpu);
         e.data[i] = 0;
       }
-      expect(conv2dImplFor('backwardWeight', conv2dGeometry(c.x, c.w, null, c.attrs))).toBe('tiled');
+      expect(conv2dImplFor('backwardWeight', conv2dGeometry(c.x, c.w, null, c.attrs), engine)).toBe('tiled');
       await engine.scopeAsync(async () => {
         const got = conv2dBackwardWeight(toGpu(engine, dyCpu)!, toGpu(engine, x)!, w!.shape, c.attrs, 'tiled');
         expectClose(await toCpu(got), exact, { atol: gradTol.atol * maxAbs(exact), rtol: gradTol.rtol }, `${c.name} dw`);

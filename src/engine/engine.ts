@@ -30,6 +30,19 @@ export interface AdapterSummary {
   limits: Record<string, number>;
 }
 
+/**
+ * A choice made per engine by code above it, e.g. which kernel variant an op runs: the engine stores the
+ * values by key without knowing what they mean (it knows nothing of ops), so that tests and benchmarks pick
+ * on their own engine instead of patching module state. An engine not given a value reads the default.
+ */
+export interface ChoiceKey<T> {
+  readonly defaultValue: T;
+}
+
+export function choiceKey<T>(defaultValue: T): ChoiceKey<T> {
+  return { defaultValue };
+}
+
 /** Limits the kernels want as large as the adapter allows. */
 const WANTED_LIMITS = [
   'maxStorageBufferBindingSize',
@@ -97,6 +110,7 @@ export class Engine {
   private scopes: Scope[] = [];
   private destroyed = false;
   private profiler: Profiler | null = null;
+  private choices = new Map<ChoiceKey<unknown>, unknown>();
   /** Counters for benchmarks and tests. */
   readonly counters = { dispatches: 0, submits: 0, readbacks: 0, pipelinesCreated: 0 };
 
@@ -169,6 +183,18 @@ export class Engine {
 
   hasFeature(name: string): boolean {
     return this.features.has(name);
+  }
+
+  /** This engine's value of a choice: its default unless setChoice gave another. */
+  choice<T>(key: ChoiceKey<T>): T {
+    return this.choices.has(key) ? (this.choices.get(key) as T) : key.defaultValue;
+  }
+
+  /** Sets a choice for what runs on this engine from now on; returns the value it replaces (to restore it). */
+  setChoice<T>(key: ChoiceKey<T>, value: T): T {
+    const old = this.choice(key);
+    this.choices.set(key, value);
+    return old;
   }
 
   // ---------------------------------------------------------------- pipelines

@@ -1,4 +1,4 @@
-import { workgroups1d, type Engine } from '../engine/engine.js';
+import { choiceKey, workgroups1d, type Engine } from '../engine/engine.js';
 import { ShapeError, shapeStr } from '../engine/errors.js';
 import { packParams, type Kernel } from '../engine/kernel.js';
 import { Tensor } from '../engine/tensor.js';
@@ -23,15 +23,18 @@ const TARGET_WORKGROUPS = 512;
 /** Rows × columns per thread of the register-blocked entry points (gram.wgsl REG). */
 const REG = 8;
 
+export type GramImpl = 'auto' | 'staged' | 'registers';
+
 /**
- * `staged`: tiles in workgroup memory (GPUs); `registers`: gramRegisters/inputGradRegisters, without workgroup
- * memory (measured on lavapipe in bench/RESULTS.md, --profile-train); `auto`: registers on fallback (CPU)
- * adapters, staged elsewhere.
+ * The kernels gram runs on an engine (engine.setChoice): `staged`: tiles in workgroup memory (GPUs);
+ * `registers`: gramRegisters/inputGradRegisters, without workgroup memory (measured on lavapipe in
+ * bench/RESULTS.md, --profile-train); `auto`: registers on fallback (CPU) adapters, staged elsewhere.
  */
-export const gramSettings = { impl: 'auto' as 'auto' | 'staged' | 'registers' };
+export const GRAM_IMPL = choiceKey<GramImpl>('auto');
 
 function useRegisters(engine: Engine): boolean {
-  return gramSettings.impl === 'registers' || (gramSettings.impl === 'auto' && engine.adapter.isFallbackAdapter);
+  const impl = engine.choice(GRAM_IMPL);
+  return impl === 'registers' || (impl === 'auto' && engine.adapter.isFallbackAdapter);
 }
 /** …but no slice is shorter than this, since each slice adds a C×C partial to write and sum. */
 const MIN_SLICE_LENGTH = 256;
