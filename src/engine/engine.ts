@@ -17,6 +17,11 @@ export interface EngineOptions {
   debug?: boolean;
   /** Backend name to report when the adapter does not say (Dawn's adapter info has no backend field). */
   backendHint?: string;
+  /**
+   * Lower limits than the device's for what runs on this engine to plan with and keep within: tests of the
+   * paths for small devices on a large one. A value above the device's has no effect.
+   */
+  limits?: Partial<EngineLimits>;
 }
 
 export interface AdapterSummary {
@@ -55,6 +60,17 @@ const WANTED_LIMITS = [
   'maxComputeWorkgroupsPerDimension',
   'maxStorageBuffersPerShaderStage',
 ] as const;
+
+type LimitName = (typeof WANTED_LIMITS)[number];
+
+/** The device limits that the engine and the kernels plan with. */
+export type EngineLimits = Readonly<Record<LimitName, number>>;
+
+function engineLimits(device: GPUSupportedLimits, caps: Partial<EngineLimits> = {}): EngineLimits {
+  const limits = {} as Record<LimitName, number>;
+  for (const name of WANTED_LIMITS) limits[name] = Math.min(device[name], caps[name] ?? Infinity);
+  return limits;
+}
 
 const OPTIONAL_FEATURES: GPUFeatureName[] = ['shader-f16', 'timestamp-query', 'subgroups' as GPUFeatureName];
 
@@ -96,7 +112,7 @@ interface Profiler {
  */
 export class Engine {
   readonly pool: BufferPool;
-  readonly limits: GPUSupportedLimits;
+  readonly limits: EngineLimits;
   readonly features: ReadonlySet<string>;
   private pipelines = new Map<string, GPUComputePipeline>();
   private encoder: GPUCommandEncoder | null = null;
@@ -119,9 +135,9 @@ export class Engine {
     readonly adapter: AdapterSummary,
     private readonly options: EngineOptions,
   ) {
-    this.limits = device.limits;
+    this.limits = engineLimits(device.limits, options.limits);
     this.features = new Set([...device.features] as string[]);
-    this.pool = new BufferPool(device, Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize));
+    this.pool = new BufferPool(device, Math.min(this.limits.maxStorageBufferBindingSize, this.limits.maxBufferSize));
     this.paramsBuffer = device.createBuffer({
       size: PARAM_SLOTS * PARAM_SLOT_BYTES,
       usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST,
