@@ -6,7 +6,7 @@ import { backward } from '../src/autograd/tape.js';
 import { apply } from '../src/autograd/tape.js';
 import type { Engine } from '../src/engine/engine.js';
 import { Tensor } from '../src/engine/tensor.js';
-import { conv2dTranspose, conv2dTransposeSettings, type Conv2dTransposeImpl } from '../src/ops/conv2d-transpose.js';
+import { CONV2D_TRANSPOSE_IMPL, conv2dTranspose, type Conv2dTransposeImpl } from '../src/ops/conv2d-transpose.js';
 import { rng } from '../src/ops/cpu.js';
 import { median } from './report.js';
 
@@ -38,7 +38,7 @@ export function ml5TransposeLayers(size: number): { name: string; x: number[]; w
 export async function benchConv2dTranspose(engine: Engine, size: number, reps: number, log: (line: string) => void = console.log): Promise<TransposeRow[]> {
   const impls: Conv2dTransposeImpl[] = ['zero-insert', 'adjoint'];
   const rows: TransposeRow[] = [];
-  const before = conv2dTransposeSettings.impl;
+  const before = engine.choice(CONV2D_TRANSPOSE_IMPL);
   log(`conv2dTranspose implementations on ${engine.describe()}: ${reps} reps, alternating; ratio = median / median(zero-insert)`);
   try {
     for (const layer of ml5TransposeLayers(size)) {
@@ -61,13 +61,13 @@ export async function benchConv2dTranspose(engine: Engine, size: number, reps: n
             });
           const times: number[][] = impls.map(() => []);
           for (const impl of impls) {
-            conv2dTransposeSettings.impl = impl;
+            engine.setChoice(CONV2D_TRANSPOSE_IMPL, impl);
             run();
             await engine.sync();
           }
           for (let r = 0; r < reps; r++) {
             for (const [i, impl] of impls.entries()) {
-              conv2dTransposeSettings.impl = impl;
+              engine.setChoice(CONV2D_TRANSPOSE_IMPL, impl);
               const t0 = performance.now();
               run();
               engine.flush();
@@ -87,7 +87,7 @@ export async function benchConv2dTranspose(engine: Engine, size: number, reps: n
       });
     }
   } finally {
-    conv2dTransposeSettings.impl = before;
+    engine.setChoice(CONV2D_TRANSPOSE_IMPL, before);
   }
   return rows;
 }

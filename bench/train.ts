@@ -7,16 +7,16 @@
 //   npm run bench -- --profile-train [--train-size 128] [--train-batch 4] [--vgg FILE] [--variants a]
 import { existsSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import type { Engine, ProfiledDispatch } from '../src/engine/engine.js';
+import type { ChoiceKey, Engine, ProfiledDispatch } from '../src/engine/engine.js';
 import { Tensor } from '../src/engine/tensor.js';
 import { noGrad } from '../src/autograd/index.js';
 import { defaultLossConfig } from '../src/models/losses.js';
 import { Trainer } from '../src/models/trainer.js';
 import { TransformNet } from '../src/models/transform-net.js';
 import { Vgg } from '../src/models/vgg.js';
-import { conv2dSettings } from '../src/ops/conv2d.js';
-import { gramSettings } from '../src/ops/gram.js';
-import { winogradGemm } from '../src/ops/conv2d-winograd.js';
+import { CONV2D_CHOICES, type Conv2dChoices } from '../src/ops/conv2d.js';
+import { GRAM_IMPL } from '../src/ops/gram.js';
+import { WINOGRAD_GEMM_ENTRY_POINT } from '../src/ops/conv2d-winograd.js';
 import { callTorch, findTorch, type NamedWeights } from './e2e.js';
 import { randomImage } from './johnson.js';
 import { median, type BenchCase } from './report.js';
@@ -38,37 +38,40 @@ export interface TrainBenchOptions {
 export const TRAIN_DEFAULTS: TrainBenchOptions = { size: 128, batch: 4, vggFile: SHARED_VGG19, minRuns: 3, variants: [], torch: true, seed: 1, log: (l) => console.log(l) };
 
 /**
- * Kernel settings a step can run under, by name: each sets the switches and returns a function that restores
- * them. `default` is the tree's settings; the others turn one speed-up off, so that old and new run side by
- * side in one process.
+ * Kernel choices a step can run under, by name: each sets them on the engine and returns a function that
+ * restores them. `default` is the tree's defaults; the others turn one speed-up off, so that old and new run
+ * side by side in one process.
  */
-export const VARIANTS: Record<string, () => () => void> = {
+export const VARIANTS: Record<string, (engine: Engine) => () => void> = {
   default: () => () => {},
-  'no-winograd-forward': () => swap(conv2dSettings, { winogradForward: false }),
-  'no-winograd-input-grad': () => swap(conv2dSettings, { winogradInputGrad: false }),
-  'no-winograd-weight-grad': () => swap(conv2dSettings, { winogradWeightGrad: false }),
+  'no-winograd-forward': (e) => chooseConv2d(e, { winogradForward: false }),
+  'no-winograd-input-grad': (e) => chooseConv2d(e, { winogradInputGrad: false }),
+  'no-winograd-weight-grad': (e) => chooseConv2d(e, { winogradWeightGrad: false }),
   // The tree before issue 12's speed work (Winograd forward with the staged GEMM; tiled backward passes).
-  baseline: () => {
-    const a = swap(conv2dSettings, { winogradInputGrad: false, winogradWeightGrad: false, narrowWeightGrad: false });
-    const b = swap(winogradGemm, { entryPoint: 'main' });
-    const c = swap(gramSettings, { impl: 'staged' });
+  baseline: (e) => {
+    const a = chooseConv2d(e, { winogradInputGrad: false, winogradWeightGrad: false, narrowWeightGrad: false });
+    const b = choose(e, WINOGRAD_GEMM_ENTRY_POINT, 'main');
+    const c = choose(e, GRAM_IMPL, 'staged');
     return () => {
       c();
       b();
       a();
     };
   },
-  'winograd-gemm-registers': () => swap(winogradGemm, { entryPoint: 'mainRegisters' }),
-  'no-narrow-weight-grad': () => swap(conv2dSettings, { narrowWeightGrad: false }),
-  'gram-staged': () => swap(gramSettings, { impl: 'staged' }),
-  'winograd-gemm-staged': () => swap(winogradGemm, { entryPoint: 'main' }),
+  'winograd-gemm-registers': (e) => choose(e, WINOGRAD_GEMM_ENTRY_POINT, 'mainRegisters'),
+  'no-narrow-weight-grad': (e) => chooseConv2d(e, { narrowWeightGrad: false }),
+  'gram-staged': (e) => choose(e, GRAM_IMPL, 'staged'),
+  'winograd-gemm-staged': (e) => choose(e, WINOGRAD_GEMM_ENTRY_POINT, 'main'),
 };
 
-function swap<T extends object>(target: T, values: Partial<T>): () => void {
-  const old: Partial<T> = {};
-  for (const k of Object.keys(values) as (keyof T)[]) old[k] = target[k];
-  Object.assign(target, values);
-  return () => Object.assign(target, old);
+/** Sets a choice on the engine; returns a function that puts back the value it had. */
+function choose<T>(engine: Engine, key: ChoiceKey<T>, value: T): () => void {
+  const old = engine.setChoice(key, value);
+  return () => engine.setChoice(key, old);
+}
+
+function chooseConv2d(engine: Engine, changes: Partial<Conv2dChoices>): () => void {
+  return choose(engine, CONV2D_CHOICES, { ...engine.choice(CONV2D_CHOICES), ...changes });
 }
 
 interface Step {
@@ -134,7 +137,7 @@ export async function benchTrainStep(engine: Engine, options: Partial<TrainBench
       // Warm-up (pipelines) per variant; dispatches counted there. Steps change the weights, which does not
       // change the timing.
       for (const v of variants) {
-        const restore = VARIANTS[v]();
+        const restore = VARIANTS[v](engine);
         try {
           const before = engine.counters.dispatches;
           await step.run();
@@ -145,7 +148,7 @@ export async function benchTrainStep(engine: Engine, options: Partial<TrainBench
       }
       for (let r = 0; r < o.minRuns; r++) {
         for (const v of variants) {
-          const restore = VARIANTS[v]();
+          const restore = VARIANTS[v](engine);
           try {
             const t0 = performance.now();
             await step.run();
@@ -234,7 +237,7 @@ export async function profileTrainStep(engine: Engine, options: Partial<TrainBen
     const step = makeStep(engine, vgg, o);
     try {
       for (const v of variants) {
-        const restore = VARIANTS[v]?.();
+        const restore = VARIANTS[v]?.(engine);
         if (!restore) throw new Error(`unknown variant ${v} (${Object.keys(VARIANTS).join(', ')})`);
         try {
           await step.run();
@@ -280,7 +283,7 @@ export async function benchStylizeVariants(engine: Engine, options: { size: numb
   try {
     for (let r = -1; r < options.runs; r++) {
       for (const v of variants) {
-        const restore = VARIANTS[v]();
+        const restore = VARIANTS[v](engine);
         try {
           const t0 = performance.now();
           const y = noGrad(() => net.forward(x));

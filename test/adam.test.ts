@@ -50,10 +50,6 @@ function gradAt(shape: number[], step: number, which: number): CpuTensor {
   return cpuRandom(shape, 1000 * step + which, -2, 2);
 }
 
-function copy(t: CpuTensor): CpuTensor {
-  return cpuTensor(t.shape, t.data);
-}
-
 function setGrad(e: Engine, p: Tensor, g: CpuTensor): void {
   p.grad?.dispose();
   p.grad = e.keep(toGpu(e, g)!);

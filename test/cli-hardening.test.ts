@@ -14,7 +14,7 @@ import { TransformNet } from '../src/models/transform-net.js';
 import { vggLayers } from '../src/models/vgg.js';
 import { rng } from '../src/ops/cpu.js';
 import { testEngine } from './helpers/gpu.js';
-import { buildCliIfStale, CLI, ROOT } from './helpers/cli.js';
+import { buildCliIfStale, CLI } from './helpers/cli.js';
 
 interface Result {
   status: number | null;

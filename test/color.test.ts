@@ -28,8 +28,9 @@ function photo(width: number, height: number): { width: number; height: number; 
 
 describe('YCbCr (BT.601 full range)', () => {
   it('round-trips and has the known primaries', () => {
-    for (const rgb of [[0, 0, 0], [255, 255, 255], [255, 0, 0], [12, 200, 77]] as const) {
-      const back = ycbcrToRgb(...rgbToYcbcr(...rgb));
+    for (const rgb of [[0, 0, 0], [255, 255, 255], [255, 0, 0], [12, 200, 77]]) {
+      const [r, g, b] = rgb;
+      const back = ycbcrToRgb(...rgbToYcbcr(r, g, b));
       back.forEach((v, i) => expect(Math.abs(v - rgb[i])).toBeLessThan(1e-3));
     }
     expect(rgbToYcbcr(255, 255, 255)[0]).toBeCloseTo(255, 9);

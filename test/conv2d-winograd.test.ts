@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { ShapeError } from '../src/engine/errors.js';
-import { conv2d, conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dGeometry, conv2dSettings, useWinogradForward, useWinogradInputGrad, useWinogradWeightGrad, winogradInputGradGeometry, type Conv2dAttrs } from '../src/ops/conv2d.js';
-import { winogradGemm, winogradTiles, winogradUnsupported } from '../src/ops/conv2d-winograd.js';
+import { conv2d, conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dGeometry, CONV2D_CHOICES, useWinogradForward, useWinogradInputGrad, useWinogradWeightGrad, winogradInputGradGeometry, type Conv2dAttrs } from '../src/ops/conv2d.js';
+import { WINOGRAD_GEMM_ENTRY_POINT, winogradTiles, winogradUnsupported } from '../src/ops/conv2d-winograd.js';
 import { cpuRandom, cpuTensor, type CpuTensor } from '../src/ops/cpu.js';
 import { expectClose, maxAbs } from './helpers/check.js';
+import { withChoice } from './helpers/choices.js';
 import { checkOp } from './helpers/gradcheck.js';
 import { testEngine, toCpu, toGpu } from './helpers/gpu.js';
 import { forwardTol, winogradShapes, type Case } from './cases/conv2d.js';
@@ -19,13 +20,7 @@ let seed = 500;
 
 /** Runs fn with the Winograd GEMM's entry point forced (both are checked on every adapter). */
 async function withGemm(entryPoint: 'main' | 'mainRegisters', fn: () => Promise<void>): Promise<void> {
-  const old = winogradGemm.entryPoint;
-  winogradGemm.entryPoint = entryPoint;
-  try {
-    await fn();
-  } finally {
-    winogradGemm.entryPoint = old;
-  }
+  await withChoice(await testEngine(), WINOGRAD_GEMM_ENTRY_POINT, entryPoint, fn);
 }
 
 const GEMM_ENTRIES = ['main', 'mainRegisters'] as const;
@@ -54,7 +49,7 @@ describe('conv2d forward, winograd F(2×2, 3×3), vs float64 reference', () => {
     const engine = await testEngine();
     const gradTol = { atol: 1e-5, rtol: 1e-4 };
     const picked = (x: number[], w: number[], attrs: Conv2dAttrs): boolean => useWinogradForward(conv2dGeometry(x, w, null, attrs), engine);
-    expect(conv2dSettings.winogradForward).toBe(true);
+    expect(engine.choice(CONV2D_CHOICES).winogradForward).toBe(true);
     expect(picked([1, 16, 5, 5], [5, 16, 3, 3], reflect(1))).toBe(true);
     expect(picked([1, 15, 5, 5], [5, 15, 3, 3], reflect(1))).toBe(false);
     expect(picked([1, 16, 5, 5], [4, 16, 3, 3], reflect(1))).toBe(false);
@@ -167,7 +162,7 @@ describe('conv2d input gradient, winograd (the flipped, transposed kernel), vs f
   it('as registered: the op picks it for 3×3 stride 1 with 16+ output and 5+ input channels; gradients pass finite differences', async () => {
     const engine = await testEngine();
     const picked = (x: number[], w: number[], attrs: Conv2dAttrs): boolean => useWinogradInputGrad(conv2dGeometry(x, w, null, attrs), engine);
-    expect(conv2dSettings.winogradInputGrad).toBe(true);
+    expect(engine.choice(CONV2D_CHOICES).winogradInputGrad).toBe(true);
     expect(picked([1, 5, 5, 5], [16, 5, 3, 3], reflect(1))).toBe(true);
     expect(picked([1, 5, 5, 5], [15, 5, 3, 3], reflect(1))).toBe(false);
     expect(picked([1, 4, 5, 5], [16, 4, 3, 3], reflect(1))).toBe(false);
@@ -245,7 +240,7 @@ describe('conv2d weight gradient, winograd (Gᵀ[Σ A dY Aᵀ ⊙ Bᵀ d B]G), v
   it('as registered: the op picks it for 3×3 stride 1 with 16+ input and 8+ output channels; gradients pass finite differences', async () => {
     const engine = await testEngine();
     const picked = (x: number[], w: number[], attrs: Conv2dAttrs): boolean => useWinogradWeightGrad(conv2dGeometry(x, w, null, attrs), engine);
-    expect(conv2dSettings.winogradWeightGrad).toBe(true);
+    expect(engine.choice(CONV2D_CHOICES).winogradWeightGrad).toBe(true);
     expect(picked([1, 16, 5, 5], [8, 16, 3, 3], reflect(1))).toBe(true);
     expect(picked([1, 15, 5, 5], [8, 15, 3, 3], reflect(1))).toBe(false);
     expect(picked([1, 16, 5, 5], [7, 16, 3, 3], reflect(1))).toBe(false);

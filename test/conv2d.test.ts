@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import type { Engine, EngineLimits } from '../src/engine/engine.js';
 import { ShapeError } from '../src/engine/errors.js';
+import { createNodeEngine } from '../src/engine/node.js';
 import { Tensor } from '../src/engine/tensor.js';
 import {
   conv2d,
@@ -39,12 +41,14 @@ describe('conv2d vs float64 reference and finite differences', () => {
 describe('conv2d as registered', () => {
   it(conv2dRegisteredCase.name, async () => conv2dRegisteredCase.run(await testEngine()));
 
-  it('picks tiled for 8+ channels (and the narrow forward for ≤ 4 output channels), direct otherwise', () => {
+  it('picks tiled for 8+ channels (and the narrow forward for ≤ 4 output channels), direct otherwise', async () => {
+    const engine = await testEngine();
     const g = conv2dGeometry([1, 8, 5, 4], [3, 8, 3, 3], null, { stride: 1, padding: 1, padMode: 'zeros' });
     // Forward and weight gradient with ≤ 4 output channels: the narrow kernels (counted as tiled).
-    expect([conv2dImplFor('forward', g), conv2dImplFor('backwardInput', g), conv2dImplFor('backwardWeight', g)]).toEqual(['tiled', 'tiled', 'tiled']);
+    const impls = (['forward', 'backwardInput', 'backwardWeight'] as const).map((pass) => conv2dImplFor(pass, g, engine));
+    expect(impls).toEqual(['tiled', 'tiled', 'tiled']);
     const g5 = conv2dGeometry([1, 8, 5, 4], [5, 8, 3, 3], null, { stride: 1, padding: 1, padMode: 'zeros' });
-    expect(conv2dImplFor('forward', g5)).toBe('direct');
+    expect(conv2dImplFor('forward', g5, engine)).toBe('direct');
   });
 });
 
@@ -137,26 +141,19 @@ describe('conv2d grids wider than the device allows', () => {
     const c: Case = { name: 'folded grid', x: [2, 1, 40, 40], w: [5, 1, 3, 3], bias: true, attrs: { stride: 1, padding: 1, padMode: 'reflect' } };
     const [x, w, b] = inputs(c);
     const expected = conv2d.reference([x, w, b], c.attrs);
-    await engine.scopeAsync(async () => {
-      const [gx, gw, gb] = [toGpu(engine, x)!, toGpu(engine, w)!, toGpu(engine, b)];
-      const dy = toGpu(engine, cpuRandom(expected.shape, seeds.next++))!;
-      const direct = [conv2dBackwardInput(dy, gw, c.x, c.attrs, 'direct'), conv2dBackwardWeight(dy, gx, c.w, c.attrs, 'direct')];
-      await engine.sync();
-      // 3200 output columns = 13 tiles of 256 → a 4×1×4 grid with 3 idle tiles; the split-K weight gradient
-      // is capped at 4 splits.
-      const limits = engine.limits;
-      Object.defineProperty(engine, 'limits', { value: { maxComputeWorkgroupsPerDimension: 4 }, configurable: true });
-      let tiled: Tensor[];
-      try {
-        tiled = [conv2dForward(gx, gw, gb, c.attrs), conv2dBackwardInput(dy, gw, c.x, c.attrs), conv2dBackwardWeight(dy, gx, c.w, c.attrs)];
-        engine.flush();
-      } finally {
-        Object.defineProperty(engine, 'limits', { value: limits, configurable: true });
-      }
+    const dyCpu = cpuRandom(expected.shape, seeds.next++);
+    const direct = await engine.scopeAsync(async () => {
+      const [gx, gw, dy] = [toGpu(engine, x), toGpu(engine, w), toGpu(engine, dyCpu)];
+      return [await toCpu(conv2dBackwardInput(dy, gw, c.x, c.attrs, 'direct')), await toCpu(conv2dBackwardWeight(dy, gx, c.w, c.attrs, 'direct'))];
+    });
+    // 3200 output columns = 13 tiles of 256 → a 4×1×4 grid with 3 idle tiles; the split-K weight gradient is
+    // capped at 4 splits.
+    await withLimits({ maxComputeWorkgroupsPerDimension: 4 }, async (small) => {
+      const [gx, gw, gb, dy] = [toGpu(small, x), toGpu(small, w), toGpu(small, b), toGpu(small, dyCpu)];
+      const tiled = [conv2dForward(gx, gw, gb, c.attrs), conv2dBackwardInput(dy, gw, c.x, c.attrs), conv2dBackwardWeight(dy, gx, c.w, c.attrs)];
       expectClose(await toCpu(tiled[0]), expected, { atol: forwardTol.atol * maxAbs(expected), rtol: forwardTol.rtol }, 'forward');
       for (let i = 0; i < 2; i++) {
-        const ref = await toCpu(direct[i]);
-        expectClose(await toCpu(tiled[i + 1]), ref, { atol: 2e-5 * maxAbs(ref), rtol: 1e-5 }, i ? 'dweight' : 'dx');
+        expectClose(await toCpu(tiled[i + 1]), direct[i], { atol: 2e-5 * maxAbs(direct[i]), rtol: 1e-5 }, i ? 'dweight' : 'dx');
       }
     });
   });
@@ -169,37 +166,26 @@ describe('conv2d on adapters with WebGPU\'s default 16 KiB of workgroup memory',
     }
     // The 16-row tile needs more than 16 KiB: this shape would use it on an adapter that offers more.
     expect(gemmTileWorkgroupBytes(gemmTileFor(10))).toBeGreaterThan(16384);
-    const engine = await testEngine();
     const c: Case = { name: '10 rows, 16 KiB', x: [2, 6, 9, 7], w: [10, 6, 3, 3], bias: true, attrs: { stride: 1, padding: 1, padMode: 'zeros' } };
     const [x, w, b] = inputs(c);
     const expected = conv2d.reference([x, w, b], c.attrs);
-    await engine.scopeAsync(async () => {
-      const [gx, gw, gb] = [toGpu(engine, x)!, toGpu(engine, w)!, toGpu(engine, b)];
-      await engine.sync();
-      const limits = engine.limits;
-      Object.defineProperty(engine, 'limits', { value: { ...limitsObject(limits), maxComputeWorkgroupStorageSize: 16384 }, configurable: true });
-      let y: Tensor;
-      try {
-        y = conv2dForward(gx, gw, gb, c.attrs);
-        engine.flush();
-      } finally {
-        Object.defineProperty(engine, 'limits', { value: limits, configurable: true });
-      }
+    await withLimits({ maxComputeWorkgroupStorageSize: 16384 }, async (small) => {
+      const y = conv2dForward(toGpu(small, x), toGpu(small, w), toGpu(small, b), c.attrs);
       expectClose(await toCpu(y), expected, { atol: forwardTol.atol * maxAbs(expected), rtol: forwardTol.rtol }, 'forward');
     });
   });
 });
 
-/** GPUSupportedLimits' fields are getters on its prototype: copy them into a plain object. */
-function limitsObject(limits: GPUSupportedLimits): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (let p = limits as object; p && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
-    for (const k of Object.getOwnPropertyNames(p)) {
-      const v = (limits as unknown as Record<string, unknown>)[k];
-      if (typeof v === 'number') out[k] = v;
-    }
+/** Runs fn on an engine of its own whose kernels plan with lower limits than the device's, destroyed afterwards. */
+async function withLimits(limits: Partial<EngineLimits>, fn: (engine: Engine) => Promise<void>): Promise<void> {
+  const engine = await createNodeEngine({ limits });
+  try {
+    expect(engine.limits).toMatchObject(limits);
+    await engine.scopeAsync(() => fn(engine));
+    await engine.sync();
+  } finally {
+    engine.destroy();
   }
-  return out;
 }
 
 describe('conv2d shape errors', () => {
@@ -258,7 +244,7 @@ describe('conv2d narrow weight gradient (≤ 4 output channels, conv2d_narrow.wg
         exact.data[i] = dotWithReference(x!, e, c.attrs, dyCpu);
         e.data[i] = 0;
       }
-      expect(conv2dImplFor('backwardWeight', conv2dGeometry(c.x, c.w, null, c.attrs))).toBe('tiled');
+      expect(conv2dImplFor('backwardWeight', conv2dGeometry(c.x, c.w, null, c.attrs), engine)).toBe('tiled');
       await engine.scopeAsync(async () => {
         const got = conv2dBackwardWeight(toGpu(engine, dyCpu)!, toGpu(engine, x)!, w!.shape, c.attrs, 'tiled');
         expectClose(await toCpu(got), exact, { atol: gradTol.atol * maxAbs(exact), rtol: gradTol.rtol }, `${c.name} dw`);

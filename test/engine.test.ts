@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { sizeClass } from '../src/engine/buffer-pool.js';
+import { choiceKey } from '../src/engine/engine.js';
 import { GpuError } from '../src/engine/errors.js';
 import { packParams, type Kernel } from '../src/engine/kernel.js';
 import { Tensor } from '../src/engine/tensor.js';
@@ -153,6 +154,20 @@ describe('dispatch and errors', () => {
     const e = await testEngine();
     expect(e.describe().length).toBeGreaterThan(3);
     expect(e.adapter.limits.maxStorageBufferBindingSize).toBeGreaterThan(0);
+  });
+});
+
+describe('choices', () => {
+  it('read their default until set on the engine; setChoice returns the value it replaces', async () => {
+    const e = await testEngine();
+    const key = choiceKey<'a' | 'b'>('a');
+    const other = choiceKey({ on: true });
+    expect(e.choice(key)).toBe('a');
+    expect(e.setChoice(key, 'b')).toBe('a');
+    expect(e.choice(key)).toBe('b');
+    expect(e.choice(other)).toEqual({ on: true });
+    expect(e.setChoice(key, 'a')).toBe('b');
+    expect(e.choice(key)).toBe('a');
   });
 });
 

@@ -3,7 +3,7 @@ import { apply, backward } from '../src/autograd/tape.js';
 import { ShapeError } from '../src/engine/errors.js';
 import { Tensor } from '../src/engine/tensor.js';
 import { cpuRandom, cpuTensor, type CpuTensor } from '../src/ops/cpu.js';
-import { gram, gramSettings } from '../src/ops/gram.js';
+import { gram, GRAM_IMPL, type GramImpl } from '../src/ops/gram.js';
 import { expectClose, maxAbs } from './helpers/check.js';
 import { numericGradient } from './helpers/gradcheck.js';
 import { testEngine, toCpu, toGpu } from './helpers/gpu.js';
@@ -46,12 +46,12 @@ async function compareMidSize(x: CpuTensor, seed: number): Promise<void> {
 // Both implementations on every adapter: staged (workgroup memory) and registers (what CPU adapters run).
 for (const impl of ['staged', 'registers'] as const) {
   describe(`gram, ${impl}`, () => {
-    const old = gramSettings.impl;
-    beforeAll(() => {
-      gramSettings.impl = impl;
+    let old: GramImpl;
+    beforeAll(async () => {
+      old = (await testEngine()).setChoice(GRAM_IMPL, impl);
     });
-    afterAll(() => {
-      gramSettings.impl = old;
+    afterAll(async () => {
+      (await testEngine()).setChoice(GRAM_IMPL, old);
     });
 
     describe('gram vs float64 reference (finite differences)', () => {

@@ -1,15 +1,15 @@
 import { ShapeError, shapeStr } from '../engine/errors.js';
 import { Tensor } from '../engine/tensor.js';
 import { affine, axpby } from '../ops/elementwise.js';
-import type { OpDef } from '../ops/op.js';
+import type { AnyOpDef, OpDef, OpInputs } from '../ops/op.js';
 
 interface Node {
-  op: OpDef<unknown>;
+  op: AnyOpDef;
   attrs: unknown;
-  inputs: (Tensor | null)[];
+  inputs: OpInputs;
   inputShapes: (readonly number[] | null)[];
   output: Tensor;
-  saved: (Tensor | null)[];
+  saved: OpInputs;
 }
 
 /**
@@ -43,7 +43,7 @@ export function isGradEnabled(): boolean {
 }
 
 /** Runs an op and, where needed, records it for backward. */
-export function apply<A>(op: OpDef<A>, inputs: readonly (Tensor | null)[], attrs: A): Tensor {
+export function apply<A, I extends OpInputs, S extends OpInputs>(op: OpDef<A, I, S>, inputs: NoInfer<I>, attrs: NoInfer<A>): Tensor {
   if (inputs.length !== op.inputs.length) {
     throw new ShapeError(`${op.name}: expects ${op.inputs.length} inputs (${op.inputs.join(', ')}), got ${inputs.length}`);
   }
@@ -57,7 +57,7 @@ export function apply<A>(op: OpDef<A>, inputs: readonly (Tensor | null)[], attrs
   if (record) {
     for (const t of saved) t?.retain();
     tape.nodes.push({
-      op: op as OpDef<unknown>,
+      op,
       attrs,
       inputs: [...inputs],
       inputShapes: inputs.map((t) => (t ? t.shape : null)),

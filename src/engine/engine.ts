@@ -17,6 +17,11 @@ export interface EngineOptions {
   debug?: boolean;
   /** Backend name to report when the adapter does not say (Dawn's adapter info has no backend field). */
   backendHint?: string;
+  /**
+   * Lower limits than the device's for what runs on this engine to plan with and keep within: tests of the
+   * paths for small devices on a large one. A value above the device's has no effect.
+   */
+  limits?: Partial<EngineLimits>;
 }
 
 export interface AdapterSummary {
@@ -28,6 +33,19 @@ export interface AdapterSummary {
   isFallbackAdapter: boolean;
   features: string[];
   limits: Record<string, number>;
+}
+
+/**
+ * A choice made per engine by code above it, e.g. which kernel variant an op runs: the engine stores the
+ * values by key without knowing what they mean (it knows nothing of ops), so that tests and benchmarks pick
+ * on their own engine instead of patching module state. An engine not given a value reads the default.
+ */
+export interface ChoiceKey<T> {
+  readonly defaultValue: T;
+}
+
+export function choiceKey<T>(defaultValue: T): ChoiceKey<T> {
+  return { defaultValue };
 }
 
 /** Limits the kernels want as large as the adapter allows. */
@@ -42,6 +60,17 @@ const WANTED_LIMITS = [
   'maxComputeWorkgroupsPerDimension',
   'maxStorageBuffersPerShaderStage',
 ] as const;
+
+type LimitName = (typeof WANTED_LIMITS)[number];
+
+/** The device limits that the engine and the kernels plan with. */
+export type EngineLimits = Readonly<Record<LimitName, number>>;
+
+function engineLimits(device: GPUSupportedLimits, caps: Partial<EngineLimits> = {}): EngineLimits {
+  const limits = {} as Record<LimitName, number>;
+  for (const name of WANTED_LIMITS) limits[name] = Math.min(device[name], caps[name] ?? Infinity);
+  return limits;
+}
 
 const OPTIONAL_FEATURES: GPUFeatureName[] = ['shader-f16', 'timestamp-query', 'subgroups' as GPUFeatureName];
 
@@ -83,7 +112,7 @@ interface Profiler {
  */
 export class Engine {
   readonly pool: BufferPool;
-  readonly limits: GPUSupportedLimits;
+  readonly limits: EngineLimits;
   readonly features: ReadonlySet<string>;
   private pipelines = new Map<string, GPUComputePipeline>();
   private encoder: GPUCommandEncoder | null = null;
@@ -97,6 +126,7 @@ export class Engine {
   private scopes: Scope[] = [];
   private destroyed = false;
   private profiler: Profiler | null = null;
+  private choices = new Map<ChoiceKey<unknown>, unknown>();
   /** Counters for benchmarks and tests. */
   readonly counters = { dispatches: 0, submits: 0, readbacks: 0, pipelinesCreated: 0 };
 
@@ -105,9 +135,9 @@ export class Engine {
     readonly adapter: AdapterSummary,
     private readonly options: EngineOptions,
   ) {
-    this.limits = device.limits;
+    this.limits = engineLimits(device.limits, options.limits);
     this.features = new Set([...device.features] as string[]);
-    this.pool = new BufferPool(device, Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize));
+    this.pool = new BufferPool(device, Math.min(this.limits.maxStorageBufferBindingSize, this.limits.maxBufferSize));
     this.paramsBuffer = device.createBuffer({
       size: PARAM_SLOTS * PARAM_SLOT_BYTES,
       usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST,
@@ -169,6 +199,18 @@ export class Engine {
 
   hasFeature(name: string): boolean {
     return this.features.has(name);
+  }
+
+  /** This engine's value of a choice: its default unless setChoice gave another. */
+  choice<T>(key: ChoiceKey<T>): T {
+    return this.choices.has(key) ? (this.choices.get(key) as T) : key.defaultValue;
+  }
+
+  /** Sets a choice for what runs on this engine from now on; returns the value it replaces (to restore it). */
+  setChoice<T>(key: ChoiceKey<T>, value: T): T {
+    const old = this.choice(key);
+    this.choices.set(key, value);
+    return old;
   }
 
   // ---------------------------------------------------------------- pipelines

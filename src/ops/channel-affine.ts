@@ -48,24 +48,24 @@ function run(x: Tensor, scale: readonly number[], shift: readonly number[], labe
  * y = scale[c]·x + shift[c] per channel, with constant factors: image normalisations such as a loss
  * network's (pixels − mean) / std. Differentiable in x.
  */
-export const channelAffine = defineOp<ChannelAffineAttrs>({
+export const channelAffine = defineOp({
   name: 'channelAffine',
   inputs: ['x'],
-  forward([x], a) {
-    check(x!.shape, a);
-    return { output: run(x!, a.scale, a.shift, 'channelAffine'), saved: [] };
+  forward([x]: [x: Tensor], a: ChannelAffineAttrs) {
+    check(x.shape, a);
+    return { output: run(x, a.scale, a.shift, 'channelAffine'), saved: [] };
   },
   backward({ attrs }, dy) {
     return [run(dy, attrs.scale, attrs.scale.map(() => 0), 'channelAffine.backward')];
   },
   reference([x], a) {
-    check(x!.shape, a);
-    const c = x!.shape[1];
-    const plane = x!.data.length / (x!.shape[0] * c);
-    const y = cpuTensor(x!.shape);
+    check(x.shape, a);
+    const c = x.shape[1];
+    const plane = x.data.length / (x.shape[0] * c);
+    const y = cpuTensor(x.shape);
     for (let i = 0; i < y.data.length; i++) {
       const ch = Math.floor(i / plane) % c;
-      y.data[i] = a.scale[ch] * x!.data[i] + a.shift[ch];
+      y.data[i] = a.scale[ch] * x.data[i] + a.shift[ch];
     }
     return y;
   },

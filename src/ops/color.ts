@@ -42,18 +42,18 @@ function params(shape: readonly number[]): ArrayBuffer {
   return packParams([n * h * w, h * w]);
 }
 
-export const preserveColors = defineOp<Record<string, never>>({
+export const preserveColors = defineOp({
   name: 'preserveColors',
   inputs: ['styled', 'content'],
-  forward([styled, content]) {
-    checkShapes(styled!.shape, content!.shape);
-    const engine = styled!.engine;
-    const out = Tensor.empty(engine, styled!.shape, 'preserveColors');
-    const [n, , h, w] = styled!.shape;
+  forward([styled, content]: [styled: Tensor, content: Tensor]) {
+    checkShapes(styled.shape, content.shape);
+    const engine = styled.engine;
+    const out = Tensor.empty(engine, styled.shape, 'preserveColors');
+    const [n, , h, w] = styled.shape;
     engine.dispatch({
       kernel: kernel('forward'),
-      buffers: [styled!.buffer, content!.buffer, out.buffer],
-      params: params(styled!.shape),
+      buffers: [styled.buffer, content.buffer, out.buffer],
+      params: params(styled.shape),
       workgroups: workgroups1d(engine, n * h * w, WORKGROUP_SIZE),
       label: 'preserveColors',
     });
@@ -61,7 +61,7 @@ export const preserveColors = defineOp<Record<string, never>>({
   },
   backward({ inputShapes, needsGrad }, dy) {
     const engine = dy.engine;
-    const shape = inputShapes[0]!;
+    const shape = inputShapes[0];
     const dStyled = Tensor.empty(engine, shape);
     const dContent = Tensor.empty(engine, shape);
     const [n, , h, w] = shape;
@@ -78,12 +78,12 @@ export const preserveColors = defineOp<Record<string, never>>({
   },
   /** The literal definition: both images to YCbCr, Y of styled with CbCr of content, back to RGB. */
   reference([styled, content]): CpuTensor {
-    checkShapes(styled!.shape, content!.shape);
-    const [n, , h, w] = styled!.shape;
+    checkShapes(styled.shape, content.shape);
+    const [n, , h, w] = styled.shape;
     const plane = h * w;
-    const out = cpuTensor(styled!.shape);
-    const s = styled!.data;
-    const c = content!.data;
+    const out = cpuTensor(styled.shape);
+    const s = styled.data;
+    const c = content.data;
     for (let b = 0; b < n; b++) {
       for (let p = 0; p < plane; p++) {
         const i = b * 3 * plane + p;

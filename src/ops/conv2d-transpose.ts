@@ -1,4 +1,4 @@
-import { workgroups1d } from '../engine/engine.js';
+import { choiceKey, workgroups1d } from '../engine/engine.js';
 import { ShapeError, shapeStr } from '../engine/errors.js';
 import { packParams } from '../engine/kernel.js';
 import { Tensor } from '../engine/tensor.js';
@@ -22,7 +22,7 @@ import { defineOp } from './op.js';
 //   y[n, co, s·i + ky − b, s·j + kx − b] += w[ci, co, ky, kx] · x[n, ci, i, j],  cropped to s·H × s·W,
 // with b = floor(max(K − s, 0) / 2) the SAME conv's padding before (0 for 3×3 stride 2).
 //
-// Two implementations on conv2d's kernels (conv2dTransposeSettings picks):
+// Two implementations on conv2d's kernels (CONV2D_TRANSPOSE_IMPL picks):
 // - `zero-insert`: a stride-1 conv of the rotated, transposed weight (conv2d_transpose_weight.wgsl) over x
 //   with zeros inserted between its pixels, padded by K − 1 − b before and b after: the dilation and the
 //   padding are conv2d's index map (upsampleMode 'zeros', padEnd), so the conv kernels (tiled GEMM, Winograd
@@ -41,11 +41,12 @@ export interface Conv2dTransposeAttrs {
 export type Conv2dTransposeImpl = 'zero-insert' | 'adjoint';
 
 /**
- * Which implementation the op runs without a bias (see the top of this file); a switch so that benchmarks
- * compare both. `adjoint` because it measured faster on the ml5 net's upsampling layers, forward and
- * backward (bench/conv2d-transpose.ts, `npm run bench -- --conv2d-transpose`; figures in bench/RESULTS.md).
+ * Which implementation the op runs without a bias on an engine (see the top of this file; engine.setChoice),
+ * so that tests and benchmarks run both. `adjoint` by default because it measured faster on the ml5 net's
+ * upsampling layers, forward and backward (bench/conv2d-transpose.ts, `npm run bench -- --conv2d-transpose`;
+ * figures in bench/RESULTS.md).
  */
-export const conv2dTransposeSettings: { impl: Conv2dTransposeImpl } = { impl: 'adjoint' };
+export const CONV2D_TRANSPOSE_IMPL = choiceKey<Conv2dTransposeImpl>('adjoint');
 
 /** The SAME conv of a stride·H × stride·W image whose input gradient the transposed conv of an H×W x is. */
 export function conv2dTransposeAdjointAttrs(height: number, width: number, kernelSize: number, attrs: Conv2dTransposeAttrs): Conv2dAttrs {
@@ -141,13 +142,13 @@ export function conv2dTransposeForward(x: Tensor, weight: Tensor, bias: Tensor |
     const yShape = [n, outChannels, attrs.stride * h, attrs.stride * w];
     const adjoint = conv2dTransposeAdjointAttrs(h, w, k, attrs);
     const g = conv2dGeometry(yShape, weight.shape, null, adjoint);
-    return conv2dBackwardInput(x, weight, yShape, adjoint, conv2dImplFor('backwardInput', g));
+    return conv2dBackwardInput(x, weight, yShape, adjoint, conv2dImplFor('backwardInput', g, x.engine));
   }
   return x.engine.scope(() => {
     const convWeight = transposeRotateWeight(weight);
     const convAttrs = conv2dTransposeAsConv(weight.shape[2], attrs);
     const g = conv2dGeometry(x.shape, convWeight.shape, bias ? bias.shape : null, convAttrs);
-    return conv2dForward(x, convWeight, bias, convAttrs, useWinogradForward(g, x.engine) ? 'winograd' : conv2dImplFor('forward', g));
+    return conv2dForward(x, convWeight, bias, convAttrs, useWinogradForward(g, x.engine) ? 'winograd' : conv2dImplFor('forward', g, x.engine));
   });
 }
 
@@ -158,8 +159,8 @@ function adjointBackward(x: Tensor, weight: Tensor, dy: Tensor, attrs: Conv2dTra
   const g = conv2dGeometry(dy.shape, weight.shape, null, adjoint);
   // y = Aᵀx for the conv A: dL/dx = A·dy (a forward conv of dy), dL/dW = the weight gradient of A at input dy
   // and output gradient x.
-  const dx = needsGrad[0] ? conv2dForward(dy, weight, null, adjoint, conv2dImplFor('forward', g)) : null;
-  const dw = needsGrad[1] ? conv2dBackwardWeight(x, dy, weight.shape, adjoint, conv2dImplFor('backwardWeight', g)) : null;
+  const dx = needsGrad[0] ? conv2dForward(dy, weight, null, adjoint, conv2dImplFor('forward', g, dy.engine)) : null;
+  const dw = needsGrad[1] ? conv2dBackwardWeight(x, dy, weight.shape, adjoint, conv2dImplFor('backwardWeight', g, dy.engine)) : null;
   return [dx, dw];
 }
 
@@ -169,42 +170,45 @@ function adjointBackward(x: Tensor, weight: Tensor, dy: Tensor, attrs: Conv2dTra
  * [N, Cout, stride·H, stride·W]. Runs on conv2d's kernels (see the comment at the top of this file); with a
  * bias always as `zero-insert`.
  */
-export const conv2dTranspose = defineOp<Conv2dTransposeAttrs>({
+export const conv2dTranspose = defineOp({
   name: 'conv2dTranspose',
   inputs: ['x', 'weight', 'bias'],
   optional: ['bias'],
-  forward([x, weight, bias], attrs) {
-    check(x!.shape, weight!.shape, bias ? bias.shape : null, attrs);
-    if (conv2dTransposeSettings.impl === 'adjoint' && !bias) {
-      return { output: conv2dTransposeForward(x!, weight!, null, attrs, 'adjoint'), saved: [x, weight, null] };
+  forward(
+    [x, weight, bias]: [x: Tensor, weight: Tensor, bias: Tensor | null],
+    attrs: Conv2dTransposeAttrs,
+  ): { output: Tensor; saved: [x: Tensor, weight: Tensor, convWeight: Tensor | null] } {
+    check(x.shape, weight.shape, bias ? bias.shape : null, attrs);
+    if (!bias && x.engine.choice(CONV2D_TRANSPOSE_IMPL) === 'adjoint') {
+      return { output: conv2dTransposeForward(x, weight, null, attrs, 'adjoint'), saved: [x, weight, null] };
     }
-    const convWeight = transposeRotateWeight(weight!);
-    const convAttrs = conv2dTransposeAsConv(weight!.shape[2], attrs);
-    const g = conv2dGeometry(x!.shape, convWeight.shape, bias ? bias.shape : null, convAttrs);
-    const impl = useWinogradForward(g, x!.engine) ? 'winograd' : conv2dImplFor('forward', g);
+    const convWeight = transposeRotateWeight(weight);
+    const convAttrs = conv2dTransposeAsConv(weight.shape[2], attrs);
+    const g = conv2dGeometry(x.shape, convWeight.shape, bias ? bias.shape : null, convAttrs);
+    const impl = useWinogradForward(g, x.engine) ? 'winograd' : conv2dImplFor('forward', g, x.engine);
     // The rotated weight is saved (and disposed by the tape) for the input gradient.
-    return { output: conv2dForward(x!, convWeight, bias, convAttrs, impl), saved: [x, weight, convWeight] };
+    return { output: conv2dForward(x, convWeight, bias, convAttrs, impl), saved: [x, weight, convWeight] };
   },
   backward({ saved: [x, weight, convWeight], attrs, inputShapes, needsGrad }, dy) {
     if (!convWeight) {
-      const [dx, dw] = adjointBackward(x!, weight!, dy, attrs, needsGrad);
+      const [dx, dw] = adjointBackward(x, weight, dy, attrs, needsGrad);
       return [dx, dw, null];
     }
-    const convAttrs = conv2dTransposeAsConv(inputShapes[1]![2], attrs);
-    const g = conv2dGeometry(inputShapes[0]!, convWeight.shape, null, convAttrs);
+    const convAttrs = conv2dTransposeAsConv(inputShapes[1][2], attrs);
+    const g = conv2dGeometry(inputShapes[0], convWeight.shape, null, convAttrs);
     let dw: Tensor | null = null;
     if (needsGrad[1]) {
-      const convGrad = conv2dBackwardWeight(dy, x!, convWeight.shape, convAttrs, conv2dImplFor('backwardWeight', g));
+      const convGrad = conv2dBackwardWeight(dy, x, convWeight.shape, convAttrs, conv2dImplFor('backwardWeight', g, dy.engine));
       dw = transposeRotateWeight(convGrad);
       convGrad.dispose();
     }
     return [
-      needsGrad[0] ? conv2dBackwardInput(dy, convWeight, inputShapes[0]!, convAttrs, conv2dImplFor('backwardInput', g)) : null,
+      needsGrad[0] ? conv2dBackwardInput(dy, convWeight, inputShapes[0], convAttrs, conv2dImplFor('backwardInput', g, dy.engine)) : null,
       dw,
       needsGrad[2] && inputShapes[2] ? conv2dBackwardBias(dy) : null,
     ];
   },
   reference([x, weight, bias], attrs) {
-    return conv2dTransposeReference(x!, weight!, bias, attrs);
+    return conv2dTransposeReference(x, weight, bias, attrs);
   },
 });

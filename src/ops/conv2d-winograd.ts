@@ -8,7 +8,7 @@
 //   3. M[ξ] = U[ξ]ᵀ · V[ξ], ξ < 16                → [16, Cout, T4]    (tiled GEMM, ξ in workgroup z)
 //   4. y = Aᵀ M A + bias, edge tiles clipped      → [N, Cout, Ho, Wo]
 // Tiles are the 2×2 output blocks of every image (T = N·⌈Ho/2⌉·⌈Wo/2⌉), T4 = T rounded up to a multiple of 4.
-import { workgroups1d, type Engine } from '../engine/engine.js';
+import { choiceKey, workgroups1d, type Engine } from '../engine/engine.js';
 import { ShapeError, shapeStr } from '../engine/errors.js';
 import { packParams, u32Struct, type Kernel } from '../engine/kernel.js';
 import { Tensor } from '../engine/tensor.js';
@@ -25,15 +25,16 @@ const TRANSFORM_WORKGROUP_SIZE = 64;
 const POINTS = 16;
 
 /**
- * The GEMM's entry point (conv2d_winograd_gemm.wgsl): `main` stages tiles in workgroup memory (GPUs);
- * `mainRegisters` reads storage directly, without barriers, which is faster on lavapipe (bench/RESULTS.md,
- * issue 12 section: `npm run bench -- --profile-train --variants winograd-gemm-staged,default`). `auto`:
- * mainRegisters on fallback (CPU) adapters, main elsewhere.
+ * The GEMM's entry point (conv2d_winograd_gemm.wgsl) on an engine (engine.setChoice): `main` stages tiles in
+ * workgroup memory (GPUs); `mainRegisters` reads storage directly, without barriers, which is faster on
+ * lavapipe (bench/RESULTS.md, issue 12 section: `npm run bench -- --profile-train --variants
+ * winograd-gemm-staged,default`). `auto`: mainRegisters on fallback (CPU) adapters, main elsewhere.
  */
-export const winogradGemm = { entryPoint: 'auto' as 'auto' | 'main' | 'mainRegisters' };
+export const WINOGRAD_GEMM_ENTRY_POINT = choiceKey<'auto' | 'main' | 'mainRegisters'>('auto');
 
 function gemmEntryPoint(engine: Engine): 'main' | 'mainRegisters' {
-  if (winogradGemm.entryPoint !== 'auto') return winogradGemm.entryPoint;
+  const entryPoint = engine.choice(WINOGRAD_GEMM_ENTRY_POINT);
+  if (entryPoint !== 'auto') return entryPoint;
   return engine.adapter.isFallbackAdapter ? 'mainRegisters' : 'main';
 }
 

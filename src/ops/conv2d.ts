@@ -1,4 +1,4 @@
-import { workgroups1d, type Engine } from '../engine/engine.js';
+import { choiceKey, workgroups1d, type Engine } from '../engine/engine.js';
 import { ShapeError, shapeStr } from '../engine/errors.js';
 import { packParams, u32Struct, type Kernel } from '../engine/kernel.js';
 import { Tensor } from '../engine/tensor.js';
@@ -462,29 +462,41 @@ const MIN_TILED_ROWS = 8;
  * The implementation the op runs for one pass: tiled, except for GEMMs of very few rows, which run direct;
  * a forward pass of at most NARROW_MAX_OUT_CHANNELS output channels counts as tiled (conv2d_narrow.wgsl).
  */
-export function conv2dImplFor(pass: 'forward' | 'backwardInput' | 'backwardWeight', g: Conv2dGeometry): Conv2dImpl {
+export function conv2dImplFor(pass: 'forward' | 'backwardInput' | 'backwardWeight', g: Conv2dGeometry, engine: Engine): Conv2dImpl {
   if (pass === 'forward' && g.outChannels <= NARROW_MAX_OUT_CHANNELS) return 'tiled';
-  if (pass === 'backwardWeight' && conv2dSettings.narrowWeightGrad && g.outChannels <= NARROW_MAX_OUT_CHANNELS && g.kernelSize <= NARROW_WEIGHT_GRAD_MAX_KSIZE) return 'tiled';
+  if (pass === 'backwardWeight' && engine.choice(CONV2D_CHOICES).narrowWeightGrad && g.outChannels <= NARROW_MAX_OUT_CHANNELS && g.kernelSize <= NARROW_WEIGHT_GRAD_MAX_KSIZE) return 'tiled';
   const rows = pass === 'backwardInput' ? g.inChannels : g.outChannels;
   return rows < MIN_TILED_ROWS ? 'direct' : 'tiled';
 }
 
 /**
- * The op's forward pass runs Winograd F(2×2, 3×3) (src/ops/conv2d-winograd.ts) when this is on and the conv
- * qualifies (see useWinogradForward); a switch so that benchmarks can compare both in one process
- * (bench/conv2d.ts benchConv2dForwardVariants, `npm run bench -- --stylize-variants`; figures in
- * bench/RESULTS.md). `winogradInputGrad`: the
- * input gradient of 3×3 stride-1 convs likewise (useWinogradInputGrad; measured in bench/RESULTS.md, `npm run
- * bench -- --train-step --variants no-winograd-input-grad`); `winogradWeightGrad`: the weight gradient
- * (useWinogradWeightGrad, `--variants no-winograd-weight-grad`).
+ * Which kernels the op may pick on an engine (engine.setChoice), all on by default; switches so that tests and
+ * benchmarks compare them in one process.
  */
-export const conv2dSettings = {
+export interface Conv2dChoices {
+  /**
+   * The forward runs Winograd F(2×2, 3×3) (src/ops/conv2d-winograd.ts) where the conv qualifies (see
+   * useWinogradForward; bench/conv2d.ts benchConv2dForwardVariants, `npm run bench -- --stylize-variants`;
+   * figures in bench/RESULTS.md).
+   */
+  readonly winogradForward: boolean;
+  /**
+   * The input gradient of 3×3 stride-1 convs likewise (useWinogradInputGrad; measured in bench/RESULTS.md,
+   * `npm run bench -- --train-step --variants no-winograd-input-grad`).
+   */
+  readonly winogradInputGrad: boolean;
+  /** The weight gradient likewise (useWinogradWeightGrad, `--variants no-winograd-weight-grad`). */
+  readonly winogradWeightGrad: boolean;
+  /** The weight gradient of ≤ 4 output channels runs conv2d_narrow.wgsl weightGrad (as 'tiled'), not direct. */
+  readonly narrowWeightGrad: boolean;
+}
+
+export const CONV2D_CHOICES = choiceKey<Conv2dChoices>({
   winogradForward: true,
   winogradInputGrad: true,
   winogradWeightGrad: true,
-  /** The weight gradient of ≤ 4 output channels runs conv2d_narrow.wgsl weightGrad (as 'tiled'), not direct. */
   narrowWeightGrad: true,
-};
+});
 
 /** Fewest input channels for which the op picks Winograd (its GEMMs are Cin deep). */
 const WINOGRAD_MIN_IN_CHANNELS = 16;
@@ -496,7 +508,7 @@ const WINOGRAD_MIN_IN_CHANNELS = 16;
  */
 export function useWinogradForward(g: Conv2dGeometry, engine: Engine): boolean {
   return (
-    conv2dSettings.winogradForward &&
+    engine.choice(CONV2D_CHOICES).winogradForward &&
     g.inChannels >= WINOGRAD_MIN_IN_CHANNELS &&
     g.outChannels > NARROW_MAX_OUT_CHANNELS &&
     winogradUnsupported(g, Math.min(engine.limits.maxStorageBufferBindingSize, engine.limits.maxBufferSize)) === null
@@ -525,7 +537,7 @@ export function winogradInputGradGeometry(g: Conv2dGeometry): { geometry: Conv2d
  * channels, intermediates within one binding).
  */
 export function useWinogradInputGrad(g: Conv2dGeometry, engine: Engine): boolean {
-  if (!conv2dSettings.winogradInputGrad || g.kernelSize !== 3 || g.stride !== 1) return false;
+  if (!engine.choice(CONV2D_CHOICES).winogradInputGrad || g.kernelSize !== 3 || g.stride !== 1) return false;
   if (g.outChannels < WINOGRAD_MIN_IN_CHANNELS || g.inChannels <= NARROW_MAX_OUT_CHANNELS) return false;
   const t = winogradInputGradGeometry(g).geometry;
   return winogradUnsupported(t, Math.min(engine.limits.maxStorageBufferBindingSize, engine.limits.maxBufferSize)) === null;
@@ -541,7 +553,7 @@ const WINOGRAD_WEIGHT_GRAD_MIN_OUT_CHANNELS = 8;
  */
 export function useWinogradWeightGrad(g: Conv2dGeometry, engine: Engine): boolean {
   return (
-    conv2dSettings.winogradWeightGrad &&
+    engine.choice(CONV2D_CHOICES).winogradWeightGrad &&
     g.inChannels >= WINOGRAD_MIN_IN_CHANNELS &&
     g.outChannels >= WINOGRAD_WEIGHT_GRAD_MIN_OUT_CHANNELS &&
     winogradWeightGradUnsupported(g, Math.min(engine.limits.maxStorageBufferBindingSize, engine.limits.maxBufferSize)) === null
@@ -553,24 +565,24 @@ export function useWinogradWeightGrad(g: Conv2dGeometry, engine: Engine): boolea
  * of x fused into the input indexing (resize-conv). Runs the tiled implicit-GEMM kernels (direct ones for
  * GEMMs of a few rows, see conv2dImplFor); the forward of 3×3 stride-1 convs runs Winograd (useWinogradForward).
  */
-export const conv2d = defineOp<Conv2dAttrs>({
+export const conv2d = defineOp({
   name: 'conv2d',
   inputs: ['x', 'weight', 'bias'],
   optional: ['bias'],
-  forward([x, weight, bias], attrs) {
-    const g = conv2dGeometry(x!.shape, weight!.shape, bias ? bias.shape : null, attrs);
-    const impl = useWinogradForward(g, x!.engine) ? 'winograd' : conv2dImplFor('forward', g);
-    return { output: conv2dForward(x!, weight!, bias, attrs, impl), saved: [x, weight] };
+  forward([x, weight, bias]: [x: Tensor, weight: Tensor, bias: Tensor | null], attrs: Conv2dAttrs) {
+    const g = conv2dGeometry(x.shape, weight.shape, bias ? bias.shape : null, attrs);
+    const impl = useWinogradForward(g, x.engine) ? 'winograd' : conv2dImplFor('forward', g, x.engine);
+    return { output: conv2dForward(x, weight, bias, attrs, impl), saved: [x, weight] };
   },
   backward({ saved: [x, weight], attrs, inputShapes, needsGrad }, dy) {
-    const g = conv2dGeometry(inputShapes[0]!, inputShapes[1]!, null, attrs);
+    const g = conv2dGeometry(inputShapes[0], inputShapes[1], null, attrs);
     return [
-      needsGrad[0] ? conv2dBackwardInput(dy, weight!, inputShapes[0]!, attrs, useWinogradInputGrad(g, dy.engine) ? 'winograd' : conv2dImplFor('backwardInput', g)) : null,
-      needsGrad[1] ? conv2dBackwardWeight(dy, x!, inputShapes[1]!, attrs, useWinogradWeightGrad(g, dy.engine) ? 'winograd' : conv2dImplFor('backwardWeight', g)) : null,
+      needsGrad[0] ? conv2dBackwardInput(dy, weight, inputShapes[0], attrs, useWinogradInputGrad(g, dy.engine) ? 'winograd' : conv2dImplFor('backwardInput', g, dy.engine)) : null,
+      needsGrad[1] ? conv2dBackwardWeight(dy, x, inputShapes[1], attrs, useWinogradWeightGrad(g, dy.engine) ? 'winograd' : conv2dImplFor('backwardWeight', g, dy.engine)) : null,
       needsGrad[2] && inputShapes[2] ? conv2dBackwardBias(dy) : null,
     ];
   },
   reference([x, weight, bias], attrs) {
-    return conv2dReference(x!, weight!, bias, attrs);
+    return conv2dReference(x, weight, bias, attrs);
   },
 });

@@ -73,18 +73,18 @@ export function affine(x: Tensor, alpha: number, beta = 0): Tensor {
 
 // ------------------------------------------------------------------ differentiable ops
 
-export const relu = defineOp<Record<string, never>>({
+export const relu = defineOp({
   name: 'relu',
   inputs: ['x'],
-  forward([x]) {
-    const y = run('unary', Code.relu, x!, null, 1, 0, 'relu');
+  forward([x]: [x: Tensor]) {
+    const y = run('unary', Code.relu, x, null, 1, 0, 'relu');
     return { output: y, saved: [y] };
   },
   backward({ saved: [y] }, dy) {
-    return [run('unaryBackward', Code.reluBackward, y!, dy, 1, 0, 'relu.backward')];
+    return [run('unaryBackward', Code.reluBackward, y, dy, 1, 0, 'relu.backward')];
   },
   reference([x]) {
-    return mapCpu(x!, (v) => Math.max(v, 0));
+    return mapCpu(x, (v) => Math.max(v, 0));
   },
 });
 
@@ -94,17 +94,17 @@ export interface ScaledTanhAttrs {
 }
 
 /** alpha·tanh(x) + beta: the transform net's output layer (150·tanh(x) + 127.5 gives pixels 0..255). */
-export const scaledTanh = defineOp<ScaledTanhAttrs>({
+export const scaledTanh = defineOp({
   name: 'scaledTanh',
   inputs: ['x'],
-  forward([x], { alpha, beta }) {
-    return { output: run('unary', Code.scaledTanh, x!, null, alpha, beta, 'scaledTanh'), saved: [x] };
+  forward([x]: [x: Tensor], { alpha, beta }: ScaledTanhAttrs) {
+    return { output: run('unary', Code.scaledTanh, x, null, alpha, beta, 'scaledTanh'), saved: [x] };
   },
   backward({ saved: [x], attrs }, dy) {
-    return [run('unaryBackward', Code.scaledTanhBackward, x!, dy, attrs.alpha, 0, 'scaledTanh.backward')];
+    return [run('unaryBackward', Code.scaledTanhBackward, x, dy, attrs.alpha, 0, 'scaledTanh.backward')];
   },
   reference([x], { alpha, beta }) {
-    return mapCpu(x!, (v) => alpha * Math.tanh(v) + beta);
+    return mapCpu(x, (v) => alpha * Math.tanh(v) + beta);
   },
 });
 
@@ -114,54 +114,54 @@ export interface ScaleAttrs {
 }
 
 /** alpha·x + beta. */
-export const scale = defineOp<ScaleAttrs>({
+export const scale = defineOp({
   name: 'scale',
   inputs: ['x'],
-  forward([x], { alpha, beta = 0 }) {
-    return { output: affine(x!, alpha, beta), saved: [] };
+  forward([x]: [x: Tensor], { alpha, beta = 0 }: ScaleAttrs) {
+    return { output: affine(x, alpha, beta), saved: [] };
   },
   backward({ attrs }, dy) {
     return [affine(dy, attrs.alpha, 0)];
   },
   reference([x], { alpha, beta = 0 }) {
-    return mapCpu(x!, (v) => alpha * v + beta);
+    return mapCpu(x, (v) => alpha * v + beta);
   },
 });
 
 /** a + b, same shapes (residual connections, loss sums). */
-export const add = defineOp<Record<string, never>>({
+export const add = defineOp({
   name: 'add',
   inputs: ['a', 'b'],
-  forward([a, b]) {
-    return { output: axpby(a!, b!, 1, 1), saved: [] };
+  forward([a, b]: [a: Tensor, b: Tensor]) {
+    return { output: axpby(a, b, 1, 1), saved: [] };
   },
   backward(_ctx, dy) {
     return [dy, dy];
   },
   reference([a, b]) {
-    const y = cpuTensor(a!.shape);
-    for (let i = 0; i < y.data.length; i++) y.data[i] = a!.data[i] + b!.data[i];
+    const y = cpuTensor(a.shape);
+    for (let i = 0; i < y.data.length; i++) y.data[i] = a.data[i] + b.data[i];
     return y;
   },
 });
 
 /** a · b, elementwise, same shapes. */
-export const mul = defineOp<Record<string, never>>({
+export const mul = defineOp({
   name: 'mul',
   inputs: ['a', 'b'],
-  forward([a, b]) {
-    sameShape('mul', a!.shape, b!.shape);
-    return { output: run('binary', Code.mul, a!, b!, 1, 0, 'mul'), saved: [a, b] };
+  forward([a, b]: [a: Tensor, b: Tensor]) {
+    sameShape('mul', a.shape, b.shape);
+    return { output: run('binary', Code.mul, a, b, 1, 0, 'mul'), saved: [a, b] };
   },
   backward({ saved: [a, b], needsGrad }, dy) {
     return [
-      needsGrad[0] ? run('binary', Code.mul, dy, b!, 1, 0, 'mul.backward') : null,
-      needsGrad[1] ? run('binary', Code.mul, dy, a!, 1, 0, 'mul.backward') : null,
+      needsGrad[0] ? run('binary', Code.mul, dy, b, 1, 0, 'mul.backward') : null,
+      needsGrad[1] ? run('binary', Code.mul, dy, a, 1, 0, 'mul.backward') : null,
     ];
   },
   reference([a, b]) {
-    const y = cpuTensor(a!.shape);
-    for (let i = 0; i < y.data.length; i++) y.data[i] = a!.data[i] * b!.data[i];
+    const y = cpuTensor(a.shape);
+    for (let i = 0; i < y.data.length; i++) y.data[i] = a.data[i] * b.data[i];
     return y;
   },
 });
@@ -171,16 +171,16 @@ export interface ReshapeAttrs {
 }
 
 /** A view with another shape (no copy). */
-export const reshape = defineOp<ReshapeAttrs>({
+export const reshape = defineOp({
   name: 'reshape',
   inputs: ['x'],
-  forward([x], { shape }) {
-    return { output: x!.reshape(shape), saved: [] };
+  forward([x]: [x: Tensor], { shape }: ReshapeAttrs) {
+    return { output: x.reshape(shape), saved: [] };
   },
   backward({ inputShapes }, dy) {
-    return [dy.reshape(inputShapes[0]!)];
+    return [dy.reshape(inputShapes[0])];
   },
   reference([x], { shape }) {
-    return cpuTensor(shape, x!.data);
+    return cpuTensor(shape, x.data);
   },
 });

@@ -1,4 +1,4 @@
-import { workgroups1d, type Engine } from '../engine/engine.js';
+import { choiceKey, workgroups1d, type Engine } from '../engine/engine.js';
 import { ShapeError, shapeStr } from '../engine/errors.js';
 import { packParams, type Kernel } from '../engine/kernel.js';
 import { Tensor } from '../engine/tensor.js';
@@ -23,15 +23,18 @@ const TARGET_WORKGROUPS = 512;
 /** Rows × columns per thread of the register-blocked entry points (gram.wgsl REG). */
 const REG = 8;
 
+export type GramImpl = 'auto' | 'staged' | 'registers';
+
 /**
- * `staged`: tiles in workgroup memory (GPUs); `registers`: gramRegisters/inputGradRegisters, without workgroup
- * memory (measured on lavapipe in bench/RESULTS.md, --profile-train); `auto`: registers on fallback (CPU)
- * adapters, staged elsewhere.
+ * The kernels gram runs on an engine (engine.setChoice): `staged`: tiles in workgroup memory (GPUs);
+ * `registers`: gramRegisters/inputGradRegisters, without workgroup memory (measured on lavapipe in
+ * bench/RESULTS.md, --profile-train); `auto`: registers on fallback (CPU) adapters, staged elsewhere.
  */
-export const gramSettings = { impl: 'auto' as 'auto' | 'staged' | 'registers' };
+export const GRAM_IMPL = choiceKey<GramImpl>('auto');
 
 function useRegisters(engine: Engine): boolean {
-  return gramSettings.impl === 'registers' || (gramSettings.impl === 'auto' && engine.adapter.isFallbackAdapter);
+  const impl = engine.choice(GRAM_IMPL);
+  return impl === 'registers' || (impl === 'auto' && engine.adapter.isFallbackAdapter);
 }
 /** …but no slice is shorter than this, since each slice adds a C×C partial to write and sum. */
 const MIN_SLICE_LENGTH = 256;
@@ -81,18 +84,18 @@ function params(d: Dims, split: SplitK): ArrayBuffer {
  * Gram matrices for style losses: x [N, C, H, W] → G [N, C, C], G = F·Fᵀ/(C·H·W) with F = x as C × (H·W).
  * Backward: dF = (dG + dGᵀ)·F/(C·H·W).
  */
-export const gram = defineOp<Record<string, never>>({
+export const gram = defineOp({
   name: 'gram',
   inputs: ['x'],
-  forward([x]) {
-    const d = dims(x!.shape);
-    const engine = x!.engine;
+  forward([x]: [x: Tensor]) {
+    const d = dims(x.shape);
+    const engine = x.engine;
     if (useRegisters(engine)) {
       const g = Tensor.empty(engine, [d.batch, d.channels, d.channels]);
       const blocks = Math.ceil(d.channels / REG);
       engine.dispatch({
         kernel: kernel('gramRegisters'),
-        buffers: [x!.buffer, null, g.buffer],
+        buffers: [x.buffer, null, g.buffer],
         params: params(d, { slices: 1, sliceLength: d.reduction }),
         workgroups: [Math.ceil(blocks / WG_SIDE), Math.ceil(blocks / WG_SIDE), d.batch],
         label: 'gram',
@@ -107,7 +110,7 @@ export const gram = defineOp<Record<string, never>>({
     const partials = split.slices > 1 ? Tensor.empty(engine, [split.slices, ...g.shape], 'gram.partials') : null;
     engine.dispatch({
       kernel: kernel('gramPartial'),
-      buffers: [x!.buffer, null, (partials ?? g).buffer],
+      buffers: [x.buffer, null, (partials ?? g).buffer],
       params: p,
       workgroups: [tiles, tiles, d.batch * split.slices],
       label: 'gram',
@@ -125,13 +128,13 @@ export const gram = defineOp<Record<string, never>>({
     return { output: g, saved: [x] };
   },
   backward({ saved: [x] }, dG) {
-    const d = dims(x!.shape);
-    const engine = x!.engine;
-    const dx = Tensor.empty(engine, x!.shape);
+    const d = dims(x.shape);
+    const engine = x.engine;
+    const dx = Tensor.empty(engine, x.shape);
     if (useRegisters(engine)) {
       engine.dispatch({
         kernel: kernel('inputGradRegisters'),
-        buffers: [x!.buffer, dG.buffer, dx.buffer],
+        buffers: [x.buffer, dG.buffer, dx.buffer],
         params: params(d, { slices: 1, sliceLength: d.reduction }),
         workgroups: [Math.ceil(d.reduction / REG / WG_SIDE), Math.ceil(d.channels / REG / WG_SIDE), d.batch],
         label: 'gram.backward',
@@ -141,7 +144,7 @@ export const gram = defineOp<Record<string, never>>({
     }
     engine.dispatch({
       kernel: kernel('inputGrad'),
-      buffers: [x!.buffer, dG.buffer, dx.buffer],
+      buffers: [x.buffer, dG.buffer, dx.buffer],
       params: params(d, { slices: 1, sliceLength: d.reduction }),
       workgroups: [Math.ceil(d.reduction / TILE), Math.ceil(d.channels / TILE), d.batch],
       label: 'gram.backward',
@@ -149,11 +152,11 @@ export const gram = defineOp<Record<string, never>>({
     return [dx];
   },
   reference([x]) {
-    const { batch, channels, reduction } = dims(x!.shape);
+    const { batch, channels, reduction } = dims(x.shape);
     const g = cpuTensor([batch, channels, channels]);
     const scale = 1 / (channels * reduction);
     for (let n = 0; n < batch; n++) {
-      const f = (c: number, k: number): number => x!.data[(n * channels + c) * reduction + k];
+      const f = (c: number, k: number): number => x.data[(n * channels + c) * reduction + k];
       for (let i = 0; i < channels; i++) {
         for (let j = 0; j < channels; j++) {
           let s = 0;

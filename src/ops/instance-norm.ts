@@ -58,57 +58,57 @@ function scaleOrOnes(gamma: Tensor | null, x: Tensor, channels: number): { gamma
  * and scaled to variance 1 (biased), then y = x̂·gamma[c] + beta[c]. gamma and beta are optional ([C]).
  * Saves x, gamma and a [N, C, 2] tensor of per-plane (mean, 1/std) for the backward.
  */
-export const instanceNorm = defineOp<InstanceNormAttrs>({
+export const instanceNorm = defineOp({
   name: 'instanceNorm',
   inputs: ['x', 'gamma', 'beta'],
   optional: ['gamma', 'beta'],
-  forward([x, gammaIn, betaIn], { eps }) {
-    const d = dims(x!, gammaIn, betaIn);
-    const engine = x!.engine;
+  forward([x, gammaIn, betaIn]: [x: Tensor, gamma: Tensor | null, beta: Tensor | null], { eps }: InstanceNormAttrs) {
+    const d = dims(x, gammaIn, betaIn);
+    const engine = x.engine;
     const planes = d.batch * d.channels;
     const stats = Tensor.empty(engine, [d.batch, d.channels, 2], 'instanceNorm.stats');
     const p = params(d, eps);
     engine.dispatch({
       kernel: kernel('computeStats'),
-      buffers: [x!.buffer, null, null, null, stats.buffer],
+      buffers: [x.buffer, null, null, null, stats.buffer],
       params: p,
       workgroups: workgroups1d(engine, planes, 1),
       label: 'instanceNorm.stats',
     });
-    const { gamma, made: madeGamma } = scaleOrOnes(gammaIn, x!, d.channels);
-    const madeBeta = betaIn ? null : Tensor.zeros(engine, [d.channels]);
-    const y = Tensor.empty(engine, x!.shape);
+    const { gamma, made: madeGamma } = scaleOrOnes(gammaIn, x, d.channels);
+    const beta = betaIn ?? Tensor.zeros(engine, [d.channels]);
+    const y = Tensor.empty(engine, x.shape);
     engine.dispatch({
       kernel: kernel('normalizeInput'),
-      buffers: [x!.buffer, null, gamma.buffer, (betaIn ?? madeBeta)!.buffer, stats.buffer, null, y.buffer],
+      buffers: [x.buffer, null, gamma.buffer, beta.buffer, stats.buffer, null, y.buffer],
       params: p,
       workgroups: workgroups1d(engine, y.size, WORKGROUP_SIZE),
       label: 'instanceNorm',
     });
     madeGamma?.dispose();
-    madeBeta?.dispose();
+    if (beta !== betaIn) beta.dispose();
     return { output: y, saved: [x, gammaIn, stats] };
   },
   backward({ saved: [x, gammaIn, stats], needsGrad }, dy) {
-    const d = dims(x!, gammaIn, null);
-    const engine = x!.engine;
+    const d = dims(x, gammaIn, null);
+    const engine = x.engine;
     const planes = d.batch * d.channels;
     const p = params(d);
     const planeSums = Tensor.empty(engine, [planes, 2], 'instanceNorm.planeSums');
     engine.dispatch({
       kernel: kernel('computePlaneSums'),
-      buffers: [x!.buffer, dy.buffer, null, null, stats!.buffer, planeSums.buffer],
+      buffers: [x.buffer, dy.buffer, null, null, stats.buffer, planeSums.buffer],
       params: p,
       workgroups: workgroups1d(engine, planes, 1),
       label: 'instanceNorm.backward.planeSums',
     });
     let dx: Tensor | null = null;
     if (needsGrad[0]) {
-      const { gamma, made } = scaleOrOnes(gammaIn, x!, d.channels);
-      dx = Tensor.empty(engine, x!.shape);
+      const { gamma, made } = scaleOrOnes(gammaIn, x, d.channels);
+      dx = Tensor.empty(engine, x.shape);
       engine.dispatch({
         kernel: kernel('inputGrad'),
-        buffers: [x!.buffer, dy.buffer, gamma.buffer, null, stats!.buffer, planeSums.buffer, dx.buffer],
+        buffers: [x.buffer, dy.buffer, gamma.buffer, null, stats.buffer, planeSums.buffer, dx.buffer],
         params: p,
         workgroups: workgroups1d(engine, dx.size, WORKGROUP_SIZE),
         label: 'instanceNorm.backward.input',
@@ -141,22 +141,22 @@ export const instanceNorm = defineOp<InstanceNormAttrs>({
     return [dx, dgamma, dbeta];
   },
   reference([x, gamma, beta], { eps }) {
-    const [batch, channels, h, w] = x!.shape;
+    const [batch, channels, h, w] = x.shape;
     const n = h * w;
-    const y = cpuTensor(x!.shape);
+    const y = cpuTensor(x.shape);
     for (let plane = 0; plane < batch * channels; plane++) {
       const c = plane % channels;
       const base = plane * n;
       let mean = 0;
-      for (let i = 0; i < n; i++) mean += x!.data[base + i];
+      for (let i = 0; i < n; i++) mean += x.data[base + i];
       mean /= n;
       let variance = 0;
-      for (let i = 0; i < n; i++) variance += (x!.data[base + i] - mean) ** 2;
+      for (let i = 0; i < n; i++) variance += (x.data[base + i] - mean) ** 2;
       variance /= n;
       const inv = 1 / Math.sqrt(variance + eps);
       const g = gamma ? gamma.data[c] : 1;
       const b = beta ? beta.data[c] : 0;
-      for (let i = 0; i < n; i++) y.data[base + i] = (x!.data[base + i] - mean) * inv * g + b;
+      for (let i = 0; i < n; i++) y.data[base + i] = (x.data[base + i] - mean) * inv * g + b;
     }
     return y;
   },

@@ -24,38 +24,38 @@ function scalar(v: number) {
 // ------------------------------------------------------------------ sums
 
 /** Σ x over every element → [1]. */
-export const sumAll = defineOp<Record<string, never>>({
+export const sumAll = defineOp({
   name: 'sumAll',
   inputs: ['x'],
-  forward([x]) {
-    return { output: sumToScalar({ kind: 'values', x: x! }, 1, 'sumAll'), saved: [] };
+  forward([x]: [x: Tensor]) {
+    return { output: sumToScalar({ kind: 'values', x: x }, 1, 'sumAll'), saved: [] };
   },
   backward({ inputShapes }, dy) {
-    return [broadcastScalar(dy, inputShapes[0]!, 1, 'sumAll.backward')];
+    return [broadcastScalar(dy, inputShapes[0], 1, 'sumAll.backward')];
   },
   reference([x]) {
     let s = 0;
-    for (const v of x!.data) s += v;
+    for (const v of x.data) s += v;
     return scalar(s);
   },
 });
 
 /** mean of x over every element → [1]. */
-export const meanAll = defineOp<Record<string, never>>({
+export const meanAll = defineOp({
   name: 'meanAll',
   inputs: ['x'],
-  forward([x]) {
-    if (x!.size === 0) throw new ShapeError(`meanAll: input ${shapeStr(x!.shape)} has no elements`);
-    return { output: sumToScalar({ kind: 'values', x: x! }, 1 / x!.size, 'meanAll'), saved: [] };
+  forward([x]: [x: Tensor]) {
+    if (x.size === 0) throw new ShapeError(`meanAll: input ${shapeStr(x.shape)} has no elements`);
+    return { output: sumToScalar({ kind: 'values', x: x }, 1 / x.size, 'meanAll'), saved: [] };
   },
   backward({ inputShapes }, dy) {
-    const shape = inputShapes[0]!;
+    const shape = inputShapes[0];
     return [broadcastScalar(dy, shape, 1 / sizeOf(shape), 'meanAll.backward')];
   },
   reference([x]) {
     let s = 0;
-    for (const v of x!.data) s += v;
-    return scalar(s / x!.data.length);
+    for (const v of x.data) s += v;
+    return scalar(s / x.data.length);
   },
 });
 
@@ -74,29 +74,29 @@ function squaredDifferenceBackward(a: Tensor, b: Tensor, upstream: Tensor, coef:
 }
 
 /** mean((a − b)²) over every element of two same-shaped tensors → [1]. */
-export const mseLoss = defineOp<Record<string, never>>({
+export const mseLoss = defineOp({
   name: 'mseLoss',
   inputs: ['a', 'b'],
-  forward([a, b]) {
-    const sa = a!.shape;
-    const sb = b!.shape;
+  forward([a, b]: [a: Tensor, b: Tensor]) {
+    const sa = a.shape;
+    const sb = b.shape;
     if (sa.length !== sb.length || sa.some((d, i) => d !== sb[i])) {
       throw new ShapeError(`mseLoss: shapes ${shapeStr(sa)} and ${shapeStr(sb)} differ`);
     }
-    if (a!.size === 0) throw new ShapeError(`mseLoss: inputs ${shapeStr(sa)} have no elements`);
-    return { output: sumToScalar({ kind: 'squaredDifferences', a: a!, b: b! }, 1 / a!.size, 'mseLoss'), saved: [a, b] };
+    if (a.size === 0) throw new ShapeError(`mseLoss: inputs ${shapeStr(sa)} have no elements`);
+    return { output: sumToScalar({ kind: 'squaredDifferences', a: a, b: b }, 1 / a.size, 'mseLoss'), saved: [a, b] };
   },
   backward({ saved: [a, b], needsGrad }, dy) {
-    const coef = 2 / a!.size;
+    const coef = 2 / a.size;
     return [
-      needsGrad[0] ? squaredDifferenceBackward(a!, b!, dy, coef) : null,
-      needsGrad[1] ? squaredDifferenceBackward(a!, b!, dy, -coef) : null,
+      needsGrad[0] ? squaredDifferenceBackward(a, b, dy, coef) : null,
+      needsGrad[1] ? squaredDifferenceBackward(a, b, dy, -coef) : null,
     ];
   },
   reference([a, b]) {
     let s = 0;
-    for (let i = 0; i < a!.data.length; i++) s += (a!.data[i] - b!.data[i]) ** 2;
-    return scalar(s / a!.data.length);
+    for (let i = 0; i < a.data.length; i++) s += (a.data[i] - b.data[i]) ** 2;
+    return scalar(s / a.data.length);
   },
 });
 
@@ -128,28 +128,28 @@ function tvGeometry(shape: readonly number[]): TvGeometry {
  * Total variation of an [N, C, H, W] image batch → [1]: mean squared horizontal neighbour difference plus
  * mean squared vertical neighbour difference (a direction with a single row or column contributes 0).
  */
-export const tvLoss = defineOp<Record<string, never>>({
+export const tvLoss = defineOp({
   name: 'tvLoss',
   inputs: ['x'],
-  forward([x]) {
-    const g = tvGeometry(x!.shape);
-    return { output: sumToScalar({ kind: 'totalVariation', x: x!, ...g }, 1, 'tvLoss'), saved: [x] };
+  forward([x]: [x: Tensor]) {
+    const g = tvGeometry(x.shape);
+    return { output: sumToScalar({ kind: 'totalVariation', x: x, ...g }, 1, 'tvLoss'), saved: [x] };
   },
   backward({ saved: [x] }, dy) {
-    const g = tvGeometry(x!.shape);
-    const out = Tensor.empty(x!.engine, x!.shape);
-    x!.engine.dispatch({
+    const g = tvGeometry(x.shape);
+    const out = Tensor.empty(x.engine, x.shape);
+    x.engine.dispatch({
       kernel: kernel('totalVariationBackward'),
-      buffers: [x!.buffer, null, dy.buffer, out.buffer],
-      params: packParams([x!.size, g.width, g.height], [0, g.weightH, g.weightV]),
-      workgroups: workgroups1d(x!.engine, x!.size, WORKGROUP_SIZE),
+      buffers: [x.buffer, null, dy.buffer, out.buffer],
+      params: packParams([x.size, g.width, g.height], [0, g.weightH, g.weightV]),
+      workgroups: workgroups1d(x.engine, x.size, WORKGROUP_SIZE),
       label: 'tvLoss.backward',
     });
     return [out];
   },
   reference([x]) {
-    const [n, c, h, w] = x!.shape;
-    const at = (p: number, i: number, j: number) => x!.data[(p * h + i) * w + j];
+    const [n, c, h, w] = x.shape;
+    const at = (p: number, i: number, j: number) => x.data[(p * h + i) * w + j];
     let sh = 0;
     let sv = 0;
     for (let p = 0; p < n * c; p++) {

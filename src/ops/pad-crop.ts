@@ -67,16 +67,16 @@ function checkPad(shape: readonly number[], a: Pad2dAttrs): void {
 }
 
 /** Pads H (top/bottom) and W (left/right) with zeros, a reflection (edge not repeated) or the edge value. */
-export const pad2d = defineOp<Pad2dAttrs>({
+export const pad2d = defineOp({
   name: 'pad2d',
   inputs: ['x'],
-  forward([x], a) {
-    checkPad(x!.shape, a);
-    const [, , h, w] = x!.shape;
-    return { output: windowKernel(x!, h + a.top + a.bottom, w + a.left + a.right, a.top, a.left, a.mode, 'pad2d'), saved: [] };
+  forward([x]: [x: Tensor], a: Pad2dAttrs) {
+    checkPad(x.shape, a);
+    const [, , h, w] = x.shape;
+    return { output: windowKernel(x, h + a.top + a.bottom, w + a.left + a.right, a.top, a.left, a.mode, 'pad2d'), saved: [] };
   },
   backward({ attrs: a, inputShapes }, dy) {
-    const [n, c, h, w] = inputShapes[0]!;
+    const [n, c, h, w] = inputShapes[0];
     if (a.mode === 'zeros') return [windowKernel(dy, h, w, -a.top, -a.left, 'zeros', 'pad2d.backward')];
     const dx = Tensor.empty(dy.engine, [n, c, h, w]);
     dy.engine.dispatch({
@@ -89,8 +89,8 @@ export const pad2d = defineOp<Pad2dAttrs>({
     return [dx];
   },
   reference([x], a) {
-    checkPad(x!.shape, a);
-    const [n, c, h, w] = x!.shape;
+    checkPad(x.shape, a);
+    const [n, c, h, w] = x.shape;
     const ho = h + a.top + a.bottom;
     const wo = w + a.left + a.right;
     const y = cpuTensor([n, c, ho, wo]);
@@ -99,7 +99,7 @@ export const pad2d = defineOp<Pad2dAttrs>({
         for (let ox = 0; ox < wo; ox++) {
           const sy = sourceIndex(oy - a.top, h, a.mode);
           const sx = sourceIndex(ox - a.left, w, a.mode);
-          y.data[(p * ho + oy) * wo + ox] = sy < 0 || sx < 0 ? 0 : x!.data[(p * h + sy) * w + sx];
+          y.data[(p * ho + oy) * wo + ox] = sy < 0 || sx < 0 ? 0 : x.data[(p * h + sy) * w + sx];
         }
       }
     }
@@ -123,25 +123,25 @@ function checkCrop(shape: readonly number[], a: Crop2dAttrs): void {
 }
 
 /** The height×width window at (top, left) of every plane. */
-export const crop2d = defineOp<Crop2dAttrs>({
+export const crop2d = defineOp({
   name: 'crop2d',
   inputs: ['x'],
-  forward([x], a) {
-    checkCrop(x!.shape, a);
-    return { output: windowKernel(x!, a.height, a.width, -a.top, -a.left, 'zeros', 'crop2d'), saved: [] };
+  forward([x]: [x: Tensor], a: Crop2dAttrs) {
+    checkCrop(x.shape, a);
+    return { output: windowKernel(x, a.height, a.width, -a.top, -a.left, 'zeros', 'crop2d'), saved: [] };
   },
   backward({ attrs: a, inputShapes }, dy) {
-    const [, , h, w] = inputShapes[0]!;
+    const [, , h, w] = inputShapes[0];
     return [windowKernel(dy, h, w, a.top, a.left, 'zeros', 'crop2d.backward')];
   },
   reference([x], a) {
-    checkCrop(x!.shape, a);
-    const [n, c, h, w] = x!.shape;
+    checkCrop(x.shape, a);
+    const [n, c, h, w] = x.shape;
     const y = cpuTensor([n, c, a.height, a.width]);
     for (let p = 0; p < n * c; p++) {
       for (let oy = 0; oy < a.height; oy++) {
         for (let ox = 0; ox < a.width; ox++) {
-          y.data[(p * a.height + oy) * a.width + ox] = x!.data[(p * h + oy + a.top) * w + ox + a.left];
+          y.data[(p * a.height + oy) * a.width + ox] = x.data[(p * h + oy + a.top) * w + ox + a.left];
         }
       }
     }

@@ -29,35 +29,35 @@ function params(threads: number, inShape: readonly number[], outShape: readonly 
  * 2×2 max pooling with stride 2 (floor: an odd last row/column is dropped). The backward routes each
  * gradient to its window's first maximum in row-major order, recomputed from the saved input.
  */
-export const maxPool2d = defineOp<Record<string, never>>({
+export const maxPool2d = defineOp({
   name: 'maxPool2d',
   inputs: ['x'],
-  forward([x]) {
-    const shape = outputShape(x!.shape);
-    const y = Tensor.empty(x!.engine, shape);
-    x!.engine.dispatch({
+  forward([x]: [x: Tensor]) {
+    const shape = outputShape(x.shape);
+    const y = Tensor.empty(x.engine, shape);
+    x.engine.dispatch({
       kernel: kernel('forward'),
-      buffers: [x!.buffer, null, y.buffer],
-      params: params(y.size, x!.shape, shape),
-      workgroups: workgroups1d(x!.engine, y.size, WORKGROUP_SIZE),
+      buffers: [x.buffer, null, y.buffer],
+      params: params(y.size, x.shape, shape),
+      workgroups: workgroups1d(x.engine, y.size, WORKGROUP_SIZE),
       label: 'maxPool2d',
     });
     return { output: y, saved: [x] };
   },
   backward({ saved: [x] }, dy) {
-    const dx = Tensor.empty(x!.engine, x!.shape);
-    x!.engine.dispatch({
+    const dx = Tensor.empty(x.engine, x.shape);
+    x.engine.dispatch({
       kernel: kernel('backward'),
-      buffers: [x!.buffer, dy.buffer, dx.buffer],
-      params: params(dx.size, x!.shape, dy.shape),
-      workgroups: workgroups1d(x!.engine, dx.size, WORKGROUP_SIZE),
+      buffers: [x.buffer, dy.buffer, dx.buffer],
+      params: params(dx.size, x.shape, dy.shape),
+      workgroups: workgroups1d(x.engine, dx.size, WORKGROUP_SIZE),
       label: 'maxPool2d.backward',
     });
     return [dx];
   },
   reference([x]) {
-    const [n, c, h, w] = x!.shape;
-    const shape = outputShape(x!.shape);
+    const [n, c, h, w] = x.shape;
+    const shape = outputShape(x.shape);
     const [, , oh, ow] = shape;
     const y = cpuTensor(shape);
     for (let plane = 0; plane < n * c; plane++) {
@@ -65,7 +65,7 @@ export const maxPool2d = defineOp<Record<string, never>>({
         for (let ox = 0; ox < ow; ox++) {
           let best = -Infinity;
           for (let dy = 0; dy < 2; dy++) {
-            for (let dx = 0; dx < 2; dx++) best = Math.max(best, x!.data[(plane * h + 2 * oy + dy) * w + 2 * ox + dx]);
+            for (let dx = 0; dx < 2; dx++) best = Math.max(best, x.data[(plane * h + 2 * oy + dy) * w + 2 * ox + dx]);
           }
           y.data[(plane * oh + oy) * ow + ox] = best;
         }

@@ -1,8 +1,9 @@
 // TensorFlow SAME zero padding for conv2d and the stride-2 transposed conv (the ml5 / lengstrom net's ops)
 // vs their float64 references and finite differences (test/conv2d-transpose.test.ts, Deno runner).
 import { conv2d, tfSameConv2dAttrs, type Conv2dAttrs } from '../../src/ops/conv2d.js';
-import { conv2dTranspose, conv2dTransposeSettings, type Conv2dTransposeAttrs, type Conv2dTransposeImpl } from '../../src/ops/conv2d-transpose.js';
+import { CONV2D_TRANSPOSE_IMPL, conv2dTranspose, type Conv2dTransposeAttrs } from '../../src/ops/conv2d-transpose.js';
 import { cpuRandom, type CpuTensor } from '../../src/ops/cpu.js';
+import { withChoice } from '../helpers/choices.js';
 import { checkOp } from '../helpers/gradcheck.js';
 import type { EngineCase } from './case.js';
 import { conv2dWith, forwardTol, gradTol } from './conv2d.js';
@@ -48,27 +49,16 @@ const transposeShapes: { name: string; x: number[]; w: number[]; bias: boolean; 
   { name: '16 → 17 channels, batch 2, no bias (adjoint: phase GEMMs forward)', x: [2, 16, 3, 4], w: [16, 17, 3, 3], bias: false, attrs: { stride: 2 } },
 ];
 
-/** Runs fn with the op switched to one implementation (restored afterwards). */
-async function withImpl(impl: Conv2dTransposeImpl, fn: () => Promise<void>): Promise<void> {
-  const before = conv2dTransposeSettings.impl;
-  conv2dTransposeSettings.impl = impl;
-  try {
-    await fn();
-  } finally {
-    conv2dTransposeSettings.impl = before;
-  }
-}
-
 /**
  * conv2dTranspose vs its reference and finite differences, with each implementation that applies: the
- * adjoint one takes no bias (with one, the op runs zero-insert whatever the setting).
+ * adjoint one takes no bias (with one, the op runs zero-insert whatever the choice).
  */
 export const conv2dTransposeCases: EngineCase[] = transposeShapes.flatMap((c) =>
   (c.bias ? (['zero-insert'] as const) : (['zero-insert', 'adjoint'] as const)).map((impl) => ({
     name: `conv2dTranspose ${c.name} [${impl}]`,
     async run(engine: Parameters<EngineCase['run']>[0]) {
       const inputs = [rand(c.x), rand(c.w), c.bias ? rand([c.w[1]]) : null];
-      await withImpl(impl, () => checkOp(engine, { op: conv2dTranspose, inputs, attrs: c.attrs, forwardTol, gradTol }));
+      await withChoice(engine, CONV2D_TRANSPOSE_IMPL, impl, () => checkOp(engine, { op: conv2dTranspose, inputs, attrs: c.attrs, forwardTol, gradTol }));
     },
   })),
 );

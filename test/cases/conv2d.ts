@@ -12,7 +12,6 @@ import {
   type Conv2dImpl,
 } from '../../src/ops/conv2d.js';
 import { cpuRandom, cpuTensor, type CpuTensor } from '../../src/ops/cpu.js';
-import type { OpDef } from '../../src/ops/op.js';
 import { expectClose, maxAbs } from '../helpers/check.js';
 import { checkOp } from '../helpers/gradcheck.js';
 import { toCpu, toGpu } from '../helpers/tensors.js';
@@ -31,7 +30,7 @@ export interface Case {
 
 /** Seeds of the random inputs, consumed in order (the cases' data depends only on their order). */
 export const seeds = { next: 100 };
-export function inputs(c: Case): (CpuTensor | null)[] {
+export function inputs(c: Case): [x: CpuTensor, w: CpuTensor, b: CpuTensor | null] {
   return [cpuRandom(c.x, seeds.next++), cpuRandom(c.w, seeds.next++), c.bias ? cpuRandom([c.w[0]], seeds.next++) : null];
 }
 
@@ -69,17 +68,17 @@ export async function compareImpls(engine: Engine, c: Case, dyTol = { atol: 2e-5
 }
 
 /** The conv2d op pinned to one implementation (the op itself picks per shape, see conv2dImplFor). */
-export function conv2dWith(impl: Conv2dImpl): OpDef<Conv2dAttrs> {
+export function conv2dWith(impl: Conv2dImpl): typeof conv2d {
   return {
     ...conv2d,
     name: `conv2d[${impl}]`,
     forward([x, w, b], attrs) {
-      return { output: conv2dForward(x!, w!, b, attrs, impl), saved: [x, w] };
+      return { output: conv2dForward(x, w, b, attrs, impl), saved: [x, w] };
     },
     backward({ saved: [x, w], attrs, inputShapes, needsGrad }, dy) {
       return [
-        needsGrad[0] ? conv2dBackwardInput(dy, w!, inputShapes[0]!, attrs, impl) : null,
-        needsGrad[1] ? conv2dBackwardWeight(dy, x!, inputShapes[1]!, attrs, impl) : null,
+        needsGrad[0] ? conv2dBackwardInput(dy, w, inputShapes[0], attrs, impl) : null,
+        needsGrad[1] ? conv2dBackwardWeight(dy, x, inputShapes[1], attrs, impl) : null,
         needsGrad[2] && inputShapes[2] ? conv2dBackwardBias(dy) : null,
       ];
     },

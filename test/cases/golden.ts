@@ -12,7 +12,7 @@ import { Vgg } from '../../src/models/vgg.js';
 import { adamStep } from '../../src/ops/adam.js';
 import { cpuRandom, type CpuTensor } from '../../src/ops/cpu.js';
 import { ops } from '../../src/ops/index.js';
-import type { OpDef } from '../../src/ops/op.js';
+import type { AnyOpDef } from '../../src/ops/op.js';
 import { expectNear, maxAbsOf, type GoldenStore } from '../helpers/golden-store.js';
 import { toGpu } from '../helpers/tensors.js';
 import { assert, assertEqual, type EngineCase } from './case.js';
@@ -45,7 +45,7 @@ export function goldenOpCases(store: GoldenStore): (EngineCase & { family: strin
     name: `${c.name} ${JSON.stringify(c.attrs)}`,
     family: c.op,
     async run(engine: Engine) {
-      const op = (ops as Record<string, OpDef<unknown>>)[c.op];
+      const op = (ops as Record<string, AnyOpDef>)[c.op];
       assert(op, `${c.name}: no op ${c.op} in src/ops/index.ts`);
       await engine.scopeAsync(async () => {
         const inputs = c.inputs.map((n) => (n ? toGpu(engine, store.tensor(f, n)) : null));

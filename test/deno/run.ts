@@ -9,7 +9,7 @@
 // test/cases/stylize.ts, base64) and `done` (counts and time).
 import { Engine } from '../../src/engine/engine.js';
 import { ops } from '../../src/ops/index.js';
-import type { OpDef } from '../../src/ops/op.js';
+import type { AnyOpDef } from '../../src/ops/op.js';
 import { allCaseGroups } from '../cases/index.js';
 import { stylizeSample } from '../cases/stylize.js';
 import { GoldenStore } from '../helpers/golden-store.js';
@@ -44,7 +44,7 @@ const store = new GoldenStore((name) => Deno.readFileSync(`${fixtures.replace(/\
 // Count every registered op's forward and backward calls (the cases reach them through the same module
 // objects), so that test/deno.test.ts can require each op to have run both ways on wgpu.
 const opCalls: Record<string, { forward: number; backward: number }> = {};
-for (const [name, op] of Object.entries(ops) as [string, OpDef<unknown>][]) {
+for (const [name, op] of Object.entries(ops) as [string, AnyOpDef][]) {
   const calls = (opCalls[name] = { forward: 0, backward: 0 });
   const { forward, backward } = op;
   op.forward = (inputs, attrs) => {

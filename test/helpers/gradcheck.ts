@@ -1,6 +1,6 @@
 import type { CpuTensor } from '../../src/ops/cpu.js';
 import { cpuRandom, cpuTensor } from '../../src/ops/cpu.js';
-import type { OpDef } from '../../src/ops/op.js';
+import type { OpDef, OpInputs } from '../../src/ops/op.js';
 import { backward, apply } from '../../src/autograd/tape.js';
 import type { Engine } from '../../src/engine/engine.js';
 import { expectClose, maxAbs, type Tolerance } from './check.js';
@@ -11,7 +11,7 @@ import { toCpu, toGpu } from './tensors.js';
  * the GPU backward must match, free of float32 noise.
  */
 export function numericGradient<A>(
-  op: OpDef<A>,
+  op: OpDef<A, OpInputs>,
   inputs: readonly (CpuTensor | null)[],
   attrs: A,
   upstream: CpuTensor,
@@ -41,7 +41,7 @@ export function numericGradient<A>(
 }
 
 export interface OpCase<A> {
-  op: OpDef<A>;
+  op: OpDef<A, OpInputs>;
   inputs: (CpuTensor | null)[];
   attrs: A;
   forwardTol: Tolerance;

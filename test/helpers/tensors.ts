@@ -3,6 +3,8 @@ import type { Engine } from '../../src/engine/engine.js';
 import { Tensor } from '../../src/engine/tensor.js';
 import type { CpuTensor } from '../../src/ops/cpu.js';
 
+export function toGpu(engine: Engine, t: CpuTensor): Tensor;
+export function toGpu(engine: Engine, t: CpuTensor | null): Tensor | null;
 export function toGpu(engine: Engine, t: CpuTensor | null): Tensor | null {
   return t ? Tensor.fromData(engine, t.shape, Float32Array.from(t.data)) : null;
 }
