@@ -7,6 +7,7 @@ import sourceCoordSource from '../shaders/conv2d_source_coord.wgsl';
 import directBody from '../shaders/conv2d_direct.wgsl';
 import foldBody from '../shaders/conv2d_fold.wgsl';
 import gemmBody from '../shaders/conv2d_gemm.wgsl';
+import microkernelSource from '../shaders/gemm_microkernel.wgsl';
 import narrowBody from '../shaders/conv2d_narrow.wgsl';
 import reduceBody from '../shaders/conv2d_reduce.wgsl';
 import { conv2dWinogradForward, conv2dWinogradWeightGrad, winogradUnsupported, winogradWeightGradUnsupported } from './conv2d-winograd.js';
@@ -34,7 +35,8 @@ export * from './conv2d-geometry.js';
 const commonSource = paramsSource + sourceCoordSource;
 const directSource = commonSource + directBody;
 const foldSource = commonSource + foldBody;
-const gemmSource = commonSource + gemmBody;
+// The GEMM's tiling and register block are shared with the Winograd GEMM (gemm_microkernel.wgsl).
+const gemmSource = commonSource + microkernelSource + gemmBody;
 const narrowSource = commonSource + narrowBody;
 const reduceSource = commonSource + reduceBody;
 

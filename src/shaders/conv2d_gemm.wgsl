@@ -20,12 +20,8 @@
 //                      for the (S²−1)/S² that do not. k runs tap-major, Cout rounded up to TILE_K, so that a
 //                      k tile is one tap: (a, b) cost one division per tile, not per element.
 //
-// A workgroup of WG_X×WG_Y threads owns a TILE_M×TILE_N tile of C; each thread a register block of TM rows
-// (TM·ly …) × TN4 vec4 columns (vec4 columns lx + WG_X·j, interleaved so that for each j neighbouring threads
-// read neighbouring vec4s of the staged B tile). One k step is TM/4 + TN4 vec4 loads from workgroup memory
-// and 4·TM·TN4 vec4 FMAs: the bigger the block, the fewer workgroup-memory loads per FMA (on lavapipe, where
-// those loads are gathers, 8×8 blocks beat 4×4: bench/sgemm.ts, figures in bench/RESULTS.md). Tiles of A and B,
-// TILE_K deep, are staged in workgroup memory, rows padded by one vec4 against bank conflicts.
+// Tiling and the register block are gemm_microkernel.wgsl's: TILE_M×TILE_N tiles of C per workgroup, TILE_K-deep
+// tiles of A and B staged in workgroup memory by the loaders below, accumulated by accumulateStaged.
 //
 // Loads: forward and both input-grad passes give each thread fixed columns of the B tile (their pixels
 // decomposed once) and walk k, whose decomposition into (channel, ky, kx) divides by override constants only.
@@ -39,15 +35,9 @@
 // the other passes bind any read-only buffer there), 4 = out.
 //   forward: in0 = x, in1 = weight;  input grad: in0 = dy, in1 = weight;  weight grad: in0 = dy, in1 = x.
 //
-// Params, PAD_REFLECT and sourceCoord come from conv2d_common.wgsl and conv2d_source_coord.wgsl (prefixed
-// by src/ops/conv2d.ts).
+// Params, PAD_REFLECT and sourceCoord come from conv2d_common.wgsl and conv2d_source_coord.wgsl, the tiling
+// and register block from gemm_microkernel.wgsl (all prefixed by src/ops/conv2d.ts).
 
-override WG_X: u32 = 16u;
-override WG_Y: u32 = 16u;
-// Rows per thread: 4 or 8; vec4 columns per thread: 1 or 2 (the accumulators hold at most 8 × 2 vec4s).
-override TM: u32 = 4u;
-override TN4: u32 = 1u;
-override TILE_K: u32 = 16u;
 override KSIZE: u32 = 3u;
 override PASS: u32 = 0u;
 override K_ORDER: u32 = 0u;
@@ -58,16 +48,9 @@ const PASS_WEIGHT_GRAD: u32 = 2u;
 const PASS_INPUT_GRAD_PHASE: u32 = 3u;
 const K_CHANNEL_MAJOR: u32 = 0u;
 const K_TAP_MAJOR: u32 = 1u;
-const MAX_TM: u32 = 8u;
-const MAX_TN4: u32 = 2u;
 const MAX_B_COLS: u32 = 2u;
 
-override THREADS: u32 = WG_X * WG_Y;
-override TILE_M: u32 = WG_Y * TM;
-override TILE_N: u32 = WG_X * TN4 * 4u;
-// Row strides of the staged tiles, in vec4s (one vec4 of padding).
-override A_ROW: u32 = TILE_M / 4u + 1u;
-override B_ROW: u32 = TILE_N / 4u + 1u;
+override TILE_N: u32 = TILE_N4 * 4u;
 override KK: u32 = KSIZE * KSIZE;
 // B loader of the forward and input-grad passes (see "Loads" above); one of TILE_N, THREADS divides the other.
 override B_COLS: u32 = max(1u, TILE_N / THREADS);
@@ -78,9 +61,6 @@ override B_KSTEP: u32 = max(1u, THREADS / TILE_N);
 @group(0) @binding(2) var<storage, read> in1: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
-
-var<workgroup> tileA: array<vec4f, TILE_K * A_ROW>;
-var<workgroup> tileB: array<vec4f, TILE_K * B_ROW>;
 
 fn gemmRows() -> u32 {
   if (PASS == PASS_INPUT_GRAD || PASS == PASS_INPUT_GRAD_PHASE) { return params.inChannels; }
@@ -236,7 +216,7 @@ fn main(
   // Weight grad: this thread's fixed k row of both tiles (k-fast load order).
   let myK = tid % TILE_K;
 
-  var acc: array<array<vec4f, MAX_TN4>, MAX_TM>;
+  var acc: Block;
 
   for (var k0 = kBegin; k0 < kEnd; k0 += TILE_K) {
     if (PASS == PASS_WEIGHT_GRAD) {
@@ -362,19 +342,7 @@ fn main(
       }
     }
     workgroupBarrier();
-    for (var kk = 0u; kk < TILE_K; kk++) {
-      var bv: array<vec4f, MAX_TN4>;
-      for (var j = 0u; j < TN4; j++) { bv[j] = tileB[kk * B_ROW + lid.x + j * WG_X]; }
-      for (var i4 = 0u; i4 < TM / 4u; i4++) {
-        let av = tileA[kk * A_ROW + lid.y * (TM / 4u) + i4];
-        for (var j = 0u; j < TN4; j++) {
-          acc[i4 * 4u][j] += av.x * bv[j];
-          acc[i4 * 4u + 1u][j] += av.y * bv[j];
-          acc[i4 * 4u + 2u][j] += av.z * bv[j];
-          acc[i4 * 4u + 3u][j] += av.w * bv[j];
-        }
-      }
-    }
+    accumulateStaged(&acc, lid);
     workgroupBarrier();
   }
 
