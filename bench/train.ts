@@ -14,7 +14,7 @@ import { defaultLossConfig } from '../src/models/losses.js';
 import { Trainer } from '../src/models/trainer.js';
 import { TransformNet } from '../src/models/transform-net.js';
 import { Vgg } from '../src/models/vgg.js';
-import { conv2dSettings } from '../src/ops/conv2d.js';
+import { conv2dGemm, conv2dSettings } from '../src/ops/conv2d.js';
 import { gramSettings } from '../src/ops/gram.js';
 import { winogradGemm } from '../src/ops/conv2d-winograd.js';
 import { callTorch, findTorch, type NamedWeights } from './e2e.js';
@@ -52,7 +52,9 @@ export const VARIANTS: Record<string, () => () => void> = {
     const a = swap(conv2dSettings, { winogradInputGrad: false, winogradWeightGrad: false, narrowWeightGrad: false });
     const b = swap(winogradGemm, { entryPoint: 'main' });
     const c = swap(gramSettings, { impl: 'staged' });
+    const d = swap(conv2dGemm, { forwardEntryPoint: 'main' });
     return () => {
+      d();
       c();
       b();
       a();
@@ -62,6 +64,7 @@ export const VARIANTS: Record<string, () => () => void> = {
   'no-narrow-weight-grad': () => swap(conv2dSettings, { narrowWeightGrad: false }),
   'gram-staged': () => swap(gramSettings, { impl: 'staged' }),
   'winograd-gemm-staged': () => swap(winogradGemm, { entryPoint: 'main' }),
+  'conv-gemm-staged': () => swap(conv2dGemm, { forwardEntryPoint: 'main' }),
 };
 
 function swap<T extends object>(target: T, values: Partial<T>): () => void {

@@ -127,9 +127,28 @@ function directKernel(entryPoint: 'forward' | 'paddedInputGrad' | 'weightGrad', 
   return { name: 'conv2d.direct', code: directSource, entryPoint, constants: { KSIZE: g.kernelSize, WORKGROUP_SIZE } };
 }
 
-function gemmKernel(pass: keyof typeof PASS_CODE, g: Conv2dGeometry, tile: GemmTile): Kernel {
+/**
+ * The forward GEMM's entry point (conv2d_gemm.wgsl): `main` stages tiles in workgroup memory (GPUs);
+ * `forwardRegisters` gathers each thread's operands straight from storage, without barriers, which is faster
+ * on lavapipe (bench/RESULTS.md, "GEMM microkernel" section: `npm run bench -- --profile-train --variants
+ * conv-gemm-staged`). `auto`: forwardRegisters on fallback (CPU) adapters, main elsewhere, like the Winograd
+ * GEMM (winogradGemm). The backward passes always stage.
+ */
+export const conv2dGemm = { forwardEntryPoint: 'auto' as 'auto' | 'main' | 'forwardRegisters' };
+
+function forwardEntryPoint(engine: Engine): 'main' | 'forwardRegisters' {
+  if (conv2dGemm.forwardEntryPoint !== 'auto') return conv2dGemm.forwardEntryPoint;
+  return engine.adapter.isFallbackAdapter ? 'forwardRegisters' : 'main';
+}
+
+function gemmKernel(engine: Engine, pass: keyof typeof PASS_CODE, g: Conv2dGeometry, tile: GemmTile): Kernel {
+  const constants = { KSIZE: g.kernelSize, ...tile, PASS: PASS_CODE[pass] };
+  if (pass === 'forward' && forwardEntryPoint(engine) === 'forwardRegisters') {
+    // Taps outer, channels inner whatever Cin: K_ORDER is the staged loaders' choice.
+    return { name: 'conv2d.gemm', code: gemmSource, entryPoint: 'forwardRegisters', constants };
+  }
   const kOrder = pass === 'forward' && forwardTapMajor(g, tile) ? K_ORDER_CODE.tapMajor : K_ORDER_CODE.channelMajor;
-  return { name: 'conv2d.gemm', code: gemmSource, constants: { KSIZE: g.kernelSize, ...tile, PASS: PASS_CODE[pass], K_ORDER: kOrder } };
+  return { name: 'conv2d.gemm', code: gemmSource, constants: { ...constants, K_ORDER: kOrder } };
 }
 
 const K_ORDER_CODE = { channelMajor: 0, tapMajor: 1 } as const;
@@ -188,7 +207,7 @@ export function conv2dForward(x: Tensor, weight: Tensor, bias: Tensor | null, at
     });
   } else {
     engine.dispatch({
-      kernel: gemmKernel('forward', g, deviceTileFor(engine, g.outChannels)),
+      kernel: gemmKernel(engine, 'forward', g, deviceTileFor(engine, g.outChannels)),
       buffers: [x.buffer, weight.buffer, biasBuffer, y.buffer],
       params: params(g, y.size, 0, bias !== null),
       workgroups: gemmGrid(engine, deviceTileFor(engine, g.outChannels), g.outChannels, g.batch * g.outHeight * g.outWidth),
@@ -237,7 +256,7 @@ export function conv2dBackwardInput(
       const tile = deviceTileFor(engine, g.inChannels);
       for (const phase of stridePhases(g)) {
         engine.dispatch({
-          kernel: gemmKernel('inputGradPhase', g, tile),
+          kernel: gemmKernel(engine, 'inputGradPhase', g, tile),
           buffers: [dy.buffer, weight.buffer, weight.buffer, paddedGrad.buffer],
           params: params(g, paddedGrad.size, 0, false, phase),
           workgroups: gemmGrid(engine, tile, g.inChannels, g.batch * phase.height * phase.width),
@@ -248,7 +267,7 @@ export function conv2dBackwardInput(
     } else {
       paddedGrad = Tensor.empty(engine, paddedShape, 'conv2d.paddedInputGrad');
       engine.dispatch({
-        kernel: gemmKernel('inputGrad', g, deviceTileFor(engine, g.inChannels)),
+        kernel: gemmKernel(engine, 'inputGrad', g, deviceTileFor(engine, g.inChannels)),
         // Binding 3 (bias) is statically used by the shared GEMM shader: any read-only buffer fills it.
         buffers: [dy.buffer, weight.buffer, weight.buffer, paddedGrad.buffer],
         params: params(g, paddedGrad.size),
@@ -313,7 +332,7 @@ export function conv2dBackwardWeight(
   return engine.scope(() => {
     const partial = usedSplits === 1 ? Tensor.empty(engine, weightShape, 'conv2d.dweight') : Tensor.empty(engine, [usedSplits, size], 'conv2d.dweight.partial');
     engine.dispatch({
-      kernel: gemmKernel('weightGrad', g, tile),
+      kernel: gemmKernel(engine, 'weightGrad', g, tile),
       buffers: [dy.buffer, x.buffer, x.buffer, partial.buffer],
       params: params(g, size, chunk),
       workgroups: [tilesX, tilesY, usedSplits],

@@ -20,8 +20,9 @@
 //                      for the (S²−1)/S² that do not. k runs tap-major, Cout rounded up to TILE_K, so that a
 //                      k tile is one tap: (a, b) cost one division per tile, not per element.
 //
-// Tiling and the register block are gemm_microkernel.wgsl's: TILE_M×TILE_N tiles of C per workgroup, TILE_K-deep
-// tiles of A and B staged in workgroup memory by the loaders below, accumulated by accumulateStaged.
+// Tiling and the register block are gemm_microkernel.wgsl's: TILE_M×TILE_N tiles of C per workgroup. `main`
+// (every pass) stages TILE_K-deep tiles of A and B in workgroup memory with the loaders below (GPUs);
+// `forwardRegisters` (forward only) gathers each thread's own A and B at every k instead (CPU adapters).
 //
 // Loads: forward and both input-grad passes give each thread fixed columns of the B tile (their pixels
 // decomposed once) and walk k, whose decomposition into (channel, ky, kx) divides by override constants only.
@@ -346,17 +347,74 @@ fn main(
     workgroupBarrier();
   }
 
-  // Epilogue: scatter the block to NCHW (forward, input grad) or to this split's weight-grad slice.
-  let row0 = rowBase + lid.y * TM;
+  storeBlock(&acc, rows, cols, rowBase + lid.y * TM, colBase + lid.x * 4u, wid.z);
+}
+
+// The forward pass without workgroup memory, for CPU adapters (see gemm_microkernel.wgsl): each thread
+// gathers its own TM weight rows and TN4·4 pixel columns at every k. With no k tiles there is nothing to round
+// up, so k runs taps outer, channels inner for any Cin: a column's source pixel is resolved once per tap and
+// each channel is one load at a channel-plane stride. Rows past the edge read the last row, pixels outside
+// the image (padding, columns past the edge) a zero; neither is stored.
+@compute @workgroup_size(WG_X, WG_Y)
+fn forwardRegisters(
+  @builtin(local_invocation_id) lid: vec3u,
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+) {
+  let rows = gemmRows();
+  let cols = gemmCols();
+  let colBase = (wid.x + wid.z * nwg.x) * TILE_N;
+  if (colBase >= cols) { return; }
+  let row0 = wid.y * TILE_M + lid.y * TM;
+  let col0 = colBase + lid.x * 4u;
+  var weightRows: array<u32, MAX_TM>;
+  for (var i = 0u; i < TM; i++) { weightRows[i] = min(row0 + i, rows - 1u) * params.inChannels * KK; }
+  // Scalar column c of the block is component c % 4 of vec4 column c / 4.
+  var columns: array<Column, MAX_TN4 * 4u>;
+  for (var c = 0u; c < TN4 * 4u; c++) { columns[c] = fixedColumn(col0 + (c / 4u) * WG_X * 4u + c % 4u, cols); }
+  let inPlane = params.inHeight * params.inWidth;
+
+  var acc: Block;
+  for (var tap = 0u; tap < KK; tap++) {
+    let ky = tap / KSIZE;
+    let kx = tap - ky * KSIZE;
+    var pixels: array<u32, MAX_TN4 * 4u>;
+    var inside: array<bool, MAX_TN4 * 4u>;
+    for (var c = 0u; c < TN4 * 4u; c++) {
+      let sy = sourceCoord(columns[c].y + i32(ky), i32(params.upHeight));
+      let sx = sourceCoord(columns[c].x + i32(kx), i32(params.upWidth));
+      inside[c] = columns[c].valid && sy >= 0 && sx >= 0;
+      // Outside: any in-bounds pixel, so that the loads below need no branch.
+      pixels[c] = select(0u, columns[c].imageBase + u32(sy) * params.inWidth + u32(sx), inside[c]);
+    }
+    for (var ci = 0u; ci < params.inChannels; ci++) {
+      let channel = ci * inPlane;
+      var b: BlockB;
+      for (var c = 0u; c < TN4 * 4u; c++) { b[c / 4u][c % 4u] = select(0.0, in0[pixels[c] + channel], inside[c]); }
+      let k = ci * KK + tap;
+      var a: BlockA;
+      for (var i4 = 0u; i4 < TM / 4u; i4++) {
+        a[i4] = vec4f(in1[weightRows[4u * i4] + k], in1[weightRows[4u * i4 + 1u] + k], in1[weightRows[4u * i4 + 2u] + k], in1[weightRows[4u * i4 + 3u] + k]);
+      }
+      accumulate(&acc, a, b);
+    }
+  }
+
+  storeBlock(&acc, rows, cols, row0, col0, 0u);
+}
+
+// Scatters a thread's block (rows row0…, scalar columns col0 + WG_X·4·j + q) to NCHW (forward, input grad) or
+// to split `split` of the weight gradient, clipped at the edges.
+fn storeBlock(acc: ptr<function, Block>, rows: u32, cols: u32, row0: u32, col0: u32, split: u32) {
   for (var jq = 0u; jq < TN4 * 4u; jq++) {
     let j = jq / 4u;
     let q = jq % 4u;
-    let col = colBase + (lid.x + j * WG_X) * 4u + q;
+    let col = col0 + j * WG_X * 4u + q;
     if (col >= cols) { continue; }
     var outBase = 0u;
     var rowStride = 0u;
     if (PASS == PASS_WEIGHT_GRAD) {
-      outBase = wid.z * rows * cols + col;
+      outBase = split * rows * cols + col;
       rowStride = cols;
     } else if (PASS == PASS_INPUT_GRAD_PHASE) {
       let plane = params.phaseHeight * params.phaseWidth;
@@ -377,7 +435,7 @@ fn main(
     for (var i = 0u; i < TM; i++) {
       let row = row0 + i;
       if (row >= rows) { break; }
-      var v = acc[i][j][q];
+      var v = (*acc)[i][j][q];
       if (PASS == PASS_FORWARD && params.hasBias != 0u) { v += bias[row]; }
       out[outBase + row * rowStride] = v;
     }

@@ -8,6 +8,7 @@ import {
   conv2dBackwardInput,
   conv2dBackwardWeight,
   conv2dForward,
+  conv2dGemm,
   type Conv2dAttrs,
   type Conv2dImpl,
 } from '../../src/ops/conv2d.js';
@@ -35,9 +36,24 @@ export function inputs(c: Case): (CpuTensor | null)[] {
   return [cpuRandom(c.x, seeds.next++), cpuRandom(c.w, seeds.next++), c.bias ? cpuRandom([c.w[0]], seeds.next++) : null];
 }
 
+/** Forward GEMM entry points (conv2dGemm): the op picks one per adapter, the tests check both on every adapter. */
+const FORWARD_GEMM_ENTRIES = ['main', 'forwardRegisters'] as const;
+
+/** Runs fn with the forward GEMM's entry point forced. */
+export async function withForwardGemm<T>(entry: (typeof FORWARD_GEMM_ENTRIES)[number], fn: () => Promise<T>): Promise<T> {
+  const old = conv2dGemm.forwardEntryPoint;
+  conv2dGemm.forwardEntryPoint = entry;
+  try {
+    return await fn();
+  } finally {
+    conv2dGemm.forwardEntryPoint = old;
+  }
+}
+
 /**
  * Runs forward, backward-input, -weight and -bias with both implementations on the same data; checks the
- * forward against the float64 reference and the two implementations against each other.
+ * forward (tiled: with each GEMM entry point) against the float64 reference and the two implementations'
+ * gradients against each other.
  */
 export async function compareImpls(engine: Engine, c: Case, dyTol = { atol: 2e-5, rtol: 1e-5 }): Promise<void> {
   const [x, w, b] = inputs(c);
@@ -47,9 +63,13 @@ export async function compareImpls(engine: Engine, c: Case, dyTol = { atol: 2e-5
     const [gx, gw, gb] = [toGpu(engine, x)!, toGpu(engine, w)!, toGpu(engine, b)];
     const dy = toGpu(engine, dyCpu)!;
     const results: Record<Conv2dImpl, CpuTensor[]> = { direct: [], tiled: [] };
-    for (const impl of ['direct', 'tiled'] as const) {
+    const checkForward = async (impl: Conv2dImpl, label: string): Promise<void> => {
       const y = conv2dForward(gx, gw, gb, c.attrs, impl);
-      expectClose(await toCpu(y), expected, { atol: forwardTol.atol * Math.max(1, maxAbs(expected)), rtol: forwardTol.rtol }, `${c.name} forward ${impl}`);
+      expectClose(await toCpu(y), expected, { atol: forwardTol.atol * Math.max(1, maxAbs(expected)), rtol: forwardTol.rtol }, `${c.name} forward ${label}`);
+    };
+    for (const impl of ['direct', 'tiled'] as const) {
+      if (impl === 'direct') await checkForward(impl, impl);
+      else for (const entry of FORWARD_GEMM_ENTRIES) await withForwardGemm(entry, () => checkForward(impl, `${impl} ${entry}`));
       results[impl].push(await toCpu(conv2dBackwardInput(dy, gw, x!.shape, c.attrs, impl)));
       results[impl].push(await toCpu(conv2dBackwardWeight(dy, gx, w!.shape, c.attrs, impl)));
     }
