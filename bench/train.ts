@@ -52,7 +52,7 @@ export const VARIANTS: Record<string, () => () => void> = {
     const a = swap(conv2dSettings, { winogradInputGrad: false, winogradWeightGrad: false, narrowWeightGrad: false });
     const b = swap(winogradGemm, { entryPoint: 'main' });
     const c = swap(gramSettings, { impl: 'staged' });
-    const d = swap(conv2dGemm, { forwardEntryPoint: 'main' });
+    const d = swap(conv2dGemm, { forward: 'staged', weightGrad: 'staged' });
     return () => {
       d();
       c();
@@ -64,7 +64,9 @@ export const VARIANTS: Record<string, () => () => void> = {
   'no-narrow-weight-grad': () => swap(conv2dSettings, { narrowWeightGrad: false }),
   'gram-staged': () => swap(gramSettings, { impl: 'staged' }),
   'winograd-gemm-staged': () => swap(winogradGemm, { entryPoint: 'main' }),
-  'conv-gemm-staged': () => swap(conv2dGemm, { forwardEntryPoint: 'main' }),
+  'conv-gemm-staged': () => swap(conv2dGemm, { forward: 'staged', weightGrad: 'staged' }),
+  'conv-gemm-staged-forward': () => swap(conv2dGemm, { forward: 'staged' }),
+  'conv-gemm-staged-weight-grad': () => swap(conv2dGemm, { weightGrad: 'staged' }),
 };
 
 function swap<T extends object>(target: T, values: Partial<T>): () => void {

@@ -17,7 +17,7 @@ import {
 import { cpuRandom, cpuTensor, type CpuTensor } from '../src/ops/cpu.js';
 import { expectClose, maxAbs } from './helpers/check.js';
 import { testEngine, toCpu, toGpu } from './helpers/gpu.js';
-import { compareImpls, conv2dRegisteredCase, conv2dSmallCases, forwardTol, gradTol, inputs, seeds, withForwardGemm, type Case } from './cases/conv2d.js';
+import { compareImpls, conv2dRegisteredCase, conv2dSmallCases, forwardTol, gradTol, inputs, seeds, withGemmFeed, type Case } from './cases/conv2d.js';
 
 /**
  * Float64 gradients of sum(dy ⊙ conv(x, w, b)) by linearity: conv is linear in x and in w separately, so
@@ -131,7 +131,7 @@ describe('conv2d GEMM variants', () => {
 });
 
 describe('conv2d grids wider than the device allows', () => {
-  it('folds the GEMM column tiles into z, forward GEMM staged and registers (device limit faked down to 4 workgroups per dimension)', async () => {
+  it('folds the GEMM column tiles into z, GEMMs staged and registers (device limit faked down to 4 workgroups per dimension)', async () => {
     const engine = await testEngine();
     // 5 output channels: a forward GEMM (3 or 4 would run the narrow kernel, which has no GEMM grid).
     const c: Case = { name: 'folded grid', x: [2, 1, 40, 40], w: [5, 1, 3, 3], bias: true, attrs: { stride: 1, padding: 1, padMode: 'reflect' } };
@@ -146,21 +146,21 @@ describe('conv2d grids wider than the device allows', () => {
       // is capped at 4 splits.
       const limits = engine.limits;
       Object.defineProperty(engine, 'limits', { value: { maxComputeWorkgroupsPerDimension: 4 }, configurable: true });
-      let forward: Tensor[];
-      let tiled: Tensor[];
+      const tiled: Record<string, Tensor[]> = {};
       try {
-        forward = [await withForwardGemm('main', async () => conv2dForward(gx, gw, gb, c.attrs)), await withForwardGemm('forwardRegisters', async () => conv2dForward(gx, gw, gb, c.attrs))];
-        tiled = [conv2dBackwardInput(dy, gw, c.x, c.attrs), conv2dBackwardWeight(dy, gx, c.w, c.attrs)];
+        for (const feed of ['staged', 'registers'] as const) {
+          tiled[feed] = await withGemmFeed(feed, async () => [conv2dForward(gx, gw, gb, c.attrs), conv2dBackwardInput(dy, gw, c.x, c.attrs), conv2dBackwardWeight(dy, gx, c.w, c.attrs)]);
+        }
         engine.flush();
       } finally {
         Object.defineProperty(engine, 'limits', { value: limits, configurable: true });
       }
-      for (const [i, y] of forward.entries()) {
-        expectClose(await toCpu(y), expected, { atol: forwardTol.atol * maxAbs(expected), rtol: forwardTol.rtol }, i ? 'forward (registers)' : 'forward (staged)');
-      }
-      for (let i = 0; i < 2; i++) {
-        const ref = await toCpu(direct[i]);
-        expectClose(await toCpu(tiled[i]), ref, { atol: 2e-5 * maxAbs(ref), rtol: 1e-5 }, i ? 'dweight' : 'dx');
+      for (const [feed, [y, dx, dw]] of Object.entries(tiled)) {
+        expectClose(await toCpu(y), expected, { atol: forwardTol.atol * maxAbs(expected), rtol: forwardTol.rtol }, `forward (${feed})`);
+        for (const [i, got] of [dx, dw].entries()) {
+          const ref = await toCpu(direct[i]);
+          expectClose(await toCpu(got), ref, { atol: 2e-5 * maxAbs(ref), rtol: 1e-5 }, `${i ? 'dweight' : 'dx'} (${feed})`);
+        }
       }
     });
   });

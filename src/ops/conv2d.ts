@@ -8,6 +8,7 @@ import directBody from '../shaders/conv2d_direct.wgsl';
 import foldBody from '../shaders/conv2d_fold.wgsl';
 import gemmBody from '../shaders/conv2d_gemm.wgsl';
 import microkernelSource from '../shaders/gemm_microkernel.wgsl';
+import stagedSource from '../shaders/gemm_staged.wgsl';
 import narrowBody from '../shaders/conv2d_narrow.wgsl';
 import reduceBody from '../shaders/conv2d_reduce.wgsl';
 import { conv2dWinogradForward, conv2dWinogradWeightGrad, winogradUnsupported, winogradWeightGradUnsupported } from './conv2d-winograd.js';
@@ -35,8 +36,9 @@ export * from './conv2d-geometry.js';
 const commonSource = paramsSource + sourceCoordSource;
 const directSource = commonSource + directBody;
 const foldSource = commonSource + foldBody;
-// The GEMM's tiling and register block are shared with the Winograd GEMM (gemm_microkernel.wgsl).
-const gemmSource = commonSource + microkernelSource + gemmBody;
+// The GEMM's tiling, register block and staged tiles are shared with the Winograd GEMM (gemm_microkernel.wgsl
+// before the body, gemm_staged.wgsl after it: see there why).
+const gemmSource = commonSource + microkernelSource + gemmBody + stagedSource;
 const narrowSource = commonSource + narrowBody;
 const reduceSource = commonSource + reduceBody;
 
@@ -127,25 +129,31 @@ function directKernel(entryPoint: 'forward' | 'paddedInputGrad' | 'weightGrad', 
   return { name: 'conv2d.direct', code: directSource, entryPoint, constants: { KSIZE: g.kernelSize, WORKGROUP_SIZE } };
 }
 
-/**
- * The forward GEMM's entry point (conv2d_gemm.wgsl): `main` stages tiles in workgroup memory (GPUs);
- * `forwardRegisters` gathers each thread's operands straight from storage, without barriers, which is faster
- * on lavapipe (bench/RESULTS.md, "GEMM microkernel" section: `npm run bench -- --profile-train --variants
- * conv-gemm-staged`). `auto`: forwardRegisters on fallback (CPU) adapters, main elsewhere, like the Winograd
- * GEMM (winogradGemm). The backward passes always stage.
- */
-export const conv2dGemm = { forwardEntryPoint: 'auto' as 'auto' | 'main' | 'forwardRegisters' };
+/** A GEMM without workgroup memory: 'auto' picks one on fallback (CPU) adapters, like winogradGemm. */
+export type GemmFeed = 'auto' | 'staged' | 'registers';
 
-function forwardEntryPoint(engine: Engine): 'main' | 'forwardRegisters' {
-  if (conv2dGemm.forwardEntryPoint !== 'auto') return conv2dGemm.forwardEntryPoint;
-  return engine.adapter.isFallbackAdapter ? 'forwardRegisters' : 'main';
+/**
+ * How the forward and weight-gradient GEMMs (conv2d_gemm.wgsl) get their operands: `staged` (entry point
+ * main) through tiles in workgroup memory (GPUs); `registers` (forwardRegisters, weightGradRegisters) each
+ * thread straight from storage, without barriers, which is faster on lavapipe (bench/RESULTS.md, "GEMM
+ * microkernel" section: `npm run bench -- --profile-train --variants conv-gemm-staged`). The input-gradient
+ * GEMMs always stage.
+ */
+export const conv2dGemm: { forward: GemmFeed; weightGrad: GemmFeed } = { forward: 'auto', weightGrad: 'auto' };
+
+function registers(engine: Engine, feed: GemmFeed): boolean {
+  return feed === 'registers' || (feed === 'auto' && engine.adapter.isFallbackAdapter);
 }
 
 function gemmKernel(engine: Engine, pass: keyof typeof PASS_CODE, g: Conv2dGeometry, tile: GemmTile): Kernel {
   const constants = { KSIZE: g.kernelSize, ...tile, PASS: PASS_CODE[pass] };
-  if (pass === 'forward' && forwardEntryPoint(engine) === 'forwardRegisters') {
-    // Taps outer, channels inner whatever Cin: K_ORDER is the staged loaders' choice.
+  // The registers entry points walk k in their own order (the forward: taps outer, channels inner, any Cin):
+  // K_ORDER is the staged loaders' choice.
+  if (pass === 'forward' && registers(engine, conv2dGemm.forward)) {
     return { name: 'conv2d.gemm', code: gemmSource, entryPoint: 'forwardRegisters', constants };
+  }
+  if (pass === 'weightGrad' && registers(engine, conv2dGemm.weightGrad)) {
+    return { name: 'conv2d.gemm', code: gemmSource, entryPoint: 'weightGradRegisters', constants };
   }
   const kOrder = pass === 'forward' && forwardTapMajor(g, tile) ? K_ORDER_CODE.tapMajor : K_ORDER_CODE.channelMajor;
   return { name: 'conv2d.gemm', code: gemmSource, constants: { ...constants, K_ORDER: kOrder } };

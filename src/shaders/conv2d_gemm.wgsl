@@ -21,8 +21,9 @@
 //                      k tile is one tap: (a, b) cost one division per tile, not per element.
 //
 // Tiling and the register block are gemm_microkernel.wgsl's: TILE_M×TILE_N tiles of C per workgroup. `main`
-// (every pass) stages TILE_K-deep tiles of A and B in workgroup memory with the loaders below (GPUs);
-// `forwardRegisters` (forward only) gathers each thread's own A and B at every k instead (CPU adapters).
+// (every pass) stages TILE_K-deep tiles of A and B in workgroup memory (gemm_staged.wgsl) with the loaders
+// below (GPUs); `forwardRegisters` and `weightGradRegisters` gather each thread's own A and B at every k
+// instead (CPU adapters).
 //
 // Loads: forward and both input-grad passes give each thread fixed columns of the B tile (their pixels
 // decomposed once) and walk k, whose decomposition into (channel, ky, kx) divides by override constants only.
@@ -37,7 +38,8 @@
 //   forward: in0 = x, in1 = weight;  input grad: in0 = dy, in1 = weight;  weight grad: in0 = dy, in1 = x.
 //
 // Params, PAD_REFLECT and sourceCoord come from conv2d_common.wgsl and conv2d_source_coord.wgsl, the tiling
-// and register block from gemm_microkernel.wgsl (all prefixed by src/ops/conv2d.ts).
+// and register block from gemm_microkernel.wgsl (all prefixed by src/ops/conv2d.ts), tileA, tileB and
+// accumulateStaged from gemm_staged.wgsl (appended).
 
 override KSIZE: u32 = 3u;
 override PASS: u32 = 0u;
@@ -401,6 +403,77 @@ fn forwardRegisters(
   }
 
   storeBlock(&acc, rows, cols, row0, col0, 0u);
+}
+
+// The weight gradient without workgroup memory, for CPU adapters: k is a pixel of this split's chunk, walked
+// in order so that its (n, oy, ox) steps without divisions; each thread gathers its TM rows of dy and, for
+// each of its TN4·4 columns (ci, ky, kx), decomposed once, the input pixel that tap reads from k.
+@compute @workgroup_size(WG_X, WG_Y)
+fn weightGradRegisters(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let rows = gemmRows();
+  let cols = gemmCols();
+  let kBegin = wid.z * params.reduceChunk;
+  let kEnd = min(gemmDepth(), kBegin + params.reduceChunk);
+  let row0 = wid.y * TILE_M + lid.y * TM;
+  let col0 = wid.x * TILE_N + lid.x * 4u;
+  let plane = params.outHeight * params.outWidth;
+  var dyRows: array<u32, MAX_TM>;
+  for (var i = 0u; i < TM; i++) { dyRows[i] = min(row0 + i, rows - 1u) * plane; }
+  var channels: array<u32, MAX_TN4 * 4u>;
+  var taps: array<vec2i, MAX_TN4 * 4u>;
+  var valid: array<bool, MAX_TN4 * 4u>;
+  for (var c = 0u; c < TN4 * 4u; c++) {
+    let col = col0 + (c / 4u) * WG_X * 4u + c % 4u;
+    valid[c] = col < cols;
+    let ci = min(col, cols - 1u) / KK;
+    let tap = min(col, cols - 1u) - ci * KK;
+    channels[c] = ci * params.inHeight * params.inWidth;
+    taps[c] = vec2i(i32(tap / KSIZE), i32(tap % KSIZE));
+  }
+
+  var n = kBegin / plane;
+  var oy = (kBegin - n * plane) / params.outWidth;
+  var ox = kBegin - n * plane - oy * params.outWidth;
+  // Per column, the input row its tap reads from k's output row (resolved once per output row).
+  var sourceRows: array<u32, MAX_TN4 * 4u>;
+  var rowInside: array<bool, MAX_TN4 * 4u>;
+  var acc: Block;
+  for (var k = kBegin; k < kEnd; k++) {
+    if (k == kBegin || ox == 0u) {
+      let image = n * params.inChannels * params.inHeight * params.inWidth;
+      let y = i32(oy << params.strideShift) - i32(params.pad);
+      for (var c = 0u; c < TN4 * 4u; c++) {
+        let sy = sourceCoord(y + taps[c].x, i32(params.upHeight));
+        rowInside[c] = valid[c] && sy >= 0;
+        sourceRows[c] = image + channels[c] + u32(sy) * params.inWidth;
+      }
+    }
+    let dyBase = n * params.outChannels * plane + oy * params.outWidth + ox;
+    var a: BlockA;
+    for (var i4 = 0u; i4 < TM / 4u; i4++) {
+      a[i4] = vec4f(in0[dyBase + dyRows[4u * i4]], in0[dyBase + dyRows[4u * i4 + 1u]], in0[dyBase + dyRows[4u * i4 + 2u]], in0[dyBase + dyRows[4u * i4 + 3u]]);
+    }
+    let x = i32(ox << params.strideShift) - i32(params.pad);
+    var b: BlockB;
+    for (var c = 0u; c < TN4 * 4u; c++) {
+      let sx = sourceCoord(x + taps[c].y, i32(params.upWidth));
+      let inside = rowInside[c] && sx >= 0;
+      // Outside: any in-bounds pixel, so that the load needs no branch.
+      b[c / 4u][c % 4u] = select(0.0, in1[select(0u, sourceRows[c] + u32(sx), inside)], inside);
+    }
+    accumulate(&acc, a, b);
+    ox++;
+    if (ox == params.outWidth) {
+      ox = 0u;
+      oy++;
+      if (oy == params.outHeight) {
+        oy = 0u;
+        n++;
+      }
+    }
+  }
+
+  storeBlock(&acc, rows, cols, row0, col0, wid.z);
 }
 
 // Scatters a thread's block (rows row0…, scalar columns col0 + WG_X·4·j + q) to NCHW (forward, input grad) or

@@ -3,8 +3,8 @@
 // U is k-major ([16, Cin, Cout], as conv2d_winograd_transform.wgsl writes it), V is [16, Cin, T4] and M
 // [16, Cout, T4], with T4 (tiles, padded to a multiple of 4) read and written as whole vec4s.
 //
-// Tiling and the register block are gemm_microkernel.wgsl's (prefixed by src/ops/conv2d-winograd.ts): a
-// TILE_M×TILE_N4 vec4 tile of one M[ξ] per workgroup.
+// Tiling and the register block are gemm_microkernel.wgsl's (prefixed by src/ops/conv2d-winograd.ts, which
+// appends gemm_staged.wgsl): a TILE_M×TILE_N4 vec4 tile of one M[ξ] per workgroup.
 //   `main` stages TILE_K-deep tiles of U and V in workgroup memory (GPUs).
 //   `mainRegisters` has no workgroup memory or barriers: each thread reads its rows of U and vec4 columns of
 //   V straight from the storage buffers at every k (rows and columns past the edge clamped to the last one,

@@ -8,11 +8,11 @@
 // block, the fewer reads per FMA (on lavapipe, where workgroup-memory reads are gathers, 8×8 blocks beat 4×4:
 // bench/sgemm.ts, figures in bench/RESULTS.md).
 //
-// Two ways to feed it: `accumulateStaged` walks TILE_K-deep tiles of A (k-major) and B that the workgroup has
-// staged in workgroup memory (rows padded by one vec4 against bank conflicts), for GPUs; a shader's
-// registers entry point gathers each k step's BlockA/BlockB from storage itself and calls `accumulate`, for
-// CPU adapters, where workgroup memory is ordinary memory and a barrier ends a SIMD loop over the
-// invocations, so that staging only adds copies.
+// Two ways to feed it: a shader that stages TILE_K-deep tiles of A (k-major) and B in workgroup memory (GPUs)
+// is followed by gemm_staged.wgsl, whose accumulateStaged walks them; a shader's registers entry point
+// gathers each k step's BlockA/BlockB from storage itself and calls `accumulate` (CPU adapters, where
+// workgroup memory is ordinary memory and a barrier ends a SIMD loop over the invocations, so that staging
+// only adds copies).
 
 override WG_X: u32 = 16u;
 override WG_Y: u32 = 8u;
@@ -38,9 +38,6 @@ alias BlockB = array<vec4f, MAX_TN4>;
 // A thread's accumulators: acc[i][j] is row TM·ly + i, vec4 column lx + WG_X·j.
 alias Block = array<BlockB, MAX_TM>;
 
-var<workgroup> tileA: array<vec4f, TILE_K * A_ROW>;
-var<workgroup> tileB: array<vec4f, TILE_K * B_ROW>;
-
 // acc += a ⊗ b: one k step.
 fn accumulate(acc: ptr<function, Block>, a: BlockA, b: BlockB) {
   for (var i4 = 0u; i4 < TM / 4u; i4++) {
@@ -51,16 +48,5 @@ fn accumulate(acc: ptr<function, Block>, a: BlockA, b: BlockB) {
       (*acc)[i4 * 4u + 2u][j] += av.z * b[j];
       (*acc)[i4 * 4u + 3u][j] += av.w * b[j];
     }
-  }
-}
-
-// The TILE_K k steps of the staged tiles (between the loaders' two barriers).
-fn accumulateStaged(acc: ptr<function, Block>, lid: vec3u) {
-  for (var kk = 0u; kk < TILE_K; kk++) {
-    var a: BlockA;
-    for (var i4 = 0u; i4 < TM / 4u; i4++) { a[i4] = tileA[kk * A_ROW + lid.y * (TM / 4u) + i4]; }
-    var b: BlockB;
-    for (var j = 0u; j < TN4; j++) { b[j] = tileB[kk * B_ROW + lid.x + j * WG_X]; }
-    accumulate(acc, a, b);
   }
 }

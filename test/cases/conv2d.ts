@@ -36,24 +36,21 @@ export function inputs(c: Case): (CpuTensor | null)[] {
   return [cpuRandom(c.x, seeds.next++), cpuRandom(c.w, seeds.next++), c.bias ? cpuRandom([c.w[0]], seeds.next++) : null];
 }
 
-/** Forward GEMM entry points (conv2dGemm): the op picks one per adapter, the tests check both on every adapter. */
-const FORWARD_GEMM_ENTRIES = ['main', 'forwardRegisters'] as const;
-
-/** Runs fn with the forward GEMM's entry point forced. */
-export async function withForwardGemm<T>(entry: (typeof FORWARD_GEMM_ENTRIES)[number], fn: () => Promise<T>): Promise<T> {
-  const old = conv2dGemm.forwardEntryPoint;
-  conv2dGemm.forwardEntryPoint = entry;
+/** Runs fn with the forward and weight-gradient GEMMs fed one way (conv2dGemm; the op picks per adapter). */
+export async function withGemmFeed<T>(feed: 'staged' | 'registers', fn: () => Promise<T>): Promise<T> {
+  const old = { ...conv2dGemm };
+  Object.assign(conv2dGemm, { forward: feed, weightGrad: feed });
   try {
     return await fn();
   } finally {
-    conv2dGemm.forwardEntryPoint = old;
+    Object.assign(conv2dGemm, old);
   }
 }
 
 /**
- * Runs forward, backward-input, -weight and -bias with both implementations on the same data; checks the
- * forward (tiled: with each GEMM entry point) against the float64 reference and the two implementations'
- * gradients against each other.
+ * Runs forward, backward-input, -weight and -bias with both implementations (tiled: its GEMMs staged and
+ * registers) on the same data; checks the forwards against the float64 reference and the tiled gradients
+ * against the direct ones.
  */
 export async function compareImpls(engine: Engine, c: Case, dyTol = { atol: 2e-5, rtol: 1e-5 }): Promise<void> {
   const [x, w, b] = inputs(c);
@@ -62,21 +59,23 @@ export async function compareImpls(engine: Engine, c: Case, dyTol = { atol: 2e-5
   await engine.scopeAsync(async () => {
     const [gx, gw, gb] = [toGpu(engine, x)!, toGpu(engine, w)!, toGpu(engine, b)];
     const dy = toGpu(engine, dyCpu)!;
-    const results: Record<Conv2dImpl, CpuTensor[]> = { direct: [], tiled: [] };
-    const checkForward = async (impl: Conv2dImpl, label: string): Promise<void> => {
-      const y = conv2dForward(gx, gw, gb, c.attrs, impl);
-      expectClose(await toCpu(y), expected, { atol: forwardTol.atol * Math.max(1, maxAbs(expected)), rtol: forwardTol.rtol }, `${c.name} forward ${label}`);
-    };
-    for (const impl of ['direct', 'tiled'] as const) {
-      if (impl === 'direct') await checkForward(impl, impl);
-      else for (const entry of FORWARD_GEMM_ENTRIES) await withForwardGemm(entry, () => checkForward(impl, `${impl} ${entry}`));
-      results[impl].push(await toCpu(conv2dBackwardInput(dy, gw, x!.shape, c.attrs, impl)));
-      results[impl].push(await toCpu(conv2dBackwardWeight(dy, gx, w!.shape, c.attrs, impl)));
+    // The tiled GEMMs both ways (staged and registers) on every adapter, each against direct.
+    const runs = [{ impl: 'direct', feed: 'staged' }, { impl: 'tiled', feed: 'staged' }, { impl: 'tiled', feed: 'registers' }] as const;
+    const results: CpuTensor[][] = [];
+    for (const { impl, feed } of runs) {
+      const label = impl === 'tiled' ? `${impl} ${feed}` : impl;
+      results.push(await withGemmFeed(feed, async () => {
+        const y = conv2dForward(gx, gw, gb, c.attrs, impl);
+        expectClose(await toCpu(y), expected, { atol: forwardTol.atol * Math.max(1, maxAbs(expected)), rtol: forwardTol.rtol }, `${c.name} forward ${label}`);
+        return [await toCpu(conv2dBackwardInput(dy, gw, x!.shape, c.attrs, impl)), await toCpu(conv2dBackwardWeight(dy, gx, w!.shape, c.attrs, impl))];
+      }));
     }
     for (const [i, what] of ['dx', 'dweight'].entries()) {
-      const ref = results.direct[i];
+      const ref = results[0][i];
       const scale = Math.max(maxAbs(ref), 1e-6);
-      expectClose(results.tiled[i], ref, { atol: dyTol.atol * scale, rtol: dyTol.rtol }, `${c.name} ${what} tiled vs direct`);
+      for (const r of [1, 2]) {
+        expectClose(results[r][i], ref, { atol: dyTol.atol * scale, rtol: dyTol.rtol }, `${c.name} ${what} tiled ${runs[r].feed} vs direct`);
+      }
     }
     if (gb) {
       // The bias gradient is dy summed per channel.
