@@ -129,7 +129,7 @@ function directKernel(entryPoint: 'forward' | 'paddedInputGrad' | 'weightGrad', 
   return { name: 'conv2d.direct', code: directSource, entryPoint, constants: { KSIZE: g.kernelSize, WORKGROUP_SIZE } };
 }
 
-/** A GEMM without workgroup memory: 'auto' picks one on fallback (CPU) adapters, like winogradGemm. */
+/** How a GEMM gets its operands: 'auto' is 'registers' on fallback (CPU) adapters (like winogradGemm), 'staged' elsewhere. */
 export type GemmFeed = 'auto' | 'staged' | 'registers';
 
 /**
