@@ -14,7 +14,7 @@ import { defaultLossConfig } from '../src/models/losses.js';
 import { Trainer } from '../src/models/trainer.js';
 import { TransformNet } from '../src/models/transform-net.js';
 import { Vgg } from '../src/models/vgg.js';
-import { CONV2D_CHOICES, type Conv2dChoices } from '../src/ops/conv2d.js';
+import { CONV2D_CHOICES, CONV2D_GEMM_FEED, type Conv2dChoices } from '../src/ops/conv2d.js';
 import { GRAM_IMPL } from '../src/ops/gram.js';
 import { WINOGRAD_GEMM_ENTRY_POINT } from '../src/ops/conv2d-winograd.js';
 import { callTorch, findTorch, type NamedWeights } from './e2e.js';
@@ -52,7 +52,9 @@ export const VARIANTS: Record<string, (engine: Engine) => () => void> = {
     const a = chooseConv2d(e, { winogradInputGrad: false, winogradWeightGrad: false, narrowWeightGrad: false });
     const b = choose(e, WINOGRAD_GEMM_ENTRY_POINT, 'main');
     const c = choose(e, GRAM_IMPL, 'staged');
+    const d = choose(e, CONV2D_GEMM_FEED, { forward: 'staged', weightGrad: 'staged' });
     return () => {
+      d();
       c();
       b();
       a();
@@ -62,6 +64,9 @@ export const VARIANTS: Record<string, (engine: Engine) => () => void> = {
   'no-narrow-weight-grad': (e) => chooseConv2d(e, { narrowWeightGrad: false }),
   'gram-staged': (e) => choose(e, GRAM_IMPL, 'staged'),
   'winograd-gemm-staged': (e) => choose(e, WINOGRAD_GEMM_ENTRY_POINT, 'main'),
+  'conv-gemm-staged': (e) => choose(e, CONV2D_GEMM_FEED, { forward: 'staged', weightGrad: 'staged' }),
+  'conv-gemm-staged-forward': (e) => choose(e, CONV2D_GEMM_FEED, { ...e.choice(CONV2D_GEMM_FEED), forward: 'staged' }),
+  'conv-gemm-staged-weight-grad': (e) => choose(e, CONV2D_GEMM_FEED, { ...e.choice(CONV2D_GEMM_FEED), weightGrad: 'staged' }),
 };
 
 /** Sets a choice on the engine; returns a function that puts back the value it had. */

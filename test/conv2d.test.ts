@@ -19,7 +19,7 @@ import {
 import { cpuRandom, cpuTensor, type CpuTensor } from '../src/ops/cpu.js';
 import { expectClose, maxAbs } from './helpers/check.js';
 import { testEngine, toCpu, toGpu } from './helpers/gpu.js';
-import { compareImpls, conv2dRegisteredCase, conv2dSmallCases, forwardTol, gradTol, inputs, seeds, type Case } from './cases/conv2d.js';
+import { compareImpls, conv2dRegisteredCase, conv2dSmallCases, forwardTol, gradTol, inputs, seeds, withGemmFeed, type Case } from './cases/conv2d.js';
 
 /**
  * Float64 gradients of sum(dy ⊙ conv(x, w, b)) by linearity: conv is linear in x and in w separately, so
@@ -135,7 +135,7 @@ describe('conv2d GEMM variants', () => {
 });
 
 describe('conv2d grids wider than the device allows', () => {
-  it('folds the GEMM column tiles into z (device limit faked down to 4 workgroups per dimension)', async () => {
+  it('folds the GEMM column tiles into z, GEMMs staged and registers (device limit faked down to 4 workgroups per dimension)', async () => {
     const engine = await testEngine();
     // 5 output channels: a forward GEMM (3 or 4 would run the narrow kernel, which has no GEMM grid).
     const c: Case = { name: 'folded grid', x: [2, 1, 40, 40], w: [5, 1, 3, 3], bias: true, attrs: { stride: 1, padding: 1, padMode: 'reflect' } };
@@ -150,10 +150,12 @@ describe('conv2d grids wider than the device allows', () => {
     // capped at 4 splits.
     await withLimits({ maxComputeWorkgroupsPerDimension: 4 }, async (small) => {
       const [gx, gw, gb, dy] = [toGpu(small, x), toGpu(small, w), toGpu(small, b), toGpu(small, dyCpu)];
-      const tiled = [conv2dForward(gx, gw, gb, c.attrs), conv2dBackwardInput(dy, gw, c.x, c.attrs), conv2dBackwardWeight(dy, gx, c.w, c.attrs)];
-      expectClose(await toCpu(tiled[0]), expected, { atol: forwardTol.atol * maxAbs(expected), rtol: forwardTol.rtol }, 'forward');
-      for (let i = 0; i < 2; i++) {
-        expectClose(await toCpu(tiled[i + 1]), direct[i], { atol: 2e-5 * maxAbs(direct[i]), rtol: 1e-5 }, i ? 'dweight' : 'dx');
+      for (const feed of ['staged', 'registers'] as const) {
+        const tiled = await withGemmFeed(small, feed, async () => [conv2dForward(gx, gw, gb, c.attrs), conv2dBackwardInput(dy, gw, c.x, c.attrs), conv2dBackwardWeight(dy, gx, c.w, c.attrs)]);
+        expectClose(await toCpu(tiled[0]), expected, { atol: forwardTol.atol * maxAbs(expected), rtol: forwardTol.rtol }, `forward (${feed})`);
+        for (let i = 0; i < 2; i++) {
+          expectClose(await toCpu(tiled[i + 1]), direct[i], { atol: 2e-5 * maxAbs(direct[i]), rtol: 1e-5 }, `${i ? 'dweight' : 'dx'} (${feed})`);
+        }
       }
     });
   });

@@ -131,7 +131,7 @@ for (const { tile } of GEMM_TILES) {
   }
 }
 
-/** Workgroup memory of a tile's staging arrays (conv2d_gemm.wgsl tileA/tileB: rows padded by one vec4). */
+/** Workgroup memory of a tile's staging arrays (gemm_staged.wgsl tileA/tileB: rows padded by one vec4). */
 export function gemmTileWorkgroupBytes(t: GemmTile): number {
   return t.TILE_K * (gemmTileRows(t) / 4 + 1 + gemmTileCols(t) / 4 + 1) * 16;
 }

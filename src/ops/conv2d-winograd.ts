@@ -12,13 +12,17 @@ import { choiceKey, workgroups1d, type Engine } from '../engine/engine.js';
 import { ShapeError, shapeStr } from '../engine/errors.js';
 import { packParams, u32Struct, type Kernel } from '../engine/kernel.js';
 import { Tensor } from '../engine/tensor.js';
-import gemmSource from '../shaders/conv2d_winograd_gemm.wgsl';
+import gemmBody from '../shaders/conv2d_winograd_gemm.wgsl';
+import microkernelSource from '../shaders/gemm_microkernel.wgsl';
+import stagedSource from '../shaders/gemm_staged.wgsl';
 import sourceCoordSource from '../shaders/conv2d_source_coord.wgsl';
 import transformBody from '../shaders/conv2d_winograd_transform.wgsl';
 import type { Conv2dGeometry, GemmTile } from './conv2d-geometry.js';
 
-// The padding/upsampling index map is the one the other conv2d shaders use (WGSL has no includes).
+// The padding/upsampling index map is the one the other conv2d shaders use, the GEMM's register block and
+// staged tiles those of conv2d_gemm.wgsl (WGSL has no includes).
 const transformSource = sourceCoordSource + transformBody;
+const gemmSource = microkernelSource + gemmBody + stagedSource;
 
 const TRANSFORM_WORKGROUP_SIZE = 64;
 /** Winograd-domain points of F(2×2, 3×3): 4×4. */

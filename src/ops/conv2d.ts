@@ -7,6 +7,8 @@ import sourceCoordSource from '../shaders/conv2d_source_coord.wgsl';
 import directBody from '../shaders/conv2d_direct.wgsl';
 import foldBody from '../shaders/conv2d_fold.wgsl';
 import gemmBody from '../shaders/conv2d_gemm.wgsl';
+import microkernelSource from '../shaders/gemm_microkernel.wgsl';
+import stagedSource from '../shaders/gemm_staged.wgsl';
 import narrowBody from '../shaders/conv2d_narrow.wgsl';
 import reduceBody from '../shaders/conv2d_reduce.wgsl';
 import { conv2dWinogradForward, conv2dWinogradWeightGrad, winogradUnsupported, winogradWeightGradUnsupported } from './conv2d-winograd.js';
@@ -34,7 +36,9 @@ export * from './conv2d-geometry.js';
 const commonSource = paramsSource + sourceCoordSource;
 const directSource = commonSource + directBody;
 const foldSource = commonSource + foldBody;
-const gemmSource = commonSource + gemmBody;
+// The GEMM's tiling, register block and staged tiles are shared with the Winograd GEMM (gemm_microkernel.wgsl
+// before the body, gemm_staged.wgsl after it: see there why).
+const gemmSource = commonSource + microkernelSource + gemmBody + stagedSource;
 const narrowSource = commonSource + narrowBody;
 const reduceSource = commonSource + reduceBody;
 
@@ -125,9 +129,35 @@ function directKernel(entryPoint: 'forward' | 'paddedInputGrad' | 'weightGrad', 
   return { name: 'conv2d.direct', code: directSource, entryPoint, constants: { KSIZE: g.kernelSize, WORKGROUP_SIZE } };
 }
 
-function gemmKernel(pass: keyof typeof PASS_CODE, g: Conv2dGeometry, tile: GemmTile): Kernel {
+/** How a GEMM gets its operands: 'auto' is 'registers' on fallback (CPU) adapters (like the Winograd GEMM), 'staged' elsewhere. */
+export type GemmFeed = 'auto' | 'staged' | 'registers';
+
+/**
+ * How the forward and weight-gradient GEMMs (conv2d_gemm.wgsl) get their operands: `staged` (entry point
+ * main) through tiles in workgroup memory (GPUs); `registers` (forwardRegisters, weightGradRegisters) each
+ * thread straight from storage, without barriers, which is faster on lavapipe (bench/RESULTS.md, "GEMM
+ * microkernel" section: `npm run bench -- --profile-train --variants conv-gemm-staged`). The input-gradient
+ * GEMMs always stage.
+ */
+export const CONV2D_GEMM_FEED = choiceKey<{ forward: GemmFeed; weightGrad: GemmFeed }>({ forward: 'auto', weightGrad: 'auto' });
+
+function registers(engine: Engine, feed: GemmFeed): boolean {
+  return feed === 'registers' || (feed === 'auto' && engine.adapter.isFallbackAdapter);
+}
+
+function gemmKernel(engine: Engine, pass: keyof typeof PASS_CODE, g: Conv2dGeometry, tile: GemmTile): Kernel {
+  const constants = { KSIZE: g.kernelSize, ...tile, PASS: PASS_CODE[pass] };
+  // The registers entry points walk k in their own order (the forward: taps outer, channels inner, any Cin):
+  // K_ORDER is the staged loaders' choice.
+  const feed = engine.choice(CONV2D_GEMM_FEED);
+  if (pass === 'forward' && registers(engine, feed.forward)) {
+    return { name: 'conv2d.gemm', code: gemmSource, entryPoint: 'forwardRegisters', constants };
+  }
+  if (pass === 'weightGrad' && registers(engine, feed.weightGrad)) {
+    return { name: 'conv2d.gemm', code: gemmSource, entryPoint: 'weightGradRegisters', constants };
+  }
   const kOrder = pass === 'forward' && forwardTapMajor(g, tile) ? K_ORDER_CODE.tapMajor : K_ORDER_CODE.channelMajor;
-  return { name: 'conv2d.gemm', code: gemmSource, constants: { KSIZE: g.kernelSize, ...tile, PASS: PASS_CODE[pass], K_ORDER: kOrder } };
+  return { name: 'conv2d.gemm', code: gemmSource, constants: { ...constants, K_ORDER: kOrder } };
 }
 
 const K_ORDER_CODE = { channelMajor: 0, tapMajor: 1 } as const;
@@ -186,7 +216,7 @@ export function conv2dForward(x: Tensor, weight: Tensor, bias: Tensor | null, at
     });
   } else {
     engine.dispatch({
-      kernel: gemmKernel('forward', g, deviceTileFor(engine, g.outChannels)),
+      kernel: gemmKernel(engine, 'forward', g, deviceTileFor(engine, g.outChannels)),
       buffers: [x.buffer, weight.buffer, biasBuffer, y.buffer],
       params: params(g, y.size, 0, bias !== null),
       workgroups: gemmGrid(engine, deviceTileFor(engine, g.outChannels), g.outChannels, g.batch * g.outHeight * g.outWidth),
@@ -235,7 +265,7 @@ export function conv2dBackwardInput(
       const tile = deviceTileFor(engine, g.inChannels);
       for (const phase of stridePhases(g)) {
         engine.dispatch({
-          kernel: gemmKernel('inputGradPhase', g, tile),
+          kernel: gemmKernel(engine, 'inputGradPhase', g, tile),
           buffers: [dy.buffer, weight.buffer, weight.buffer, paddedGrad.buffer],
           params: params(g, paddedGrad.size, 0, false, phase),
           workgroups: gemmGrid(engine, tile, g.inChannels, g.batch * phase.height * phase.width),
@@ -246,7 +276,7 @@ export function conv2dBackwardInput(
     } else {
       paddedGrad = Tensor.empty(engine, paddedShape, 'conv2d.paddedInputGrad');
       engine.dispatch({
-        kernel: gemmKernel('inputGrad', g, deviceTileFor(engine, g.inChannels)),
+        kernel: gemmKernel(engine, 'inputGrad', g, deviceTileFor(engine, g.inChannels)),
         // Binding 3 (bias) is statically used by the shared GEMM shader: any read-only buffer fills it.
         buffers: [dy.buffer, weight.buffer, weight.buffer, paddedGrad.buffer],
         params: params(g, paddedGrad.size),
@@ -311,7 +341,7 @@ export function conv2dBackwardWeight(
   return engine.scope(() => {
     const partial = usedSplits === 1 ? Tensor.empty(engine, weightShape, 'conv2d.dweight') : Tensor.empty(engine, [usedSplits, size], 'conv2d.dweight.partial');
     engine.dispatch({
-      kernel: gemmKernel('weightGrad', g, tile),
+      kernel: gemmKernel(engine, 'weightGrad', g, tile),
       buffers: [dy.buffer, x.buffer, x.buffer, partial.buffer],
       params: params(g, size, chunk),
       workgroups: [tilesX, tilesY, usedSplits],

@@ -20,12 +20,10 @@
 //                      for the (S²−1)/S² that do not. k runs tap-major, Cout rounded up to TILE_K, so that a
 //                      k tile is one tap: (a, b) cost one division per tile, not per element.
 //
-// A workgroup of WG_X×WG_Y threads owns a TILE_M×TILE_N tile of C; each thread a register block of TM rows
-// (TM·ly …) × TN4 vec4 columns (vec4 columns lx + WG_X·j, interleaved so that for each j neighbouring threads
-// read neighbouring vec4s of the staged B tile). One k step is TM/4 + TN4 vec4 loads from workgroup memory
-// and 4·TM·TN4 vec4 FMAs: the bigger the block, the fewer workgroup-memory loads per FMA (on lavapipe, where
-// those loads are gathers, 8×8 blocks beat 4×4: bench/sgemm.ts, figures in bench/RESULTS.md). Tiles of A and B,
-// TILE_K deep, are staged in workgroup memory, rows padded by one vec4 against bank conflicts.
+// Tiling and the register block are gemm_microkernel.wgsl's: TILE_M×TILE_N tiles of C per workgroup. `main`
+// (every pass) stages TILE_K-deep tiles of A and B in workgroup memory (gemm_staged.wgsl) with the loaders
+// below (GPUs); `forwardRegisters` and `weightGradRegisters` gather each thread's own A and B at every k
+// instead (CPU adapters).
 //
 // Loads: forward and both input-grad passes give each thread fixed columns of the B tile (their pixels
 // decomposed once) and walk k, whose decomposition into (channel, ky, kx) divides by override constants only.
@@ -39,15 +37,10 @@
 // the other passes bind any read-only buffer there), 4 = out.
 //   forward: in0 = x, in1 = weight;  input grad: in0 = dy, in1 = weight;  weight grad: in0 = dy, in1 = x.
 //
-// Params, PAD_REFLECT and sourceCoord come from conv2d_common.wgsl and conv2d_source_coord.wgsl (prefixed
-// by src/ops/conv2d.ts).
+// Params, PAD_REFLECT and sourceCoord come from conv2d_common.wgsl and conv2d_source_coord.wgsl, the tiling
+// and register block from gemm_microkernel.wgsl (all prefixed by src/ops/conv2d.ts), tileA, tileB and
+// accumulateStaged from gemm_staged.wgsl (appended).
 
-override WG_X: u32 = 16u;
-override WG_Y: u32 = 16u;
-// Rows per thread: 4 or 8; vec4 columns per thread: 1 or 2 (the accumulators hold at most 8 × 2 vec4s).
-override TM: u32 = 4u;
-override TN4: u32 = 1u;
-override TILE_K: u32 = 16u;
 override KSIZE: u32 = 3u;
 override PASS: u32 = 0u;
 override K_ORDER: u32 = 0u;
@@ -58,16 +51,9 @@ const PASS_WEIGHT_GRAD: u32 = 2u;
 const PASS_INPUT_GRAD_PHASE: u32 = 3u;
 const K_CHANNEL_MAJOR: u32 = 0u;
 const K_TAP_MAJOR: u32 = 1u;
-const MAX_TM: u32 = 8u;
-const MAX_TN4: u32 = 2u;
 const MAX_B_COLS: u32 = 2u;
 
-override THREADS: u32 = WG_X * WG_Y;
-override TILE_M: u32 = WG_Y * TM;
-override TILE_N: u32 = WG_X * TN4 * 4u;
-// Row strides of the staged tiles, in vec4s (one vec4 of padding).
-override A_ROW: u32 = TILE_M / 4u + 1u;
-override B_ROW: u32 = TILE_N / 4u + 1u;
+override TILE_N: u32 = TILE_N4 * 4u;
 override KK: u32 = KSIZE * KSIZE;
 // B loader of the forward and input-grad passes (see "Loads" above); one of TILE_N, THREADS divides the other.
 override B_COLS: u32 = max(1u, TILE_N / THREADS);
@@ -78,9 +64,6 @@ override B_KSTEP: u32 = max(1u, THREADS / TILE_N);
 @group(0) @binding(2) var<storage, read> in1: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
-
-var<workgroup> tileA: array<vec4f, TILE_K * A_ROW>;
-var<workgroup> tileB: array<vec4f, TILE_K * B_ROW>;
 
 fn gemmRows() -> u32 {
   if (PASS == PASS_INPUT_GRAD || PASS == PASS_INPUT_GRAD_PHASE) { return params.inChannels; }
@@ -236,7 +219,7 @@ fn main(
   // Weight grad: this thread's fixed k row of both tiles (k-fast load order).
   let myK = tid % TILE_K;
 
-  var acc: array<array<vec4f, MAX_TN4>, MAX_TM>;
+  var acc: Block;
 
   for (var k0 = kBegin; k0 < kEnd; k0 += TILE_K) {
     if (PASS == PASS_WEIGHT_GRAD) {
@@ -362,33 +345,149 @@ fn main(
       }
     }
     workgroupBarrier();
-    for (var kk = 0u; kk < TILE_K; kk++) {
-      var bv: array<vec4f, MAX_TN4>;
-      for (var j = 0u; j < TN4; j++) { bv[j] = tileB[kk * B_ROW + lid.x + j * WG_X]; }
-      for (var i4 = 0u; i4 < TM / 4u; i4++) {
-        let av = tileA[kk * A_ROW + lid.y * (TM / 4u) + i4];
-        for (var j = 0u; j < TN4; j++) {
-          acc[i4 * 4u][j] += av.x * bv[j];
-          acc[i4 * 4u + 1u][j] += av.y * bv[j];
-          acc[i4 * 4u + 2u][j] += av.z * bv[j];
-          acc[i4 * 4u + 3u][j] += av.w * bv[j];
-        }
-      }
-    }
+    accumulateStaged(&acc, lid);
     workgroupBarrier();
   }
 
-  // Epilogue: scatter the block to NCHW (forward, input grad) or to this split's weight-grad slice.
-  let row0 = rowBase + lid.y * TM;
+  storeBlock(&acc, rows, cols, rowBase + lid.y * TM, colBase + lid.x * 4u, wid.z);
+}
+
+// The forward pass without workgroup memory, for CPU adapters (see gemm_microkernel.wgsl): each thread
+// gathers its own TM weight rows and TN4·4 pixel columns at every k. With no k tiles there is nothing to round
+// up, so k runs taps outer, channels inner for any Cin: a column's source pixel is resolved once per tap and
+// each channel is one load at a channel-plane stride. Rows past the edge read the last row, pixels outside
+// the image (padding, columns past the edge) a zero; neither is stored.
+@compute @workgroup_size(WG_X, WG_Y)
+fn forwardRegisters(
+  @builtin(local_invocation_id) lid: vec3u,
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+) {
+  let rows = gemmRows();
+  let cols = gemmCols();
+  let colBase = (wid.x + wid.z * nwg.x) * TILE_N;
+  if (colBase >= cols) { return; }
+  let row0 = wid.y * TILE_M + lid.y * TM;
+  let col0 = colBase + lid.x * 4u;
+  var weightRows: array<u32, MAX_TM>;
+  for (var i = 0u; i < TM; i++) { weightRows[i] = min(row0 + i, rows - 1u) * params.inChannels * KK; }
+  // Scalar column c of the block is component c % 4 of vec4 column c / 4.
+  var columns: array<Column, MAX_TN4 * 4u>;
+  for (var c = 0u; c < TN4 * 4u; c++) { columns[c] = fixedColumn(col0 + (c / 4u) * WG_X * 4u + c % 4u, cols); }
+  let inPlane = params.inHeight * params.inWidth;
+
+  var acc: Block;
+  for (var tap = 0u; tap < KK; tap++) {
+    let ky = tap / KSIZE;
+    let kx = tap - ky * KSIZE;
+    var pixels: array<u32, MAX_TN4 * 4u>;
+    var inside: array<bool, MAX_TN4 * 4u>;
+    for (var c = 0u; c < TN4 * 4u; c++) {
+      let sy = sourceCoord(columns[c].y + i32(ky), i32(params.upHeight));
+      let sx = sourceCoord(columns[c].x + i32(kx), i32(params.upWidth));
+      inside[c] = columns[c].valid && sy >= 0 && sx >= 0;
+      // Outside: any in-bounds pixel, so that the loads below need no branch.
+      pixels[c] = select(0u, columns[c].imageBase + u32(sy) * params.inWidth + u32(sx), inside[c]);
+    }
+    for (var ci = 0u; ci < params.inChannels; ci++) {
+      let channel = ci * inPlane;
+      var b: BlockB;
+      for (var c = 0u; c < TN4 * 4u; c++) { b[c / 4u][c % 4u] = select(0.0, in0[pixels[c] + channel], inside[c]); }
+      let k = ci * KK + tap;
+      var a: BlockA;
+      for (var i4 = 0u; i4 < TM / 4u; i4++) {
+        a[i4] = vec4f(in1[weightRows[4u * i4] + k], in1[weightRows[4u * i4 + 1u] + k], in1[weightRows[4u * i4 + 2u] + k], in1[weightRows[4u * i4 + 3u] + k]);
+      }
+      accumulate(&acc, a, b);
+    }
+  }
+
+  storeBlock(&acc, rows, cols, row0, col0, 0u);
+}
+
+// The weight gradient without workgroup memory, for CPU adapters: k is a pixel of this split's chunk, walked
+// in order so that its (n, oy, ox) steps without divisions; each thread gathers its TM rows of dy and, for
+// each of its TN4·4 columns (ci, ky, kx), decomposed once, the input pixel that tap reads from k.
+@compute @workgroup_size(WG_X, WG_Y)
+fn weightGradRegisters(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let rows = gemmRows();
+  let cols = gemmCols();
+  let kBegin = wid.z * params.reduceChunk;
+  let kEnd = min(gemmDepth(), kBegin + params.reduceChunk);
+  let row0 = wid.y * TILE_M + lid.y * TM;
+  let col0 = wid.x * TILE_N + lid.x * 4u;
+  let plane = params.outHeight * params.outWidth;
+  var dyRows: array<u32, MAX_TM>;
+  for (var i = 0u; i < TM; i++) { dyRows[i] = min(row0 + i, rows - 1u) * plane; }
+  var channels: array<u32, MAX_TN4 * 4u>;
+  var taps: array<vec2i, MAX_TN4 * 4u>;
+  var valid: array<bool, MAX_TN4 * 4u>;
+  for (var c = 0u; c < TN4 * 4u; c++) {
+    let col = col0 + (c / 4u) * WG_X * 4u + c % 4u;
+    valid[c] = col < cols;
+    let ci = min(col, cols - 1u) / KK;
+    let tap = min(col, cols - 1u) - ci * KK;
+    channels[c] = ci * params.inHeight * params.inWidth;
+    taps[c] = vec2i(i32(tap / KSIZE), i32(tap % KSIZE));
+  }
+
+  var n = kBegin / plane;
+  var oy = (kBegin - n * plane) / params.outWidth;
+  var ox = kBegin - n * plane - oy * params.outWidth;
+  // Per column, the input row its tap reads from k's output row (resolved once per output row).
+  var sourceRows: array<u32, MAX_TN4 * 4u>;
+  var rowInside: array<bool, MAX_TN4 * 4u>;
+  var acc: Block;
+  for (var k = kBegin; k < kEnd; k++) {
+    if (k == kBegin || ox == 0u) {
+      let image = n * params.inChannels * params.inHeight * params.inWidth;
+      let y = i32(oy << params.strideShift) - i32(params.pad);
+      for (var c = 0u; c < TN4 * 4u; c++) {
+        let sy = sourceCoord(y + taps[c].x, i32(params.upHeight));
+        rowInside[c] = valid[c] && sy >= 0;
+        sourceRows[c] = image + channels[c] + u32(sy) * params.inWidth;
+      }
+    }
+    let dyBase = n * params.outChannels * plane + oy * params.outWidth + ox;
+    var a: BlockA;
+    for (var i4 = 0u; i4 < TM / 4u; i4++) {
+      a[i4] = vec4f(in0[dyBase + dyRows[4u * i4]], in0[dyBase + dyRows[4u * i4 + 1u]], in0[dyBase + dyRows[4u * i4 + 2u]], in0[dyBase + dyRows[4u * i4 + 3u]]);
+    }
+    let x = i32(ox << params.strideShift) - i32(params.pad);
+    var b: BlockB;
+    for (var c = 0u; c < TN4 * 4u; c++) {
+      let sx = sourceCoord(x + taps[c].y, i32(params.upWidth));
+      let inside = rowInside[c] && sx >= 0;
+      // Outside: any in-bounds pixel, so that the load needs no branch.
+      b[c / 4u][c % 4u] = select(0.0, in1[select(0u, sourceRows[c] + u32(sx), inside)], inside);
+    }
+    accumulate(&acc, a, b);
+    ox++;
+    if (ox == params.outWidth) {
+      ox = 0u;
+      oy++;
+      if (oy == params.outHeight) {
+        oy = 0u;
+        n++;
+      }
+    }
+  }
+
+  storeBlock(&acc, rows, cols, row0, col0, wid.z);
+}
+
+// Scatters a thread's block (rows row0…, scalar columns col0 + WG_X·4·j + q) to NCHW (forward, input grad) or
+// to split `split` of the weight gradient, clipped at the edges.
+fn storeBlock(acc: ptr<function, Block>, rows: u32, cols: u32, row0: u32, col0: u32, split: u32) {
   for (var jq = 0u; jq < TN4 * 4u; jq++) {
     let j = jq / 4u;
     let q = jq % 4u;
-    let col = colBase + (lid.x + j * WG_X) * 4u + q;
+    let col = col0 + j * WG_X * 4u + q;
     if (col >= cols) { continue; }
     var outBase = 0u;
     var rowStride = 0u;
     if (PASS == PASS_WEIGHT_GRAD) {
-      outBase = wid.z * rows * cols + col;
+      outBase = split * rows * cols + col;
       rowStride = cols;
     } else if (PASS == PASS_INPUT_GRAD_PHASE) {
       let plane = params.phaseHeight * params.phaseWidth;
@@ -409,7 +508,7 @@ fn main(
     for (var i = 0u; i < TM; i++) {
       let row = row0 + i;
       if (row >= rows) { break; }
-      var v = acc[i][j][q];
+      var v = (*acc)[i][j][q];
       if (PASS == PASS_FORWARD && params.hasBias != 0u) { v += bias[row]; }
       out[outBase + row * rowStride] = v;
     }

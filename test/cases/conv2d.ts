@@ -8,6 +8,7 @@ import {
   conv2dBackwardInput,
   conv2dBackwardWeight,
   conv2dForward,
+  CONV2D_GEMM_FEED,
   type Conv2dAttrs,
   type Conv2dImpl,
 } from '../../src/ops/conv2d.js';
@@ -15,6 +16,7 @@ import { cpuRandom, cpuTensor, type CpuTensor } from '../../src/ops/cpu.js';
 import { expectClose, maxAbs } from '../helpers/check.js';
 import { checkOp } from '../helpers/gradcheck.js';
 import { toCpu, toGpu } from '../helpers/tensors.js';
+import { withChoice } from '../helpers/choices.js';
 import type { EngineCase } from './case.js';
 
 export const forwardTol = { atol: 2e-5, rtol: 1e-5 };
@@ -34,9 +36,15 @@ export function inputs(c: Case): [x: CpuTensor, w: CpuTensor, b: CpuTensor | nul
   return [cpuRandom(c.x, seeds.next++), cpuRandom(c.w, seeds.next++), c.bias ? cpuRandom([c.w[0]], seeds.next++) : null];
 }
 
+/** Runs fn with the forward and weight-gradient GEMMs fed one way (CONV2D_GEMM_FEED; the op picks per adapter). */
+export function withGemmFeed<T>(engine: Engine, feed: 'staged' | 'registers', fn: () => Promise<T>): Promise<T> {
+  return withChoice(engine, CONV2D_GEMM_FEED, { forward: feed, weightGrad: feed }, fn);
+}
+
 /**
- * Runs forward, backward-input, -weight and -bias with both implementations on the same data; checks the
- * forward against the float64 reference and the two implementations against each other.
+ * Runs forward, backward-input, -weight and -bias with both implementations (tiled: its GEMMs staged and
+ * registers) on the same data; checks the forwards against the float64 reference and the tiled gradients
+ * against the direct ones.
  */
 export async function compareImpls(engine: Engine, c: Case, dyTol = { atol: 2e-5, rtol: 1e-5 }): Promise<void> {
   const [x, w, b] = inputs(c);
@@ -45,17 +53,23 @@ export async function compareImpls(engine: Engine, c: Case, dyTol = { atol: 2e-5
   await engine.scopeAsync(async () => {
     const [gx, gw, gb] = [toGpu(engine, x)!, toGpu(engine, w)!, toGpu(engine, b)];
     const dy = toGpu(engine, dyCpu)!;
-    const results: Record<Conv2dImpl, CpuTensor[]> = { direct: [], tiled: [] };
-    for (const impl of ['direct', 'tiled'] as const) {
-      const y = conv2dForward(gx, gw, gb, c.attrs, impl);
-      expectClose(await toCpu(y), expected, { atol: forwardTol.atol * Math.max(1, maxAbs(expected)), rtol: forwardTol.rtol }, `${c.name} forward ${impl}`);
-      results[impl].push(await toCpu(conv2dBackwardInput(dy, gw, x!.shape, c.attrs, impl)));
-      results[impl].push(await toCpu(conv2dBackwardWeight(dy, gx, w!.shape, c.attrs, impl)));
+    // The tiled GEMMs both ways (staged and registers) on every adapter, each against direct.
+    const runs = [{ impl: 'direct', feed: 'staged' }, { impl: 'tiled', feed: 'staged' }, { impl: 'tiled', feed: 'registers' }] as const;
+    const results: CpuTensor[][] = [];
+    for (const { impl, feed } of runs) {
+      const label = impl === 'tiled' ? `${impl} ${feed}` : impl;
+      results.push(await withGemmFeed(engine, feed, async () => {
+        const y = conv2dForward(gx, gw, gb, c.attrs, impl);
+        expectClose(await toCpu(y), expected, { atol: forwardTol.atol * Math.max(1, maxAbs(expected)), rtol: forwardTol.rtol }, `${c.name} forward ${label}`);
+        return [await toCpu(conv2dBackwardInput(dy, gw, x!.shape, c.attrs, impl)), await toCpu(conv2dBackwardWeight(dy, gx, w!.shape, c.attrs, impl))];
+      }));
     }
     for (const [i, what] of ['dx', 'dweight'].entries()) {
-      const ref = results.direct[i];
+      const ref = results[0][i];
       const scale = Math.max(maxAbs(ref), 1e-6);
-      expectClose(results.tiled[i], ref, { atol: dyTol.atol * scale, rtol: dyTol.rtol }, `${c.name} ${what} tiled vs direct`);
+      for (const r of [1, 2]) {
+        expectClose(results[r][i], ref, { atol: dyTol.atol * scale, rtol: dyTol.rtol }, `${c.name} ${what} tiled ${runs[r].feed} vs direct`);
+      }
     }
     if (gb) {
       // The bias gradient is dy summed per channel.
