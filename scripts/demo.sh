@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine, in one command: sets up (software GPU where there is no GPU), builds, and
-# stylises Kodak photos from ../shared/assets with every style shipped in models/.
+# stylises Kodak photos from ../shared/assets with every style shipped in models/ (and makes a contact sheet,
+# OUT_DIR/contact-sheet.jpg: each photo, then its stylisations).
 # While models/ holds no style of our own, it imports the nine pretrained ml5.js nets of
 # ../shared/assets/stylenets/ml5-lengstrom into .models-ml5/ (git-ignored: another project's weights, MIT,
 # training code research use), where `stylize --style NAME` finds them too, stylises the photos with each and
@@ -30,6 +31,13 @@ if [ -n "$styles" ]; then
   for s in $styles; do
     node dist/cli.js stylize --style "$s" --out-dir "$out" "${photos[@]}"
   done
+  # One row per photo: the photo, then each shipped style.
+  sheet=()
+  for p in "${photos[@]}"; do
+    sheet+=("$p")
+    for s in $styles; do sheet+=("$out/$(basename "$p" .png)_$s.png"); done
+  done
+  node scripts/contact-sheet.mjs "$out/contact-sheet.jpg" 192 $(( $(echo $styles | wc -w) + 1 )) "${sheet[@]}"
 elif [ -d "$shared/stylenets/ml5-lengstrom" ]; then
   imported=.models-ml5
   echo "demo: no style of our own in models/ yet; importing the ml5.js nets of $shared/stylenets/ml5-lengstrom into $imported/"
