@@ -105,6 +105,27 @@ function transformKernel(entryPoint: TransformEntry, flags: { flipTranspose?: bo
   return { name: 'conv2d.winograd.transform', code: transformSource, entryPoint, constants };
 }
 
+/** One transform pass: `threads` threads of the entry point (one per (co, ci), (ci, tile) or (co, tile): see the shader). */
+interface TransformPass {
+  entryPoint: TransformEntry;
+  flags?: { flipTranspose?: boolean; vTileMajor?: boolean };
+  /** in0, in1 (or null), out. */
+  buffers: readonly (GPUBuffer | null)[];
+  threads: number;
+  hasBias?: boolean;
+  label: string;
+}
+
+function dispatchTransform(engine: Engine, g: Conv2dGeometry, t: WinogradTiles, pass: TransformPass, channelsPadded = 0): void {
+  engine.dispatch({
+    kernel: transformKernel(pass.entryPoint, pass.flags),
+    buffers: pass.buffers,
+    params: transformParams(g, t, pass.threads, pass.hasBias ?? false, channelsPadded),
+    workgroups: workgroups1d(engine, pass.threads, TRANSFORM_WORKGROUP_SIZE),
+    label: pass.label,
+  });
+}
+
 function gemmKernel(engine: Engine, tile: GemmTile): Kernel {
   return { name: 'conv2d.winograd.gemm', code: gemmSource, entryPoint: gemmEntryPoint(engine), constants: { ...tile } };
 }
@@ -134,20 +155,17 @@ export function conv2dWinogradForward(
     const u = Tensor.empty(engine, [POINTS, g.inChannels, g.outChannels], 'conv2d.winograd.u');
     const v = Tensor.empty(engine, [POINTS, g.inChannels, t.tilesPadded], 'conv2d.winograd.v');
     const m = Tensor.empty(engine, [POINTS, g.outChannels, t.tilesPadded], 'conv2d.winograd.m');
-    const weightThreads = g.outChannels * g.inChannels;
-    engine.dispatch({
-      kernel: transformKernel('weightTransform', { flipTranspose: opts.flipTransposed }),
+    dispatchTransform(engine, g, t, {
+      entryPoint: 'weightTransform',
+      flags: { flipTranspose: opts.flipTransposed },
       buffers: [weight.buffer, null, u.buffer],
-      params: transformParams(g, t, weightThreads, false),
-      workgroups: workgroups1d(engine, weightThreads, TRANSFORM_WORKGROUP_SIZE),
+      threads: g.outChannels * g.inChannels,
       label: `${label}.weights`,
     });
-    const inputThreads = g.inChannels * t.tilesPadded;
-    engine.dispatch({
-      kernel: transformKernel('inputTransform'),
+    dispatchTransform(engine, g, t, {
+      entryPoint: 'inputTransform',
       buffers: [x.buffer, null, v.buffer],
-      params: transformParams(g, t, inputThreads, false),
-      workgroups: workgroups1d(engine, inputThreads, TRANSFORM_WORKGROUP_SIZE),
+      threads: g.inChannels * t.tilesPadded,
       label: `${label}.input`,
     });
     const tileRows = tile.WG_Y * tile.TM;
@@ -160,13 +178,12 @@ export function conv2dWinogradForward(
       label: `${label}.gemm`,
       flops: 2 * g.batch * g.outChannels * g.outHeight * g.outWidth * g.inChannels * 9,
     });
-    const outputThreads = g.outChannels * t.tiles;
-    engine.dispatch({
-      kernel: transformKernel('outputTransform'),
+    dispatchTransform(engine, g, t, {
+      entryPoint: 'outputTransform',
       // Without a bias the shader never reads binding 2, but it is statically used: bind M in its place.
       buffers: [m.buffer, bias ? bias.buffer : m.buffer, y.buffer],
-      params: transformParams(g, t, outputThreads, bias !== null),
-      workgroups: workgroups1d(engine, outputThreads, TRANSFORM_WORKGROUP_SIZE),
+      threads: g.outChannels * t.tiles,
+      hasBias: bias !== null,
       label: `${label}.output`,
     });
   });
@@ -206,22 +223,19 @@ export function conv2dWinogradWeightGrad(dy: Tensor, x: Tensor, g: Conv2dGeometr
     const yHat = Tensor.empty(engine, [POINTS, t.tiles, g.outChannels], 'conv2d.winograd.dyhat');
     const v = Tensor.empty(engine, [POINTS, t.tiles, c4], 'conv2d.winograd.v');
     const m = Tensor.empty(engine, [POINTS, g.outChannels, c4], 'conv2d.winograd.m');
-    const dyThreads = g.outChannels * t.tiles;
-    engine.dispatch({
-      kernel: transformKernel('outputGradTransform'),
+    dispatchTransform(engine, g, t, {
+      entryPoint: 'outputGradTransform',
       buffers: [dy.buffer, null, yHat.buffer],
-      params: transformParams(g, t, dyThreads, false, c4),
-      workgroups: workgroups1d(engine, dyThreads, TRANSFORM_WORKGROUP_SIZE),
+      threads: g.outChannels * t.tiles,
       label: 'conv2d.backwardWeight.winograd.dy',
-    });
-    const inputThreads = g.inChannels * t.tilesPadded;
-    engine.dispatch({
-      kernel: transformKernel('inputTransform', { vTileMajor: true }),
+    }, c4);
+    dispatchTransform(engine, g, t, {
+      entryPoint: 'inputTransform',
+      flags: { vTileMajor: true },
       buffers: [x.buffer, null, v.buffer],
-      params: transformParams(g, t, inputThreads, false, c4),
-      workgroups: workgroups1d(engine, inputThreads, TRANSFORM_WORKGROUP_SIZE),
+      threads: g.inChannels * t.tilesPadded,
       label: 'conv2d.backwardWeight.winograd.input',
-    });
+    }, c4);
     engine.dispatch({
       kernel: gemmKernel(engine, tile),
       buffers: [yHat.buffer, v.buffer, m.buffer],
@@ -230,14 +244,12 @@ export function conv2dWinogradWeightGrad(dy: Tensor, x: Tensor, g: Conv2dGeometr
       label: 'conv2d.backwardWeight.winograd.gemm',
       flops: 2 * g.batch * g.outChannels * g.outHeight * g.outWidth * g.inChannels * 9,
     });
-    const weightThreads = g.outChannels * g.inChannels;
-    engine.dispatch({
-      kernel: transformKernel('weightGradTransform'),
+    dispatchTransform(engine, g, t, {
+      entryPoint: 'weightGradTransform',
       buffers: [m.buffer, null, dw.buffer],
-      params: transformParams(g, t, weightThreads, false, c4),
-      workgroups: workgroups1d(engine, weightThreads, TRANSFORM_WORKGROUP_SIZE),
+      threads: g.outChannels * g.inChannels,
       label: 'conv2d.backwardWeight.winograd.output',
-    });
+    }, c4);
   });
   return dw;
 }
