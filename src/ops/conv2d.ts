@@ -338,8 +338,7 @@ export function conv2dBackwardWeight(
   const chunk = Math.ceil(depth / splits / tile.TILE_K) * tile.TILE_K;
   const usedSplits = Math.ceil(depth / chunk);
   const [tilesX, tilesY] = gemmGrid(engine, tile, g.outChannels, g.inChannels * g.kernelSize ** 2);
-  return engine.scope(() => {
-    const partial = usedSplits === 1 ? Tensor.empty(engine, weightShape, 'conv2d.dweight') : Tensor.empty(engine, [usedSplits, size], 'conv2d.dweight.partial');
+  return splitKWeightGrad(engine, weightShape, g, usedSplits, (partial) =>
     engine.dispatch({
       kernel: gemmKernel(engine, 'weightGrad', g, tile),
       buffers: [dy.buffer, x.buffer, x.buffer, partial.buffer],
@@ -347,13 +346,31 @@ export function conv2dBackwardWeight(
       workgroups: [tilesX, tilesY, usedSplits],
       label: 'conv2d.backwardWeight.tiled',
       flops: conv2dFlops(g),
-    });
-    if (usedSplits === 1) return partial;
+    }),
+  );
+}
+
+/**
+ * A split-K weight gradient: `dispatchPartial` writes `splits` partial sums of dw into `partial` ([splits,
+ * size], or dw itself when splits is 1), then conv2d_reduce.wgsl sumSplits adds them up.
+ */
+function splitKWeightGrad(
+  engine: Engine,
+  weightShape: readonly number[],
+  g: Conv2dGeometry,
+  splits: number,
+  dispatchPartial: (partial: Tensor) => void,
+): Tensor {
+  const size = g.outChannels * g.inChannels * g.kernelSize ** 2;
+  return engine.scope(() => {
+    const partial = splits === 1 ? Tensor.empty(engine, weightShape, 'conv2d.dweight') : Tensor.empty(engine, [splits, size], 'conv2d.dweight.partial');
+    dispatchPartial(partial);
+    if (splits === 1) return partial;
     const dw = Tensor.empty(engine, weightShape, 'conv2d.dweight');
     engine.dispatch({
       kernel: { name: 'conv2d.reduce', code: reduceSource, entryPoint: 'sumSplits', constants: { WORKGROUP_SIZE } },
       buffers: [partial.buffer, dw.buffer],
-      params: params(g, size, usedSplits),
+      params: params(g, size, splits),
       workgroups: workgroups1d(engine, size, WORKGROUP_SIZE),
       label: 'conv2d.backwardWeight.sumSplits',
     });
@@ -378,10 +395,8 @@ function narrowWeightGrad(dy: Tensor, x: Tensor, weightShape: readonly number[],
   const wanted = Math.max(1, Math.ceil(NARROW_WEIGHT_GRAD_TARGET_THREADS / perSplit));
   const chunk = Math.max(NARROW_WEIGHT_GRAD_MIN_ROWS, Math.ceil(rows / wanted));
   const splits = Math.ceil(rows / chunk);
-  const size = g.outChannels * g.inChannels * g.kernelSize ** 2;
   const threads = splits * perSplit;
-  return engine.scope(() => {
-    const partial = splits === 1 ? Tensor.empty(engine, weightShape, 'conv2d.dweight') : Tensor.empty(engine, [splits, size], 'conv2d.dweight.partial');
+  return splitKWeightGrad(engine, weightShape, g, splits, (partial) =>
     engine.dispatch({
       kernel: { name: 'conv2d.narrow', code: narrowSource, entryPoint: 'weightGrad', constants: { KSIZE: g.kernelSize, WORKGROUP_SIZE: NARROW_WORKGROUP_SIZE } },
       buffers: [x.buffer, dy.buffer, null, partial.buffer],
@@ -389,18 +404,8 @@ function narrowWeightGrad(dy: Tensor, x: Tensor, weightShape: readonly number[],
       workgroups: workgroups1d(engine, threads, NARROW_WORKGROUP_SIZE),
       label: 'conv2d.backwardWeight.narrow',
       flops: conv2dFlops(g),
-    });
-    if (splits === 1) return partial;
-    const dw = Tensor.empty(engine, weightShape, 'conv2d.dweight');
-    engine.dispatch({
-      kernel: { name: 'conv2d.reduce', code: reduceSource, entryPoint: 'sumSplits', constants: { WORKGROUP_SIZE } },
-      buffers: [partial.buffer, dw.buffer],
-      params: params(g, size, splits),
-      workgroups: workgroups1d(engine, size, WORKGROUP_SIZE),
-      label: 'conv2d.backwardWeight.sumSplits',
-    });
-    return dw;
-  });
+    }),
+  );
 }
 
 /** dL/dbias: dy summed over batch and pixels, per channel. */
