@@ -10,18 +10,20 @@
 // Tiles are the 2×2 output blocks of every image (T = N·⌈Ho/2⌉·⌈Wo/2⌉), T4 = T rounded up to a multiple of 4.
 import { choiceKey, workgroups1d, type Engine } from '../engine/engine.js';
 import { ShapeError, shapeStr } from '../engine/errors.js';
-import { packParams, u32Struct, type Kernel } from '../engine/kernel.js';
+import { packParams, type Kernel } from '../engine/kernel.js';
 import { Tensor } from '../engine/tensor.js';
 import gemmBody from '../shaders/conv2d_winograd_gemm.wgsl';
 import microkernelSource from '../shaders/gemm_microkernel.wgsl';
 import stagedSource from '../shaders/gemm_staged.wgsl';
+import paramsSource from '../shaders/conv2d_common.wgsl';
 import sourceCoordSource from '../shaders/conv2d_source_coord.wgsl';
 import transformBody from '../shaders/conv2d_winograd_transform.wgsl';
 import type { Conv2dGeometry, GemmTile } from './conv2d-geometry.js';
+import { geometryParams, packConv2dParams } from './conv2d-params.js';
 
-// The padding/upsampling index map is the one the other conv2d shaders use, the GEMM's register block and
-// staged tiles those of conv2d_gemm.wgsl (WGSL has no includes).
-const transformSource = sourceCoordSource + transformBody;
+// The Params layout and the padding/upsampling index map are the ones the other conv2d shaders use, the
+// GEMM's register block and staged tiles those of conv2d_gemm.wgsl (WGSL has no includes).
+const transformSource = paramsSource + sourceCoordSource + transformBody;
 const gemmSource = microkernelSource + gemmBody + stagedSource;
 
 const TRANSFORM_WORKGROUP_SIZE = 64;
@@ -78,21 +80,10 @@ export function winogradUnsupported(g: Conv2dGeometry, maxBindingBytes = Infinit
   return null;
 }
 
-/** The Params struct of conv2d_winograd_transform.wgsl, field by field. */
-export const WINOGRAD_TRANSFORM_PARAMS = u32Struct([
-  'batch', 'inChannels', 'inHeight', 'inWidth', 'outChannels', 'outHeight', 'outWidth', 'pad',
-  'upHeight', 'upWidth', 'paddedHeight', 'paddedWidth', 'upsampleShift', 'padMode', 'hasBias',
-  'tilesH', 'tilesW', 'tiles', 'tilesPadded', 'total', 'upsampleZeros', 'channelsPadded',
-]);
-
 function transformParams(g: Conv2dGeometry, t: WinogradTiles, total: number, hasBias: boolean, channelsPadded = 0): ArrayBuffer {
-  return WINOGRAD_TRANSFORM_PARAMS.pack({
-    batch: g.batch, inChannels: g.inChannels, inHeight: g.inHeight, inWidth: g.inWidth,
-    outChannels: g.outChannels, outHeight: g.outHeight, outWidth: g.outWidth, pad: g.padding,
-    upHeight: g.upHeight, upWidth: g.upWidth, paddedHeight: g.paddedHeight, paddedWidth: g.paddedWidth,
-    upsampleShift: Math.log2(g.upsample), padMode: g.padMode === 'reflect' ? 1 : 0, hasBias: hasBias ? 1 : 0,
-    tilesH: t.tilesH, tilesW: t.tilesW, tiles: t.tiles, tilesPadded: t.tilesPadded, total,
-    upsampleZeros: g.upsampleMode === 'zeros' ? 1 : 0, channelsPadded,
+  return packConv2dParams({
+    ...geometryParams(g), total, hasBias: hasBias ? 1 : 0,
+    tilesH: t.tilesH, tilesW: t.tilesW, tiles: t.tiles, tilesPadded: t.tilesPadded, channelsPadded,
   });
 }
 

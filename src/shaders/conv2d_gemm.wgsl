@@ -107,30 +107,21 @@ struct Column {
 fn fixedColumn(col: u32, cols: u32) -> Column {
   var c = Column(col < cols, 0u, 0, 0);
   if (PASS == PASS_FORWARD) {
-    let plane = params.outHeight * params.outWidth;
-    let n = col / plane;
-    let pix = col - n * plane;
-    let oy = pix / params.outWidth;
-    let ox = pix - oy * params.outWidth;
-    c.imageBase = n * params.inChannels * params.inHeight * params.inWidth;
-    c.y = i32(oy << params.strideShift) - i32(params.pad);
-    c.x = i32(ox << params.strideShift) - i32(params.pad);
-  } else if (PASS == PASS_INPUT_GRAD_PHASE) {
-    let plane = params.phaseHeight * params.phaseWidth;
-    let n = col / plane;
-    let pix = col - n * plane;
-    let i = pix / params.phaseWidth;
-    c.imageBase = n * params.outChannels * params.outHeight * params.outWidth;
-    c.y = i32(i);
-    c.x = i32(pix - i * params.phaseWidth);
+    let p = planePosition(col, params.outHeight, params.outWidth);
+    c.imageBase = p.n * params.inChannels * params.inHeight * params.inWidth;
+    c.y = i32(p.y << params.strideShift) - i32(params.pad);
+    c.x = i32(p.x << params.strideShift) - i32(params.pad);
   } else {
-    let plane = params.paddedHeight * params.paddedWidth;
-    let n = col / plane;
-    let pix = col - n * plane;
-    let yp = pix / params.paddedWidth;
-    c.imageBase = n * params.outChannels * params.outHeight * params.outWidth;
-    c.y = i32(yp);
-    c.x = i32(pix - yp * params.paddedWidth);
+    // Input gradient: a padded position (yp, xp), or position (i, j) of one stride phase's grid.
+    var p: PlanePosition;
+    if (PASS == PASS_INPUT_GRAD_PHASE) {
+      p = planePosition(col, params.phaseHeight, params.phaseWidth);
+    } else {
+      p = planePosition(col, params.paddedHeight, params.paddedWidth);
+    }
+    c.imageBase = p.n * params.outChannels * params.outHeight * params.outWidth;
+    c.y = i32(p.y);
+    c.x = i32(p.x);
   }
   return c;
 }
@@ -490,14 +481,11 @@ fn storeBlock(acc: ptr<function, Block>, rows: u32, cols: u32, row0: u32, col0: 
       outBase = split * rows * cols + col;
       rowStride = cols;
     } else if (PASS == PASS_INPUT_GRAD_PHASE) {
-      let plane = params.phaseHeight * params.phaseWidth;
-      let n = col / plane;
-      let pix = col - n * plane;
-      let i = pix / params.phaseWidth;
-      let yp = params.phaseY + (i << params.strideShift);
-      let xp = params.phaseX + ((pix - i * params.phaseWidth) << params.strideShift);
+      let p = planePosition(col, params.phaseHeight, params.phaseWidth);
+      let yp = params.phaseY + (p.y << params.strideShift);
+      let xp = params.phaseX + (p.x << params.strideShift);
       rowStride = params.paddedHeight * params.paddedWidth;
-      outBase = n * rows * rowStride + yp * params.paddedWidth + xp;
+      outBase = p.n * rows * rowStride + yp * params.paddedWidth + xp;
     } else {
       var plane = params.outHeight * params.outWidth;
       if (PASS == PASS_INPUT_GRAD) { plane = params.paddedHeight * params.paddedWidth; }

@@ -21,7 +21,8 @@
 //   weightTransform: in0 = weight, out = U;  inputTransform: in0 = x, out = V;
 //   outputTransform: in0 = M, in1 = bias (statically used: bind any read-only buffer without a bias), out = y.
 
-// PAD_REFLECT and sourceCoord come from conv2d_source_coord.wgsl (prefixed by src/ops/conv2d-winograd.ts).
+// Params (the tiles* and channelsPadded fields are this shader's) comes from conv2d_common.wgsl, PAD_REFLECT
+// and sourceCoord from conv2d_source_coord.wgsl (both prefixed by src/ops/conv2d-winograd.ts).
 
 override WORKGROUP_SIZE: u32 = 64u;
 // weightTransform of the input gradient (conv2dBackwardInput's Winograd path): the conv of dy with the
@@ -31,35 +32,6 @@ override FLIP_TRANSPOSE: bool = false;
 // inputTransform for the weight gradient: V tile-major, [16, tiles, channelsPadded] (the GEMM's k runs over
 // tiles there), instead of [16, Cin, tilesPadded].
 override V_TILE_MAJOR: bool = false;
-
-struct Params {
-  batch: u32,
-  inChannels: u32,
-  inHeight: u32,
-  inWidth: u32,
-  outChannels: u32,
-  outHeight: u32,
-  outWidth: u32,
-  pad: u32,
-  upHeight: u32,
-  upWidth: u32,
-  paddedHeight: u32,
-  paddedWidth: u32,
-  upsampleShift: u32,
-  padMode: u32,
-  hasBias: u32,
-  tilesH: u32,
-  tilesW: u32,
-  // batch · tilesH · tilesW, and that rounded up to a multiple of 4.
-  tiles: u32,
-  tilesPadded: u32,
-  // Threads of this dispatch.
-  total: u32,
-  // 1: zero-insertion upsampling (conv2d_source_coord.wgsl), 0: nearest.
-  upsampleZeros: u32,
-  // Weight gradient: the channel stride of tile-major V (inChannels rounded up to a multiple of 4).
-  channelsPadded: u32,
-}
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> in0: array<f32>;
@@ -87,14 +59,10 @@ fn storePointRow(r: u32, plane: u32, at: u32, v: vec4f) {
   out[(4u * r + 3u) * plane + at] = v.w;
 }
 
-// Tile t's image n and the top-left output position (oy, ox) = (2·ty, 2·tx) of its 2×2 block, as (n, oy, ox).
-fn tileOrigin(t: u32) -> vec3u {
-  let perImage = params.tilesH * params.tilesW;
-  let n = t / perImage;
-  let r = t - n * perImage;
-  let ty = r / params.tilesW;
-  let tx = r - ty * params.tilesW;
-  return vec3u(n, 2u * ty, 2u * tx);
+// Tile t's image n and the top-left output position (y, x) = (2·ty, 2·tx) of its 2×2 block.
+fn tileOrigin(t: u32) -> PlanePosition {
+  let p = planePosition(t, params.tilesH, params.tilesW);
+  return PlanePosition(p.n, 2u * p.y, 2u * p.x);
 }
 
 // ---------------------------------------------------------------- weights: one thread per (co, ci)
@@ -163,8 +131,8 @@ fn inputTransform(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgr
     // The tile's 4×4 patch starts at padded position (2·ty, 2·tx), its output block's origin.
     let origin = tileOrigin(t);
     var cols: array<i32, 4>;
-    for (var j = 0u; j < 4u; j++) { cols[j] = sourceOf(origin.z + j, params.paddedWidth, params.upWidth); }
-    let image = (origin.x * params.inChannels + ci) * params.inHeight;
+    for (var j = 0u; j < 4u; j++) { cols[j] = sourceOf(origin.x + j, params.paddedWidth, params.upWidth); }
+    let image = (origin.n * params.inChannels + ci) * params.inHeight;
     for (var i = 0u; i < 4u; i++) {
       let sy = sourceOf(origin.y + i, params.paddedHeight, params.upHeight);
       if (sy < 0) { continue; }
@@ -211,8 +179,8 @@ fn outputTransform(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workg
   );
   let origin = tileOrigin(t);
   let oy = origin.y;
-  let ox = origin.z;
-  let image = (origin.x * params.outChannels + co) * params.outHeight;
+  let ox = origin.x;
+  let image = (origin.n * params.outChannels + co) * params.outHeight;
   for (var i = 0u; i < 2u; i++) {
     if (oy + i >= params.outHeight) { break; }
     let row = (image + oy + i) * params.outWidth;
@@ -243,8 +211,8 @@ fn outputGradTransform(@builtin(global_invocation_id) gid: vec3u, @builtin(num_w
   let t = idx - co * params.tiles;
   let origin = tileOrigin(t);
   let oy = origin.y;
-  let ox = origin.z;
-  let image = (origin.x * params.outChannels + co) * params.outHeight;
+  let ox = origin.x;
+  let image = (origin.n * params.outChannels + co) * params.outHeight;
   var d: array<vec2f, 2>;
   for (var i = 0u; i < 2u; i++) {
     if (oy + i >= params.outHeight) { break; }
