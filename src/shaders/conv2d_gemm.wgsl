@@ -126,16 +126,30 @@ fn fixedColumn(col: u32, cols: u32) -> Column {
   return c;
 }
 
+// The input pixel that column c reads at tap (ky, kx), through the padding/upsampling map: `inside` false
+// where it reads a zero (padding, or between zero-inserted pixels); `offset` in x (c.imageBase included) of
+// channel 0 (add ci·inHeight·inWidth), 0 when outside so that a load there needs no branch.
+struct TapPixel {
+  inside: bool,
+  offset: u32,
+}
+
+fn tapPixel(c: Column, ky: u32, kx: u32) -> TapPixel {
+  let sy = sourceCoord(c.y + i32(ky), i32(params.upHeight));
+  let sx = sourceCoord(c.x + i32(kx), i32(params.upWidth));
+  let inside = sy >= 0 && sx >= 0;
+  return TapPixel(inside, select(0u, c.imageBase + u32(sy) * params.inWidth + u32(sx), inside));
+}
+
 // x̂[(ci,ky,kx), pixel] for the forward pass.
 fn loadImagePatch(c: Column, k: u32) -> f32 {
   let ci = k / KK;
   let tap = k - ci * KK;
   let ky = tap / KSIZE;
   let kx = tap - ky * KSIZE;
-  let sy = sourceCoord(c.y + i32(ky), i32(params.upHeight));
-  let sx = sourceCoord(c.x + i32(kx), i32(params.upWidth));
-  if (sy < 0 || sx < 0) { return 0.0; }
-  return in0[c.imageBase + (ci * params.inHeight + u32(sy)) * params.inWidth + u32(sx)];
+  let p = tapPixel(c, ky, kx);
+  if (!p.inside) { return 0.0; }
+  return in0[p.offset + ci * params.inHeight * params.inWidth];
 }
 
 // dy[n, co, (yp−ky)/S, (xp−kx)/S] for the input-grad pass, zero where the tap reads no output.
@@ -240,11 +254,8 @@ fn main(
           let tap = tapIndex - ci * KK;
           let ky = tap / KSIZE;
           let kx = tap - ky * KSIZE;
-          let sy = sourceCoord(pixelTaps.y + i32(ky), i32(params.upHeight));
-          let sx = sourceCoord(pixelTaps.x + i32(kx), i32(params.upWidth));
-          if (sy >= 0 && sx >= 0) {
-            v = in1[pixelTaps.imageBase + (ci * params.inHeight + u32(sy)) * params.inWidth + u32(sx)];
-          }
+          let p = tapPixel(pixelTaps, ky, kx);
+          if (p.inside) { v = in1[p.offset + ci * params.inHeight * params.inWidth]; }
         }
         storeB(myK, c, v);
       }
@@ -268,10 +279,9 @@ fn main(
       let inPlane = params.inHeight * params.inWidth;
       for (var c = 0u; c < B_COLS; c++) {
         let column = columns[c];
-        let sy = sourceCoord(column.y + i32(ky), i32(params.upHeight));
-        let sx = sourceCoord(column.x + i32(kx), i32(params.upWidth));
-        let inside = column.valid && sy >= 0 && sx >= 0;
-        let pixel = column.imageBase + u32(sy) * params.inWidth + u32(sx);
+        let p = tapPixel(column, ky, kx);
+        let inside = column.valid && p.inside;
+        let pixel = p.offset;
         for (var j = 0u; j < TILE_K / B_KSTEP; j++) {
           let kRow = myKRow + j * B_KSTEP;
           let ci = ciBase + kRow;
@@ -374,11 +384,10 @@ fn forwardRegisters(
     var pixels: array<u32, MAX_TN4 * 4u>;
     var inside: array<bool, MAX_TN4 * 4u>;
     for (var c = 0u; c < TN4 * 4u; c++) {
-      let sy = sourceCoord(columns[c].y + i32(ky), i32(params.upHeight));
-      let sx = sourceCoord(columns[c].x + i32(kx), i32(params.upWidth));
-      inside[c] = columns[c].valid && sy >= 0 && sx >= 0;
+      let p = tapPixel(columns[c], ky, kx);
+      inside[c] = columns[c].valid && p.inside;
       // Outside: any in-bounds pixel, so that the loads below need no branch.
-      pixels[c] = select(0u, columns[c].imageBase + u32(sy) * params.inWidth + u32(sx), inside[c]);
+      pixels[c] = select(0u, p.offset, inside[c]);
     }
     for (var ci = 0u; ci < params.inChannels; ci++) {
       let channel = ci * inPlane;
