@@ -4,8 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { u32Struct } from '../src/engine/kernel.js';
-import { CONV2D_PARAMS } from '../src/ops/conv2d.js';
-import { WINOGRAD_TRANSFORM_PARAMS } from '../src/ops/conv2d-winograd.js';
+import { CONV2D_PARAMS } from '../src/ops/conv2d-params.js';
 
 const SHADERS = resolve(__dirname, '..', 'src', 'shaders');
 
@@ -24,7 +23,6 @@ function wgslParams(file: string): [string, string][] {
 describe('uniform Params layouts', () => {
   for (const [file, struct] of [
     ['conv2d_common.wgsl', CONV2D_PARAMS],
-    ['conv2d_winograd_transform.wgsl', WINOGRAD_TRANSFORM_PARAMS],
   ] as const) {
     it(`${file}: the TypeScript declaration has the WGSL struct's fields, in order, all u32`, () => {
       const fields = wgslParams(file);

@@ -10,18 +10,20 @@
 // Tiles are the 2×2 output blocks of every image (T = N·⌈Ho/2⌉·⌈Wo/2⌉), T4 = T rounded up to a multiple of 4.
 import { choiceKey, workgroups1d, type Engine } from '../engine/engine.js';
 import { ShapeError, shapeStr } from '../engine/errors.js';
-import { packParams, u32Struct, type Kernel } from '../engine/kernel.js';
+import { packParams, type Kernel } from '../engine/kernel.js';
 import { Tensor } from '../engine/tensor.js';
 import gemmBody from '../shaders/conv2d_winograd_gemm.wgsl';
 import microkernelSource from '../shaders/gemm_microkernel.wgsl';
 import stagedSource from '../shaders/gemm_staged.wgsl';
+import paramsSource from '../shaders/conv2d_common.wgsl';
 import sourceCoordSource from '../shaders/conv2d_source_coord.wgsl';
 import transformBody from '../shaders/conv2d_winograd_transform.wgsl';
 import type { Conv2dGeometry, GemmTile } from './conv2d-geometry.js';
+import { geometryParams, packConv2dParams } from './conv2d-params.js';
 
-// The padding/upsampling index map is the one the other conv2d shaders use, the GEMM's register block and
-// staged tiles those of conv2d_gemm.wgsl (WGSL has no includes).
-const transformSource = sourceCoordSource + transformBody;
+// The Params layout and the padding/upsampling index map are the ones the other conv2d shaders use, the
+// GEMM's register block and staged tiles those of conv2d_gemm.wgsl (WGSL has no includes).
+const transformSource = paramsSource + sourceCoordSource + transformBody;
 const gemmSource = microkernelSource + gemmBody + stagedSource;
 
 const TRANSFORM_WORKGROUP_SIZE = 64;
@@ -78,21 +80,10 @@ export function winogradUnsupported(g: Conv2dGeometry, maxBindingBytes = Infinit
   return null;
 }
 
-/** The Params struct of conv2d_winograd_transform.wgsl, field by field. */
-export const WINOGRAD_TRANSFORM_PARAMS = u32Struct([
-  'batch', 'inChannels', 'inHeight', 'inWidth', 'outChannels', 'outHeight', 'outWidth', 'pad',
-  'upHeight', 'upWidth', 'paddedHeight', 'paddedWidth', 'upsampleShift', 'padMode', 'hasBias',
-  'tilesH', 'tilesW', 'tiles', 'tilesPadded', 'total', 'upsampleZeros', 'channelsPadded',
-]);
-
 function transformParams(g: Conv2dGeometry, t: WinogradTiles, total: number, hasBias: boolean, channelsPadded = 0): ArrayBuffer {
-  return WINOGRAD_TRANSFORM_PARAMS.pack({
-    batch: g.batch, inChannels: g.inChannels, inHeight: g.inHeight, inWidth: g.inWidth,
-    outChannels: g.outChannels, outHeight: g.outHeight, outWidth: g.outWidth, pad: g.padding,
-    upHeight: g.upHeight, upWidth: g.upWidth, paddedHeight: g.paddedHeight, paddedWidth: g.paddedWidth,
-    upsampleShift: Math.log2(g.upsample), padMode: g.padMode === 'reflect' ? 1 : 0, hasBias: hasBias ? 1 : 0,
-    tilesH: t.tilesH, tilesW: t.tilesW, tiles: t.tiles, tilesPadded: t.tilesPadded, total,
-    upsampleZeros: g.upsampleMode === 'zeros' ? 1 : 0, channelsPadded,
+  return packConv2dParams({
+    ...geometryParams(g), total, hasBias: hasBias ? 1 : 0,
+    tilesH: t.tilesH, tilesW: t.tilesW, tiles: t.tiles, tilesPadded: t.tilesPadded, channelsPadded,
   });
 }
 
@@ -103,6 +94,27 @@ function transformKernel(entryPoint: TransformEntry, flags: { flipTranspose?: bo
   if (flags.flipTranspose) constants.FLIP_TRANSPOSE = 1;
   if (flags.vTileMajor) constants.V_TILE_MAJOR = 1;
   return { name: 'conv2d.winograd.transform', code: transformSource, entryPoint, constants };
+}
+
+/** One transform pass: `threads` threads of the entry point (one per (co, ci), (ci, tile) or (co, tile): see the shader). */
+interface TransformPass {
+  entryPoint: TransformEntry;
+  flags?: { flipTranspose?: boolean; vTileMajor?: boolean };
+  /** in0, in1 (or null), out. */
+  buffers: readonly (GPUBuffer | null)[];
+  threads: number;
+  hasBias?: boolean;
+  label: string;
+}
+
+function dispatchTransform(engine: Engine, g: Conv2dGeometry, t: WinogradTiles, pass: TransformPass, channelsPadded = 0): void {
+  engine.dispatch({
+    kernel: transformKernel(pass.entryPoint, pass.flags),
+    buffers: pass.buffers,
+    params: transformParams(g, t, pass.threads, pass.hasBias ?? false, channelsPadded),
+    workgroups: workgroups1d(engine, pass.threads, TRANSFORM_WORKGROUP_SIZE),
+    label: pass.label,
+  });
 }
 
 function gemmKernel(engine: Engine, tile: GemmTile): Kernel {
@@ -134,20 +146,17 @@ export function conv2dWinogradForward(
     const u = Tensor.empty(engine, [POINTS, g.inChannels, g.outChannels], 'conv2d.winograd.u');
     const v = Tensor.empty(engine, [POINTS, g.inChannels, t.tilesPadded], 'conv2d.winograd.v');
     const m = Tensor.empty(engine, [POINTS, g.outChannels, t.tilesPadded], 'conv2d.winograd.m');
-    const weightThreads = g.outChannels * g.inChannels;
-    engine.dispatch({
-      kernel: transformKernel('weightTransform', { flipTranspose: opts.flipTransposed }),
+    dispatchTransform(engine, g, t, {
+      entryPoint: 'weightTransform',
+      flags: { flipTranspose: opts.flipTransposed },
       buffers: [weight.buffer, null, u.buffer],
-      params: transformParams(g, t, weightThreads, false),
-      workgroups: workgroups1d(engine, weightThreads, TRANSFORM_WORKGROUP_SIZE),
+      threads: g.outChannels * g.inChannels,
       label: `${label}.weights`,
     });
-    const inputThreads = g.inChannels * t.tilesPadded;
-    engine.dispatch({
-      kernel: transformKernel('inputTransform'),
+    dispatchTransform(engine, g, t, {
+      entryPoint: 'inputTransform',
       buffers: [x.buffer, null, v.buffer],
-      params: transformParams(g, t, inputThreads, false),
-      workgroups: workgroups1d(engine, inputThreads, TRANSFORM_WORKGROUP_SIZE),
+      threads: g.inChannels * t.tilesPadded,
       label: `${label}.input`,
     });
     const tileRows = tile.WG_Y * tile.TM;
@@ -160,13 +169,12 @@ export function conv2dWinogradForward(
       label: `${label}.gemm`,
       flops: 2 * g.batch * g.outChannels * g.outHeight * g.outWidth * g.inChannels * 9,
     });
-    const outputThreads = g.outChannels * t.tiles;
-    engine.dispatch({
-      kernel: transformKernel('outputTransform'),
+    dispatchTransform(engine, g, t, {
+      entryPoint: 'outputTransform',
       // Without a bias the shader never reads binding 2, but it is statically used: bind M in its place.
       buffers: [m.buffer, bias ? bias.buffer : m.buffer, y.buffer],
-      params: transformParams(g, t, outputThreads, bias !== null),
-      workgroups: workgroups1d(engine, outputThreads, TRANSFORM_WORKGROUP_SIZE),
+      threads: g.outChannels * t.tiles,
+      hasBias: bias !== null,
       label: `${label}.output`,
     });
   });
@@ -206,22 +214,19 @@ export function conv2dWinogradWeightGrad(dy: Tensor, x: Tensor, g: Conv2dGeometr
     const yHat = Tensor.empty(engine, [POINTS, t.tiles, g.outChannels], 'conv2d.winograd.dyhat');
     const v = Tensor.empty(engine, [POINTS, t.tiles, c4], 'conv2d.winograd.v');
     const m = Tensor.empty(engine, [POINTS, g.outChannels, c4], 'conv2d.winograd.m');
-    const dyThreads = g.outChannels * t.tiles;
-    engine.dispatch({
-      kernel: transformKernel('outputGradTransform'),
+    dispatchTransform(engine, g, t, {
+      entryPoint: 'outputGradTransform',
       buffers: [dy.buffer, null, yHat.buffer],
-      params: transformParams(g, t, dyThreads, false, c4),
-      workgroups: workgroups1d(engine, dyThreads, TRANSFORM_WORKGROUP_SIZE),
+      threads: g.outChannels * t.tiles,
       label: 'conv2d.backwardWeight.winograd.dy',
-    });
-    const inputThreads = g.inChannels * t.tilesPadded;
-    engine.dispatch({
-      kernel: transformKernel('inputTransform', { vTileMajor: true }),
+    }, c4);
+    dispatchTransform(engine, g, t, {
+      entryPoint: 'inputTransform',
+      flags: { vTileMajor: true },
       buffers: [x.buffer, null, v.buffer],
-      params: transformParams(g, t, inputThreads, false, c4),
-      workgroups: workgroups1d(engine, inputThreads, TRANSFORM_WORKGROUP_SIZE),
+      threads: g.inChannels * t.tilesPadded,
       label: 'conv2d.backwardWeight.winograd.input',
-    });
+    }, c4);
     engine.dispatch({
       kernel: gemmKernel(engine, tile),
       buffers: [yHat.buffer, v.buffer, m.buffer],
@@ -230,14 +235,12 @@ export function conv2dWinogradWeightGrad(dy: Tensor, x: Tensor, g: Conv2dGeometr
       label: 'conv2d.backwardWeight.winograd.gemm',
       flops: 2 * g.batch * g.outChannels * g.outHeight * g.outWidth * g.inChannels * 9,
     });
-    const weightThreads = g.outChannels * g.inChannels;
-    engine.dispatch({
-      kernel: transformKernel('weightGradTransform'),
+    dispatchTransform(engine, g, t, {
+      entryPoint: 'weightGradTransform',
       buffers: [m.buffer, null, dw.buffer],
-      params: transformParams(g, t, weightThreads, false, c4),
-      workgroups: workgroups1d(engine, weightThreads, TRANSFORM_WORKGROUP_SIZE),
+      threads: g.outChannels * g.inChannels,
       label: 'conv2d.backwardWeight.winograd.output',
-    });
+    }, c4);
   });
   return dw;
 }

@@ -1,6 +1,6 @@
 import { choiceKey, workgroups1d, type Engine } from '../engine/engine.js';
 import { ShapeError, shapeStr } from '../engine/errors.js';
-import { packParams, u32Struct, type Kernel } from '../engine/kernel.js';
+import type { Kernel } from '../engine/kernel.js';
 import { Tensor } from '../engine/tensor.js';
 import paramsSource from '../shaders/conv2d_common.wgsl';
 import sourceCoordSource from '../shaders/conv2d_source_coord.wgsl';
@@ -14,6 +14,7 @@ import reduceBody from '../shaders/conv2d_reduce.wgsl';
 import { conv2dWinogradForward, conv2dWinogradWeightGrad, winogradUnsupported, winogradWeightGradUnsupported } from './conv2d-winograd.js';
 import { cpuTensor, type CpuTensor } from './cpu.js';
 import { defineOp } from './op.js';
+import { geometryParams, packConv2dParams } from './conv2d-params.js';
 import {
   conv2dFlops,
   conv2dGeometry,
@@ -42,7 +43,6 @@ const gemmSource = commonSource + microkernelSource + gemmBody + stagedSource;
 const narrowSource = commonSource + narrowBody;
 const reduceSource = commonSource + reduceBody;
 
-const PAD_MODE_CODE = { zeros: 0, reflect: 1 } as const;
 const PASS_CODE = { forward: 0, inputGrad: 1, weightGrad: 2, inputGradPhase: 3 } as const;
 const WORKGROUP_SIZE = 256;
 /** Output channels conv2d_narrow.wgsl computes per thread (its vec4 accumulator). */
@@ -103,23 +103,10 @@ function usePhaseGemm(g: Conv2dGeometry): boolean {
   return g.stride > 1 || g.outChannels >= 16;
 }
 
-/** The Params struct every conv2d shader declares (conv2d_common.wgsl), field by field. */
-export const CONV2D_PARAMS = u32Struct([
-  'batch', 'inChannels', 'inHeight', 'inWidth', 'outChannels', 'outHeight', 'outWidth', 'pad',
-  'upHeight', 'upWidth', 'paddedHeight', 'paddedWidth', 'total', 'reduceChunk',
-  'strideShift', 'upsampleShift', 'padMode', 'hasBias',
-  'phaseY', 'phaseX', 'phaseHeight', 'phaseWidth', 'phaseTapsY', 'phaseTapsX', 'upsampleZeros',
-]);
-
 function params(g: Conv2dGeometry, total: number, reduceChunk = 0, hasBias = false, phase = NO_PHASE): ArrayBuffer {
-  return CONV2D_PARAMS.pack({
-    batch: g.batch, inChannels: g.inChannels, inHeight: g.inHeight, inWidth: g.inWidth,
-    outChannels: g.outChannels, outHeight: g.outHeight, outWidth: g.outWidth, pad: g.padding,
-    upHeight: g.upHeight, upWidth: g.upWidth, paddedHeight: g.paddedHeight, paddedWidth: g.paddedWidth,
-    total, reduceChunk,
-    strideShift: Math.log2(g.stride), upsampleShift: Math.log2(g.upsample), padMode: PAD_MODE_CODE[g.padMode], hasBias: hasBias ? 1 : 0,
+  return packConv2dParams({
+    ...geometryParams(g), total, reduceChunk, hasBias: hasBias ? 1 : 0,
     phaseY: phase.y, phaseX: phase.x, phaseHeight: phase.height, phaseWidth: phase.width, phaseTapsY: phase.tapsY, phaseTapsX: phase.tapsX,
-    upsampleZeros: g.upsampleMode === 'zeros' ? 1 : 0,
   });
 }
 
@@ -338,8 +325,7 @@ export function conv2dBackwardWeight(
   const chunk = Math.ceil(depth / splits / tile.TILE_K) * tile.TILE_K;
   const usedSplits = Math.ceil(depth / chunk);
   const [tilesX, tilesY] = gemmGrid(engine, tile, g.outChannels, g.inChannels * g.kernelSize ** 2);
-  return engine.scope(() => {
-    const partial = usedSplits === 1 ? Tensor.empty(engine, weightShape, 'conv2d.dweight') : Tensor.empty(engine, [usedSplits, size], 'conv2d.dweight.partial');
+  return splitKWeightGrad(engine, weightShape, g, usedSplits, (partial) =>
     engine.dispatch({
       kernel: gemmKernel(engine, 'weightGrad', g, tile),
       buffers: [dy.buffer, x.buffer, x.buffer, partial.buffer],
@@ -347,13 +333,31 @@ export function conv2dBackwardWeight(
       workgroups: [tilesX, tilesY, usedSplits],
       label: 'conv2d.backwardWeight.tiled',
       flops: conv2dFlops(g),
-    });
-    if (usedSplits === 1) return partial;
+    }),
+  );
+}
+
+/**
+ * A split-K weight gradient: `dispatchPartial` writes `splits` partial sums of dw into `partial` ([splits,
+ * size], or dw itself when splits is 1), then conv2d_reduce.wgsl sumSplits adds them up.
+ */
+function splitKWeightGrad(
+  engine: Engine,
+  weightShape: readonly number[],
+  g: Conv2dGeometry,
+  splits: number,
+  dispatchPartial: (partial: Tensor) => void,
+): Tensor {
+  const size = g.outChannels * g.inChannels * g.kernelSize ** 2;
+  return engine.scope(() => {
+    const partial = splits === 1 ? Tensor.empty(engine, weightShape, 'conv2d.dweight') : Tensor.empty(engine, [splits, size], 'conv2d.dweight.partial');
+    dispatchPartial(partial);
+    if (splits === 1) return partial;
     const dw = Tensor.empty(engine, weightShape, 'conv2d.dweight');
     engine.dispatch({
       kernel: { name: 'conv2d.reduce', code: reduceSource, entryPoint: 'sumSplits', constants: { WORKGROUP_SIZE } },
       buffers: [partial.buffer, dw.buffer],
-      params: params(g, size, usedSplits),
+      params: params(g, size, splits),
       workgroups: workgroups1d(engine, size, WORKGROUP_SIZE),
       label: 'conv2d.backwardWeight.sumSplits',
     });
@@ -378,10 +382,8 @@ function narrowWeightGrad(dy: Tensor, x: Tensor, weightShape: readonly number[],
   const wanted = Math.max(1, Math.ceil(NARROW_WEIGHT_GRAD_TARGET_THREADS / perSplit));
   const chunk = Math.max(NARROW_WEIGHT_GRAD_MIN_ROWS, Math.ceil(rows / wanted));
   const splits = Math.ceil(rows / chunk);
-  const size = g.outChannels * g.inChannels * g.kernelSize ** 2;
   const threads = splits * perSplit;
-  return engine.scope(() => {
-    const partial = splits === 1 ? Tensor.empty(engine, weightShape, 'conv2d.dweight') : Tensor.empty(engine, [splits, size], 'conv2d.dweight.partial');
+  return splitKWeightGrad(engine, weightShape, g, splits, (partial) =>
     engine.dispatch({
       kernel: { name: 'conv2d.narrow', code: narrowSource, entryPoint: 'weightGrad', constants: { KSIZE: g.kernelSize, WORKGROUP_SIZE: NARROW_WORKGROUP_SIZE } },
       buffers: [x.buffer, dy.buffer, null, partial.buffer],
@@ -389,18 +391,8 @@ function narrowWeightGrad(dy: Tensor, x: Tensor, weightShape: readonly number[],
       workgroups: workgroups1d(engine, threads, NARROW_WORKGROUP_SIZE),
       label: 'conv2d.backwardWeight.narrow',
       flops: conv2dFlops(g),
-    });
-    if (splits === 1) return partial;
-    const dw = Tensor.empty(engine, weightShape, 'conv2d.dweight');
-    engine.dispatch({
-      kernel: { name: 'conv2d.reduce', code: reduceSource, entryPoint: 'sumSplits', constants: { WORKGROUP_SIZE } },
-      buffers: [partial.buffer, dw.buffer],
-      params: params(g, size, splits),
-      workgroups: workgroups1d(engine, size, WORKGROUP_SIZE),
-      label: 'conv2d.backwardWeight.sumSplits',
-    });
-    return dw;
-  });
+    }),
+  );
 }
 
 /** dL/dbias: dy summed over batch and pixels, per channel. */
@@ -412,7 +404,7 @@ export function conv2dBackwardBias(dy: Tensor): Tensor {
   engine.dispatch({
     kernel: { name: 'conv2d.reduce', code: reduceSource, entryPoint: 'biasGrad', constants: { WORKGROUP_SIZE } },
     buffers: [dy.buffer, db.buffer],
-    params: packParams([batch, 0, 0, 0, outChannels, outHeight, outWidth, 0, 0, 0, 0, 0, outChannels, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+    params: packConv2dParams({ batch, outChannels, outHeight, outWidth, total: outChannels }),
     workgroups: [outChannels],
     label: 'conv2d.backwardBias',
   });

@@ -13,11 +13,14 @@ const ITEMS_PER_THREAD = 8;
 /** Terms one workgroup sums per pass. */
 export const TERMS_PER_BLOCK = WORKGROUP_SIZE * ITEMS_PER_THREAD;
 
-type SumEntry = 'sumValues' | 'sumSquaredDifferences' | 'sumTotalVariation';
+/** reduce.wgsl's TERM_* codes: what its `sum` entry point adds up (one pipeline each). */
+const TERM_CODE = { values: 0, squaredDifferences: 1, totalVariation: 2 } as const;
 
-function kernel(entryPoint: SumEntry | 'broadcast'): Kernel {
-  return { name: `reduce.${entryPoint}`, code: source, entryPoint, constants: { WORKGROUP_SIZE, ITEMS_PER_THREAD } };
+function sumKernel(kind: SumTerm['kind']): Kernel {
+  return { name: 'reduce.sum', code: source, entryPoint: 'sum', constants: { WORKGROUP_SIZE, ITEMS_PER_THREAD, TERM: TERM_CODE[kind] } };
 }
+
+const BROADCAST_KERNEL: Kernel = { name: 'reduce.broadcast', code: source, entryPoint: 'broadcast', constants: { WORKGROUP_SIZE, ITEMS_PER_THREAD } };
 
 /** What the first pass sums; later passes sum its block sums. */
 export type SumTerm =
@@ -26,21 +29,15 @@ export type SumTerm =
   /** x viewed as planes of height × width; weights are 1/count of each direction's differences (0 if none). */
   | { kind: 'totalVariation'; x: Tensor; width: number; height: number; weightH: number; weightV: number };
 
-const entryOf: Record<SumTerm['kind'], SumEntry> = {
-  values: 'sumValues',
-  squaredDifferences: 'sumSquaredDifferences',
-  totalVariation: 'sumTotalVariation',
-};
-
 /** scale · Σ term(i) over every element, as a new [1] tensor. */
 export function sumToScalar(term: SumTerm, scale: number, label: string): Tensor {
   const first = term.kind === 'squaredDifferences' ? term.a : term.x;
   const engine = first.engine;
   const out = Tensor.empty(engine, [1], label);
   let n = first.size;
-  let entry: SumEntry = entryOf[term.kind];
-  let inputs: (GPUBuffer | null)[] =
-    term.kind === 'squaredDifferences' ? [term.a.buffer, term.b.buffer] : [term.x.buffer, null];
+  let kind: SumTerm['kind'] = term.kind;
+  // in1 is bound for every term (the shader's one `sum` entry point declares it); only squared differences read it.
+  let inputs: GPUBuffer[] = term.kind === 'squaredDifferences' ? [term.a.buffer, term.b.buffer] : [term.x.buffer, term.x.buffer];
   const [width, height, weightH, weightV] =
     term.kind === 'totalVariation' ? [term.width, term.height, term.weightH, term.weightV] : [1, 1, 0, 0];
   let previous: Tensor | null = null;
@@ -50,7 +47,7 @@ export function sumToScalar(term: SumTerm, scale: number, label: string): Tensor
     const last = blocks === 1;
     const target = last ? out : Tensor.empty(engine, [blocks], `${label}.blockSums`);
     engine.dispatch({
-      kernel: kernel(entry),
+      kernel: sumKernel(kind),
       buffers: [...inputs, target.buffer],
       params: packParams([n, blocks, width, height], [last ? scale : 1, weightH, weightV]),
       workgroups: workgroups1d(engine, blocks, 1),
@@ -62,8 +59,8 @@ export function sumToScalar(term: SumTerm, scale: number, label: string): Tensor
     if (last) return out;
     previous = target;
     n = blocks;
-    entry = 'sumValues';
-    inputs = [target.buffer, null];
+    kind = 'values';
+    inputs = [target.buffer, target.buffer];
   }
 }
 
@@ -72,7 +69,7 @@ export function broadcastScalar(upstream: Tensor, shape: readonly number[], scal
   const engine = upstream.engine;
   const out = Tensor.empty(engine, shape, label);
   engine.dispatch({
-    kernel: kernel('broadcast'),
+    kernel: BROADCAST_KERNEL,
     buffers: [upstream.buffer, null, out.buffer],
     params: packParams([out.size, 0, 1, 1], [scale, 0, 0]),
     workgroups: workgroups1d(engine, out.size, WORKGROUP_SIZE),

@@ -107,32 +107,38 @@ struct Column {
 fn fixedColumn(col: u32, cols: u32) -> Column {
   var c = Column(col < cols, 0u, 0, 0);
   if (PASS == PASS_FORWARD) {
-    let plane = params.outHeight * params.outWidth;
-    let n = col / plane;
-    let pix = col - n * plane;
-    let oy = pix / params.outWidth;
-    let ox = pix - oy * params.outWidth;
-    c.imageBase = n * params.inChannels * params.inHeight * params.inWidth;
-    c.y = i32(oy << params.strideShift) - i32(params.pad);
-    c.x = i32(ox << params.strideShift) - i32(params.pad);
-  } else if (PASS == PASS_INPUT_GRAD_PHASE) {
-    let plane = params.phaseHeight * params.phaseWidth;
-    let n = col / plane;
-    let pix = col - n * plane;
-    let i = pix / params.phaseWidth;
-    c.imageBase = n * params.outChannels * params.outHeight * params.outWidth;
-    c.y = i32(i);
-    c.x = i32(pix - i * params.phaseWidth);
+    let p = planePosition(col, params.outHeight, params.outWidth);
+    c.imageBase = p.n * params.inChannels * params.inHeight * params.inWidth;
+    c.y = i32(p.y << params.strideShift) - i32(params.pad);
+    c.x = i32(p.x << params.strideShift) - i32(params.pad);
   } else {
-    let plane = params.paddedHeight * params.paddedWidth;
-    let n = col / plane;
-    let pix = col - n * plane;
-    let yp = pix / params.paddedWidth;
-    c.imageBase = n * params.outChannels * params.outHeight * params.outWidth;
-    c.y = i32(yp);
-    c.x = i32(pix - yp * params.paddedWidth);
+    // Input gradient: a padded position (yp, xp), or position (i, j) of one stride phase's grid.
+    var p: PlanePosition;
+    if (PASS == PASS_INPUT_GRAD_PHASE) {
+      p = planePosition(col, params.phaseHeight, params.phaseWidth);
+    } else {
+      p = planePosition(col, params.paddedHeight, params.paddedWidth);
+    }
+    c.imageBase = p.n * params.outChannels * params.outHeight * params.outWidth;
+    c.y = i32(p.y);
+    c.x = i32(p.x);
   }
   return c;
+}
+
+// The input pixel that column c reads at tap (ky, kx), through the padding/upsampling map: `inside` false
+// where it reads a zero (padding, or between zero-inserted pixels); `offset` in x (c.imageBase included) of
+// channel 0 (add ci·inHeight·inWidth), 0 when outside so that a load there needs no branch.
+struct TapPixel {
+  inside: bool,
+  offset: u32,
+}
+
+fn tapPixel(c: Column, ky: u32, kx: u32) -> TapPixel {
+  let sy = sourceCoord(c.y + i32(ky), i32(params.upHeight));
+  let sx = sourceCoord(c.x + i32(kx), i32(params.upWidth));
+  let inside = sy >= 0 && sx >= 0;
+  return TapPixel(inside, select(0u, c.imageBase + u32(sy) * params.inWidth + u32(sx), inside));
 }
 
 // x̂[(ci,ky,kx), pixel] for the forward pass.
@@ -141,10 +147,9 @@ fn loadImagePatch(c: Column, k: u32) -> f32 {
   let tap = k - ci * KK;
   let ky = tap / KSIZE;
   let kx = tap - ky * KSIZE;
-  let sy = sourceCoord(c.y + i32(ky), i32(params.upHeight));
-  let sx = sourceCoord(c.x + i32(kx), i32(params.upWidth));
-  if (sy < 0 || sx < 0) { return 0.0; }
-  return in0[c.imageBase + (ci * params.inHeight + u32(sy)) * params.inWidth + u32(sx)];
+  let p = tapPixel(c, ky, kx);
+  if (!p.inside) { return 0.0; }
+  return in0[p.offset + ci * params.inHeight * params.inWidth];
 }
 
 // dy[n, co, (yp−ky)/S, (xp−kx)/S] for the input-grad pass, zero where the tap reads no output.
@@ -249,11 +254,8 @@ fn main(
           let tap = tapIndex - ci * KK;
           let ky = tap / KSIZE;
           let kx = tap - ky * KSIZE;
-          let sy = sourceCoord(pixelTaps.y + i32(ky), i32(params.upHeight));
-          let sx = sourceCoord(pixelTaps.x + i32(kx), i32(params.upWidth));
-          if (sy >= 0 && sx >= 0) {
-            v = in1[pixelTaps.imageBase + (ci * params.inHeight + u32(sy)) * params.inWidth + u32(sx)];
-          }
+          let p = tapPixel(pixelTaps, ky, kx);
+          if (p.inside) { v = in1[p.offset + ci * params.inHeight * params.inWidth]; }
         }
         storeB(myK, c, v);
       }
@@ -277,10 +279,9 @@ fn main(
       let inPlane = params.inHeight * params.inWidth;
       for (var c = 0u; c < B_COLS; c++) {
         let column = columns[c];
-        let sy = sourceCoord(column.y + i32(ky), i32(params.upHeight));
-        let sx = sourceCoord(column.x + i32(kx), i32(params.upWidth));
-        let inside = column.valid && sy >= 0 && sx >= 0;
-        let pixel = column.imageBase + u32(sy) * params.inWidth + u32(sx);
+        let p = tapPixel(column, ky, kx);
+        let inside = column.valid && p.inside;
+        let pixel = p.offset;
         for (var j = 0u; j < TILE_K / B_KSTEP; j++) {
           let kRow = myKRow + j * B_KSTEP;
           let ci = ciBase + kRow;
@@ -383,11 +384,10 @@ fn forwardRegisters(
     var pixels: array<u32, MAX_TN4 * 4u>;
     var inside: array<bool, MAX_TN4 * 4u>;
     for (var c = 0u; c < TN4 * 4u; c++) {
-      let sy = sourceCoord(columns[c].y + i32(ky), i32(params.upHeight));
-      let sx = sourceCoord(columns[c].x + i32(kx), i32(params.upWidth));
-      inside[c] = columns[c].valid && sy >= 0 && sx >= 0;
+      let p = tapPixel(columns[c], ky, kx);
+      inside[c] = columns[c].valid && p.inside;
       // Outside: any in-bounds pixel, so that the loads below need no branch.
-      pixels[c] = select(0u, columns[c].imageBase + u32(sy) * params.inWidth + u32(sx), inside[c]);
+      pixels[c] = select(0u, p.offset, inside[c]);
     }
     for (var ci = 0u; ci < params.inChannels; ci++) {
       let channel = ci * inPlane;
@@ -490,14 +490,11 @@ fn storeBlock(acc: ptr<function, Block>, rows: u32, cols: u32, row0: u32, col0: 
       outBase = split * rows * cols + col;
       rowStride = cols;
     } else if (PASS == PASS_INPUT_GRAD_PHASE) {
-      let plane = params.phaseHeight * params.phaseWidth;
-      let n = col / plane;
-      let pix = col - n * plane;
-      let i = pix / params.phaseWidth;
-      let yp = params.phaseY + (i << params.strideShift);
-      let xp = params.phaseX + ((pix - i * params.phaseWidth) << params.strideShift);
+      let p = planePosition(col, params.phaseHeight, params.phaseWidth);
+      let yp = params.phaseY + (p.y << params.strideShift);
+      let xp = params.phaseX + (p.x << params.strideShift);
       rowStride = params.paddedHeight * params.paddedWidth;
-      outBase = n * rows * rowStride + yp * params.paddedWidth + xp;
+      outBase = p.n * rows * rowStride + yp * params.paddedWidth + xp;
     } else {
       var plane = params.outHeight * params.outWidth;
       if (PASS == PASS_INPUT_GRAD) { plane = params.paddedHeight * params.paddedWidth; }

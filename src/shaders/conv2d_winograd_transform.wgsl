@@ -21,7 +21,8 @@
 //   weightTransform: in0 = weight, out = U;  inputTransform: in0 = x, out = V;
 //   outputTransform: in0 = M, in1 = bias (statically used: bind any read-only buffer without a bias), out = y.
 
-// PAD_REFLECT and sourceCoord come from conv2d_source_coord.wgsl (prefixed by src/ops/conv2d-winograd.ts).
+// Params (the tiles* and channelsPadded fields are this shader's) comes from conv2d_common.wgsl, PAD_REFLECT
+// and sourceCoord from conv2d_source_coord.wgsl (both prefixed by src/ops/conv2d-winograd.ts).
 
 override WORKGROUP_SIZE: u32 = 64u;
 // weightTransform of the input gradient (conv2dBackwardInput's Winograd path): the conv of dy with the
@@ -32,35 +33,6 @@ override FLIP_TRANSPOSE: bool = false;
 // tiles there), instead of [16, Cin, tilesPadded].
 override V_TILE_MAJOR: bool = false;
 
-struct Params {
-  batch: u32,
-  inChannels: u32,
-  inHeight: u32,
-  inWidth: u32,
-  outChannels: u32,
-  outHeight: u32,
-  outWidth: u32,
-  pad: u32,
-  upHeight: u32,
-  upWidth: u32,
-  paddedHeight: u32,
-  paddedWidth: u32,
-  upsampleShift: u32,
-  padMode: u32,
-  hasBias: u32,
-  tilesH: u32,
-  tilesW: u32,
-  // batch · tilesH · tilesW, and that rounded up to a multiple of 4.
-  tiles: u32,
-  tilesPadded: u32,
-  // Threads of this dispatch.
-  total: u32,
-  // 1: zero-insertion upsampling (conv2d_source_coord.wgsl), 0: nearest.
-  upsampleZeros: u32,
-  // Weight gradient: the channel stride of tile-major V (inChannels rounded up to a multiple of 4).
-  channelsPadded: u32,
-}
-
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> in0: array<f32>;
 @group(0) @binding(2) var<storage, read> in1: array<f32>;
@@ -68,6 +40,29 @@ struct Params {
 
 fn threadIndex(gid: vec3u, nwg: vec3u) -> u32 {
   return gid.x + gid.y * nwg.x * WORKGROUP_SIZE;
+}
+
+// The 16 Winograd-domain values of one (channel, tile) or (co, ci) pair lie `plane` apart: value ξ = 4·r + c
+// at ξ·plane + at. Row r of in0's 4×4 block, and out's, as a vec4.
+fn loadPoints(plane: u32, at: u32) -> array<vec4f, 4> {
+  var m: array<vec4f, 4>;
+  for (var r = 0u; r < 4u; r++) {
+    m[r] = vec4f(in0[(4u * r) * plane + at], in0[(4u * r + 1u) * plane + at], in0[(4u * r + 2u) * plane + at], in0[(4u * r + 3u) * plane + at]);
+  }
+  return m;
+}
+
+fn storePointRow(r: u32, plane: u32, at: u32, v: vec4f) {
+  out[(4u * r) * plane + at] = v.x;
+  out[(4u * r + 1u) * plane + at] = v.y;
+  out[(4u * r + 2u) * plane + at] = v.z;
+  out[(4u * r + 3u) * plane + at] = v.w;
+}
+
+// Tile t's image n and the top-left output position (y, x) = (2·ty, 2·tx) of its 2×2 block.
+fn tileOrigin(t: u32) -> PlanePosition {
+  let p = planePosition(t, params.tilesH, params.tilesW);
+  return PlanePosition(p.n, 2u * p.y, 2u * p.x);
 }
 
 // ---------------------------------------------------------------- weights: one thread per (co, ci)
@@ -105,10 +100,7 @@ fn weightTransform(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workg
   let plane = params.inChannels * params.outChannels;
   for (var r = 0u; r < 4u; r++) {
     let v = gg[r];
-    out[(4u * r) * plane + at] = v.x;
-    out[(4u * r + 1u) * plane + at] = 0.5 * (v.x + v.y + v.z);
-    out[(4u * r + 2u) * plane + at] = 0.5 * (v.x - v.y + v.z);
-    out[(4u * r + 3u) * plane + at] = v.z;
+    storePointRow(r, plane, at, vec4f(v.x, 0.5 * (v.x + v.y + v.z), 0.5 * (v.x - v.y + v.z), v.z));
   }
 }
 
@@ -136,16 +128,13 @@ fn inputTransform(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgr
   }
   var d: array<vec4f, 4>;
   if (t < params.tiles) {
-    let perImage = params.tilesH * params.tilesW;
-    let n = t / perImage;
-    let r = t - n * perImage;
-    let ty = r / params.tilesW;
-    let tx = r - ty * params.tilesW;
+    // The tile's 4×4 patch starts at padded position (2·ty, 2·tx), its output block's origin.
+    let origin = tileOrigin(t);
     var cols: array<i32, 4>;
-    for (var j = 0u; j < 4u; j++) { cols[j] = sourceOf(2u * tx + j, params.paddedWidth, params.upWidth); }
-    let image = (n * params.inChannels + ci) * params.inHeight;
+    for (var j = 0u; j < 4u; j++) { cols[j] = sourceOf(origin.x + j, params.paddedWidth, params.upWidth); }
+    let image = (origin.n * params.inChannels + ci) * params.inHeight;
     for (var i = 0u; i < 4u; i++) {
-      let sy = sourceOf(2u * ty + i, params.paddedHeight, params.upHeight);
+      let sy = sourceOf(origin.y + i, params.paddedHeight, params.upHeight);
       if (sy < 0) { continue; }
       let row = (image + u32(sy)) * params.inWidth;
       var v = vec4f(0.0);
@@ -163,10 +152,7 @@ fn inputTransform(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgr
   bd[3] = d[1] - d[3];
   for (var r = 0u; r < 4u; r++) {
     let v = bd[r];
-    out[(4u * r) * plane + at] = v.x - v.z;
-    out[(4u * r + 1u) * plane + at] = v.y + v.z;
-    out[(4u * r + 2u) * plane + at] = v.z - v.y;
-    out[(4u * r + 3u) * plane + at] = v.y - v.w;
+    storePointRow(r, plane, at, vec4f(v.x - v.z, v.y + v.z, v.z - v.y, v.y - v.w));
   }
 }
 
@@ -181,10 +167,7 @@ fn outputTransform(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workg
   let plane = params.outChannels * params.tilesPadded;
   let at = co * params.tilesPadded + t;
   // Aᵀ m: two rows of 4.
-  var m: array<vec4f, 4>;
-  for (var r = 0u; r < 4u; r++) {
-    m[r] = vec4f(in0[(4u * r) * plane + at], in0[(4u * r + 1u) * plane + at], in0[(4u * r + 2u) * plane + at], in0[(4u * r + 3u) * plane + at]);
-  }
+  let m = loadPoints(plane, at);
   let top = m[0] + m[1] + m[2];
   let bottom = m[1] - m[2] - m[3];
   var b = 0.0;
@@ -194,14 +177,10 @@ fn outputTransform(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workg
     vec2f(top.x + top.y + top.z, top.y - top.z - top.w) + b,
     vec2f(bottom.x + bottom.y + bottom.z, bottom.y - bottom.z - bottom.w) + b,
   );
-  let perImage = params.tilesH * params.tilesW;
-  let n = t / perImage;
-  let r = t - n * perImage;
-  let ty = r / params.tilesW;
-  let tx = r - ty * params.tilesW;
-  let oy = 2u * ty;
-  let ox = 2u * tx;
-  let image = (n * params.outChannels + co) * params.outHeight;
+  let origin = tileOrigin(t);
+  let oy = origin.y;
+  let ox = origin.x;
+  let image = (origin.n * params.outChannels + co) * params.outHeight;
   for (var i = 0u; i < 2u; i++) {
     if (oy + i >= params.outHeight) { break; }
     let row = (image + oy + i) * params.outWidth;
@@ -230,14 +209,10 @@ fn outputGradTransform(@builtin(global_invocation_id) gid: vec3u, @builtin(num_w
   if (idx >= params.total) { return; }
   let co = idx / params.tiles;
   let t = idx - co * params.tiles;
-  let perImage = params.tilesH * params.tilesW;
-  let n = t / perImage;
-  let r = t - n * perImage;
-  let ty = r / params.tilesW;
-  let tx = r - ty * params.tilesW;
-  let oy = 2u * ty;
-  let ox = 2u * tx;
-  let image = (n * params.outChannels + co) * params.outHeight;
+  let origin = tileOrigin(t);
+  let oy = origin.y;
+  let ox = origin.x;
+  let image = (origin.n * params.outChannels + co) * params.outHeight;
   var d: array<vec2f, 2>;
   for (var i = 0u; i < 2u; i++) {
     if (oy + i >= params.outHeight) { break; }
@@ -252,10 +227,7 @@ fn outputGradTransform(@builtin(global_invocation_id) gid: vec3u, @builtin(num_w
   let at = t * params.outChannels + co;
   for (var q = 0u; q < 4u; q++) {
     let v = rows[q];
-    out[(4u * q) * plane + at] = v.x;
-    out[(4u * q + 1u) * plane + at] = v.x + v.y;
-    out[(4u * q + 2u) * plane + at] = v.x - v.y;
-    out[(4u * q + 3u) * plane + at] = -v.y;
+    storePointRow(q, plane, at, vec4f(v.x, v.x + v.y, v.x - v.y, -v.y));
   }
 }
 
@@ -269,10 +241,7 @@ fn weightGradTransform(@builtin(global_invocation_id) gid: vec3u, @builtin(num_w
   let ci = idx - co * params.inChannels;
   let plane = params.outChannels * params.channelsPadded;
   let at = co * params.channelsPadded + ci;
-  var m: array<vec4f, 4>;
-  for (var r = 0u; r < 4u; r++) {
-    m[r] = vec4f(in0[(4u * r) * plane + at], in0[(4u * r + 1u) * plane + at], in0[(4u * r + 2u) * plane + at], in0[(4u * r + 3u) * plane + at]);
-  }
+  let m = loadPoints(plane, at);
   // Gᵀ M: 3 rows of 4; then each row times G: 3 columns.
   let half12 = 0.5 * (m[1] + m[2]);
   let gm = array<vec4f, 3>(m[0] + half12, 0.5 * (m[1] - m[2]), half12 + m[3]);

@@ -7,15 +7,22 @@
 // carries the real scale, e.g. 1/n for a mean). The order of additions depends only on n: same input, same
 // bits.
 //
-// Entry points (binding 0 is always the params uniform) and the term each sums:
-//   sumValues:              in0[i]
-//   sumSquaredDifferences:  (in0[i] - in1[i])^2
-//   sumTotalVariation:      weightH * (x[.., w+1] - x[.., w])^2 + weightV * (x[.., h+1, :] - x[.., h, :])^2,
-//                           in0 = x viewed as planes of height x width
-//   broadcast:              out[i] = in0[0] * scale (the adjoint of a scaled sum: d(scale·Σx)/dx · upstream)
+// Entry points (binding 0 is always the params uniform):
+//   sum:        the block sums of term(i), one pipeline per TERM:
+//     TERM_VALUES               in0[i]
+//     TERM_SQUARED_DIFFERENCES  (in0[i] - in1[i])^2
+//     TERM_TOTAL_VARIATION      weightH * (x[.., w+1] - x[.., w])^2 + weightV * (x[.., h+1, :] - x[.., h, :])^2,
+//                               in0 = x viewed as planes of height x width
+//     (in1 is bound for every TERM; only TERM_SQUARED_DIFFERENCES reads it)
+//   broadcast:  out[i] = in0[0] * scale (the adjoint of a scaled sum: d(scale·Σx)/dx · upstream)
 
 override WORKGROUP_SIZE: u32 = 256u;   // a power of two (the tree halves it)
 override ITEMS_PER_THREAD: u32 = 8u;
+override TERM: u32 = 0u;
+
+const TERM_VALUES: u32 = 0u;
+const TERM_SQUARED_DIFFERENCES: u32 = 1u;
+const TERM_TOTAL_VARIATION: u32 = 2u;
 
 struct Params {
   n: u32,          // terms to sum (broadcast: elements to write)
@@ -74,23 +81,17 @@ fn totalVariationTerm(i: u32) -> f32 {
   return t;
 }
 
-@compute @workgroup_size(WORKGROUP_SIZE)
-fn sumValues(
-  @builtin(local_invocation_index) lid: u32,
-  @builtin(workgroup_id) wid: vec3u,
-  @builtin(num_workgroups) nwg: vec3u,
-) {
-  let block = blockIndex(wid, nwg);
-  var s = 0.0;
-  for (var k = 0u; k < ITEMS_PER_THREAD; k++) {
-    let i = termIndex(block, lid, k);
-    if (i < params.n) { s = s + in0[i]; }
+fn term(i: u32) -> f32 {
+  if (TERM == TERM_SQUARED_DIFFERENCES) {
+    let d = in0[i] - in1[i];
+    return d * d;
   }
-  writeBlockSum(s, lid, block);
+  if (TERM == TERM_TOTAL_VARIATION) { return totalVariationTerm(i); }
+  return in0[i];
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
-fn sumSquaredDifferences(
+fn sum(
   @builtin(local_invocation_index) lid: u32,
   @builtin(workgroup_id) wid: vec3u,
   @builtin(num_workgroups) nwg: vec3u,
@@ -99,25 +100,7 @@ fn sumSquaredDifferences(
   var s = 0.0;
   for (var k = 0u; k < ITEMS_PER_THREAD; k++) {
     let i = termIndex(block, lid, k);
-    if (i < params.n) {
-      let d = in0[i] - in1[i];
-      s = s + d * d;
-    }
-  }
-  writeBlockSum(s, lid, block);
-}
-
-@compute @workgroup_size(WORKGROUP_SIZE)
-fn sumTotalVariation(
-  @builtin(local_invocation_index) lid: u32,
-  @builtin(workgroup_id) wid: vec3u,
-  @builtin(num_workgroups) nwg: vec3u,
-) {
-  let block = blockIndex(wid, nwg);
-  var s = 0.0;
-  for (var k = 0u; k < ITEMS_PER_THREAD; k++) {
-    let i = termIndex(block, lid, k);
-    if (i < params.n) { s = s + totalVariationTerm(i); }
+    if (i < params.n) { s = s + term(i); }
   }
   writeBlockSum(s, lid, block);
 }
