@@ -97,6 +97,9 @@ describe('convert (CLI)', () => {
       expect(bad.status).toBe(1);
       expect(bad.stderr).toMatch(/bad\.safetensors: not a safetensors file/);
       expect(existsSync(join(dir, 'bad-out.safetensors'))).toBe(false);
+      const toDir = run(ckpt, '-o', dir);
+      expect(toDir.status).toBe(1);
+      expect(toDir.stderr).toMatch(/cannot write .*: it is a directory/);
       expect(run(ckpt).status).toBe(2);
       expect(run(ckpt, '-o', join(dir, 'x.safetensors'), '--dtype', 'f8').status).toBe(2);
     } finally {

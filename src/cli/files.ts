@@ -60,12 +60,16 @@ export function requireDirectory(path: string, what: string): void {
   if (!st.isDirectory()) throw new CliError(`${what} ${path} is not a directory`);
 }
 
-/** Throws unless the directory an output file goes into exists. */
+/**
+ * Throws unless an output file can go where it is named: the directory it goes into exists and the name is
+ * not a directory itself (checked before any work; writeOutputFile says the same at the end).
+ */
 export function requireOutputDirectory(output: string): void {
   const dir = dirname(output);
   const st = statOrNull(dir);
   if (!st) throw new CliError(`cannot write ${output}: output directory ${dir} does not exist`);
   if (!st.isDirectory()) throw new CliError(`cannot write ${output}: ${dir} is not a directory`);
+  if (statOrNull(output)?.isDirectory()) throw new CliError(`cannot write ${output}: it is a directory`);
 }
 
 /**

@@ -164,6 +164,11 @@ export function netConfigOf(metadata: ModelMetadata): { widthMultiplier: number;
   return { widthMultiplier: a.widthMultiplier, output: a.output, architecture: a.name };
 }
 
+/** The net's tensors of a model file: all of them, or a checkpoint's without its optimiser state. */
+function netTensors<T>(tensors: ReadonlyMap<string, T>, metadata: ModelMetadata): Map<string, T> {
+  return new Map([...tensors].filter(([name]) => metadata.format !== CHECKPOINT_FORMAT || !name.startsWith(CHECKPOINT_EXTRA_PREFIX)));
+}
+
 /**
  * A model file (or a training checkpoint, its optimiser state dropped) rewritten as a model file with
  * weights of `dtype`: the same weights, checked as loadTransformNet checks them but on the CPU, and the same
@@ -173,7 +178,7 @@ export function rewriteModelFile(bytes: Uint8Array, source: string, opts: { dtyp
   const file = readSafetensors(bytes, source);
   const metadata = decodeMetadata(file.metadata, source);
   const config = netConfigOf(metadata);
-  const weights = new Map([...file.tensors].filter(([name]) => metadata.format !== CHECKPOINT_FORMAT || !name.startsWith(CHECKPOINT_EXTRA_PREFIX)));
+  const weights = netTensors(file.tensors, metadata);
   const values = checkedWeights(config, weights, source);
   const tensors = new Map(parameterSpecs(config).map((s) => [s.name, { shape: [...s.shape], data: values.get(s.name)! }]));
   const extra: Record<string, string> = file.metadata[HISTORY_KEY] !== undefined ? { [HISTORY_KEY]: file.metadata[HISTORY_KEY] } : {};
@@ -187,7 +192,7 @@ export function rewriteModelFile(bytes: Uint8Array, source: string, opts: { dtyp
 export async function loadTransformNet(engine: Engine, bytes: Uint8Array, source: string): Promise<{ net: TransformNet; metadata: ModelMetadata }> {
   const file = readSafetensors(bytes, source);
   const metadata = decodeMetadata(file.metadata, source);
-  const weights = new Map([...file.tensors].filter(([name]) => metadata.format !== CHECKPOINT_FORMAT || !name.startsWith(CHECKPOINT_EXTRA_PREFIX)));
+  const weights = netTensors(file.tensors, metadata);
   const net = TransformNet.fromTensors(engine, netConfigOf(metadata), weights, source);
   return { net, metadata };
 }

@@ -1,7 +1,5 @@
-import { existsSync, statSync } from 'node:fs';
 import { rewriteModelFile } from '../../models/model-file.js';
 import type { Command } from '../args.js';
-import { CliError } from '../errors.js';
 import { InputSet, readInputFile, requireOutputDirectory, writeOutputFile } from '../files.js';
 
 export const convertCommand: Command = {
@@ -30,7 +28,6 @@ export const convertCommand: Command = {
     const input = args.positionals[0];
     const output = args.required('output');
     requireOutputDirectory(output);
-    if (existsSync(output) && statSync(output).isDirectory()) throw new CliError(`cannot write ${output}: it is a directory`);
     new InputSet([input]).refuse(output, 'choose another -o');
     const bytes = rewriteModelFile(readInputFile(input, 'model'), input, { dtype: args.string('dtype') === 'f32' ? 'F32' : 'F16' });
     writeOutputFile(output, bytes);

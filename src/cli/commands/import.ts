@@ -46,7 +46,6 @@ export const importCommand: Command = {
     if (style === '') throw new UsageError('--style must not be empty');
     const output = args.string('output') ?? `${style}.safetensors`;
     requireOutputDirectory(output);
-    if (existsSync(output) && statSync(output).isDirectory()) throw new CliError(`cannot write ${output}: it is a directory`);
     // The folder's own files are the inputs: the model file must not replace one of them.
     new InputSet(readdirSync(folder).map((f) => join(folder, f))).refuse(output, 'choose another -o');
     const manifestBytes = readIfPresent(join(folder, MANIFEST));
