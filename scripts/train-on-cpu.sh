@@ -2,8 +2,13 @@
 # Trains (or resumes) a shipped style on this machine's software GPU, in the background-friendly way:
 # niced, checkpoints every 25 steps into checkpoints/ (tracked, so the next session resumes the same run).
 #   scripts/train-on-cpu.sh STYLE [ITERS]     e.g. scripts/train-on-cpu.sh starry_night 1200
+#   INIT=models/starry_night.safetensors scripts/train-on-cpu.sh the_scream 400   (a new run starts from a
+#   trained net of ours instead of random weights, with a 100-step learning-rate warm-up, WARMUP=N to change
+#   it; ignored when resuming)
+#   OUT=checkpoints/NAME.safetensors overrides the run's file name (an experiment beside the real run);
+#   CROP_SCALE=shorter-side trains on whole photos shrunk to the crop (the runs before random scale).
 # The recipe is ../shared/assets/README.md's measured one (128 px crops, batch 4, Adam 1e-3, style 256 px,
-# cw 1, sw from styles/config.json, tvw 1) on bsds500 train+test (400 photos; val held out), linked into
+# cw 1, sw from styles/config.json, tvw 1, random rescale + crop + flip; float16 checkpoints) on bsds500 train+test (400 photos; val held out), linked into
 # .data/ (git-ignored) so that the data list is the same on every machine. Once ITERS is reached the model
 # is written to checkpoints/STYLE.safetensors; scripts/ship-style.sh moves it into models/.
 set -euo pipefail
@@ -21,11 +26,16 @@ fi
 image=$(node -e "const c=require('./styles/config.json');const s=c.styles[process.argv[1]];if(!s){process.exit(2)}console.log(s.image)" "$style") \
   || { echo "train-on-cpu: no style '$style' in styles/config.json" >&2; exit 2; }
 sw=$(node -e "const c=require('./styles/config.json');console.log(c.styles[process.argv[1]].styleWeight)" "$style")
-resume=()
-[ -f "checkpoints/$style.ckpt.safetensors" ] && resume=(--resume)
+out=${OUT:-checkpoints/$style.safetensors}
+start=(--save-dtype f16)
+if [ -f "${out%.safetensors}.ckpt.safetensors" ]; then
+  start+=(--resume)
+else
+  start+=(--crop-scale "${CROP_SCALE:-random}")
+  [ -n "${INIT:-}" ] && start+=(--init "$INIT" --warmup "${WARMUP:-100}")
+fi
 # The code that trains is a copy of dist/, so that rebuilding the working tree does not change a running job.
 rm -rf .data/dist && cp -r dist .data/dist
-exec nice -n 19 node .data/dist/cli.js train --style "$shared/$image" --data "$data" \
-  --vgg "$shared/vgg/vgg19_conv1_1-conv3_4.safetensors" --out "checkpoints/$style.safetensors" \
-  --size 128 --batch 4 --lr 1e-3 --style-size 256 --style-weight "$sw" --content-weight 1 --tv-weight 1 \
-  --iters "$iters" --checkpoint-every 25 --sample "$shared/photos/kodak24/kodim23.png" "${resume[@]}"
+exec nice -n 19 node .data/dist/cli.js train --style "$shared/$image" --data "$data" --out "$out" \
+  --size 128 --batch 4 --lr 1e-3 --style-size 256 --style-weight "${SW:-$sw}" --content-weight 1 --tv-weight 1 \
+  --iters "$iters" --checkpoint-every 25 --sample "$shared/photos/kodak24/kodim23.png" "${start[@]}"

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DataLoader, listImages } from '../src/cli/data-loader.js';
-import { cropSample } from '../src/cli/data-sample.js';
+import { cropSample, photoScale } from '../src/cli/data-sample.js';
 import { encodeImage } from '../src/cli/image-io.js';
 import { lossCurveSvg } from '../src/cli/loss-curve.js';
 import { SampleOrder } from '../src/models/sample-order.js';
@@ -45,6 +45,50 @@ describe('cropSample', () => {
     expect([f[0], f[(0 * 4 + 3) * 4]]).toEqual([3, 0]);
     // 20×10 → 8×4 at size 4 (resized), the whole height.
     expect(cropSample(coordinates(20, 10), 4, 0.5, 0.5, false).length).toBe(4 * 4 * 4);
+  });
+});
+
+describe('random crop scale', () => {
+  it('draws scales log-uniformly between "shorter side = crop" and the photo\'s own size, never enlarging', () => {
+    // 481×321 at 128: whole = 128/321.
+    const whole = 128 / 321;
+    expect(photoScale(481, 321, 128, 'shorter-side', 0.9)).toBeCloseTo(whole, 12);
+    expect(photoScale(481, 321, 128, 'random', 0)).toBeCloseTo(whole, 12);
+    expect(photoScale(481, 321, 128, 'random', 0.5)).toBeCloseTo(Math.sqrt(whole), 12);
+    expect(photoScale(481, 321, 128, 'random', 1)).toBeCloseTo(1, 12);
+    // A photo smaller than the crop is enlarged to fit whatever the draw.
+    expect(photoScale(100, 60, 128, 'random', 0.7)).toBeCloseTo(128 / 60, 12);
+    // The draws of a seeded order cover the range: some near whole, some near full resolution.
+    const order = new SampleOrder(1, 400);
+    const scales = Array.from({ length: 400 }, (_, i) => order.at(i).scale);
+    expect(Math.min(...scales)).toBeLessThan(0.05);
+    expect(Math.max(...scales)).toBeGreaterThan(0.95);
+  });
+
+  it('at the largest scale crops pixels of the photo at its own resolution; at the smallest, the whole height', () => {
+    const img = coordinates(40, 20);
+    // fraction → 1: scale 1, no resize: the crop at the fractions reads the coordinates directly.
+    const full = cropSample(img, 8, 0, 0.5, false, 0.999999, 'random');
+    expect([full[0], full[1]]).toEqual([0, Math.floor(0.5 * 13)]);
+    expect([full[(7 * 8 + 7) * 4], full[(7 * 8 + 7) * 4 + 1]]).toEqual([7, 6 + 7]);
+    // fraction 0: the same as shorter-side (20 rows → 8): the crop spans the whole height.
+    const whole = cropSample(img, 8, 0, 0, false, 0, 'random');
+    expect(whole).toEqual(cropSample(img, 8, 0, 0, false));
+    expect(whole[(7 * 8) * 4 + 1]).toBeGreaterThan(16);
+  });
+
+  it('keeps the older draws (file, flip, crop) of a seed unchanged', () => {
+    // The order of seed 1 over 400 photos as the code before the scale stream drew it (the shipped
+    // starry_night run): a resumed or reproduced run must see the same files, flips and crop positions.
+    const order = new SampleOrder(1, 400);
+    const before = [
+      [0, 235, true, 0.7649945083539933, 0.2997097328770906],
+      [399, 101, true, 0.049852451076731086, 0.470291861332953],
+      [1234, 398, true, 0.21800700621679425, 0.24618235020898283],
+    ] as const;
+    for (const [index, file, flip, cropX, cropY] of before) {
+      expect(order.at(index)).toMatchObject({ file, flip, cropX, cropY });
+    }
   });
 });
 

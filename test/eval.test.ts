@@ -17,7 +17,7 @@ import { buildCliIfStale, CLI, ROOT } from './helpers/cli.js';
 const SHARED_VGG19 = join(ROOT, '../shared/assets/vgg/vgg19_conv1_1-conv3_4.safetensors');
 const haveShared = existsSync(SHARED_VGG19);
 const which = haveShared ? 'shared VGG19' : 'random VGG19 weights';
-const CSV_HEADER = 'image,method,iterations,evaluations,seconds,content_loss,style_loss,tv_loss,total_loss';
+const CSV_HEADER = 'image,method,iterations,evaluations,seconds,content_loss,style_loss,tv_loss,total_loss,droplet_share';
 
 const work = mkdtempSync(join(tmpdir(), 'eval-test-'));
 let vgg = SHARED_VGG19;
@@ -91,21 +91,36 @@ describe(`eval and optimize commands (${which})`, () => {
       ['b.png', 'gatys', '2'],
     ]);
     for (const c of rows) {
-      expect(c).toHaveLength(9);
+      expect(c).toHaveLength(10);
+      expect(Number(c[9])).toBeGreaterThanOrEqual(0);
+      expect(Number(c[9])).toBeLessThanOrEqual(1);
       for (const v of c.slice(4)) expect(Number.isFinite(Number(v)), `${v} in ${c.join(',')}`).toBe(true);
       // total = cw·content + sw·style + tvw·tv with eval's defaults for an untrained model (1, 0.3, 0).
-      const [content, style, , total] = c.slice(5).map(Number);
+      const [content, style, , total] = c.slice(5, 9).map(Number);
       expect(total).toBeCloseTo(content + 0.3 * style, -Math.log10(Math.abs(total)) + 4);
     }
-    // Sheets: photo | net | gatys@1 | gatys@2 | style (24×12 scaled to the photo's height), 4-pixel gaps.
+    // Sheets: photo | net | net's droplets | gatys@1 | gatys@2 | style (24×12 scaled to the photo's height), 4-pixel gaps.
     for (const [name, w, h] of [['a', 20, 15], ['b', 15, 20]] as const) {
       const sheet = decodeImage(new Uint8Array(readFileSync(join(out, `${name}_eval.png`))), name);
-      expect([sheet.width, sheet.height]).toEqual([4 * w + 2 * h + 4 * 4, h]);
+      expect([sheet.width, sheet.height]).toEqual([5 * w + 2 * h + 5 * 4, h]);
     }
-    expect(r.stdout).toMatch(/mean total loss over 2 photos: net .*gatys@1 .*gatys@2/);
-    expect(r.stdout).toMatch(/the net matches Gatys at (~[12]|more than 2) iterations/);
+    expect(r.stdout).toMatch(/mean total loss over 2 photos: net .*droplets \d+\.\d\d %.*gatys@1 .*gatys@2/);
+    expect(r.stdout).toMatch(/the net (is worse than Gatys after 1 iterations|matches Gatys at between 1 and 2 iterations|is better than Gatys after 2 iterations)/);
     // No temporary files left behind.
     expect(readdirSync(out).sort()).toEqual(['a_eval.png', 'b_eval.png', 'eval.csv']);
+  });
+
+  it(`eval --net-only measures the net alone with the shipped loss network when --vgg is not given`, () => {
+    const out = join(work, 'eval-net-only');
+    mkdirSync(out);
+    const r = cli(['eval', '--model', 'tiny.safetensors', '--style', 'style.png', '--data', 'photos', '--size', '20', '--net-only', '--out-dir', out]);
+    expect(r.status, r.stderr).toBe(0);
+    const rows = readFileSync(join(out, 'eval.csv'), 'utf8').trimEnd().split('\n').slice(1);
+    expect(rows.map((l) => l.split(',')[1])).toEqual(['net', 'net']);
+    expect(r.stdout).toMatch(/no Gatys iterations measured/);
+    const both = cli(['eval', '--model', 'tiny.safetensors', '--style', 'style.png', '--data', 'photos', '--net-only', '--gatys-iters', '5']);
+    expect(both.status).toBe(2);
+    expect(errorLines(both.stderr)).toEqual([expect.stringMatching(/--net-only .*not both/)]);
   });
 
   it(`optimize writes an image of the requested size (${which})`, () => {

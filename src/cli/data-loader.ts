@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { SampleOrder } from '../models/sample-order.js';
+import { SampleOrder, type CropScale } from '../models/sample-order.js';
 import { runDataJob, type DataJob, type DataResult } from './data-sample.js';
 
 const IMAGE_EXTENSIONS = /\.(jpe?g|png)$/i;
@@ -26,6 +26,8 @@ export interface DataLoaderOptions {
   size: number;
   batch: number;
   seed: number;
+  /** How photos are scaled before cropping (default `shorter-side`, the runs that do not record one). */
+  cropScale?: CropScale;
   /** Index of the first sample to produce (the trainer's samplesSeen when resuming). */
   start: number;
   /** Worker threads; 0 decodes on the calling thread. */
@@ -128,7 +130,7 @@ export class DataLoader {
         if (!this.bad.has(this.files[file])) candidates.push(this.files[file]);
       }
       if (candidates.length === 0) continue;
-      const result = await this.run({ id: index, candidates, size: this.opts.size, flip: choice.flip, cropX: choice.cropX, cropY: choice.cropY });
+      const result = await this.run({ id: index, candidates, size: this.opts.size, flip: choice.flip, cropX: choice.cropX, cropY: choice.cropY, scale: choice.scale, cropScale: this.opts.cropScale ?? 'shorter-side' });
       for (const f of result.failed) {
         if (!this.bad.has(f.path)) {
           this.bad.add(f.path);

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
+import type { CropScale } from '../models/sample-order.js';
 import { decodeImage, resizeRgba, type RgbaImage } from './image-io.js';
 
-/** One training sample to prepare: the first readable file of `candidates`, cropped and maybe flipped. */
+/** One training sample to prepare: the first readable file of `candidates`, rescaled, cropped and maybe flipped. */
 export interface DataJob {
   id: number;
   candidates: string[];
@@ -10,6 +11,9 @@ export interface DataJob {
   /** Crop position as a fraction of the free range along each axis. */
   cropX: number;
   cropY: number;
+  /** The photo's scale as a fraction of its allowed range (see photoScale). */
+  scale: number;
+  cropScale: CropScale;
 }
 
 export interface DataResult {
@@ -21,11 +25,24 @@ export interface DataResult {
 }
 
 /**
- * Shorter side scaled to `size` (the aspect ratio kept), then the size×size window at the given fractions,
+ * The factor a photo of w×h is resized by before a size×size crop. `shorter-side`: the shorter side becomes
+ * the crop, so the crop sees (nearly) the whole photo. `random`: log-uniform between that and 1 (the photo's
+ * own resolution; never enlarged beyond the shorter-side factor), so the net also meets regions at the scale
+ * they have in a full-size photo: a net trained only on whole photos shrunk to the crop never sees a smooth
+ * region as large as it is at stylisation size.
+ */
+export function photoScale(w: number, h: number, size: number, mode: CropScale, fraction: number): number {
+  const whole = size / Math.min(w, h);
+  if (mode === 'shorter-side' || whole >= 1) return whole;
+  return whole * Math.pow(1 / whole, fraction);
+}
+
+/**
+ * The photo resized by photoScale, then the size×size window at the given fractions of the free range,
  * mirrored left-right when `flip`.
  */
-export function cropSample(img: RgbaImage, size: number, cropX: number, cropY: number, flip: boolean): Uint8Array {
-  const scale = size / Math.min(img.width, img.height);
+export function cropSample(img: RgbaImage, size: number, cropX: number, cropY: number, flip: boolean, scaleFraction = 0, mode: CropScale = 'shorter-side'): Uint8Array {
+  const scale = photoScale(img.width, img.height, size, mode, scaleFraction);
   const w = Math.max(size, Math.round(img.width * scale));
   const h = Math.max(size, Math.round(img.height * scale));
   const resized = w === img.width && h === img.height ? img : resizeRgba(img, w, h);
@@ -51,7 +68,7 @@ export function runDataJob(job: DataJob): DataResult {
   for (const path of job.candidates) {
     try {
       const img = decodeImage(new Uint8Array(readFileSync(path)), path);
-      return { id: job.id, pixels: cropSample(img, job.size, job.cropX, job.cropY, job.flip), failed };
+      return { id: job.id, pixels: cropSample(img, job.size, job.cropX, job.cropY, job.flip, job.scale, job.cropScale), failed };
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       failed.push({ path, reason: message.startsWith('cannot read') ? message : `cannot read ${path}: ${message}` });

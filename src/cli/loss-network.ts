@@ -1,6 +1,6 @@
 /**
  * The loss network and loss settings for the commands that optimise or measure images against a style
- * (optimize, eval): which VGG file (--vgg, else the shared VGG19 when it exists), its architecture and input
+ * (train, optimize, eval): which VGG file (--vgg, else the VGG19 shipped in models/loss-network/), its architecture and input
  * convention (--vgg-arch / --vgg-input, auto-detected as train does), the loss weights, and the style image
  * as a tensor.
  */
@@ -19,24 +19,29 @@ import { decodeImage, resizeToEdge, type RgbaImage } from './image-io.js';
 import { readInputFile } from './files.js';
 import { packageRoot } from './package-files.js';
 
-/** The shared assets' VGG19 (../shared/assets relative to the project root), the default where it exists. */
-export function sharedVggPath(): string {
-  return resolve(join(packageRoot(), '..', 'shared', 'assets', 'vgg', 'vgg19_conv1_1-conv3_4.safetensors'));
+/**
+ * The loss network shipped with the package (ImageNet VGG19 conv1_1–conv3_4 of the VGG authors, CC BY 4.0;
+ * models/loss-network/README.md), so that training works from a fresh clone with no other download.
+ */
+export function defaultVggPath(): string {
+  return resolve(join(packageRoot(), 'models', 'loss-network', 'vgg19_conv1_1-conv3_4.safetensors'));
 }
 
+const VGG_DESCRIPTION = 'VGG16/VGG19 weights (safetensors, torchvision names features.N.weight); default: the VGG19 (conv1_1–conv3_4) in models/loss-network/';
+
 export const vggOptions: OptionSpec[] = [
-  { name: 'vgg', type: 'string', valueName: 'FILE', description: 'VGG16/VGG19 weights (safetensors, torchvision names features.N.weight); default: the shared VGG19 file if present' },
+  { name: 'vgg', type: 'string', valueName: 'FILE', description: VGG_DESCRIPTION },
   { name: 'vgg-arch', type: 'string', choices: ['auto', 'vgg16', 'vgg19'], default: 'auto', description: 'VGG architecture of --vgg (auto: from its layers)' },
   { name: 'vgg-input', type: 'string', choices: ['auto', 'caffe', 'torchvision'], default: 'auto', description: "input convention of --vgg (auto: from the file's metadata)" },
 ];
 
-/** --vgg, or the shared file when it exists; a usage error when neither. */
+/** --vgg, or the shipped file; a usage error when neither (a package installed without its models/). */
 export function vggPath(args: ParsedArgs, command: string): string {
   const given = args.string('vgg');
   if (given !== undefined) return given;
-  const shared = sharedVggPath();
-  if (existsSync(shared)) return shared;
-  throw new UsageError(`missing --vgg FILE for '${command}' (no shared VGG at ${shared})`);
+  const shipped = defaultVggPath();
+  if (existsSync(shipped)) return shipped;
+  throw new UsageError(`missing --vgg FILE for '${command}' (the default loss network ${shipped} is missing: reinstall the package or give --vgg)`);
 }
 
 export function readImageFile(path: string, what: string): RgbaImage {

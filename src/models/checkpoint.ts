@@ -1,4 +1,5 @@
 import type { LossConfig } from './losses.js';
+import type { CropScale } from './sample-order.js';
 import {
   CHECKPOINT_EXTRA_PREFIX,
   CHECKPOINT_FORMAT,
@@ -34,6 +35,14 @@ export interface TrainConfig {
   widthMultiplier: number;
   /** Seeds the net's initial weights and the data order (see SampleOrder). */
   seed: number;
+  /** How photos were scaled before cropping; absent in runs before it was chosen (they used `shorter-side`). */
+  cropScale?: CropScale;
+  /**
+   * Steps over which the learning rate ramps linearly up to `lr` (absent or 0: none). A run that starts from
+   * a trained net (`init`) needs it: Adam's first steps move every weight by about ±lr whatever its gradient,
+   * which knocks a converged net back to the losses of random weights.
+   */
+  warmupSteps?: number;
   loss: LossConfig;
   /** The loss network the run was set up with (checked again on resume). */
   vgg: { architecture: VggArchitecture; input: VggInput };

@@ -8,6 +8,7 @@ import { rgbaToTensor, tensorToRgba } from '../ops/image.js';
 import type { StepLosses, StyleLoss } from './losses.js';
 import { evaluateLosses, optimizeImage, type GatysOptions, type GatysProgress } from './gatys.js';
 import { stylizeRgba, type RgbaPixels, type TransformNetLike } from './stylize.js';
+import { measureDroplets } from './droplets.js';
 
 export interface MethodResult {
   /** `net`, or `gatys` with its iteration count. */
@@ -18,12 +19,14 @@ export interface MethodResult {
   /** Wall time to produce the image (Gatys: from the start of the optimisation to this count). */
   seconds: number;
   losses: StepLosses;
+  /** Share of the image's pixels in black droplets (see droplets.ts). */
+  droplets: number;
   /** The image, RGBA (alpha copied from the photo). */
   rgba: Uint8Array;
 }
 
 export interface EvaluateOptions {
-  /** Gatys iteration counts to measure (one optimisation run to the largest, snapshots at each). */
+  /** Gatys iteration counts to measure (one optimisation run to the largest, snapshots at each); none: the net only. */
   gatysIterations: readonly number[];
   gatys?: Omit<GatysOptions, 'iterations' | 'snapshots' | 'onSnapshot' | 'onProgress'>;
   onProgress?(p: GatysProgress): void | Promise<void>;
@@ -52,14 +55,16 @@ function withAlpha(rgba: Uint8Array | Uint8ClampedArray, photo: RgbaPixels): Uin
 export async function evaluatePhoto(net: TransformNetLike, loss: StyleLoss, photo: RgbaPixels, opts: EvaluateOptions): Promise<MethodResult[]> {
   const engine = net.engine;
   const counts = [...new Set(opts.gatysIterations)].sort((a, b) => a - b);
-  if (counts.length === 0 || !counts.every((n) => Number.isInteger(n) && n >= 1)) {
+  if (!counts.every((n) => Number.isInteger(n) && n >= 1)) {
     throw new RangeError(`evaluatePhoto: Gatys iteration counts must be integers ≥ 1, got ${opts.gatysIterations.join(', ')}`);
   }
   const results: MethodResult[] = [];
   let t0 = performance.now();
   const styled = await stylizeRgba(net, photo);
   const netSeconds = (performance.now() - t0) / 1000;
-  results.push({ method: 'net', seconds: netSeconds, losses: await lossesOf(engine, loss, styled.data, photo), rgba: styled.data });
+  const dropletsOf = (rgba: Uint8Array) => measureDroplets(photo, { width: photo.width, height: photo.height, data: rgba }).share;
+  results.push({ method: 'net', seconds: netSeconds, losses: await lossesOf(engine, loss, styled.data, photo), droplets: dropletsOf(styled.data), rgba: styled.data });
+  if (counts.length === 0) return results;
 
   const snapshots: { iterations: number; evaluations: number; seconds: number; rgba: Uint8Array }[] = [];
   let evaluations = 0;
@@ -84,28 +89,31 @@ export async function evaluatePhoto(net: TransformNetLike, loss: StyleLoss, phot
     r.image.dispose();
   });
   for (const s of snapshots) {
-    results.push({ method: 'gatys', iterations: s.iterations, evaluations: s.evaluations, seconds: s.seconds, losses: await lossesOf(engine, loss, s.rgba, photo), rgba: s.rgba });
+    results.push({ method: 'gatys', iterations: s.iterations, evaluations: s.evaluations, seconds: s.seconds, losses: await lossesOf(engine, loss, s.rgba, photo), droplets: dropletsOf(s.rgba), rgba: s.rgba });
   }
   return results;
 }
 
 export interface EvaluationSummary {
-  /** Mean losses per method label, in the order first seen. */
-  means: Map<string, StepLosses & { count: number }>;
-  /** The smallest Gatys count whose mean total loss ≤ the net's; null when none. */
-  matchedAt: number | null;
-  maxIterations: number;
+  /** Mean losses and droplet share per method label, in the order first seen. */
+  means: Map<string, StepLosses & { droplets: number; count: number }>;
+  /**
+   * Where the net's mean total loss falls among Gatys's: below the fewest iterations measured, between two
+   * counts, or above the most; null when no Gatys count was measured.
+   */
+  standing: { kind: 'below'; iterations: number } | { kind: 'between'; from: number; to: number } | { kind: 'above'; iterations: number } | null;
 }
 
-export function summarize(rows: readonly Pick<MethodResult, 'method' | 'iterations' | 'losses'>[]): EvaluationSummary {
-  const means = new Map<string, StepLosses & { count: number }>();
+export function summarize(rows: readonly Pick<MethodResult, 'method' | 'iterations' | 'losses' | 'droplets'>[]): EvaluationSummary {
+  const means = new Map<string, StepLosses & { droplets: number; count: number }>();
   for (const r of rows) {
     const key = methodLabel(r);
-    const m = means.get(key) ?? { content: 0, style: 0, tv: 0, total: 0, count: 0 };
+    const m = means.get(key) ?? { content: 0, style: 0, tv: 0, total: 0, droplets: 0, count: 0 };
     m.content += r.losses.content;
     m.style += r.losses.style;
     m.tv += r.losses.tv;
     m.total += r.losses.total;
+    m.droplets += r.droplets;
     m.count++;
     means.set(key, m);
   }
@@ -114,16 +122,27 @@ export function summarize(rows: readonly Pick<MethodResult, 'method' | 'iteratio
     m.style /= m.count;
     m.tv /= m.count;
     m.total /= m.count;
+    m.droplets /= m.count;
   }
   const counts = [...new Set(rows.filter((r) => r.method === 'gatys').map((r) => r.iterations!))].sort((a, b) => a - b);
   const net = means.get('net');
-  const matchedAt = net ? (counts.find((n) => means.get(`gatys@${n}`)!.total <= net.total) ?? null) : null;
-  return { means, matchedAt, maxIterations: counts[counts.length - 1] ?? 0 };
+  if (!net || counts.length === 0) return { means, standing: null };
+  // The first count whose loss is at or below the net's: Gatys needs between the count before it and it.
+  const reached = counts.findIndex((n) => means.get(`gatys@${n}`)!.total <= net.total);
+  const standing: EvaluationSummary['standing'] =
+    reached === -1
+      ? { kind: 'above', iterations: counts[counts.length - 1] }
+      : reached === 0
+        ? { kind: 'below', iterations: counts[0] }
+        : { kind: 'between', from: counts[reached - 1], to: counts[reached] };
+  return { means, standing };
 }
 
-/** "the net matches Gatys at ~N iterations" / "… at more than MAX iterations". */
+/** Where the net stands against Gatys, in words (Johnson et al. claim a net ≈ 50–100 L-BFGS iterations). */
 export function matchSentence(s: EvaluationSummary): string {
-  return s.matchedAt !== null
-    ? `the net matches Gatys at ~${s.matchedAt} iterations`
-    : `the net matches Gatys at more than ${s.maxIterations} iterations`;
+  const st = s.standing;
+  if (st === null) return 'no Gatys iterations measured';
+  if (st.kind === 'above') return `the net is better than Gatys after ${st.iterations} iterations (the most measured)`;
+  if (st.kind === 'below') return `the net is worse than Gatys after ${st.iterations} iterations (the fewest measured): it matches fewer than ${st.iterations}`;
+  return `the net matches Gatys at between ${st.from} and ${st.to} iterations`;
 }

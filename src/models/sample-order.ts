@@ -1,6 +1,6 @@
 /**
  * The order in which training samples are drawn, as a pure function of (seed, sample index): epoch e visits
- * the dataset in a seeded permutation of its own, and each sample gets its own crop position and flip. Being
+ * the dataset in a seeded permutation of its own, and each sample gets its own crop position, scale and flip. Being
  * counter-based, the whole random state of the data pipeline is (seed, samples drawn so far): it prefetches
  * ahead freely and resumes exactly from a checkpoint that records the count.
  */
@@ -22,6 +22,14 @@ export function uniformAt(...values: number[]): number {
   return hash32(...values) / 4294967296;
 }
 
+/**
+ * How a photo is scaled before its training crop: `random` (the default of new runs) draws a scale between
+ * "the shorter side fits the crop" and the photo's own resolution; `shorter-side` always shrinks the shorter
+ * side to the crop (runs before `random` existed, whose checkpoints do not record a mode).
+ */
+export type CropScale = 'random' | 'shorter-side';
+export const CROP_SCALES: readonly CropScale[] = ['random', 'shorter-side'];
+
 export interface SampleChoice {
   /** Index into the dataset's (sorted) file list. */
   file: number;
@@ -29,12 +37,19 @@ export interface SampleChoice {
   /** Crop position as fractions of the free range: x0 = floor(cropX · (width − size + 1)). */
   cropX: number;
   cropY: number;
+  /**
+   * Where the photo's scale falls in its allowed range, in [0, 1): 0 shrinks the shorter side to the crop,
+   * values towards 1 approach the photo's own resolution (read only by the `random-scale` crop mode).
+   */
+  scale: number;
 }
 
 const STREAM_PERMUTATION = 1;
 const STREAM_FLIP = 2;
 const STREAM_CROP_X = 3;
 const STREAM_CROP_Y = 4;
+// A stream of its own, so that the older choices (file, flip, crop position) stay exactly what they were.
+const STREAM_SCALE = 5;
 
 export class SampleOrder {
   /** The last two epochs' permutations: prefetching across an epoch boundary alternates between them. */
@@ -62,6 +77,7 @@ export class SampleOrder {
       flip: uniformAt(this.seed, STREAM_FLIP, index) < 0.5,
       cropX: uniformAt(this.seed, STREAM_CROP_X, index),
       cropY: uniformAt(this.seed, STREAM_CROP_Y, index),
+      scale: uniformAt(this.seed, STREAM_SCALE, index),
     };
   }
 }

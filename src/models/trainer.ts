@@ -128,6 +128,7 @@ export class Trainer {
       this.adam.zeroGrad();
       throw new NonFiniteLossError(this.stepCount + 1, losses);
     }
+    this.adam.lr = learningRateAt(this.config, this.stepCount + 1);
     this.adam.step();
     this.samplesSeen += batch.shape[0];
     return losses;
@@ -162,6 +163,12 @@ export class Trainer {
     this.loss.dispose();
     this.net.dispose();
   }
+}
+
+/** The learning rate of step `step` (1-based): config.lr, ramped up linearly over the warm-up steps. */
+export function learningRateAt(config: Pick<TrainConfig, 'lr' | 'warmupSteps'>, step: number): number {
+  const warmup = config.warmupSteps ?? 0;
+  return warmup > 0 && step < warmup ? (config.lr * step) / warmup : config.lr;
 }
 
 function checkVgg(config: TrainConfig, vgg: Vgg): void {

@@ -3,6 +3,7 @@ import { createNodeEngine } from '../../engine/node.js';
 import { StyleLoss, type LossConfig } from '../../models/losses.js';
 import { loadTransformNet } from '../../models/model-file.js';
 import { evaluatePhoto, matchSentence, methodLabel, summarize, type MethodResult } from '../../models/evaluate.js';
+import { dropletOverlay, measureDroplets } from '../../models/droplets.js';
 import type { GatysInit, GatysOptimizer } from '../../models/gatys.js';
 import type { VggArchitecture, VggInput } from '../../models/vgg.js';
 import { UsageError, type Command, type ParsedArgs } from '../args.js';
@@ -14,7 +15,7 @@ import { buildVgg, checkImageSide, imageTensor, lossSettings, lossWeightOptions,
 import { progressReporter } from '../progress.js';
 import { assertFiniteWeights, checkedNet } from '../finite.js';
 
-export const CSV_HEADER = 'image,method,iterations,evaluations,seconds,content_loss,style_loss,tv_loss,total_loss';
+export const CSV_HEADER = 'image,method,iterations,evaluations,seconds,content_loss,style_loss,tv_loss,total_loss,droplet_share';
 /** Pixels between the panels of a contact sheet (white). */
 const GAP = 4;
 
@@ -46,12 +47,21 @@ function csvField(s: string): string {
   return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
+/** A share as a percentage with two decimals ("0.73 %"). */
+function percent(share: number): string {
+  return `${(share * 100).toFixed(2)} %`;
+}
+
 export function csvRow(image: string, r: MethodResult): string {
   const l = r.losses;
-  return [csvField(image), r.method, r.iterations ?? '', r.evaluations ?? '', r.seconds.toFixed(3), l.content, l.style, l.tv, l.total].join(',');
+  return [csvField(image), r.method, r.iterations ?? '', r.evaluations ?? '', r.seconds.toFixed(3), l.content, l.style, l.tv, l.total, r.droplets].join(',');
 }
 
 function parseCounts(args: ParsedArgs): number[] {
+  if (args.flag('net-only')) {
+    if (args.given.has('gatys-iters')) throw new UsageError('--net-only measures the net alone: give it or --gatys-iters, not both');
+    return [];
+  }
   const counts = args.list('gatys-iters').map((s) => {
     const n = Number(s);
     if (!Number.isInteger(n) || n < 1 || n > 100000) throw new UsageError(`--gatys-iters: '${s}' is not a whole number between 1 and 100000`);
@@ -69,6 +79,7 @@ export const evalCommand: Command = {
     { name: 'style', alias: 's', type: 'string', valueName: 'IMG', description: 'the style image the net was trained on' },
     { name: 'data', type: 'string', valueName: 'DIR', description: 'folder of photos, searched recursively for JPEG/PNG' },
     { name: 'gatys-iters', type: 'list', valueName: 'N1,N2,...', default: ['50', '100', '300'], description: 'Gatys iteration counts to measure (one run to the largest)' },
+    { name: 'net-only', type: 'boolean', description: "the net's losses and droplets only, no Gatys optimisation (quick; for checkpoints during a run)" },
     { name: 'size', type: 'number', integer: true, min: 16, max: 4096, default: 256, description: 'long side the photos are resized to, pixels' },
     { name: 'style-size', type: 'number', integer: true, min: 16, max: 4096, description: "long side of the style image (default: the model's training setting, else --size)" },
     { name: 'limit', type: 'number', integer: true, min: 1, valueName: 'K', description: 'evaluate the first K photos only (sorted by path)' },
@@ -84,8 +95,11 @@ export const evalCommand: Command = {
   details: [
     "Losses are the training loss's terms (content, style, TV and the weighted total; the model's training",
     'weights when it records them, else cw 1, sw 0.3, tvw 0), measured on the 8-bit images. eval.csv has one row',
-    'per photo and method (net, and gatys at each count); NAME_eval.png shows photo | net | Gatys at each count |',
-    'style at the same height. The last line says at how many Gatys iterations the mean total loss reaches the net\'s.',
+    'per photo and method (net, and gatys at each count); NAME_eval.png shows photo | net | the net\'s droplets |',
+    'Gatys at each count | style at the same height. The last line says where the net\'s mean total loss falls',
+    'among Gatys\'s iteration counts (Johnson et al. report a trained net ≈ 50–100 L-BFGS iterations).',
+    'Droplets: the share of pixels in solid near-black blobs (≥ 5×5) where the photo is not dark, the failure of',
+    'a net whose output saturates; the sheet paints them magenta over the faded output.',
     'A photo that cannot be read (or is too thin for the loss network) is skipped with a warning.',
     '',
     'example:',
@@ -176,10 +190,12 @@ export const evalCommand: Command = {
         await net.check();
         for (const r of results) {
           csv.push(csvRow(file, r));
-          log(`  ${methodLabel(r).padEnd(12)} content ${r.losses.content.toExponential(3)}  style ${r.losses.style.toExponential(3)}  tv ${r.losses.tv.toExponential(3)}  total ${r.losses.total.toExponential(3)}  (${r.seconds.toFixed(2)} s)`);
+          log(`  ${methodLabel(r).padEnd(12)} content ${r.losses.content.toExponential(3)}  style ${r.losses.style.toExponential(3)}  tv ${r.losses.tv.toExponential(3)}  total ${r.losses.total.toExponential(3)}  droplets ${percent(r.droplets)}  (${r.seconds.toFixed(2)} s)`);
         }
         all.push(...results.map((r) => ({ ...r, rgba: new Uint8Array(0) })));
-        const panels: RgbaImage[] = [photo, ...results.map((r) => ({ width: photo.width, height: photo.height, data: r.rgba })), styleImage];
+        const images = results.map((r) => ({ width: photo.width, height: photo.height, data: r.rgba }));
+        const droplets = dropletOverlay(images[0], measureDroplets(photo, images[0]).mask);
+        const panels: RgbaImage[] = [photo, images[0], { ...droplets, data: new Uint8Array(droplets.data) }, ...images.slice(1), styleImage];
         const sheetPath = join(outDir, `${name}_eval.png`);
         writeOutputFile(sheetPath, encodeImage(contactSheet(panels, photo.height), 'png'));
         // The CSV so far, so that an interrupted run keeps its finished photos.
@@ -189,7 +205,9 @@ export const evalCommand: Command = {
       if (all.length === 0) throw new CliError(`none of the ${files.length} photos under ${dataDir} could be evaluated`);
       const evaluated = files.length - skipped.length;
       const summary = summarize(all);
-      const means = [...summary.means].map(([label, m]) => `${label} ${m.total.toExponential(3)} (content ${m.content.toExponential(2)}, style ${m.style.toExponential(2)}, tv ${m.tv.toExponential(2)})`);
+      const means = [...summary.means].map(
+        ([label, m]) => `${label} ${m.total.toExponential(3)} (content ${m.content.toExponential(2)}, style ${m.style.toExponential(2)}, tv ${m.tv.toExponential(2)}, droplets ${percent(m.droplets)})`,
+      );
       process.stdout.write(`mean total loss over ${evaluated} photos${skipped.length ? ` (${skipped.length} skipped: ${skipped.join(', ')})` : ''}: ${means.join('; ')}\n`);
       process.stdout.write(`${matchSentence(summary)} (${csvPath})\n`);
       loss.dispose();

@@ -13,12 +13,13 @@ import { readSafetensors } from '../../models/safetensors.js';
 import { stylizeRgba } from '../../models/stylize.js';
 import { NonFiniteLossError, Trainer } from '../../models/trainer.js';
 import type { Vgg, VggArchitecture, VggInput } from '../../models/vgg.js';
+import { CROP_SCALES, type CropScale } from '../../models/sample-order.js';
 import { UsageError, type Command, type ParsedArgs } from '../args.js';
 import { DataLoader, listImages } from '../data-loader.js';
 import { appendOutputFile, InputSet, isInside, readInputFile, requireDirectory, requireOutputDirectory, writeOutputFile } from '../files.js';
 import { decodeImage, encodeImage, fitImage, resizeToEdge, type RgbaImage } from '../image-io.js';
 import { lossCurveSvg, type LossRecord } from '../loss-curve.js';
-import { buildVgg, checkImageSide, imageTensor, readVggFile, resolveLossConfig, type LossOverrides, type VggFile } from '../loss-network.js';
+import { buildVgg, checkImageSide, imageTensor, readVggFile, resolveLossConfig, vggOptions, vggPath, type LossOverrides, type VggFile } from '../loss-network.js';
 import { formatDuration } from '../progress.js';
 import { CliError } from '../errors.js';
 import { packageVersion } from '../package-files.js';
@@ -48,6 +49,10 @@ export interface TrainOptions extends LossOverrides {
   init?: string;
   sample?: string;
   seed: number;
+  /** How photos are scaled before cropping (a new run records it; a resumed run keeps the checkpoint's). */
+  cropScale: CropScale;
+  /** Steps of linear learning-rate warm-up (0: none). */
+  warmup: number;
   vggArch: VggArchitecture | 'auto';
   vggInput: VggInput | 'auto';
   /** Decoding threads; 0 decodes on the main thread. */
@@ -101,6 +106,8 @@ function checkResumeOptions(o: TrainOptions, c: TrainConfig): void {
     ['lr', o.lr, c.lr],
     ['width', o.width, c.widthMultiplier],
     ['seed', o.seed, c.seed],
+    ['crop-scale', o.cropScale, c.cropScale ?? 'shorter-side'],
+    ['warmup', o.warmup, c.warmupSteps ?? 0],
     ['style-size', o.styleSize, c.styleSize],
     ['content-weight', o.contentWeight, c.loss.contentWeight],
     ['style-weight', o.styleWeight, c.loss.styleWeight],
@@ -270,6 +277,8 @@ function planTrain(o: TrainOptions, log: (line: string) => void): TrainPlan | nu
       lr: o.lr,
       widthMultiplier: init ? init.metadata.architecture.widthMultiplier : o.width,
       seed: o.seed,
+      cropScale: o.cropScale,
+      ...(o.warmup > 0 ? { warmupSteps: o.warmup } : {}),
       ...(init ? { init: { source: init.path, architecture: init.metadata.architecture.name } } : {}),
       loss: resolveLossConfig(defaultLossConfig(vgg.architecture, vgg.input), o, vgg.architecture),
       vgg: { architecture: vgg.architecture, input: vgg.input },
@@ -440,15 +449,16 @@ export async function runTrain(o: TrainOptions): Promise<number> {
       size: config.size,
       batch: config.batch,
       seed: config.seed,
+      cropScale: config.cropScale ?? 'shorter-side',
       start: trainer.samplesSeen,
       workers: o.workers,
       onWarning: (m) => log(`warning: ${m}`),
     });
     log(
-      `training ${config.styleName ?? 'style'}: ${plan.files.length} images, ${config.size}² crops, batch ${config.batch}, ` +
+      `training ${config.styleName ?? 'style'}: ${plan.files.length} images, ${config.size}² crops (${config.cropScale ?? 'shorter-side'} scale), batch ${config.batch}, ` +
         `steps ${trainer.stepCount + 1}..${plan.total}, ${config.vgg.architecture} (${config.vgg.input}) layers ` +
         `content ${config.loss.contentLayer} style ${config.loss.styleLayers.join(',')}, weights ${config.loss.contentWeight}/` +
-        `${config.loss.styleWeight}/${config.loss.tvWeight}, ${loader.threadCount || 'no'} decoding threads, on ${engine.describe()}`,
+        `${config.loss.styleWeight}/${config.loss.tvWeight}, lr ${config.lr}${config.warmupSteps ? ` (warm-up ${config.warmupSteps} steps)` : ''}, ${loader.threadCount || 'no'} decoding threads, on ${engine.describe()}`,
     );
     const run: TrainRun = { plan, engine, trainer, loader, losses: new LossLog(paths.log, records), dtype: o.saveDtype === 'f16' ? 'F16' : 'F32', stop, outPath: o.out, session, startedAt };
     await trainSteps(run, o, log);
@@ -477,11 +487,10 @@ function optionalNumber(args: ParsedArgs, name: string): number | undefined {
 export const trainCommand: Command = {
   name: 'train',
   summary: 'Train a transform net for a style (Johnson et al. perceptual losses on a VGG).',
-  usage: 'train --style IMG --data DIR --vgg FILE --out MODEL [options]',
+  usage: 'train --style IMG --data DIR --out MODEL [options]',
   options: [
     { name: 'style', type: 'string', valueName: 'IMG', description: 'style image (JPEG or PNG)' },
     { name: 'data', type: 'string', valueName: 'DIR', description: 'folder of training photos, searched recursively for JPEG/PNG' },
-    { name: 'vgg', type: 'string', valueName: 'FILE', description: 'VGG16/VGG19 weights (safetensors, torchvision names features.N.weight)' },
     { name: 'out', alias: 'o', type: 'string', valueName: 'MODEL', description: 'model file to write (.safetensors); checkpoint, log, curve and sample go beside it' },
     { name: 'size', type: 'number', integer: true, min: 8, max: 2048, default: 256, description: 'side of the square training crops' },
     { name: 'batch', type: 'number', integer: true, min: 1, max: 256, default: 4, description: 'images per step' },
@@ -500,8 +509,15 @@ export const trainCommand: Command = {
     { name: 'init', type: 'string', valueName: 'MODEL', description: "start from this model's weights (either architecture, e.g. an imported ml5 net) instead of random ones" },
     { name: 'sample', type: 'string', valueName: 'IMG', description: 'photo stylised at each checkpoint (written beside it)' },
     { name: 'seed', type: 'number', integer: true, min: 0, max: 2 ** 31 - 1, default: 1, description: 'seed of the initial weights and the data order' },
-    { name: 'vgg-arch', type: 'string', choices: ['auto', 'vgg16', 'vgg19'], default: 'auto', description: 'VGG architecture of --vgg (auto: from its layers)' },
-    { name: 'vgg-input', type: 'string', choices: ['auto', 'caffe', 'torchvision'], default: 'auto', description: "input convention of --vgg: caffe (0..255 minus mean) or torchvision (/255, mean/std); auto: from the file's metadata" },
+    {
+      name: 'crop-scale',
+      type: 'string',
+      choices: [...CROP_SCALES],
+      default: 'random',
+      description: "how each photo is scaled before its crop: random (between 'shorter side = crop' and the photo's own size) or shorter-side (always the whole photo shrunk; runs before random existed)",
+    },
+    { name: 'warmup', type: 'number', integer: true, min: 0, default: 0, valueName: 'N', description: 'ramp the learning rate up linearly over the first N steps (use ~100 with --init: fresh Adam steps wreck a trained net)' },
+    ...vggOptions,
     { name: 'workers', type: 'number', integer: true, min: 0, max: 64, description: 'image decoding threads (default: cores − 1, at least 1)' },
     { name: 'save-dtype', type: 'string', choices: ['f32', 'f16'], default: 'f32', description: 'precision of the checkpoint and model written: f16 halves them (checkpoint 10 MB instead of 20 at width 1); a resume from an f16 checkpoint is close, not bit-exact' },
   ],
@@ -513,7 +529,7 @@ export const trainCommand: Command = {
     'No output replaces an input; MODEL must be named *.safetensors, outside --data (docs/CLI-PROMISES.md).',
     '',
     'example:',
-    '  fast-style-webgpu train --style starry_night.jpg --data photos/ --vgg vgg19.safetensors \\',
+    '  fast-style-webgpu train --style starry_night.jpg --data photos/ \\',
     '    --out starry.safetensors --size 128 --iters 1000 --style-weight 0.1 --sample photo.jpg',
   ].join('\n'),
   async run(args: ParsedArgs): Promise<number> {
@@ -521,7 +537,7 @@ export const trainCommand: Command = {
     return runTrain({
       style: args.required('style'),
       data: args.required('data'),
-      vgg: args.required('vgg'),
+      vgg: vggPath(args, 'train'),
       out: args.required('out'),
       size: args.number('size')!,
       batch: args.number('batch')!,
@@ -540,6 +556,8 @@ export const trainCommand: Command = {
       init: args.string('init'),
       sample: args.string('sample'),
       seed: args.number('seed')!,
+      cropScale: args.string('crop-scale') as CropScale,
+      warmup: args.number('warmup')!,
       vggArch: args.string('vgg-arch') as VggArchitecture | 'auto',
       vggInput: args.string('vgg-input') as VggInput | 'auto',
       workers: args.given.has('workers') ? args.number('workers')! : Math.max(1, availableParallelism() - 1),
