@@ -1,4 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -342,7 +343,17 @@ describe.skipIf(!haveCli)('train CLI (dist/cli.js in a child process)', () => {
       expect(tuned.stderr).toMatch(/starting from the weights of .*init\.safetensors \(ml5-lengstrom, width 0\.25\)/);
       const out = readSafetensors(readFileSync(join(dir, 't.safetensors')));
       expect(JSON.parse(out.metadata.architecture).name).toBe('ml5-lengstrom');
-      expect(JSON.parse(out.metadata.training).init).toEqual({ source: join(dir, 'init.safetensors'), architecture: 'ml5-lengstrom' });
+      expect(JSON.parse(out.metadata.training).init).toEqual({
+        source: join(dir, 'init.safetensors'),
+        architecture: 'ml5-lengstrom',
+        sha256: createHash('sha256').update(readFileSync(join(dir, 'init.safetensors'))).digest('hex'),
+      });
+      // A model trained by us carries its run along: the step count, its config and its sessions.
+      const again = run(args('t2.safetensors', '--iters', '1', '--init', join(dir, 't.safetensors')));
+      expect(again.status, again.stderr).toBe(0);
+      const lineage = JSON.parse(readSafetensors(readFileSync(join(dir, 't2.safetensors'))).metadata.training).init;
+      expect(lineage).toMatchObject({ source: join(dir, 't.safetensors'), step: 2, training: { warmupSteps: 4, init: { architecture: 'ml5-lengstrom' } } });
+      expect(lineage.history.map((h: { firstStep: number; lastStep: number }) => [h.firstStep, h.lastStep])).toEqual([[1, 2]]);
       expect([...out.tensors.keys()]).toEqual([...init.tensors.keys()]);
       // Two Adam steps at lr 1e-3 warmed up over 4 steps (2.5e-4, then 5e-4) move each weight by at most
       // ~7.5e-4 from where it started (2e-3 without the warm-up): the run began at the given weights (random

@@ -52,9 +52,11 @@ export interface TrainConfig {
   styleName?: string;
   /**
    * The model file whose weights the run started from (`train --init`) and its architecture; absent: random
-   * johnson2016 weights from `seed`.
+   * johnson2016 weights from `seed`. When that model was trained by us, its lineage comes along (its file's
+   * sha256, steps, training config and sessions), so that a fine-tuned model still records every step that
+   * made it even after the file it started from is replaced.
    */
-  init?: { source: string; architecture: ArchitectureName };
+  init?: { source: string; architecture: ArchitectureName; sha256?: string; step?: number; training?: Record<string, unknown>; history?: TrainingSession[] };
   /**
    * What the run was trained on, so that a resumed run can refuse other inputs: the SHA-256 (hex) of the
    * style image file's bytes and of the data list (see the CLI's dataListSha256). Absent in checkpoints

@@ -4,7 +4,7 @@ import { Engine, type AdapterSummary, type EngineOptions } from '../engine/engin
 import { ml5CheckpointTensors, ml5ModelMetadata, parseMl5Manifest } from '../models/ml5-checkpoint.js';
 import { loadTransformNet, type ModelMetadata } from '../models/model-file.js';
 import { TransformNet } from '../models/transform-net.js';
-import { stylizeRgba } from '../models/stylize.js';
+import { stylizeRgba, type StylizeMode } from '../models/stylize.js';
 import { toImageData, toRgba, type ImageDataLike, type ImageInput, type RgbaImage } from './pixels.js';
 
 export interface StylizerOptions {
@@ -30,6 +30,10 @@ export interface StylizeImageOptions {
    * runs layer by layer in row bands, with the same result (models/banded.ts). Default: the adapter's limit.
    */
   memoryBytes?: number;
+  /** Told how this image runs, before it runs: 'one-pass', or 'banded' (an image beyond the memory budget). */
+  onMode?(mode: StylizeMode): void;
+  /** Progress of the run, for a progress bar: steps done of total (one pass reports 1 of 1 when it ends). */
+  onProgress?(done: number, total: number): void;
 }
 
 export interface Stylizer {
@@ -137,10 +141,11 @@ export async function createStylizer(model: ModelSource, options: StylizerOption
   // The engine's tensor scopes are a stack: run one stylization at a time (webcam frames queue up).
   let queue: Promise<unknown> = Promise.resolve();
 
-  async function run(content: RgbaImage, strength: number, preserveColors: boolean, memoryBytes: number | undefined): Promise<ImageDataLike> {
+  async function run(content: RgbaImage, opts: StylizeImageOptions & { strength: number }): Promise<ImageDataLike> {
     if (disposed) throw new Error('stylize() after dispose()');
     const rgba = content.data instanceof Uint8Array ? content.data : new Uint8Array(content.data.buffer, content.data.byteOffset, content.data.byteLength);
-    const styled = await stylizeRgba(net, { width: content.width, height: content.height, data: rgba }, { strength, preserveColors, memoryBytes });
+    const { strength, preserveColors = false, memoryBytes, onMode, onProgress } = opts;
+    const styled = await stylizeRgba(net, { width: content.width, height: content.height, data: rgba }, { strength, preserveColors, memoryBytes, onMode, onProgress });
     return toImageData(content.width, content.height, new Uint8ClampedArray(styled.data.buffer, styled.data.byteOffset, styled.data.byteLength));
   }
 
@@ -156,9 +161,7 @@ export async function createStylizer(model: ModelSource, options: StylizerOption
       } catch (e) {
         return Promise.reject(e);
       }
-      const preserveColors = opts.preserveColors ?? false;
-      const memoryBytes = opts.memoryBytes;
-      const result = queue.then(() => run(content, strength, preserveColors, memoryBytes));
+      const result = queue.then(() => run(content, { ...opts, strength }));
       queue = result.catch(() => undefined);
       return result;
     },

@@ -7,8 +7,8 @@ import type { Engine } from '../../engine/engine.js';
 import { Tensor } from '../../engine/tensor.js';
 import { rgbaToTensor } from '../../ops/image.js';
 import { defaultLossConfig } from '../../models/losses.js';
-import { decodeCheckpoint, encodeCheckpoint, type TrainConfig, type TrainingSession, type TrainingState, type TrainProvenance } from '../../models/checkpoint.js';
-import { CHECKPOINT_FORMAT, decodeMetadata, loadTransformNet, MODEL_FORMAT, type ModelMetadata } from '../../models/model-file.js';
+import { decodeCheckpoint, decodeHistory, encodeCheckpoint, type TrainConfig, type TrainingSession, type TrainingState, type TrainProvenance } from '../../models/checkpoint.js';
+import { CHECKPOINT_FORMAT, decodeMetadata, HISTORY_KEY, loadTransformNet, MODEL_FORMAT, type ModelMetadata } from '../../models/model-file.js';
 import { readSafetensors } from '../../models/safetensors.js';
 import { stylizeRgba } from '../../models/stylize.js';
 import { NonFiniteLossError, Trainer } from '../../models/trainer.js';
@@ -207,6 +207,20 @@ class LossLog {
   }
 }
 
+/** What a new run records of the model it starts from: the file, and the run that trained it when it was ours. */
+function initLineage(init: { path: string; bytes: Uint8Array; metadata: ModelMetadata }): NonNullable<TrainConfig['init']> {
+  const m = init.metadata;
+  const history = decodeHistory(readSafetensors(init.bytes, init.path).metadata[HISTORY_KEY], init.path);
+  return {
+    source: init.path,
+    architecture: m.architecture.name,
+    sha256: sha256(init.bytes),
+    ...(m.step !== undefined ? { step: m.step } : {}),
+    ...(m.training ? { training: m.training } : {}),
+    ...(history.length ? { history } : {}),
+  };
+}
+
 /** Everything a run needs that can be checked and read before the GPU is touched. */
 interface TrainPlan {
   paths: ReturnType<typeof trainPaths>;
@@ -279,7 +293,7 @@ function planTrain(o: TrainOptions, log: (line: string) => void): TrainPlan | nu
       seed: o.seed,
       cropScale: o.cropScale,
       ...(o.warmup > 0 ? { warmupSteps: o.warmup } : {}),
-      ...(init ? { init: { source: init.path, architecture: init.metadata.architecture.name } } : {}),
+      ...(init ? { init: initLineage(init) } : {}),
       loss: resolveLossConfig(defaultLossConfig(vgg.architecture, vgg.input), o, vgg.architecture),
       vgg: { architecture: vgg.architecture, input: vgg.input },
       styleSize: o.styleSize,
