@@ -51,8 +51,8 @@ describe('measureDroplets', () => {
 describe('eval summary: where the net stands against Gatys', () => {
   const losses = (total: number) => ({ content: total, style: 0, tv: 0, total });
   const rows = (net: number, gatys: [number, number][]) => [
-    { method: 'net' as const, losses: losses(net), droplets: 0.01 },
-    ...gatys.map(([iterations, total]) => ({ method: 'gatys' as const, iterations, losses: losses(total), droplets: 0 })),
+    { method: 'net' as const, losses: losses(net), droplets: 0.01, styleRatio: 0.5 },
+    ...gatys.map(([iterations, total]) => ({ method: 'gatys' as const, iterations, losses: losses(total), droplets: 0, styleRatio: 0.1 })),
   ];
   const g: [number, number][] = [[25, 100], [50, 60], [100, 40]];
 
@@ -65,8 +65,9 @@ describe('eval summary: where the net stands against Gatys', () => {
   });
 
   it('averages droplets per method', () => {
-    const s = summarize([...rows(1, g), { method: 'net', losses: losses(3), droplets: 0.03 }]);
+    const s = summarize([...rows(1, g), { method: 'net', losses: losses(3), droplets: 0.03, styleRatio: 0.7 }]);
     expect(s.means.get('net')!.droplets).toBeCloseTo(0.02, 12);
     expect(s.means.get('net')!.total).toBeCloseTo(2, 12);
+    expect(s.means.get('net')!.styleRatio).toBeCloseTo(0.6, 12);
   });
 });

@@ -17,7 +17,7 @@ import { buildCliIfStale, CLI, ROOT } from './helpers/cli.js';
 const SHARED_VGG19 = join(ROOT, '../shared/assets/vgg/vgg19_conv1_1-conv3_4.safetensors');
 const haveShared = existsSync(SHARED_VGG19);
 const which = haveShared ? 'shared VGG19' : 'random VGG19 weights';
-const CSV_HEADER = 'image,method,iterations,evaluations,seconds,content_loss,style_loss,tv_loss,total_loss,droplet_share';
+const CSV_HEADER = 'image,method,iterations,evaluations,seconds,content_loss,style_loss,tv_loss,total_loss,droplet_share,style_ratio';
 
 const work = mkdtempSync(join(tmpdir(), 'eval-test-'));
 let vgg = SHARED_VGG19;
@@ -91,7 +91,8 @@ describe(`eval and optimize commands (${which})`, () => {
       ['b.png', 'gatys', '2'],
     ]);
     for (const c of rows) {
-      expect(c).toHaveLength(10);
+      expect(c).toHaveLength(11);
+      expect(Number(c[10])).toBeGreaterThan(0);
       expect(Number(c[9])).toBeGreaterThanOrEqual(0);
       expect(Number(c[9])).toBeLessThanOrEqual(1);
       for (const v of c.slice(4)) expect(Number.isFinite(Number(v)), `${v} in ${c.join(',')}`).toBe(true);
@@ -104,7 +105,7 @@ describe(`eval and optimize commands (${which})`, () => {
       const sheet = decodeImage(new Uint8Array(readFileSync(join(out, `${name}_eval.png`))), name);
       expect([sheet.width, sheet.height]).toEqual([5 * w + 2 * h + 5 * 4, h]);
     }
-    expect(r.stdout).toMatch(/mean total loss over 2 photos: net .*droplets \d+\.\d\d %.*gatys@1 .*gatys@2/);
+    expect(r.stdout).toMatch(/mean total loss over 2 photos: net .*droplets \d+\.\d\d %, style\/photo \d+\.\d{3}.*gatys@1 .*gatys@2/);
     expect(r.stdout).toMatch(/the net (is worse than Gatys after 1 iterations|matches Gatys at between 1 and 2 iterations|is better than Gatys after 2 iterations)/);
     // No temporary files left behind.
     expect(readdirSync(out).sort()).toEqual(['a_eval.png', 'b_eval.png', 'eval.csv']);

@@ -21,6 +21,8 @@ export interface MethodResult {
   losses: StepLosses;
   /** Share of the image's pixels in black droplets (see droplets.ts). */
   droplets: number;
+  /** Its style loss over the photo's own (the unstylised photo against the style): how far it moved toward the style. */
+  styleRatio: number;
   /** The image, RGBA (alpha copied from the photo). */
   rgba: Uint8Array;
 }
@@ -63,7 +65,9 @@ export async function evaluatePhoto(net: TransformNetLike, loss: StyleLoss, phot
   const styled = await stylizeRgba(net, photo);
   const netSeconds = (performance.now() - t0) / 1000;
   const dropletsOf = (rgba: Uint8Array) => measureDroplets(photo, { width: photo.width, height: photo.height, data: rgba }).share;
-  results.push({ method: 'net', seconds: netSeconds, losses: await lossesOf(engine, loss, styled.data, photo), droplets: dropletsOf(styled.data), rgba: styled.data });
+  const photoStyle = (await lossesOf(engine, loss, new Uint8Array(photo.data), photo)).style;
+  const netLosses = await lossesOf(engine, loss, styled.data, photo);
+  results.push({ method: 'net', seconds: netSeconds, losses: netLosses, droplets: dropletsOf(styled.data), styleRatio: netLosses.style / photoStyle, rgba: styled.data });
   if (counts.length === 0) return results;
 
   const snapshots: { iterations: number; evaluations: number; seconds: number; rgba: Uint8Array }[] = [];
@@ -89,14 +93,15 @@ export async function evaluatePhoto(net: TransformNetLike, loss: StyleLoss, phot
     r.image.dispose();
   });
   for (const s of snapshots) {
-    results.push({ method: 'gatys', iterations: s.iterations, evaluations: s.evaluations, seconds: s.seconds, losses: await lossesOf(engine, loss, s.rgba, photo), droplets: dropletsOf(s.rgba), rgba: s.rgba });
+    const losses = await lossesOf(engine, loss, s.rgba, photo);
+    results.push({ method: 'gatys', iterations: s.iterations, evaluations: s.evaluations, seconds: s.seconds, losses, droplets: dropletsOf(s.rgba), styleRatio: losses.style / photoStyle, rgba: s.rgba });
   }
   return results;
 }
 
 export interface EvaluationSummary {
   /** Mean losses and droplet share per method label, in the order first seen. */
-  means: Map<string, StepLosses & { droplets: number; count: number }>;
+  means: Map<string, StepLosses & { droplets: number; styleRatio: number; count: number }>;
   /**
    * Where the net's mean total loss falls among Gatys's: below the fewest iterations measured, between two
    * counts, or above the most; null when no Gatys count was measured.
@@ -104,16 +109,17 @@ export interface EvaluationSummary {
   standing: { kind: 'below'; iterations: number } | { kind: 'between'; from: number; to: number } | { kind: 'above'; iterations: number } | null;
 }
 
-export function summarize(rows: readonly Pick<MethodResult, 'method' | 'iterations' | 'losses' | 'droplets'>[]): EvaluationSummary {
-  const means = new Map<string, StepLosses & { droplets: number; count: number }>();
+export function summarize(rows: readonly Pick<MethodResult, 'method' | 'iterations' | 'losses' | 'droplets' | 'styleRatio'>[]): EvaluationSummary {
+  const means = new Map<string, StepLosses & { droplets: number; styleRatio: number; count: number }>();
   for (const r of rows) {
     const key = methodLabel(r);
-    const m = means.get(key) ?? { content: 0, style: 0, tv: 0, total: 0, droplets: 0, count: 0 };
+    const m = means.get(key) ?? { content: 0, style: 0, tv: 0, total: 0, droplets: 0, styleRatio: 0, count: 0 };
     m.content += r.losses.content;
     m.style += r.losses.style;
     m.tv += r.losses.tv;
     m.total += r.losses.total;
     m.droplets += r.droplets;
+    m.styleRatio += r.styleRatio;
     m.count++;
     means.set(key, m);
   }
@@ -123,6 +129,7 @@ export function summarize(rows: readonly Pick<MethodResult, 'method' | 'iteratio
     m.tv /= m.count;
     m.total /= m.count;
     m.droplets /= m.count;
+    m.styleRatio /= m.count;
   }
   const counts = [...new Set(rows.filter((r) => r.method === 'gatys').map((r) => r.iterations!))].sort((a, b) => a - b);
   const net = means.get('net');

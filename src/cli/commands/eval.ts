@@ -15,7 +15,7 @@ import { buildVgg, checkImageSide, imageTensor, lossSettings, lossWeightOptions,
 import { progressReporter } from '../progress.js';
 import { assertFiniteWeights, checkedNet } from '../finite.js';
 
-export const CSV_HEADER = 'image,method,iterations,evaluations,seconds,content_loss,style_loss,tv_loss,total_loss,droplet_share';
+export const CSV_HEADER = 'image,method,iterations,evaluations,seconds,content_loss,style_loss,tv_loss,total_loss,droplet_share,style_ratio';
 /** Pixels between the panels of a contact sheet (white). */
 const GAP = 4;
 
@@ -54,7 +54,7 @@ function percent(share: number): string {
 
 export function csvRow(image: string, r: MethodResult): string {
   const l = r.losses;
-  return [csvField(image), r.method, r.iterations ?? '', r.evaluations ?? '', r.seconds.toFixed(3), l.content, l.style, l.tv, l.total, r.droplets].join(',');
+  return [csvField(image), r.method, r.iterations ?? '', r.evaluations ?? '', r.seconds.toFixed(3), l.content, l.style, l.tv, l.total, r.droplets, r.styleRatio].join(',');
 }
 
 function parseCounts(args: ParsedArgs): number[] {
@@ -98,6 +98,7 @@ export const evalCommand: Command = {
     'per photo and method (net, and gatys at each count); NAME_eval.png shows photo | net | the net\'s droplets |',
     'Gatys at each count | style at the same height. The last line says where the net\'s mean total loss falls',
     'among Gatys\'s iteration counts (Johnson et al. report a trained net ≈ 50–100 L-BFGS iterations).',
+    'style_ratio: the style loss over that of the unstylised photo (lower: further toward the style).',
     'Droplets: the share of pixels in solid near-black blobs (≥ 5×5) where the photo is not dark, the failure of',
     'a net whose output saturates; the sheet paints them magenta over the faded output.',
     'A photo that cannot be read (or is too thin for the loss network) is skipped with a warning.',
@@ -190,7 +191,7 @@ export const evalCommand: Command = {
         await net.check();
         for (const r of results) {
           csv.push(csvRow(file, r));
-          log(`  ${methodLabel(r).padEnd(12)} content ${r.losses.content.toExponential(3)}  style ${r.losses.style.toExponential(3)}  tv ${r.losses.tv.toExponential(3)}  total ${r.losses.total.toExponential(3)}  droplets ${percent(r.droplets)}  (${r.seconds.toFixed(2)} s)`);
+          log(`  ${methodLabel(r).padEnd(12)} content ${r.losses.content.toExponential(3)}  style ${r.losses.style.toExponential(3)}  tv ${r.losses.tv.toExponential(3)}  total ${r.losses.total.toExponential(3)}  droplets ${percent(r.droplets)}  style/photo ${r.styleRatio.toFixed(3)}  (${r.seconds.toFixed(2)} s)`);
         }
         all.push(...results.map((r) => ({ ...r, rgba: new Uint8Array(0) })));
         const images = results.map((r) => ({ width: photo.width, height: photo.height, data: r.rgba }));
@@ -206,7 +207,7 @@ export const evalCommand: Command = {
       const evaluated = files.length - skipped.length;
       const summary = summarize(all);
       const means = [...summary.means].map(
-        ([label, m]) => `${label} ${m.total.toExponential(3)} (content ${m.content.toExponential(2)}, style ${m.style.toExponential(2)}, tv ${m.tv.toExponential(2)}, droplets ${percent(m.droplets)})`,
+        ([label, m]) => `${label} ${m.total.toExponential(3)} (content ${m.content.toExponential(2)}, style ${m.style.toExponential(2)}, tv ${m.tv.toExponential(2)}, droplets ${percent(m.droplets)}, style/photo ${m.styleRatio.toFixed(3)})`,
       );
       process.stdout.write(`mean total loss over ${evaluated} photos${skipped.length ? ` (${skipped.length} skipped: ${skipped.join(', ')})` : ''}: ${means.join('; ')}\n`);
       process.stdout.write(`${matchSentence(summary)} (${csvPath})\n`);
