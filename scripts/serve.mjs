@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 // A small static server for the web demo: dist/web/ at /, the library bundle (dist/browser.js) at
-// /browser.js, and the shipped models (models/) at /models/ with a generated /models/index.json listing; styles
-// imported by scripts/demo.sh (.models-ml5/, git-ignored) are served and listed there too, after models/.
+// /browser.js, the shipped models (models/) at /models/ with a generated /models/index.json that lists the
+// style files among them (by content: scripts/demo-styles.mjs), and a thumbnail of each style at
+// /thumbnails/NAME.jpg. Styles imported by scripts/demo.sh (.models-ml5/, git-ignored) are served and listed
+// there too, after ours.
 // Usage: npm run serve [-- --port 8080]   (or PORT=8080; default 8080; listens on localhost only)
-import { createReadStream, existsSync, readdirSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { dirname, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { listStyles, makeThumbnail, thumbnailSource } from './demo-styles.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -28,22 +31,6 @@ export const MIME_TYPES = {
   '.ico': 'image/x-icon',
   '.wasm': 'application/wasm',
 };
-
-/** Files in models/ that the demo offers (model files, not notes or listings). */
-function listModels(modelsDir) {
-  if (!existsSync(modelsDir)) return [];
-  return readdirSync(modelsDir, { withFileTypes: true })
-    .filter((d) => d.isFile() && !d.name.startsWith('.') && !/\.(json|md|txt|png|jpe?g|webp)$/i.test(d.name))
-    .map((d) => ({ name: d.name, url: `models/${encodeURIComponent(d.name)}`, bytes: statSync(join(modelsDir, d.name)).size }))
-    .sort((a, b) => a.name.localeCompare(b.name));
-}
-
-/** The shipped models, then the imported ones whose names models/ does not already have. */
-function listAllModels(modelsDir, importedModelsDir) {
-  const shipped = listModels(modelsDir);
-  const names = new Set(shipped.map((m) => m.name));
-  return [...shipped, ...(importedModelsDir ? listModels(importedModelsDir).filter((m) => !names.has(m.name)) : [])];
-}
 
 /**
  * The file under `base` that the URL path segments name, or null when they try to leave it: every segment
@@ -70,8 +57,9 @@ export function safeJoin(base, segments) {
 /**
  * Starts the server. Options: port (0 = any free one), host (default 127.0.0.1), and the folders it serves:
  * webRoot (dist/web), browserBundle (dist/browser.js), modelsDir (models), importedModelsDir (default
- * .models-ml5 when modelsDir is not given, else none). Resolves to
- * { server, port, url, close() }.
+ * .models-ml5 when modelsDir is not given, else none), and where style descriptions and thumbnails come from:
+ * styleConfig (styles/config.json), sharedAssets (../shared/assets; null: none), docsImages (docs/images),
+ * samplesDir (demo-out). Resolves to { server, port, url, close() }.
  */
 export function startServer(options = {}) {
   const webRoot = resolve(options.webRoot ?? join(root, 'dist', 'web'));
@@ -80,8 +68,39 @@ export function startServer(options = {}) {
   // Imported styles: the repository's .models-ml5/ when serving its own models/, else only when asked.
   const importedModelsDir =
     options.importedModelsDir !== undefined ? resolve(options.importedModelsDir) : options.modelsDir === undefined ? join(root, '.models-ml5') : null;
+  const styleConfig = resolve(options.styleConfig ?? join(root, 'styles', 'config.json'));
+  const thumbnailDirs = {
+    sharedAssets: options.sharedAssets === null ? null : resolve(options.sharedAssets ?? join(root, '..', 'shared', 'assets')),
+    docsImages: resolve(options.docsImages ?? join(root, 'docs', 'images')),
+    samples: resolve(options.samplesDir ?? join(root, 'demo-out')),
+  };
   const host = options.host ?? '127.0.0.1';
   const quiet = options.quiet ?? false;
+
+  const styles = () => listStyles({ modelsDir, importedDir: importedModelsDir, configPath: styleConfig });
+  /** What /models/index.json says of a style: what the page shows, where the file and its thumbnail are. */
+  const describe = (s) => ({
+    name: s.name,
+    url: `models/${encodeURIComponent(s.file)}`,
+    bytes: s.bytes,
+    origin: s.origin,
+    style: s.style,
+    painting: s.painting,
+    steps: s.steps,
+    licence: s.licence,
+    source: s.source,
+    thumbnail: thumbnailSource(s, thumbnailDirs) ? `thumbnails/${encodeURIComponent(s.name)}.jpg` : null,
+  });
+  // Thumbnails by source file and its modification time: made once per server, not per page load.
+  const thumbnails = new Map();
+  const thumbnail = (name) => {
+    const style = styles().find((s) => `${s.name}.jpg` === name);
+    const source = style && thumbnailSource(style, thumbnailDirs);
+    if (!source) return null;
+    const key = `${source.path}:${statSync(source.path).mtimeMs}:${source.cell}`;
+    if (!thumbnails.has(key)) thumbnails.set(key, makeThumbnail(source));
+    return thumbnails.get(key);
+  };
 
   const send = (res, status, body, type = 'text/plain; charset=utf-8') => {
     res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-cache' });
@@ -103,12 +122,21 @@ export function startServer(options = {}) {
       file = segments[0] === 'browser.js' ? browserBundle : browserBundle + '.map';
     } else if (segments[0] === 'models') {
       segments = segments.slice(1);
-      if (segments.length === 1 && segments[0] === 'index.json' && !existsSync(join(modelsDir, 'index.json'))) {
-        const body = JSON.stringify({ models: listAllModels(modelsDir, importedModelsDir) }, null, 2) + '\n';
+      if (segments.length === 1 && segments[0] === 'index.json') {
+        const body = JSON.stringify({ models: styles().map(describe) }, null, 2) + '\n';
         return send(res, 200, req.method === 'HEAD' ? '' : body, MIME_TYPES['.json']);
       }
       file = safeJoin(modelsDir, segments);
       if (file && importedModelsDir && !existsSync(file)) file = safeJoin(importedModelsDir, segments) ?? file;
+    } else if (segments[0] === 'thumbnails' && segments.length === 2) {
+      let jpegBytes = null;
+      try {
+        jpegBytes = thumbnail(decodeURIComponent(segments[1]));
+      } catch (e) {
+        if (!quiet) console.error(`thumbnail ${segments[1]}: ${e.message}`);
+      }
+      if (!jpegBytes) return send(res, 404, 'not found\n');
+      return send(res, 200, req.method === 'HEAD' ? '' : jpegBytes, MIME_TYPES['.jpg']);
     } else {
       file = safeJoin(webRoot, segments);
     }

@@ -103,6 +103,18 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
+/**
+ * A style file for the listing, which reads only the safetensors header: the header of a transform net
+ * (no tensors), padded with spaces (JSON whitespace) to `bytes` in all.
+ */
+function styleHeaderFile(bytes: number): Buffer {
+  const json = JSON.stringify({ __metadata__: { format: 'fast-style-webgpu/transform-net' } });
+  const header = Buffer.from(json.padEnd(Math.max(json.length, bytes - 8), ' '));
+  const prefix = Buffer.alloc(8);
+  prefix.writeBigUInt64LE(BigInt(header.length));
+  return Buffer.concat([prefix, header]);
+}
+
 /** Raw HTTP GET (no URL normalisation, unlike fetch, so that `..` reaches the server as sent). */
 function rawGet(port: number, path: string, method = 'GET'): Promise<{ status: number; type: string; body: string }> {
   return new Promise((ok, fail) => {
@@ -190,7 +202,7 @@ describe('static server (scripts/serve.mjs)', () => {
     writeFileSync(join(root, 'web', 'app.js'), 'export {};');
     writeFileSync(join(root, 'web', 'sub', 'index.html'), 'sub');
     writeFileSync(join(root, 'browser.js'), 'export const lib = 1;');
-    writeFileSync(join(root, 'models', 'mosaic.safetensors'), Buffer.alloc(10));
+    writeFileSync(join(root, 'models', 'mosaic.safetensors'), styleHeaderFile(100));
     writeFileSync(join(root, 'models', 'README.md'), 'notes');
     srv = await startServer({ port: 0, webRoot: join(root, 'web'), browserBundle: join(root, 'browser.js'), modelsDir: join(root, 'models'), quiet: true });
   });
@@ -206,10 +218,10 @@ describe('static server (scripts/serve.mjs)', () => {
     expect(lib).toMatchObject({ status: 200, type: 'text/javascript; charset=utf-8', body: 'export const lib = 1;' });
     const model = await rawGet(srv.port, '/models/mosaic.safetensors');
     expect(model).toMatchObject({ status: 200, type: 'application/octet-stream' });
-    expect(model.body.length).toBe(10);
+    expect(model.body.length).toBe(100);
     const list = await rawGet(srv.port, '/models/index.json');
     expect(list.type).toBe('application/json; charset=utf-8');
-    expect(JSON.parse(list.body)).toEqual({ models: [{ name: 'mosaic.safetensors', url: 'models/mosaic.safetensors', bytes: 10 }] });
+    expect(JSON.parse(list.body).models).toMatchObject([{ name: 'mosaic', url: 'models/mosaic.safetensors', bytes: 100, origin: 'ours' }]);
     expect((await rawGet(srv.port, '/sub/')).body).toBe('sub');
     expect((await rawGet(srv.port, '/sub')).status).toBe(301);
     expect((await rawGet(srv.port, '/missing.js')).status).toBe(404);
@@ -219,14 +231,14 @@ describe('static server (scripts/serve.mjs)', () => {
 
   it('serves and lists imported styles (.models-ml5/) after the shipped ones, models/ winning a name clash', async () => {
     mkdirSync(join(root, 'imported'), { recursive: true });
-    writeFileSync(join(root, 'imported', 'wave.safetensors'), Buffer.alloc(7));
-    writeFileSync(join(root, 'imported', 'mosaic.safetensors'), Buffer.alloc(3));
+    writeFileSync(join(root, 'imported', 'wave.safetensors'), styleHeaderFile(90));
+    writeFileSync(join(root, 'imported', 'mosaic.safetensors'), styleHeaderFile(80));
     const both = await startServer({ port: 0, webRoot: join(root, 'web'), browserBundle: join(root, 'browser.js'), modelsDir: join(root, 'models'), importedModelsDir: join(root, 'imported'), quiet: true });
     try {
       const list = JSON.parse((await rawGet(both.port, '/models/index.json')).body);
-      expect(list.models.map((m: { name: string; bytes: number }) => [m.name, m.bytes])).toEqual([['mosaic.safetensors', 10], ['wave.safetensors', 7]]);
-      expect((await rawGet(both.port, '/models/wave.safetensors')).body.length).toBe(7);
-      expect((await rawGet(both.port, '/models/mosaic.safetensors')).body.length).toBe(10);
+      expect(list.models.map((m: { name: string; bytes: number; origin: string }) => [m.name, m.bytes, m.origin])).toEqual([['mosaic', 100, 'ours'], ['wave', 90, 'imported']]);
+      expect((await rawGet(both.port, '/models/wave.safetensors')).body.length).toBe(90);
+      expect((await rawGet(both.port, '/models/mosaic.safetensors')).body.length).toBe(100);
       expect((await rawGet(both.port, '/models/../imported/wave.safetensors')).status).not.toBe(200);
     } finally {
       await both.close();
