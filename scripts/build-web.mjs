@@ -32,9 +32,10 @@ export async function buildBrowserBundle(outdir = join(root, 'dist')) {
 }
 
 /**
- * The demo: web/main.ts to <outdir>/main.js with web/index.html beside it. main.ts imports the library from
- * src/browser.ts for its types; in the bundle that import becomes `./browser.js`, the library bundle served
- * next to the page (scripts/serve.mjs maps it to dist/browser.js), so the demo does not carry a second copy.
+ * The demo: web/main.ts (and the modules it imports) to <outdir>/main.js with web/index.html and web/demo.css
+ * beside it. main.ts imports the library from src/browser.ts for its types; in the bundle that import becomes
+ * `./browser.js`, the library bundle served next to the page (scripts/serve.mjs maps it to dist/browser.js), so
+ * the demo does not carry a second copy.
  */
 export async function buildWeb(outdir = join(root, 'dist', 'web')) {
   mkdirSync(outdir, { recursive: true });
@@ -51,6 +52,6 @@ export async function buildWeb(outdir = join(root, 'dist', 'web')) {
     minify: true,
     plugins: [libraryAsExternal],
   });
-  copyFileSync(join(root, 'web', 'index.html'), join(outdir, 'index.html'));
+  for (const page of ['index.html', 'demo.css']) copyFileSync(join(root, 'web', page), join(outdir, page));
   return outdir;
 }
