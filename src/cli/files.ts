@@ -153,7 +153,7 @@ export function isInside(path: string, dir: string): boolean {
  * symlink to nothing is refused; non-regular files (devices such as /dev/null, FIFOs) are written through,
  * never replaced.
  */
-function writeTarget(path: string): { target: string; through: boolean; mode: number | null } {
+export function writeTarget(path: string): { target: string; through: boolean; mode: number | null } {
   let link = false;
   try {
     link = lstatSync(path).isSymbolicLink();

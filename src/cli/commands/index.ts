@@ -7,5 +7,6 @@ import { infoCommand } from './info.js';
 import { optimizeCommand } from './optimize.js';
 import { stylizeCommand } from './stylize.js';
 import { trainCommand } from './train.js';
+import { videoCommand } from './video.js';
 
-export const commands: readonly Command[] = [stylizeCommand, trainCommand, optimizeCommand, evalCommand, importCommand, convertCommand, infoCommand];
+export const commands: readonly Command[] = [stylizeCommand, videoCommand, trainCommand, optimizeCommand, evalCommand, importCommand, convertCommand, infoCommand];

@@ -28,8 +28,8 @@ interface Job {
   format: ImageFormat;
 }
 
-/** Which model file to load and the style name used in output file names. */
-function chooseModel(args: ParsedArgs): { path: string; styleName: string } {
+/** Which model file to load (--model or --style) and the style name used in output file names. */
+export function chooseModel(args: ParsedArgs, command = 'stylize'): { path: string; styleName: string } {
   const model = args.string('model');
   const style = args.string('style');
   if (model !== undefined && style !== undefined) throw new UsageError('give either --model or --style, not both');
@@ -42,7 +42,7 @@ function chooseModel(args: ParsedArgs): { path: string; styleName: string } {
       throw e;
     }
   }
-  throw new UsageError("missing --model PATH (or --style NAME) for 'stylize'");
+  throw new UsageError(`missing --model PATH (or --style NAME) for '${command}'`);
 }
 
 /** Plans every output before any work, so that naming mistakes fail fast and nothing is half done. */
