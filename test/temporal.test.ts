@@ -1,7 +1,14 @@
 // Issue 21: the flicker measure (src/models/temporal.ts). The panned clip moves by exactly the pan, its noise
 // has the asked-for size, the error is 0 for a net that moves with the picture and large for one whose
 // output is anchored to the frame, and a random transform net lands in between.
-import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { decodeImage, encodeImage } from '../src/cli/image-io.js';
+import { saveTransformNet } from '../src/models/model-file.js';
+import { buildCliIfStale, CLI } from './helpers/cli.js';
 import type { Tensor } from '../src/engine/tensor.js';
 import { Tensor as TensorClass } from '../src/engine/tensor.js';
 import { add } from '../src/autograd/functional.js';
@@ -72,4 +79,30 @@ describe('panned clip and temporal error', () => {
     expect(m.net).toBeGreaterThan(0);
     expect(m.stylised).toHaveLength(3);
   }, 120_000);
+});
+
+describe('flicker command', () => {
+  const work = mkdtempSync(join(tmpdir(), 'flicker-test-'));
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  it('prints the temporal error beside the input clip\'s and the style loss; writes the strip; refuses a pan of 0', async () => {
+    buildCliIfStale();
+    const engine = await testEngine();
+    const net = TransformNet.create(engine, { widthMultiplier: 0.25, seed: 2 });
+    writeFileSync(join(work, 'tiny.safetensors'), await saveTransformNet(net, { style: 'tiny', training: { loss: { contentLayer: 'relu2_2', styleLayers: ['relu1_2', 'relu2_2'], contentWeight: 1, styleWeight: 1, tvWeight: 0 } } }));
+    net.dispose();
+    writeFileSync(join(work, 'photo.png'), encodeImage(photo(48, 40, 6), 'png'));
+    writeFileSync(join(work, 'style.png'), encodeImage(photo(32, 28, 7), 'png'));
+    const run = (...more: string[]) => spawnSync(process.execPath, [CLI, 'flicker', '-m', 'tiny.safetensors', '--photo', 'photo.png', '--size', '24', '--frames', '3', ...more], { cwd: work, encoding: 'utf8', timeout: 240_000 });
+    const r = run('--style-image', 'style.png', '--style-size', '32', '--strip', 'strip.png');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^temporal error \d+\.\d{3} levels \(input clip \d+\.\d{3}: the noise alone; 0 = perfectly stable; pairs \S+ \S+\)$/m);
+    expect(r.stdout).toMatch(/^style loss \d\.\d{3}e[+-]\d+ \(mean over the frames; style\.png at 32 px, layers relu1_2,relu2_2\)$/m);
+    const sheet = decodeImage(new Uint8Array(readFileSync(join(work, 'strip.png'))), 'strip.png');
+    // Frames 24×22 (the 48×40 photo at 26×22 px minus the 2-pixel travel); 3 per row, 2 rows, 2-pixel gaps.
+    expect([sheet.width, sheet.height]).toEqual([3 * 24 + 2 * 2, 2 * 22 + 2]);
+    const bad = run('--pan', '0,0');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/error: --pan expects DX or DX,DY/);
+  }, 300_000);
 });
