@@ -60,7 +60,7 @@ describe('cli import', () => {
   it('--help describes the command, exit 0', () => {
     const r = cli(['import', '--help']);
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/usage: fast-style-webgpu import FOLDER/);
+    expect(r.stdout).toMatch(/usage: fast-style-webgpu import FILE\.pth\|FOLDER/);
     expect(r.stdout).toMatch(/manifest\.json/);
     expect(r.stdout).toMatch(/ml5-lengstrom/);
   });
@@ -112,7 +112,7 @@ describe('cli import', () => {
     expectOneError(cli(['import', join(work, 'nope'), '-o', join(work, 'nope.safetensors')]), /ml5 model folder .*nope does not exist/);
     const file = join(work, 'plain-file');
     copyFileSync(join(ROOT, 'package.json'), file);
-    expectOneError(cli(['import', file, '-o', join(work, 'f.safetensors')]), /not a directory/);
+    expectOneError(cli(['import', file, '-o', join(work, 'f.safetensors')]), /not a PyTorch checkpoint/);
     expect(existsSync(join(work, 'nope.safetensors')) || existsSync(join(work, 'f.safetensors'))).toBe(false);
   });
 });

@@ -11,6 +11,8 @@ import type { Tensor } from '../engine/tensor.js';
 import { rgbaToTensor } from '../ops/image.js';
 import { defaultLossConfig, type LossConfig } from '../models/losses.js';
 import { CHECKPOINT_FORMAT, MODEL_FORMAT } from '../models/model-file.js';
+import { readTorchCheckpoint, sniffTorchFile } from '../models/pytorch-checkpoint.js';
+import { torchStateDictKind, torchVggToFile } from '../models/pytorch-import.js';
 import { readSafetensors } from '../models/safetensors.js';
 import { Vgg, assertVggTensors, detectArchitecture, detectInput, vggLayers, type VggArchitecture, type VggInput } from '../models/vgg.js';
 import { UsageError, type OptionSpec, type ParsedArgs } from './args.js';
@@ -18,6 +20,7 @@ import { CliError } from './errors.js';
 import { decodeImage, resizeToEdge, type RgbaImage } from './image-io.js';
 import { readInputFile } from './files.js';
 import { packageRoot } from './package-files.js';
+import { inflateRawSync } from 'node:zlib';
 
 /**
  * The loss network shipped with the package (ImageNet VGG19 conv1_1–conv3_4 of the VGG authors, CC BY 4.0;
@@ -27,7 +30,7 @@ export function defaultVggPath(): string {
   return resolve(join(packageRoot(), 'models', 'loss-network', 'vgg19_conv1_1-conv3_4.safetensors'));
 }
 
-const VGG_DESCRIPTION = 'VGG16/VGG19 weights (safetensors, torchvision names features.N.weight); default: the VGG19 (conv1_1–conv3_4) in models/loss-network/';
+const VGG_DESCRIPTION = 'VGG16/VGG19 weights (safetensors with torchvision names features.N.weight, or torchvision\'s own vgg16/vgg19 .pth); default: the VGG19 (conv1_1–conv3_4) in models/loss-network/';
 
 export const vggOptions: OptionSpec[] = [
   { name: 'vgg', type: 'string', valueName: 'FILE', description: VGG_DESCRIPTION },
@@ -55,9 +58,22 @@ export interface VggFile {
   input: VggInput;
 }
 
-/** Reads a VGG weight file (on the CPU) and settles its architecture and input convention. */
+/**
+ * A torchvision VGG .pth (vgg16-397923af.pth …) read as the safetensors file `import` would make of it
+ * (features only, torchvision input); any other .pth is refused.
+ */
+function torchVggAsSafetensors(bytes: Uint8Array, path: string): Uint8Array {
+  const checkpoint = readTorchCheckpoint(bytes, path, (data, size) => new Uint8Array(inflateRawSync(data, { maxOutputLength: Math.max(size, 1) })));
+  if (torchStateDictKind(checkpoint.tensors, path) !== 'vgg') throw new CliError(`${path} is not VGG weights: it is a TransformerNet checkpoint (import it and use stylize --model)`);
+  return torchVggToFile(checkpoint.tensors, { source: path }).bytes;
+}
+
+/** Reads a VGG weight file (safetensors, or a torchvision .pth; on the CPU) and settles its architecture and input convention. */
 export function readVggFile(path: string, arch: VggArchitecture | 'auto', input: VggInput | 'auto'): VggFile {
-  const file = readSafetensors(readInputFile(path, 'VGG weights'), path);
+  let bytes = readInputFile(path, 'VGG weights');
+  const torch = sniffTorchFile(bytes);
+  if (torch === 'zip' || torch === 'legacy') bytes = torchVggAsSafetensors(bytes, path);
+  const file = readSafetensors(bytes, path);
   const ours = file.metadata.format;
   if (ours === MODEL_FORMAT || ours === CHECKPOINT_FORMAT) {
     throw new CliError(`${path} is not VGG weights: it is a fast-style-webgpu ${ours === MODEL_FORMAT ? 'model (a trained transform net)' : 'training checkpoint'}; --vgg takes VGG16/VGG19 weights`);

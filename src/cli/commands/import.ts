@@ -1,9 +1,12 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, extname, join, resolve } from 'node:path';
+import { inflateRawSync } from 'node:zlib';
 import { ML5_LICENCE_NOTE, ml5ToModelFile, parseMl5Manifest } from '../../models/ml5-checkpoint.js';
-import { UsageError, type Command } from '../args.js';
+import { readTorchCheckpoint, type Inflate } from '../../models/pytorch-checkpoint.js';
+import { torchStateDictKind, torchVggToFile, transformerNetToModelFile } from '../../models/pytorch-import.js';
+import { UsageError, type Command, type ParsedArgs } from '../args.js';
 import { CliError } from '../errors.js';
-import { fsReason, InputSet, requireDirectory, requireOutputDirectory, writeOutputFile } from '../files.js';
+import { fsReason, InputSet, readInputFile, requireDirectory, requireOutputDirectory, writeOutputFile } from '../files.js';
 
 const MANIFEST = 'manifest.json';
 
@@ -17,29 +20,81 @@ function readIfPresent(path: string): Uint8Array | undefined {
   }
 }
 
+/** Zip entries deflated by a zip tool (torch.save itself stores them): Node's zlib, no package needed. */
+export const zlibInflate: Inflate = (data, size) => new Uint8Array(inflateRawSync(data, { maxOutputLength: Math.max(size, 1) }));
+
+/** The file's name without its extension: the default style name and output name. */
+function stem(path: string): string {
+  const name = basename(path);
+  const ext = extname(name);
+  return ext ? name.slice(0, -ext.length) : name;
+}
+
+function log(args: ParsedArgs, line: string): void {
+  if (!args.flag('quiet')) process.stderr.write(`${line}\n`);
+}
+
+/** A PyTorch checkpoint: a pytorch/examples TransformerNet, or a torchvision VGG16/VGG19. */
+function importTorch(args: ParsedArgs, path: string): number {
+  const style = args.string('style') ?? stem(path);
+  if (style === '') throw new UsageError('--style must not be empty');
+  const output = args.string('output') ?? `${stem(path)}.safetensors`;
+  requireOutputDirectory(output);
+  new InputSet([path]).refuse(output, 'choose another -o');
+  const checkpoint = readTorchCheckpoint(readInputFile(path, 'PyTorch checkpoint'), path, zlibInflate);
+  const container = checkpoint.format === 'zip' ? 'zip format' : 'legacy format';
+  if (torchStateDictKind(checkpoint.tensors, path) === 'vgg') {
+    if (args.given.has('style')) throw new UsageError('--style names a style net; this file is a VGG loss network');
+    const vgg = torchVggToFile(checkpoint.tensors, { source: args.string('source') ?? `torchvision ${basename(path)} (PyTorch ${container})` });
+    writeOutputFile(output, vgg.bytes);
+    log(args, `imported ${path} (torchvision ${vgg.architecture}, ${vgg.convs[0]}..${vgg.convs[vgg.convs.length - 1]}: loss layers ${vgg.relus.join(', ')}; torchvision input) -> ${output} (use it as train --vgg ${output})`);
+    return 0;
+  }
+  const source = args.string('source') ?? `PyTorch checkpoint ${basename(path)} (pytorch/examples fast_neural_style TransformerNet state dict, ${container})`;
+  const licence = args.string('licence');
+  const { bytes, widthMultiplier } = transformerNetToModelFile(checkpoint.tensors, { style, source, ...(licence !== undefined ? { licence } : {}) });
+  writeOutputFile(output, bytes);
+  log(args, `imported ${path} (TransformerNet width ${widthMultiplier}, linear output; style ${style}) -> ${output} (${(bytes.length / 2 ** 20).toFixed(1)} MiB)`);
+  return 0;
+}
+
 export const importCommand: Command = {
   name: 'import',
-  summary: 'Convert an ml5.js style-transfer model folder (manifest.json + Variable files) into our model file.',
-  usage: 'import FOLDER [-o OUT.safetensors] [--style NAME] [--source TEXT]',
+  summary: 'Convert a PyTorch .pth (pytorch/examples TransformerNet, torchvision VGG) or an ml5.js model folder into our files.',
+  usage: 'import FILE.pth|FOLDER [-o OUT.safetensors] [--style NAME] [--source TEXT] [--licence TEXT]',
   options: [
     { name: 'output', alias: 'o', type: 'string', valueName: 'PATH', description: 'model file to write (default: NAME.safetensors in the current directory)' },
     { name: 'style', alias: 's', type: 'string', valueName: 'NAME', description: "the style's name in the model's metadata (default: the folder's name)" },
     { name: 'source', type: 'string', valueName: 'TEXT', description: "where the weights come from, kept in the metadata (default: 'ml5.js style-transfer model folder NAME')" },
+    { name: 'licence', type: 'string', valueName: 'TEXT', description: "the weights' licence, kept in the metadata (a .pth carries none; ml5 folders get theirs)" },
     { name: 'quiet', type: 'boolean', description: 'print errors only' },
   ],
-  positionals: { name: 'FOLDER', min: 1, max: 1 },
+  positionals: { name: 'FILE|FOLDER', min: 1, max: 1 },
   details: [
+    'FILE.pth is a PyTorch checkpoint as torch.save writes it: the zip format (PyTorch >= 1.6) or the legacy',
+    'pickle format (older files). Only a state dict is read (OrderedDict, tensors, float32/float16 storages);',
+    'anything else in the pickle (a call to os.system, say) is refused and nothing from the file is run.',
+    "- pytorch/examples fast_neural_style TransformerNet (candy.pth, mosaic.pth, …): becomes a johnson2016 net",
+    "  with the 'linear' output (that net has no tanh; pixels 0..255), at the width its conv1 says; the old",
+    '  InstanceNorm running_mean/running_var keys are dropped. Run it with stylize --model.',
+    '- torchvision vgg16/vgg19 (vgg16-397923af.pth, vgg19-dcbb9e9d.pth, from ~/.cache/torch/hub/checkpoints):',
+    "  becomes a VGG weight file (features only, torchvision's input convention) for train --vgg; the",
+    '  layers it provides are printed and kept in its metadata. train --vgg also reads the .pth directly.',
+    '',
     'FOLDER is what ml5.styleTransfer(FOLDER) loads: a deeplearn.js checkpoint of lengstrom\'s',
     'fast-style-transfer net (manifest.json mapping Variable … Variable_47 to raw float32 files). The result runs',
     "with stylize --model (architecture 'ml5-lengstrom' in its metadata: TensorFlow SAME zero padding, no conv",
     "biases, transposed-conv upsampling, instance norm eps 1e-3). Its metadata notes the licence: '" + ML5_LICENCE_NOTE + "'.",
     '',
-    'example:',
+    'examples:',
+    '  fast-style-webgpu import candy.pth -o candy.safetensors --licence "BSD-3-Clause (pytorch/examples)"',
+    '  fast-style-webgpu import ~/.cache/torch/hub/checkpoints/vgg16-397923af.pth -o vgg16.safetensors',
     '  fast-style-webgpu import ../shared/assets/stylenets/ml5-lengstrom/wave -o .models-ml5/wave.safetensors',
   ].join('\n'),
 
   async run(args) {
     const folder = args.positionals[0];
+    if (existsSync(folder) && statSync(folder).isFile()) return importTorch(args, folder);
     requireDirectory(folder, 'ml5 model folder');
     const name = basename(resolve(folder));
     const style = args.string('style') ?? name;
