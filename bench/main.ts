@@ -16,6 +16,7 @@ import { e2eOptionsFromArgs, runE2e } from './e2e.js';
 import { adapterInfo, convRowsToCases, hostAtStart, makeReport, publish, sgemmRowsToCases, type BenchCase } from './report.js';
 import { benchSgemm } from './sgemm.js';
 import { benchStylizeVariants, benchTrainStep, profileTrainStep, type TrainBenchOptions } from './train.js';
+import { runVideoBench } from './video.js';
 
 function option(args: string[], name: string): string | undefined {
   const i = args.indexOf(name);
@@ -24,8 +25,8 @@ function option(args: string[], name: string): string | undefined {
 
 const QUICK_LAYERS = ['tn.conv1', 'tn.conv2', 'tn.res', 'tn.up2', 'vgg.conv1_2', 'vgg.conv3_1'];
 
-const FLAGS = ['--train-step', '--profile-train', '--stylize-variants', '--no-torch', '--quick', '--conv2d', '--e2e', '--sgemm', '--conv2d-transpose', '--no-record', '--no-train', '--peer-torch', '--help', '-h'];
-const OPTIONS = ['--vgg', '--variants', '--size', '--batch', '--reps', '--layers', '--sizes', '--peers', '--runs', '--train-size', '--train-batch', '--arch'];
+const FLAGS = ['--video', '--train-step', '--profile-train', '--stylize-variants', '--no-torch', '--quick', '--conv2d', '--e2e', '--sgemm', '--conv2d-transpose', '--no-record', '--no-train', '--peer-torch', '--help', '-h'];
+const OPTIONS = ['--frames', '--model', '--vgg', '--variants', '--size', '--batch', '--reps', '--layers', '--sizes', '--peers', '--runs', '--train-size', '--train-batch', '--arch'];
 const USAGE = `usage: npm run bench -- [--conv2d] [--e2e] [--sgemm] [--conv2d-transpose] [--quick] [--no-record]
   conv2d-transpose: the two conv2dTranspose implementations on the ml5 net's upsampling layers at --size (printed only)
   conv2d: [--size 256] [--reps N] [--layers vgg,tn.res] [--batch N]
@@ -35,6 +36,8 @@ const USAGE = `usage: npm run bench -- [--conv2d] [--e2e] [--sgemm] [--conv2d-tr
           [--variants a,b] [--no-torch]   (issue 12's step with the shared VGG19, PyTorch side by side;
           --profile-train prints per-kernel GPU time of one step and records nothing)
           --stylize-variants [--size 256] [--runs N] --variants a,b: the stylize forward under the variants
+  video:  --video [--sizes 256,512] [--frames 8] [--model FILE] [--peers tfjs|none]: frames/s of the video
+          command's per-frame path, ours vs tfjs-webgpu on the same net, and the frames' temporal error
 Default: conv2d and e2e at full size (slow on a software adapter: use --quick there).`;
 
 /** Unknown flags are errors: a typo must not silently run another benchmark. */
@@ -50,6 +53,12 @@ function checkArgs(args: string[]): void {
 }
 
 class UsageError extends Error {}
+
+function positiveFrames(v: string): number {
+  const n = Number(v);
+  if (!(Number.isInteger(n) && n >= 2)) throw new UsageError(`--frames ${v}: expected a whole number ≥ 2`);
+  return n;
+}
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
@@ -74,6 +83,21 @@ async function main(): Promise<void> {
     return;
   }
   const engine = await createNodeEngine();
+  if (args.includes('--video')) {
+    try {
+      const r = await runVideoBench(engine, {
+        sizes: e2eOptions.sizes ?? [256, 512],
+        frames: positiveFrames(option(args, '--frames') ?? '8'),
+        model: option(args, '--model'),
+        peers: (e2eOptions.peers ?? ['tfjs']).includes('tfjs'),
+        log: (line) => console.log(line),
+      });
+      publish(makeReport(adapterInfo(engine.adapter), r.cases, r.notes, undefined, host), { dryRun: args.includes('--no-record') });
+    } finally {
+      engine.destroy();
+    }
+    return;
+  }
   if (args.includes('--conv2d-transpose')) {
     try {
       await benchConv2dTranspose(engine, size, reps);
