@@ -2,6 +2,7 @@
 import type { Command } from '../args.js';
 import { convertCommand } from './convert.js';
 import { evalCommand } from './eval.js';
+import { exportCommand } from './export.js';
 import { flickerCommand } from './flicker.js';
 import { importCommand } from './import.js';
 import { infoCommand } from './info.js';
@@ -10,4 +11,4 @@ import { stylizeCommand } from './stylize.js';
 import { trainCommand } from './train.js';
 import { videoCommand } from './video.js';
 
-export const commands: readonly Command[] = [stylizeCommand, videoCommand, trainCommand, optimizeCommand, evalCommand, flickerCommand, importCommand, convertCommand, infoCommand];
+export const commands: readonly Command[] = [stylizeCommand, videoCommand, trainCommand, optimizeCommand, evalCommand, flickerCommand, importCommand, exportCommand, convertCommand, infoCommand];
