@@ -1,5 +1,6 @@
 import type { LossConfig } from './losses.js';
 import type { CropScale } from './sample-order.js';
+import type { StabilityConfig } from './stability.js';
 import {
   CHECKPOINT_EXTRA_PREFIX,
   CHECKPOINT_FORMAT,
@@ -64,6 +65,8 @@ export interface TrainConfig {
    */
   styleSha256?: string;
   dataSha256?: string;
+  /** The stability term (train --stability-weight; models/stability.ts); absent: none. */
+  stability?: StabilityConfig;
 }
 
 /** The input hashes of TrainConfig, which a resumed run records when its checkpoint has none. */

@@ -2,11 +2,13 @@ import type { Engine } from '../engine/engine.js';
 import { ShapeError, shapeStr } from '../engine/errors.js';
 import type { Tensor } from '../engine/tensor.js';
 import { backward } from '../autograd/tape.js';
+import { add, scale } from '../autograd/functional.js';
 import { Adam } from '../autograd/optim.js';
 import { ADAM_HYPERPARAMETERS, type TrainConfig, type TrainingSession, type TrainingState } from './checkpoint.js';
 import { readLosses, StyleLoss, type StepLosses } from './losses.js';
 import { HISTORY_KEY, saveTransformNet, transformNetTensors } from './model-file.js';
 import { ModelFileError } from './safetensors.js';
+import { checkStability, stabilityTerm } from './stability.js';
 import { TransformNet } from './transform-net.js';
 import type { Vgg } from './vgg.js';
 
@@ -32,7 +34,11 @@ function checkConfig(c: TrainConfig): void {
   for (const k of ['contentWeight', 'styleWeight', 'tvWeight'] as const) {
     if (!(c.loss[k] >= 0 && Number.isFinite(c.loss[k]))) throw new RangeError(`${k} must be a number ≥ 0, got ${c.loss[k]}`);
   }
+  if (c.stability) checkStability(c.stability);
 }
+
+/** A step's losses; `stability` (unweighted, squared levels) when the run has the stability term. */
+export type TrainStepLosses = StepLosses & { stability?: number };
 
 /**
  * Training of a transform net against a style: one `step` = forward, losses, backward and an Adam update,
@@ -115,16 +121,21 @@ export class Trainer {
    * update is recorded: a NaN/Inf loss throws NonFiniteLossError and leaves the weights as they were. The
    * update's kernels go to the GPU with the next submit (the next step, or a checkpoint's readback).
    */
-  async step(batch: Tensor): Promise<StepLosses> {
+  async step(batch: Tensor): Promise<TrainStepLosses> {
     if (batch.rank !== 4 || batch.shape[1] !== 3) throw new ShapeError(`Trainer.step: expects a [B, 3, S, S] batch, got ${shapeStr(batch.shape)}`);
-    const losses = await this.engine.scopeAsync(async () => {
+    const stable = this.config.stability;
+    const losses: TrainStepLosses = await this.engine.scopeAsync(async () => {
       this.adam.zeroGrad();
       const out = this.net.forward(batch);
       const terms = this.loss.compute(out, batch);
-      backward(terms.total);
-      return readLosses(terms);
+      // The stability term (train --stability-weight): a second forward pass on the moved, noisy batch.
+      const stability = stable ? stabilityTerm((x) => this.net.forward(x), batch, out, stable, this.config.seed, this.stepCount + 1) : null;
+      const total = stability ? add(terms.total, scale(stability, { alpha: stable!.weight, beta: 0 })) : terms.total;
+      backward(total);
+      const read = await readLosses({ ...terms, total });
+      return stability ? { ...read, stability: (await stability.data())[0] } : read;
     });
-    if (![losses.content, losses.style, losses.tv, losses.total].every(Number.isFinite)) {
+    if (![losses.content, losses.style, losses.tv, losses.total, losses.stability ?? 0].every(Number.isFinite)) {
       this.adam.zeroGrad();
       throw new NonFiniteLossError(this.stepCount + 1, losses);
     }

@@ -21,6 +21,7 @@ import { decodeImage, encodeImage, fitImage, resizeToEdge, type RgbaImage } from
 import { lossCurveSvg, type LossRecord } from '../loss-curve.js';
 import { buildVgg, checkImageSide, imageTensor, readVggFile, resolveLossConfig, vggOptions, vggPath, type LossOverrides, type VggFile } from '../loss-network.js';
 import { formatDuration } from '../progress.js';
+import { STABILITY_PERTURBATION } from '../../models/stability.js';
 import { CliError } from '../errors.js';
 import { packageVersion } from '../package-files.js';
 
@@ -53,6 +54,8 @@ export interface TrainOptions extends LossOverrides {
   cropScale: CropScale;
   /** Steps of linear learning-rate warm-up (0: none). */
   warmup: number;
+  /** Weight of the stability term (models/stability.ts; 0: none). */
+  stabilityWeight?: number;
   vggArch: VggArchitecture | 'auto';
   vggInput: VggInput | 'auto';
   /** Decoding threads; 0 decodes on the main thread. */
@@ -108,6 +111,7 @@ function checkResumeOptions(o: TrainOptions, c: TrainConfig): void {
     ['seed', o.seed, c.seed],
     ['crop-scale', o.cropScale, c.cropScale ?? 'shorter-side'],
     ['warmup', o.warmup, c.warmupSteps ?? 0],
+    ['stability-weight', o.stabilityWeight ?? 0, c.stability?.weight ?? 0],
     ['style-size', o.styleSize, c.styleSize],
     ['content-weight', o.contentWeight, c.loss.contentWeight],
     ['style-weight', o.styleWeight, c.loss.styleWeight],
@@ -293,6 +297,7 @@ function planTrain(o: TrainOptions, log: (line: string) => void): TrainPlan | nu
       seed: o.seed,
       cropScale: o.cropScale,
       ...(o.warmup > 0 ? { warmupSteps: o.warmup } : {}),
+      ...((o.stabilityWeight ?? 0) > 0 ? { stability: { weight: o.stabilityWeight!, ...STABILITY_PERTURBATION } } : {}),
       ...(init ? { init: initLineage(init) } : {}),
       loss: resolveLossConfig(defaultLossConfig(vgg.architecture, vgg.input), o, vgg.architecture),
       vgg: { architecture: vgg.architecture, input: vgg.input },
@@ -374,7 +379,8 @@ async function trainSteps(run: TrainRun, o: TrainOptions, log: (line: string) =>
       const done = t.stepCount;
       const line =
         `step ${done}/${total}  ${rate.toFixed(2)} it/s  ETA ${formatDuration((total - done) / rate)}  ` +
-        `content ${losses.content.toExponential(3)}  style ${losses.style.toExponential(3)}  tv ${losses.tv.toExponential(3)}`;
+        `content ${losses.content.toExponential(3)}  style ${losses.style.toExponential(3)}  tv ${losses.tv.toExponential(3)}` +
+        (losses.stability !== undefined ? `  stability ${losses.stability.toExponential(3)}` : '');
       if (o.interactive) process.stderr.write(`\r${line}\x1b[K`);
       else if (done === firstStep + 1 || done % 10 === 0 || done === total) log(line);
       if (done % o.checkpointEvery === 0 && done < total) {
@@ -531,6 +537,7 @@ export const trainCommand: Command = {
       description: "how each photo is scaled before its crop: random (between 'shorter side = crop' and the photo's own size) or shorter-side (always the whole photo shrunk; runs before random existed)",
     },
     { name: 'warmup', type: 'number', integer: true, min: 0, default: 0, valueName: 'N', description: 'ramp the learning rate up linearly over the first N steps (use ~100 with --init: fresh Adam steps wreck a trained net)' },
+    { name: 'stability-weight', type: 'number', min: 0, max: 1e12, default: 0, valueName: 'W', description: "add W · mean (f(x moved 1 px + noise σ 2) − f(x) moved 1 px)² to the loss (squared levels): less flicker in video (a second forward pass per step; see 'flicker')" },
     ...vggOptions,
     { name: 'workers', type: 'number', integer: true, min: 0, max: 64, description: 'image decoding threads (default: cores − 1, at least 1)' },
     { name: 'save-dtype', type: 'string', choices: ['f32', 'f16'], default: 'f32', description: 'precision of the checkpoint and model written: f16 halves them (checkpoint 10 MB instead of 20 at width 1); a resume from an f16 checkpoint is close, not bit-exact' },
@@ -572,6 +579,7 @@ export const trainCommand: Command = {
       seed: args.number('seed')!,
       cropScale: args.string('crop-scale') as CropScale,
       warmup: args.number('warmup')!,
+      stabilityWeight: args.number('stability-weight')!,
       vggArch: args.string('vgg-arch') as VggArchitecture | 'auto',
       vggInput: args.string('vgg-input') as VggInput | 'auto',
       workers: args.given.has('workers') ? args.number('workers')! : Math.max(1, availableParallelism() - 1),
