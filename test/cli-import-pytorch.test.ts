@@ -79,7 +79,7 @@ describe('cli import FILE.pth', () => {
   it('--help describes .pth files', () => {
     const r = cli(['import', '--help']);
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/usage: fast-style-webgpu import FILE\.pth\|FOLDER/);
+    expect(r.stdout).toMatch(/usage: fast-style-webgpu import FILE\.pth\|FILE\.onnx\|FOLDER/);
     expect(r.stdout).toMatch(/TransformerNet/);
     expect(r.stdout).toMatch(/vgg16-397923af\.pth/);
   });

@@ -60,7 +60,7 @@ describe('cli import', () => {
   it('--help describes the command, exit 0', () => {
     const r = cli(['import', '--help']);
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/usage: fast-style-webgpu import FILE\.pth\|FOLDER/);
+    expect(r.stdout).toMatch(/usage: fast-style-webgpu import FILE\.pth\|FILE\.onnx\|FOLDER/);
     expect(r.stdout).toMatch(/manifest\.json/);
     expect(r.stdout).toMatch(/ml5-lengstrom/);
   });

@@ -1,7 +1,8 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { basename, extname, join, resolve } from 'node:path';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 import { inflateRawSync } from 'node:zlib';
 import { ML5_LICENCE_NOTE, ml5ToModelFile, parseMl5Manifest } from '../../models/ml5-checkpoint.js';
+import { onnxToModelFile } from '../../models/onnx-import.js';
 import { readTorchCheckpoint, type Inflate } from '../../models/pytorch-checkpoint.js';
 import { torchStateDictKind, torchVggToFile, transformerNetToModelFile } from '../../models/pytorch-import.js';
 import { UsageError, type Command, type ParsedArgs } from '../args.js';
@@ -58,10 +59,37 @@ function importTorch(args: ParsedArgs, path: string): number {
   return 0;
 }
 
+/** An ONNX TransformerNet graph (the model zoo's fast_neural_style, torch.onnx.export, our export). */
+function importOnnx(args: ParsedArgs, path: string): number {
+  const style = args.string('style') ?? stem(path);
+  if (style === '') throw new UsageError('--style must not be empty');
+  const output = args.string('output') ?? `${stem(path)}.safetensors`;
+  requireOutputDirectory(output);
+  const inputs = new InputSet([path]);
+  inputs.refuse(output, 'choose another -o');
+  const bytes = readInputFile(path, 'ONNX model');
+  const licence = args.string('licence');
+  const externals: string[] = [];
+  const result = onnxToModelFile(bytes, {
+    source: args.string('source') ?? `ONNX model ${basename(path)}`,
+    style,
+    ...(licence !== undefined ? { licence } : {}),
+    readExternal: (location) => {
+      const file = join(dirname(path), location);
+      externals.push(file);
+      return existsSync(file) && statSync(file).isFile() ? readInputFile(file, 'ONNX external data') : undefined;
+    },
+  });
+  for (const file of externals) new InputSet([file]).refuse(output, 'choose another -o');
+  writeOutputFile(output, result.bytes);
+  log(args, `imported ${path} (ONNX opset ${result.opset} from ${result.producer || 'an unnamed producer'}: TransformerNet width ${result.widthMultiplier}, ${result.output} output; style ${style}) -> ${output} (${(result.bytes.length / 2 ** 20).toFixed(1)} MiB)`);
+  return 0;
+}
+
 export const importCommand: Command = {
   name: 'import',
-  summary: 'Convert a PyTorch .pth (pytorch/examples TransformerNet, torchvision VGG) or an ml5.js model folder into our files.',
-  usage: 'import FILE.pth|FOLDER [-o OUT.safetensors] [--style NAME] [--source TEXT] [--licence TEXT]',
+  summary: 'Convert a PyTorch .pth (pytorch/examples TransformerNet, torchvision VGG), an ONNX TransformerNet or an ml5.js model folder into our files.',
+  usage: 'import FILE.pth|FILE.onnx|FOLDER [-o OUT.safetensors] [--style NAME] [--source TEXT] [--licence TEXT]',
   options: [
     { name: 'output', alias: 'o', type: 'string', valueName: 'PATH', description: 'model file to write (default: NAME.safetensors in the current directory)' },
     { name: 'style', alias: 's', type: 'string', valueName: 'NAME', description: "the style's name in the model's metadata (default: the folder's name)" },
@@ -81,6 +109,13 @@ export const importCommand: Command = {
     "  becomes a VGG weight file (features only, torchvision's input convention) for train --vgg; the",
     '  layers it provides are printed and kept in its metadata. train --vgg also reads the .pth directly.',
     '',
+    "FILE.onnx is a TransformerNet graph: the ONNX model zoo's fast_neural_style nets (opset 8/9, Upsample),",
+    "torch.onnx.export of pytorch/examples' net at any opset (Resize, and the shape arithmetic it emits), or",
+    "our own export. The graph is matched against that net's pattern (Pad reflect, Conv, InstanceNormalization,",
+    'Relu, Add, Upsample/Resize nearest x2) and its weights taken over; it is not a general ONNX runtime: any',
+    'other graph gets one line naming the first operator or structure that does not fit. Tensors kept in',
+    'external data files are read from beside the .onnx.',
+    '',
     'FOLDER is what ml5.styleTransfer(FOLDER) loads: a deeplearn.js checkpoint of lengstrom\'s',
     'fast-style-transfer net (manifest.json mapping Variable … Variable_47 to raw float32 files). The result runs',
     "with stylize --model (architecture 'ml5-lengstrom' in its metadata: TensorFlow SAME zero padding, no conv",
@@ -89,12 +124,13 @@ export const importCommand: Command = {
     'examples:',
     '  fast-style-webgpu import candy.pth -o candy.safetensors --licence "BSD-3-Clause (pytorch/examples)"',
     '  fast-style-webgpu import ~/.cache/torch/hub/checkpoints/vgg16-397923af.pth -o vgg16.safetensors',
+    '  fast-style-webgpu import mosaic-9.onnx -o mosaic.safetensors',
     '  fast-style-webgpu import ../shared/assets/stylenets/ml5-lengstrom/wave -o .models-ml5/wave.safetensors',
   ].join('\n'),
 
   async run(args) {
     const folder = args.positionals[0];
-    if (existsSync(folder) && statSync(folder).isFile()) return importTorch(args, folder);
+    if (existsSync(folder) && statSync(folder).isFile()) return /\.onnx$/i.test(folder) ? importOnnx(args, folder) : importTorch(args, folder);
     requireDirectory(folder, 'ml5 model folder');
     const name = basename(resolve(folder));
     const style = args.string('style') ?? name;
