@@ -3,7 +3,7 @@
 // rotation metadata) with a tiny random net. They need ffmpeg: without it they are skipped with a message
 // (CI installs it: scripts/setup-ffmpeg.sh), except the "no ffmpeg" error, which runs everywhere.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -120,7 +120,7 @@ describe('video: no ffmpeg', () => {
     writeFileSync(model, 'x');
     const env = { ...process.env, FFMPEG_PATH: join(dir, 'missing-ffmpeg') };
     expectOneError(cli(['video', '-m', model, 'in.mp4', '-o', 'out.mp4'], dir, env), 1, /FFMPEG_PATH=.*missing-ffmpeg is not an executable file: ffmpeg was not found; install it \(Debian\/Ubuntu: sudo apt-get install ffmpeg/);
-    const bare = { ...process.env, PATH: join(dir, 'empty-bin') };
+    const bare: NodeJS.ProcessEnv = { ...process.env, PATH: join(dir, 'empty-bin') };
     delete bare.FFMPEG_PATH;
     expectOneError(cli(['video', '-m', model, 'in.mp4', '-o', 'out.mp4'], dir, bare), 1, /^error: ffmpeg was not found \(the video command needs it.*apt-get install ffmpeg.*FFMPEG_PATH/);
     expect(readdirSync(dir).sort()).toEqual(['in.mp4', 'm.safetensors']);
@@ -216,6 +216,33 @@ describe.skipIf(!haveFfmpeg)('video (ffmpeg on PATH)', () => {
     expect(readdirSync(dir)).toEqual(['part.mp4']);
   }, 300_000);
 
+  it('subtitles (converted to mov_text for .mp4), chapters and the title are carried over', () => {
+    const dir = freshDir('subtitles');
+    writeFileSync(join(dir, 'subs.srt'), '1\n00:00:00,000 --> 00:00:00,800\nhello\n');
+    writeFileSync(join(dir, 'chapters.txt'), ';FFMETADATA1\ntitle=A tiny clip\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=500\ntitle=One\n');
+    ffmpeg(['-i', asset('clip.mp4'), '-i', 'subs.srt', '-i', 'chapters.txt', '-map', '0', '-map', '1', '-map_metadata', '2', '-map_chapters', '2', '-c', 'copy', '-c:s', 'srt', 'in.mkv'], dir);
+    const r = cli(['video', '-m', asset('tiny.safetensors'), 'in.mkv', '-o', 'out.mp4', '--quiet'], dir);
+    expect(r.status, r.stderr).toBe(0);
+    const meta = spawnSync('ffprobe', ['-v', 'error', '-show_streams', '-show_chapters', '-show_format', '-of', 'json', join(dir, 'out.mp4')], { encoding: 'utf8' });
+    const out = JSON.parse(meta.stdout) as { streams: ProbeStream[]; chapters: unknown[]; format: { tags?: Record<string, string> } };
+    // (MP4 keeps chapters in a text track of its own, listed as a data stream.)
+    expect(out.streams.filter((s) => s.codec_type !== 'data').map((s) => `${s.codec_type}:${s.codec_name}`)).toEqual(['video:h264', 'audio:aac', 'subtitle:mov_text']);
+    expect(out.chapters).toHaveLength(1);
+    expect(out.format.tags?.title).toBe('A tiny clip');
+  }, 300_000);
+
+  it.skipIf(process.getuid?.() === 0)('an output directory without write permission: one line before any work', () => {
+    const dir = freshDir('read-only');
+    mkdirSync(join(dir, 'locked'));
+    chmodSync(join(dir, 'locked'), 0o555);
+    try {
+      expectOneError(cli(['video', '-m', asset('tiny.safetensors'), asset('clip.mp4'), '-o', 'locked/out.mp4'], dir), 1, /cannot write locked\/out\.mp4: permission denied/);
+      expect(readdirSync(join(dir, 'locked'))).toEqual([]);
+    } finally {
+      chmodSync(join(dir, 'locked'), 0o755);
+    }
+  });
+
   it('bad input: a PNG, a text file, truncated MP4s, audio only, no video frames: one line, exit 1, nothing written', () => {
     const dir = freshDir('bad-input');
     writeFileSync(join(dir, 'still.png'), encodeImage({ width: 4, height: 4, data: new Uint8Array(64).fill(200) }, 'png'));
@@ -269,7 +296,7 @@ describe.skipIf(!haveFfmpeg)('video (ffmpeg on PATH)', () => {
     expect(leftovers(dir, ['in.mp4', 'link.mp4', 'full.mp4'])).toEqual([]);
   }, 300_000);
 
-  it.skipIf(process.platform !== 'linux')('Ctrl-C (SIGINT) in the middle: exit 130, no output, no temporary file', async () => {
+  it.skipIf(process.platform !== 'linux')('Ctrl-C (SIGINT) or SIGTERM in the middle: exit 130 or 143, no output, no temporary file', async () => {
     const dir = freshDir('sigint');
     ffmpeg(['-f', 'lavfi', '-i', 'testsrc=size=34x22:rate=25', '-f', 'lavfi', '-i', 'sine', '-t', '20', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-c:a', 'aac', 'long.mp4'], dir);
     const child = spawn(process.execPath, [CLI, 'video', '-m', asset('tiny.safetensors'), 'long.mp4', '-o', 'out.mp4'], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -283,6 +310,19 @@ describe.skipIf(!haveFfmpeg)('video (ffmpeg on PATH)', () => {
     });
     expect(status, stderr).toBe(130);
     expect(stderr).toMatch(/interrupted \(SIGINT\) after \d+ frames: no output written/);
+    expect(readdirSync(dir)).toEqual(['long.mp4']);
+
+    // SIGTERM (timeout, kill, container runtimes): the same, exit 143.
+    const term = spawn(process.execPath, [CLI, 'video', '-m', asset('tiny.safetensors'), 'long.mp4', '-o', 'out.mp4'], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+    let termErr = '';
+    const termStatus = await new Promise<number | null>((res) => {
+      term.stderr.on('data', (d: Buffer) => {
+        termErr += d.toString();
+        if (/frame 1\/500/.test(termErr) && !term.killed) term.kill('SIGTERM');
+      });
+      term.on('exit', (code) => res(code));
+    });
+    expect(termStatus, termErr).toBe(143);
     expect(readdirSync(dir)).toEqual(['long.mp4']);
   }, 300_000);
 });
