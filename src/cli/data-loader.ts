@@ -9,13 +9,31 @@ const IMAGE_EXTENSIONS = /\.(jpe?g|png)$/i;
 const CANDIDATES_PER_JOB = 8;
 
 /** JPEG and PNG files under `dir`, recursively, sorted (so that a seed gives the same order everywhere). */
-export function listImages(dir: string): string[] {
+export function listImages(dir: string, onWarning?: (message: string) => void): string[] {
   const out: string[] = [];
+  // Symlinks are followed, to files and to folders; a folder reached twice (two links to it, a link to a
+  // parent) is walked once. A link to nothing or a loop of links is skipped with a warning, as an
+  // unreadable photo is.
+  const seen = new Set<string>();
   const walk = (d: string): void => {
+    const st = statSync(d);
+    if (seen.has(`${st.dev}:${st.ino}`)) return;
+    seen.add(`${st.dev}:${st.ino}`);
     for (const entry of readdirSync(d, { withFileTypes: true })) {
       const p = join(d, entry.name);
       if (entry.isDirectory()) walk(p);
-      else if (IMAGE_EXTENSIONS.test(entry.name) && (entry.isFile() || statSync(p).isFile())) out.push(p);
+      else if (entry.isSymbolicLink()) {
+        let target;
+        try {
+          target = statSync(p);
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code;
+          onWarning?.(`skipping ${p}: ${code === 'ELOOP' ? 'a loop of symbolic links' : code === 'ENOENT' ? 'a symbolic link to a missing file' : `cannot follow the symbolic link (${code})`}`);
+          continue;
+        }
+        if (target.isDirectory()) walk(p);
+        else if (target.isFile() && IMAGE_EXTENSIONS.test(entry.name)) out.push(p);
+      } else if (entry.isFile() && IMAGE_EXTENSIONS.test(entry.name)) out.push(p);
     }
   };
   walk(dir);

@@ -11,13 +11,23 @@ import type { Activation } from '../models/banded.js';
 import type { TransformNetLike } from '../models/stylize.js';
 import { CliError } from './errors.js';
 
-/** Throws a CliError naming the model and its first tensor that holds a NaN or an infinity. */
-export function assertFiniteWeights(bytes: Uint8Array, path: string): void {
+/** The first value of `data` that is NaN or infinite, as a word, or null when all are finite. */
+export function nonFiniteKind(data: ArrayLike<number>): 'NaN' | 'infinite' | null {
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (!Number.isFinite(v)) return Number.isNaN(v) ? 'NaN' : 'infinite';
+  }
+  return null;
+}
+
+/**
+ * Throws a CliError naming the model and its first tensor that holds a NaN or an infinity. `hint` says what
+ * may have caused it (a diverged training run, by default).
+ */
+export function assertFiniteWeights(bytes: Uint8Array, path: string, hint = 'did its training diverge?'): void {
   for (const [name, t] of readSafetensors(bytes, path).tensors) {
-    const bad = t.data.findIndex((v) => !Number.isFinite(v));
-    if (bad >= 0) {
-      throw new CliError(`${path}: the model is unusable: its weight ${name} holds ${Number.isNaN(t.data[bad]) ? 'NaN' : 'infinite'} values (did its training diverge?)`);
-    }
+    const bad = nonFiniteKind(t.data);
+    if (bad) throw new CliError(`${path}: the model is unusable: its weight ${name} holds ${bad} values (${hint})`);
   }
 }
 
@@ -75,4 +85,26 @@ export function checkedNet(net: TransformNetLike & { dispose(): void }, path: st
       net.dispose();
     },
   };
+}
+
+/**
+ * Throws a CliError when a training state about to be saved holds a NaN or an infinity in a weight or in
+ * Adam's moments: the losses can stay finite while weights are not (the output's scaled tanh clamps them),
+ * and such a checkpoint or model would be unusable. Nothing is written; the last good checkpoint stays.
+ */
+export function assertFiniteTrainingState(
+  state: { step: number; weights: ReadonlyMap<string, { data: Float32Array }>; moments: ReadonlyMap<string, { m: Float32Array; v: Float32Array }> },
+  checkpoint: string,
+): void {
+  const found = (what: string, kind: string): never => {
+    throw new CliError(`training diverged at step ${state.step}: ${what} holds ${kind} values; stopped without writing, the last good checkpoint (${checkpoint}, if any) is kept`);
+  };
+  for (const [name, t] of state.weights) {
+    const bad = nonFiniteKind(t.data);
+    if (bad) found(`the weight ${name}`, bad);
+  }
+  for (const [name, { m, v }] of state.moments) {
+    const bad = nonFiniteKind(m) ?? nonFiniteKind(v);
+    if (bad) found(`Adam's moment of ${name}`, bad);
+  }
 }

@@ -7,6 +7,10 @@ import { NoAdapterError } from '../engine/errors.js';
 import { commandHelp, parseArgs, PROGRAM, UsageError, type Command } from './args.js';
 import { commands } from './commands/index.js';
 import { packageVersion } from './package-files.js';
+import { runWithStderrRelay, stderrNeedsRelay, stopWhenRelayDies } from './stderr-relay.js';
+
+/** The commands that open the GPU, where Dawn prints its start-up warnings (see stderr-relay.ts). */
+const GPU_COMMANDS = new Set(['stylize', 'video', 'train', 'optimize', 'eval', 'flicker', 'info']);
 
 function mainHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.length)) + 2;
@@ -49,7 +53,10 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(commandHelp(command));
     return 0;
   }
-  return command.run(parseArgs(command, rest));
+  const parsed = parseArgs(command, rest);
+  if (GPU_COMMANDS.has(command.name) && stderrNeedsRelay()) return runWithStderrRelay();
+  stopWhenRelayDies();
+  return command.run(parsed);
 }
 
 function findCommand(name: string): Command {

@@ -73,3 +73,19 @@ export function resolveStyle(name: string, dirs: string | readonly string[] = st
 export class StyleNotFoundError extends Error {
   override name = 'StyleNotFoundError';
 }
+
+/**
+ * `stylize --list-styles`: one line per style file, `NAME<TAB>FOLDER`, in the order --style searches. A
+ * name found in an earlier folder too is marked hidden, with the folder whose file --style NAME runs.
+ */
+export function styleListing(dirs: readonly string[] = styleDirs()): string[] {
+  const first = new Map<string, string>();
+  return dirs.flatMap((dir) =>
+    shippedStyles(dir).map((style) => {
+      const winner = first.get(style);
+      if (winner !== undefined) return `${style}\t${dir}\t(hidden: --style ${style} runs the one in ${winner})`;
+      first.set(style, dir);
+      return `${style}\t${dir}`;
+    }),
+  );
+}

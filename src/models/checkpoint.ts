@@ -24,7 +24,7 @@ import type { VggArchitecture, VggInput } from './vgg.js';
  *   optimizer  JSON {name: 'adam', lr, beta1, beta2, eps} (informative; the run's are ADAM_HYPERPARAMETERS and config.lr)
  *   adamScales F16 files only: JSON {param: [scale of m, scale of v]} (see scaleToF16)
  *   history    JSON TrainingSession[]: the sessions the run went through (absent in older checkpoints)
- * Checkpoints written before `init`, `styleSha256` and `dataSha256` existed lack them in `training`, and
+ * Checkpoints written before `init`, `styleSha256`, `dataSha256` and `vggSha256` existed lack them in `training`, and
  * before convBias/outputNorm in `architecture`; both read as such (decodeMetadata fills the architecture).
  */
 
@@ -65,12 +65,17 @@ export interface TrainConfig {
    */
   styleSha256?: string;
   dataSha256?: string;
+  /**
+   * SHA-256 (hex) of the loss network's file (--vgg): another VGG file gives other losses, so a resumed run
+   * would no longer continue the same run. Absent in checkpoints written before it was recorded.
+   */
+  vggSha256?: string;
   /** The stability term (train --stability-weight; models/stability.ts); absent: none. */
   stability?: StabilityConfig;
 }
 
 /** The input hashes of TrainConfig, which a resumed run records when its checkpoint has none. */
-export type TrainProvenance = Required<Pick<TrainConfig, 'styleSha256' | 'dataSha256'>>;
+export type TrainProvenance = Required<Pick<TrainConfig, 'styleSha256' | 'dataSha256' | 'vggSha256'>>;
 
 /** Adam's hyperparameters besides the learning rate: fixed for every run (the checkpoint records them). */
 export const ADAM_HYPERPARAMETERS = { beta1: 0.9, beta2: 0.999, eps: 1e-8 } as const;

@@ -149,8 +149,9 @@ export function ml5ModelMetadata(widthMultiplier: number, style: string | undefi
 export async function ml5ToModelFile(
   manifest: Ml5Manifest,
   readFile: (filename: string) => Promise<Uint8Array | undefined>,
-  opts: { style?: string; source: string },
+  opts: { style?: string; source: string; label?: string },
 ): Promise<Uint8Array> {
-  const { widthMultiplier, tensors } = await ml5CheckpointTensors(manifest, readFile, opts.source);
+  // Errors name the folder (`label`, e.g. its path); `source` is the metadata's free text.
+  const { widthMultiplier, tensors } = await ml5CheckpointTensors(manifest, readFile, opts.label ?? opts.source);
   return writeSafetensors(tensors, encodeMetadata(ml5ModelMetadata(widthMultiplier, opts.style, opts.source)));
 }

@@ -338,10 +338,11 @@ export interface OnnxImport {
 /**
  * Our model file for an ONNX TransformerNet graph. Tensors kept in external files are read through
  * `readExternal`; a missing one, a graph that is not the pattern, or a damaged file throws ModelFileError
- * naming `source`.
+ * naming `label` (default: `source`).
  */
-export function onnxToModelFile(bytes: Uint8Array, opts: { source: string; style?: string; licence?: string; readExternal?: ExternalReader }): OnnxImport {
-  const { source } = opts;
+export function onnxToModelFile(bytes: Uint8Array, opts: { source: string; style?: string; licence?: string; readExternal?: ExternalReader; label?: string }): OnnxImport {
+  // Errors name the file (`label`, e.g. its path); `source` is the metadata's free text.
+  const source = opts.label ?? opts.source;
   try {
     const model = readOnnxModel(bytes);
     const weights = new Map<string, OnnxTensor>();
@@ -375,7 +376,7 @@ export function onnxToModelFile(bytes: Uint8Array, opts: { source: string; style
       version: MODEL_FORMAT_VERSION,
       architecture: architectureOf(resolveConfig(config)),
       ...(opts.style !== undefined ? { style: opts.style } : {}),
-      source,
+      source: opts.source,
       ...(opts.licence !== undefined ? { licence: opts.licence } : {}),
     };
     const opset = model.opsets.get('') ?? model.opsets.get('ai.onnx') ?? 0;

@@ -72,8 +72,9 @@ export function transformerNetTensors(tensors: Tensors, source: string): { width
 }
 
 /** Our model file for a pytorch/examples TransformerNet state dict. */
-export function transformerNetToModelFile(tensors: Tensors, opts: { style?: string; source: string; licence?: string }): { bytes: Uint8Array; widthMultiplier: number } {
-  const net = transformerNetTensors(tensors, opts.source);
+export function transformerNetToModelFile(tensors: Tensors, opts: { style?: string; source: string; licence?: string; label?: string }): { bytes: Uint8Array; widthMultiplier: number } {
+  // Errors name the file (`label`, e.g. its path); `source` is the metadata's free text.
+  const net = transformerNetTensors(tensors, opts.label ?? opts.source);
   return { bytes: writeSafetensors(net.tensors, encodeMetadata(transformerNetMetadata(net.widthMultiplier, opts))), widthMultiplier: net.widthMultiplier };
 }
 
@@ -90,8 +91,9 @@ export interface VggImport {
  * The features of a torchvision vgg16/vgg19 state dict as our VGG weight file. The convs present must be the
  * first ones in order (a truncated VGG is fine, one with a gap is not), each with torchvision's shape.
  */
-export function torchVggToFile(tensors: Tensors, opts: { source: string }): VggImport {
-  const { source } = opts;
+export function torchVggToFile(tensors: Tensors, opts: { source: string; label?: string }): VggImport {
+  // Errors name the file (`label`, e.g. its path); `source` is the metadata's free text.
+  const source = opts.label ?? opts.source;
   const architecture = detectArchitecture(tensors);
   const layers = vggLayers(architecture);
   const out = new Map<string, { shape: number[]; data: Float32Array }>();
@@ -134,7 +136,7 @@ export function torchVggToFile(tensors: Tensors, opts: { source: string }): VggI
     input: 'RGB, pixels/255, minus mean [0.485, 0.456, 0.406], divided by std [0.229, 0.224, 0.225] (torchvision)',
     layers: `${architecture} ${convs[0]}..${last} (relu layers ${relus[0]}..${relus[relus.length - 1]}); classifier not kept`,
     layout: 'OIHW float32, torchvision features.N naming',
-    source,
+    source: opts.source,
   };
   return { bytes: writeSafetensors(out, metadata), architecture, convs, relus };
 }

@@ -172,6 +172,19 @@ async function forwardRgba(net: TransformNetLike, pixels: Uint8Array | Uint8Clam
     return tensorToRgba(finish ? finishStylized(y, x, finish) : y);
   });
 }
+/**
+ * The largest square tile that one pass can stylise: its widest (padded) activation fits one storage buffer
+ * binding and, given a budget, the one-pass memory (onePassBytes) fits it. At least MIN_TILE_EDGE.
+ */
+export function largestTileEdge(engine: Engine, floatsPerPixel: number, memoryBytes?: number): number {
+  let bytesPerPixel = 4 * floatsPerPixel;
+  let budget = usableBindingBytes(engine);
+  if (memoryBytes !== undefined && memoryBytes / onePassBytes(floatsPerPixel, 1, 1) < budget / bytesPerPixel) {
+    budget = memoryBytes;
+    bytesPerPixel = onePassBytes(floatsPerPixel, 1, 1);
+  }
+  return Math.max(MIN_TILE_EDGE, Math.floor(Math.sqrt(budget / bytesPerPixel)) - PADDING_MARGIN);
+}
 
 /**
  * Stylises RGBA pixels with `net`. The alpha channel is carried over from the input unchanged. Images
@@ -183,7 +196,8 @@ export async function stylizeRgba(net: TransformNetLike, img: RgbaPixels, opts: 
   if (src.length !== W * H * 4) throw new RangeError(`stylizeRgba: ${src.length} bytes for a ${W}×${H} RGBA image`);
   const peak = peakFloatsPerPixel(net);
   // A net that runs banded never needs tiles: it runs in one pass whenever that fits (below), else in bands.
-  const tile = opts.tile ?? (net.bandProgram ? Math.max(W, H, MIN_TILE_EDGE) : defaultTileEdge(net.engine, peak));
+  // A tile asked for is shrunk to what one pass can hold within the binding limit and the memory budget.
+  const tile = opts.tile !== undefined ? Math.min(opts.tile, largestTileEdge(net.engine, peak, opts.memoryBytes)) : net.bandProgram ? Math.max(W, H, MIN_TILE_EDGE) : defaultTileEdge(net.engine, peak);
   if (!(Number.isInteger(tile) && tile >= MIN_TILE_EDGE)) throw new RangeError(`stylizeRgba: tile ${tile} must be an integer ≥ ${MIN_TILE_EDGE}`);
   const overlap = opts.overlap ?? Math.min(64, Math.floor(tile / 4));
   if (!(Number.isInteger(overlap) && overlap >= 0 && overlap < tile / 2)) {

@@ -119,7 +119,7 @@ export const evalCommand: Command = {
     };
     requireDirectory(dataDir, '--data');
     requireDirectory(outDir, 'output directory');
-    let files = listImages(dataDir);
+    let files = listImages(dataDir, (m) => process.stderr.write(`warning: ${m}\n`));
     if (files.length === 0) throw new CliError(`no JPEG or PNG images found under ${dataDir}`);
     if (args.number('limit') !== undefined) files = files.slice(0, args.number('limit'));
     const names = new Map<string, string>();

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { inflateRawSync } from 'node:zlib';
 import { ML5_LICENCE_NOTE, ml5ToModelFile, parseMl5Manifest } from '../../models/ml5-checkpoint.js';
@@ -7,18 +7,65 @@ import { readTorchCheckpoint, type Inflate } from '../../models/pytorch-checkpoi
 import { torchStateDictKind, torchVggToFile, transformerNetToModelFile } from '../../models/pytorch-import.js';
 import { UsageError, type Command, type ParsedArgs } from '../args.js';
 import { CliError } from '../errors.js';
-import { fsReason, InputSet, readInputFile, requireDirectory, requireOutputDirectory, writeOutputFile } from '../files.js';
+import { InputSet, readInputFile, requireDirectory, requireOutputDirectory, sameFile, writeOutputFile } from '../files.js';
+import { assertFiniteWeights } from '../finite.js';
+import { importedModelsDir, modelsDir, shippedStyles } from '../package-files.js';
 
 const MANIFEST = 'manifest.json';
 
-/** The bytes of a file in the checkpoint folder, or undefined where it does not exist. */
-function readIfPresent(path: string): Uint8Array | undefined {
-  if (!existsSync(path) || !statSync(path).isFile()) return undefined;
+/**
+ * The bytes of a file in the checkpoint folder, or undefined where there is no such entry. An entry that is
+ * there but is no file (a folder, a device, a symlink to nothing) is an error saying so, not "missing".
+ */
+function readIfPresent(path: string, what: string): Uint8Array | undefined {
   try {
-    return new Uint8Array(readFileSync(path));
-  } catch (e) {
-    throw new CliError(`cannot read ${path}: ${fsReason(e)}`);
+    lstatSync(path);
+  } catch {
+    return undefined;
   }
+  return readInputFile(path, what);
+}
+
+/**
+ * The style's name (metadata, and the default output name NAME.safetensors): a name, not a path, so that the
+ * default output stays in the current folder.
+ */
+function styleName(args: ParsedArgs, fallback: string): string {
+  const style = args.string('style') ?? fallback;
+  if (style === '') throw new UsageError('--style must not be empty');
+  if (/[/\\\0]/.test(style) || style === '.' || style === '..') {
+    throw new UsageError(`--style ${JSON.stringify(style)} must be a name, not a path (it names the default output NAME.safetensors); give -o for where to write`);
+  }
+  return style;
+}
+
+/**
+ * Refuses an output that would replace a style shipped in the package's models/ folder: `--style NAME` would
+ * then silently run the imported net. Imported nets go in .models-ml5/ or anywhere else.
+ */
+function refuseShippedModel(output: string): void {
+  const dir = modelsDir();
+  for (const style of shippedStyles(dir)) {
+    const shipped = join(dir, `${style}.safetensors`);
+    if (existsSync(output) && sameFile(output, shipped)) {
+      throw new CliError(`refusing to replace the shipped style ${style} (${shipped}) with ${output}: choose another -o (imported nets go in ${join(dirname(dir), '.models-ml5')} or anywhere else)`);
+    }
+  }
+}
+
+/**
+ * Checks where the output goes before any work. The package's .models-ml5/ folder (where `--style NAME`
+ * finds imported nets; git-ignored, so absent from a fresh clone) is created when the output is named in it.
+ */
+function prepareOutput(output: string): void {
+  if (resolve(dirname(output)) === importedModelsDir() && !existsSync(importedModelsDir())) mkdirSync(importedModelsDir());
+  requireOutputDirectory(output);
+  refuseShippedModel(output);
+}
+
+/** Checks the imported weights before they are written: a NaN or infinity would make an unusable model. */
+function checkImported(bytes: Uint8Array, path: string): void {
+  assertFiniteWeights(bytes, path, 'in the file imported; nothing written');
 }
 
 /** Zip entries deflated by a zip tool (torch.save itself stores them): Node's zlib, no package needed. */
@@ -37,23 +84,24 @@ function log(args: ParsedArgs, line: string): void {
 
 /** A PyTorch checkpoint: a pytorch/examples TransformerNet, or a torchvision VGG16/VGG19. */
 function importTorch(args: ParsedArgs, path: string): number {
-  const style = args.string('style') ?? stem(path);
-  if (style === '') throw new UsageError('--style must not be empty');
+  const style = styleName(args, stem(path));
   const output = args.string('output') ?? `${stem(path)}.safetensors`;
-  requireOutputDirectory(output);
+  prepareOutput(output);
   new InputSet([path]).refuse(output, 'choose another -o');
   const checkpoint = readTorchCheckpoint(readInputFile(path, 'PyTorch checkpoint'), path, zlibInflate);
   const container = checkpoint.format === 'zip' ? 'zip format' : 'legacy format';
   if (torchStateDictKind(checkpoint.tensors, path) === 'vgg') {
     if (args.given.has('style')) throw new UsageError('--style names a style net; this file is a VGG loss network');
-    const vgg = torchVggToFile(checkpoint.tensors, { source: args.string('source') ?? `torchvision ${basename(path)} (PyTorch ${container})` });
+    const vgg = torchVggToFile(checkpoint.tensors, { source: args.string('source') ?? `torchvision ${basename(path)} (PyTorch ${container})`, label: path });
+    checkImported(vgg.bytes, path);
     writeOutputFile(output, vgg.bytes);
     log(args, `imported ${path} (torchvision ${vgg.architecture}, ${vgg.convs[0]}..${vgg.convs[vgg.convs.length - 1]}: loss layers ${vgg.relus.join(', ')}; torchvision input) -> ${output} (use it as train --vgg ${output})`);
     return 0;
   }
   const source = args.string('source') ?? `PyTorch checkpoint ${basename(path)} (pytorch/examples fast_neural_style TransformerNet state dict, ${container})`;
   const licence = args.string('licence');
-  const { bytes, widthMultiplier } = transformerNetToModelFile(checkpoint.tensors, { style, source, ...(licence !== undefined ? { licence } : {}) });
+  const { bytes, widthMultiplier } = transformerNetToModelFile(checkpoint.tensors, { style, source, label: path, ...(licence !== undefined ? { licence } : {}) });
+  checkImported(bytes, path);
   writeOutputFile(output, bytes);
   log(args, `imported ${path} (TransformerNet width ${widthMultiplier}, linear output; style ${style}) -> ${output} (${(bytes.length / 2 ** 20).toFixed(1)} MiB)`);
   return 0;
@@ -61,10 +109,9 @@ function importTorch(args: ParsedArgs, path: string): number {
 
 /** An ONNX TransformerNet graph (the model zoo's fast_neural_style, torch.onnx.export, our export). */
 function importOnnx(args: ParsedArgs, path: string): number {
-  const style = args.string('style') ?? stem(path);
-  if (style === '') throw new UsageError('--style must not be empty');
+  const style = styleName(args, stem(path));
   const output = args.string('output') ?? `${stem(path)}.safetensors`;
-  requireOutputDirectory(output);
+  prepareOutput(output);
   const inputs = new InputSet([path]);
   inputs.refuse(output, 'choose another -o');
   const bytes = readInputFile(path, 'ONNX model');
@@ -73,13 +120,15 @@ function importOnnx(args: ParsedArgs, path: string): number {
   const result = onnxToModelFile(bytes, {
     source: args.string('source') ?? `ONNX model ${basename(path)}`,
     style,
+    label: path,
     ...(licence !== undefined ? { licence } : {}),
     readExternal: (location) => {
       const file = join(dirname(path), location);
       externals.push(file);
-      return existsSync(file) && statSync(file).isFile() ? readInputFile(file, 'ONNX external data') : undefined;
+      return readIfPresent(file, 'ONNX external data');
     },
   });
+  checkImported(result.bytes, path);
   for (const file of externals) new InputSet([file]).refuse(output, 'choose another -o');
   writeOutputFile(output, result.bytes);
   log(args, `imported ${path} (ONNX opset ${result.opset} from ${result.producer || 'an unnamed producer'}: TransformerNet width ${result.widthMultiplier}, ${result.output} output; style ${style}) -> ${output} (${(result.bytes.length / 2 ** 20).toFixed(1)} MiB)`);
@@ -133,19 +182,20 @@ export const importCommand: Command = {
     if (existsSync(folder) && statSync(folder).isFile()) return /\.onnx$/i.test(folder) ? importOnnx(args, folder) : importTorch(args, folder);
     requireDirectory(folder, 'ml5 model folder');
     const name = basename(resolve(folder));
-    const style = args.string('style') ?? name;
-    if (style === '') throw new UsageError('--style must not be empty');
+    const style = styleName(args, name);
     const output = args.string('output') ?? `${style}.safetensors`;
-    requireOutputDirectory(output);
+    prepareOutput(output);
     // The folder's own files are the inputs: the model file must not replace one of them.
     new InputSet(readdirSync(folder).map((f) => join(folder, f))).refuse(output, 'choose another -o');
-    const manifestBytes = readIfPresent(join(folder, MANIFEST));
+    const manifestBytes = readIfPresent(join(folder, MANIFEST), 'ml5 manifest');
     if (!manifestBytes) throw new CliError(`${folder}: no ${MANIFEST} (not an ml5.js / deeplearn.js checkpoint folder)`);
     const manifest = parseMl5Manifest(new TextDecoder().decode(manifestBytes), folder);
-    const bytes = await ml5ToModelFile(manifest, async (filename) => readIfPresent(join(folder, filename)), {
+    const bytes = await ml5ToModelFile(manifest, async (filename) => readIfPresent(join(folder, filename), 'ml5 variable file'), {
       style,
       source: args.string('source') ?? `ml5.js style-transfer model folder ${name}`,
+      label: folder,
     });
+    checkImported(bytes, folder);
     writeOutputFile(output, bytes);
     if (!args.flag('quiet')) process.stderr.write(`imported ${folder} (style ${style}) -> ${output} (${(bytes.length / 2 ** 20).toFixed(1)} MiB)\n`);
     return 0;

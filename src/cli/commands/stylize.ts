@@ -5,10 +5,10 @@ import { loadTransformNet } from '../../models/model-file.js';
 import { stylizeRgba, type StylizeMode } from '../../models/stylize.js';
 import { UsageError, type Command, type ParsedArgs } from '../args.js';
 import { CliError } from '../errors.js';
-import { InputSet, readInputFile, requireDirectory, requireOutputDirectory, writeOutputFile } from '../files.js';
+import { checkInputFile, InputSet, MAX_INPUT_BYTES, readInputFile, requireDirectory, requireOutputDirectory, writeOutputFile } from '../files.js';
 import { decodeImage, encodeImage, ImageFileError, fitImage, formatFromPath, type ImageFormat } from '../image-io.js';
 import { checkedNet, assertFiniteWeights } from '../finite.js';
-import { resolveStyle, shippedStyles, styleDirs, StyleNotFoundError } from '../package-files.js';
+import { resolveStyle, styleDirs, styleListing, StyleNotFoundError } from '../package-files.js';
 
 /** What the CLI says when an image does not run in one pass. */
 const MODE_NOTE: Record<StylizeMode, string> = {
@@ -75,9 +75,8 @@ function planJobs(args: ParsedArgs, styleName: string, modelPath: string): Job[]
   }
 
   const inputFiles = new InputSet([...inputs, modelPath]);
+  // A missing or unreadable input is reported when its turn comes, like a corrupt one: the others still run.
   for (const job of jobs) {
-    if (!existsSync(job.input)) throw new CliError(`cannot read image ${job.input}: no such file`);
-    if (statSync(job.input).isDirectory()) throw new CliError(`cannot read image ${job.input}: it is a directory`);
     inputFiles.refuse(job.output, 'choose another --output or --out-dir');
     if (existsSync(job.output) && statSync(job.output).isDirectory()) throw new CliError(`output ${job.output} is a directory`);
   }
@@ -132,7 +131,7 @@ export const stylizeCommand: Command = {
 
   async run(args) {
     if (args.flag('list-styles')) {
-      const rows = styleDirs().flatMap((dir) => shippedStyles(dir).map((style) => `${style}\t${dir}`));
+      const rows = styleListing();
       console.log(rows.length ? rows.join('\n') : `(no styles are installed in ${styleDirs().join(' or ')})`);
       return 0;
     }
@@ -141,6 +140,20 @@ export const stylizeCommand: Command = {
     const jobs = planJobs(args, model.styleName, model.path);
     const modelBytes = readInputFile(model.path, 'model');
     const quiet = args.flag('quiet');
+    // When no input can be read at all, say so without starting the GPU.
+    const problems = jobs.map((job) => {
+      try {
+        checkInputFile(job.input, 'image', MAX_INPUT_BYTES.image);
+        return null;
+      } catch (e) {
+        return e instanceof CliError ? e.message : String(e);
+      }
+    });
+    if (problems.every((p) => p !== null)) {
+      for (const p of problems) process.stderr.write(`error: ${p}\n`);
+      if (jobs.length > 1) process.stderr.write(`error: ${jobs.length} of ${jobs.length} images failed: ${jobs.map((j) => j.input).join(', ')}\n`);
+      return 1;
+    }
     const log = (line: string): void => {
       if (!quiet) process.stderr.write(line + '\n');
     };
@@ -162,7 +175,7 @@ export const stylizeCommand: Command = {
         const prefix = `[${i + 1}/${jobs.length}] ${job.input}`;
         const started = performance.now();
         try {
-          let img = decodeImage(readInputFile(job.input, ''), job.input);
+          let img = decodeImage(readInputFile(job.input, 'image', MAX_INPUT_BYTES.image), job.input);
           const maxSize = args.number('max-size');
           if (maxSize !== undefined) img = fitImage(img, maxSize);
           if (tty) process.stderr.write(`\r\x1b[K${prefix}: stylising ${img.width}×${img.height}…`);

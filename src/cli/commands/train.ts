@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { basename, extname, relative, sep } from 'node:path';
+import { basename, dirname, extname, relative, sep } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { createNodeEngine } from '../../engine/node.js';
 import type { Engine } from '../../engine/engine.js';
@@ -24,6 +24,9 @@ import { formatDuration } from '../progress.js';
 import { STABILITY_PERTURBATION } from '../../models/stability.js';
 import { CliError } from '../errors.js';
 import { packageVersion } from '../package-files.js';
+import { fileSha256, removeStaleTemporaries } from '../files.js';
+import { assertFiniteTrainingState, assertFiniteWeights } from '../finite.js';
+import { releaseRunLock, runLockPath, takeRunLock } from '../run-lock.js';
 
 /** Exit statuses after a signal (128 + its number), as shells report them; a checkpoint has been written. */
 const EXIT_STATUS: Record<StopSignal, number> = { SIGINT: 130, SIGTERM: 143 };
@@ -131,6 +134,14 @@ function checkResumeOptions(o: TrainOptions, c: TrainConfig): void {
  * checkpoint records. Returns the hashes to record when the checkpoint has none (written before they were).
  */
 function checkResumeInputs(o: TrainOptions, c: TrainConfig, now: TrainProvenance, checkpoint: string, log: (line: string) => void): void {
+  if (c.vggSha256 === undefined) {
+    log(`warning: ${checkpoint} does not record which loss network (--vgg) it was trained with (an older checkpoint), so --vgg cannot be checked; it is recorded from now on`);
+  } else if (c.vggSha256 !== now.vggSha256) {
+    throw new UsageError(
+      `--vgg ${o.vgg} is not the loss network this run was trained with (sha256 ${now.vggSha256.slice(0, 12)}…, the checkpoint's ${c.vggSha256.slice(0, 12)}…): ` +
+        'another VGG file gives other losses, so the run would not continue as it was; give the same --vgg, or use another --out for a new run',
+    );
+  }
   if (c.styleSha256 === undefined || c.dataSha256 === undefined) {
     log(`warning: ${checkpoint} does not record which style image and data it was trained on (an older checkpoint), so --style and --data cannot be checked; they are recorded from now on`);
     return;
@@ -253,7 +264,7 @@ function planTrain(o: TrainOptions, log: (line: string) => void): TrainPlan | nu
   const paths = trainPaths(o.out);
   if (o.init !== undefined && o.resume) throw new UsageError('--init starts a new run from a model; --resume continues a run: give one of them');
   requireDirectory(o.data, '--data');
-  const files = listImages(o.data);
+  const files = listImages(o.data, (m) => log(`warning: ${m}`));
   if (files.length === 0) throw new CliError(`no JPEG or PNG images found under ${o.data}`);
   requireOutputDirectory(o.out);
   if (isInside(o.out, o.data)) {
@@ -263,6 +274,10 @@ function planTrain(o: TrainOptions, log: (line: string) => void): TrainPlan | nu
   for (const output of [o.out, paths.checkpoint, paths.log, paths.curve, ...(o.sample ? [paths.sample] : [])]) {
     inputs.refuse(output, 'choose another --out');
   }
+  // Before anything is read or written: one run per --out at a time (run-lock.ts), and the temporary files
+  // a run killed mid-write left beside it are removed.
+  takeRunLock(o.out, log, o.command);
+  removeStaleTemporaries(dirname(o.out));
   if (!o.resume && existsSync(paths.checkpoint)) {
     throw new CliError(`${paths.checkpoint} exists: pass --resume to continue that run, or delete it to start over`);
   }
@@ -272,11 +287,13 @@ function planTrain(o: TrainOptions, log: (line: string) => void): TrainPlan | nu
   const styleImage = decodeImage(styleBytes, o.style);
   const sampleImage = o.sample ? decodeImage(readInputFile(o.sample, 'sample image'), o.sample) : null;
   const vgg = readVggFile(o.vgg, o.vggArch, o.vggInput);
-  const provenance: TrainProvenance = { styleSha256: sha256(styleBytes), dataSha256: dataListSha256(o.data, files) };
+  const provenance: TrainProvenance = { styleSha256: sha256(styleBytes), dataSha256: dataListSha256(o.data, files), vggSha256: fileSha256(o.vgg, 'VGG weights') };
   const resumed = o.resume ? decodeCheckpoint(readInputFile(paths.checkpoint, 'checkpoint'), paths.checkpoint) : null;
   // The initial model is checked before any GPU work: its metadata gives the net's width and architecture.
   const initBytes = o.init !== undefined ? readInputFile(o.init, 'initial model') : null;
   const init = initBytes ? { path: o.init!, bytes: initBytes, metadata: decodeMetadata(readSafetensors(initBytes, o.init).metadata, o.init!, [MODEL_FORMAT, CHECKPOINT_FORMAT]) } : null;
+  // NaN weights would train on silently (the output's tanh clamps them, the losses stay finite).
+  if (init) assertFiniteWeights(init.bytes, init.path, 'a run cannot start from it');
   if (init && o.given?.has('width') && o.width !== init.metadata.architecture.widthMultiplier) {
     throw new UsageError(`--width ${o.width} differs from the width ${init.metadata.architecture.widthMultiplier} of --init ${o.init} (omit --width)`);
   }
@@ -286,7 +303,7 @@ function planTrain(o: TrainOptions, log: (line: string) => void): TrainPlan | nu
     checkResumeOptions(o, resumed.config);
     checkResumeInputs(o, resumed.config, provenance, paths.checkpoint, log);
     // An older checkpoint's config gains the hashes, so that its next checkpoint records them.
-    if (resumed.config.styleSha256 === undefined) resumed.config = { ...resumed.config, ...provenance };
+    if (resumed.config.styleSha256 === undefined || resumed.config.vggSha256 === undefined) resumed.config = { ...resumed.config, ...provenance };
     config = resumed.config;
   } else {
     config = {
@@ -338,7 +355,9 @@ interface TrainRun {
 
 async function writeCheckpoint(run: TrainRun): Promise<void> {
   const { plan, trainer } = run;
-  writeOutputFile(plan.paths.checkpoint, encodeCheckpoint(await trainer.trainingState(), { dtype: run.dtype }));
+  const state = await trainer.trainingState();
+  assertFiniteTrainingState(state, plan.paths.checkpoint);
+  writeOutputFile(plan.paths.checkpoint, encodeCheckpoint(state, { dtype: run.dtype }));
   writeOutputFile(plan.paths.curve, lossCurveSvg(run.losses.records, `${plan.config.styleName ?? 'style'}: losses (log scale)`));
   if (plan.sampleImage) {
     const styled = await stylizeRgba(trainer.net, fitImage(plan.sampleImage, SAMPLE_MAX_EDGE));
@@ -417,6 +436,15 @@ async function finishTrain(run: TrainRun, log: (line: string) => void): Promise<
  * SIGTERM, each with a checkpoint written).
  */
 export async function runTrain(o: TrainOptions): Promise<number> {
+  try {
+    return await trainLocked(o);
+  } finally {
+    // Taken by planTrain once --out is known to be usable.
+    if (o.out.toLowerCase().endsWith(MODEL_EXTENSION)) releaseRunLock(runLockPath(o.out));
+  }
+}
+
+async function trainLocked(o: TrainOptions): Promise<number> {
   const startedAt = performance.now();
   const startedDate = new Date().toISOString();
   const log = o.log ?? ((line: string) => process.stderr.write(line + '\n'));

@@ -7,7 +7,7 @@ import { stylizeRgba } from '../../models/stylize.js';
 import { UsageError, type Command, type ParsedArgs } from '../args.js';
 import { CliError } from '../errors.js';
 import { ffmpegEncoders, findFfmpeg, lastLine, probeJson, type FfmpegTools } from '../ffmpeg.js';
-import { fsReason, InputSet, readInputFile, requireOutputDirectory, writeTarget } from '../files.js';
+import { fsReason, InputSet, readInputFile, removeStaleTemporaries, requireOutputDirectory, writeTarget } from '../files.js';
 import { assertFiniteWeights, checkedNet, type CheckedNet } from '../finite.js';
 import { fitWithin } from '../image-io.js';
 import { formatDuration } from '../progress.js';
@@ -59,7 +59,10 @@ function planVideo(args: ParsedArgs): VideoPlan {
   new InputSet([input, model.path]).refuse(output, 'choose another -o');
   requireOutputDirectory(output);
   const target = writeTarget(output);
+  // ffmpeg opens its output by name: a descriptor path would name ffmpeg's own descriptor, not ours.
+  if (target.descriptor !== null) throw new CliError(`cannot write ${output}: it names an open stream (standard output or a descriptor); video writes a file`);
   if (!target.through) {
+    removeStaleTemporaries(dirname(target.target));
     try {
       accessSync(dirname(target.target), constants.W_OK);
     } catch (e) {
