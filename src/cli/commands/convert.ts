@@ -21,7 +21,7 @@ export const convertCommand: Command = {
   summary: 'Rewrite a model (or a training checkpoint) as a model file in float16 or float32.',
   usage: 'convert INPUT -o OUT.safetensors [--dtype f16|f32]',
   options: [
-    { name: 'output', alias: 'o', type: 'string', valueName: 'PATH', description: 'model file to write (required; never the input)' },
+    { name: 'output', alias: 'o', type: 'string', valueName: 'PATH', description: "model file to write (required; never the input; '-' for standard output)" },
     { name: 'dtype', type: 'string', choices: ['f16', 'f32'], default: 'f16', description: 'precision of the weights written (f16 halves the file)' },
     { name: 'quiet', type: 'boolean', description: 'print errors only' },
   ],

@@ -102,7 +102,7 @@ export const stylizeCommand: Command = {
   options: [
     { name: 'model', alias: 'm', type: 'string', valueName: 'PATH', description: 'model file (.safetensors) written by train' },
     { name: 'style', alias: 's', type: 'string', valueName: 'NAME', description: 'a style in the package models/ folder, or imported into .models-ml5/ (see --list-styles)' },
-    { name: 'output', alias: 'o', type: 'string', valueName: 'PATH', description: 'output file (one input only); format from its extension' },
+    { name: 'output', alias: 'o', type: 'string', valueName: 'PATH', description: "output file (one input only); format from its extension; '-' writes to standard output (give --format)" },
     { name: 'out-dir', alias: 'd', type: 'string', valueName: 'DIR', description: 'output directory: writes INPUTNAME_STYLE.png|jpg (default: current directory)' },
     { name: 'format', type: 'string', choices: ['png', 'jpeg'], description: 'output format (default: from --output, else the input\'s format)' },
     { name: 'quality', alias: 'q', type: 'number', integer: true, min: 1, max: 100, default: 92, valueName: 'Q', description: 'JPEG quality' },
