@@ -25,7 +25,7 @@ function option(args: string[], name: string): string | undefined {
   return i >= 0 ? args[i + 1] : undefined;
 }
 
-function photo(path: string | undefined, width: number, height: number): { width: number; height: number; data: Uint8Array } {
+async function photo(path: string | undefined, width: number, height: number): Promise<{ width: number; height: number; data: Uint8Array }> {
   const file = path ?? (existsSync(DEFAULT_PHOTO) ? DEFAULT_PHOTO : undefined);
   if (!file) {
     console.warn(`note: ${DEFAULT_PHOTO} not found: using smooth noise`);
@@ -37,8 +37,8 @@ function photo(path: string | undefined, width: number, height: number): { width
     }
     return { width, height, data };
   }
-  const img = decodeImage(new Uint8Array(readFileSync(file)), file);
-  return resizeRgba(img, width, height);
+  const img = await decodeImage(new Uint8Array(readFileSync(file)), file);
+  return await resizeRgba(img, width, height);
 }
 
 async function main(): Promise<void> {
@@ -52,7 +52,7 @@ async function main(): Promise<void> {
   const modes = (option(args, '--modes') ?? 'banded,tiled').split(',') as StylizeMode[];
   for (const m of modes) if (m !== 'banded' && m !== 'tiled') throw new Error(`--modes: unknown mode ${m} (banded, tiled)`);
   const memoryMb = option(args, '--memory');
-  const img = photo(option(args, '--photo'), width, height);
+  const img = await photo(option(args, '--photo'), width, height);
 
   const host = hostAtStart();
   const engine = await createNodeEngine();

@@ -9,6 +9,8 @@
 // e2e: [--sizes 256,512,1024] [--peers tfjs,torch|none] [--peer-torch] [--runs N] [--no-train]
 //   [--train-size 256] [--train-batch 4] [--arch ml5-lengstrom: the ml5.js net vs the ml5 graph in tfjs];
 //   --quick: stylize 256² vs tfjs-webgpu and a 64² batch-1 training step.
+// image-io: --image-io [--width 4032 --height 3024] [--runs 3] [--size 256 --batch 4 --batches 8]: decode and
+//   encode of a 12 MP photo and the training crops, the code before libvips vs sharp (bench/image-io.ts; CPU only).
 import { createNodeEngine } from '../src/engine/node.js';
 import { benchConv2d, transformNetLayers, vggLayers, type ConvLayer } from './conv2d.js';
 import { benchConv2dTranspose } from './conv2d-transpose.js';
@@ -17,6 +19,7 @@ import { adapterInfo, convRowsToCases, hostAtStart, makeReport, publish, sgemmRo
 import { benchSgemm } from './sgemm.js';
 import { benchStylizeVariants, benchTrainStep, profileTrainStep, type TrainBenchOptions } from './train.js';
 import { runVideoBench } from './video.js';
+import { runImageIoBench } from './image-io.js';
 
 function option(args: string[], name: string): string | undefined {
   const i = args.indexOf(name);
@@ -25,8 +28,8 @@ function option(args: string[], name: string): string | undefined {
 
 const QUICK_LAYERS = ['tn.conv1', 'tn.conv2', 'tn.res', 'tn.up2', 'vgg.conv1_2', 'vgg.conv3_1'];
 
-const FLAGS = ['--video', '--train-step', '--profile-train', '--stylize-variants', '--no-torch', '--quick', '--conv2d', '--e2e', '--sgemm', '--conv2d-transpose', '--no-record', '--no-train', '--peer-torch', '--help', '-h'];
-const OPTIONS = ['--frames', '--model', '--vgg', '--variants', '--size', '--batch', '--reps', '--layers', '--sizes', '--peers', '--runs', '--train-size', '--train-batch', '--arch'];
+const FLAGS = ['--image-io', '--video', '--train-step', '--profile-train', '--stylize-variants', '--no-torch', '--quick', '--conv2d', '--e2e', '--sgemm', '--conv2d-transpose', '--no-record', '--no-train', '--peer-torch', '--help', '-h'];
+const OPTIONS = ['--frames', '--model', '--vgg', '--variants', '--size', '--batch', '--reps', '--layers', '--sizes', '--peers', '--runs', '--train-size', '--train-batch', '--arch', '--width', '--height', '--batches'];
 const USAGE = `usage: npm run bench -- [--conv2d] [--e2e] [--sgemm] [--conv2d-transpose] [--quick] [--no-record]
   conv2d-transpose: the two conv2dTranspose implementations on the ml5 net's upsampling layers at --size (printed only)
   conv2d: [--size 256] [--reps N] [--layers vgg,tn.res] [--batch N]
@@ -38,6 +41,8 @@ const USAGE = `usage: npm run bench -- [--conv2d] [--e2e] [--sgemm] [--conv2d-tr
           --stylize-variants [--size 256] [--runs N] --variants a,b: the stylize forward under the variants
   video:  --video [--sizes 256,512] [--frames 8] [--model FILE] [--peers tfjs|none]: frames/s of the video
           command's per-frame path, ours vs tfjs-webgpu on the same net, and the frames' temporal error
+  image-io: --image-io [--width 4032] [--height 3024] [--runs 3] [--size 256] [--batch 4] [--batches 8]: decode and
+          encode of a 12 MP photo and the training crops, before (jpeg-js, pngjs, hand resize) vs after (sharp)
 Default: conv2d and e2e at full size (slow on a software adapter: use --quick there).`;
 
 /** Unknown flags are errors: a typo must not silently run another benchmark. */
@@ -78,6 +83,21 @@ async function main(): Promise<void> {
   const e2eOptions = e2eOptionsFromArgs(args);
 
   const host = hostAtStart();
+  if (args.includes('--image-io')) {
+    const num = (name: string, fallback: number) => Number(option(args, name) ?? fallback);
+    const r = await runImageIoBench({
+      width: num('--width', 4032),
+      height: num('--height', 3024),
+      runs: num('--runs', 3),
+      size: num('--size', 256),
+      batch: num('--batch', 4),
+      batches: num('--batches', 8),
+      log: (line) => console.log(line),
+    });
+    // No GPU is involved: the report's adapter line says so.
+    publish(makeReport({ name: 'none (CPU: image decoding and encoding)', backend: 'cpu' }, r.cases, r.notes, undefined, host), { dryRun: args.includes('--no-record') });
+    return;
+  }
   if (args.includes('--train-step') || args.includes('--profile-train') || args.includes('--stylize-variants')) {
     await trainMain(args, host);
     return;

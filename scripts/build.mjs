@@ -1,5 +1,5 @@
-// Builds dist/: the CLI and Node entry (ESM, webgpu kept external), the browser bundle (no Node APIs) and the
-// web demo (dist/web/).
+// Builds dist/: the CLI and Node entry (ESM; webgpu and sharp, native code, kept external), the browser bundle (no Node
+// APIs) and the web demo (dist/web/).
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { chmodSync } from 'node:fs';
@@ -17,9 +17,9 @@ await build({
   ...common,
   platform: 'node',
   target: 'node20',
-  entryPoints: { cli: 'src/cli/main.ts', index: 'src/index.ts', 'data-worker': 'src/cli/data-worker.ts' },
+  entryPoints: { cli: 'src/cli/main.ts', index: 'src/index.ts' },
   outdir: 'dist',
-  external: ['webgpu', 'pngjs', 'jpeg-js'],
+  external: ['webgpu', 'sharp'],
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
 });
 chmodSync('dist/cli.js', 0o755);
@@ -31,7 +31,7 @@ await build({
   target: 'node20',
   entryPoints: { bench: 'bench/main.ts', 'bench-large': 'bench/large-image.ts' },
   outdir: 'dist',
-  external: ['webgpu', 'pngjs', 'jpeg-js'],
+  external: ['webgpu', 'sharp', 'pngjs', 'jpeg-js'],
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
 });
 

@@ -10,8 +10,7 @@
 // (the imported ml5.js nets). They are made on request and kept in memory; nothing is written to disk.
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import jpeg from 'jpeg-js';
-import pngjs from 'pngjs';
+import sharp from 'sharp';
 
 export const STYLE_FORMAT = 'fast-style-webgpu/transform-net';
 /** The same bound the library puts on a safetensors header (src/models/safetensors.ts). */
@@ -111,41 +110,16 @@ export function listStyles({ modelsDir, importedDir, configPath }) {
 
 // ------------------------------------------------------------------ thumbnails
 
-function decodeImage(bytes) {
-  if (bytes[0] === 0x89 && bytes[1] === 0x50) return pngjs.PNG.sync.read(bytes);
-  if (bytes[0] === 0xff && bytes[1] === 0xd8) return jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxMemoryUsageInMB: 1024 });
-  throw new Error('not a PNG or JPEG image');
+/** An image file as opaque sRGB RGBA (libvips: any format, upright, colour-managed). */
+export async function decodeImage(bytes) {
+  const { data, info } = await sharp(bytes, { autoOrient: true }).flatten({ background: '#ffffff' }).ensureAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+  return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
 }
 
 /** The part of `img` at [x, y, width, height). */
 function crop(img, x, y, width, height) {
   const data = new Uint8Array(width * height * 4);
   for (let r = 0; r < height; r++) data.set(img.data.subarray(((y + r) * img.width + x) * 4, ((y + r) * img.width + x + width) * 4), r * width * 4);
-  return { width, height, data };
-}
-
-/** Area-average downscale to `height` rows, keeping the aspect ratio (an image already that small is kept). */
-function scaleToHeight(img, height) {
-  if (img.height <= height) return img;
-  const width = Math.max(1, Math.round((img.width * height) / img.height));
-  const data = new Uint8Array(width * height * 4);
-  const sx = img.width / width;
-  const sy = img.height / height;
-  for (let y = 0; y < height; y++) {
-    const y0 = Math.floor(y * sy);
-    const y1 = Math.max(y0 + 1, Math.floor((y + 1) * sy));
-    for (let x = 0; x < width; x++) {
-      const x0 = Math.floor(x * sx);
-      const x1 = Math.max(x0 + 1, Math.floor((x + 1) * sx));
-      const sum = [0, 0, 0];
-      for (let yy = y0; yy < y1; yy++) {
-        for (let xx = x0; xx < x1; xx++) for (let c = 0; c < 3; c++) sum[c] += img.data[(yy * img.width + xx) * 4 + c];
-      }
-      const n = (y1 - y0) * (x1 - x0);
-      for (let c = 0; c < 3; c++) data[(y * width + x) * 4 + c] = Math.round(sum[c] / n);
-      data[(y * width + x) * 4 + 3] = 255;
-    }
-  }
   return { width, height, data };
 }
 
@@ -197,9 +171,13 @@ export function thumbnailSource(style, dirs) {
 }
 
 /** The JPEG thumbnail of an image file (of the first sheet cell when `cell`), THUMBNAIL_HEIGHT rows high. */
-export function makeThumbnail(source) {
-  let img = decodeImage(readFileSync(source.path));
+export async function makeThumbnail(source) {
+  let img = await decodeImage(readFileSync(source.path));
   if (source.cell) img = firstSheetCell(img);
   if (!img) return null;
-  return Buffer.from(jpeg.encode(scaleToHeight(img, THUMBNAIL_HEIGHT), THUMBNAIL_QUALITY).data);
+  return sharp(img.data, { raw: { width: img.width, height: img.height, channels: 4 } })
+    .resize({ height: THUMBNAIL_HEIGHT, withoutEnlargement: true, kernel: 'lanczos3' })
+    .removeAlpha()
+    .jpeg({ quality: THUMBNAIL_QUALITY })
+    .toBuffer();
 }

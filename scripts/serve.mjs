@@ -107,7 +107,7 @@ export function startServer(options = {}) {
     res.end(body);
   };
 
-  const server = createServer((req, res) => {
+  const server = createServer(async (req, res) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
       return send(res, 405, 'method not allowed\n');
@@ -131,7 +131,7 @@ export function startServer(options = {}) {
     } else if (segments[0] === 'thumbnails' && segments.length === 2) {
       let jpegBytes = null;
       try {
-        jpegBytes = thumbnail(decodeURIComponent(segments[1]));
+        jpegBytes = await thumbnail(decodeURIComponent(segments[1]));
       } catch (e) {
         if (!quiet) console.error(`thumbnail ${segments[1]}: ${e.message}`);
       }

@@ -133,7 +133,7 @@ function rawGet(port: number, path: string, method = 'GET'): Promise<{ status: n
 describe('browser bundle', () => {
   it('holds only our sources and no Node API', () => {
     const text = readFileSync(site.bundle, 'utf8');
-    // Everything bundled comes from src/ (no package from node_modules: webgpu, pngjs, jpeg-js…).
+    // Everything bundled comes from src/ (no package from node_modules: webgpu, sharp, pngjs…).
     const foreign = Object.keys(bundleMeta.inputs).filter((p) => !p.startsWith('src/'));
     expect(foreign).toEqual([]);
     for (const name of ['src/browser.ts', 'src/web/stylizer.ts', 'src/models/model-file.ts', 'src/models/stylize.ts', 'src/engine/engine.ts']) {
@@ -144,7 +144,7 @@ describe('browser bundle', () => {
     expect(out.imports).toEqual([]);
     expect(text).not.toMatch(/["'`]node:/);
     expect(text).not.toMatch(/\brequire\(/);
-    for (const mod of ['webgpu', 'pngjs', 'jpeg-js', 'worker_threads', 'fs', 'path']) {
+    for (const mod of ['webgpu', 'sharp', 'pngjs', 'jpeg-js', 'worker_threads', 'fs', 'path']) {
       expect(text, mod).not.toMatch(new RegExp(`(from|import)\\s*\\(?\\s*["']${mod}["']`));
     }
     const raw = text.length;

@@ -53,8 +53,8 @@ async function runOnnx(file: string): Promise<Float32Array> {
 }
 
 /** Channel values of our stylize output (PNG) that differ from `values` (rounded, clamped) by more than 1. */
-function over1(png: string, values: Float32Array): { over1: number; worst: number } {
-  const img = decodeImage(new Uint8Array(readFileSync(png)), png);
+async function over1(png: string, values: Float32Array): Promise<{ over1: number; worst: number }> {
+  const img = await decodeImage(new Uint8Array(readFileSync(png)), png);
   expect([img.width, img.height]).toEqual([W, H]);
   let worst = 0;
   let n = 0;
@@ -83,13 +83,13 @@ function exportOnnx(model: string, name: string, opset?: number): string {
 }
 
 describe('cli export MODEL -o FILE.onnx', () => {
-  beforeAll(() => {
+  beforeAll(async () => {
     const rgba = new Uint8Array(W * H * 4);
     for (let i = 0; i < W * H; i++) {
       for (let c = 0; c < 3; c++) rgba[4 * i + c] = photoTensor.data[c * W * H + i];
       rgba[4 * i + 3] = 255;
     }
-    writeFileSync(photo, encodeImage({ width: W, height: H, data: rgba }, 'png'));
+    writeFileSync(photo, await encodeImage({ width: W, height: H, data: rgba }, 'png'));
   });
 
   it('--help states the input and output conventions', () => {
@@ -110,7 +110,7 @@ describe('cli export MODEL -o FILE.onnx', () => {
     expect(parsed.metadata.get('style')).toBe('starry_night');
     expect(parsed.metadata.get('input')).toMatch(/RGB pixels 0\.\.255/);
     const ort = await runOnnx(onnx);
-    const diff = over1(stylize(model, 'starry'), ort);
+    const diff = await over1(stylize(model, 'starry'), ort);
     expect(diff.over1, JSON.stringify(diff)).toBe(0);
   }, 300_000);
 
@@ -127,7 +127,7 @@ describe('cli export MODEL -o FILE.onnx', () => {
       let worst = 0;
       for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(ort[i] - want[i]));
       expect(worst).toBeLessThan(0.05);
-      const diff = over1(stylize(model, `tnet-${opset}`), ort);
+      const diff = await over1(stylize(model, `tnet-${opset}`), ort);
       expect(diff.over1, JSON.stringify(diff)).toBe(0);
     }, 120_000);
   }
@@ -150,7 +150,7 @@ describe('cli export MODEL -o FILE.onnx', () => {
     const onnx = exportOnnx(model, 'ml5', 9);
     const ops = new Set(readOnnxModel(new Uint8Array(readFileSync(onnx))).graph.nodes.map((n) => n.opType));
     expect(ops.has('ConvTranspose')).toBe(true);
-    const diff = over1(stylize(model, 'ml5'), await runOnnx(onnx));
+    const diff = await over1(stylize(model, 'ml5'), await runOnnx(onnx));
     expect(diff.over1, JSON.stringify(diff)).toBe(0);
   }, 120_000);
 

@@ -56,17 +56,17 @@ function chainGraph(ops: string[], initializers: ProtoWriter[] = [], extraInputs
 }
 
 describe('cli import FILE.onnx', () => {
-  beforeAll(() => {
+  beforeAll(async () => {
     const rgba = new Uint8Array(W * H * 4);
     for (let i = 0; i < W * H; i++) {
       for (let c = 0; c < 3; c++) rgba[4 * i + c] = photoTensor.data[c * W * H + i];
       rgba[4 * i + 3] = 255;
     }
-    writeFileSync(photo, encodeImage({ width: W, height: H, data: rgba }, 'png'));
+    writeFileSync(photo, await encodeImage({ width: W, height: H, data: rgba }, 'png'));
   });
 
   for (const file of ['tnet-opset9.onnx', 'tnet-opset13.onnx']) {
-    it(`${file} (torch.onnx.export): stylises the kodim23 crop within 1 level of PyTorch`, () => {
+    it(`${file} (torch.onnx.export): stylises the kodim23 crop within 1 level of PyTorch`, async () => {
       const out = join(work, `${file}.safetensors`);
       const r = cli(['import', join(DIR, file), '-o', out]);
       expect(r.status, r.stderr).toBe(0);
@@ -76,7 +76,7 @@ describe('cli import FILE.onnx', () => {
       const styled = join(work, `${file}.png`);
       const s = cli(['stylize', '--model', out, photo, '-o', styled, '--quiet']);
       expect(s.status, s.stderr).toBe(0);
-      const img = decodeImage(new Uint8Array(readFileSync(styled)), styled);
+      const img = await decodeImage(new Uint8Array(readFileSync(styled)), styled);
       const want = reference.get('output')!.data;
       let over1 = 0;
       for (let i = 0; i < W * H; i++) {

@@ -43,19 +43,19 @@ const work = mkdtempSync(join(tmpdir(), 'cli-import-pytorch-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 /** A [1, 3, H, W] tensor of pixels as a PNG. */
-function tensorPng(path: string, t: { shape: number[]; data: Float32Array }): void {
+async function tensorPng(path: string, t: { shape: number[]; data: Float32Array }): Promise<void> {
   const [, , h, w] = t.shape;
   const rgba = new Uint8Array(w * h * 4);
   for (let i = 0; i < w * h; i++) {
     for (let c = 0; c < 3; c++) rgba[4 * i + c] = Math.max(0, Math.min(255, Math.round(t.data[c * w * h + i])));
     rgba[4 * i + 3] = 255;
   }
-  writeFileSync(path, encodeImage({ width: w, height: h, data: rgba }, 'png'));
+  writeFileSync(path, await encodeImage({ width: w, height: h, data: rgba }, 'png'));
 }
 
 /** Pixels of the stylised PNG that differ from PyTorch's output (rounded, clamped) by more than `levels`. */
-export function levelsOff(png: string, expected: { shape: number[]; data: Float32Array }): { worst: number; over1: number; total: number } {
-  const img = decodeImage(new Uint8Array(readFileSync(png)), png);
+export async function levelsOff(png: string, expected: { shape: number[]; data: Float32Array }): Promise<{ worst: number; over1: number; total: number }> {
+  const img = await decodeImage(new Uint8Array(readFileSync(png)), png);
   const [, , h, w] = expected.shape;
   expect([img.width, img.height]).toEqual([w, h]);
   let worst = 0;
@@ -85,7 +85,7 @@ describe('cli import FILE.pth', () => {
   });
 
   for (const file of ['tnet.pth', 'tnet-legacy.pth']) {
-    it(`${file}: a linear-output johnson2016 net that stylises the kodim23 crop within 1 level of PyTorch`, () => {
+    it(`${file}: a linear-output johnson2016 net that stylises the kodim23 crop within 1 level of PyTorch`, async () => {
       const out = join(work, `${file}.safetensors`);
       const r = cli(['import', join(DIR, file), '-o', out, '--licence', 'test weights']);
       expect(r.status, r.stderr).toBe(0);
@@ -98,12 +98,12 @@ describe('cli import FILE.pth', () => {
       const styled = join(work, `${file}.png`);
       const s = cli(['stylize', '--model', out, photo, '-o', styled, '--quiet']);
       expect(s.status, s.stderr).toBe(0);
-      const off = levelsOff(styled, reference.get('output')!);
+      const off = await levelsOff(styled, reference.get('output')!);
       expect(off.over1, JSON.stringify(off)).toBe(0);
     }, 120_000);
   }
 
-  it('vgg16.pth: a torchvision-input VGG file naming its layers, which train --vgg uses; train also reads the .pth itself', () => {
+  it('vgg16.pth: a torchvision-input VGG file naming its layers, which train --vgg uses; train also reads the .pth itself', async () => {
     const out = join(work, 'vgg16.safetensors');
     const r = cli(['import', join(DIR, 'vgg16.pth'), '-o', out]);
     expect(r.status, r.stderr).toBe(0);
@@ -116,7 +116,7 @@ describe('cli import FILE.pth', () => {
     mkdirSync(data);
     for (let k = 0; k < 2; k++) {
       const px = new Uint8Array(24 * 24 * 4).map((_, i) => (i % 4 === 3 ? 255 : (i * (7 + k)) % 256));
-      writeFileSync(join(data, `p${k}.png`), encodeImage({ width: 24, height: 24, data: px }, 'png'));
+      writeFileSync(join(data, `p${k}.png`), await encodeImage({ width: 24, height: 24, data: px }, 'png'));
     }
     for (const vgg of [out, join(DIR, 'vgg16.pth')]) {
       const model = join(work, `trained-${vgg.endsWith('.pth') ? 'pth' : 'st'}.safetensors`);

@@ -57,7 +57,7 @@ function ml5Folder(name: string): string {
 }
 
 describe('cli import', () => {
-  it('--help describes the command, exit 0', () => {
+  it('--help describes the command, exit 0', async () => {
     const r = cli(['import', '--help']);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/usage: fast-style-webgpu import FILE\.pth\|FILE\.onnx\|FOLDER/);
@@ -65,7 +65,7 @@ describe('cli import', () => {
     expect(r.stdout).toMatch(/ml5-lengstrom/);
   });
 
-  it('imports a folder: metadata names architecture, style, source and licence; stylize --model runs it at 13×9', () => {
+  it('imports a folder: metadata names architecture, style, source and licence; stylize --model runs it at 13×9', async () => {
     const folder = ml5Folder('tiny_style');
     const out = join(work, 'tiny.safetensors');
     const r = cli(['import', folder, '-o', out]);
@@ -77,11 +77,11 @@ describe('cli import', () => {
 
     const photo = join(work, 'photo.png');
     const pixels = new Uint8Array(13 * 9 * 4).map((_, i) => (i % 4 === 3 ? 255 : (i * 29) % 256));
-    writeFileSync(photo, encodeImage({ width: 13, height: 9, data: pixels }, 'png'));
+    writeFileSync(photo, await encodeImage({ width: 13, height: 9, data: pixels }, 'png'));
     const styled = join(work, 'styled.png');
     const s = cli(['stylize', '--model', out, photo, '-o', styled, '--quiet']);
     expect(s.status, s.stderr).toBe(0);
-    const img = decodeImage(new Uint8Array(readFileSync(styled)), styled);
+    const img = await decodeImage(new Uint8Array(readFileSync(styled)), styled);
     expect([img.width, img.height]).toEqual([13, 9]);
   }, 120_000);
 

@@ -1,10 +1,10 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataLoader, listImages } from '../src/cli/data-loader.js';
 import { cropSample, photoScale } from '../src/cli/data-sample.js';
-import { encodeImage } from '../src/cli/image-io.js';
+import { decodeImage, encodeImage, resizeRgba, type RgbaImage } from '../src/cli/image-io.js';
 import { lossCurveSvg } from '../src/cli/loss-curve.js';
 import { SampleOrder } from '../src/models/sample-order.js';
 
@@ -35,16 +35,34 @@ describe('SampleOrder', () => {
   });
 });
 
+/** cropSample of an image, through a PNG file as the loader reads one. */
+async function crop(img: RgbaImage, ...rest: Parameters<typeof cropSample> extends [Uint8Array, string, ...infer R] ? R : never): Promise<Uint8Array> {
+  return cropSample(await encodeImage(img, 'png'), 'test.png', ...rest);
+}
+
 describe('cropSample', () => {
-  it('scales the shorter side to the size, crops at the fractions, flips left-right', () => {
+  it('scales the shorter side to the size, crops at the fractions, flips left-right', async () => {
     // 8×4 → shorter side 4 is the size already: no resize; crop x0 = floor(0.99·5) = 4.
-    const c = cropSample(coordinates(8, 4), 4, 0.99, 0, false);
+    const c = await crop(coordinates(8, 4), 4, 0.99, 0, false);
     expect([c[0], c[1]]).toEqual([4, 0]);
     expect([c[(3 * 4 + 3) * 4], c[(3 * 4 + 3) * 4 + 1]]).toEqual([7, 3]);
-    const f = cropSample(coordinates(8, 4), 4, 0, 0, true);
+    const f = await crop(coordinates(8, 4), 4, 0, 0, true);
     expect([f[0], f[(0 * 4 + 3) * 4]]).toEqual([3, 0]);
     // 20×10 → 8×4 at size 4 (resized), the whole height.
-    expect(cropSample(coordinates(20, 10), 4, 0.5, 0.5, false).length).toBe(4 * 4 * 4);
+    expect((await crop(coordinates(20, 10), 4, 0.5, 0.5, false)).length).toBe(4 * 4 * 4);
+  });
+
+  it('is the photo resized by libvips and then cropped: the same pixels as decode, resizeRgba, crop', async () => {
+    // 60×40 at 16: resized to 24×16, the window at x0 = floor(0.5·9) = 4, mirrored.
+    const img = coordinates(60, 40);
+    const c = await crop(img, 16, 0.5, 0, true);
+    const resized = await resizeRgba(await decodeImage(await encodeImage(img, 'png'), 'x.png'), 24, 16);
+    for (let y = 0; y < 16; y++) {
+      for (let x = 0; x < 16; x++) {
+        const s = (y * 24 + 4 + 15 - x) * 4;
+        expect(Array.from(c.subarray((y * 16 + x) * 4, (y * 16 + x) * 4 + 4))).toEqual([...resized.data.subarray(s, s + 3), 255]);
+      }
+    }
   });
 });
 
@@ -65,15 +83,15 @@ describe('random crop scale', () => {
     expect(Math.max(...scales)).toBeGreaterThan(0.95);
   });
 
-  it('at the largest scale crops pixels of the photo at its own resolution; at the smallest, the whole height', () => {
+  it('at the largest scale crops pixels of the photo at its own resolution; at the smallest, the whole height', async () => {
     const img = coordinates(40, 20);
     // fraction → 1: scale 1, no resize: the crop at the fractions reads the coordinates directly.
-    const full = cropSample(img, 8, 0, 0.5, false, 0.999999, 'random');
+    const full = await crop(img, 8, 0, 0.5, false, 0.999999, 'random');
     expect([full[0], full[1]]).toEqual([0, Math.floor(0.5 * 13)]);
     expect([full[(7 * 8 + 7) * 4], full[(7 * 8 + 7) * 4 + 1]]).toEqual([7, 6 + 7]);
     // fraction 0: the same as shorter-side (20 rows → 8): the crop spans the whole height.
-    const whole = cropSample(img, 8, 0, 0, false, 0, 'random');
-    expect(whole).toEqual(cropSample(img, 8, 0, 0, false));
+    const whole = await crop(img, 8, 0, 0, false, 0, 'random');
+    expect(whole).toEqual(await crop(img, 8, 0, 0, false));
     expect(whole[(7 * 8) * 4 + 1]).toBeGreaterThan(16);
   });
 
@@ -92,16 +110,28 @@ describe('random crop scale', () => {
   });
 });
 
-describe('DataLoader (decoding on the calling thread)', () => {
-  mkdirSync(join(dir, 'a/deeper'), { recursive: true });
-  writeFileSync(join(dir, 'a/one.png'), encodeImage(coordinates(12, 10), 'png'));
-  writeFileSync(join(dir, 'a/deeper/two.PNG'), encodeImage(coordinates(10, 14), 'png'));
-  writeFileSync(join(dir, 'three.jpg'), encodeImage(coordinates(16, 9), 'jpeg'));
-  writeFileSync(join(dir, 'bad.jpeg'), 'not an image');
-  writeFileSync(join(dir, 'notes.txt'), 'ignored');
+describe('DataLoader', () => {
+  beforeAll(async () => {
+    mkdirSync(join(dir, 'a/deeper'), { recursive: true });
+    writeFileSync(join(dir, 'a/one.png'), await encodeImage(coordinates(12, 10), 'png'));
+    writeFileSync(join(dir, 'a/deeper/two.PNG'), await encodeImage(coordinates(10, 14), 'png'));
+    writeFileSync(join(dir, 'three.jpg'), await encodeImage(coordinates(16, 9), 'jpeg'));
+    writeFileSync(join(dir, 'four.webp'), await encodeImage(coordinates(11, 13), 'webp'));
+    writeFileSync(join(dir, 'bad.jpeg'), 'not an image');
+    writeFileSync(join(dir, 'notes.txt'), 'ignored');
+  });
 
-  it('lists JPEG and PNG files recursively, sorted', () => {
-    expect(listImages(dir).map((p) => p.slice(dir.length + 1))).toEqual(['a/deeper/two.PNG', 'a/one.png', 'bad.jpeg', 'three.jpg']);
+  it('lists image files recursively, sorted', () => {
+    expect(listImages(dir).map((p) => p.slice(dir.length + 1))).toEqual(['a/deeper/two.PNG', 'a/one.png', 'bad.jpeg', 'four.webp', 'three.jpg']);
+  });
+
+  it('gives the same batches whether it decodes one image at a time or several', async () => {
+    const files = listImages(dir);
+    const one = new DataLoader(files, { size: 8, batch: 3, seed: 4, start: 0, workers: 1 });
+    const three = new DataLoader(files, { size: 8, batch: 3, seed: 4, start: 0, workers: 3 });
+    for (let i = 0; i < 4; i++) expect(await three.next()).toEqual(await one.next());
+    one.close();
+    three.close();
   });
 
   it('skips an unreadable file with one warning and gives the same batches when started mid-way', async () => {
@@ -123,7 +153,7 @@ describe('DataLoader (decoding on the calling thread)', () => {
     const loader = new DataLoader([join(dir, 'bad.jpeg'), join(dir, 'notes.txt')], { size: 8, batch: 1, seed: 0, start: 0, workers: 0 });
     await expect(loader.next()).rejects.toThrow(/none of the 2 images can be read/);
     loader.close();
-    expect(() => new DataLoader([], { size: 8, batch: 1, seed: 0, start: 0, workers: 0 })).toThrow(/no JPEG or PNG images/);
+    expect(() => new DataLoader([], { size: 8, batch: 1, seed: 0, start: 0, workers: 0 })).toThrow(/no JPEG, PNG, WebP, AVIF, HEIC, TIFF or GIF images/);
   });
 });
 

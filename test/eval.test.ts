@@ -43,9 +43,9 @@ beforeAll(async () => {
   writeFileSync(join(work, 'tiny.safetensors'), await saveTransformNet(net, { style: 'stripes' }));
   net.dispose();
   mkdirSync(join(work, 'photos'));
-  writeFileSync(join(work, 'photos', 'a.png'), encodeImage(picture(40, 30, 1), 'png'));
-  writeFileSync(join(work, 'photos', 'b.png'), encodeImage(picture(30, 40, 2), 'png'));
-  writeFileSync(join(work, 'style.png'), encodeImage(picture(24, 12, 3), 'png'));
+  writeFileSync(join(work, 'photos', 'a.png'), await encodeImage(picture(40, 30, 1), 'png'));
+  writeFileSync(join(work, 'photos', 'b.png'), await encodeImage(picture(30, 40, 2), 'png'));
+  writeFileSync(join(work, 'style.png'), await encodeImage(picture(24, 12, 3), 'png'));
   if (!haveShared) {
     // Random He-uniform VGG19 weights up to conv3_4, caffe input (declared in the metadata).
     vgg = join(work, 'vgg19-random.safetensors');
@@ -74,7 +74,7 @@ function errorLines(stderr: string): string[] {
 }
 
 describe(`eval and optimize commands (${which})`, () => {
-  it(`eval writes a CSV with one row per photo and method, and contact sheets (${which})`, () => {
+  it(`eval writes a CSV with one row per photo and method, and contact sheets (${which})`, async () => {
     const out = join(work, 'eval-out');
     mkdirSync(out);
     const r = cli(['eval', '--model', 'tiny.safetensors', '--style', 'style.png', '--data', 'photos', '--vgg', vgg, '--size', '20', '--gatys-iters', '2,1', '--out-dir', out]);
@@ -102,7 +102,7 @@ describe(`eval and optimize commands (${which})`, () => {
     }
     // Sheets: photo | net | net's droplets | gatys@1 | gatys@2 | style (24×12 scaled to the photo's height), 4-pixel gaps.
     for (const [name, w, h] of [['a', 20, 15], ['b', 15, 20]] as const) {
-      const sheet = decodeImage(new Uint8Array(readFileSync(join(out, `${name}_eval.png`))), name);
+      const sheet = await decodeImage(new Uint8Array(readFileSync(join(out, `${name}_eval.png`))), name);
       expect([sheet.width, sheet.height]).toEqual([5 * w + 2 * h + 5 * 4, h]);
     }
     expect(r.stdout).toMatch(/mean total loss over 2 photos: net .*droplets \d+\.\d\d %, style\/photo \d+\.\d{3}.*gatys@1 .*gatys@2/);
@@ -111,7 +111,7 @@ describe(`eval and optimize commands (${which})`, () => {
     expect(readdirSync(out).sort()).toEqual(['a_eval.png', 'b_eval.png', 'eval.csv']);
   });
 
-  it(`eval --net-only measures the net alone with the shipped loss network when --vgg is not given`, () => {
+  it(`eval --net-only measures the net alone with the shipped loss network when --vgg is not given`, async () => {
     const out = join(work, 'eval-net-only');
     mkdirSync(out);
     const r = cli(['eval', '--model', 'tiny.safetensors', '--style', 'style.png', '--data', 'photos', '--size', '20', '--net-only', '--out-dir', out]);
@@ -124,21 +124,21 @@ describe(`eval and optimize commands (${which})`, () => {
     expect(errorLines(both.stderr)).toEqual([expect.stringMatching(/--net-only .*not both/)]);
   });
 
-  it(`optimize writes an image of the requested size (${which})`, () => {
+  it(`optimize writes an image of the requested size (${which})`, async () => {
     const r = cli(['optimize', '--content', 'photos/a.png', '--style', 'style.png', '-o', 'opt.png', '--vgg', vgg, '--size', '24', '--iters', '3']);
     expect(r.status, r.stderr).toBe(0);
-    const img = decodeImage(new Uint8Array(readFileSync(join(work, 'opt.png'))), 'opt.png');
+    const img = await decodeImage(new Uint8Array(readFileSync(join(work, 'opt.png'))), 'opt.png');
     expect([img.width, img.height]).toEqual([24, 18]);
     expect(r.stderr).toMatch(/iter 1\/3 .*it\/s.*content .*style .*total/);
     expect(r.stderr).toMatch(/wrote opt\.png \(24×18/);
     const adam = cli(['optimize', '-c', 'photos/b.png', '-s', 'style.png', '-o', 'opt-adam.jpg', '--vgg', vgg, '--size', '16', '--iters', '2', '--optimizer', 'adam', '--init', 'noise', '--quiet']);
     expect(adam.status, adam.stderr).toBe(0);
     expect(errorLines(adam.stderr)).toEqual([]);
-    const j = decodeImage(new Uint8Array(readFileSync(join(work, 'opt-adam.jpg'))), 'opt-adam.jpg');
+    const j = await decodeImage(new Uint8Array(readFileSync(join(work, 'opt-adam.jpg'))), 'opt-adam.jpg');
     expect([j.width, j.height]).toEqual([12, 16]);
   });
 
-  it('--help works for both, exit 0', () => {
+  it('--help works for both, exit 0', async () => {
     for (const c of ['optimize', 'eval']) {
       const r = cli([c, '--help']);
       expect(r.status).toBe(0);
@@ -169,11 +169,11 @@ describe(`eval and optimize commands (${which})`, () => {
     });
   }
 
-  it('stylize --strength 0 writes the photo unchanged; --preserve-colors runs; --strength 2 is a usage error', () => {
+  it('stylize --strength 0 writes the photo unchanged; --preserve-colors runs; --strength 2 is a usage error', async () => {
     const r = cli(['stylize', '--model', 'tiny.safetensors', 'photos/a.png', '-o', 's0.png', '--strength', '0']);
     expect(r.status, r.stderr).toBe(0);
-    const original = decodeImage(new Uint8Array(readFileSync(join(work, 'photos', 'a.png'))), 'a.png');
-    expect(Array.from(decodeImage(new Uint8Array(readFileSync(join(work, 's0.png'))), 's0.png').data)).toEqual(Array.from(original.data));
+    const original = await decodeImage(new Uint8Array(readFileSync(join(work, 'photos', 'a.png'))), 'a.png');
+    expect(Array.from((await decodeImage(new Uint8Array(readFileSync(join(work, 's0.png'))), 's0.png')).data)).toEqual(Array.from(original.data));
     const p = cli(['stylize', '--model', 'tiny.safetensors', 'photos/a.png', '-o', 'pc.png', '--preserve-colors', '--strength', '0.8']);
     expect(p.status, p.stderr).toBe(0);
     expect(existsSync(join(work, 'pc.png'))).toBe(true);

@@ -1,18 +1,18 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { PNG } from 'pngjs';
+import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  applyOrientation,
   decodeImage,
-  jpegOrientation,
+  decodeImageFile,
   encodeImage,
   fitWithin,
   formatFromPath,
   ImageFileError,
   resizeRgba,
   sniffFormat,
+  type ImageFormat,
   type RgbaImage,
 } from '../src/cli/image-io.js';
 import { writeFileAtomic } from '../src/cli/files.js';
@@ -33,47 +33,55 @@ function gradient(width: number, height: number, alpha = (_x: number, _y: number
   return { width, height, data };
 }
 
-function expectImageError(bytes: Uint8Array, name: string, message: RegExp): void {
+async function expectImageError(bytes: Uint8Array, name: string, message: RegExp): Promise<void> {
   let err: unknown;
   try {
-    decodeImage(bytes, name);
+    await decodeImage(bytes, name);
   } catch (e) {
     err = e;
   }
   expect(err, 'expected a throw').toBeInstanceOf(ImageFileError);
-  expect((err as Error).message).toMatch(new RegExp(`^cannot read ${name.replace('.', '\\.')}: `));
-  expect((err as Error).message).toMatch(message);
+  const text = (err as Error).message;
+  expect(text).toMatch(new RegExp(`^cannot read ${name.replace('.', '\\.')}: `));
+  expect(text).toMatch(message);
+  expect(text, 'one line').not.toMatch(/\n/);
+}
+
+/** Mean absolute difference over the colour channels. */
+function meanColourError(a: RgbaImage, b: RgbaImage): number {
+  let err = 0;
+  for (let p = 0; p < a.width * a.height; p++) for (let c = 0; c < 3; c++) err += Math.abs(a.data[p * 4 + c] - b.data[p * 4 + c]);
+  return err / (a.width * a.height * 3);
+}
+
+function raw(img: RgbaImage) {
+  return sharp(img.data, { raw: { width: img.width, height: img.height, channels: 4 } });
 }
 
 describe('decodeImage / encodeImage', () => {
-  it('round-trips PNG exactly, alpha included', () => {
+  it('round-trips PNG exactly, alpha included', async () => {
     const img = gradient(37, 23, (x, y) => (x * 7 + y * 3) % 256);
-    const png = encodeImage(img, 'png');
-    expect(sniffFormat(png)).toBe('png');
-    const back = decodeImage(png, 'a.png');
-    expect(back.width).toBe(37);
-    expect(back.height).toBe(23);
+    const png = await encodeImage(img, 'png');
+    expect(await sniffFormat(png)).toBe('png');
+    const back = await decodeImage(png, 'a.png');
+    expect([back.width, back.height]).toEqual([37, 23]);
     expect(Buffer.from(back.data).equals(Buffer.from(img.data))).toBe(true);
   });
 
-  it('round-trips JPEG closely at quality 95', () => {
+  it('round-trips JPEG closely at quality 95', async () => {
     const img = gradient(40, 24);
-    const jpg = encodeImage(img, 'jpeg', 95);
-    expect(sniffFormat(jpg)).toBe('jpeg');
-    const back = decodeImage(jpg, 'a.jpg');
+    const jpg = await encodeImage(img, 'jpeg', 95);
+    expect(await sniffFormat(jpg)).toBe('jpeg');
+    const back = await decodeImage(jpg, 'a.jpg');
     expect([back.width, back.height]).toEqual([40, 24]);
-    let err = 0;
-    for (let p = 0; p < 40 * 24; p++) {
-      for (let c = 0; c < 3; c++) err += Math.abs(back.data[p * 4 + c] - img.data[p * 4 + c]);
-      expect(back.data[p * 4 + 3]).toBe(255);
-    }
-    expect(err / (40 * 24 * 3)).toBeLessThan(2);
+    for (let p = 0; p < 40 * 24; p++) expect(back.data[p * 4 + 3]).toBe(255);
+    expect(meanColourError(back, img)).toBeLessThan(2);
   });
 
-  it('JPEG has no alpha: translucent pixels are composited on white, not written with their hidden colour', () => {
+  it('JPEG has no alpha: translucent pixels are composited on white, not written with their hidden colour', async () => {
     // Left half transparent, right half 40% opaque, over the same colours as the opaque gradient.
     const img = gradient(40, 24, (x) => (x < 20 ? 0 : 102));
-    const back = decodeImage(encodeImage(img, 'jpeg', 95), 'a.jpg');
+    const back = await decodeImage(await encodeImage(img, 'jpeg', 95), 'a.jpg');
     let err = 0;
     for (let p = 0; p < 40 * 24; p++) {
       const a = img.data[p * 4 + 3] / 255;
@@ -83,52 +91,117 @@ describe('decodeImage / encodeImage', () => {
     expect(err / (40 * 24 * 3)).toBeLessThan(2);
   });
 
-  it('sniffs the format from the bytes, not the name', () => {
-    const png = encodeImage(gradient(5, 4), 'png');
-    expect(decodeImage(png, 'misnamed.jpg').width).toBe(5);
+  it('WebP and AVIF round trips keep the size and the alpha channel; WebP at quality 100 is close', async () => {
+    const img = gradient(41, 27, (x) => (x < 10 ? 0 : x < 20 ? 128 : 255));
+    for (const format of ['webp', 'avif'] as ImageFormat[]) {
+      const bytes = await encodeImage(img, format, 95);
+      expect(await sniffFormat(bytes)).toBe(format === 'webp' ? 'webp' : 'heif');
+      const back = await decodeImage(bytes, `a.${format}`);
+      expect([back.width, back.height]).toEqual([41, 27]);
+      for (const x of [2, 15, 30]) expect(Math.abs(back.data[(5 * 41 + x) * 4 + 3] - img.data[(5 * 41 + x) * 4 + 3]), `${format} alpha at x ${x}`).toBeLessThanOrEqual(2);
+      // Compare where the picture is opaque (hidden colours under alpha 0 are the encoder's business).
+      let err = 0;
+      let n = 0;
+      for (let p = 0; p < 41 * 27; p++) {
+        if (img.data[p * 4 + 3] !== 255) continue;
+        for (let c = 0; c < 3; c++) err += Math.abs(back.data[p * 4 + c] - img.data[p * 4 + c]);
+        n += 3;
+      }
+      expect(err / n, format).toBeLessThan(format === 'webp' ? 3 : 4);
+    }
   });
 
-  it('expands greyscale PNG to RGBA', () => {
-    const grey = new PNG({ width: 3, height: 2, colorType: 0, inputColorType: 0, bitDepth: 8 });
-    grey.data = Buffer.from([0, 50, 100, 150, 200, 250]);
-    const bytes = PNG.sync.write(grey, { colorType: 0, inputColorType: 0 });
-    const img = decodeImage(bytes, 'grey.png');
-    expect(Array.from(img.data.subarray(4, 8))).toEqual([50, 50, 50, 255]);
+  it('reads TIFF (8 and 16 bits), HEIF (AV1), and the first frame of an animated GIF, saying so', async () => {
+    const img = gradient(19, 11);
+    // LZW: sharp's TIFF default is JPEG compression.
+    const tiff8 = await raw(img).tiff({ compression: 'lzw' }).toBuffer();
+    expect(Buffer.from((await decodeImage(tiff8, 'a.tif')).data).equals(Buffer.from(img.data))).toBe(true);
+    // 16-bit samples v·257 come back as v.
+    const tiff16 = await raw(img).toColourspace('rgb16').tiff({ compression: 'lzw' }).toBuffer();
+    expect((await sharp(tiff16).metadata()).depth).toBe('ushort');
+    expect(Buffer.from((await decodeImage(tiff16, 'a16.tif')).data).equals(Buffer.from(img.data))).toBe(true);
+    const heif = await raw(img).heif({ compression: 'av1', quality: 95 }).toBuffer();
+    const h = await decodeImageFile(heif, 'a.heic');
+    expect([h.width, h.height, h.source.format]).toEqual([19, 11, 'heif']);
+    expect(meanColourError(h, img)).toBeLessThan(4);
+    const frame = (v: number) => sharp({ create: { width: 6, height: 4, channels: 4, background: { r: v, g: 10, b: 20, alpha: 1 } } }).png().toBuffer();
+    const gif = await sharp([await frame(200), await frame(40)], { join: { animated: true } }).gif().toBuffer();
+    const g = await decodeImageFile(gif, 'anim.gif');
+    expect([g.width, g.height]).toEqual([6, 4]);
+    expect(g.data[0]).toBeGreaterThan(150);
+    expect(g.source.notes).toEqual(['GIF with 2 frames: only the first is used']);
   });
 
-  it('rejects a bad JPEG quality', () => {
-    expect(() => encodeImage(gradient(2, 2), 'jpeg', 0)).toThrow(/quality/);
-    expect(() => encodeImage(gradient(2, 2), 'jpeg', 101)).toThrow(/quality/);
+  it('reads 16-bit PNG as 8 bits, and expands greyscale and palette PNG to RGBA', async () => {
+    const img = gradient(9, 5);
+    const png16 = await raw(img).toColourspace('rgb16').png().toBuffer();
+    expect((await sharp(png16).metadata()).depth).toBe('ushort');
+    expect(Buffer.from((await decodeImage(png16, 'a16.png')).data).equals(Buffer.from(img.data))).toBe(true);
+    const grey = await sharp(Buffer.from([0, 50, 100, 150, 200, 250]), { raw: { width: 3, height: 2, channels: 1 } }).png().toBuffer();
+    expect(Array.from((await decodeImage(grey, 'grey.png')).data.subarray(4, 8))).toEqual([50, 50, 50, 255]);
   });
 
-  it.skipIf(!existsSync(BSDS_DIR))('decodes a shared BSDS500 photo', () => {
+  it('tags its output sRGB, in every format', async () => {
+    for (const format of ['png', 'jpeg', 'webp', 'avif'] as ImageFormat[]) {
+      const meta = await sharp(await encodeImage(gradient(8, 8), format)).metadata();
+      expect(meta.icc, format).toBeDefined();
+      expect(meta.space, format).toBe('srgb');
+    }
+  });
+
+  it('sniffs the format from the bytes, not the name', async () => {
+    const png = await encodeImage(gradient(5, 4), 'png');
+    expect((await decodeImage(png, 'misnamed.jpg')).width).toBe(5);
+  });
+
+  it('rejects a bad quality', async () => {
+    await expect(encodeImage(gradient(2, 2), 'jpeg', 0)).rejects.toThrow(/quality/);
+    await expect(encodeImage(gradient(2, 2), 'webp', 101)).rejects.toThrow(/quality/);
+  });
+
+  it('shrinks to --max-size while decoding (Lanczos-3), never enlarging', async () => {
+    const png = await encodeImage(gradient(200, 100), 'png');
+    const small = await decodeImage(png, 'a.png', { maxEdge: 50 });
+    expect([small.width, small.height]).toEqual([50, 25]);
+    expect(meanColourError(small, await resizeRgba(gradient(200, 100), 50, 25))).toBeLessThan(1);
+    expect((await decodeImage(png, 'a.png', { maxEdge: 1000 })).width).toBe(200);
+  });
+
+  it.skipIf(!existsSync(BSDS_DIR))('decodes a shared BSDS500 photo', async () => {
     const name = readdirSync(BSDS_DIR).find((f) => f.endsWith('.jpg'))!;
-    const img = decodeImage(new Uint8Array(readFileSync(join(BSDS_DIR, name))), name);
+    const img = await decodeImage(new Uint8Array(readFileSync(join(BSDS_DIR, name))), name);
     expect([img.width, img.height].sort()).toEqual([321, 481]);
     expect(img.data.length).toBe(481 * 321 * 4);
   });
 });
 
 describe('decodeImage rejects unreadable files with one clear line', () => {
-  const png = encodeImage(gradient(30, 20), 'png');
-  const jpg = encodeImage(gradient(64, 48), 'jpeg', 90);
+  let png: Uint8Array;
+  let jpg: Uint8Array;
+  let webp: Uint8Array;
+  it('makes its test files', async () => {
+    png = await encodeImage(gradient(30, 20), 'png');
+    jpg = await encodeImage(gradient(64, 48), 'jpeg', 90);
+    webp = await encodeImage(gradient(64, 48), 'webp', 90);
+  });
 
   it('empty file', () => expectImageError(new Uint8Array(0), 'photo.jpg', /empty/));
-  it('text file', () => expectImageError(new TextEncoder().encode('hello, world'), 'photo.jpg', /not a PNG or JPEG file$/));
-  it('GIF', () => expectImageError(new TextEncoder().encode('GIF89a.....'), 'anim.gif', /GIF images are not supported/));
+  it('text file', () => expectImageError(new TextEncoder().encode('hello, world'), 'photo.jpg', /not an image file \(PNG, JPEG, WebP, AVIF, HEIC, TIFF or GIF\)$/));
   it('truncated PNG', () => expectImageError(png.subarray(0, png.length - 30), 'cut.png', /truncated or corrupt PNG/));
-  it('PNG cut inside the signature chunk', () => expectImageError(png.subarray(0, 16), 'cut.png', /truncated or corrupt PNG/));
+  it('PNG cut inside the header chunk', () => expectImageError(png.subarray(0, 16), 'cut.png', /truncated or corrupt PNG$/));
   it('truncated JPEG', () => expectImageError(jpg.subarray(0, Math.floor(jpg.length / 2)), 'cut.jpg', /truncated or corrupt JPEG/));
+  it('truncated WebP', () => expectImageError(webp.subarray(0, Math.floor(webp.length / 2)), 'cut.webp', /truncated or corrupt WebP/));
+  it('a GIF header and nothing else', () => expectImageError(new TextEncoder().encode('GIF89a.....'), 'anim.gif', /truncated or corrupt GIF/));
 
-  it('PNG whose header claims 400 megapixels (refused before allocating)', () => {
+  it('PNG whose header claims 400 megapixels (refused before decoding)', async () => {
     const huge = png.slice();
     const dv = new DataView(huge.buffer);
     dv.setUint32(16, 20000);
     dv.setUint32(20, 20000);
-    expectImageError(huge, 'bomb.png', /megapixel limit/);
+    await expectImageError(huge, 'bomb.png', /20000×20000 is 400 megapixels, more than the 100-megapixel limit/);
   });
 
-  it('JPEG whose frame header claims 400 megapixels', () => {
+  it('JPEG whose frame header claims 400 megapixels', async () => {
     const huge = jpg.slice();
     // SOF0 marker: FF C0, length (2), precision (1), height (2), width (2).
     let sof = -1;
@@ -137,73 +210,72 @@ describe('decodeImage rejects unreadable files with one clear line', () => {
     const dv = new DataView(huge.buffer);
     dv.setUint16(sof + 5, 20000);
     dv.setUint16(sof + 7, 20000);
-    expectImageError(huge, 'bomb.jpg', /megapixel limit/);
+    await expectImageError(huge, 'bomb.jpg', /megapixel limit/);
   });
 });
 
-/** A JPEG with an EXIF APP1 segment holding `orientation`, inserted right after SOI. */
-function withOrientation(jpg: Uint8Array, orientation: number, littleEndian: boolean): Uint8Array {
-  const tiff = new DataView(new ArrayBuffer(26));
-  tiff.setUint16(0, littleEndian ? 0x4949 : 0x4d4d);
-  tiff.setUint16(2, 42, littleEndian);
-  tiff.setUint32(4, 8, littleEndian);
-  tiff.setUint16(8, 1, littleEndian); // one entry
-  tiff.setUint16(10, 0x0112, littleEndian);
-  tiff.setUint16(12, 3, littleEndian); // SHORT
-  tiff.setUint32(14, 1, littleEndian);
-  tiff.setUint16(18, orientation, littleEndian);
-  tiff.setUint32(22, 0, littleEndian); // no next IFD
-  const body = new Uint8Array([...new TextEncoder().encode('Exif'), 0, 0, ...new Uint8Array(tiff.buffer)]);
-  const app1 = new Uint8Array([0xff, 0xe1, (body.length + 2) >> 8, (body.length + 2) & 0xff, ...body]);
-  return new Uint8Array([...jpg.subarray(0, 2), ...app1, ...jpg.subarray(2)]);
-}
-
 describe('EXIF orientation', () => {
-  // 16×8: left half red, right half blue; large flat areas survive JPEG.
-  const img = { width: 16, height: 8, data: new Uint8Array(16 * 8 * 4) };
-  for (let p = 0; p < 16 * 8; p++) img.data.set((p % 16) < 8 ? [255, 0, 0, 255] : [0, 0, 255, 255], p * 4);
-  const jpg = encodeImage(img, 'jpeg', 95);
-  const isRed = (im: RgbaImage, x: number, y: number) => im.data[(y * im.width + x) * 4] > 200 && im.data[(y * im.width + x) * 4 + 2] < 60;
-  const isBlue = (im: RgbaImage, x: number, y: number) => im.data[(y * im.width + x) * 4] < 60 && im.data[(y * im.width + x) * 4 + 2] > 200;
+  // 3×2 pixels numbered 0..5 in the red channel, written losslessly with each orientation tag.
+  const numbered: RgbaImage = { width: 3, height: 2, data: Uint8Array.from([0, 1, 2, 3, 4, 5].flatMap((v) => [v * 40, 0, 0, 255])) };
+  const red = (im: RgbaImage) => Array.from({ length: im.width * im.height }, (_, p) => im.data[p * 4] / 40);
+  const expected: Record<number, number[]> = {
+    1: [0, 1, 2, 3, 4, 5],
+    2: [2, 1, 0, 5, 4, 3],
+    3: [5, 4, 3, 2, 1, 0],
+    4: [3, 4, 5, 0, 1, 2],
+    5: [0, 3, 1, 4, 2, 5],
+    6: [3, 0, 4, 1, 5, 2],
+    7: [5, 2, 4, 1, 3, 0],
+    8: [2, 5, 1, 4, 0, 3],
+  };
 
-  it('is applied when decoding (6: rotate clockwise, 8: anticlockwise, 3: 180°), in both byte orders', () => {
-    for (const le of [true, false]) {
-      const r6 = decodeImage(withOrientation(jpg, 6, le), 'r6.jpg');
-      expect([r6.width, r6.height]).toEqual([8, 16]);
-      expect(isRed(r6, 4, 2) && isBlue(r6, 4, 13)).toBe(true);
-      const r8 = decodeImage(withOrientation(jpg, 8, le), 'r8.jpg');
-      expect([r8.width, r8.height]).toEqual([8, 16]);
-      expect(isBlue(r8, 4, 2) && isRed(r8, 4, 13)).toBe(true);
-      const r3 = decodeImage(withOrientation(jpg, 3, le), 'r3.jpg');
-      expect([r3.width, r3.height]).toEqual([16, 8]);
-      expect(isBlue(r3, 2, 4) && isRed(r3, 13, 4)).toBe(true);
-      const r1 = decodeImage(withOrientation(jpg, 1, le), 'r1.jpg');
-      expect(isRed(r1, 2, 4) && isBlue(r1, 13, 4)).toBe(true);
+  it('is applied when decoding: all eight orientations, exactly', async () => {
+    for (let o = 1; o <= 8; o++) {
+      const file = await raw(numbered).withMetadata({ orientation: o }).png().toBuffer();
+      const img = await decodeImage(file, `o${o}.png`);
+      expect([img.width, img.height], `orientation ${o}`).toEqual(o >= 5 ? [2, 3] : [3, 2]);
+      expect(red(img), `orientation ${o}`).toEqual(expected[o]);
     }
   });
 
-  it('maps all eight orientations exactly on raw pixels', () => {
-    // 3×2 pixels numbered 0..5 in the red channel.
-    const raw = { width: 3, height: 2, data: Uint8Array.from([0, 1, 2, 3, 4, 5].flatMap((v) => [v, 0, 0, 255])) };
-    const red = (im: RgbaImage) => Array.from({ length: im.width * im.height }, (_, p) => im.data[p * 4]);
-    const expected: Record<number, number[]> = {
-      1: [0, 1, 2, 3, 4, 5],
-      2: [2, 1, 0, 5, 4, 3],
-      3: [5, 4, 3, 2, 1, 0],
-      4: [3, 4, 5, 0, 1, 2],
-      5: [0, 3, 1, 4, 2, 5],
-      6: [3, 0, 4, 1, 5, 2],
-      7: [5, 2, 4, 1, 3, 0],
-      8: [2, 5, 1, 4, 0, 3],
-    };
-    for (let o = 1; o <= 8; o++) expect(red(applyOrientation(raw, o)), `orientation ${o}`).toEqual(expected[o]);
+  it('is applied to JPEG photos (6: rotate clockwise), and --max-size fits the upright size', async () => {
+    const img = { width: 16, height: 8, data: new Uint8Array(16 * 8 * 4) };
+    for (let p = 0; p < 16 * 8; p++) img.data.set(p % 16 < 8 ? [255, 0, 0, 255] : [0, 0, 255, 255], p * 4);
+    const jpg = await raw(img).withMetadata({ orientation: 6 }).jpeg({ quality: 95 }).toBuffer();
+    const r6 = await decodeImage(jpg, 'r6.jpg');
+    expect([r6.width, r6.height]).toEqual([8, 16]);
+    const at = (x: number, y: number) => Array.from(r6.data.subarray((y * 8 + x) * 4, (y * 8 + x) * 4 + 3));
+    expect(at(4, 2)[0]).toBeGreaterThan(200);
+    expect(at(4, 13)[2]).toBeGreaterThan(200);
+    const fitted = await decodeImage(jpg, 'r6.jpg', { maxEdge: 8 });
+    expect([fitted.width, fitted.height]).toEqual([4, 8]);
   });
+});
 
-  it('ignores missing, out-of-range and truncated EXIF data', () => {
-    expect(jpegOrientation(jpg)).toBe(1);
-    expect(jpegOrientation(withOrientation(jpg, 9, true))).toBe(1);
-    const cut = withOrientation(jpg, 6, true).subarray(0, 30);
-    expect(jpegOrientation(cut)).toBe(1);
+describe('--keep-metadata', () => {
+  it("carries the photo's EXIF and XMP over, with the orientation reset (the pixels are upright)", async () => {
+    const xmp = '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description xmlns:dc="http://purl.org/dc/elements/1.1/" dc:format="image/jpeg"/></rdf:RDF></x:xmpmeta>';
+    const photo = await raw(gradient(12, 8))
+      .withExif({ IFD0: { Copyright: 'Jane Doe', Artist: 'Jane' } })
+      .withMetadata({ orientation: 6 })
+      .withXmp(xmp)
+      .jpeg()
+      .toBuffer();
+    const decoded = await decodeImage(photo, 'photo.jpg');
+    expect([decoded.width, decoded.height]).toEqual([8, 12]);
+    for (const format of ['jpeg', 'png', 'webp'] as ImageFormat[]) {
+      const kept = await sharp(await encodeImage(decoded, format, { metadataFrom: photo })).metadata();
+      expect(kept.exif && Buffer.from(kept.exif).includes('Jane Doe'), format).toBe(true);
+      expect(kept.xmp && Buffer.from(kept.xmp).includes('dc:format'), format).toBe(true);
+      expect(kept.orientation ?? 1, format).toBe(1);
+      expect([kept.width, kept.height]).toEqual([8, 12]);
+      const plain = await sharp(await encodeImage(decoded, format)).metadata();
+      expect(plain.exif, format).toBeUndefined();
+    }
+    // The pixels are the output's, not the photo's.
+    const out = { ...decoded, data: decoded.data.map((v, i) => (i % 4 === 3 ? 255 : 255 - v)) };
+    const back = await decodeImage(await encodeImage(out, 'png', { metadataFrom: photo }), 'out.png');
+    expect(Buffer.from(back.data).equals(Buffer.from(out.data))).toBe(true);
   });
 });
 
@@ -212,7 +284,9 @@ describe('formatFromPath / fitWithin', () => {
     expect(formatFromPath('a/b.PNG')).toBe('png');
     expect(formatFromPath('x.jpg')).toBe('jpeg');
     expect(formatFromPath('x.JPEG')).toBe('jpeg');
-    expect(formatFromPath('x.webp')).toBe(null);
+    expect(formatFromPath('x.webp')).toBe('webp');
+    expect(formatFromPath('x.AVIF')).toBe('avif');
+    expect(formatFromPath('x.gif')).toBe(null);
     expect(formatFromPath('noext')).toBe(null);
   });
   it('fits the long side and never enlarges', () => {
@@ -223,47 +297,44 @@ describe('formatFromPath / fitWithin', () => {
   });
 });
 
-describe('resizeRgba', () => {
-  it('is the identity at the same size', () => {
+describe('resizeRgba (libvips)', () => {
+  it('is the identity at the same size', async () => {
     const img = gradient(7, 5);
-    expect(Array.from(resizeRgba(img, 7, 5).data)).toEqual(Array.from(img.data));
+    expect(Array.from((await resizeRgba(img, 7, 5)).data)).toEqual(Array.from(img.data));
   });
 
-  it('averages 2×2 blocks exactly when halving', () => {
-    const data = Uint8Array.from([
-      0, 0, 0, 255, 100, 20, 0, 255, 200, 0, 0, 255, 40, 0, 0, 255,
-      60, 40, 0, 255, 40, 60, 0, 255, 0, 0, 0, 255, 0, 0, 0, 255,
-    ]);
-    const out = resizeRgba({ width: 4, height: 2, data }, 2, 1);
-    expect(Array.from(out.data)).toEqual([50, 30, 0, 255, 60, 0, 0, 255]);
+  it('keeps a constant image constant, shrinking and enlarging', async () => {
+    const flat = gradient(30, 20);
+    for (let p = 0; p < 30 * 20; p++) flat.data.set([77, 130, 9], p * 4);
+    for (const [w, h] of [[10, 7], [3, 2], [97, 61]]) expect((await resizeRgba(flat, w, h)).data.every((v, i) => v === [77, 130, 9, 255][i % 4]), `${w}×${h}`).toBe(true);
   });
 
-  it('keeps the mean over a non-integer downscale (5 → 3) and a constant image constant when enlarging', () => {
-    const row = Uint8Array.from([0, 30, 60, 90, 120].flatMap((v) => [v, v, v, 255]));
-    const out = resizeRgba({ width: 5, height: 1, data: row }, 3, 1);
-    // Footprints of 5/3 pixels: [0, 1.667), [1.667, 3.333), [3.333, 5).
-    expect([out.data[0], out.data[4], out.data[8]]).toEqual([Math.round((0 + 30 * 2 / 3) * 3 / 5), 60, Math.round((90 * 2 / 3 + 120) * 3 / 5)]);
-    const flat = { width: 3, height: 2, data: new Uint8Array(24).fill(77) };
-    const up = resizeRgba(flat, 10, 7);
-    expect(up.data.every((v) => v === 77)).toBe(true);
+  it('averages when halving: a 1-pixel checkerboard becomes flat grey (no aliasing)', async () => {
+    const data = new Uint8Array(32 * 32 * 4);
+    for (let p = 0; p < 32 * 32; p++) data.fill(((p % 32) + Math.floor(p / 32)) % 2 ? 200 : 0, p * 4, p * 4 + 3), (data[p * 4 + 3] = 255);
+    const out = await resizeRgba({ width: 32, height: 32, data }, 16, 16);
+    // Point sampling would give 0 or 200; Lanczos-3's lobes leave a few levels of ripple near the edges.
+    let sum = 0;
+    for (let p = 0; p < 16 * 16; p++) {
+      expect(Math.abs(out.data[p * 4] - 100)).toBeLessThanOrEqual(5);
+      sum += out.data[p * 4];
+    }
+    expect(Math.abs(sum / 256 - 100)).toBeLessThan(1);
   });
 
-  it('enlarges bilinearly between pixel centres', () => {
-    const row = Uint8Array.from([0, 0, 0, 255, 200, 200, 200, 255]);
-    const out = resizeRgba({ width: 2, height: 1, data: row }, 4, 1);
-    // Output centres map to source x = -0.25 (clamped 0), 0.25, 0.75, 1.25 (clamped 1).
-    expect([out.data[0], out.data[4], out.data[8], out.data[12]]).toEqual([0, 50, 150, 200]);
+  it('does not bleed the colour of transparent pixels', async () => {
+    const data = new Uint8Array(8 * 8 * 4);
+    for (let p = 0; p < 64; p++) data.set(p % 8 < 4 ? [255, 0, 0, 255] : [0, 255, 0, 0], p * 4);
+    const out = await resizeRgba({ width: 8, height: 8, data }, 2, 2);
+    // The right half was transparent green: what shows is red, at whatever alpha.
+    for (let p = 0; p < 4; p++) {
+      if (out.data[p * 4 + 3] > 0) expect(out.data[p * 4] >= 250 && out.data[p * 4 + 1] <= 2, `pixel ${p}`).toBe(true);
+    }
   });
 
-  it('does not bleed the colour of transparent pixels', () => {
-    const data = Uint8Array.from([255, 0, 0, 255, 0, 255, 0, 0]);
-    const out = resizeRgba({ width: 2, height: 1, data }, 1, 1);
-    expect(Array.from(out.data)).toEqual([255, 0, 0, 128]);
-  });
-
-  it('rejects invalid sizes', () => {
-    expect(() => resizeRgba(gradient(2, 2), 0, 2)).toThrow(RangeError);
-    expect(() => resizeRgba(gradient(2, 2), 1.5, 2)).toThrow(RangeError);
+  it('rejects invalid sizes', async () => {
+    await expect(resizeRgba(gradient(2, 2), 0, 2)).rejects.toThrow(RangeError);
+    await expect(resizeRgba(gradient(2, 2), 1.5, 2)).rejects.toThrow(RangeError);
   });
 });
 

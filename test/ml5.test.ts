@@ -195,7 +195,7 @@ describe.skipIf(!haveShared)('the real ml5 `wave` net on a photo vs PyTorch (nee
     const net = TransformNet.fromTensors(engine, { widthMultiplier: 1, architecture: 'ml5-lengstrom' }, tensors);
     try {
       // The crop, decoded by our PNG reader, must be the pixels the fixture was made from.
-      const photo = decodeImage(new Uint8Array(readFileSync(join(SHARED, index.wave.photo))), index.wave.photo);
+      const photo = await decodeImage(new Uint8Array(readFileSync(join(SHARED, index.wave.photo))), index.wave.photo);
       const { top, left, size } = index.wave.crop;
       const x = cpuTensor([1, 3, size, size]);
       for (let c = 0; c < 3; c++) {

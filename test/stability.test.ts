@@ -112,20 +112,20 @@ describe('stability term', () => {
 });
 
 describe('train --stability-weight', () => {
-  it('prints the term, records it in the checkpoint, and a resumed run refuses another weight', () => {
+  it('prints the term, records it in the checkpoint, and a resumed run refuses another weight', async () => {
     buildCliIfStale();
     const dir = mkdtempSync(join(tmpdir(), 'stability-cli-'));
     try {
       mkdirSync(join(dir, 'photos'));
-      const picture = (seed: number) => {
+      const picture = async (seed: number) => {
         const d = batchData(seed);
         const rgba = new Uint8Array(SIZE * SIZE * 4);
         for (let p = 0; p < SIZE * SIZE; p++) rgba.set([d[p], d[SIZE * SIZE + p], d[2 * SIZE * SIZE + p], 255], p * 4);
-        return encodeImage({ width: SIZE, height: SIZE, data: rgba }, 'png');
+        return await encodeImage({ width: SIZE, height: SIZE, data: rgba }, 'png');
       };
-      writeFileSync(join(dir, 'photos', 'a.png'), picture(1));
-      writeFileSync(join(dir, 'photos', 'b.png'), picture(2));
-      writeFileSync(join(dir, 'style.png'), picture(3));
+      writeFileSync(join(dir, 'photos', 'a.png'), await picture(1));
+      writeFileSync(join(dir, 'photos', 'b.png'), await picture(2));
+      writeFileSync(join(dir, 'style.png'), await picture(3));
       const r = rng(5);
       const weights = new Map<string, { shape: number[]; data: Float32Array }>();
       for (const l of vggLayers('vgg19').filter((v) => v.kind === 'conv' && v.index <= 7)) {

@@ -91,14 +91,14 @@ describe('flicker command', () => {
     const net = TransformNet.create(engine, { widthMultiplier: 0.25, seed: 2 });
     writeFileSync(join(work, 'tiny.safetensors'), await saveTransformNet(net, { style: 'tiny', training: { loss: { contentLayer: 'relu2_2', styleLayers: ['relu1_2', 'relu2_2'], contentWeight: 1, styleWeight: 1, tvWeight: 0 } } }));
     net.dispose();
-    writeFileSync(join(work, 'photo.png'), encodeImage(photo(48, 40, 6), 'png'));
-    writeFileSync(join(work, 'style.png'), encodeImage(photo(32, 28, 7), 'png'));
+    writeFileSync(join(work, 'photo.png'), await encodeImage(photo(48, 40, 6), 'png'));
+    writeFileSync(join(work, 'style.png'), await encodeImage(photo(32, 28, 7), 'png'));
     const run = (...more: string[]) => spawnSync(process.execPath, [CLI, 'flicker', '-m', 'tiny.safetensors', '--photo', 'photo.png', '--size', '24', '--frames', '3', ...more], { cwd: work, encoding: 'utf8', timeout: 240_000 });
     const r = run('--style-image', 'style.png', '--style-size', '32', '--strip', 'strip.png');
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^temporal error \d+\.\d{3} levels \(input clip \d+\.\d{3}: the noise alone; 0 = perfectly stable; pairs \S+ \S+\)$/m);
     expect(r.stdout).toMatch(/^style loss \d\.\d{3}e[+-]\d+ \(mean over the frames; style\.png at 32 px, layers relu1_2,relu2_2\)$/m);
-    const sheet = decodeImage(new Uint8Array(readFileSync(join(work, 'strip.png'))), 'strip.png');
+    const sheet = await decodeImage(new Uint8Array(readFileSync(join(work, 'strip.png'))), 'strip.png');
     // Frames 24×22 (the 48×40 photo at 26×22 px minus the 2-pixel travel); 3 per row, 2 rows, 2-pixel gaps.
     expect([sheet.width, sheet.height]).toEqual([3 * 24 + 2 * 2, 2 * 22 + 2]);
     const bad = run('--pan', '0,0');

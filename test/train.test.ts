@@ -226,7 +226,7 @@ describe.skipIf(!haveCli)('train CLI (dist/cli.js in a child process)', () => {
     const { encodeImage } = await import('../src/cli/image-io.js');
     const dir = mkdtempSync(join(tmpdir(), 'fsw-train-'));
     mkdirSync(join(dir, 'photos/nested'), { recursive: true });
-    const png = (w: number, h: number, seed: number) => {
+    const png = async (w: number, h: number, seed: number) => {
       const r = rng(seed);
       const data = new Uint8Array(w * h * 4);
       const a = [r(), r(), r()];
@@ -236,14 +236,14 @@ describe.skipIf(!haveCli)('train CLI (dist/cli.js in a child process)', () => {
         for (let c = 0; c < 3; c++) data[i * 4 + c] = Math.round(127 + 120 * Math.sin((x * a[c] + y * (1 - a[c])) / 5 + c));
         data[i * 4 + 3] = 255;
       }
-      return encodeImage({ width: w, height: h, data }, 'png');
+      return await encodeImage({ width: w, height: h, data }, 'png');
     };
-    writeFileSync(join(dir, 'photos/a.png'), png(40, 36, 1));
-    writeFileSync(join(dir, 'photos/b.png'), png(33, 50, 2));
-    writeFileSync(join(dir, 'photos/nested/c.png'), png(48, 48, 3));
+    writeFileSync(join(dir, 'photos/a.png'), await png(40, 36, 1));
+    writeFileSync(join(dir, 'photos/b.png'), await png(33, 50, 2));
+    writeFileSync(join(dir, 'photos/nested/c.png'), await png(48, 48, 3));
     writeFileSync(join(dir, 'photos/broken.jpg'), 'not a jpeg');
-    writeFileSync(join(dir, 'style.png'), png(48, 40, 4));
-    writeFileSync(join(dir, 'sample.png'), png(20, 15, 5));
+    writeFileSync(join(dir, 'style.png'), await png(48, 40, 4));
+    writeFileSync(join(dir, 'sample.png'), await png(20, 15, 5));
     // A VGG cut after conv2_2 (vgg16 and vgg19 agree up to there), random weights, caffe input declared in its metadata.
     const { writeSafetensors } = await import('../src/models/safetensors.js');
     const { vggLayers } = await import('../src/models/vgg.js');

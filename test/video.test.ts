@@ -132,7 +132,7 @@ describe('video: no ffmpeg', () => {
 });
 
 describe.skipIf(!haveFfmpeg)('video (ffmpeg on PATH)', () => {
-  it('a clip with sound: same frame count, duration, size; the audio packets copied unchanged; a progress line', () => {
+  it('a clip with sound: same frame count, duration, size; the audio packets copied unchanged; a progress line', async () => {
     const dir = freshDir('sound');
     const r = cli(['video', '-m', asset('tiny.safetensors'), asset('clip.mp4'), '-o', 'out.mp4'], dir);
     expect(r.status, r.stderr).toBe(0);
@@ -150,7 +150,7 @@ describe.skipIf(!haveFfmpeg)('video (ffmpeg on PATH)', () => {
     expect(readdirSync(dir)).toEqual(['out.mp4']);
   }, 300_000);
 
-  it("a frame from the middle equals 'stylize' of the same decoded frame within 1 level (lossless ffv1 in .mkv)", () => {
+  it("a frame from the middle equals 'stylize' of the same decoded frame within 1 level (lossless ffv1 in .mkv)", async () => {
     const dir = freshDir('frame-equals-stylize');
     const r = cli(['video', '-m', asset('tiny.safetensors'), asset('clip.mp4'), '-o', 'out.mkv', '--codec', 'ffv1', '--quiet'], dir);
     expect(r.status, r.stderr).toBe(0);
@@ -160,10 +160,10 @@ describe.skipIf(!haveFfmpeg)('video (ffmpeg on PATH)', () => {
     expect(decoded.length).toBe(34 * 22 * 3);
     const rgba = new Uint8Array(34 * 22 * 4);
     for (let p = 0; p < 34 * 22; p++) rgba.set([decoded[p * 3], decoded[p * 3 + 1], decoded[p * 3 + 2], 255], p * 4);
-    writeFileSync(join(dir, 'frame4.png'), encodeImage({ width: 34, height: 22, data: rgba }, 'png'));
+    writeFileSync(join(dir, 'frame4.png'), await encodeImage({ width: 34, height: 22, data: rgba }, 'png'));
     const s = cli(['stylize', '-m', asset('tiny.safetensors'), 'frame4.png', '-o', 'frame4_styled.png', '--quiet'], dir);
     expect(s.status, s.stderr).toBe(0);
-    const still = decodeImage(new Uint8Array(readFileSync(join(dir, 'frame4_styled.png'))), 'frame4_styled.png');
+    const still = await decodeImage(new Uint8Array(readFileSync(join(dir, 'frame4_styled.png'))), 'frame4_styled.png');
     const fromVideo = frameRgb(join(dir, 'out.mkv'), 4);
     expect(fromVideo.length).toBe(34 * 22 * 3);
     let worst = 0;
@@ -243,9 +243,9 @@ describe.skipIf(!haveFfmpeg)('video (ffmpeg on PATH)', () => {
     }
   });
 
-  it('bad input: a PNG, a text file, truncated MP4s, audio only, no video frames: one line, exit 1, nothing written', () => {
+  it('bad input: a PNG, a text file, truncated MP4s, audio only, no video frames: one line, exit 1, nothing written', async () => {
     const dir = freshDir('bad-input');
-    writeFileSync(join(dir, 'still.png'), encodeImage({ width: 4, height: 4, data: new Uint8Array(64).fill(200) }, 'png'));
+    writeFileSync(join(dir, 'still.png'), await encodeImage({ width: 4, height: 4, data: new Uint8Array(64).fill(200) }, 'png'));
     writeFileSync(join(dir, 'notes.txt'), 'hello, I am not a video\n');
     ffmpeg(['-f', 'lavfi', '-i', 'sine', '-t', '0.5', '-c:a', 'aac', 'tone.m4a'], dir);
     ffmpeg(['-f', 'lavfi', '-i', 'testsrc=size=34x22:rate=8', '-frames:v', '0', '-f', 'matroska', 'empty.mkv'], dir);

@@ -11,7 +11,6 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import jpeg from 'jpeg-js';
 import { chromium, type BrowserContext, type Download, type Page } from 'playwright-core';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,7 +19,7 @@ import { buildBrowserBundle, buildWeb } from '../scripts/build-web.mjs';
 // @ts-expect-error plain .mjs build/serve scripts, no type declarations
 import { startServer } from '../scripts/serve.mjs';
 // @ts-expect-error plain .mjs build/serve scripts, no type declarations
-import { firstSheetCell, listStyles, parsePainting, readSafetensorsMetadata } from '../scripts/demo-styles.mjs';
+import { decodeImage, firstSheetCell, listStyles, parsePainting, readSafetensorsMetadata } from '../scripts/demo-styles.mjs';
 
 const REPO = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const MODELS = join(REPO, 'models');
@@ -150,13 +149,13 @@ describe('the style listing (scripts/demo-styles.mjs)', () => {
     for (const s of listed) expect(s.painting?.painter, `${s.name}: styles/config.json has no painting for it`).toBeTruthy();
   });
 
-  it("the thumbnail without ../shared: the painting cut from the style's sheet in docs/images", () => {
+  it("the thumbnail without ../shared: the painting cut from the style's sheet in docs/images", async () => {
     const shipped = safetensorsIn(MODELS).map((f) => f.replace(/\.safetensors$/, ''));
     expect(shipped.length).toBeGreaterThan(0);
     for (const name of shipped) {
       const sheetPath = join(REPO, 'docs', 'images', `${name}-sheet.jpg`);
       if (!existsSync(sheetPath)) continue;
-      const sheet = jpeg.decode(readFileSync(sheetPath), { useTArray: true, formatAsRGBA: true });
+      const sheet = await decodeImage(readFileSync(sheetPath));
       const cell = firstSheetCell(sheet);
       // The painting's cell: as high as a row, narrower than the sheet, and not the white gap.
       expect(cell.height).toBe((sheet.height - 4) / 2);

@@ -44,7 +44,7 @@ async function imageIo() {
     format: 'esm',
     platform: 'node',
     target: 'node20',
-    external: ['jpeg-js', 'pngjs'],
+    external: ['sharp'],
     outfile: file,
     logLevel: 'warning',
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
@@ -73,13 +73,13 @@ const sources = ['packed\tsource\tsha256\twidth\theight'];
 for (const f of chosen) {
   const raw = new Uint8Array(readFileSync(f.path));
   bytesIn += raw.length;
-  const img = decodeImage(raw, f.path);
+  const img = await decodeImage(raw, f.path);
   // As cropSample (src/cli/data-sample.ts): shorter side to `short`, rounding the other.
   const scale = o.short / Math.min(img.width, img.height);
   const w = Math.max(o.short, Math.round(img.width * scale));
   const h = Math.max(o.short, Math.round(img.height * scale));
-  const small = scale < 1 ? resizeRgba(img, w, h) : img;
-  const bytes = encodeImage(small, 'jpeg', o.quality);
+  const small = scale < 1 ? await resizeRgba(img, w, h) : img;
+  const bytes = await encodeImage(small, 'jpeg', o.quality);
   const name = `${basename(f.dir)}-${basename(f.name, extname(f.name))}.jpg`;
   writeFileSync(join(o.out, name), bytes);
   bytesOut += bytes.length;

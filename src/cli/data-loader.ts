@@ -1,14 +1,13 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { SampleOrder, type CropScale } from '../models/sample-order.js';
 import { runDataJob, type DataJob, type DataResult } from './data-sample.js';
+import { IMAGE_EXTENSIONS } from './image-io.js';
 
-const IMAGE_EXTENSIONS = /\.(jpe?g|png)$/i;
 /** Files one decoding job may try before reporting back (a replacement for each unreadable one). */
 const CANDIDATES_PER_JOB = 8;
 
-/** JPEG and PNG files under `dir`, recursively, sorted (so that a seed gives the same order everywhere). */
+/** Image files (JPEG, PNG, WebP, AVIF, HEIC, TIFF, GIF) under `dir`, recursively, sorted (so that a seed gives the same order everywhere). */
 export function listImages(dir: string, onWarning?: (message: string) => void): string[] {
   const out: string[] = [];
   // Symlinks are followed, to files and to folders; a folder reached twice (two links to it, a link to a
@@ -48,7 +47,7 @@ export interface DataLoaderOptions {
   cropScale?: CropScale;
   /** Index of the first sample to produce (the trainer's samplesSeen when resuming). */
   start: number;
-  /** Worker threads; 0 decodes on the calling thread. */
+  /** Images decoded at once (at least 1; 0 counts as 1). */
   workers: number;
   /** Batches prepared ahead. */
   prefetch?: number;
@@ -56,52 +55,31 @@ export interface DataLoaderOptions {
   onWarning?(message: string): void;
 }
 
-/** The worker script beside this module in dist/ (absent when running from the TypeScript sources). */
-function workerScript(): URL | null {
-  const url = new URL('./data-worker.js', import.meta.url);
-  return url.protocol === 'file:' && existsSync(url) ? url : null;
-}
-
 /**
  * Training batches as RGBA crops, in the order SampleOrder gives for (seed, sample index): deterministic,
- * so a resumed run sees the same data. Decoding runs in worker threads with a few batches in flight. A file
+ * so a resumed run sees the same data. libvips decodes, resizes and crops on its own threads (off the
+ * JavaScript thread, so no worker threads are needed), `workers` images at once, with a few batches in flight. A file
  * that cannot be read is reported once and replaced by the next file of the epoch's order (the same one on
  * every run, since readability belongs to the file); when no file is readable, next() rejects.
  */
 export class DataLoader {
   private readonly order: SampleOrder;
   private readonly bad = new Set<string>();
-  private readonly workers: Worker[] = [];
-  private readonly idle: Worker[] = [];
-  private readonly waiting = new Map<number, (r: DataResult) => void>();
-  private readonly queue: DataJob[] = [];
+  private readonly concurrency: number;
+  private running = 0;
+  private readonly queue: { job: DataJob; done: (r: DataResult) => void; failed: (e: unknown) => void }[] = [];
   private readonly pending: Promise<Uint8Array>[] = [];
   private nextSample: number;
   private closed = false;
-  private fatal: Error | null = null;
 
   constructor(
     readonly files: readonly string[],
     private readonly opts: DataLoaderOptions,
   ) {
-    if (files.length === 0) throw new Error('no JPEG or PNG images to train on');
+    if (files.length === 0) throw new Error('no JPEG, PNG, WebP, AVIF, HEIC, TIFF or GIF images to train on');
     this.order = new SampleOrder(opts.seed, files.length);
     this.nextSample = opts.start;
-    const script = opts.workers > 0 ? workerScript() : null;
-    for (let i = 0; script && i < opts.workers; i++) {
-      const w = new Worker(script);
-      w.on('message', (r: DataResult) => {
-        this.waiting.get(r.id)?.(r);
-        this.waiting.delete(r.id);
-        this.idle.push(w);
-        this.pump();
-      });
-      w.on('error', (e) => {
-        this.fatal = e instanceof Error ? e : new Error(String(e));
-      });
-      this.workers.push(w);
-      this.idle.push(w);
-    }
+    this.concurrency = Math.max(1, opts.workers);
     const ahead = (opts.prefetch ?? 2) * opts.batch;
     for (let i = 0; i < ahead; i++) this.enqueue();
   }
@@ -117,15 +95,15 @@ export class DataLoader {
     return batch;
   }
 
-  /** Worker threads in use (0 when decoding on the main thread). */
+  /** Images decoded at once. */
   get threadCount(): number {
-    return this.workers.length;
+    return this.concurrency;
   }
 
+  /** Stops starting decodes; the ones in flight finish on libvips' threads and are dropped. */
   close(): void {
     this.closed = true;
-    for (const w of this.workers) void w.terminate();
-    this.workers.length = 0;
+    this.queue.length = 0;
   }
 
   private enqueue(): void {
@@ -161,16 +139,22 @@ export class DataLoader {
   }
 
   private run(job: DataJob): Promise<DataResult> {
-    if (this.fatal) return Promise.reject(this.fatal);
-    if (this.workers.length === 0) return Promise.resolve().then(() => runDataJob(job));
-    return new Promise((resolve) => {
-      this.waiting.set(job.id, resolve);
-      this.queue.push(job);
+    return new Promise((done, failed) => {
+      this.queue.push({ job, done, failed });
       this.pump();
     });
   }
 
   private pump(): void {
-    while (this.idle.length > 0 && this.queue.length > 0) this.idle.pop()!.postMessage(this.queue.shift()!);
+    while (!this.closed && this.running < this.concurrency && this.queue.length > 0) {
+      const { job, done, failed } = this.queue.shift()!;
+      this.running++;
+      runDataJob(job)
+        .then(done, failed)
+        .finally(() => {
+          this.running--;
+          this.pump();
+        });
+    }
   }
 }

@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import type { CropScale } from '../models/sample-order.js';
-import { decodeImage, resizeRgba, type RgbaImage } from './image-io.js';
+import { decodeImage, type Geometry } from './image-io.js';
 
 /** One training sample to prepare: the first readable file of `candidates`, rescaled, cropped and maybe flipped. */
 export interface DataJob {
@@ -38,37 +38,32 @@ export function photoScale(w: number, h: number, size: number, mode: CropScale, 
 }
 
 /**
- * The photo resized by photoScale, then the size×size window at the given fractions of the free range,
- * mirrored left-right when `flip`.
+ * For a photo of width×height: resized by photoScale, then the size×size window at the given fractions of
+ * the free range, mirrored left-right when `flip`.
  */
-export function cropSample(img: RgbaImage, size: number, cropX: number, cropY: number, flip: boolean, scaleFraction = 0, mode: CropScale = 'shorter-side'): Uint8Array {
-  const scale = photoScale(img.width, img.height, size, mode, scaleFraction);
-  const w = Math.max(size, Math.round(img.width * scale));
-  const h = Math.max(size, Math.round(img.height * scale));
-  const resized = w === img.width && h === img.height ? img : resizeRgba(img, w, h);
-  const x0 = Math.min(w - size, Math.floor(cropX * (w - size + 1)));
-  const y0 = Math.min(h - size, Math.floor(cropY * (h - size + 1)));
-  const out = new Uint8Array(size * size * 4);
-  for (let y = 0; y < size; y++) {
-    for (let x = 0; x < size; x++) {
-      const sx = x0 + (flip ? size - 1 - x : x);
-      const s = ((y0 + y) * w + sx) * 4;
-      const o = (y * size + x) * 4;
-      out[o] = resized.data[s];
-      out[o + 1] = resized.data[s + 1];
-      out[o + 2] = resized.data[s + 2];
-      out[o + 3] = 255;
-    }
-  }
-  return out;
+export function sampleGeometry(width: number, height: number, size: number, cropX: number, cropY: number, flip: boolean, scaleFraction = 0, mode: CropScale = 'shorter-side'): Geometry {
+  const scale = photoScale(width, height, size, mode, scaleFraction);
+  const w = Math.max(size, Math.round(width * scale));
+  const h = Math.max(size, Math.round(height * scale));
+  const left = Math.min(w - size, Math.floor(cropX * (w - size + 1)));
+  const top = Math.min(h - size, Math.floor(cropY * (h - size + 1)));
+  return { width: w, height: h, crop: { left, top, width: size, height: size }, flip };
 }
 
-export function runDataJob(job: DataJob): DataResult {
+/** A photo file's training crop (see sampleGeometry) as size·size RGBA bytes, opaque: libvips decodes, resizes and crops. */
+export async function cropSample(bytes: Uint8Array, name: string, size: number, cropX: number, cropY: number, flip: boolean, scaleFraction = 0, mode: CropScale = 'shorter-side'): Promise<Uint8Array> {
+  const img = await decodeImage(bytes, name, { geometry: (w, h) => sampleGeometry(w, h, size, cropX, cropY, flip, scaleFraction, mode) });
+  // Photos are opaque; a transparent PNG among them trains on its colours as they are.
+  for (let i = 3; i < img.data.length; i += 4) img.data[i] = 255;
+  return img.data;
+}
+
+export async function runDataJob(job: DataJob): Promise<DataResult> {
   const failed: DataResult['failed'] = [];
   for (const path of job.candidates) {
     try {
-      const img = decodeImage(new Uint8Array(readFileSync(path)), path);
-      return { id: job.id, pixels: cropSample(img, job.size, job.cropX, job.cropY, job.flip, job.scale, job.cropScale), failed };
+      const bytes = new Uint8Array(await readFile(path));
+      return { id: job.id, pixels: await cropSample(bytes, path, job.size, job.cropX, job.cropY, job.flip, job.scale, job.cropScale), failed };
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       failed.push({ path, reason: message.startsWith('cannot read') ? message : `cannot read ${path}: ${message}` });

@@ -1,20 +1,43 @@
 /**
- * Image files on Node: PNG and JPEG decoding/encoding to 8-bit RGBA and CPU resizing (files.ts writes them).
- * Inputs come from users, so the format is sniffed from the bytes (not the name), sizes are checked before
- * anything large is allocated, and every failure becomes one readable `cannot read NAME: why` line.
+ * Image files on Node, through sharp (libvips): decoding any common format to 8-bit sRGB RGBA, encoding by
+ * format, and resizing. libvips decodes JPEG with libjpeg-turbo, so pixels are the ones every other tool
+ * (PIL, browsers, ffmpeg) gets; it applies EXIF orientation and converts ICC profiles (a Display P3 phone
+ * photo, a CMYK scan) to sRGB. Inputs come from users: sizes are checked from the header before any pixel
+ * is decoded, and every failure becomes one readable `cannot read NAME: why` line.
  */
 import { extname } from 'node:path';
-import jpeg from 'jpeg-js';
-import { PNG } from 'pngjs';
+import sharp, { type Metadata, type OutputInfo, type Sharp } from 'sharp';
 
 export interface RgbaImage {
   width: number;
   height: number;
-  /** width·height·4 bytes, row-major RGBA. */
+  /** width·height·4 bytes, row-major RGBA, sRGB. */
   data: Uint8Array;
 }
 
-export type ImageFormat = 'png' | 'jpeg';
+/** What an input file was, beside its pixels: what the CLI says about it and what --keep-metadata carries. */
+export interface ImageSource {
+  /** libvips' name of the format: jpeg, png, webp, heif, tiff, gif… */
+  format: string;
+  /** The file had an alpha channel. */
+  hasAlpha: boolean;
+  /** Things the user should be told (only the first frame of an animation was used…). */
+  notes: string[];
+}
+
+export interface DecodedImage extends RgbaImage {
+  source: ImageSource;
+}
+
+/** Formats we write, chosen by the output's extension. */
+export type ImageFormat = 'png' | 'jpeg' | 'webp' | 'avif';
+export const IMAGE_FORMATS: readonly ImageFormat[] = ['png', 'jpeg', 'webp', 'avif'];
+
+/** Quality when --quality is not given: JPEG as before; WebP's and AVIF's scales run lower for the same look. */
+export const DEFAULT_QUALITY: Record<ImageFormat, number> = { png: 100, jpeg: 92, webp: 90, avif: 70 };
+
+/** Formats that cannot hold an alpha channel. */
+export const FORMATS_WITHOUT_ALPHA: ReadonlySet<ImageFormat> = new Set(['jpeg']);
 
 /** An image file that cannot be decoded; the message names the file. */
 export class ImageFileError extends Error {
@@ -24,195 +47,218 @@ export class ImageFileError extends Error {
 /** Larger images would need gigabytes on the CPU and GPU: refuse them up front. */
 export const MAX_MEGAPIXELS = 100;
 const MAX_PIXELS = MAX_MEGAPIXELS * 1_000_000;
-/** jpeg-js's own accounting of its working buffers (RGBA output plus per-component planes). */
-const JPEG_MAX_MEMORY_MB = 2048;
 
-const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+/** File extensions the CLI treats as images (train --data lists these). */
+export const IMAGE_EXTENSIONS = /\.(jpe?g|png|webp|avif|heic|heif|tiff?|gif)$/i;
 
-/** Formats we recognise only to name them in the error. */
-const OTHER_FORMATS: { name: string; magic: (number | null)[] }[] = [
-  { name: 'GIF', magic: [0x47, 0x49, 0x46, 0x38] },
-  { name: 'WebP', magic: [0x52, 0x49, 0x46, 0x46, null, null, null, null, 0x57, 0x45, 0x42, 0x50] },
-  { name: 'BMP', magic: [0x42, 0x4d] },
-  { name: 'TIFF', magic: [0x49, 0x49, 0x2a, 0x00] },
-  { name: 'TIFF', magic: [0x4d, 0x4d, 0x00, 0x2a] },
-  { name: 'HEIC/AVIF', magic: [null, null, null, null, 0x66, 0x74, 0x79, 0x70] },
+/** Names users know the formats by (libvips says `heif` for HEIC and AVIF). */
+const FORMAT_NAMES: Record<string, string> = { jpeg: 'JPEG', png: 'PNG', webp: 'WebP', heif: 'HEIF/AVIF', tiff: 'TIFF', gif: 'GIF', svg: 'SVG' };
+
+// libvips' own thread pool decodes one image at a time with every core; the callers (stylize, the training
+// data loader) keep a few images in flight themselves. Its operation cache only helps repeated operations
+// on the same image, which we never do, and holds memory.
+sharp.cache(false);
+
+function sharpInput(input: Uint8Array): Sharp {
+  return sharp(input, {
+    limitInputPixels: MAX_PIXELS,
+    // 'warning' would refuse a photo whose only fault is trailing garbage after the image, which viewers
+    // show; truncated and corrupt data are still errors.
+    failOn: 'error',
+    autoOrient: true,
+  });
+}
+
+function firstLine(e: unknown): string {
+  const text = e instanceof Error ? e.message : String(e);
+  return text.split('\n')[0].trim();
+}
+
+/** Leading bytes of the formats we name in errors, for files too damaged for libvips to say what they are. */
+const SIGNATURES: { format: string; magic: (number | null)[] }[] = [
+  { format: 'png', magic: [0x89, 0x50, 0x4e, 0x47] },
+  { format: 'jpeg', magic: [0xff, 0xd8, 0xff] },
+  { format: 'gif', magic: [0x47, 0x49, 0x46, 0x38] },
+  { format: 'webp', magic: [0x52, 0x49, 0x46, 0x46, null, null, null, null, 0x57, 0x45, 0x42, 0x50] },
+  { format: 'tiff', magic: [0x49, 0x49, 0x2a, 0x00] },
+  { format: 'tiff', magic: [0x4d, 0x4d, 0x00, 0x2a] },
+  { format: 'heif', magic: [null, null, null, null, 0x66, 0x74, 0x79, 0x70] },
 ];
 
-function startsWith(bytes: Uint8Array, magic: readonly (number | null)[]): boolean {
-  return bytes.length >= magic.length && magic.every((b, i) => b === null || bytes[i] === b);
+function formatBySignature(bytes: Uint8Array): string | undefined {
+  return SIGNATURES.find(({ magic }) => bytes.length >= magic.length && magic.every((b, i) => b === null || bytes[i] === b))?.format;
 }
 
-/** The format of an image file from its first bytes, or null when it is neither PNG nor JPEG. */
-export function sniffFormat(bytes: Uint8Array): ImageFormat | null {
-  if (startsWith(bytes, PNG_SIGNATURE)) return 'png';
-  if (startsWith(bytes, [0xff, 0xd8, 0xff])) return 'jpeg';
-  return null;
+/** A libvips message as the user should read it. */
+function reason(e: unknown, format: string | undefined): string {
+  const message = firstLine(e).replace(/^Input (buffer|file) has corrupt header:\s*/, '');
+  if (/unsupported image format/i.test(message)) return 'not an image file (PNG, JPEG, WebP, AVIF, HEIC, TIFF or GIF)';
+  if (/exceeds pixel limit/i.test(message)) return `the image is larger than the ${MAX_MEGAPIXELS}-megapixel limit`;
+  if (format === 'heif' && /unsupported codec|no decoder|unsupported feature/i.test(message)) {
+    return `this HEIF/HEIC file's codec cannot be decoded (sharp's libvips reads AV1, not HEVC); convert it to JPEG or AVIF (${message})`;
+  }
+  const name = format ? (FORMAT_NAMES[format] ?? format.toUpperCase()) : 'image';
+  return `truncated or corrupt ${name}${message ? ` (${message})` : ''}`;
 }
 
-export function decodeImage(bytes: Uint8Array, nameForErrors: string): RgbaImage {
+async function readMetadata(bytes: Uint8Array, fail: (why: string) => never): Promise<Metadata> {
+  try {
+    // The header alone: no pixel is decoded, so no limit is needed here (decodeImageFile checks the size
+    // it reports, with a better message than libvips').
+    return await sharp(bytes, { limitInputPixels: false }).metadata();
+  } catch (e) {
+    return fail(reason(e, formatBySignature(bytes)));
+  }
+}
+
+/** The displayed size: EXIF orientations 5..8 swap width and height. */
+function displayedSize(meta: Metadata): { width: number; height: number } {
+  const w = meta.width ?? 0;
+  const h = meta.height ?? 0;
+  return (meta.orientation ?? 1) >= 5 ? { width: h, height: w } : { width: w, height: h };
+}
+
+/** Where the decoded picture goes before it is returned: a size, then a window of it, maybe mirrored. */
+export interface Geometry {
+  /** Resized (libvips' Lanczos-3) to exactly this size. */
+  width: number;
+  height: number;
+  /** Then this window of it (default: all of it). */
+  crop?: { left: number; top: number; width: number; height: number };
+  /** Then mirrored left-right. */
+  flip?: boolean;
+}
+
+export interface DecodeOptions {
+  /** Shrink (never enlarge) so that the longer side is at most this. */
+  maxEdge?: number;
+  /** Or any resize, crop and flip, chosen from the displayed (upright) size. */
+  geometry?: (width: number, height: number) => Geometry;
+}
+
+/**
+ * Decodes an image file to 8-bit sRGB RGBA, displayed upright (EXIF orientation applied), colour-managed
+ * (an embedded ICC profile, or CMYK, converted to sRGB), 16-bit samples reduced to 8, the first frame of an
+ * animation or the first page of a multi-page file.
+ */
+export async function decodeImageFile(bytes: Uint8Array, nameForErrors: string, options: DecodeOptions = {}): Promise<DecodedImage> {
   const fail = (why: string): never => {
     throw new ImageFileError(`cannot read ${nameForErrors}: ${why}`);
   };
   if (bytes.length === 0) fail('the file is empty');
-  const format = sniffFormat(bytes);
-  if (format === null) {
-    const other = OTHER_FORMATS.find((f) => startsWith(bytes, f.magic));
-    fail(other ? `${other.name} images are not supported (use PNG or JPEG)` : 'not a PNG or JPEG file');
-  }
-  const image = format === 'png' ? decodePng(bytes, fail) : decodeJpeg(bytes, fail);
-  if (image.width < 1 || image.height < 1) fail(`the image has no pixels (${image.width}×${image.height})`);
-  return image;
-}
-
-function checkPixelCount(width: number, height: number, fail: (why: string) => never): void {
+  const meta = await readMetadata(bytes, fail);
+  const { width, height } = displayedSize(meta);
+  if (width < 1 || height < 1) fail(`the image has no pixels (${width}×${height})`);
+  // libvips refuses these too (limitInputPixels), but saying the size is more useful than its message.
   if (width * height > MAX_PIXELS) {
     fail(`${width}×${height} is ${((width * height) / 1e6).toFixed(0)} megapixels, more than the ${MAX_MEGAPIXELS}-megapixel limit`);
   }
-}
+  const notes: string[] = [];
+  const frames = meta.pages ?? 1;
+  if (frames > 1) notes.push(`${FORMAT_NAMES[meta.format ?? ''] ?? meta.format} with ${frames} ${meta.format === 'gif' || meta.format === 'webp' ? 'frames' : 'pages'}: only the first is used`);
 
-function decodePng(bytes: Uint8Array, fail: (why: string) => never): RgbaImage {
-  // pngjs allocates width·height·4 from the IHDR before it reads any pixel: check the size first.
-  if (bytes.length < 24 || String.fromCharCode(...bytes.subarray(12, 16)) !== 'IHDR') fail('truncated or corrupt PNG (no IHDR chunk)');
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  checkPixelCount(dv.getUint32(16), dv.getUint32(20), fail);
-  let png: { width: number; height: number; data: Uint8Array };
+  const geometry: Geometry = options.geometry ? options.geometry(width, height) : options.maxEdge !== undefined ? fitWithin(width, height, options.maxEdge) : { width, height };
+  let pipeline = sharpInput(bytes);
+  // libvips reads a JPEG at 1/2, 1/4 or 1/8 scale when that is still larger than the target (shrink on
+  // load), then Lanczos-3 takes it the rest of the way.
+  if (geometry.width !== width || geometry.height !== height) pipeline = pipeline.resize(geometry.width, geometry.height, { fit: 'fill', kernel: 'lanczos3' });
+  if (geometry.crop) pipeline = pipeline.extract(geometry.crop);
+  if (geometry.flip) pipeline = pipeline.flop();
+  let out: { data: Buffer; info: OutputInfo };
   try {
-    png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    out = await pipeline.toColourspace('srgb').ensureAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   } catch (e) {
-    return fail(`truncated or corrupt PNG (${errorText(e)})`);
+    return fail(reason(e, meta.format ?? formatBySignature(bytes)));
   }
-  return { width: png.width, height: png.height, data: new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.byteLength) };
-}
-
-function decodeJpeg(bytes: Uint8Array, fail: (why: string) => never): RgbaImage {
-  let img: { width: number; height: number; data: Uint8Array };
-  try {
-    img = jpeg.decode(bytes, {
-      useTArray: true,
-      formatAsRGBA: true,
-      maxResolutionInMP: MAX_MEGAPIXELS,
-      maxMemoryUsageInMB: JPEG_MAX_MEMORY_MB,
-    });
-  } catch (e) {
-    const msg = errorText(e);
-    if (/maxResolutionInMP/.test(msg)) return fail(`the image is larger than the ${MAX_MEGAPIXELS}-megapixel limit`);
-    if (/maxMemoryUsageInMB/.test(msg)) return fail(`decoding would need more than ${JPEG_MAX_MEMORY_MB} MB`);
-    if (/color mode/i.test(msg)) return fail(`unsupported JPEG colour mode (${msg}); save it as RGB`);
-    return fail(`truncated or corrupt JPEG (${msg})`);
+  if (out.info.channels !== 4 || out.data.length !== out.info.width * out.info.height * 4) {
+    fail(`unexpected decoded layout (${out.info.channels} channels, ${out.info.width}×${out.info.height})`);
   }
-  checkPixelCount(img.width, img.height, fail);
-  return applyOrientation(img, jpegOrientation(bytes));
-}
-
-/**
- * The EXIF orientation (1..8) of a JPEG, 1 when absent or unreadable. Cameras and phones store pixels as
- * the sensor saw them and record the rotation here; viewers apply it, so we must too.
- */
-export function jpegOrientation(bytes: Uint8Array): number {
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let at = 2;
-  while (at + 4 <= bytes.length && bytes[at] === 0xff) {
-    const marker = bytes[at + 1];
-    if (marker === 0xda || marker === 0xd9) break; // start of scan / end of image: no more metadata
-    const length = dv.getUint16(at + 2);
-    const body = at + 4;
-    const end = at + 2 + length;
-    if (length < 2 || end > bytes.length) break;
-    const isExif = marker === 0xe1 && end - body >= 14 && String.fromCharCode(...bytes.subarray(body, body + 6)) === 'Exif\0\0';
-    if (isExif) return tiffOrientation(dv, body + 6, end);
-    at = end;
-  }
-  return 1;
-}
-
-/** Orientation tag (0x0112) of IFD0 in the TIFF structure at [tiff, end), or 1. */
-function tiffOrientation(dv: DataView, tiff: number, end: number): number {
-  const order = dv.getUint16(tiff);
-  if (order !== 0x4949 && order !== 0x4d4d) return 1;
-  const le = order === 0x4949;
-  if (dv.getUint16(tiff + 2, le) !== 42) return 1;
-  const ifd = tiff + dv.getUint32(tiff + 4, le);
-  if (ifd + 2 > end) return 1;
-  const count = dv.getUint16(ifd, le);
-  for (let i = 0; i < count; i++) {
-    const entry = ifd + 2 + i * 12;
-    if (entry + 12 > end) return 1;
-    if (dv.getUint16(entry, le) === 0x0112) {
-      const v = dv.getUint16(entry + 8, le);
-      return v >= 1 && v <= 8 ? v : 1;
-    }
-  }
-  return 1;
-}
-
-/** The image as EXIF orientation `o` says to display it (5..8 swap width and height). */
-export function applyOrientation(img: RgbaImage, o: number): RgbaImage {
-  if (o === 1) return img;
-  const { width: W, height: H, data } = img;
-  const swap = o >= 5;
-  const w = swap ? H : W;
-  const h = swap ? W : H;
-  // Source coordinates of displayed pixel (x, y), per orientation.
-  const source: Record<number, (x: number, y: number) => [number, number]> = {
-    2: (x, y) => [W - 1 - x, y],
-    3: (x, y) => [W - 1 - x, H - 1 - y],
-    4: (x, y) => [x, H - 1 - y],
-    5: (x, y) => [y, x],
-    6: (x, y) => [y, H - 1 - x],
-    7: (x, y) => [W - 1 - y, H - 1 - x],
-    8: (x, y) => [W - 1 - y, x],
+  return {
+    width: out.info.width,
+    height: out.info.height,
+    data: new Uint8Array(out.data.buffer, out.data.byteOffset, out.data.byteLength),
+    source: { format: meta.format ?? 'unknown', hasAlpha: meta.hasAlpha === true, notes },
   };
-  const map = source[o];
-  if (!map) return img;
-  const out = new Uint8Array(w * h * 4);
-  const aligned = data.byteOffset % 4 === 0 ? data : data.slice();
-  const src32 = new Uint32Array(aligned.buffer, aligned.byteOffset, W * H);
-  const dst32 = new Uint32Array(out.buffer);
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      const [sx, sy] = map(x, y);
-      dst32[y * w + x] = src32[sy * W + sx];
-    }
-  }
-  return { width: w, height: h, data: out };
 }
 
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
+/** decodeImageFile's pixels alone. */
+export async function decodeImage(bytes: Uint8Array, nameForErrors: string, options: DecodeOptions = {}): Promise<RgbaImage> {
+  const { width, height, data } = await decodeImageFile(bytes, nameForErrors, options);
+  return { width, height, data };
+}
+
+/** The format of an image file from its first bytes (libvips' name), or null when libvips cannot read it. */
+export async function sniffFormat(bytes: Uint8Array): Promise<string | null> {
+  try {
+    return (await sharp(bytes).metadata()).format ?? null;
+  } catch {
+    return null;
+  }
+}
+
+function rawInput(img: RgbaImage): Sharp {
+  if (img.data.length !== img.width * img.height * 4) {
+    throw new RangeError(`${img.data.length} bytes for a ${img.width}×${img.height} RGBA image`);
+  }
+  return sharp(img.data, { raw: { width: img.width, height: img.height, channels: 4 }, limitInputPixels: false });
+}
+
+function isOpaque(data: Uint8Array): boolean {
+  for (let i = 3; i < data.length; i += 4) if (data[i] !== 255) return false;
+  return true;
+}
+
+export interface EncodeOptions {
+  /** 1..100 for JPEG, WebP and AVIF (DEFAULT_QUALITY when absent); PNG is lossless and ignores it. */
+  quality?: number;
+  /** The input file whose EXIF and XMP metadata the output carries (--keep-metadata). */
+  metadataFrom?: Uint8Array;
 }
 
 /**
- * Encodes RGBA pixels; quality is JPEG's 1..100. JPEG has no alpha channel: translucent pixels are
- * composited on white first (as viewers show them on a page), rather than their hidden colour showing.
+ * Encodes RGBA pixels, tagged sRGB. JPEG has no alpha channel: translucent pixels are composited on white
+ * first (as viewers show them on a page), rather than their hidden colour showing. An opaque image is
+ * written without an alpha channel (smaller files; it reads back the same).
  */
-export function encodeImage(img: RgbaImage, format: ImageFormat, quality = 92): Uint8Array {
-  if (img.data.length !== img.width * img.height * 4) {
-    throw new RangeError(`encodeImage: ${img.data.length} bytes for a ${img.width}×${img.height} RGBA image`);
+export async function encodeImage(img: RgbaImage, format: ImageFormat, options: EncodeOptions | number = {}): Promise<Uint8Array> {
+  const opts = typeof options === 'number' ? { quality: options } : options;
+  const quality = opts.quality ?? DEFAULT_QUALITY[format];
+  if (!(Number.isInteger(quality) && quality >= 1 && quality <= 100)) throw new RangeError(`encodeImage: quality ${quality} is outside 1..100`);
+  let pipeline = opts.metadataFrom ? await withSourceMetadata(img, opts.metadataFrom) : rawInput(img);
+  if (FORMATS_WITHOUT_ALPHA.has(format) || isOpaque(img.data)) pipeline = pipeline.flatten({ background: '#ffffff' });
+  pipeline = pipeline.withIccProfile('srgb');
+  switch (format) {
+    case 'png':
+      pipeline = pipeline.png({ compressionLevel: 6 });
+      break;
+    case 'jpeg':
+      // Stylised pictures are full of saturated strokes: keep full-resolution chroma at high qualities.
+      pipeline = pipeline.jpeg({ quality, chromaSubsampling: quality >= 90 ? '4:4:4' : '4:2:0' });
+      break;
+    case 'webp':
+      pipeline = pipeline.webp({ quality, alphaQuality: 100 });
+      break;
+    case 'avif':
+      pipeline = pipeline.avif({ quality });
+      break;
   }
-  const data = Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength);
-  if (format === 'png') {
-    const out = PNG.sync.write({ width: img.width, height: img.height, data } as PNG);
-    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
-  }
-  if (!(quality >= 1 && quality <= 100)) throw new RangeError(`encodeImage: JPEG quality ${quality} is outside 1..100`);
-  const rgb = onWhite(img.data);
-  const out = jpeg.encode({ width: img.width, height: img.height, data: Buffer.from(rgb.buffer, rgb.byteOffset, rgb.byteLength) }, quality).data;
+  const out = await pipeline.toBuffer();
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }
 
-/** RGBA over an opaque white background (the input itself when it is already opaque). */
-export function onWhite(data: Uint8Array): Uint8Array {
-  let opaque = true;
-  for (let i = 3; i < data.length && opaque; i += 4) opaque = data[i] === 255;
-  if (opaque) return data;
-  const out = new Uint8Array(data.length);
-  for (let i = 0; i < data.length; i += 4) {
-    const a = data[i + 3] / 255;
-    for (let c = 0; c < 3; c++) out[i + c] = Math.round(data[i + c] * a + 255 * (1 - a));
-    out[i + 3] = 255;
-  }
-  return out;
+/**
+ * The pixels as a pipeline that starts from the source file, so libvips carries its EXIF and XMP over
+ * (orientation reset, since the pixels are upright): the decoded source, sized as the output, is replaced
+ * whole by the output's pixels.
+ */
+async function withSourceMetadata(img: RgbaImage, source: Uint8Array): Promise<Sharp> {
+  const pixels = await rawInput(img).png({ compressionLevel: 0 }).toBuffer();
+  return sharpInput(source)
+    .resize(img.width, img.height, { fit: 'fill' })
+    .ensureAlpha()
+    .composite([{ input: pixels, blend: 'source' }])
+    .keepExif()
+    .keepXmp();
 }
 
 /** The output format a file name asks for, or null for other extensions. */
@@ -220,105 +266,28 @@ export function formatFromPath(path: string): ImageFormat | null {
   const ext = extname(path).toLowerCase();
   if (ext === '.png') return 'png';
   if (ext === '.jpg' || ext === '.jpeg') return 'jpeg';
+  if (ext === '.webp') return 'webp';
+  if (ext === '.avif') return 'avif';
   return null;
 }
 
+/** The usual extension of a format. */
+export const EXTENSION: Record<ImageFormat, string> = { png: '.png', jpeg: '.jpg', webp: '.webp', avif: '.avif' };
+
 // ---------------------------------------------------------------- resizing
 
-/** For one axis: each output index's source taps (start index and weights summing to 1). */
-interface AxisTaps {
-  start: Int32Array;
-  count: Int32Array;
-  weights: Float32Array[];
-}
-
 /**
- * Downscaling averages each output pixel's footprint exactly (area/box filter, no aliasing); upscaling is
- * bilinear between pixel centres. Equal sizes are the identity.
+ * Resizes RGBA pixels with libvips: Lanczos-3 (shrinking by large factors first averages whole blocks, so
+ * nothing aliases), colours premultiplied by alpha so that transparent pixels do not bleed their
+ * (meaningless) colour into visible ones. Equal sizes copy.
  */
-function axisTaps(src: number, dst: number): AxisTaps {
-  const start = new Int32Array(dst);
-  const count = new Int32Array(dst);
-  const weights: Float32Array[] = [];
-  const ratio = src / dst;
-  for (let i = 0; i < dst; i++) {
-    if (dst < src) {
-      const a = i * ratio;
-      const b = (i + 1) * ratio;
-      const j0 = Math.floor(a);
-      const j1 = Math.min(Math.ceil(b), src);
-      const w = new Float32Array(j1 - j0);
-      for (let j = j0; j < j1; j++) w[j - j0] = (Math.min(b, j + 1) - Math.max(a, j)) / ratio;
-      start[i] = j0;
-      count[i] = j1 - j0;
-      weights.push(w);
-    } else {
-      const x = Math.min(Math.max((i + 0.5) * ratio - 0.5, 0), src - 1);
-      const j0 = Math.floor(x);
-      const f = x - j0;
-      start[i] = j0;
-      count[i] = j0 + 1 < src ? 2 : 1;
-      weights.push(count[i] === 2 ? Float32Array.from([1 - f, f]) : Float32Array.from([1]));
-    }
-  }
-  return { start, count, weights };
-}
-
-/**
- * Resizes RGBA pixels on the CPU (separable: rows, then columns). Colours are averaged premultiplied by
- * alpha so that transparent pixels do not bleed their (meaningless) colour into visible ones.
- */
-export function resizeRgba(img: RgbaImage, newW: number, newH: number): RgbaImage {
+export async function resizeRgba(img: RgbaImage, newW: number, newH: number): Promise<RgbaImage> {
   if (!(Number.isInteger(newW) && Number.isInteger(newH) && newW >= 1 && newH >= 1)) {
     throw new RangeError(`resizeRgba: invalid size ${newW}×${newH}`);
   }
-  const { width: w, height: h, data } = img;
-  if (newW === w && newH === h) return { width: w, height: h, data: data.slice() };
-  const premul = new Float32Array(w * h * 4);
-  for (let p = 0; p < w * h; p++) {
-    const a = data[p * 4 + 3] / 255;
-    premul[p * 4] = data[p * 4] * a;
-    premul[p * 4 + 1] = data[p * 4 + 1] * a;
-    premul[p * 4 + 2] = data[p * 4 + 2] * a;
-    premul[p * 4 + 3] = data[p * 4 + 3];
-  }
-
-  const tx = axisTaps(w, newW);
-  const rows = new Float32Array(newW * h * 4);
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < newW; x++) {
-      const wts = tx.weights[x];
-      const o = (y * newW + x) * 4;
-      for (let k = 0; k < tx.count[x]; k++) {
-        const s = (y * w + tx.start[x] + k) * 4;
-        for (let c = 0; c < 4; c++) rows[o + c] += premul[s + c] * wts[k];
-      }
-    }
-  }
-
-  const ty = axisTaps(h, newH);
-  const out = new Uint8Array(newW * newH * 4);
-  const acc = new Float32Array(4);
-  for (let y = 0; y < newH; y++) {
-    const wts = ty.weights[y];
-    for (let x = 0; x < newW; x++) {
-      acc.fill(0);
-      for (let k = 0; k < ty.count[y]; k++) {
-        const s = ((ty.start[y] + k) * newW + x) * 4;
-        for (let c = 0; c < 4; c++) acc[c] += rows[s + c] * wts[k];
-      }
-      const o = (y * newW + x) * 4;
-      const a = acc[3];
-      const unpremul = a > 0 ? 255 / a : 0;
-      for (let c = 0; c < 3; c++) out[o + c] = clampByte(acc[c] * unpremul);
-      out[o + 3] = clampByte(a);
-    }
-  }
-  return { width: newW, height: newH, data: out };
-}
-
-function clampByte(v: number): number {
-  return v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v);
+  if (newW === img.width && newH === img.height) return { width: newW, height: newH, data: img.data.slice() };
+  const out = await rawInput(img).resize(newW, newH, { fit: 'fill', kernel: 'lanczos3' }).raw().toBuffer();
+  return { width: newW, height: newH, data: new Uint8Array(out.buffer, out.byteOffset, out.byteLength) };
 }
 
 /** The size that fits within maxEdge on the longer side, keeping the aspect ratio (never enlarges). */
@@ -330,16 +299,20 @@ export function fitWithin(width: number, height: number, maxEdge: number): { wid
 }
 
 /** Shrunk to fit `edge` on the long side (never enlarged), keeping the aspect ratio. */
-export function fitImage(img: RgbaImage, edge: number): RgbaImage {
+export async function fitImage(img: RgbaImage, edge: number): Promise<RgbaImage> {
   const fit = fitWithin(img.width, img.height, edge);
   return fit.width === img.width && fit.height === img.height ? img : resizeRgba(img, fit.width, fit.height);
 }
 
+/** The size whose long side is `edge` (enlarging too), keeping the aspect ratio. */
+export function sizeForEdge(width: number, height: number, edge: number): { width: number; height: number } {
+  return width >= height
+    ? { width: edge, height: Math.max(1, Math.round((height * edge) / width)) }
+    : { width: Math.max(1, Math.round((width * edge) / height)), height: edge };
+}
+
 /** Resized so that the long side is `edge` (enlarging too), keeping the aspect ratio. */
-export function resizeToEdge(img: RgbaImage, edge: number): RgbaImage {
-  const fit =
-    img.width >= img.height
-      ? { width: edge, height: Math.max(1, Math.round((img.height * edge) / img.width)) }
-      : { width: Math.max(1, Math.round((img.width * edge) / img.height)), height: edge };
+export async function resizeToEdge(img: RgbaImage, edge: number): Promise<RgbaImage> {
+  const fit = sizeForEdge(img.width, img.height, edge);
   return fit.width === img.width && fit.height === img.height ? img : resizeRgba(img, fit.width, fit.height);
 }

@@ -47,8 +47,8 @@ export function vggPath(args: ParsedArgs, command: string): string {
   throw new UsageError(`missing --vgg FILE for '${command}' (the default loss network ${shipped} is missing: reinstall the package or give --vgg)`);
 }
 
-export function readImageFile(path: string, what: string): RgbaImage {
-  return decodeImage(readInputFile(path, what), path);
+export async function readImageFile(path: string, what: string): Promise<RgbaImage> {
+  return await decodeImage(readInputFile(path, what), path);
 }
 
 export interface VggFile {
@@ -169,8 +169,8 @@ export function buildVgg(engine: Engine, vgg: VggFile, config: LossConfig): Vgg 
 }
 
 /** An image resized so that its long side is `edge` (up or down), as a [1, 3, H, W] tensor. */
-export function imageTensor(engine: Engine, img: RgbaImage, edge: number): Tensor {
-  const r = resizeToEdge(img, edge);
+export async function imageTensor(engine: Engine, img: RgbaImage, edge: number): Promise<Tensor> {
+  const r = await resizeToEdge(img, edge);
   return rgbaToTensor(engine, r.data, r.width, r.height);
 }
 

@@ -10,7 +10,7 @@ import { UsageError, type Command, type ParsedArgs } from '../args.js';
 import { listImages } from '../data-loader.js';
 import { CliError } from '../errors.js';
 import { InputSet, isInside, readInputFile, requireDirectory, writeOutputFile } from '../files.js';
-import { encodeImage, ImageFileError, resizeRgba, resizeToEdge, type RgbaImage } from '../image-io.js';
+import { encodeImage, ImageFileError, resizeRgba, resizeToEdge, sizeForEdge, type RgbaImage } from '../image-io.js';
 import { buildVgg, checkImageSide, imageTensor, lossSettings, lossWeightOptions, readImageFile, readVggFile, vggOptions, vggPath } from '../loss-network.js';
 import { progressReporter } from '../progress.js';
 import { assertFiniteWeights, checkedNet } from '../finite.js';
@@ -20,9 +20,9 @@ export const CSV_HEADER = 'image,method,iterations,evaluations,seconds,content_l
 const GAP = 4;
 
 /** Panels side by side, each scaled to `height` (keeping its aspect ratio), on white. */
-export function contactSheet(panels: readonly RgbaImage[], height: number): RgbaImage {
-  const scaled = panels.map((p) =>
-    p.height === height ? p : resizeRgba(p, Math.max(1, Math.round((p.width * height) / p.height)), height),
+export async function contactSheet(panels: readonly RgbaImage[], height: number): Promise<RgbaImage> {
+  const scaled = await Promise.all(
+    panels.map((p) => (p.height === height ? p : resizeRgba(p, Math.max(1, Math.round((p.width * height) / p.height)), height))),
   );
   const width = scaled.reduce((w, p) => w + p.width, 0) + GAP * (scaled.length - 1);
   const data = new Uint8Array(width * height * 4).fill(255);
@@ -139,7 +139,7 @@ export const evalCommand: Command = {
     }
     const modelBytes = readInputFile(modelPath, 'model');
     const vggFile = readVggFile(vggFilePath, args.string('vgg-arch') as VggArchitecture | 'auto', args.string('vgg-input') as VggInput | 'auto');
-    const styleImage = readImageFile(stylePath, 'style image');
+    const styleImage = await readImageFile(stylePath, 'style image');
     const size = args.number('size')!;
 
     const engine = await createNodeEngine({ quietDawnStartup: true });
@@ -151,9 +151,9 @@ export const evalCommand: Command = {
       const training = metadata.training as { loss?: LossConfig; styleSize?: number } | undefined;
       const config = lossSettings(args, vggFile, training?.loss);
       const styleEdge = args.number('style-size') ?? training?.styleSize ?? size;
-      checkImageSide(resizeToEdge(styleImage, styleEdge), config, vggFile.architecture, `style image ${stylePath}`);
+      checkImageSide(sizeForEdge(styleImage.width, styleImage.height, styleEdge), config, vggFile.architecture, `style image ${stylePath}`);
       const vgg = buildVgg(engine, vggFile, config);
-      const style = imageTensor(engine, styleImage, styleEdge);
+      const style = await imageTensor(engine, styleImage, styleEdge);
       const loss = StyleLoss.create(vgg, style, config);
       style.dispose();
       log(
@@ -168,7 +168,7 @@ export const evalCommand: Command = {
         const name = basename(file, extname(file));
         let photo: RgbaImage;
         try {
-          photo = resizeToEdge(readImageFile(file, 'photo'), size);
+          photo = await resizeToEdge(await readImageFile(file, 'photo'), size);
           checkImageSide(photo, config, vggFile.architecture, `photo ${file}`);
         } catch (e) {
           // As train does: one unreadable (or unusable) photo does not end a long run; it is reported and skipped.
@@ -198,7 +198,7 @@ export const evalCommand: Command = {
         const droplets = dropletOverlay(images[0], measureDroplets(photo, images[0]).mask);
         const panels: RgbaImage[] = [photo, images[0], { ...droplets, data: new Uint8Array(droplets.data) }, ...images.slice(1), styleImage];
         const sheetPath = join(outDir, `${name}_eval.png`);
-        writeOutputFile(sheetPath, encodeImage(contactSheet(panels, photo.height), 'png'));
+        writeOutputFile(sheetPath, await encodeImage(await contactSheet(panels, photo.height), 'png'));
         // The CSV so far, so that an interrupted run keeps its finished photos.
         writeOutputFile(csvPath, csv.join('\n') + '\n');
         log(`  wrote ${sheetPath}`);

@@ -8,7 +8,7 @@ import { UsageError, type Command, type ParsedArgs } from '../args.js';
 import { CliError } from '../errors.js';
 import { assertFiniteWeights, checkedNet } from '../finite.js';
 import { InputSet, readInputFile, requireOutputDirectory, writeOutputFile } from '../files.js';
-import { encodeImage, resizeToEdge, type RgbaImage } from '../image-io.js';
+import { encodeImage, resizeToEdge, sizeForEdge, type RgbaImage } from '../image-io.js';
 import { buildVgg, checkImageSide, imageTensor, lossSettings, readImageFile, readVggFile, vggOptions, vggPath } from '../loss-network.js';
 import type { VggArchitecture, VggInput } from '../../models/vgg.js';
 import { chooseModel } from './stylize.js';
@@ -104,13 +104,13 @@ export const flickerCommand: Command = {
     }
     if (args.given.has('style-size') && styleImagePath === undefined) throw new UsageError('--style-size needs --style-image');
     const vggFile = styleImagePath !== undefined ? readVggFile(vggPath(args, 'flicker'), args.string('vgg-arch') as VggArchitecture | 'auto', args.string('vgg-input') as VggInput | 'auto') : null;
-    const styleImage = styleImagePath !== undefined ? readImageFile(styleImagePath, 'style image') : null;
-    const photo = readImageFile(photoPath, 'photo');
+    const styleImage = styleImagePath !== undefined ? await readImageFile(styleImagePath, 'style image') : null;
+    const photo = await readImageFile(photoPath, 'photo');
     const modelBytes = readInputFile(model.path, 'model');
     // The photo at the size that leaves frames whose longer side is --size after the window's travel
     // (resized, then cropped about its centre to exactly that much room).
     const travel = Math.max((frames - 1) * pan[0], (frames - 1) * pan[1]);
-    const source = centreCrop(resizeToEdge(photo, size + travel), size + (frames - 1) * pan[0], size + (frames - 1) * pan[1]);
+    const source = centreCrop(await resizeToEdge(photo, size + travel), size + (frames - 1) * pan[0], size + (frames - 1) * pan[1]);
     const clipSize = pannedClipSize(source, { frames, pan });
     if (clipSize.width < 4 || clipSize.height < 4) throw new CliError(`photo ${photoPath}: too small for ${frames} frames panned (${pan.join(', ')}) pixels at --size ${size}`);
 
@@ -129,10 +129,10 @@ export const flickerCommand: Command = {
         const training = metadata.training as { loss?: LossConfig; styleSize?: number } | undefined;
         const config = lossSettings(args, vggFile, training?.loss);
         const styleEdge = args.number('style-size') ?? training?.styleSize ?? 256;
-        checkImageSide(resizeToEdge(styleImage, styleEdge), config, vggFile.architecture, `style image ${styleImagePath}`);
+        checkImageSide(sizeForEdge(styleImage.width, styleImage.height, styleEdge), config, vggFile.architecture, `style image ${styleImagePath}`);
         checkImageSide(clipSize, config, vggFile.architecture, `a ${clipSize.width}×${clipSize.height} frame`);
         const vgg = buildVgg(engine, vggFile, config);
-        const style = imageTensor(engine, styleImage, styleEdge);
+        const style = await imageTensor(engine, styleImage, styleEdge);
         const loss = StyleLoss.create(vgg, style, config);
         style.dispose();
         let styleSum = 0;
@@ -149,7 +149,7 @@ export const flickerCommand: Command = {
         lines.push(`style loss ${(styleSum / frames).toExponential(3)} (mean over the frames; ${styleImagePath} at ${styleEdge} px, layers ${config.styleLayers.join(',')})`);
       }
       if (stripPath !== undefined) {
-        writeOutputFile(stripPath, encodeImage(strip([result.frames, result.stylised]), 'png'));
+        writeOutputFile(stripPath, await encodeImage(strip([result.frames, result.stylised]), 'png'));
         log(`wrote ${stripPath}`);
       }
       process.stdout.write(lines.join('\n') + '\n');

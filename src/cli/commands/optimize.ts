@@ -5,7 +5,7 @@ import { optimizeImage, type GatysInit, type GatysOptimizer } from '../../models
 import type { VggArchitecture, VggInput } from '../../models/vgg.js';
 import { UsageError, type Command, type ParsedArgs } from '../args.js';
 import { InputSet, requireOutputDirectory, writeOutputFile } from '../files.js';
-import { encodeImage, formatFromPath, resizeToEdge } from '../image-io.js';
+import { encodeImage, formatFromPath, resizeToEdge, sizeForEdge } from '../image-io.js';
 import { buildVgg, checkImageSide, imageTensor, lossSettings, lossWeightOptions, readImageFile, readVggFile, vggOptions, vggPath } from '../loss-network.js';
 import { formatDuration, progressReporter } from '../progress.js';
 
@@ -45,7 +45,7 @@ export const optimizeCommand: Command = {
     const stylePath = args.required('style', 'IMG');
     const output = args.required('output', 'OUT');
     const format = formatFromPath(output);
-    if (format === null) throw new UsageError(`cannot tell the image format of ${output}: name it .png, .jpg or .jpeg`);
+    if (format === null) throw new UsageError(`cannot tell the image format of ${output}: name it .png, .jpg, .jpeg, .webp or .avif`);
     const optimizer = args.string('optimizer') as GatysOptimizer;
     if (args.given.has('history') && optimizer !== 'lbfgs') throw new UsageError('--history applies to --optimizer lbfgs only');
     const vggFilePath = vggPath(args, 'optimize');
@@ -58,21 +58,21 @@ export const optimizeCommand: Command = {
 
     const vggFile = readVggFile(vggFilePath, args.string('vgg-arch') as VggArchitecture | 'auto', args.string('vgg-input') as VggInput | 'auto');
     const config = lossSettings(args, vggFile);
-    const content = resizeToEdge(readImageFile(contentPath, 'content image'), args.number('size')!);
-    const styleImage = readImageFile(stylePath, 'style image');
+    const content = await resizeToEdge(await readImageFile(contentPath, 'content image'), args.number('size')!);
+    const styleImage = await readImageFile(stylePath, 'style image');
     const styleEdge = args.number('style-size') ?? args.number('size')!;
     checkImageSide(content, config, vggFile.architecture, `content image ${contentPath}`);
-    checkImageSide(resizeToEdge(styleImage, styleEdge), config, vggFile.architecture, `style image ${stylePath}`);
+    checkImageSide(sizeForEdge(styleImage.width, styleImage.height, styleEdge), config, vggFile.architecture, `style image ${stylePath}`);
     const iters = args.number('iters')!;
 
     const engine = await createNodeEngine({ quietDawnStartup: true });
     try {
       if (engine.adapter.isFallbackAdapter) log(`warning: ${engine.describe()} is a software adapter; optimising will be slow`);
       const vgg = buildVgg(engine, vggFile, config);
-      const style = imageTensor(engine, styleImage, styleEdge);
+      const style = await imageTensor(engine, styleImage, styleEdge);
       const loss = StyleLoss.create(vgg, style, config);
       style.dispose();
-      const contentTensor = imageTensor(engine, content, Math.max(content.width, content.height));
+      const contentTensor = await imageTensor(engine, content, Math.max(content.width, content.height));
       log(
         `optimizing ${content.width}×${content.height} pixels with ${optimizer}, ${iters} iterations, ${vggFile.architecture} (${vggFile.input}) ` +
           `content ${config.contentLayer} style ${config.styleLayers.join(',')}, weights ${config.contentWeight}/${config.styleWeight}/${config.tvWeight}, on ${engine.describe()}`,
@@ -92,7 +92,7 @@ export const optimizeCommand: Command = {
       const out = new Uint8Array(rgba.buffer, rgba.byteOffset, rgba.byteLength);
       // The photo's alpha is kept (PNG).
       for (let i = 3; i < out.length; i += 4) out[i] = content.data[i];
-      writeOutputFile(output, encodeImage({ width: content.width, height: content.height, data: out }, format, args.number('quality')));
+      writeOutputFile(output, await encodeImage({ width: content.width, height: content.height, data: out }, format, args.number('quality')));
       const l = result.losses;
       log(
         `wrote ${output} (${content.width}×${content.height}, ${result.iterations} iterations, ${result.evaluations} evaluations, ` +

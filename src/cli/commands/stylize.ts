@@ -6,7 +6,7 @@ import { stylizeRgba, type StylizeMode } from '../../models/stylize.js';
 import { UsageError, type Command, type ParsedArgs } from '../args.js';
 import { CliError } from '../errors.js';
 import { checkInputFile, InputSet, MAX_INPUT_BYTES, readInputFile, requireDirectory, requireOutputDirectory, writeOutputFile } from '../files.js';
-import { decodeImage, encodeImage, ImageFileError, fitImage, formatFromPath, type ImageFormat } from '../image-io.js';
+import { decodeImageFile, encodeImage, EXTENSION, FORMATS_WITHOUT_ALPHA, IMAGE_FORMATS, ImageFileError, formatFromPath, type ImageFormat } from '../image-io.js';
 import { checkedNet, assertFiniteWeights } from '../finite.js';
 import { resolveStyle, styleDirs, styleListing, StyleNotFoundError } from '../package-files.js';
 
@@ -19,8 +19,6 @@ const MODE_NOTE: Record<StylizeMode, string> = {
 
 // Re-exported for commands that imported it from here before it had a module of its own.
 export { CliError };
-
-const EXTENSION: Record<ImageFormat, string> = { png: '.png', jpeg: '.jpg' };
 
 interface Job {
   input: string;
@@ -58,7 +56,7 @@ function planJobs(args: ParsedArgs, styleName: string, modelPath: string): Job[]
   if (output !== undefined) {
     const fromName = formatFromPath(output);
     if (fromName === null && format === undefined) {
-      throw new UsageError(`cannot tell the image format of ${output}: name it .png, .jpg or .jpeg, or pass --format`);
+      throw new UsageError(`cannot tell the image format of ${output}: name it .png, .jpg, .jpeg, .webp or .avif, or pass --format`);
     }
     if (fromName !== null && format !== undefined && fromName !== format) {
       throw new UsageError(`--format ${format} contradicts the output name ${output}`);
@@ -80,7 +78,7 @@ function planJobs(args: ParsedArgs, styleName: string, modelPath: string): Job[]
     inputFiles.refuse(job.output, 'choose another --output or --out-dir');
     if (existsSync(job.output) && statSync(job.output).isDirectory()) throw new CliError(`output ${job.output} is a directory`);
   }
-  if (args.given.has('quality') && jobs.every((j) => j.format !== 'jpeg')) throw new UsageError('--quality applies to JPEG output only');
+  if (args.given.has('quality') && jobs.every((j) => j.format === 'png')) throw new UsageError('--quality applies to JPEG, WebP and AVIF output only (PNG is lossless)');
   const seen = new Map<string, string>();
   for (const job of jobs) {
     const key = resolve(job.output);
@@ -104,8 +102,9 @@ export const stylizeCommand: Command = {
     { name: 'style', alias: 's', type: 'string', valueName: 'NAME', description: 'a style in the package models/ folder, or imported into .models-ml5/ (see --list-styles)' },
     { name: 'output', alias: 'o', type: 'string', valueName: 'PATH', description: "output file (one input only); format from its extension; '-' writes to standard output (give --format)" },
     { name: 'out-dir', alias: 'd', type: 'string', valueName: 'DIR', description: 'output directory: writes INPUTNAME_STYLE.png|jpg (default: current directory)' },
-    { name: 'format', type: 'string', choices: ['png', 'jpeg'], description: 'output format (default: from --output, else the input\'s format)' },
-    { name: 'quality', alias: 'q', type: 'number', integer: true, min: 1, max: 100, default: 92, valueName: 'Q', description: 'JPEG quality' },
+    { name: 'format', type: 'string', choices: [...IMAGE_FORMATS], description: 'output format (default: from --output, else the input\'s format when it is one of these, else png)' },
+    { name: 'quality', alias: 'q', type: 'number', integer: true, min: 1, max: 100, valueName: 'Q', description: 'JPEG, WebP or AVIF quality (default 92, 90, 70)' },
+    { name: 'keep-metadata', type: 'boolean', description: "carry the photo's EXIF and XMP metadata (camera, date, place) over to the output (default: none; the output is tagged sRGB)" },
     { name: 'max-size', type: 'number', integer: true, min: 16, max: 65536, valueName: 'N', description: 'shrink images whose longer side exceeds N pixels first' },
     { name: 'memory', type: 'number', min: 1, max: 1048576, valueName: 'MB', description: 'GPU memory budget per image in MiB: larger images run in exact row bands that fit it (default: the adapter\'s buffer binding limit)' },
     { name: 'tile', type: 'number', integer: true, min: 64, max: 4096, valueName: 'N', description: 'approximate mode: overlapping tiles of at most N pixels, each normalised on its own (tones may shift between tiles; default: off, exact bands)' },
@@ -116,12 +115,15 @@ export const stylizeCommand: Command = {
   ],
   positionals: { name: 'INPUT', min: 0, max: Infinity },
   details: [
-    'Inputs are PNG or JPEG files. An image too large for one GPU pass (or for --memory) runs layer by layer',
-    'in row bands with whole-image instance-norm statistics: the same result as one pass, at any size. The',
-    'output has the input\'s size (or --max-size) and keeps its alpha channel (PNG). An input is never',
-    'overwritten, and a failed image leaves no output file; the other inputs are still processed. An output',
-    'that is a symlink is followed; a device or FIFO (-o /dev/stdout) is written through. JPEG output has no',
-    'alpha: translucent pixels are composited on white. See docs/CLI-PROMISES.md.',
+    'Inputs: PNG, JPEG, WebP, AVIF, HEIF, TIFF or GIF (the first frame), read by libvips: turned upright by',
+    'their EXIF orientation, colour profiles (Display P3, CMYK) converted to sRGB, 16-bit samples to 8.',
+    'Outputs: PNG, JPEG, WebP or AVIF by the output name or --format, tagged sRGB. An image too large for one',
+    'GPU pass (or for --memory) runs layer by layer in row bands with whole-image instance-norm statistics:',
+    'the same result as one pass, at any size. The output has the input\'s size (or --max-size, shrunk with',
+    'Lanczos-3) and keeps its alpha channel (PNG, WebP, AVIF). An input is never overwritten, and a failed',
+    'image leaves no output file; the other inputs are still processed. An output that is a symlink is',
+    'followed; a device or FIFO (-o /dev/stdout) is written through. JPEG output has no alpha: translucent',
+    'pixels are composited on white, and the command says so. See docs/CLI-PROMISES.md.',
     '',
     'examples:',
     '  fast-style-webgpu stylize --model starry.safetensors photo.jpg -o photo_starry.jpg',
@@ -175,9 +177,12 @@ export const stylizeCommand: Command = {
         const prefix = `[${i + 1}/${jobs.length}] ${job.input}`;
         const started = performance.now();
         try {
-          let img = decodeImage(readInputFile(job.input, 'image', MAX_INPUT_BYTES.image), job.input);
-          const maxSize = args.number('max-size');
-          if (maxSize !== undefined) img = fitImage(img, maxSize);
+          const inputBytes = readInputFile(job.input, 'image', MAX_INPUT_BYTES.image);
+          const img = await decodeImageFile(inputBytes, job.input, { maxEdge: args.number('max-size') });
+          for (const note of img.source.notes) log(`${prefix}: ${note}`);
+          if (img.source.hasAlpha && FORMATS_WITHOUT_ALPHA.has(job.format)) {
+            log(`${prefix}: JPEG has no alpha channel: translucent pixels are composited on white (write .png, .webp or .avif to keep it)`);
+          }
           if (tty) process.stderr.write(`\r\x1b[K${prefix}: stylising ${img.width}×${img.height}…`);
           let mode: StylizeMode = 'one-pass';
           const out = await stylizeRgba(net, img, {
@@ -192,7 +197,7 @@ export const stylizeCommand: Command = {
             onProgress: tty ? (done, total) => total > 1 && process.stderr.write(`\r\x1b[K${prefix}: ${img.width}×${img.height}, ${mode === 'banded' ? 'layer' : 'tile'} ${done}/${total} done`) : undefined,
           });
           await net.check();
-          const bytes = encodeImage(out, job.format, args.number('quality'));
+          const bytes = await encodeImage(out, job.format, { quality: args.number('quality'), metadataFrom: args.flag('keep-metadata') ? inputBytes : undefined });
           writeOutputFile(job.output, bytes);
           if (tty) process.stderr.write('\r\x1b[K');
           log(`${prefix} → ${job.output} (${out.width}×${out.height}, ${out.mode}, ${seconds(performance.now() - started)})`);

@@ -17,7 +17,7 @@ import { CROP_SCALES, type CropScale } from '../../models/sample-order.js';
 import { UsageError, type Command, type ParsedArgs } from '../args.js';
 import { DataLoader, listImages } from '../data-loader.js';
 import { appendOutputFile, InputSet, isInside, readInputFile, requireDirectory, requireOutputDirectory, writeOutputFile } from '../files.js';
-import { decodeImage, encodeImage, fitImage, resizeToEdge, type RgbaImage } from '../image-io.js';
+import { decodeImage, encodeImage, fitImage, sizeForEdge, type RgbaImage } from '../image-io.js';
 import { lossCurveSvg, type LossRecord } from '../loss-curve.js';
 import { buildVgg, checkImageSide, imageTensor, readVggFile, resolveLossConfig, vggOptions, vggPath, type LossOverrides, type VggFile } from '../loss-network.js';
 import { formatDuration } from '../progress.js';
@@ -257,7 +257,7 @@ interface TrainPlan {
  * cannot go far fails here with nothing written. Null when a resumed run is already at --iters (nothing to
  * do, nothing written).
  */
-function planTrain(o: TrainOptions, log: (line: string) => void): TrainPlan | null {
+async function planTrain(o: TrainOptions, log: (line: string) => void): Promise<TrainPlan | null> {
   if (!o.out.toLowerCase().endsWith(MODEL_EXTENSION)) {
     throw new UsageError(`--out ${o.out}: the model file's name must end in ${MODEL_EXTENSION} (its checkpoint, log, curve and sample are named after it)`);
   }
@@ -284,8 +284,8 @@ function planTrain(o: TrainOptions, log: (line: string) => void): TrainPlan | nu
   if (o.resume && !existsSync(paths.checkpoint)) throw new CliError(`--resume: no checkpoint ${paths.checkpoint} to continue from`);
 
   const styleBytes = readInputFile(o.style, 'style image');
-  const styleImage = decodeImage(styleBytes, o.style);
-  const sampleImage = o.sample ? decodeImage(readInputFile(o.sample, 'sample image'), o.sample) : null;
+  const styleImage = await decodeImage(styleBytes, o.style);
+  const sampleImage = o.sample ? await decodeImage(readInputFile(o.sample, 'sample image'), o.sample) : null;
   const vgg = readVggFile(o.vgg, o.vggArch, o.vggInput);
   const provenance: TrainProvenance = { styleSha256: sha256(styleBytes), dataSha256: dataListSha256(o.data, files), vggSha256: fileSha256(o.vgg, 'VGG weights') };
   const resumed = o.resume ? decodeCheckpoint(readInputFile(paths.checkpoint, 'checkpoint'), paths.checkpoint) : null;
@@ -323,7 +323,7 @@ function planTrain(o: TrainOptions, log: (line: string) => void): TrainPlan | nu
       ...provenance,
     };
   }
-  checkImageSide(resizeToEdge(styleImage, config.styleSize ?? o.styleSize), config.loss, config.vgg.architecture, `style image ${o.style}`);
+  checkImageSide(sizeForEdge(styleImage.width, styleImage.height, config.styleSize ?? o.styleSize), config.loss, config.vgg.architecture, `style image ${o.style}`);
   const total = o.iters ?? Math.max(1, Math.ceil(((o.epochs ?? 2) * files.length) / config.batch));
   const startStep = resumed?.step ?? 0;
   if (startStep >= total) {
@@ -360,8 +360,8 @@ async function writeCheckpoint(run: TrainRun): Promise<void> {
   writeOutputFile(plan.paths.checkpoint, encodeCheckpoint(state, { dtype: run.dtype }));
   writeOutputFile(plan.paths.curve, lossCurveSvg(run.losses.records, `${plan.config.styleName ?? 'style'}: losses (log scale)`));
   if (plan.sampleImage) {
-    const styled = await stylizeRgba(trainer.net, fitImage(plan.sampleImage, SAMPLE_MAX_EDGE));
-    writeOutputFile(plan.paths.sample, encodeImage(styled, 'png'));
+    const styled = await stylizeRgba(trainer.net, await fitImage(plan.sampleImage, SAMPLE_MAX_EDGE));
+    writeOutputFile(plan.paths.sample, await encodeImage(styled, 'png'));
   }
 }
 
@@ -448,7 +448,7 @@ async function trainLocked(o: TrainOptions): Promise<number> {
   const startedAt = performance.now();
   const startedDate = new Date().toISOString();
   const log = o.log ?? ((line: string) => process.stderr.write(line + '\n'));
-  const plan = planTrain(o, log);
+  const plan = await planTrain(o, log);
   if (!plan) return 0;
   const { config, paths } = plan;
   const engine = await createNodeEngine({ quietDawnStartup: true });
@@ -469,7 +469,7 @@ async function trainLocked(o: TrainOptions): Promise<number> {
   try {
     if (engine.adapter.isFallbackAdapter) log(`warning: ${engine.describe()} is a software adapter; training will be slow`);
     vgg = buildVgg(engine, plan.vgg, config.loss);
-    const style = engine.keep(imageTensor(engine, plan.styleImage, config.styleSize ?? o.styleSize));
+    const style = engine.keep(await imageTensor(engine, plan.styleImage, config.styleSize ?? o.styleSize));
     try {
       if (plan.resumed) {
         trainer = Trainer.resume(engine, plan.resumed, { vgg, styleImage: style }, paths.checkpoint);
@@ -506,7 +506,7 @@ async function trainLocked(o: TrainOptions): Promise<number> {
       `training ${config.styleName ?? 'style'}: ${plan.files.length} images, ${config.size}² crops (${config.cropScale ?? 'shorter-side'} scale), batch ${config.batch}, ` +
         `steps ${trainer.stepCount + 1}..${plan.total}, ${config.vgg.architecture} (${config.vgg.input}) layers ` +
         `content ${config.loss.contentLayer} style ${config.loss.styleLayers.join(',')}, weights ${config.loss.contentWeight}/` +
-        `${config.loss.styleWeight}/${config.loss.tvWeight}, lr ${config.lr}${config.warmupSteps ? ` (warm-up ${config.warmupSteps} steps)` : ''}, ${loader.threadCount || 'no'} decoding threads, on ${engine.describe()}`,
+        `${config.loss.styleWeight}/${config.loss.tvWeight}, lr ${config.lr}${config.warmupSteps ? ` (warm-up ${config.warmupSteps} steps)` : ''}, ${loader.threadCount} images decoded at once, on ${engine.describe()}`,
     );
     const run: TrainRun = { plan, engine, trainer, loader, losses: new LossLog(paths.log, records), dtype: o.saveDtype === 'f16' ? 'F16' : 'F32', stop, outPath: o.out, session, startedAt };
     await trainSteps(run, o, log);
@@ -567,7 +567,7 @@ export const trainCommand: Command = {
     { name: 'warmup', type: 'number', integer: true, min: 0, default: 0, valueName: 'N', description: 'ramp the learning rate up linearly over the first N steps (use ~100 with --init: fresh Adam steps wreck a trained net)' },
     { name: 'stability-weight', type: 'number', min: 0, max: 1e12, default: 0, valueName: 'W', description: "add W · mean (f(x moved 1 px + noise σ 2) − f(x) moved 1 px)² to the loss (squared levels): less flicker in video (a second forward pass per step; see 'flicker')" },
     ...vggOptions,
-    { name: 'workers', type: 'number', integer: true, min: 0, max: 64, description: 'image decoding threads (default: cores − 1, at least 1)' },
+    { name: 'workers', type: 'number', integer: true, min: 0, max: 64, description: 'images decoded at once by libvips, off the JavaScript thread (default: cores − 1, at least 1)' },
     { name: 'save-dtype', type: 'string', choices: ['f32', 'f16'], default: 'f32', description: 'precision of the checkpoint and model written: f16 halves them (checkpoint 10 MB instead of 20 at width 1); a resume from an f16 checkpoint is close, not bit-exact' },
   ],
   details: [
