@@ -140,9 +140,8 @@ export const stylizeCommand: Command = {
     if (args.positionals.length === 0) throw new UsageError("missing INPUT for 'stylize'");
     const model = chooseModel(args);
     const jobs = planJobs(args, model.styleName, model.path);
-    const modelBytes = readInputFile(model.path, 'model');
     const quiet = args.flag('quiet');
-    // When no input can be read at all, say so without starting the GPU.
+    // When no input can be read at all, say so before any work (the model is not read, the GPU not started).
     const problems = jobs.map((job) => {
       try {
         checkInputFile(job.input, 'image', MAX_INPUT_BYTES.image);
@@ -156,6 +155,7 @@ export const stylizeCommand: Command = {
       if (jobs.length > 1) process.stderr.write(`error: ${jobs.length} of ${jobs.length} images failed: ${jobs.map((j) => j.input).join(', ')}\n`);
       return 1;
     }
+    const modelBytes = readInputFile(model.path, 'model');
     const log = (line: string): void => {
       if (!quiet) process.stderr.write(line + '\n');
     };
