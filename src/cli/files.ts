@@ -248,7 +248,14 @@ export function outputDescriptor(path: string): number | null {
     }
     const full = join(dir, basename(current));
     const m = DESCRIPTOR_PATH.exec(full);
-    if (m && (m[1] === 'self' || m[1] === 'thread-self' || Number(m[1]) === process.pid)) return Number(m[2]);
+    if (m && (m[1] === 'self' || m[1] === 'thread-self' || Number(m[1]) === process.pid)) {
+      // Only the standard streams: a higher number may be one of Node's or the GPU driver's own descriptors
+      // (an event loop's pipe: writing an image there crashes the process), and Node does not tell them
+      // from ones the shell opened (`3>file`, `>(cmd)`).
+      const fd = Number(m[2]);
+      if (fd > 2) throw new CliError(`cannot write ${path}: of the open descriptors only standard output and standard error can be written (-o -, /dev/stdout, /dev/stderr)`);
+      return fd;
+    }
     let next: string;
     try {
       if (!lstatSync(full).isSymbolicLink()) return null;

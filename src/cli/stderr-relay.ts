@@ -12,11 +12,11 @@
  */
 import { spawn } from 'node:child_process';
 import { fstatSync, writeSync } from 'node:fs';
+import { constants } from 'node:os';
 
 /** Set in the child's environment: it runs the command itself. */
 const RELAYED = 'FAST_STYLE_STDERR_RELAYED';
 const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-const SIGNAL_NUMBER: Record<(typeof FORWARDED)[number], number> = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 };
 
 /** Whether this process should run its command through a child (see above). */
 export function stderrNeedsRelay(): boolean {
@@ -43,24 +43,31 @@ export function runWithStderrRelay(): Promise<number> {
     env: { ...process.env, [RELAYED]: '1' },
     detached: true,
   });
-  // Whole lines are copied as they come; a line not yet ended waits for the rest.
-  let pending = '';
-  const copy = (text: string): void => {
+  // Whole lines are copied as they come, as bytes (`-o /dev/stderr` sends an image this way); a line not
+  // yet ended waits for the rest.
+  let pending = Buffer.alloc(0);
+  const copy = (bytes: Uint8Array): void => {
     try {
-      writeAll(2, Buffer.from(text));
+      writeAll(2, bytes);
     } catch {
       // Our stderr is gone (a full disk): the child's status still says how it went.
     }
   };
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (chunk: string) => {
-    const lines = (pending + chunk).split('\n');
-    pending = lines.pop()!;
-    const kept = lines.filter((line) => !DAWN_STARTUP_WARNING.test(line));
-    if (kept.length > 0) copy(kept.join('\n') + '\n');
+  const isDawnLine = (line: Buffer): boolean => DAWN_STARTUP_WARNING.test(line.toString('latin1'));
+  const stderr = child.stderr!;
+  stderr.on('data', (chunk: Buffer) => {
+    let data = Buffer.concat([pending, chunk]);
+    const kept: Buffer[] = [];
+    for (let end = data.indexOf(0x0a); end >= 0; end = data.indexOf(0x0a)) {
+      const line = data.subarray(0, end + 1);
+      if (!isDawnLine(line)) kept.push(line);
+      data = data.subarray(end + 1);
+    }
+    pending = Buffer.from(data);
+    if (kept.length > 0) copy(Buffer.concat(kept));
   });
-  child.stderr.on('end', () => {
-    if (pending !== '' && !DAWN_STARTUP_WARNING.test(pending)) copy(pending);
+  stderr.on('end', () => {
+    if (pending.length > 0 && !isDawnLine(pending)) copy(pending);
   });
   const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
   const handlers = FORWARDED.map((s) => [s, forward(s)] as const);
@@ -70,7 +77,8 @@ export function runWithStderrRelay(): Promise<number> {
     // 'close' comes after the child's stderr has ended: every line is copied before we exit.
     child.on('close', (code, signal) => {
       for (const [s, h] of handlers) process.off(s, h);
-      resolve(code ?? 128 + (signal && signal in SIGNAL_NUMBER ? SIGNAL_NUMBER[signal as keyof typeof SIGNAL_NUMBER] : 1));
+      // Killed by a signal: the status a shell reports for it (137 after kill -9).
+      resolve(code ?? 128 + (signal ? constants.signals[signal] : 0));
     });
   });
 }
@@ -82,7 +90,12 @@ export function runWithStderrRelay(): Promise<number> {
 export function stopWhenRelayDies(): void {
   if (!process.env[RELAYED]) return;
   const parent = process.ppid;
-  setInterval(() => {
-    if (process.ppid !== parent) process.kill(process.pid, 'SIGTERM');
-  }, 1000).unref();
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    // Nobody reads our stderr any more: a write must not end the process before its checkpoint is out.
+    process.stderr.on('error', () => undefined);
+    process.kill(process.pid, 'SIGTERM');
+  }, 1000);
+  timer.unref();
 }
