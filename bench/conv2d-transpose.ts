@@ -35,11 +35,18 @@ export function ml5TransposeLayers(size: number): { name: string; x: number[]; w
   ];
 }
 
-export async function benchConv2dTranspose(engine: Engine, size: number, reps: number, log: (line: string) => void = console.log): Promise<TransposeRow[]> {
+export async function benchConv2dTranspose(
+  engine: Engine,
+  size: number,
+  reps: number,
+  log: (line: string) => void = console.log,
+): Promise<TransposeRow[]> {
   const impls: Conv2dTransposeImpl[] = ['zero-insert', 'adjoint'];
   const rows: TransposeRow[] = [];
   const before = engine.choice(CONV2D_TRANSPOSE_IMPL);
-  log(`conv2dTranspose implementations on ${engine.describe()}: ${reps} reps, alternating; ratio = median / median(zero-insert)`);
+  log(
+    `conv2dTranspose implementations on ${engine.describe()}: ${reps} reps, alternating; ratio = median / median(zero-insert)`,
+  );
   try {
     for (const layer of ml5TransposeLayers(size)) {
       await engine.scopeAsync(async () => {
@@ -77,9 +84,18 @@ export async function benchConv2dTranspose(engine: Engine, size: number, reps: n
           }
           const base = median(times[0]);
           for (const [i, impl] of impls.entries()) {
-            const row: TransposeRow = { layer: layer.name, pass, impl, medianMs: median(times[i]), minMs: Math.min(...times[i]), ratio: median(times[i]) / base };
+            const row: TransposeRow = {
+              layer: layer.name,
+              pass,
+              impl,
+              medianMs: median(times[i]),
+              minMs: Math.min(...times[i]),
+              ratio: median(times[i]) / base,
+            };
             rows.push(row);
-            log(`${layer.name.padEnd(28)} ${pass.padEnd(17)} ${impl.padEnd(12)} ${row.medianMs.toFixed(1).padStart(9)} ms  min ${row.minMs.toFixed(1).padStart(9)} ms  ${row.ratio.toFixed(2)}×`);
+            log(
+              `${layer.name.padEnd(28)} ${pass.padEnd(17)} ${impl.padEnd(12)} ${row.medianMs.toFixed(1).padStart(9)} ms  min ${row.minMs.toFixed(1).padStart(9)} ms  ${row.ratio.toFixed(2)}×`,
+            );
           }
         }
         x.requiresGrad = false;

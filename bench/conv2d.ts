@@ -52,7 +52,12 @@ export interface ConvBenchRow {
 
 /** Johnson et al.'s transform net (pytorch/examples layout) on a size×size image. */
 export function transformNetLayers(size: number, batch = 1): ConvLayer[] {
-  const reflect = (padding: number, stride = 1, upsample = 1): Conv2dAttrs => ({ stride, padding, padMode: 'reflect', upsample });
+  const reflect = (padding: number, stride = 1, upsample = 1): Conv2dAttrs => ({
+    stride,
+    padding,
+    padMode: 'reflect',
+    upsample,
+  });
   const q = size / 4;
   const h = size / 2;
   return [
@@ -134,7 +139,11 @@ function median(xs: number[]): number {
 }
 
 /** Runs the benchmark and prints its table; returns the rows. */
-export async function benchConv2d(engine: Engine, layers: ConvLayer[], options: ConvBenchOptions = {}): Promise<ConvBenchRow[]> {
+export async function benchConv2d(
+  engine: Engine,
+  layers: ConvLayer[],
+  options: ConvBenchOptions = {},
+): Promise<ConvBenchRow[]> {
   const reps = options.reps ?? 5;
   const dispatchesPerRep = options.dispatchesPerRep ?? 3;
   const passes = options.passes ?? ['forward', 'backwardInput', 'backwardWeight'];
@@ -148,7 +157,8 @@ export async function benchConv2d(engine: Engine, layers: ConvLayer[], options: 
   // a check that the fast kernel computes the same thing on this adapter.
   const header = ['layer', 'impl', 'pass', 'median ms', 'min ms', 'GFLOP/s', 'tiled/direct', 'max err'];
   const widths = [34, 7, 15, 10, 10, 9, 12, 9];
-  const line = (cells: string[]): string => cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' ');
+  const line = (cells: string[]): string =>
+    cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' ');
   log(line(header));
 
   for (const layer of layers) {
@@ -168,14 +178,40 @@ export async function benchConv2d(engine: Engine, layers: ConvLayer[], options: 
         };
         for (const impl of impls) {
           const times = await timeRuns(engine, () => void run(impl), reps, dispatchesPerRep);
-          const row: ConvBenchRow = { layer: layer.name, impl, pass, medianMs: median(times), minMs: Math.min(...times), gflops: 0 };
+          const row: ConvBenchRow = {
+            layer: layer.name,
+            impl,
+            pass,
+            medianMs: median(times),
+            minMs: Math.min(...times),
+            gflops: 0,
+          };
           row.gflops = flop / (row.medianMs * 1e6);
           medians[impl] = row.medianMs;
           rows.push(row);
           const last = impl === impls[impls.length - 1] && impls.length === 2;
           const ratio = last && medians.direct ? (row.medianMs / medians.direct).toFixed(3) : '';
-          const err = last ? (await relativeDifference(engine, () => run('tiled'), () => run('direct'))).toExponential(1) : '';
-          log(line([layer.name, impl, pass, row.medianMs.toFixed(2), row.minMs.toFixed(2), row.gflops.toFixed(1), ratio, err]));
+          const err = last
+            ? (
+                await relativeDifference(
+                  engine,
+                  () => run('tiled'),
+                  () => run('direct'),
+                )
+              ).toExponential(1)
+            : '';
+          log(
+            line([
+              layer.name,
+              impl,
+              pass,
+              row.medianMs.toFixed(2),
+              row.minMs.toFixed(2),
+              row.gflops.toFixed(1),
+              ratio,
+              err,
+            ]),
+          );
         }
       }
     });
@@ -210,8 +246,12 @@ export async function benchConv2dForwardVariants(
   const impls = options.impls ?? ['tiled', 'winograd'];
   const log = options.log ?? ((line: string) => console.log(line));
   const rows: ForwardVariantRow[] = [];
-  log(`conv2d forward variants on ${engine.describe()}: ${reps} reps, impls alternating; ratio = median / median(${impls[0]})`);
-  log(`${'layer'.padEnd(34)} ${'impl'.padEnd(9)} ${'median ms'.padStart(10)} ${'min ms'.padStart(10)} ${'GFLOP/s'.padStart(8)} ${'ratio'.padStart(7)} ${'max err'.padStart(9)}`);
+  log(
+    `conv2d forward variants on ${engine.describe()}: ${reps} reps, impls alternating; ratio = median / median(${impls[0]})`,
+  );
+  log(
+    `${'layer'.padEnd(34)} ${'impl'.padEnd(9)} ${'median ms'.padStart(10)} ${'min ms'.padStart(10)} ${'GFLOP/s'.padStart(8)} ${'ratio'.padStart(7)} ${'max err'.padStart(9)}`,
+  );
   for (const layer of layers) {
     const g = conv2dGeometry(layer.x, layer.w, null, layer.attrs);
     if (impls.includes('winograd') && winogradUnsupported(g, engine.limits.maxStorageBufferBindingSize)) continue;
@@ -238,10 +278,27 @@ export async function benchConv2dForwardVariants(
       const first = median(times[0]);
       for (const [i, impl] of impls.entries()) {
         const ms = median(times[i]);
-        const maxErr = i === 0 ? 0 : await relativeDifference(engine, () => run(impl), () => run(impls[0]));
-        const row: ForwardVariantRow = { layer: layer.name, impl, medianMs: ms, minMs: Math.min(...times[i]), gflops: flop / (ms * 1e6), ratio: ms / first, maxErr };
+        const maxErr =
+          i === 0
+            ? 0
+            : await relativeDifference(
+                engine,
+                () => run(impl),
+                () => run(impls[0]),
+              );
+        const row: ForwardVariantRow = {
+          layer: layer.name,
+          impl,
+          medianMs: ms,
+          minMs: Math.min(...times[i]),
+          gflops: flop / (ms * 1e6),
+          ratio: ms / first,
+          maxErr,
+        };
         rows.push(row);
-        log(`${layer.name.padEnd(34)} ${impl.padEnd(9)} ${ms.toFixed(2).padStart(10)} ${row.minMs.toFixed(2).padStart(10)} ${row.gflops.toFixed(2).padStart(8)} ${row.ratio.toFixed(3).padStart(7)} ${maxErr.toExponential(1).padStart(9)}`);
+        log(
+          `${layer.name.padEnd(34)} ${impl.padEnd(9)} ${ms.toFixed(2).padStart(10)} ${row.minMs.toFixed(2).padStart(10)} ${row.gflops.toFixed(2).padStart(8)} ${row.ratio.toFixed(3).padStart(7)} ${maxErr.toExponential(1).padStart(9)}`,
+        );
       }
     });
   }

@@ -21,7 +21,15 @@ import { TransformNet, type ArchitectureName } from '../src/models/transform-net
 import { Vgg } from '../src/models/vgg.js';
 import { johnsonForwardFlops, randomImage } from './johnson.js';
 import { TfjsMl5Net } from './peers/tfjs-ml5-net.js';
-import { loadTfjsWebgpu, nchwToNhwc, nhwcToNchw, TfjsTransformNet, tfjsAdapterInfo, type NamedWeights, type Tfjs } from './peers/tfjs-transform-net.js';
+import {
+  loadTfjsWebgpu,
+  nchwToNhwc,
+  nhwcToNchw,
+  TfjsTransformNet,
+  tfjsAdapterInfo,
+  type NamedWeights,
+  type Tfjs,
+} from './peers/tfjs-transform-net.js';
 import { median, type BenchCase } from './report.js';
 
 export type { NamedWeights };
@@ -69,7 +77,15 @@ export const E2E_DEFAULTS: E2eOptions = {
 };
 
 /** A lavapipe-friendly subset: stylize 256² only and a 64² batch-1 training step; one warm-up and two timed runs each. */
-export const E2E_QUICK: Partial<E2eOptions> = { sizes: [256], minRuns: 2, maxRuns: 2, budgetMs: 0, train: true, trainSize: 64, trainBatch: 1 };
+export const E2E_QUICK: Partial<E2eOptions> = {
+  sizes: [256],
+  minRuns: 2,
+  maxRuns: 2,
+  budgetMs: 0,
+  train: true,
+  trainSize: 64,
+  trainBatch: 1,
+};
 
 /**
  * Options from command-line flags: --sizes 256,512 · --peers tfjs,torch (or none; default tfjs) · --peer-torch
@@ -108,7 +124,8 @@ export function e2eOptionsFromArgs(args: readonly string[]): Partial<E2eOptions>
   if (args.includes('--no-train')) o.train = false;
   const arch = value('--arch');
   if (arch !== undefined) {
-    if (arch !== 'johnson2016' && arch !== 'ml5-lengstrom') throw new Error(`--arch: unknown architecture ${arch} (johnson2016, ml5-lengstrom)`);
+    if (arch !== 'johnson2016' && arch !== 'ml5-lengstrom')
+      throw new Error(`--arch: unknown architecture ${arch} (johnson2016, ml5-lengstrom)`);
     o.architecture = arch;
     if (arch === 'ml5-lengstrom') o.train = false;
   }
@@ -143,11 +160,15 @@ export async function runE2e(engine: Engine, options: Partial<E2eOptions> = {}):
   const ml5 = o.architecture === 'ml5-lengstrom';
   if (ml5) {
     notes.push(
-      'ml5-lengstrom: lengstrom\'s fast-style-transfer graph as ml5.js runs it (TF SAME zero padding, no conv biases, IN eps 1e-3, 3×3 stride-2 transposed convs); ' +
+      "ml5-lengstrom: lengstrom's fast-style-transfer graph as ml5.js runs it (TF SAME zero padding, no conv biases, IN eps 1e-3, 3×3 stride-2 transposed convs); " +
         'the tfjs peer is that graph in the tfjs ops ml5 uses (conv2d / conv2dTranspose "same"). GFLOP/s counts useful MACs (a transposed conv as H·W·Cin·Cout·9).',
     );
   }
-  const net = TransformNet.create(engine, { widthMultiplier: o.widthMultiplier, seed: o.seed, architecture: o.architecture });
+  const net = TransformNet.create(engine, {
+    widthMultiplier: o.widthMultiplier,
+    seed: o.seed,
+    architecture: o.architecture,
+  });
   try {
     const weights = await readWeights(net);
 
@@ -157,7 +178,9 @@ export async function runE2e(engine: Engine, options: Partial<E2eOptions> = {}):
       try {
         tf = await loadTfjsWebgpu(nodeNavigatorGpu());
         tnet = ml5 ? new TfjsMl5Net(tf, weights) : new TfjsTransformNet(tf, weights);
-        notes.push(`tfjs ${tf.version_core} on the webgpu backend (${tfjsAdapterInfo(tf)}), its own device on the same Dawn GPU object; NHWC inside tfjs.`);
+        notes.push(
+          `tfjs ${tf.version_core} on the webgpu backend (${tfjsAdapterInfo(tf)}), its own device on the same Dawn GPU object; NHWC inside tfjs.`,
+        );
       } catch (e) {
         notes.push(`tfjs-webgpu skipped: ${errorText(e)}`);
       }
@@ -174,7 +197,9 @@ export async function runE2e(engine: Engine, options: Partial<E2eOptions> = {}):
 
     for (const size of o.sizes) {
       const name = ml5 ? `stylize ml5-lengstrom ${size}x${size}` : `stylize ${size}x${size}`;
-      const flops = ml5 ? ml5ForwardFlops(o.widthMultiplier, size) : johnsonForwardFlops(o.widthMultiplier, 1, size, size);
+      const flops = ml5
+        ? ml5ForwardFlops(o.widthMultiplier, size)
+        : johnsonForwardFlops(o.widthMultiplier, 1, size, size);
       const img = randomImage(o.seed * 7919 + size, 1, size, size);
       o.log(`e2e: ${name} (${(flops / 1e9).toFixed(1)} GFLOP per image)`);
       const impls: Impl[] = [oursImpl(engine, net, img, size)];
@@ -183,7 +208,16 @@ export async function runE2e(engine: Engine, options: Partial<E2eOptions> = {}):
         const measured = await measureAlternating(impls, o, name);
         const reference = measured[0].output;
         for (const [k, m] of measured.entries()) {
-          const c: BenchCase = { suite: 'e2e', name, impl: m.impl, runs: m.times.length, medianMs: median(m.times), minMs: Math.min(...m.times), flops, items: 1 };
+          const c: BenchCase = {
+            suite: 'e2e',
+            name,
+            impl: m.impl,
+            runs: m.times.length,
+            medianMs: median(m.times),
+            minMs: Math.min(...m.times),
+            flops,
+            items: 1,
+          };
           if (impls[k].note) c.note = impls[k].note;
           if (m.error) {
             c.note = m.error;
@@ -359,7 +393,13 @@ async function runOursTrainStep(engine: Engine, o: E2eOptions): Promise<BenchCas
         elapsed += ms;
       }
       o.log(`  ${name} ours: median ${median(times).toFixed(1)} ms over ${times.length} runs`);
-      return { ...base, runs: times.length, medianMs: median(times), minMs: Math.min(...times), note: `${step.note}; ${counted}` };
+      return {
+        ...base,
+        runs: times.length,
+        medianMs: median(times),
+        minMs: Math.min(...times),
+        note: `${step.note}; ${counted}`,
+      };
     } finally {
       step.dispose();
     }
@@ -382,13 +422,30 @@ interface TrainStep {
  */
 async function makeOursTrainStep(engine: Engine, o: E2eOptions): Promise<TrainStep> {
   const loss = defaultLossConfig('vgg16', 'caffe');
-  const vgg = Vgg.random(engine, { architecture: 'vgg16', input: 'caffe', layers: [...loss.styleLayers, loss.contentLayer], seed: o.seed });
+  const vgg = Vgg.random(engine, {
+    architecture: 'vgg16',
+    input: 'caffe',
+    layers: [...loss.styleLayers, loss.contentLayer],
+    seed: o.seed,
+  });
   const s = o.trainSize;
-  const styleImage = engine.keep(Tensor.fromData(engine, [1, 3, s, s], randomImage(o.seed + 1, 1, s, s), 'bench.style'));
-  const batch = engine.keep(Tensor.fromData(engine, [o.trainBatch, 3, s, s], randomImage(o.seed + 2, o.trainBatch, s, s), 'bench.batch'));
+  const styleImage = engine.keep(
+    Tensor.fromData(engine, [1, 3, s, s], randomImage(o.seed + 1, 1, s, s), 'bench.style'),
+  );
+  const batch = engine.keep(
+    Tensor.fromData(engine, [o.trainBatch, 3, s, s], randomImage(o.seed + 2, o.trainBatch, s, s), 'bench.batch'),
+  );
   const trainer = Trainer.create(
     engine,
-    { size: s, batch: o.trainBatch, lr: 1e-3, widthMultiplier: o.widthMultiplier, seed: o.seed, loss, vgg: { architecture: 'vgg16', input: 'caffe' } },
+    {
+      size: s,
+      batch: o.trainBatch,
+      lr: 1e-3,
+      widthMultiplier: o.widthMultiplier,
+      seed: o.seed,
+      loss,
+      vgg: { architecture: 'vgg16', input: 'caffe' },
+    },
     { vgg, styleImage },
   );
   const deepest = vgg.layerNames[vgg.layerNames.length - 1];
@@ -421,13 +478,21 @@ export function findTorch(): TorchPeer {
   const tried: string[] = [];
   for (const py of [process.env.BENCH_PYTHON, '/usr/bin/python3', 'python3'].filter((p): p is string => Boolean(p))) {
     try {
-      const v = execFileSync(py, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 120_000 }).trim();
+      const v = execFileSync(py, ['-c', 'import torch; print(torch.__version__)'], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+        timeout: 120_000,
+      }).trim();
       return { python: py, why: `torch ${v}`, script };
     } catch {
       tried.push(py);
     }
   }
-  return { python: null, why: `torch does not import in ${tried.join(', ')} (install python3-torch or set BENCH_PYTHON)`, script };
+  return {
+    python: null,
+    why: `torch does not import in ${tried.join(', ')} (install python3-torch or set BENCH_PYTHON)`,
+    script,
+  };
 }
 
 interface TorchResult {
@@ -439,13 +504,29 @@ interface TorchResult {
   train?: { median_ms: number; min_ms: number; runs: number; size: number; batch: number };
 }
 
-export function callTorch(peer: TorchPeer, weights: Map<string, NamedWeights>, args: string[], files: Record<string, Uint8Array> = {}): { result: TorchResult; dir: string } | { error: string } {
+export function callTorch(
+  peer: TorchPeer,
+  weights: Map<string, NamedWeights>,
+  args: string[],
+  files: Record<string, Uint8Array> = {},
+): { result: TorchResult; dir: string } | { error: string } {
   const dir = mkdtempSync(join(tmpdir(), 'bench-torch-'));
-  writeFileSync(join(dir, 'weights.safetensors'), writeSafetensors(new Map([...weights].map(([k, v]) => [k, { shape: [...v.shape], data: v.data }]))));
+  writeFileSync(
+    join(dir, 'weights.safetensors'),
+    writeSafetensors(new Map([...weights].map(([k, v]) => [k, { shape: [...v.shape], data: v.data }]))),
+  );
   for (const [f, bytes] of Object.entries(files)) writeFileSync(join(dir, f), bytes);
   const threads = String(availableParallelism());
   const arch = weights.has('in6.weight') ? ['--arch', 'ml5-lengstrom'] : [];
-  const argv = [peer.script, '--weights', join(dir, 'weights.safetensors'), '--threads', threads, ...arch, ...args.map((a) => a.replace('$DIR', dir))];
+  const argv = [
+    peer.script,
+    '--weights',
+    join(dir, 'weights.safetensors'),
+    '--threads',
+    threads,
+    ...arch,
+    ...args.map((a) => a.replace('$DIR', dir)),
+  ];
   const p = spawnSync(peer.python!, argv, {
     encoding: 'utf8',
     maxBuffer: 16 << 20,
@@ -453,17 +534,44 @@ export function callTorch(peer: TorchPeer, weights: Map<string, NamedWeights>, a
   });
   if (p.status !== 0) {
     rmSync(dir, { recursive: true, force: true });
-    return { error: `torch peer exited ${p.status}: ${(p.stderr || p.error?.message || '').trim().split('\n').slice(-1)[0]}` };
+    return {
+      error: `torch peer exited ${p.status}: ${(p.stderr || p.error?.message || '').trim().split('\n').slice(-1)[0]}`,
+    };
   }
   const last = p.stdout.trim().split('\n').slice(-1)[0];
   return { result: JSON.parse(last) as TorchResult, dir };
 }
 
-function runTorchStylize(peer: TorchPeer, weights: Map<string, NamedWeights>, img: Float32Array, size: number, o: E2eOptions, reference: Float32Array | null, flops: number, name: string): BenchCase[] {
+function runTorchStylize(
+  peer: TorchPeer,
+  weights: Map<string, NamedWeights>,
+  img: Float32Array,
+  size: number,
+  o: E2eOptions,
+  reference: Float32Array | null,
+  flops: number,
+  name: string,
+): BenchCase[] {
   const runs = Math.max(o.minRuns, Math.min(o.maxRuns, 5));
-  const r = callTorch(peer, weights, ['--input', '$DIR/x.f32', '--sizes', String(size), '--runs', String(runs), '--warmup', String(Math.max(1, o.warmup)), '--output', '$DIR/y.f32'], {
-    'x.f32': new Uint8Array(img.buffer, img.byteOffset, img.byteLength),
-  });
+  const r = callTorch(
+    peer,
+    weights,
+    [
+      '--input',
+      '$DIR/x.f32',
+      '--sizes',
+      String(size),
+      '--runs',
+      String(runs),
+      '--warmup',
+      String(Math.max(1, o.warmup)),
+      '--output',
+      '$DIR/y.f32',
+    ],
+    {
+      'x.f32': new Uint8Array(img.buffer, img.byteOffset, img.byteLength),
+    },
+  );
   if ('error' in r) {
     o.log(`  ${name} torch: ${r.error}`);
     return [{ suite: 'e2e', name, impl: 'torch', runs: 0, medianMs: NaN, minMs: NaN, note: r.error }];
@@ -492,7 +600,17 @@ function runTorchStylize(peer: TorchPeer, weights: Map<string, NamedWeights>, im
 
 function runTorchTrain(peer: TorchPeer, weights: Map<string, NamedWeights>, o: E2eOptions): BenchCase | null {
   const name = `train step ${o.trainSize}x${o.trainSize} b${o.trainBatch}`;
-  const r = callTorch(peer, weights, ['--sizes', '', '--train', '--train-size', String(o.trainSize), '--train-batch', String(o.trainBatch), '--train-runs', String(Math.max(o.minRuns, 3))]);
+  const r = callTorch(peer, weights, [
+    '--sizes',
+    '',
+    '--train',
+    '--train-size',
+    String(o.trainSize),
+    '--train-batch',
+    String(o.trainBatch),
+    '--train-runs',
+    String(Math.max(o.minRuns, 3)),
+  ]);
   if ('error' in r) {
     o.log(`  ${name} torch: ${r.error}`);
     return { suite: 'e2e', name, impl: 'torch', runs: 0, medianMs: NaN, minMs: NaN, note: r.error };

@@ -70,7 +70,11 @@ function maxDiff(a: Uint8Array, b: Uint8Array): { max: number; mean: number } {
 
 function trainingPhotos(): string[] {
   for (const dir of DATA_DIRS) {
-    if (existsSync(dir)) return readdirSync(dir).filter((f) => /\.(jpe?g|png)$/i.test(f)).sort().map((f) => join(dir, f));
+    if (existsSync(dir))
+      return readdirSync(dir)
+        .filter((f) => /\.(jpe?g|png)$/i.test(f))
+        .sort()
+        .map((f) => join(dir, f));
   }
   return [];
 }
@@ -81,11 +85,23 @@ export async function runImageIoBench(o: ImageIoBenchOptions): Promise<{ cases: 
   const notes: string[] = [];
   const mp = ((o.width * o.height) / 1e6).toFixed(1);
   const img = await photo(o.width, o.height);
-  const jpg = new Uint8Array(await sharp(img.data, { raw: { width: o.width, height: o.height, channels: 4 } }).removeAlpha().jpeg({ quality: 92 }).toBuffer());
+  const jpg = new Uint8Array(
+    await sharp(img.data, { raw: { width: o.width, height: o.height, channels: 4 } })
+      .removeAlpha()
+      .jpeg({ quality: 92 })
+      .toBuffer(),
+  );
   const png = await encodeImage(img, 'png');
-  notes.push(`image-io: a ${o.width}×${o.height} (${mp} MP) photo (Kodak 23 enlarged, ±3 levels of noise): JPEG q92 4:2:0 ${(jpg.length / 2 ** 20).toFixed(1)} MiB, PNG ${(png.length / 2 ** 20).toFixed(1)} MiB; median of ${o.runs} runs after one untimed run; libvips threads: ${sharp.concurrency()}`);
+  notes.push(
+    `image-io: a ${o.width}×${o.height} (${mp} MP) photo (Kodak 23 enlarged, ±3 levels of noise): JPEG q92 4:2:0 ${(jpg.length / 2 ** 20).toFixed(1)} MiB, PNG ${(png.length / 2 ** 20).toFixed(1)} MiB; median of ${o.runs} runs after one untimed run; libvips threads: ${sharp.concurrency()}`,
+  );
 
-  const row = (name: string, impl: string, t: { medianMs: number; minMs: number }, extra: Partial<BenchCase> = {}): void => {
+  const row = (
+    name: string,
+    impl: string,
+    t: { medianMs: number; minMs: number },
+    extra: Partial<BenchCase> = {},
+  ): void => {
     cases.push({ suite: 'image-io', name, impl, runs: o.runs, medianMs: t.medianMs, minMs: t.minMs, ...extra });
     o.log(`${name.padEnd(34)} ${impl.padEnd(34)} ${t.medianMs.toFixed(1).padStart(9)} ms`);
   };
@@ -94,7 +110,10 @@ export async function runImageIoBench(o: ImageIoBenchOptions): Promise<{ cases: 
   row(`decode ${mp} MP JPEG`, 'jpeg-js (before)', oldJpeg);
   const newJpeg = await time(o.runs, () => decodeImage(jpg, 'photo.jpg'));
   const d = maxDiff(oldJpeg.last.data, newJpeg.last.data);
-  row(`decode ${mp} MP JPEG`, 'sharp/libjpeg-turbo (after)', newJpeg, { maxAbsDiff: d.max, note: `mean |jpeg-js − libjpeg-turbo| ${d.mean.toFixed(3)} levels` });
+  row(`decode ${mp} MP JPEG`, 'sharp/libjpeg-turbo (after)', newJpeg, {
+    maxAbsDiff: d.max,
+    note: `mean |jpeg-js − libjpeg-turbo| ${d.mean.toFixed(3)} levels`,
+  });
 
   row(`encode ${mp} MP JPEG q92`, 'jpeg-js (before)', await time(o.runs, () => legacyEncode(img, 'jpeg', 92)));
   row(`encode ${mp} MP JPEG q92`, 'sharp (after)', await time(o.runs, () => encodeImage(img, 'jpeg', 92)));
@@ -113,9 +132,15 @@ export async function runImageIoBench(o: ImageIoBenchOptions): Promise<{ cases: 
   const name = `train crops ${o.size}², ${o.batches}×${o.batch}`;
   const pick = (i: number) => files[i % files.length];
   const crops = { items: samples };
-  row(name, 'jpeg-js + hand resize, 1 thread (before)', await time(o.runs, () => {
-    for (let i = 0; i < samples; i++) legacyCropSample(legacyDecode(new Uint8Array(readFileSync(pick(i)))), o.size, 0.5, 0.5, i % 2 === 1);
-  }), crops);
+  row(
+    name,
+    'jpeg-js + hand resize, 1 thread (before)',
+    await time(o.runs, () => {
+      for (let i = 0; i < samples; i++)
+        legacyCropSample(legacyDecode(new Uint8Array(readFileSync(pick(i)))), o.size, 0.5, 0.5, i % 2 === 1);
+    }),
+    crops,
+  );
   const loader = async (workers: number) => {
     const l = new DataLoader(files, { size: o.size, batch: o.batch, seed: 1, start: 0, workers });
     for (let b = 0; b < o.batches; b++) await l.next();
@@ -123,10 +148,16 @@ export async function runImageIoBench(o: ImageIoBenchOptions): Promise<{ cases: 
   };
   const defaultWorkers = Math.max(1, availableParallelism() - 1);
   row(name, 'sharp DataLoader, 1 at once (after)', await time(o.runs, () => loader(1)), crops);
-  if (defaultWorkers > 1) row(name, `sharp DataLoader, ${defaultWorkers} at once (after)`, await time(o.runs, () => loader(defaultWorkers)), crops);
+  if (defaultWorkers > 1)
+    row(
+      name,
+      `sharp DataLoader, ${defaultWorkers} at once (after)`,
+      await time(o.runs, () => loader(defaultWorkers)),
+      crops,
+    );
   notes.push(
     `image-io: training crops from ${files.length} photos in ${files[0].replace(/\/[^/]+$/, '')}; 'before' decodes and resizes on one thread as each of the old ` +
-      'loader\'s worker threads did; batches/s = crops/s ÷ batch',
+      "loader's worker threads did; batches/s = crops/s ÷ batch",
   );
   return { cases, notes };
 }

@@ -55,7 +55,10 @@ export function randomJohnsonWeights(seed: number, widthMultiplier = 1): Map<str
   const out = new Map<string, NamedWeights>();
   for (const l of johnsonLayers(widthMultiplier)) {
     const bound = 1 / Math.sqrt(l.cin * l.k * l.k);
-    out.set(`${l.name}.conv2d.weight`, { shape: [l.cout, l.cin, l.k, l.k], data: uniform(l.cout * l.cin * l.k * l.k, -bound, bound) });
+    out.set(`${l.name}.conv2d.weight`, {
+      shape: [l.cout, l.cin, l.k, l.k],
+      data: uniform(l.cout * l.cin * l.k * l.k, -bound, bound),
+    });
     out.set(`${l.name}.conv2d.bias`, { shape: [l.cout], data: uniform(l.cout, -bound, bound) });
     if (l.norm) {
       out.set(`${l.norm}.weight`, { shape: [l.cout], data: uniform(l.cout, 0.8, 1.2) });

@@ -18,14 +18,19 @@ import { TransformNet } from '../src/models/transform-net.js';
 import { adapterInfo, hostAtStart, makeReport, publish, type BenchCase } from './report.js';
 
 const DEFAULT_PHOTO = '../shared/assets/photos/kodak24/kodim23.png';
-const USAGE = 'usage: npm run bench:large -- [--width 4032] [--height 3024] [--modes banded,tiled] [--memory MB] [--model FILE] [--photo FILE] [--no-record]';
+const USAGE =
+  'usage: npm run bench:large -- [--width 4032] [--height 3024] [--modes banded,tiled] [--memory MB] [--model FILE] [--photo FILE] [--no-record]';
 
 function option(args: string[], name: string): string | undefined {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : undefined;
 }
 
-async function photo(path: string | undefined, width: number, height: number): Promise<{ width: number; height: number; data: Uint8Array }> {
+async function photo(
+  path: string | undefined,
+  width: number,
+  height: number,
+): Promise<{ width: number; height: number; data: Uint8Array }> {
   const file = path ?? (existsSync(DEFAULT_PHOTO) ? DEFAULT_PHOTO : undefined);
   if (!file) {
     console.warn(`note: ${DEFAULT_PHOTO} not found: using smooth noise`);
@@ -50,7 +55,8 @@ async function main(): Promise<void> {
   const width = Number(option(args, '--width') ?? 4032);
   const height = Number(option(args, '--height') ?? 3024);
   const modes = (option(args, '--modes') ?? 'banded,tiled').split(',') as StylizeMode[];
-  for (const m of modes) if (m !== 'banded' && m !== 'tiled') throw new Error(`--modes: unknown mode ${m} (banded, tiled)`);
+  for (const m of modes)
+    if (m !== 'banded' && m !== 'tiled') throw new Error(`--modes: unknown mode ${m} (banded, tiled)`);
   const memoryMb = option(args, '--memory');
   const img = await photo(option(args, '--photo'), width, height);
 
@@ -58,7 +64,9 @@ async function main(): Promise<void> {
   const engine = await createNodeEngine();
   try {
     const modelPath = option(args, '--model');
-    const net = modelPath ? (await loadTransformNet(engine, new Uint8Array(readFileSync(modelPath)), modelPath)).net : TransformNet.create(engine, { seed: 1 });
+    const net = modelPath
+      ? (await loadTransformNet(engine, new Uint8Array(readFileSync(modelPath)), modelPath)).net
+      : TransformNet.create(engine, { seed: 1 });
     const cases: BenchCase[] = [];
     const notes: string[] = [];
     const outputs = new Map<StylizeMode, Uint8Array>();
@@ -78,7 +86,16 @@ async function main(): Promise<void> {
       process.stderr.write('\n');
       const peak = engine.poolStats().peakLiveBytes - base;
       outputs.set(mode, out.data);
-      cases.push({ suite: 'large', name: `stylize ${width}×${height}`, impl: `${ran ?? mode}`, runs: 1, medianMs: ms, minMs: ms, items: 1, note: `peak GPU buffers ${(peak / 2 ** 20).toFixed(1)} MiB` });
+      cases.push({
+        suite: 'large',
+        name: `stylize ${width}×${height}`,
+        impl: `${ran ?? mode}`,
+        runs: 1,
+        medianMs: ms,
+        minMs: ms,
+        items: 1,
+        note: `peak GPU buffers ${(peak / 2 ** 20).toFixed(1)} MiB`,
+      });
       console.log(`${mode}: ${(ms / 1000).toFixed(1)} s, peak GPU buffers ${(peak / 2 ** 20).toFixed(1)} MiB`);
     }
     const exact = outputs.get('banded');
@@ -98,8 +115,16 @@ async function main(): Promise<void> {
       console.log(line);
       notes.push(line);
     }
-    notes.push(`large: one run per mode, ${modelPath ? `model ${modelPath}` : 'width-1 net with seeded random weights'}; photo ${option(args, '--photo') ?? DEFAULT_PHOTO} resized to ${width}×${height}; peak = largest GPU buffer-pool bytes live during the run.`);
-    const report = makeReport(adapterInfo(engine.adapter), cases, notes, `npm run bench:large -- ${args.join(' ')}`.trim(), host);
+    notes.push(
+      `large: one run per mode, ${modelPath ? `model ${modelPath}` : 'width-1 net with seeded random weights'}; photo ${option(args, '--photo') ?? DEFAULT_PHOTO} resized to ${width}×${height}; peak = largest GPU buffer-pool bytes live during the run.`,
+    );
+    const report = makeReport(
+      adapterInfo(engine.adapter),
+      cases,
+      notes,
+      `npm run bench:large -- ${args.join(' ')}`.trim(),
+      host,
+    );
     if (!args.includes('--no-record')) publish(report);
     net.dispose();
   } finally {

@@ -28,9 +28,18 @@ export function legacyDecode(bytes: Uint8Array): RgbaImage {
   const { jpeg, PNG } = loaded();
   if (bytes[0] === 0x89) {
     const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-    return { width: png.width, height: png.height, data: new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.byteLength) };
+    return {
+      width: png.width,
+      height: png.height,
+      data: new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.byteLength),
+    };
   }
-  const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: 100, maxMemoryUsageInMB: 2048 });
+  const img = jpeg.decode(bytes, {
+    useTArray: true,
+    formatAsRGBA: true,
+    maxResolutionInMP: 100,
+    maxMemoryUsageInMB: 2048,
+  });
   return { width: img.width, height: img.height, data: img.data };
 }
 
@@ -42,7 +51,13 @@ export function legacyEncode(img: RgbaImage, format: 'png' | 'jpeg', quality = 9
 }
 
 /** The training crop as data-sample.ts made it: hand resize to the photo scale, then a window, maybe mirrored. */
-export function legacyCropSample(img: RgbaImage, size: number, cropX: number, cropY: number, flip: boolean): Uint8Array {
+export function legacyCropSample(
+  img: RgbaImage,
+  size: number,
+  cropX: number,
+  cropY: number,
+  flip: boolean,
+): Uint8Array {
   const scale = size / Math.min(img.width, img.height);
   const w = Math.max(size, Math.round(img.width * scale));
   const h = Math.max(size, Math.round(img.height * scale));
@@ -155,4 +170,3 @@ function resizeRgba(img: RgbaImage, newW: number, newH: number): RgbaImage {
 function clampByte(v: number): number {
   return v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v);
 }
-

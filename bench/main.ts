@@ -15,7 +15,15 @@ import { createNodeEngine } from '../src/engine/node.js';
 import { benchConv2d, transformNetLayers, vggLayers, type ConvLayer } from './conv2d.js';
 import { benchConv2dTranspose } from './conv2d-transpose.js';
 import { e2eOptionsFromArgs, runE2e } from './e2e.js';
-import { adapterInfo, convRowsToCases, hostAtStart, makeReport, publish, sgemmRowsToCases, type BenchCase } from './report.js';
+import {
+  adapterInfo,
+  convRowsToCases,
+  hostAtStart,
+  makeReport,
+  publish,
+  sgemmRowsToCases,
+  type BenchCase,
+} from './report.js';
 import { benchSgemm } from './sgemm.js';
 import { benchStylizeVariants, benchTrainStep, profileTrainStep, type TrainBenchOptions } from './train.js';
 import { runVideoBench } from './video.js';
@@ -28,8 +36,43 @@ function option(args: string[], name: string): string | undefined {
 
 const QUICK_LAYERS = ['tn.conv1', 'tn.conv2', 'tn.res', 'tn.up2', 'vgg.conv1_2', 'vgg.conv3_1'];
 
-const FLAGS = ['--image-io', '--video', '--train-step', '--profile-train', '--stylize-variants', '--no-torch', '--quick', '--conv2d', '--e2e', '--sgemm', '--conv2d-transpose', '--no-record', '--no-train', '--peer-torch', '--help', '-h'];
-const OPTIONS = ['--frames', '--model', '--vgg', '--variants', '--size', '--batch', '--reps', '--layers', '--sizes', '--peers', '--runs', '--train-size', '--train-batch', '--arch', '--width', '--height', '--batches'];
+const FLAGS = [
+  '--image-io',
+  '--video',
+  '--train-step',
+  '--profile-train',
+  '--stylize-variants',
+  '--no-torch',
+  '--quick',
+  '--conv2d',
+  '--e2e',
+  '--sgemm',
+  '--conv2d-transpose',
+  '--no-record',
+  '--no-train',
+  '--peer-torch',
+  '--help',
+  '-h',
+];
+const OPTIONS = [
+  '--frames',
+  '--model',
+  '--vgg',
+  '--variants',
+  '--size',
+  '--batch',
+  '--reps',
+  '--layers',
+  '--sizes',
+  '--peers',
+  '--runs',
+  '--train-size',
+  '--train-batch',
+  '--arch',
+  '--width',
+  '--height',
+  '--batches',
+];
 const USAGE = `usage: npm run bench -- [--conv2d] [--e2e] [--sgemm] [--conv2d-transpose] [--quick] [--no-record]
   conv2d-transpose: the two conv2dTranspose implementations on the ml5 net's upsampling layers at --size (printed only)
   conv2d: [--size 256] [--reps N] [--layers vgg,tn.res] [--batch N]
@@ -95,7 +138,16 @@ async function main(): Promise<void> {
       log: (line) => console.log(line),
     });
     // No GPU is involved: the report's adapter line says so.
-    publish(makeReport({ name: 'none (CPU: image decoding and encoding)', backend: 'cpu' }, r.cases, r.notes, undefined, host), { dryRun: args.includes('--no-record') });
+    publish(
+      makeReport(
+        { name: 'none (CPU: image decoding and encoding)', backend: 'cpu' },
+        r.cases,
+        r.notes,
+        undefined,
+        host,
+      ),
+      { dryRun: args.includes('--no-record') },
+    );
     return;
   }
   if (args.includes('--train-step') || args.includes('--profile-train') || args.includes('--stylize-variants')) {
@@ -112,7 +164,9 @@ async function main(): Promise<void> {
         peers: (e2eOptions.peers ?? ['tfjs']).includes('tfjs'),
         log: (line) => console.log(line),
       });
-      publish(makeReport(adapterInfo(engine.adapter), r.cases, r.notes, undefined, host), { dryRun: args.includes('--no-record') });
+      publish(makeReport(adapterInfo(engine.adapter), r.cases, r.notes, undefined, host), {
+        dryRun: args.includes('--no-record'),
+      });
     } finally {
       engine.destroy();
     }
@@ -130,7 +184,9 @@ async function main(): Promise<void> {
   const notes: string[] = [];
   try {
     if (engine.adapter.isFallbackAdapter && !quick && run.e2e) {
-      console.warn(`warning: ${engine.describe()} is a software adapter: the full e2e suite takes hours here; --quick ends in minutes`);
+      console.warn(
+        `warning: ${engine.describe()} is a software adapter: the full e2e suite takes hours here; --quick ends in minutes`,
+      );
     }
     if (run.conv2d) {
       let layers: ConvLayer[] = [...transformNetLayers(size, batch), ...vggLayers(size, batch)];
@@ -139,11 +195,15 @@ async function main(): Promise<void> {
       const dispatchesPerRep = quick ? 1 : 3;
       const rows = await benchConv2d(engine, layers, { reps, dispatchesPerRep });
       cases.push(...convRowsToCases(rows, reps));
-      notes.push(`conv2d: ${size}², batch ${batch}; ${reps} timed reps of ${dispatchesPerRep} calls in one submit, time per call; GFLOP/s = 2·MACs / median.`);
+      notes.push(
+        `conv2d: ${size}², batch ${batch}; ${reps} timed reps of ${dispatchesPerRep} calls in one submit, time per call; GFLOP/s = 2·MACs / median.`,
+      );
       if (args.includes('--sgemm')) {
         const sgemmReps = Math.min(reps, 5);
         cases.push(...sgemmRowsToCases(await benchSgemm(engine, { reps: sgemmReps }), sgemmReps));
-        notes.push('sgemm: plain tiled WGSL GEMM at the conv GEMM shapes, the reference for conv GFLOP/s (no minimum recorded).');
+        notes.push(
+          'sgemm: plain tiled WGSL GEMM at the conv GEMM shapes, the reference for conv GFLOP/s (no minimum recorded).',
+        );
       }
     }
     if (run.e2e) {
@@ -151,7 +211,9 @@ async function main(): Promise<void> {
       cases.push(...r.cases);
       notes.push(...r.notes);
     }
-    publish(makeReport(adapterInfo(engine.adapter), cases, notes, undefined, host), { dryRun: args.includes('--no-record') });
+    publish(makeReport(adapterInfo(engine.adapter), cases, notes, undefined, host), {
+      dryRun: args.includes('--no-record'),
+    });
   } finally {
     engine.destroy();
   }
@@ -183,13 +245,22 @@ async function trainMain(args: string[], host: ReturnType<typeof hostAtStart>): 
     }
     if (args.includes('--stylize-variants')) {
       const size = num('--size') ?? 256;
-      const cases = await benchStylizeVariants(engine, { size, runs: o.minRuns ?? 3, variants: o.variants ?? [], log: (l) => console.log(l) });
+      const cases = await benchStylizeVariants(engine, {
+        size,
+        runs: o.minRuns ?? 3,
+        variants: o.variants ?? [],
+        log: (l) => console.log(l),
+      });
       const note = `stylize: TransformNet forward, batch 1, ${size}², input on the GPU, output read back; variants alternate run by run.`;
-      publish(makeReport(adapterInfo(engine.adapter), cases, [note], undefined, host), { dryRun: args.includes('--no-record') });
+      publish(makeReport(adapterInfo(engine.adapter), cases, [note], undefined, host), {
+        dryRun: args.includes('--no-record'),
+      });
       return;
     }
     const r = await benchTrainStep(engine, o);
-    publish(makeReport(adapterInfo(engine.adapter), r.cases, r.notes, undefined, host), { dryRun: args.includes('--no-record') });
+    publish(makeReport(adapterInfo(engine.adapter), r.cases, r.notes, undefined, host), {
+      dryRun: args.includes('--no-record'),
+    });
   } finally {
     engine.destroy();
   }

@@ -60,7 +60,8 @@ export function deriveRows(cases: readonly BenchCase[]): CaseRow[] {
     if (c.flops && c.medianMs > 0) row.gflops = c.flops / (c.medianMs * 1e6);
     if (c.items && c.medianMs > 0) row.itemsPerSec = (c.items * 1000) / c.medianMs;
     const base = cases.find((o) => o.suite === c.suite && o.name === c.name);
-    if (base && base !== c && base.medianMs > 0 && Number.isFinite(c.medianMs)) row.ratioVsBase = c.medianMs / base.medianMs;
+    if (base && base !== c && base.medianMs > 0 && Number.isFinite(c.medianMs))
+      row.ratioVsBase = c.medianMs / base.medianMs;
     return row;
   });
 }
@@ -81,8 +82,16 @@ const COLUMNS: { title: string; align: 'l' | 'r'; cell(r: CaseRow): string }[] =
   { title: 'min ms', align: 'r', cell: (r) => fmtOrBlank(r.minMs) },
   { title: 'GFLOP/s', align: 'r', cell: (r) => (r.gflops === undefined ? '' : fmt(r.gflops)) },
   { title: 'img/s', align: 'r', cell: (r) => (r.itemsPerSec === undefined ? '' : fmt(r.itemsPerSec)) },
-  { title: 'time / base', align: 'r', cell: (r) => (r.ratioVsBase === undefined ? '' : `${r.ratioVsBase.toFixed(2)}×`) },
-  { title: 'max abs diff vs base', align: 'r', cell: (r) => (r.maxAbsDiff === undefined ? '' : r.maxAbsDiff.toExponential(2)) },
+  {
+    title: 'time / base',
+    align: 'r',
+    cell: (r) => (r.ratioVsBase === undefined ? '' : `${r.ratioVsBase.toFixed(2)}×`),
+  },
+  {
+    title: 'max abs diff vs base',
+    align: 'r',
+    cell: (r) => (r.maxAbsDiff === undefined ? '' : r.maxAbsDiff.toExponential(2)),
+  },
   { title: 'note', align: 'l', cell: (r) => r.note ?? '' },
 ];
 
@@ -102,7 +111,9 @@ function fmt(x: number): string {
 }
 
 function usedColumns(rows: CaseRow[]) {
-  return COLUMNS.filter((c) => c.title === 'suite' || c.title === 'case' || c.title === 'impl' || rows.some((r) => c.cell(r) !== ''));
+  return COLUMNS.filter(
+    (c) => c.title === 'suite' || c.title === 'case' || c.title === 'impl' || rows.some((r) => c.cell(r) !== ''),
+  );
 }
 
 /** The table as aligned plain text. */
@@ -112,7 +123,10 @@ export function formatTable(cases: readonly BenchCase[]): string {
   const cells = rows.map((r) => cols.map((c) => c.cell(r)));
   const widths = cols.map((c, i) => Math.max(c.title.length, ...cells.map((row) => row[i].length)));
   const line = (vals: string[]) =>
-    vals.map((v, i) => (cols[i].align === 'r' ? v.padStart(widths[i]) : v.padEnd(widths[i]))).join('  ').trimEnd();
+    vals
+      .map((v, i) => (cols[i].align === 'r' ? v.padStart(widths[i]) : v.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
   return [line(cols.map((c) => c.title)), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map(line)].join('\n');
 }
 
@@ -134,7 +148,13 @@ export function hostAtStart(): BenchReport['host'] {
   return { cpus: c.length, cpuModel: c[0]?.model.trim() ?? 'unknown', loadStart: loadavg()[0] };
 }
 
-export function makeReport(adapter: AdapterInfo, cases: BenchCase[], notes: string[] = [], command?: string, host = hostAtStart()): BenchReport {
+export function makeReport(
+  adapter: AdapterInfo,
+  cases: BenchCase[],
+  notes: string[] = [],
+  command?: string,
+  host = hostAtStart(),
+): BenchReport {
   return {
     host: { ...host, loadEnd: loadavg()[0] },
     date: new Date().toISOString(),
@@ -205,7 +225,15 @@ export function adapterLine(a: AdapterInfo): string {
 }
 
 /** The adapter as our engine reports it (engine.adapter). */
-export function adapterInfo(a: { description: string; vendor: string; architecture: string; device: string; backend: string; isFallbackAdapter: boolean; features: string[] }): AdapterInfo {
+export function adapterInfo(a: {
+  description: string;
+  vendor: string;
+  architecture: string;
+  device: string;
+  backend: string;
+  isFallbackAdapter: boolean;
+  features: string[];
+}): AdapterInfo {
   const name = a.description || [a.vendor, a.architecture, a.device].filter(Boolean).join(' ') || 'unknown adapter';
   return { name, backend: a.backend, fallback: a.isFallbackAdapter, features: a.features };
 }
@@ -227,7 +255,10 @@ export function convRowsToCases(
 }
 
 /** Rows of bench/sgemm.ts as cases (suite sgemm, one case per shape, one row per tile config; no minimum). */
-export function sgemmRowsToCases(rows: readonly { shape: string; config: string; medianMs: number; gflops: number }[], runs: number): BenchCase[] {
+export function sgemmRowsToCases(
+  rows: readonly { shape: string; config: string; medianMs: number; gflops: number }[],
+  runs: number,
+): BenchCase[] {
   return rows.map((r) => ({
     suite: 'sgemm',
     name: r.shape,

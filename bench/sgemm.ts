@@ -73,19 +73,34 @@ export async function checkSgemm(engine: Engine, configs: readonly SgemmConfig[]
   const ad = random(m * k, 11);
   const bd = random(k * n, 12);
   const expected = new Float64Array(m * n);
-  for (let i = 0; i < m; i++) for (let p = 0; p < k; p++) for (let j = 0; j < n; j++) expected[i * n + j] += ad[i * k + p] * bd[p * n + j];
-  for (const shape of [[m, n, k], [m, 68, k]] as const) {
+  for (let i = 0; i < m; i++)
+    for (let p = 0; p < k; p++) for (let j = 0; j < n; j++) expected[i * n + j] += ad[i * k + p] * bd[p * n + j];
+  for (const shape of [
+    [m, n, k],
+    [m, 68, k],
+  ] as const) {
     const [mm, nn, kk] = shape;
     const bData = nn === n ? bd : random(kk * nn, 13);
     const ref = new Float64Array(mm * nn);
     if (nn === n) ref.set(expected);
-    else for (let i = 0; i < mm; i++) for (let p = 0; p < kk; p++) for (let j = 0; j < nn; j++) ref[i * nn + j] += ad[i * kk + p] * bData[p * nn + j];
+    else
+      for (let i = 0; i < mm; i++)
+        for (let p = 0; p < kk; p++) for (let j = 0; j < nn; j++) ref[i * nn + j] += ad[i * kk + p] * bData[p * nn + j];
     for (const c of configs) {
       await engine.scopeAsync(async () => {
-        const got = await sgemm(engine, Tensor.fromData(engine, [mm, kk], ad), Tensor.fromData(engine, [kk, nn], bData), mm, nn, kk, c).data();
+        const got = await sgemm(
+          engine,
+          Tensor.fromData(engine, [mm, kk], ad),
+          Tensor.fromData(engine, [kk, nn], bData),
+          mm,
+          nn,
+          kk,
+          c,
+        ).data();
         let err = 0;
         for (let i = 0; i < ref.length; i++) err = Math.max(err, Math.abs(got[i] - ref[i]));
-        if (!(err < 1e-4)) throw new Error(`sgemm ${sgemmConfigName(c)} on ${mm}×${nn}×${kk}: max abs error ${err} vs float64`);
+        if (!(err < 1e-4))
+          throw new Error(`sgemm ${sgemmConfigName(c)} on ${mm}×${nn}×${kk}: max abs error ${err} vs float64`);
       });
     }
   }
@@ -118,7 +133,9 @@ export async function benchSgemm(engine: Engine, options: SgemmBenchOptions = {}
   const configs = options.configs ?? SGEMM_CONFIGS;
   const log = options.log ?? ((line: string) => console.log(line));
   await checkSgemm(engine, configs);
-  log(`sgemm reference on ${engine.describe()} (checked vs float64 on 37×71×45 and 37×68×45); ${reps} reps, configs alternating`);
+  log(
+    `sgemm reference on ${engine.describe()} (checked vs float64 on 37×71×45 and 37×68×45); ${reps} reps, configs alternating`,
+  );
   log(`${'shape'.padEnd(38)} ${'config'.padEnd(44)} ${'median ms'.padStart(10)} ${'GFLOP/s'.padStart(8)}`);
   const rows: SgemmRow[] = [];
   for (const s of shapes) {
@@ -140,12 +157,18 @@ export async function benchSgemm(engine: Engine, options: SgemmBenchOptions = {}
       }
       for (const [i, c] of configs.entries()) {
         const ms = median(times[i]);
-        const row = { shape: s.name, config: sgemmConfigName(c), medianMs: ms, gflops: (2 * s.m * s.n * s.k) / (ms * 1e6) };
+        const row = {
+          shape: s.name,
+          config: sgemmConfigName(c),
+          medianMs: ms,
+          gflops: (2 * s.m * s.n * s.k) / (ms * 1e6),
+        };
         rows.push(row);
-        log(`${s.name.padEnd(38)} ${row.config.padEnd(44)} ${ms.toFixed(1).padStart(10)} ${row.gflops.toFixed(2).padStart(8)}`);
+        log(
+          `${s.name.padEnd(38)} ${row.config.padEnd(44)} ${ms.toFixed(1).padStart(10)} ${row.gflops.toFixed(2).padStart(8)}`,
+        );
       }
     });
   }
   return rows;
 }
-

@@ -35,7 +35,16 @@ export interface TrainBenchOptions {
   log: (line: string) => void;
 }
 
-export const TRAIN_DEFAULTS: TrainBenchOptions = { size: 128, batch: 4, vggFile: SHARED_VGG19, minRuns: 3, variants: [], torch: true, seed: 1, log: (l) => console.log(l) };
+export const TRAIN_DEFAULTS: TrainBenchOptions = {
+  size: 128,
+  batch: 4,
+  vggFile: SHARED_VGG19,
+  minRuns: 3,
+  variants: [],
+  torch: true,
+  seed: 1,
+  log: (l) => console.log(l),
+};
 
 /**
  * Kernel choices a step can run under, by name: each sets them on the engine and returns a function that
@@ -66,7 +75,8 @@ export const VARIANTS: Record<string, (engine: Engine) => () => void> = {
   'winograd-gemm-staged': (e) => choose(e, WINOGRAD_GEMM_ENTRY_POINT, 'main'),
   'conv-gemm-staged': (e) => choose(e, CONV2D_GEMM_FEED, { forward: 'staged', weightGrad: 'staged' }),
   'conv-gemm-staged-forward': (e) => choose(e, CONV2D_GEMM_FEED, { ...e.choice(CONV2D_GEMM_FEED), forward: 'staged' }),
-  'conv-gemm-staged-weight-grad': (e) => choose(e, CONV2D_GEMM_FEED, { ...e.choice(CONV2D_GEMM_FEED), weightGrad: 'staged' }),
+  'conv-gemm-staged-weight-grad': (e) =>
+    choose(e, CONV2D_GEMM_FEED, { ...e.choice(CONV2D_GEMM_FEED), weightGrad: 'staged' }),
 };
 
 /** Sets a choice on the engine; returns a function that puts back the value it had. */
@@ -88,18 +98,33 @@ interface Step {
 function loadVgg(engine: Engine, file: string): Vgg {
   if (!existsSync(file)) throw new Error(`${file} not found (the shared VGG19 file; pass --vgg FILE)`);
   const loss = defaultLossConfig('vgg19', 'caffe');
-  return Vgg.fromSafetensors(engine, new Uint8Array(readFileSync(file)), { layers: [...loss.styleLayers, loss.contentLayer], source: file });
+  return Vgg.fromSafetensors(engine, new Uint8Array(readFileSync(file)), {
+    layers: [...loss.styleLayers, loss.contentLayer],
+    source: file,
+  });
 }
 
 /** Trainer.step on a seeded random batch and style image; each run ends with engine.sync() (Adam included). */
 function makeStep(engine: Engine, vgg: Vgg, o: TrainBenchOptions): Step {
   const loss = defaultLossConfig(vgg.architecture, vgg.input);
   const s = o.size;
-  const styleImage = engine.keep(Tensor.fromData(engine, [1, 3, 2 * s, 2 * s], randomImage(o.seed + 1, 1, 2 * s, 2 * s), 'bench.style'));
-  const batch = engine.keep(Tensor.fromData(engine, [o.batch, 3, s, s], randomImage(o.seed + 2, o.batch, s, s), 'bench.batch'));
+  const styleImage = engine.keep(
+    Tensor.fromData(engine, [1, 3, 2 * s, 2 * s], randomImage(o.seed + 1, 1, 2 * s, 2 * s), 'bench.style'),
+  );
+  const batch = engine.keep(
+    Tensor.fromData(engine, [o.batch, 3, s, s], randomImage(o.seed + 2, o.batch, s, s), 'bench.batch'),
+  );
   const trainer = Trainer.create(
     engine,
-    { size: s, batch: o.batch, lr: 1e-3, widthMultiplier: 1, seed: o.seed, loss, vgg: { architecture: vgg.architecture, input: vgg.input } },
+    {
+      size: s,
+      batch: o.batch,
+      lr: 1e-3,
+      widthMultiplier: 1,
+      seed: o.seed,
+      loss,
+      vgg: { architecture: vgg.architecture, input: vgg.input },
+    },
     { vgg, styleImage },
   );
   return {
@@ -120,14 +145,19 @@ function caseName(o: TrainBenchOptions): string {
   return `train step ${o.size}x${o.size} b${o.batch} vgg19`;
 }
 
-const NOTE = 'VGG19 to relu3_4 (shared file), style relu1_2+relu2_2+relu3_4, content relu2_2, sw 0.1, TV, Adam; one run = Trainer.step + sync';
+const NOTE =
+  'VGG19 to relu3_4 (shared file), style relu1_2+relu2_2+relu3_4, content relu2_2, sw 0.1, TV, Adam; one run = Trainer.step + sync';
 
 /** Ours under the default settings and each variant (runs alternate), then PyTorch on the same weights. */
-export async function benchTrainStep(engine: Engine, options: Partial<TrainBenchOptions> = {}): Promise<{ cases: BenchCase[]; notes: string[] }> {
+export async function benchTrainStep(
+  engine: Engine,
+  options: Partial<TrainBenchOptions> = {},
+): Promise<{ cases: BenchCase[]; notes: string[] }> {
   const o = { ...TRAIN_DEFAULTS, ...options };
   const name = caseName(o);
   const variants = ['default', ...o.variants.filter((v) => v !== 'default')];
-  for (const v of variants) if (!VARIANTS[v]) throw new Error(`unknown variant ${v} (${Object.keys(VARIANTS).join(', ')})`);
+  for (const v of variants)
+    if (!VARIANTS[v]) throw new Error(`unknown variant ${v} (${Object.keys(VARIANTS).join(', ')})`);
   const vgg = loadVgg(engine, o.vggFile);
   const cases: BenchCase[] = [];
   const notes: string[] = [];
@@ -166,7 +196,16 @@ export async function benchTrainStep(engine: Engine, options: Partial<TrainBench
       for (const v of variants) {
         const t = times.get(v)!;
         o.log(`  ${name} ours (${v}): median ${median(t).toFixed(0)} ms over ${t.length} runs`);
-        cases.push({ suite: 'train', name, impl: v === 'default' ? 'ours' : `ours, ${v}`, runs: t.length, medianMs: median(t), minMs: Math.min(...t), items: o.batch, note: `${dispatches.get(v)} dispatches` });
+        cases.push({
+          suite: 'train',
+          name,
+          impl: v === 'default' ? 'ours' : `ours, ${v}`,
+          runs: t.length,
+          medianMs: median(t),
+          minMs: Math.min(...t),
+          items: o.batch,
+          note: `${dispatches.get(v)} dispatches`,
+        });
       }
     } finally {
       step.dispose();
@@ -181,16 +220,37 @@ export async function benchTrainStep(engine: Engine, options: Partial<TrainBench
 
 function runTorch(o: TrainBenchOptions, weights: Map<string, NamedWeights>, name: string): BenchCase {
   const peer = findTorch();
-  if (!peer.python) return { suite: 'train', name, impl: 'torch', runs: 0, medianMs: NaN, minMs: NaN, note: `skipped: ${peer.why}` };
+  if (!peer.python)
+    return { suite: 'train', name, impl: 'torch', runs: 0, medianMs: NaN, minMs: NaN, note: `skipped: ${peer.why}` };
   o.log(`  ${name} torch: running`);
   const r = callTorch(peer, weights, [
-    '--sizes', '', '--train', '--train-size', String(o.size), '--train-batch', String(o.batch), '--train-runs', String(Math.max(o.minRuns, 3)),
-    '--vgg-file', o.vggFile, '--style-size', String(2 * o.size),
+    '--sizes',
+    '',
+    '--train',
+    '--train-size',
+    String(o.size),
+    '--train-batch',
+    String(o.batch),
+    '--train-runs',
+    String(Math.max(o.minRuns, 3)),
+    '--vgg-file',
+    o.vggFile,
+    '--style-size',
+    String(2 * o.size),
   ]);
   if ('error' in r) return { suite: 'train', name, impl: 'torch', runs: 0, medianMs: NaN, minMs: NaN, note: r.error };
   const t = r.result.train!;
   o.log(`  ${name} torch: median ${t.median_ms.toFixed(0)} ms`);
-  return { suite: 'train', name, impl: `torch-${r.result.device}`, runs: t.runs, medianMs: t.median_ms, minMs: t.min_ms, items: t.batch, note: `torch ${r.result.torch}, ${r.result.threads} threads, same VGG19 file, losses and Adam; separate process` };
+  return {
+    suite: 'train',
+    name,
+    impl: `torch-${r.result.device}`,
+    runs: t.runs,
+    medianMs: t.median_ms,
+    minMs: t.min_ms,
+    items: t.batch,
+    note: `torch ${r.result.torch}, ${r.result.threads} threads, same VGG19 file, losses and Adam; separate process`,
+  };
 }
 
 // ------------------------------------------------------------------------------------------ profile
@@ -220,11 +280,21 @@ export function profileRows(dispatches: readonly ProfiledDispatch[]): ProfileRow
 export function formatProfile(rows: readonly ProfileRow[], title: string): string {
   const total = rows.reduce((s, r) => s + r.ms, 0);
   const flops = rows.reduce((s, r) => s + r.flops, 0);
-  const lines = [title, `${'kernel'.padEnd(44)} ${'ms'.padStart(9)} ${'%'.padStart(5)} ${'calls'.padStart(6)} ${'GFLOP'.padStart(7)} ${'GFLOP/s'.padStart(8)}`];
+  const lines = [
+    title,
+    `${'kernel'.padEnd(44)} ${'ms'.padStart(9)} ${'%'.padStart(5)} ${'calls'.padStart(6)} ${'GFLOP'.padStart(7)} ${'GFLOP/s'.padStart(8)}`,
+  ];
   const line = (label: string, ms: number, calls: number | string, fl: number) =>
     `${label.padEnd(44)} ${ms.toFixed(1).padStart(9)} ${((100 * ms) / total).toFixed(1).padStart(5)} ${String(calls).padStart(6)} ${fl ? (fl / 1e9).toFixed(2).padStart(7) : ''.padStart(7)} ${fl ? (fl / 1e6 / ms).toFixed(2).padStart(8) : ''.padStart(8)}`;
   for (const r of rows) lines.push(line(r.label, r.ms, r.calls, r.flops));
-  lines.push(line('total', total, rows.reduce((s, r) => s + r.calls, 0), flops));
+  lines.push(
+    line(
+      'total',
+      total,
+      rows.reduce((s, r) => s + r.calls, 0),
+      flops,
+    ),
+  );
   return lines.join('\n');
 }
 
@@ -234,7 +304,8 @@ export function formatProfile(rows: readonly ProfileRow[], title: string): strin
  */
 export async function profileTrainStep(engine: Engine, options: Partial<TrainBenchOptions> = {}): Promise<string> {
   const o = { ...TRAIN_DEFAULTS, ...options };
-  if (!engine.canProfile) throw new Error(`${engine.describe()} has no timestamp-query feature: no GPU-time profile here`);
+  if (!engine.canProfile)
+    throw new Error(`${engine.describe()} has no timestamp-query feature: no GPU-time profile here`);
   const variants = o.variants.length ? o.variants : ['default'];
   const vgg = loadVgg(engine, o.vggFile);
   const out: string[] = [];
@@ -255,7 +326,10 @@ export async function profileTrainStep(engine: Engine, options: Partial<TrainBen
             dispatches = await engine.stopProfile();
           }
           const wall = performance.now() - t0;
-          const table = formatProfile(profileRows(dispatches), `${caseName(o)} (${v}): one profiled step, ${dispatches.length} dispatches, wall ${wall.toFixed(0)} ms (profiling serialises dispatches)`);
+          const table = formatProfile(
+            profileRows(dispatches),
+            `${caseName(o)} (${v}): one profiled step, ${dispatches.length} dispatches, wall ${wall.toFixed(0)} ms (profiling serialises dispatches)`,
+          );
           o.log(table + '\n');
           out.push(table);
         } finally {
@@ -277,9 +351,13 @@ export async function profileTrainStep(engine: Engine, options: Partial<TrainBen
  * The transform net's stylize forward (batch 1, `size`², input on the GPU, output read back) under the default
  * settings and each variant, runs alternating: the kernel changes for training must not slow inference.
  */
-export async function benchStylizeVariants(engine: Engine, options: { size: number; runs: number; variants: string[]; log: (l: string) => void }): Promise<BenchCase[]> {
+export async function benchStylizeVariants(
+  engine: Engine,
+  options: { size: number; runs: number; variants: string[]; log: (l: string) => void },
+): Promise<BenchCase[]> {
   const variants = ['default', ...options.variants.filter((v) => v !== 'default')];
-  for (const v of variants) if (!VARIANTS[v]) throw new Error(`unknown variant ${v} (${Object.keys(VARIANTS).join(', ')})`);
+  for (const v of variants)
+    if (!VARIANTS[v]) throw new Error(`unknown variant ${v} (${Object.keys(VARIANTS).join(', ')})`);
   const s = options.size;
   const net = TransformNet.create(engine, { widthMultiplier: 1, seed: 1 });
   const x = engine.keep(Tensor.fromData(engine, [1, 3, s, s], randomImage(7, 1, s, s), 'bench.input'));
@@ -307,6 +385,14 @@ export async function benchStylizeVariants(engine: Engine, options: { size: numb
   return variants.map((v) => {
     const t = times.get(v)!;
     options.log(`  ${name} (${v}): median ${median(t).toFixed(0)} ms`);
-    return { suite: 'stylize', name, impl: v === 'default' ? 'ours' : `ours, ${v}`, runs: t.length, medianMs: median(t), minMs: Math.min(...t), items: 1 };
+    return {
+      suite: 'stylize',
+      name,
+      impl: v === 'default' ? 'ours' : `ours, ${v}`,
+      runs: t.length,
+      medianMs: median(t),
+      minMs: Math.min(...t),
+      items: 1,
+    };
   });
 }

@@ -11,7 +11,13 @@ import { loadTransformNet } from '../src/models/model-file.js';
 import { stylizeRgba } from '../src/models/stylize.js';
 import { pannedClip, temporalError, type RgbImage } from '../src/models/temporal.js';
 import { TransformNet } from '../src/models/transform-net.js';
-import { loadTfjsWebgpu, TfjsTransformNet, tfjsAdapterInfo, type NamedWeights, type Tfjs } from './peers/tfjs-transform-net.js';
+import {
+  loadTfjsWebgpu,
+  TfjsTransformNet,
+  tfjsAdapterInfo,
+  type NamedWeights,
+  type Tfjs,
+} from './peers/tfjs-transform-net.js';
 import { median, type BenchCase } from './report.js';
 
 export interface VideoBenchOptions {
@@ -30,7 +36,8 @@ function picture(width: number, height: number): { width: number; height: number
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       const o = (y * width + x) * 4;
-      for (let c = 0; c < 3; c++) data[o + c] = Math.round(127 + 100 * Math.sin(0.05 * x * (1 + c / 3) + 0.07 * y + 2 * c));
+      for (let c = 0; c < 3; c++)
+        data[o + c] = Math.round(127 + 100 * Math.sin(0.05 * x * (1 + c / 3) + 0.07 * y + 2 * c));
       data[o + 3] = 255;
     }
   }
@@ -42,7 +49,9 @@ async function tfjsFrame(tf: Tfjs, tnet: TfjsTransformNet, frame: RgbImage): Pro
   const { width, height } = frame;
   const rgb = new Float32Array(width * height * 3);
   for (let p = 0; p < width * height; p++) for (let c = 0; c < 3; c++) rgb[p * 3 + c] = frame.data[p * 4 + c];
-  const y = tf.tidy(() => tf.cast(tf.clipByValue(tf.round(tnet.forward(tf.tensor4d(rgb, [1, height, width, 3]))), 0, 255), 'int32'));
+  const y = tf.tidy(() =>
+    tf.cast(tf.clipByValue(tf.round(tnet.forward(tf.tensor4d(rgb, [1, height, width, 3]))), 0, 255), 'int32'),
+  );
   const bytes = (await y.data()) as Int32Array;
   y.dispose();
   const data = new Uint8Array(width * height * 4);
@@ -54,7 +63,10 @@ async function tfjsFrame(tf: Tfjs, tnet: TfjsTransformNet, frame: RgbImage): Pro
 }
 
 /** Times each frame after the first; returns the per-frame times (ms) and the frames made. */
-async function timeFrames(frames: readonly RgbImage[], run: (f: RgbImage) => Promise<RgbImage>): Promise<{ times: number[]; out: RgbImage[] }> {
+async function timeFrames(
+  frames: readonly RgbImage[],
+  run: (f: RgbImage) => Promise<RgbImage>,
+): Promise<{ times: number[]; out: RgbImage[] }> {
   const times: number[] = [];
   const out: RgbImage[] = [];
   for (const [i, f] of frames.entries()) {
@@ -65,12 +77,17 @@ async function timeFrames(frames: readonly RgbImage[], run: (f: RgbImage) => Pro
   return { times, out };
 }
 
-export async function runVideoBench(engine: Engine, o: VideoBenchOptions): Promise<{ cases: BenchCase[]; notes: string[] }> {
-  const net = o.model ? (await loadTransformNet(engine, new Uint8Array(readFileSync(o.model)), o.model)).net : TransformNet.create(engine, { seed: 1 });
+export async function runVideoBench(
+  engine: Engine,
+  o: VideoBenchOptions,
+): Promise<{ cases: BenchCase[]; notes: string[] }> {
+  const net = o.model
+    ? (await loadTransformNet(engine, new Uint8Array(readFileSync(o.model)), o.model)).net
+    : TransformNet.create(engine, { seed: 1 });
   const cases: BenchCase[] = [];
   const notes = [
     `video: ${o.model ?? 'a seeded random net (width 1)'}; one frame = RGBA bytes of the panned clip (1 px/frame, noise σ 2) to stylised bytes on the CPU, frames one after another; the first frame (pipeline compilation) is not timed; frames/s from the median frame time.`,
-    'temporal error: mean |S(t+1) − shift(S(t))| over the shared pixels, 0..255 levels (src/models/temporal.ts); the input clip\'s own error is the noise\'s share.',
+    "temporal error: mean |S(t+1) − shift(S(t))| over the shared pixels, 0..255 levels (src/models/temporal.ts); the input clip's own error is the noise's share.",
   ];
   let tf: Tfjs | null = null;
   let tnet: TfjsTransformNet | null = null;
@@ -81,16 +98,24 @@ export async function runVideoBench(engine: Engine, o: VideoBenchOptions): Promi
         for (const [name, t] of net.parameters()) weights.set(name, { shape: [...t.shape], data: await t.data() });
         tf = await loadTfjsWebgpu(nodeNavigatorGpu());
         tnet = new TfjsTransformNet(tf, weights);
-        notes.push(`tfjs ${tf.version_core} on the webgpu backend (${tfjsAdapterInfo(tf)}), the same weights; input and output as bytes like ours.`);
+        notes.push(
+          `tfjs ${tf.version_core} on the webgpu backend (${tfjsAdapterInfo(tf)}), the same weights; input and output as bytes like ours.`,
+        );
       } catch (e) {
         notes.push(`tfjs-webgpu skipped: ${e instanceof Error ? e.message : String(e)}`);
       }
     }
     for (const size of o.sizes) {
-      if (size % 4 !== 0) throw new Error(`--sizes ${size}: the video case needs multiples of 4 (the tfjs net's stride-2 layers)`);
+      if (size % 4 !== 0)
+        throw new Error(`--sizes ${size}: the video case needs multiples of 4 (the tfjs net's stride-2 layers)`);
       // Frames of exactly size² (the window travels frames − 1 pixels): the tfjs net, unlike ours, needs sides
       // that are multiples of 4.
-      const frames = pannedClip(picture(size + o.frames - 1, size), { frames: o.frames, pan: [1, 0], noise: 2, seed: 1 });
+      const frames = pannedClip(picture(size + o.frames - 1, size), {
+        frames: o.frames,
+        pan: [1, 0],
+        noise: 2,
+        seed: 1,
+      });
       const name = `video ${size}x${size}`;
       o.log(`video: ${name}, ${o.frames} frames`);
       const ours = await timeFrames(frames, async (f) => {
@@ -99,12 +124,32 @@ export async function runVideoBench(engine: Engine, o: VideoBenchOptions): Promi
       });
       const error = temporalError(ours.out, [1, 0]).mean;
       const input = temporalError(frames, [1, 0]).mean;
-      cases.push({ suite: 'video', name, impl: 'ours', runs: ours.times.length, medianMs: median(ours.times), minMs: Math.min(...ours.times), items: 1, note: `temporal error ${error.toFixed(2)} (input clip ${input.toFixed(2)})` });
+      cases.push({
+        suite: 'video',
+        name,
+        impl: 'ours',
+        runs: ours.times.length,
+        medianMs: median(ours.times),
+        minMs: Math.min(...ours.times),
+        items: 1,
+        note: `temporal error ${error.toFixed(2)} (input clip ${input.toFixed(2)})`,
+      });
       if (tf && tnet) {
         const peer = await timeFrames(frames, (f) => tfjsFrame(tf!, tnet!, f));
         let diff = 0;
-        for (const [i, f] of peer.out.entries()) for (let k = 0; k < f.data.length; k++) diff = Math.max(diff, Math.abs(f.data[k] - ours.out[i].data[k]));
-        cases.push({ suite: 'video', name, impl: 'tfjs-webgpu', runs: peer.times.length, medianMs: median(peer.times), minMs: Math.min(...peer.times), items: 1, maxAbsDiff: diff, note: `temporal error ${temporalError(peer.out, [1, 0]).mean.toFixed(2)}` });
+        for (const [i, f] of peer.out.entries())
+          for (let k = 0; k < f.data.length; k++) diff = Math.max(diff, Math.abs(f.data[k] - ours.out[i].data[k]));
+        cases.push({
+          suite: 'video',
+          name,
+          impl: 'tfjs-webgpu',
+          runs: peer.times.length,
+          medianMs: median(peer.times),
+          minMs: Math.min(...peer.times),
+          items: 1,
+          maxAbsDiff: diff,
+          note: `temporal error ${temporalError(peer.out, [1, 0]).mean.toFixed(2)}`,
+        });
       }
     }
   } finally {

@@ -9,7 +9,9 @@ const [out, heightArg, columnsArg, ...inputs] = process.argv.slice(2);
 const height = Number(heightArg);
 const columns = Number(columnsArg);
 if (!out || !(height > 0) || !(columns > 0) || inputs.length === 0 || inputs.length % columns !== 0) {
-  console.error('usage: node scripts/contact-sheet.mjs OUT.jpg CELL_HEIGHT COLUMNS IMG... (a multiple of COLUMNS images)');
+  console.error(
+    'usage: node scripts/contact-sheet.mjs OUT.jpg CELL_HEIGHT COLUMNS IMG... (a multiple of COLUMNS images)',
+  );
   process.exit(2);
 }
 const GAP = 4;
@@ -27,10 +29,14 @@ async function scaledCell(path) {
 }
 
 const BLANK = '-';
-const cells = await Promise.all(inputs.map((p) => (p === BLANK ? { width: 0, height, data: new Uint8Array(0) } : scaledCell(p))));
+const cells = await Promise.all(
+  inputs.map((p) => (p === BLANK ? { width: 0, height, data: new Uint8Array(0) } : scaledCell(p))),
+);
 const rows = cells.length / columns;
 // Column widths: the widest cell of each column, so that rows of different aspect ratios still line up.
-const widths = Array.from({ length: columns }, (_, c) => Math.max(...cells.filter((_, i) => i % columns === c).map((img) => img.width)));
+const widths = Array.from({ length: columns }, (_, c) =>
+  Math.max(...cells.filter((_, i) => i % columns === c).map((img) => img.width)),
+);
 const sheetWidth = widths.reduce((a, b) => a + b, 0) + GAP * (columns - 1);
 const sheetHeight = rows * height + GAP * (rows - 1);
 const sheet = new Uint8Array(sheetWidth * sheetHeight * 4).fill(255);
@@ -43,6 +49,10 @@ cells.forEach((img, i) => {
     sheet.set(img.data.subarray(y * img.width * 4, (y + 1) * img.width * 4), ((top + y) * sheetWidth + left) * 4);
   }
 });
-const encoded = await sharp(sheet, { raw: { width: sheetWidth, height: sheetHeight, channels: 4 } }).removeAlpha().withIccProfile('srgb').jpeg({ quality: JPEG_QUALITY }).toBuffer();
+const encoded = await sharp(sheet, { raw: { width: sheetWidth, height: sheetHeight, channels: 4 } })
+  .removeAlpha()
+  .withIccProfile('srgb')
+  .jpeg({ quality: JPEG_QUALITY })
+  .toBuffer();
 writeFileSync(out, encoded);
 console.log(`${out}: ${sheetWidth}×${sheetHeight}, ${rows}×${columns} cells, ${(encoded.length / 1024).toFixed(0)} kB`);

@@ -48,14 +48,19 @@ export function parsePainting(text) {
   const [work, ...rest] = text.split(';');
   const rights = rest.join(';').trim() || null;
   const m = /^\s*([^,]+?),\s*(.+?)\s*\(([^)]+)\)\s*$/.exec(work);
-  return m ? { painter: m[1], title: m[2], year: m[3], rights } : { painter: null, title: work.trim(), year: null, rights };
+  return m
+    ? { painter: m[1], title: m[2], year: m[3], rights }
+    : { painter: null, title: work.trim(), year: null, rights };
 }
 
 /** styles/config.json, or an empty one when it is missing or unreadable (the listing still works). */
 export function readStyleConfig(path) {
   try {
     const c = JSON.parse(readFileSync(path, 'utf8'));
-    return { order: Array.isArray(c.order) ? c.order : [], styles: c.styles && typeof c.styles === 'object' ? c.styles : {} };
+    return {
+      order: Array.isArray(c.order) ? c.order : [],
+      styles: c.styles && typeof c.styles === 'object' ? c.styles : {},
+    };
   } catch {
     return { order: [], styles: {} };
   }
@@ -105,21 +110,35 @@ export function listStyles({ modelsDir, importedDir, configPath }) {
   const imported = stylesIn(importedDir, 'imported')
     .filter((s) => !taken.has(s.file))
     .sort(byName);
-  return [...ours, ...imported].map((s) => ({ ...s, painting: parsePainting(config.styles[s.style]?.painting), image: config.styles[s.style]?.image ?? null }));
+  return [...ours, ...imported].map((s) => ({
+    ...s,
+    painting: parsePainting(config.styles[s.style]?.painting),
+    image: config.styles[s.style]?.image ?? null,
+  }));
 }
 
 // ------------------------------------------------------------------ thumbnails
 
 /** An image file as opaque sRGB RGBA (libvips: any format, upright, colour-managed). */
 export async function decodeImage(bytes) {
-  const { data, info } = await sharp(bytes, { autoOrient: true }).flatten({ background: '#ffffff' }).ensureAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
-  return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+  const { data, info } = await sharp(bytes, { autoOrient: true })
+    .flatten({ background: '#ffffff' })
+    .ensureAlpha()
+    .toColourspace('srgb')
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return {
+    width: info.width,
+    height: info.height,
+    data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+  };
 }
 
 /** The part of `img` at [x, y, width, height). */
 function crop(img, x, y, width, height) {
   const data = new Uint8Array(width * height * 4);
-  for (let r = 0; r < height; r++) data.set(img.data.subarray(((y + r) * img.width + x) * 4, ((y + r) * img.width + x + width) * 4), r * width * 4);
+  for (let r = 0; r < height; r++)
+    data.set(img.data.subarray(((y + r) * img.width + x) * 4, ((y + r) * img.width + x + width) * 4), r * width * 4);
   return { width, height, data };
 }
 

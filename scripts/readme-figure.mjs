@@ -27,9 +27,12 @@ const width = tiles.reduce((s, t) => s + t.width, 0) + GAP * (tiles.length - 1);
 const pixels = new Uint8Array(width * height * 4).fill(255);
 let x0 = 0;
 for (const t of tiles) {
-  for (let y = 0; y < height; y++) pixels.set(t.data.subarray(y * t.width * 4, (y + 1) * t.width * 4), (y * width + x0) * 4);
+  for (let y = 0; y < height; y++)
+    pixels.set(t.data.subarray(y * t.width * 4, (y + 1) * t.width * 4), (y * width + x0) * 4);
   x0 += t.width + GAP;
 }
-const figure = sharp(pixels, { raw: { width, height, channels: 4 } }).removeAlpha().withIccProfile('srgb');
+const figure = sharp(pixels, { raw: { width, height, channels: 4 } })
+  .removeAlpha()
+  .withIccProfile('srgb');
 writeFileSync(out, await (/\.jpe?g$/i.test(out) ? figure.jpeg({ quality: 90 }) : figure.png()).toBuffer());
 console.log(`wrote ${out} (${width}×${height})`);

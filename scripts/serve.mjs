@@ -67,10 +67,15 @@ export function startServer(options = {}) {
   const modelsDir = resolve(options.modelsDir ?? join(root, 'models'));
   // Imported styles: the repository's .models-ml5/ when serving its own models/, else only when asked.
   const importedModelsDir =
-    options.importedModelsDir !== undefined ? resolve(options.importedModelsDir) : options.modelsDir === undefined ? join(root, '.models-ml5') : null;
+    options.importedModelsDir !== undefined
+      ? resolve(options.importedModelsDir)
+      : options.modelsDir === undefined
+        ? join(root, '.models-ml5')
+        : null;
   const styleConfig = resolve(options.styleConfig ?? join(root, 'styles', 'config.json'));
   const thumbnailDirs = {
-    sharedAssets: options.sharedAssets === null ? null : resolve(options.sharedAssets ?? join(root, '..', 'shared', 'assets')),
+    sharedAssets:
+      options.sharedAssets === null ? null : resolve(options.sharedAssets ?? join(root, '..', 'shared', 'assets')),
     docsImages: resolve(options.docsImages ?? join(root, 'docs', 'images')),
     samples: resolve(options.samplesDir ?? join(root, 'demo-out')),
   };
@@ -103,7 +108,11 @@ export function startServer(options = {}) {
   };
 
   const send = (res, status, body, type = 'text/plain; charset=utf-8') => {
-    res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-cache' });
+    res.writeHead(status, {
+      'Content-Type': type,
+      'Content-Length': Buffer.byteLength(body),
+      'Cache-Control': 'no-cache',
+    });
     res.end(body);
   };
 
@@ -178,10 +187,11 @@ export function startServer(options = {}) {
         server,
         port,
         url,
-        close: () => new Promise((r) => {
-          server.closeAllConnections?.();
-          server.close(() => r());
-        }),
+        close: () =>
+          new Promise((r) => {
+            server.closeAllConnections?.();
+            server.close(() => r());
+          }),
       });
     });
   });

@@ -28,7 +28,9 @@ try {
   const page = context.pages()[0] ?? (await context.newPage());
   page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
   const status = async (states) => {
-    await page.waitForFunction((s) => s.includes(document.getElementById('status').dataset.state), states, { timeout: 300_000 });
+    await page.waitForFunction((s) => s.includes(document.getElementById('status').dataset.state), states, {
+      timeout: 300_000,
+    });
     return page.textContent('#status');
   };
   await page.setViewportSize({ width: 1200, height: 900 });
@@ -46,7 +48,9 @@ try {
     await page.evaluate(() => scrollTo(0, 0));
     const path = join(outDir, name);
     await page.screenshot({ path, type: 'jpeg', quality: JPEG_QUALITY, fullPage: true });
-    console.log(`${path}: ${viewport.width} px wide, ${Math.round(statSync(path).size / 1024)} kB (${basename(photo)})`);
+    console.log(
+      `${path}: ${viewport.width} px wide, ${Math.round(statSync(path).size / 1024)} kB (${basename(photo)})`,
+    );
   }
 } finally {
   await context.close();

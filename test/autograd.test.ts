@@ -63,7 +63,11 @@ describe('tape autograd', () => {
 
   it('saved tensors are released once used: no buffer outlives the step', async () => {
     const e = await testEngine();
-    const w = Tensor.fromData(e, [64], Float32Array.from({ length: 64 }, (_, i) => i - 30));
+    const w = Tensor.fromData(
+      e,
+      [64],
+      Float32Array.from({ length: 64 }, (_, i) => i - 30),
+    );
     w.requiresGrad = true;
     const step = () =>
       e.scope(() => {

@@ -93,7 +93,12 @@ describe('banded execution (whole-image instance-norm statistics)', () => {
 
   it('stylizeRgba in forced small bands equals the one-pass result within 1 level on ≥ 99.9 % of bytes, odd and tiny sizes', async () => {
     const net = await randomNet(4);
-    for (const [w, h] of [[37, 26], [9, 14], [3, 2], [1, 1]]) {
+    for (const [w, h] of [
+      [37, 26],
+      [9, 14],
+      [3, 2],
+      [1, 1],
+    ]) {
       const img = smoothImage(w, h, w * 31 + h);
       const modes: string[] = [];
       const one = await stylizeRgba(net, img, { onMode: (m) => modes.push(m) });
@@ -131,7 +136,9 @@ describe('banded execution (whole-image instance-norm statistics)', () => {
     expect(modes).toEqual(['banded']);
     expect(engine.poolStats().liveBytes).toBe(live0);
     const peak = engine.poolStats().peakLiveBytes - live0;
-    console.log(`banded 64×48 under a ${budget / 1024} KiB budget: peak ${(peak / 1024).toFixed(0)} KiB of GPU buffers`);
+    console.log(
+      `banded 64×48 under a ${budget / 1024} KiB budget: peak ${(peak / 1024).toFixed(0)} KiB of GPU buffers`,
+    );
     expect(peak).toBeLessThanOrEqual(budget);
     const one = await stylizeRgba(net, img, {});
     expect(compareBytes(one.data, banded.data).over1).toBeLessThanOrEqual(0.001);
@@ -142,8 +149,15 @@ describe('banded execution (whole-image instance-norm statistics)', () => {
     const engine = await testEngine();
     const weight = Tensor.zeros(engine, [32, 3, 9, 9]);
     const step: BandConv = {
-      kind: 'conv', name: 'conv1', weight, bias: null, stride: 1, upsample: 1, upsampleMode: 'nearest',
-      pad: () => ({ before: 4, after: 4 }), padMode: 'reflect',
+      kind: 'conv',
+      name: 'conv1',
+      weight,
+      bias: null,
+      stride: 1,
+      upsample: 1,
+      upsampleMode: 'nearest',
+      pad: () => ({ before: 4, after: 4 }),
+      padMode: 'reflect',
     };
     const input = { channels: 3, height: 4000, width: 3000, data: new Float32Array(0) };
     const small = bandRows(step, input, 64 << 20);
@@ -170,7 +184,10 @@ describe('banded execution of the ml5-lengstrom architecture (zero SAME padding,
         t.write(v);
       }
     }
-    for (const [w, h] of [[30, 21], [8, 13]]) {
+    for (const [w, h] of [
+      [30, 21],
+      [8, 13],
+    ]) {
       const img = smoothImage(w, h, w + 7 * h);
       const modes: string[] = [];
       const one = await stylizeRgba(net, img, { onMode: (m) => modes.push(m) });

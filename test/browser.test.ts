@@ -46,7 +46,9 @@ const CHROMIUM_ARGS = [
   '--use-fake-ui-for-media-stream',
 ];
 if (!HAVE_CHROMIUM) {
-  console.warn(`test/browser.test.ts: ${CHROMIUM} not found, skipping the Chromium tests (install it with: sudo scripts/setup-chromium.sh)`);
+  console.warn(
+    `test/browser.test.ts: ${CHROMIUM} not found, skipping the Chromium tests (install it with: sudo scripts/setup-chromium.sh)`,
+  );
 }
 
 /**
@@ -121,7 +123,13 @@ function rawGet(port: number, path: string, method = 'GET'): Promise<{ status: n
     const req = request({ host: '127.0.0.1', port, path, method }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => ok({ status: res.statusCode ?? 0, type: String(res.headers['content-type'] ?? ''), body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('end', () =>
+        ok({
+          status: res.statusCode ?? 0,
+          type: String(res.headers['content-type'] ?? ''),
+          body: Buffer.concat(chunks).toString('utf8'),
+        }),
+      );
     });
     req.on('error', fail);
     req.end();
@@ -136,7 +144,13 @@ describe('browser bundle', () => {
     // Everything bundled comes from src/ (no package from node_modules: webgpu, sharp, pngjs…).
     const foreign = Object.keys(bundleMeta.inputs).filter((p) => !p.startsWith('src/'));
     expect(foreign).toEqual([]);
-    for (const name of ['src/browser.ts', 'src/web/stylizer.ts', 'src/models/model-file.ts', 'src/models/stylize.ts', 'src/engine/engine.ts']) {
+    for (const name of [
+      'src/browser.ts',
+      'src/web/stylizer.ts',
+      'src/models/model-file.ts',
+      'src/models/stylize.ts',
+      'src/engine/engine.ts',
+    ]) {
       expect(Object.keys(bundleMeta.inputs)).toContain(name);
     }
     // …and it imports nothing at run time.
@@ -170,7 +184,9 @@ describe('pixel helpers', () => {
     expect(Array.from(blendRgba(content, styled, 1))).toEqual([200, 0, 100, 255, 110, 120, 130, 7]);
     expect(Array.from(blendRgba(content, styled, 0))).toEqual(Array.from(content.data.map((v) => v)));
     // RGB (3 bytes a pixel) styled input.
-    expect(Array.from(blendRgba(content, { width: 2, height: 1, data: Uint8Array.from([200, 0, 100, 110, 120, 130]) }, 0.5))).toEqual([100, 50, 150, 255, 60, 70, 80, 7]);
+    expect(
+      Array.from(blendRgba(content, { width: 2, height: 1, data: Uint8Array.from([200, 0, 100, 110, 120, 130]) }, 0.5)),
+    ).toEqual([100, 50, 150, 255, 60, 70, 80, 7]);
     expect(() => blendRgba(content, styled, 1.5)).toThrow(/strength/);
     expect(() => blendRgba(content, { width: 1, height: 2, data: styled.data }, 1)).toThrow(/differ/);
   });
@@ -204,7 +220,13 @@ describe('static server (scripts/serve.mjs)', () => {
     writeFileSync(join(root, 'browser.js'), 'export const lib = 1;');
     writeFileSync(join(root, 'models', 'mosaic.safetensors'), styleHeaderFile(100));
     writeFileSync(join(root, 'models', 'README.md'), 'notes');
-    srv = await startServer({ port: 0, webRoot: join(root, 'web'), browserBundle: join(root, 'browser.js'), modelsDir: join(root, 'models'), quiet: true });
+    srv = await startServer({
+      port: 0,
+      webRoot: join(root, 'web'),
+      browserBundle: join(root, 'browser.js'),
+      modelsDir: join(root, 'models'),
+      quiet: true,
+    });
   });
   afterAll(async () => {
     await srv?.close();
@@ -221,7 +243,9 @@ describe('static server (scripts/serve.mjs)', () => {
     expect(model.body.length).toBe(100);
     const list = await rawGet(srv.port, '/models/index.json');
     expect(list.type).toBe('application/json; charset=utf-8');
-    expect(JSON.parse(list.body).models).toMatchObject([{ name: 'mosaic', url: 'models/mosaic.safetensors', bytes: 100, origin: 'ours' }]);
+    expect(JSON.parse(list.body).models).toMatchObject([
+      { name: 'mosaic', url: 'models/mosaic.safetensors', bytes: 100, origin: 'ours' },
+    ]);
     expect((await rawGet(srv.port, '/sub/')).body).toBe('sub');
     expect((await rawGet(srv.port, '/sub')).status).toBe(301);
     expect((await rawGet(srv.port, '/missing.js')).status).toBe(404);
@@ -233,10 +257,22 @@ describe('static server (scripts/serve.mjs)', () => {
     mkdirSync(join(root, 'imported'), { recursive: true });
     writeFileSync(join(root, 'imported', 'wave.safetensors'), styleHeaderFile(90));
     writeFileSync(join(root, 'imported', 'mosaic.safetensors'), styleHeaderFile(80));
-    const both = await startServer({ port: 0, webRoot: join(root, 'web'), browserBundle: join(root, 'browser.js'), modelsDir: join(root, 'models'), importedModelsDir: join(root, 'imported'), quiet: true });
+    const both = await startServer({
+      port: 0,
+      webRoot: join(root, 'web'),
+      browserBundle: join(root, 'browser.js'),
+      modelsDir: join(root, 'models'),
+      importedModelsDir: join(root, 'imported'),
+      quiet: true,
+    });
     try {
       const list = JSON.parse((await rawGet(both.port, '/models/index.json')).body);
-      expect(list.models.map((m: { name: string; bytes: number; origin: string }) => [m.name, m.bytes, m.origin])).toEqual([['mosaic', 100, 'ours'], ['wave', 90, 'imported']]);
+      expect(
+        list.models.map((m: { name: string; bytes: number; origin: string }) => [m.name, m.bytes, m.origin]),
+      ).toEqual([
+        ['mosaic', 100, 'ours'],
+        ['wave', 90, 'imported'],
+      ]);
       expect((await rawGet(both.port, '/models/wave.safetensors')).body.length).toBe(90);
       expect((await rawGet(both.port, '/models/mosaic.safetensors')).body.length).toBe(100);
       expect((await rawGet(both.port, '/models/../imported/wave.safetensors')).status).not.toBe(200);
@@ -275,7 +311,9 @@ interface PageLog {
   lines: string[];
 }
 
-async function launch(extraArgs: string[] = []): Promise<{ context: BrowserContext; page: Page; log: PageLog; profile: string }> {
+async function launch(
+  extraArgs: string[] = [],
+): Promise<{ context: BrowserContext; page: Page; log: PageLog; profile: string }> {
   const profile = mkdtempSync(join(tmp, 'profile-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
@@ -316,7 +354,11 @@ async function elementwiseInNode(x: number[]): Promise<Float32Array> {
 }
 
 /** Runs in the page: the same chain on the page's engine (window.__engine: the demo's, or a new one). */
-async function elementwiseInPage(page: Page, x: number[], engineOptions: Record<string, unknown>): Promise<{ out?: number[]; adapter?: unknown; error?: string }> {
+async function elementwiseInPage(
+  page: Page,
+  x: number[],
+  engineOptions: Record<string, unknown>,
+): Promise<{ out?: number[]; adapter?: unknown; error?: string }> {
   return page.evaluate(
     async ({ x, engineOptions }) => {
       const m = (window as unknown as { __lib: any }).__lib;
@@ -326,7 +368,11 @@ async function elementwiseInPage(page: Page, x: number[], engineOptions: Record<
         w.__engine ??= (await w.demo?.engine()) ?? (await m.createBrowserEngine(engineOptions));
         const e = w.__engine as { adapter: unknown };
         const t = m.Tensor.fromData(e, [2, 3, 7, 5], x);
-        const y = m.apply(m.ops.relu, [m.apply(m.ops.add, [m.apply(m.ops.scaledTanh, [t], { alpha: 150, beta: 127.5 }), t], {})], {});
+        const y = m.apply(
+          m.ops.relu,
+          [m.apply(m.ops.add, [m.apply(m.ops.scaledTanh, [t], { alpha: 150, beta: 127.5 }), t], {})],
+          {},
+        );
         const out = Array.from((await y.data()) as Float32Array);
         t.dispose();
         y.dispose();
@@ -340,7 +386,10 @@ async function elementwiseInPage(page: Page, x: number[], engineOptions: Record<
 }
 
 const REF_IMAGE = testImage(20, 12);
-let referencePromise: Promise<{ model: Uint8Array; nodeOut: { width: number; height: number; data: Uint8Array } }> | null = null;
+let referencePromise: Promise<{
+  model: Uint8Array;
+  nodeOut: { width: number; height: number; data: Uint8Array };
+}> | null = null;
 
 /** The reference: a tiny seeded net in Node, its model file, and its output on the test image (made once). */
 function reference(): Promise<{ model: Uint8Array; nodeOut: { width: number; height: number; data: Uint8Array } }> {
@@ -356,7 +405,11 @@ function reference(): Promise<{ model: Uint8Array; nodeOut: { width: number; hei
 }
 
 /** Runs in the page: createStylizer on window.__engine (set by elementwiseInPage) with the model bytes. */
-async function stylizeInPage(page: Page, model: Uint8Array, img: { width: number; height: number; data: Uint8Array }): Promise<{ data?: number[]; error?: string }> {
+async function stylizeInPage(
+  page: Page,
+  model: Uint8Array,
+  img: { width: number; height: number; data: Uint8Array },
+): Promise<{ data?: number[]; error?: string }> {
   return page.evaluate(
     async ({ modelB64, img }) => {
       const m = (window as unknown as { __lib: any }).__lib;
@@ -370,7 +423,10 @@ async function stylizeInPage(page: Page, model: Uint8Array, img: { width: number
         return { error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) };
       }
     },
-    { modelB64: Buffer.from(model).toString('base64'), img: { width: img.width, height: img.height, data: Array.from(img.data) } },
+    {
+      modelB64: Buffer.from(model).toString('base64'),
+      img: { width: img.width, height: img.height, data: Array.from(img.data) },
+    },
   );
 }
 
@@ -401,16 +457,27 @@ describe.skipIf(!HAVE_CHROMIUM)('in Chromium (WebGPU)', () => {
     await srv?.close();
   });
 
-  it('the demo page stylizes a picked image with a model file of the visitor\'s (screenshot in test-artifacts/)', async () => {
+  it("the demo page stylizes a picked image with a model file of the visitor's (screenshot in test-artifacts/)", async () => {
     // First in this page: the later tests reuse the demo's engine and its compiled kernels.
     const page = browser.page;
     await page.setViewportSize({ width: 1000, height: 640 });
-    const png = PNG.sync.write(Object.assign(new PNG({ width: img.width, height: img.height }), { data: Buffer.from(img.data) }));
+    const png = PNG.sync.write(
+      Object.assign(new PNG({ width: img.width, height: img.height }), { data: Buffer.from(img.data) }),
+    );
     const waitFor = async (states: string[]) => {
-      await page.waitForFunction((s) => s.includes(document.getElementById('status')!.dataset.state!), states, { timeout: 240_000 });
-      return page.evaluate(() => ({ state: document.getElementById('status')!.dataset.state, text: document.getElementById('status')!.textContent }));
+      await page.waitForFunction((s) => s.includes(document.getElementById('status')!.dataset.state!), states, {
+        timeout: 240_000,
+      });
+      return page.evaluate(() => ({
+        state: document.getElementById('status')!.dataset.state,
+        text: document.getElementById('status')!.textContent,
+      }));
     };
-    await page.setInputFiles('#model-file', { name: 'tiny.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from(model) });
+    await page.setInputFiles('#model-file', {
+      name: 'tiny.safetensors',
+      mimeType: 'application/octet-stream',
+      buffer: Buffer.from(model),
+    });
     let st = await waitFor(['ready', 'error']);
     expect(st, st.text ?? '').toMatchObject({ state: 'ready' });
     await page.setInputFiles('#image-file', { name: 'test.png', mimeType: 'image/png', buffer: png });
@@ -448,13 +515,26 @@ describe.skipIf(!HAVE_CHROMIUM)('in Chromium (WebGPU)', () => {
     });
     const t0 = Date.now();
     await page.click('#webcam');
-    await page.waitForFunction(() => /ms per frame \(24×18/.test(document.getElementById('timing')!.textContent!), null, { timeout: 120_000 });
+    await page.waitForFunction(
+      () => /ms per frame \(24×18/.test(document.getElementById('timing')!.textContent!),
+      null,
+      { timeout: 120_000 },
+    );
     console.log(`webcam first frame after ${Date.now() - t0} ms: ${await page.textContent('#timing')}`);
-    await page.waitForFunction(() => /ms per frame \(24×18\)$/.test(document.getElementById('timing')!.textContent!), null, { timeout: 120_000 });
+    await page.waitForFunction(
+      () => /ms per frame \(24×18\)$/.test(document.getElementById('timing')!.textContent!),
+      null,
+      { timeout: 120_000 },
+    );
     const cam = await page.evaluate(() => {
       const c = document.getElementById('after') as HTMLCanvasElement;
       const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
-      return { w: c.width, h: c.height, distinct: new Set(d.filter((_, i) => i % 4 === 0)).size, button: document.getElementById('webcam')!.textContent };
+      return {
+        w: c.width,
+        h: c.height,
+        distinct: new Set(d.filter((_, i) => i % 4 === 0)).size,
+        button: document.getElementById('webcam')!.textContent,
+      };
     });
     expect(cam).toMatchObject({ w: 24, h: 18, button: 'Stop webcam' });
     expect(cam.distinct).toBeGreaterThan(4);
@@ -467,13 +547,24 @@ describe.skipIf(!HAVE_CHROMIUM)('in Chromium (WebGPU)', () => {
     const page = await browser.context.newPage();
     try {
       await page.goto(srv.url);
-      await page.waitForFunction(() => ['ready', 'error'].includes(document.getElementById('status')!.dataset.state!), null, { timeout: 120_000 });
+      await page.waitForFunction(
+        () => ['ready', 'error'].includes(document.getElementById('status')!.dataset.state!),
+        null,
+        { timeout: 120_000 },
+      );
       const ui = await page.evaluate(() => ({
         status: document.getElementById('status')!.textContent,
-        cards: Array.from(document.querySelectorAll<HTMLButtonElement>('.style-card[data-url]'), (c) => [c.querySelector('.title')!.textContent, c.dataset.url, c.getAttribute('aria-pressed')]),
+        cards: Array.from(document.querySelectorAll<HTMLButtonElement>('.style-card[data-url]'), (c) => [
+          c.querySelector('.title')!.textContent,
+          c.dataset.url,
+          c.getAttribute('aria-pressed'),
+        ]),
       }));
       // The test's models/ holds tiny.safetensors only; styles/config.json does not describe it: its name is its title.
-      expect(ui).toEqual({ status: 'Tiny is ready. Now choose a photo: the button above, drag and drop, or paste.', cards: [['Tiny', 'models/tiny.safetensors', 'true']] });
+      expect(ui).toEqual({
+        status: 'Tiny is ready. Now choose a photo: the button above, drag and drop, or paste.',
+        cards: [['Tiny', 'models/tiny.safetensors', 'true']],
+      });
     } finally {
       await page.close();
     }
@@ -547,7 +638,10 @@ describe.skipIf(!HAVE_CHROMIUM)('in Chromium (WebGPU)', () => {
           badStrength,
         };
       },
-      { modelB64: Buffer.from(model).toString('base64'), img: { width: img.width, height: img.height, data: Array.from(img.data) } },
+      {
+        modelB64: Buffer.from(model).toString('base64'),
+        img: { width: img.width, height: img.height, data: Array.from(img.data) },
+      },
     );
     console.log(`stylize 20×12 in Chromium: ${r.ms.toFixed(0)} ms`);
     expect(r.style).toBe('browser-test');
@@ -571,7 +665,9 @@ describe.skipIf(!HAVE_CHROMIUM)('in Chromium (WebGPU)', () => {
   it('createStylizer takes an ml5.js model folder URL (manifest.json + Variable files), as ml5.styleTransfer does', async () => {
     // The golden fixture's small ml5-lengstrom net (width 0.125) as a folder under the served models/.
     const engine = await testEngine();
-    const fixture = readSafetensors(new Uint8Array(readFileSync(join(REPO, 'test', 'fixtures', 'golden', 'ml5.safetensors')))).tensors;
+    const fixture = readSafetensors(
+      new Uint8Array(readFileSync(join(REPO, 'test', 'fixtures', 'golden', 'ml5.safetensors'))),
+    ).tensors;
     const ml5Index = JSON.parse(readFileSync(join(REPO, 'test', 'fixtures', 'golden', 'ml5.json'), 'utf8'));
     const folder = join(tmp, 'models', 'tiny_ml5');
     mkdirSync(folder, { recursive: true });
@@ -602,12 +698,24 @@ describe.skipIf(!HAVE_CHROMIUM)('in Chromium (WebGPU)', () => {
         const meta = s.metadata;
         s.dispose();
         let missing = '';
-        await m.createStylizer('models/no_such_ml5_folder', { engine, allowFallbackAdapter: true }).catch((e: Error) => (missing = e.message));
-        return { data: Array.from(out.data as Uint8ClampedArray), architecture: meta.architecture.name, style: meta.style, licence: meta.licence, missing };
+        await m
+          .createStylizer('models/no_such_ml5_folder', { engine, allowFallbackAdapter: true })
+          .catch((e: Error) => (missing = e.message));
+        return {
+          data: Array.from(out.data as Uint8ClampedArray),
+          architecture: meta.architecture.name,
+          style: meta.style,
+          licence: meta.licence,
+          missing,
+        };
       },
       { img: { width: REF_IMAGE.width, height: REF_IMAGE.height, data: Array.from(REF_IMAGE.data) } },
     );
-    expect(r).toMatchObject({ architecture: 'ml5-lengstrom', style: 'tiny_ml5', licence: 'ml5.js weights, MIT; training code research use' });
+    expect(r).toMatchObject({
+      architecture: 'ml5-lengstrom',
+      style: 'tiny_ml5',
+      licence: 'ml5.js weights, MIT; training code research use',
+    });
     const diff = maxAbsDiff(r.data, nodeMl5.data);
     console.log(`ml5 folder: max |Chromium − Node| over the stylized bytes: ${diff} (tolerance ${STYLIZE_TOL})`);
     expect(diff).toBeLessThanOrEqual(STYLIZE_TOL);
@@ -621,7 +729,13 @@ describe.skipIf(!HAVE_CHROMIUM)('in Chromium, WebGPU compatibility mode (--use-w
   let browser: Awaited<ReturnType<typeof launch>>;
 
   beforeAll(async () => {
-    srv = await startServer({ port: 0, webRoot: site.web, browserBundle: site.bundle, modelsDir: join(REPO, 'models'), quiet: true });
+    srv = await startServer({
+      port: 0,
+      webRoot: site.web,
+      browserBundle: site.bundle,
+      modelsDir: join(REPO, 'models'),
+      quiet: true,
+    });
     browser = await launch(['--use-webgpu-adapter=opengles']);
     await openPage(browser.page, srv.url);
   });

@@ -46,7 +46,9 @@ async function runOnnx(file: string): Promise<Float32Array> {
   const session = await ort.InferenceSession.create(new Uint8Array(readFileSync(file)));
   expect(session.inputNames).toEqual(['input']);
   expect(session.outputNames).toEqual(['output']);
-  const out = await session.run({ input: new ort.Tensor('float32', Float32Array.from(photoTensor.data), [1, 3, H, W]) });
+  const out = await session.run({
+    input: new ort.Tensor('float32', Float32Array.from(photoTensor.data), [1, 3, H, W]),
+  });
   const data = out.output.data as Float32Array;
   await session.release();
   return data;
@@ -105,7 +107,9 @@ describe('cli export MODEL -o FILE.onnx', () => {
     const onnx = exportOnnx(model, 'starry');
     const parsed = readOnnxModel(new Uint8Array(readFileSync(onnx)));
     expect(parsed.opsets.get('')).toBe(11);
-    expect(new Set(parsed.graph.nodes.map((n) => n.opType))).toEqual(new Set(['Pad', 'Conv', 'InstanceNormalization', 'Relu', 'Add', 'Resize', 'Tanh', 'Mul', 'Identity']));
+    expect(new Set(parsed.graph.nodes.map((n) => n.opType))).toEqual(
+      new Set(['Pad', 'Conv', 'InstanceNormalization', 'Relu', 'Add', 'Resize', 'Tanh', 'Mul', 'Identity']),
+    );
     expect(parsed.graph.inputs[0].dims).toEqual(['batch', 3, 'height', 'width']);
     expect(parsed.metadata.get('style')).toBe('starry_night');
     expect(parsed.metadata.get('input')).toMatch(/RGB pixels 0\.\.255/);

@@ -52,7 +52,12 @@ function chainGraph(ops: string[], initializers: ProtoWriter[] = [], extraInputs
   graph.string(2, 'g');
   for (const t of initializers) graph.message(5, t);
   graph.message(11, valueInfoProto('x', [1, 3, 'h', 'w'])).message(12, valueInfoProto('y', [1, 3, 'h', 'w']));
-  return new ProtoWriter().int(1, 7).message(8, new ProtoWriter().string(1, '').int(2, 13)).string(2, 'test').message(7, graph).finish();
+  return new ProtoWriter()
+    .int(1, 7)
+    .message(8, new ProtoWriter().string(1, '').int(2, 13))
+    .string(2, 'test')
+    .message(7, graph)
+    .finish();
 }
 
 describe('cli import FILE.onnx', () => {
@@ -72,7 +77,11 @@ describe('cli import FILE.onnx', () => {
       expect(r.status, r.stderr).toBe(0);
       expect(r.stderr).toMatch(/ONNX opset (9|13) from pytorch: TransformerNet width 0\.125, linear output/);
       const model = readSafetensors(new Uint8Array(readFileSync(out)));
-      expect(JSON.parse(model.metadata.architecture)).toMatchObject({ name: 'johnson2016', widthMultiplier: 0.125, output: 'linear' });
+      expect(JSON.parse(model.metadata.architecture)).toMatchObject({
+        name: 'johnson2016',
+        widthMultiplier: 0.125,
+        output: 'linear',
+      });
       const styled = join(work, `${file}.png`);
       const s = cli(['stylize', '--model', out, photo, '-o', styled, '--quiet']);
       expect(s.status, s.stderr).toBe(0);
@@ -80,7 +89,8 @@ describe('cli import FILE.onnx', () => {
       const want = reference.get('output')!.data;
       let over1 = 0;
       for (let i = 0; i < W * H; i++) {
-        for (let c = 0; c < 3; c++) if (Math.abs(img.data[4 * i + c] - Math.max(0, Math.min(255, Math.round(want[c * W * H + i])))) > 1) over1++;
+        for (let c = 0; c < 3; c++)
+          if (Math.abs(img.data[4 * i + c] - Math.max(0, Math.min(255, Math.round(want[c * W * H + i])))) > 1) over1++;
       }
       expect(over1).toBe(0);
     }, 120_000);
@@ -88,23 +98,43 @@ describe('cli import FILE.onnx', () => {
 
   it('our export of starry_night comes back with the same weights and the scaled-tanh output', () => {
     const onnx = join(work, 'starry.onnx');
-    expect(cli(['export', join(ROOT, 'models', 'starry_night.safetensors'), '-o', onnx, '--opset', '9', '--quiet']).status).toBe(0);
+    expect(
+      cli(['export', join(ROOT, 'models', 'starry_night.safetensors'), '-o', onnx, '--opset', '9', '--quiet']).status,
+    ).toBe(0);
     const back = join(work, 'starry-back.safetensors');
     const r = cli(['import', onnx, '-o', back, '--style', 'starry_night']);
     expect(r.status, r.stderr).toBe(0);
     const a = readSafetensors(new Uint8Array(readFileSync(join(ROOT, 'models', 'starry_night.safetensors'))));
     const b = readSafetensors(new Uint8Array(readFileSync(back)));
-    expect(JSON.parse(b.metadata.architecture)).toMatchObject({ name: 'johnson2016', widthMultiplier: 1, output: 'scaled-tanh' });
+    expect(JSON.parse(b.metadata.architecture)).toMatchObject({
+      name: 'johnson2016',
+      widthMultiplier: 1,
+      output: 'scaled-tanh',
+    });
     expect([...b.tensors.keys()]).toEqual([...a.tensors.keys()]);
     for (const [name, t] of a.tensors) expect(b.tensors.get(name)!.data, name).toEqual(t.data);
   }, 120_000);
 
   const tnet9 = new Uint8Array(readFileSync(join(DIR, 'tnet-opset9.onnx')));
-  const external = tensorProto('w', [4, 3, 3, 3], []).int(14, 1).message(13, new ProtoWriter().string(1, 'location').string(2, 'weights.bin'));
+  const external = tensorProto('w', [4, 3, 3, 3], [])
+    .int(14, 1)
+    .message(13, new ProtoWriter().string(1, 'location').string(2, 'weights.bin'));
   const bad: [string, () => Uint8Array, RegExp][] = [
-    ['a graph with an operator the net does not use', () => chainGraph(['Relu', 'Softmax']), /unsupported operator Softmax \(node softmax_1\): not part of a fast-style TransformerNet graph/],
-    ['a graph of known operators in another structure', () => chainGraph(['Relu', 'Relu']), /not a fast-style TransformerNet graph: expected Pad for conv1's reflection padding, found Relu \(node relu_0\)/],
-    ['external data that is missing', () => chainGraph(['Conv'], [external], ['w']), /tensor w keeps its values in the external data file weights\.bin, which is missing/],
+    [
+      'a graph with an operator the net does not use',
+      () => chainGraph(['Relu', 'Softmax']),
+      /unsupported operator Softmax \(node softmax_1\): not part of a fast-style TransformerNet graph/,
+    ],
+    [
+      'a graph of known operators in another structure',
+      () => chainGraph(['Relu', 'Relu']),
+      /not a fast-style TransformerNet graph: expected Pad for conv1's reflection padding, found Relu \(node relu_0\)/,
+    ],
+    [
+      'external data that is missing',
+      () => chainGraph(['Conv'], [external], ['w']),
+      /tensor w keeps its values in the external data file weights\.bin, which is missing/,
+    ],
     ['a truncated file', () => tnet9.subarray(0, 70_000), /truncated ONNX file/],
   ];
   for (const [what, bytes, message] of bad) {

@@ -54,7 +54,10 @@ async function tensorPng(path: string, t: { shape: number[]; data: Float32Array 
 }
 
 /** Pixels of the stylised PNG that differ from PyTorch's output (rounded, clamped) by more than `levels`. */
-export async function levelsOff(png: string, expected: { shape: number[]; data: Float32Array }): Promise<{ worst: number; over1: number; total: number }> {
+export async function levelsOff(
+  png: string,
+  expected: { shape: number[]; data: Float32Array },
+): Promise<{ worst: number; over1: number; total: number }> {
   const img = await decodeImage(new Uint8Array(readFileSync(png)), png);
   const [, , h, w] = expected.shape;
   expect([img.width, img.height]).toEqual([w, h]);
@@ -91,7 +94,11 @@ describe('cli import FILE.pth', () => {
       expect(r.status, r.stderr).toBe(0);
       expect(r.stderr).toMatch(/TransformerNet width 0\.125, linear output/);
       const model = readSafetensors(new Uint8Array(readFileSync(out)));
-      expect(JSON.parse(model.metadata.architecture)).toMatchObject({ name: 'johnson2016', widthMultiplier: 0.125, output: 'linear' });
+      expect(JSON.parse(model.metadata.architecture)).toMatchObject({
+        name: 'johnson2016',
+        widthMultiplier: 0.125,
+        output: 'linear',
+      });
       expect(model.metadata).toMatchObject({ style: file.replace('.pth', ''), licence: 'test weights' });
       expect(model.metadata.source).toMatch(file === 'tnet.pth' ? /zip format/ : /legacy format/);
       expect(model.tensors.has('in1.running_mean')).toBe(false);
@@ -107,7 +114,9 @@ describe('cli import FILE.pth', () => {
     const out = join(work, 'vgg16.safetensors');
     const r = cli(['import', join(DIR, 'vgg16.pth'), '-o', out]);
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/torchvision vgg16, conv1_1\.\.conv2_1: loss layers relu1_1, relu1_2, relu2_1; torchvision input/);
+    expect(r.stderr).toMatch(
+      /torchvision vgg16, conv1_1\.\.conv2_1: loss layers relu1_1, relu1_2, relu2_1; torchvision input/,
+    );
     const file = readSafetensors(new Uint8Array(readFileSync(out)));
     expect(file.metadata).toMatchObject({ vgg_input: 'torchvision', architecture: 'vgg16' });
     expect([...file.tensors.keys()].some((k) => k.startsWith('classifier'))).toBe(false);
@@ -121,21 +130,65 @@ describe('cli import FILE.pth', () => {
     for (const vgg of [out, join(DIR, 'vgg16.pth')]) {
       const model = join(work, `trained-${vgg.endsWith('.pth') ? 'pth' : 'st'}.safetensors`);
       const t = cli([
-        'train', '--style', photo, '--data', data, '--vgg', vgg, '--out', model, '--iters', '2', '--size', '16', '--batch', '1',
-        '--style-size', '16', '--width', '0.125', '--content-layer', 'relu1_2', '--style-layers', 'relu1_1,relu2_1',
+        'train',
+        '--style',
+        photo,
+        '--data',
+        data,
+        '--vgg',
+        vgg,
+        '--out',
+        model,
+        '--iters',
+        '2',
+        '--size',
+        '16',
+        '--batch',
+        '1',
+        '--style-size',
+        '16',
+        '--width',
+        '0.125',
+        '--content-layer',
+        'relu1_2',
+        '--style-layers',
+        'relu1_1,relu2_1',
       ]);
       expect(t.status, t.stderr).toBe(0);
       expect(JSON.parse(readSafetensors(new Uint8Array(readFileSync(model))).metadata.step ?? '0')).toBe(2);
     }
   }, 300_000);
 
-  const evilPickle = Uint8Array.from([0x80, 0x02, 0x63, ...Buffer.from('posix\nsystem\n'), 0x8c, 5, ...Buffer.from('touch'), 0x85, 0x52, 0x2e]);
+  const evilPickle = Uint8Array.from([
+    0x80,
+    0x02,
+    0x63,
+    ...Buffer.from('posix\nsystem\n'),
+    0x8c,
+    5,
+    ...Buffer.from('touch'),
+    0x85,
+    0x52,
+    0x2e,
+  ]);
   const tnet = new Uint8Array(readFileSync(join(DIR, 'tnet.pth')));
   const bad: [string, () => Uint8Array, RegExp][] = [
-    ['a pickle that calls os.system', () => zipFile([{ name: 'archive/data.pkl', data: evilPickle }]), /the pickle refers to posix\.system, which a PyTorch state dict does not use; refusing to load it \(nothing from the file was run\)/],
+    [
+      'a pickle that calls os.system',
+      () => zipFile([{ name: 'archive/data.pkl', data: evilPickle }]),
+      /the pickle refers to posix\.system, which a PyTorch state dict does not use; refusing to load it \(nothing from the file was run\)/,
+    ],
     ['a truncated zip', () => tnet.subarray(0, 60_000), /truncated or corrupt zip/],
-    ['wrong shapes', () => new Uint8Array(readFileSync(join(DIR, 'tnet-wrong-shape.pth'))), /tensor conv1\.conv2d\.bias has shape \[5\], a width-0\.125 johnson2016 transform net needs \[4\]/],
-    ['a file that is no checkpoint', () => new TextEncoder().encode('{"not": "a checkpoint"}'), /not a PyTorch checkpoint/],
+    [
+      'wrong shapes',
+      () => new Uint8Array(readFileSync(join(DIR, 'tnet-wrong-shape.pth'))),
+      /tensor conv1\.conv2d\.bias has shape \[5\], a width-0\.125 johnson2016 transform net needs \[4\]/,
+    ],
+    [
+      'a file that is no checkpoint',
+      () => new TextEncoder().encode('{"not": "a checkpoint"}'),
+      /not a PyTorch checkpoint/,
+    ],
   ];
   for (const [what, bytes, message] of bad) {
     it(`${what}: one error line, exit 1, no output file`, () => {

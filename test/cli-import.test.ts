@@ -2,7 +2,16 @@
 // from the golden fixture's small net (width 0.125): exit codes, one-line errors, no output file on failure,
 // and `stylize --model` on the result at a size that is not a multiple of 4.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -72,7 +81,11 @@ describe('cli import', () => {
     expect(r.status, r.stderr).toBe(0);
     const file = readSafetensors(new Uint8Array(readFileSync(out)));
     expect(JSON.parse(file.metadata.architecture)).toMatchObject({ name: 'ml5-lengstrom', widthMultiplier: 0.125 });
-    expect(file.metadata).toMatchObject({ style: 'tiny_style', licence: 'ml5.js weights, MIT; training code research use', source: 'ml5.js style-transfer model folder tiny_style' });
+    expect(file.metadata).toMatchObject({
+      style: 'tiny_style',
+      licence: 'ml5.js weights, MIT; training code research use',
+      source: 'ml5.js style-transfer model folder tiny_style',
+    });
     expect(file.tensors.size).toBe(48);
 
     const photo = join(work, 'photo.png');
@@ -87,14 +100,30 @@ describe('cli import', () => {
 
   const bad: [string, (dir: string) => void, RegExp][] = [
     ['no manifest.json', (d) => rmSync(join(d, 'manifest.json')), /no manifest\.json \(not an ml5\.js/],
-    ['a missing variable file', (d) => rmSync(join(d, 'Variable_7')), /missing file Variable_7 \(variable Variable_7\)/],
-    ['a file with the wrong byte count', (d) => writeFileSync(join(d, 'Variable_3'), Buffer.alloc(100)), /Variable_3 has 100 bytes, Variable_3 \[3, 3, 4, 8\] needs 1152/],
-    ['an unknown layout (47 variables)', (d) => {
-      const m = JSON.parse(readFileSync(join(d, 'manifest.json'), 'utf8'));
-      delete m.Variable_47;
-      writeFileSync(join(d, 'manifest.json'), JSON.stringify(m));
-    }, /unknown checkpoint layout \(47 variables\)/],
-    ['a manifest that is not JSON', (d) => writeFileSync(join(d, 'manifest.json'), '{ "Variable": '), /manifest\.json is not valid JSON/],
+    [
+      'a missing variable file',
+      (d) => rmSync(join(d, 'Variable_7')),
+      /missing file Variable_7 \(variable Variable_7\)/,
+    ],
+    [
+      'a file with the wrong byte count',
+      (d) => writeFileSync(join(d, 'Variable_3'), Buffer.alloc(100)),
+      /Variable_3 has 100 bytes, Variable_3 \[3, 3, 4, 8\] needs 1152/,
+    ],
+    [
+      'an unknown layout (47 variables)',
+      (d) => {
+        const m = JSON.parse(readFileSync(join(d, 'manifest.json'), 'utf8'));
+        delete m.Variable_47;
+        writeFileSync(join(d, 'manifest.json'), JSON.stringify(m));
+      },
+      /unknown checkpoint layout \(47 variables\)/,
+    ],
+    [
+      'a manifest that is not JSON',
+      (d) => writeFileSync(join(d, 'manifest.json'), '{ "Variable": '),
+      /manifest\.json is not valid JSON/,
+    ],
   ];
   for (const [what, spoil, message] of bad) {
     it(`${what}: one error line, exit 1, no output file`, () => {
@@ -109,7 +138,10 @@ describe('cli import', () => {
   }
 
   it('a folder that does not exist, and a file given as the folder', () => {
-    expectOneError(cli(['import', join(work, 'nope'), '-o', join(work, 'nope.safetensors')]), /ml5 model folder .*nope does not exist/);
+    expectOneError(
+      cli(['import', join(work, 'nope'), '-o', join(work, 'nope.safetensors')]),
+      /ml5 model folder .*nope does not exist/,
+    );
     const file = join(work, 'plain-file');
     copyFileSync(join(ROOT, 'package.json'), file);
     expectOneError(cli(['import', file, '-o', join(work, 'f.safetensors')]), /not a PyTorch checkpoint/);

@@ -1,7 +1,17 @@
 // The CLI as users run it: `node dist/cli.js …` in child processes, checking exit codes, the one-line
 // errors on stderr and that failures leave no output file behind.
 import { spawnSync } from 'node:child_process';
-import { existsSync, linkSync, mkdirSync, symlinkSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  linkSync,
+  mkdirSync,
+  symlinkSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -106,7 +116,11 @@ describe('cli: help, version and usage errors', () => {
   const usageErrors: [string, string[], RegExp][] = [
     ['unknown command', ['frobnicate'], /unknown command 'frobnicate'/],
     ['unknown top-level option', ['--frobnicate'], /unknown option --frobnicate/],
-    ['unknown option, with a suggestion', ['stylize', '--fromat', 'png', 'a.png'], /unknown option --fromat for 'stylize' \(did you mean --format\?\)/],
+    [
+      'unknown option, with a suggestion',
+      ['stylize', '--fromat', 'png', 'a.png'],
+      /unknown option --fromat for 'stylize' \(did you mean --format\?\)/,
+    ],
     ['missing value', ['stylize', 'a.png', '--model'], /--model needs a value/],
     ['non-numeric value', ['stylize', '--tile', 'big', 'a.png'], /--tile expects a number, got 'big'/],
     ['fractional value', ['stylize', '--quality', '9.5', 'a.png'], /--quality expects a whole number/],
@@ -118,7 +132,11 @@ describe('cli: help, version and usage errors', () => {
     ['no input', ['stylize', '--model', 'm.safetensors'], /missing INPUT/],
     ['no model', ['stylize', 'a.png'], /missing --model/],
     ['model and style', ['stylize', '--model', 'm', '--style', 's', 'a.png'], /either --model or --style/],
-    ['unknown style, listing the available ones', ['stylize', '--style', 'no_such_style', 'a.png'], /unknown style 'no_such_style' \((available: |no styles are installed)/],
+    [
+      'unknown style, listing the available ones',
+      ['stylize', '--style', 'no_such_style', 'a.png'],
+      /unknown style 'no_such_style' \((available: |no styles are installed)/,
+    ],
   ];
   for (const [what, args, message] of usageErrors) {
     it(`${what}: one line, exit 2`, () => expectOneError(cli(args), 2, message));
@@ -195,7 +213,10 @@ describe('cli: stylize errors leave no output file', () => {
   it('a safetensors file that is not a transform net: exit 1', () => {
     const dir = freshDir('wrong-model');
     writeFileSync(join(dir, 'a.png'), photo);
-    writeFileSync(join(dir, 'vgg.safetensors'), writeSafetensors(new Map([['features.0.weight', { shape: [2], data: Float32Array.from([1, 2]) }]])));
+    writeFileSync(
+      join(dir, 'vgg.safetensors'),
+      writeSafetensors(new Map([['features.0.weight', { shape: [2], data: Float32Array.from([1, 2]) }]])),
+    );
     const r = cli(['stylize', '--model', 'vgg.safetensors', 'a.png'], dir);
     expectOneError(r, 1, /vgg\.safetensors: not a fast-style-webgpu model/);
     expect(readdirSync(dir).sort()).toEqual(['a.png', 'vgg.safetensors']);
@@ -218,7 +239,11 @@ describe('cli: stylize errors leave no output file', () => {
   it('output file in a missing directory: exit 1', async () => {
     const dir = freshDir('missing-out-parent');
     writeFileSync(join(dir, 'a.png'), photo);
-    expectOneError(cli(['stylize', '--model', 'm.safetensors', 'a.png', '-o', 'nowhere/b.png'], dir), 1, /output directory nowhere does not exist/);
+    expectOneError(
+      cli(['stylize', '--model', 'm.safetensors', 'a.png', '-o', 'nowhere/b.png'], dir),
+      1,
+      /output directory nowhere does not exist/,
+    );
   });
 
   it('refuses to overwrite an input', async () => {
@@ -227,7 +252,11 @@ describe('cli: stylize errors leave no output file', () => {
     linkSync(join(dir, 'a.png'), join(dir, 'hard.png'));
     symlinkSync('a.png', join(dir, 'soft.png'));
     for (const out of ['./a.png', 'hard.png', 'soft.png']) {
-      expectOneError(cli(['stylize', '--model', 'm.safetensors', 'a.png', '-o', out], dir), 1, /refusing to overwrite the input a\.png/);
+      expectOneError(
+        cli(['stylize', '--model', 'm.safetensors', 'a.png', '-o', out], dir),
+        1,
+        /refusing to overwrite the input a\.png/,
+      );
     }
     expect(readFileSync(join(dir, 'a.png')).equals(Buffer.from(photo))).toBe(true);
   });
@@ -238,11 +267,31 @@ describe('cli: stylize errors leave no output file', () => {
     mkdirSync(join(dir, 'y'));
     writeFileSync(join(dir, 'x', 'a.png'), photo);
     writeFileSync(join(dir, 'y', 'a.png'), photo);
-    expectOneError(cli(['stylize', '-m', 'm.safetensors', 'x/a.png', 'y/a.png'], dir), 1, /inputs x\/a\.png and y\/a\.png would both be written to a_m\.png/);
-    expectOneError(cli(['stylize', '-m', 'm.safetensors', 'x/a.png', 'y/a.png', '-o', 'b.png'], dir), 2, /--output names one file but 2 inputs/);
-    expectOneError(cli(['stylize', '-m', 'm.safetensors', 'x/a.png', '-o', 'b.gif'], dir), 2, /cannot tell the image format of b\.gif/);
-    expectOneError(cli(['stylize', '-m', 'm.safetensors', 'x/a.png', '-o', 'b.png', '--format', 'jpeg'], dir), 2, /--format jpeg contradicts/);
-    expectOneError(cli(['stylize', '-m', 'm.safetensors', 'x/a.png', '-o', 'b.png', '-q', '80'], dir), 2, /--quality applies to JPEG, WebP and AVIF output only/);
+    expectOneError(
+      cli(['stylize', '-m', 'm.safetensors', 'x/a.png', 'y/a.png'], dir),
+      1,
+      /inputs x\/a\.png and y\/a\.png would both be written to a_m\.png/,
+    );
+    expectOneError(
+      cli(['stylize', '-m', 'm.safetensors', 'x/a.png', 'y/a.png', '-o', 'b.png'], dir),
+      2,
+      /--output names one file but 2 inputs/,
+    );
+    expectOneError(
+      cli(['stylize', '-m', 'm.safetensors', 'x/a.png', '-o', 'b.gif'], dir),
+      2,
+      /cannot tell the image format of b\.gif/,
+    );
+    expectOneError(
+      cli(['stylize', '-m', 'm.safetensors', 'x/a.png', '-o', 'b.png', '--format', 'jpeg'], dir),
+      2,
+      /--format jpeg contradicts/,
+    );
+    expectOneError(
+      cli(['stylize', '-m', 'm.safetensors', 'x/a.png', '-o', 'b.png', '-q', '80'], dir),
+      2,
+      /--quality applies to JPEG, WebP and AVIF output only/,
+    );
     expect(readdirSync(dir).sort()).toEqual(['x', 'y']);
   });
 });
@@ -336,13 +385,21 @@ describe.skipIf(!haveTransformNet)('cli: stylize end to end with a transform net
   it.skipIf(process.platform !== 'linux')('an unwritable output: one line naming it, exit 1', async () => {
     const dir = freshDir('e2e-unwritable');
     writeFileSync(join(dir, 'a.png'), await encodeImage(pattern(8, 8), 'png'));
-    expectOneError(cli(['stylize', '-m', modelPath, 'a.png', '-o', '/proc/a_out.png'], dir), 1, /^error: cannot write \/proc\/a_out\.png: /);
+    expectOneError(
+      cli(['stylize', '-m', modelPath, 'a.png', '-o', '/proc/a_out.png'], dir),
+      1,
+      /^error: cannot write \/proc\/a_out\.png: /,
+    );
   });
 
   it('a single unreadable image: the exact one-line error, exit 1, no output', () => {
     const dir = freshDir('e2e-one-bad-image');
     writeFileSync(join(dir, 'photo.jpg'), 'not really a photo');
-    expectOneError(cli(['stylize', '-m', modelPath, 'photo.jpg', '-o', 'out.png'], dir), 1, /^error: cannot read photo\.jpg: not an image file \(PNG, JPEG, WebP, AVIF, HEIC, TIFF or GIF\)$/);
+    expectOneError(
+      cli(['stylize', '-m', modelPath, 'photo.jpg', '-o', 'out.png'], dir),
+      1,
+      /^error: cannot read photo\.jpg: not an image file \(PNG, JPEG, WebP, AVIF, HEIC, TIFF or GIF\)$/,
+    );
     expect(readdirSync(dir)).toEqual(['photo.jpg']);
   });
 });

@@ -28,7 +28,12 @@ function photo(width: number, height: number): { width: number; height: number; 
 
 describe('YCbCr (BT.601 full range)', () => {
   it('round-trips and has the known primaries', () => {
-    for (const rgb of [[0, 0, 0], [255, 255, 255], [255, 0, 0], [12, 200, 77]]) {
+    for (const rgb of [
+      [0, 0, 0],
+      [255, 255, 255],
+      [255, 0, 0],
+      [12, 200, 77],
+    ]) {
       const [r, g, b] = rgb;
       const back = ycbcrToRgb(...rgbToYcbcr(r, g, b));
       back.forEach((v, i) => expect(Math.abs(v - rgb[i])).toBeLessThan(1e-3));
@@ -63,7 +68,7 @@ describe('stylize options: preserveColors and strength', () => {
       const sY = rgbToYcbcr(styled.data[o], styled.data[o + 1], styled.data[o + 2]);
       const r = rgbToYcbcr(kept.data[o], kept.data[o + 1], kept.data[o + 2]);
       styledChromaOff = Math.max(styledChromaOff, Math.abs(sY[1] - c[1]), Math.abs(sY[2] - c[2]));
-      expect(kept.data[o + 3], 'alpha is the content\'s').toBe(img.data[o + 3]);
+      expect(kept.data[o + 3], "alpha is the content's").toBe(img.data[o + 3]);
       // Skip pixels where the exact result would leave 0..255 (clamping changes the chroma), with a margin
       // for the stylized image's own rounding.
       const shift = sY[0] - c[0];

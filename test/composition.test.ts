@@ -99,7 +99,10 @@ describe('composition: conv → IN → ReLU → resize-conv → tanh → MSE', (
     for (const n of names) gp[n].requiresGrad = true;
     const gx = e.keep(toGpu(e, x)!);
     const gt = e.keep(toGpu(e, target)!);
-    const opt = new Adam(names.map((n) => gp[n]), { lr: 0.01 });
+    const opt = new Adam(
+      names.map((n) => gp[n]),
+      { lr: 0.01 },
+    );
     const step = (): Tensor =>
       e.scope(() => {
         const loss = gpuLoss(gx, gt, gp);

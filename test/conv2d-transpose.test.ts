@@ -21,7 +21,13 @@ describe('TensorFlow SAME padding', () => {
     expect(tfSamePadding(10, 9, 1)).toEqual({ before: 4, after: 4 });
     expect(tfSamePadding(6, 4, 1)).toEqual({ before: 1, after: 2 });
     expect(tfSamePadding(1, 3, 2)).toEqual({ before: 1, after: 1 });
-    for (const [h, w, k, s] of [[8, 6, 3, 2], [7, 9, 3, 2], [5, 6, 9, 1], [6, 6, 4, 1], [7, 7, 4, 2]]) {
+    for (const [h, w, k, s] of [
+      [8, 6, 3, 2],
+      [7, 9, 3, 2],
+      [5, 6, 9, 1],
+      [6, 6, 4, 1],
+      [7, 7, 4, 2],
+    ]) {
       const g = conv2dGeometry([1, 1, h, w], [1, 1, k, k], null, tfSameConv2dAttrs(h, w, k, s));
       expect([g.outHeight, g.outWidth], `${h}×${w} k${k} s${s}`).toEqual([Math.ceil(h / s), Math.ceil(w / s)]);
     }
@@ -29,8 +35,18 @@ describe('TensorFlow SAME padding', () => {
 
   it('refuses sizes whose leading padding differs between the axes, and padEnd with reflect padding', () => {
     expect(() => tfSameConv2dAttrs(8, 7, 3, 2)).toThrow(ShapeError);
-    expect(() => conv2dGeometry([1, 1, 5, 5], [1, 1, 3, 3], null, { stride: 1, padding: 1, padMode: 'reflect', padEnd: [0, 1] })).toThrow(/reflect/);
-    expect(() => conv2dGeometry([1, 1, 5, 5], [1, 1, 3, 3], null, { stride: 1, padding: 1, padMode: 'reflect', upsample: 2, upsampleMode: 'zeros' })).toThrow(/zero padding/);
+    expect(() =>
+      conv2dGeometry([1, 1, 5, 5], [1, 1, 3, 3], null, { stride: 1, padding: 1, padMode: 'reflect', padEnd: [0, 1] }),
+    ).toThrow(/reflect/);
+    expect(() =>
+      conv2dGeometry([1, 1, 5, 5], [1, 1, 3, 3], null, {
+        stride: 1,
+        padding: 1,
+        padMode: 'reflect',
+        upsample: 2,
+        upsampleMode: 'zeros',
+      }),
+    ).toThrow(/zero padding/);
   });
 
   // The op-vs-reference cases live in test/cases/conv2d-transpose.ts, shared with the Deno runner.
@@ -56,7 +72,13 @@ describe('conv2dTranspose (TensorFlow SAME, via conv2d over the zero-inserted in
   });
 
   it('the equivalent conv pads K − 1 − b before and b after the dilated input', () => {
-    expect(conv2dTransposeAsConv(3, { stride: 2 })).toMatchObject({ stride: 1, padding: 2, padEnd: [0, 0], upsample: 2, upsampleMode: 'zeros' });
+    expect(conv2dTransposeAsConv(3, { stride: 2 })).toMatchObject({
+      stride: 1,
+      padding: 2,
+      padEnd: [0, 0],
+      upsample: 2,
+      upsampleMode: 'zeros',
+    });
     expect(conv2dTransposeAsConv(4, { stride: 2 })).toMatchObject({ padding: 2, padEnd: [1, 1] });
   });
 
@@ -64,8 +86,12 @@ describe('conv2dTranspose (TensorFlow SAME, via conv2d over the zero-inserted in
     const engine = await testEngine();
     engine.scope(() => {
       const x = toGpu(engine, rand([1, 3, 4, 4]))!;
-      expect(() => apply(conv2dTranspose, [x, toGpu(engine, rand([4, 3, 3, 3])), null], { stride: 2 })).toThrow(/conv2dTranspose.*input channels/);
-      expect(() => apply(conv2dTranspose, [x, toGpu(engine, rand([3, 3, 3, 3])), null], { stride: 3 })).toThrow(/stride 3/);
+      expect(() => apply(conv2dTranspose, [x, toGpu(engine, rand([4, 3, 3, 3])), null], { stride: 2 })).toThrow(
+        /conv2dTranspose.*input channels/,
+      );
+      expect(() => apply(conv2dTranspose, [x, toGpu(engine, rand([3, 3, 3, 3])), null], { stride: 3 })).toThrow(
+        /stride 3/,
+      );
     });
   });
 
@@ -76,7 +102,12 @@ describe('conv2dTranspose (TensorFlow SAME, via conv2d over the zero-inserted in
     const expected = conv2dTranspose.reference([x, w, null], { stride: 2 });
     await engine.scopeAsync(async () => {
       const y = apply(conv2dTranspose, [toGpu(engine, x), toGpu(engine, w), null], { stride: 2 });
-      expectClose(await toCpu(y), expected, { atol: forwardTol.atol * Math.max(1, maxAbs(expected)), rtol: forwardTol.rtol }, 'forward');
+      expectClose(
+        await toCpu(y),
+        expected,
+        { atol: forwardTol.atol * Math.max(1, maxAbs(expected)), rtol: forwardTol.rtol },
+        'forward',
+      );
     });
   });
 });

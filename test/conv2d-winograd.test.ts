@@ -1,6 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { ShapeError } from '../src/engine/errors.js';
-import { conv2d, conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dGeometry, CONV2D_CHOICES, useWinogradForward, useWinogradInputGrad, useWinogradWeightGrad, winogradInputGradGeometry, type Conv2dAttrs } from '../src/ops/conv2d.js';
+import {
+  conv2d,
+  conv2dBackwardInput,
+  conv2dBackwardWeight,
+  conv2dForward,
+  conv2dGeometry,
+  CONV2D_CHOICES,
+  useWinogradForward,
+  useWinogradInputGrad,
+  useWinogradWeightGrad,
+  winogradInputGradGeometry,
+  type Conv2dAttrs,
+} from '../src/ops/conv2d.js';
 import { WINOGRAD_GEMM_ENTRY_POINT, winogradTiles, winogradUnsupported } from '../src/ops/conv2d-winograd.js';
 import { cpuRandom, cpuTensor, type CpuTensor } from '../src/ops/cpu.js';
 import { expectClose, maxAbs } from './helpers/check.js';
@@ -26,17 +38,28 @@ async function withGemm(entryPoint: 'main' | 'mainRegisters', fn: () => Promise<
 const GEMM_ENTRIES = ['main', 'mainRegisters'] as const;
 
 describe('conv2d forward, winograd F(2×2, 3×3), vs float64 reference', () => {
-  for (const c of cases) for (const entry of GEMM_ENTRIES) {
-    it(`${c.name} (${entry})`, () => withGemm(entry, async () => {
-      const engine = await testEngine();
-      const [x, w, b] = [cpuRandom(c.x, seed++), cpuRandom(c.w, seed++), c.bias ? cpuRandom([c.w[0]], seed++) : null];
-      const expected = conv2d.reference([x, w, b], c.attrs);
-      await engine.scopeAsync(async () => {
-        const y = conv2dForward(toGpu(engine, x)!, toGpu(engine, w)!, toGpu(engine, b), c.attrs, 'winograd');
-        expectClose(await toCpu(y), expected, { atol: forwardTol.atol * Math.max(1, maxAbs(expected)), rtol: forwardTol.rtol }, `${c.name} winograd ${entry}`);
-      });
-    }));
-  }
+  for (const c of cases)
+    for (const entry of GEMM_ENTRIES) {
+      it(`${c.name} (${entry})`, () =>
+        withGemm(entry, async () => {
+          const engine = await testEngine();
+          const [x, w, b] = [
+            cpuRandom(c.x, seed++),
+            cpuRandom(c.w, seed++),
+            c.bias ? cpuRandom([c.w[0]], seed++) : null,
+          ];
+          const expected = conv2d.reference([x, w, b], c.attrs);
+          await engine.scopeAsync(async () => {
+            const y = conv2dForward(toGpu(engine, x)!, toGpu(engine, w)!, toGpu(engine, b), c.attrs, 'winograd');
+            expectClose(
+              await toCpu(y),
+              expected,
+              { atol: forwardTol.atol * Math.max(1, maxAbs(expected)), rtol: forwardTol.rtol },
+              `${c.name} winograd ${entry}`,
+            );
+          });
+        }));
+    }
 
   it('tiles: 2×2 output blocks per image, padded to a multiple of 4', () => {
     const g = conv2dGeometry([2, 3, 7, 6], [5, 3, 3, 3], null, reflect(1));
@@ -48,7 +71,8 @@ describe('conv2d forward, winograd F(2×2, 3×3), vs float64 reference', () => {
   it('as registered: the op picks it for 3×3 stride 1 with 16+ input and 5+ output channels; forward and gradients pass', async () => {
     const engine = await testEngine();
     const gradTol = { atol: 1e-5, rtol: 1e-4 };
-    const picked = (x: number[], w: number[], attrs: Conv2dAttrs): boolean => useWinogradForward(conv2dGeometry(x, w, null, attrs), engine);
+    const picked = (x: number[], w: number[], attrs: Conv2dAttrs): boolean =>
+      useWinogradForward(conv2dGeometry(x, w, null, attrs), engine);
     expect(engine.choice(CONV2D_CHOICES).winogradForward).toBe(true);
     expect(picked([1, 16, 5, 5], [5, 16, 3, 3], reflect(1))).toBe(true);
     expect(picked([1, 15, 5, 5], [5, 15, 3, 3], reflect(1))).toBe(false);
@@ -65,7 +89,11 @@ describe('conv2d forward, winograd F(2×2, 3×3), vs float64 reference', () => {
 
   it('refuses what it cannot compute', async () => {
     const engine = await testEngine();
-    expect(winogradUnsupported(conv2dGeometry([1, 3, 8, 8], [4, 3, 3, 3], null, { stride: 2, padding: 1, padMode: 'zeros' }))).toMatch(/stride/);
+    expect(
+      winogradUnsupported(
+        conv2dGeometry([1, 3, 8, 8], [4, 3, 3, 3], null, { stride: 2, padding: 1, padMode: 'zeros' }),
+      ),
+    ).toMatch(/stride/);
     expect(winogradUnsupported(conv2dGeometry([1, 3, 8, 8], [4, 3, 1, 1], null, zeros(0)))).toMatch(/kernel/);
     expect(winogradUnsupported(conv2dGeometry([1, 3, 8, 8], [4, 3, 3, 3], null, zeros(1)))).toBeNull();
     await engine.scopeAsync(async () => {
@@ -112,7 +140,9 @@ function inputGradReference(dy: CpuTensor, w: CpuTensor, xShape: number[], attrs
               for (let kx = 0; kx < k; kx++) {
                 const ox = xp - kx;
                 if (ox < 0 || ox >= g.outWidth) continue;
-                acc += w.data[((co * g.inChannels + ci) * k + ky) * k + kx] * dy.data[((n * g.outChannels + co) * g.outHeight + oy) * g.outWidth + ox];
+                acc +=
+                  w.data[((co * g.inChannels + ci) * k + ky) * k + kx] *
+                  dy.data[((n * g.outChannels + co) * g.outHeight + oy) * g.outWidth + ox];
               }
             }
           }
@@ -132,28 +162,52 @@ describe('conv2d input gradient, winograd (the flipped, transposed kernel), vs f
   // padded gradient + fold), and both directions of the channel counts, as the transposed conv swaps them.
   const gradCases: Case[] = [
     ...cases,
-    { name: 'zeros 1, 70→37 (VGG-like, direct padding), 17×19, batch 2', x: [2, 70, 17, 19], w: [37, 70, 3, 3], bias: false, attrs: zeros(1) },
-    { name: 'upsample 2, reflect 1, 18→21, 9×7', x: [1, 18, 9, 7], w: [21, 18, 3, 3], bias: false, attrs: reflect(1, 2) },
+    {
+      name: 'zeros 1, 70→37 (VGG-like, direct padding), 17×19, batch 2',
+      x: [2, 70, 17, 19],
+      w: [37, 70, 3, 3],
+      bias: false,
+      attrs: zeros(1),
+    },
+    {
+      name: 'upsample 2, reflect 1, 18→21, 9×7',
+      x: [1, 18, 9, 7],
+      w: [21, 18, 3, 3],
+      bias: false,
+      attrs: reflect(1, 2),
+    },
   ];
-  for (const c of gradCases) for (const entry of GEMM_ENTRIES) {
-    it(`${c.name} (${entry})`, () => withGemm(entry, async () => {
-      const engine = await testEngine();
-      const w = cpuRandom(c.w, seed++);
-      const g = conv2dGeometry(c.x, c.w, null, c.attrs);
-      const dy = cpuRandom([g.batch, g.outChannels, g.outHeight, g.outWidth], seed++);
-      const expected = inputGradReference(dy, w, c.x, c.attrs);
-      await engine.scopeAsync(async () => {
-        const dx = conv2dBackwardInput(toGpu(engine, dy)!, toGpu(engine, w)!, c.x, c.attrs, 'winograd');
-        expect(dx.shape).toEqual(c.x);
-        expectClose(await toCpu(dx), expected, { atol: gradTol.atol * Math.max(1, maxAbs(expected)), rtol: gradTol.rtol }, `${c.name} dx winograd ${entry}`);
-      });
-    }));
-  }
+  for (const c of gradCases)
+    for (const entry of GEMM_ENTRIES) {
+      it(`${c.name} (${entry})`, () =>
+        withGemm(entry, async () => {
+          const engine = await testEngine();
+          const w = cpuRandom(c.w, seed++);
+          const g = conv2dGeometry(c.x, c.w, null, c.attrs);
+          const dy = cpuRandom([g.batch, g.outChannels, g.outHeight, g.outWidth], seed++);
+          const expected = inputGradReference(dy, w, c.x, c.attrs);
+          await engine.scopeAsync(async () => {
+            const dx = conv2dBackwardInput(toGpu(engine, dy)!, toGpu(engine, w)!, c.x, c.attrs, 'winograd');
+            expect(dx.shape).toEqual(c.x);
+            expectClose(
+              await toCpu(dx),
+              expected,
+              { atol: gradTol.atol * Math.max(1, maxAbs(expected)), rtol: gradTol.rtol },
+              `${c.name} dx winograd ${entry}`,
+            );
+          });
+        }));
+    }
 
   it('geometry: zero padding ≤ 2 without upsampling gives dx directly; reflect or upsampling the padded gradient', () => {
     const direct = winogradInputGradGeometry(conv2dGeometry([2, 8, 7, 9], [6, 8, 3, 3], null, zeros(1)));
     expect(direct.padded).toBe(false);
-    expect([direct.geometry.inChannels, direct.geometry.outChannels, direct.geometry.outHeight, direct.geometry.outWidth]).toEqual([6, 8, 7, 9]);
+    expect([
+      direct.geometry.inChannels,
+      direct.geometry.outChannels,
+      direct.geometry.outHeight,
+      direct.geometry.outWidth,
+    ]).toEqual([6, 8, 7, 9]);
     const padded = winogradInputGradGeometry(conv2dGeometry([2, 8, 7, 9], [6, 8, 3, 3], null, reflect(1, 2)));
     expect(padded.padded).toBe(true);
     expect([padded.geometry.outHeight, padded.geometry.outWidth]).toEqual([16, 20]);
@@ -161,7 +215,8 @@ describe('conv2d input gradient, winograd (the flipped, transposed kernel), vs f
 
   it('as registered: the op picks it for 3×3 stride 1 with 16+ output and 5+ input channels; gradients pass finite differences', async () => {
     const engine = await testEngine();
-    const picked = (x: number[], w: number[], attrs: Conv2dAttrs): boolean => useWinogradInputGrad(conv2dGeometry(x, w, null, attrs), engine);
+    const picked = (x: number[], w: number[], attrs: Conv2dAttrs): boolean =>
+      useWinogradInputGrad(conv2dGeometry(x, w, null, attrs), engine);
     expect(engine.choice(CONV2D_CHOICES).winogradInputGrad).toBe(true);
     expect(picked([1, 5, 5, 5], [16, 5, 3, 3], reflect(1))).toBe(true);
     expect(picked([1, 5, 5, 5], [15, 5, 3, 3], reflect(1))).toBe(false);
@@ -205,7 +260,9 @@ function weightGradReference(dy: CpuTensor, x: CpuTensor, wShape: number[], attr
           for (let n = 0; n < g.batch; n++) {
             for (let oy = 0; oy < g.outHeight; oy++) {
               for (let ox = 0; ox < g.outWidth; ox++) {
-                acc += dy.data[((n * g.outChannels + co) * g.outHeight + oy) * g.outWidth + ox] * xhat(n, ci, oy + ky, ox + kx);
+                acc +=
+                  dy.data[((n * g.outChannels + co) * g.outHeight + oy) * g.outWidth + ox] *
+                  xhat(n, ci, oy + ky, ox + kx);
               }
             }
           }
@@ -220,26 +277,40 @@ function weightGradReference(dy: CpuTensor, x: CpuTensor, wShape: number[], attr
 describe('conv2d weight gradient, winograd (Gᵀ[Σ A dY Aᵀ ⊙ Bᵀ d B]G), vs float64 reference', () => {
   const wgradCases: Case[] = [
     ...cases,
-    { name: 'zeros 1, 20→16, 17×19, batch 3 (many tiles)', x: [3, 20, 17, 19], w: [16, 20, 3, 3], bias: false, attrs: zeros(1) },
+    {
+      name: 'zeros 1, 20→16, 17×19, batch 3 (many tiles)',
+      x: [3, 20, 17, 19],
+      w: [16, 20, 3, 3],
+      bias: false,
+      attrs: zeros(1),
+    },
   ];
-  for (const c of wgradCases) for (const entry of GEMM_ENTRIES) {
-    it(`${c.name} (${entry})`, () => withGemm(entry, async () => {
-      const engine = await testEngine();
-      const x = cpuRandom(c.x, seed++);
-      const g = conv2dGeometry(c.x, c.w, null, c.attrs);
-      const dy = cpuRandom([g.batch, g.outChannels, g.outHeight, g.outWidth], seed++);
-      const expected = weightGradReference(dy, x, c.w, c.attrs);
-      await engine.scopeAsync(async () => {
-        const dw = conv2dBackwardWeight(toGpu(engine, dy)!, toGpu(engine, x)!, c.w, c.attrs, 'winograd');
-        expect(dw.shape).toEqual(c.w);
-        expectClose(await toCpu(dw), expected, { atol: gradTol.atol * Math.max(1, maxAbs(expected)), rtol: gradTol.rtol }, `${c.name} dw winograd ${entry}`);
-      });
-    }));
-  }
+  for (const c of wgradCases)
+    for (const entry of GEMM_ENTRIES) {
+      it(`${c.name} (${entry})`, () =>
+        withGemm(entry, async () => {
+          const engine = await testEngine();
+          const x = cpuRandom(c.x, seed++);
+          const g = conv2dGeometry(c.x, c.w, null, c.attrs);
+          const dy = cpuRandom([g.batch, g.outChannels, g.outHeight, g.outWidth], seed++);
+          const expected = weightGradReference(dy, x, c.w, c.attrs);
+          await engine.scopeAsync(async () => {
+            const dw = conv2dBackwardWeight(toGpu(engine, dy)!, toGpu(engine, x)!, c.w, c.attrs, 'winograd');
+            expect(dw.shape).toEqual(c.w);
+            expectClose(
+              await toCpu(dw),
+              expected,
+              { atol: gradTol.atol * Math.max(1, maxAbs(expected)), rtol: gradTol.rtol },
+              `${c.name} dw winograd ${entry}`,
+            );
+          });
+        }));
+    }
 
   it('as registered: the op picks it for 3×3 stride 1 with 16+ input and 8+ output channels; gradients pass finite differences', async () => {
     const engine = await testEngine();
-    const picked = (x: number[], w: number[], attrs: Conv2dAttrs): boolean => useWinogradWeightGrad(conv2dGeometry(x, w, null, attrs), engine);
+    const picked = (x: number[], w: number[], attrs: Conv2dAttrs): boolean =>
+      useWinogradWeightGrad(conv2dGeometry(x, w, null, attrs), engine);
     expect(engine.choice(CONV2D_CHOICES).winogradWeightGrad).toBe(true);
     expect(picked([1, 16, 5, 5], [8, 16, 3, 3], reflect(1))).toBe(true);
     expect(picked([1, 15, 5, 5], [8, 15, 3, 3], reflect(1))).toBe(false);

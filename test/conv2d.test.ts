@@ -19,7 +19,17 @@ import {
 import { cpuRandom, cpuTensor, type CpuTensor } from '../src/ops/cpu.js';
 import { expectClose, maxAbs } from './helpers/check.js';
 import { testEngine, toCpu, toGpu } from './helpers/gpu.js';
-import { compareImpls, conv2dRegisteredCase, conv2dSmallCases, forwardTol, gradTol, inputs, seeds, withGemmFeed, type Case } from './cases/conv2d.js';
+import {
+  compareImpls,
+  conv2dRegisteredCase,
+  conv2dSmallCases,
+  forwardTol,
+  gradTol,
+  inputs,
+  seeds,
+  withGemmFeed,
+  type Case,
+} from './cases/conv2d.js';
 
 /**
  * Float64 gradients of sum(dy ⊙ conv(x, w, b)) by linearity: conv is linear in x and in w separately, so
@@ -45,7 +55,9 @@ describe('conv2d as registered', () => {
     const engine = await testEngine();
     const g = conv2dGeometry([1, 8, 5, 4], [3, 8, 3, 3], null, { stride: 1, padding: 1, padMode: 'zeros' });
     // Forward and weight gradient with ≤ 4 output channels: the narrow kernels (counted as tiled).
-    const impls = (['forward', 'backwardInput', 'backwardWeight'] as const).map((pass) => conv2dImplFor(pass, g, engine));
+    const impls = (['forward', 'backwardInput', 'backwardWeight'] as const).map((pass) =>
+      conv2dImplFor(pass, g, engine),
+    );
     expect(impls).toEqual(['tiled', 'tiled', 'tiled']);
     const g5 = conv2dGeometry([1, 8, 5, 4], [5, 8, 3, 3], null, { stride: 1, padding: 1, padMode: 'zeros' });
     expect(conv2dImplFor('forward', g5, engine)).toBe('direct');
@@ -55,7 +67,13 @@ describe('conv2d as registered', () => {
 describe('conv2d over several tiles', () => {
   it('Cout, N·Ho·Wo and Cin·K·K past and not multiples of the tile sizes: exact float64 gradients', async () => {
     // Cout 67 = 2 row tiles, N·Ho·Wo = 2·9·7 = 126 = 2 column tiles, Cin·K·K = 54 = 4 partial k tiles.
-    const c: Case = { name: 'multi-tile', x: [2, 6, 9, 7], w: [67, 6, 3, 3], bias: true, attrs: { stride: 1, padding: 1, padMode: 'reflect' } };
+    const c: Case = {
+      name: 'multi-tile',
+      x: [2, 6, 9, 7],
+      w: [67, 6, 3, 3],
+      bias: true,
+      attrs: { stride: 1, padding: 1, padMode: 'reflect' },
+    };
     const engine = await testEngine();
     const [x, w, b] = inputs(c);
     const expected = conv2d.reference([x, w, b], c.attrs);
@@ -77,10 +95,18 @@ describe('conv2d over several tiles', () => {
       const gw = toGpu(engine, w)!;
       const dy = toGpu(engine, dyCpu)!;
       const y = conv2dForward(gx, gw, toGpu(engine, b), c.attrs, 'tiled');
-      expectClose(await toCpu(y), expected, { atol: forwardTol.atol * maxAbs(expected), rtol: forwardTol.rtol }, 'forward');
+      expectClose(
+        await toCpu(y),
+        expected,
+        { atol: forwardTol.atol * maxAbs(expected), rtol: forwardTol.rtol },
+        'forward',
+      );
       for (const which of ['x', 'w'] as const) {
         const exact = basisGradient(which);
-        const got = which === 'x' ? conv2dBackwardInput(dy, gw, x!.shape, c.attrs) : conv2dBackwardWeight(dy, gx, w!.shape, c.attrs);
+        const got =
+          which === 'x'
+            ? conv2dBackwardInput(dy, gw, x!.shape, c.attrs)
+            : conv2dBackwardWeight(dy, gx, w!.shape, c.attrs);
         expectClose(await toCpu(got), exact, { atol: gradTol.atol * maxAbs(exact), rtol: gradTol.rtol }, `d/d${which}`);
       }
     });
@@ -88,7 +114,13 @@ describe('conv2d over several tiles', () => {
   });
 
   it('Cin 32, Cout 48, 17×19, K3, batch 2: tiled vs direct (split-K weight gradient)', async () => {
-    const c: Case = { name: 'large K3', x: [2, 32, 17, 19], w: [48, 32, 3, 3], bias: true, attrs: { stride: 1, padding: 1, padMode: 'reflect' } };
+    const c: Case = {
+      name: 'large K3',
+      x: [2, 32, 17, 19],
+      w: [48, 32, 3, 3],
+      bias: true,
+      attrs: { stride: 1, padding: 1, padMode: 'reflect' },
+    };
     expect(weightGradSplits(conv2dGeometry(c.x, c.w, null, c.attrs))).toBeGreaterThan(1);
     await compareImpls(await testEngine(), c);
   });
@@ -102,8 +134,20 @@ describe('conv2d over several tiles', () => {
 
   it('resize-conv 20→12 channels, 9×11 → 18×22, stride 2 down-conv 12→70, batch 3', async () => {
     const engine = await testEngine();
-    await compareImpls(engine, { name: 'resize-conv', x: [3, 20, 9, 11], w: [12, 20, 3, 3], bias: true, attrs: { stride: 1, padding: 1, padMode: 'reflect', upsample: 2 } });
-    await compareImpls(engine, { name: 'down-conv', x: [3, 12, 18, 21], w: [70, 12, 3, 3], bias: false, attrs: { stride: 2, padding: 1, padMode: 'reflect' } });
+    await compareImpls(engine, {
+      name: 'resize-conv',
+      x: [3, 20, 9, 11],
+      w: [12, 20, 3, 3],
+      bias: true,
+      attrs: { stride: 1, padding: 1, padMode: 'reflect', upsample: 2 },
+    });
+    await compareImpls(engine, {
+      name: 'down-conv',
+      x: [3, 12, 18, 21],
+      w: [70, 12, 3, 3],
+      bias: false,
+      attrs: { stride: 2, padding: 1, padMode: 'reflect' },
+    });
   });
 });
 
@@ -112,25 +156,77 @@ describe('conv2d GEMM variants', () => {
   // 17–32 rows run 64-thread 32×128 tiles whose B loader gives each thread two columns.
   it('tap-major forward with upsampling, zero padding and stride 2; Cin 16, 48 and 32 (1×1)', async () => {
     const engine = await testEngine();
-    expect(forwardTapMajor(conv2dGeometry([1, 16, 5, 4], [24, 16, 3, 3], null, { stride: 1, padding: 1, padMode: 'zeros' }))).toBe(true);
-    expect(forwardTapMajor(conv2dGeometry([1, 12, 5, 4], [24, 12, 3, 3], null, { stride: 1, padding: 1, padMode: 'zeros' }))).toBe(false);
-    await compareImpls(engine, { name: 'tap-major up2 s2 zeros', x: [2, 16, 7, 5], w: [24, 16, 3, 3], bias: true, attrs: { stride: 2, padding: 2, padMode: 'zeros', upsample: 2 } });
-    await compareImpls(engine, { name: 'tap-major reflect s2', x: [2, 48, 9, 11], w: [20, 48, 3, 3], bias: false, attrs: { stride: 2, padding: 1, padMode: 'reflect' } });
-    await compareImpls(engine, { name: 'tap-major 1×1', x: [3, 32, 5, 7], w: [70, 32, 1, 1], bias: true, attrs: { stride: 1, padding: 0, padMode: 'zeros' } });
+    expect(
+      forwardTapMajor(conv2dGeometry([1, 16, 5, 4], [24, 16, 3, 3], null, { stride: 1, padding: 1, padMode: 'zeros' })),
+    ).toBe(true);
+    expect(
+      forwardTapMajor(conv2dGeometry([1, 12, 5, 4], [24, 12, 3, 3], null, { stride: 1, padding: 1, padMode: 'zeros' })),
+    ).toBe(false);
+    await compareImpls(engine, {
+      name: 'tap-major up2 s2 zeros',
+      x: [2, 16, 7, 5],
+      w: [24, 16, 3, 3],
+      bias: true,
+      attrs: { stride: 2, padding: 2, padMode: 'zeros', upsample: 2 },
+    });
+    await compareImpls(engine, {
+      name: 'tap-major reflect s2',
+      x: [2, 48, 9, 11],
+      w: [20, 48, 3, 3],
+      bias: false,
+      attrs: { stride: 2, padding: 1, padMode: 'reflect' },
+    });
+    await compareImpls(engine, {
+      name: 'tap-major 1×1',
+      x: [3, 32, 5, 7],
+      w: [70, 32, 1, 1],
+      bias: true,
+      attrs: { stride: 1, padding: 0, padMode: 'zeros' },
+    });
   });
 
   it('narrow forward (≤ 4 output channels): 1, 2 and 4 channels, stride 2, upsampling, reflect 4 on K9', async () => {
     const engine = await testEngine();
-    await compareImpls(engine, { name: 'narrow 1 ch, up2 s2 zeros', x: [2, 5, 7, 6], w: [1, 5, 3, 3], bias: true, attrs: { stride: 2, padding: 2, padMode: 'zeros', upsample: 2 } });
-    await compareImpls(engine, { name: 'narrow 2 ch, K9 reflect 4', x: [2, 6, 11, 10], w: [2, 6, 9, 9], bias: false, attrs: { stride: 1, padding: 4, padMode: 'reflect' } });
-    await compareImpls(engine, { name: 'narrow 4 ch, K1', x: [3, 7, 5, 3], w: [4, 7, 1, 1], bias: true, attrs: { stride: 1, padding: 0, padMode: 'zeros' } });
+    await compareImpls(engine, {
+      name: 'narrow 1 ch, up2 s2 zeros',
+      x: [2, 5, 7, 6],
+      w: [1, 5, 3, 3],
+      bias: true,
+      attrs: { stride: 2, padding: 2, padMode: 'zeros', upsample: 2 },
+    });
+    await compareImpls(engine, {
+      name: 'narrow 2 ch, K9 reflect 4',
+      x: [2, 6, 11, 10],
+      w: [2, 6, 9, 9],
+      bias: false,
+      attrs: { stride: 1, padding: 4, padMode: 'reflect' },
+    });
+    await compareImpls(engine, {
+      name: 'narrow 4 ch, K1',
+      x: [3, 7, 5, 3],
+      w: [4, 7, 1, 1],
+      bias: true,
+      attrs: { stride: 1, padding: 0, padMode: 'zeros' },
+    });
   });
 
   it('32-row tiles over several column tiles (B loader with two columns per thread), batch 2', async () => {
     // 2·15·19 = 570 output columns: 5 tiles of 128, the last partial.
     const engine = await testEngine();
-    await compareImpls(engine, { name: '32 rows, K3 reflect', x: [2, 16, 15, 19], w: [32, 16, 3, 3], bias: true, attrs: { stride: 1, padding: 1, padMode: 'reflect' } });
-    await compareImpls(engine, { name: '17 rows, K5 channel-major', x: [2, 5, 15, 19], w: [17, 5, 5, 5], bias: true, attrs: { stride: 1, padding: 2, padMode: 'zeros' } });
+    await compareImpls(engine, {
+      name: '32 rows, K3 reflect',
+      x: [2, 16, 15, 19],
+      w: [32, 16, 3, 3],
+      bias: true,
+      attrs: { stride: 1, padding: 1, padMode: 'reflect' },
+    });
+    await compareImpls(engine, {
+      name: '17 rows, K5 channel-major',
+      x: [2, 5, 15, 19],
+      w: [17, 5, 5, 5],
+      bias: true,
+      attrs: { stride: 1, padding: 2, padMode: 'zeros' },
+    });
   });
 });
 
@@ -138,42 +234,76 @@ describe('conv2d grids wider than the device allows', () => {
   it('folds the GEMM column tiles into z, GEMMs staged and registers (device limit faked down to 4 workgroups per dimension)', async () => {
     const engine = await testEngine();
     // 5 output channels: a forward GEMM (3 or 4 would run the narrow kernel, which has no GEMM grid).
-    const c: Case = { name: 'folded grid', x: [2, 1, 40, 40], w: [5, 1, 3, 3], bias: true, attrs: { stride: 1, padding: 1, padMode: 'reflect' } };
+    const c: Case = {
+      name: 'folded grid',
+      x: [2, 1, 40, 40],
+      w: [5, 1, 3, 3],
+      bias: true,
+      attrs: { stride: 1, padding: 1, padMode: 'reflect' },
+    };
     const [x, w, b] = inputs(c);
     const expected = conv2d.reference([x, w, b], c.attrs);
     const dyCpu = cpuRandom(expected.shape, seeds.next++);
     const direct = await engine.scopeAsync(async () => {
       const [gx, gw, dy] = [toGpu(engine, x), toGpu(engine, w), toGpu(engine, dyCpu)];
-      return [await toCpu(conv2dBackwardInput(dy, gw, c.x, c.attrs, 'direct')), await toCpu(conv2dBackwardWeight(dy, gx, c.w, c.attrs, 'direct'))];
+      return [
+        await toCpu(conv2dBackwardInput(dy, gw, c.x, c.attrs, 'direct')),
+        await toCpu(conv2dBackwardWeight(dy, gx, c.w, c.attrs, 'direct')),
+      ];
     });
     // 3200 output columns = 13 tiles of 256 → a 4×1×4 grid with 3 idle tiles; the split-K weight gradient is
     // capped at 4 splits.
     await withLimits({ maxComputeWorkgroupsPerDimension: 4 }, async (small) => {
       const [gx, gw, gb, dy] = [toGpu(small, x), toGpu(small, w), toGpu(small, b), toGpu(small, dyCpu)];
       for (const feed of ['staged', 'registers'] as const) {
-        const tiled = await withGemmFeed(small, feed, async () => [conv2dForward(gx, gw, gb, c.attrs), conv2dBackwardInput(dy, gw, c.x, c.attrs), conv2dBackwardWeight(dy, gx, c.w, c.attrs)]);
-        expectClose(await toCpu(tiled[0]), expected, { atol: forwardTol.atol * maxAbs(expected), rtol: forwardTol.rtol }, `forward (${feed})`);
+        const tiled = await withGemmFeed(small, feed, async () => [
+          conv2dForward(gx, gw, gb, c.attrs),
+          conv2dBackwardInput(dy, gw, c.x, c.attrs),
+          conv2dBackwardWeight(dy, gx, c.w, c.attrs),
+        ]);
+        expectClose(
+          await toCpu(tiled[0]),
+          expected,
+          { atol: forwardTol.atol * maxAbs(expected), rtol: forwardTol.rtol },
+          `forward (${feed})`,
+        );
         for (let i = 0; i < 2; i++) {
-          expectClose(await toCpu(tiled[i + 1]), direct[i], { atol: 2e-5 * maxAbs(direct[i]), rtol: 1e-5 }, `${i ? 'dweight' : 'dx'} (${feed})`);
+          expectClose(
+            await toCpu(tiled[i + 1]),
+            direct[i],
+            { atol: 2e-5 * maxAbs(direct[i]), rtol: 1e-5 },
+            `${i ? 'dweight' : 'dx'} (${feed})`,
+          );
         }
       }
     });
   });
 });
 
-describe('conv2d on adapters with WebGPU\'s default 16 KiB of workgroup memory', () => {
+describe("conv2d on adapters with WebGPU's default 16 KiB of workgroup memory", () => {
   it('never picks a tile that needs more, and still computes the same result', async () => {
     for (const rows of [1, 3, 16, 17, 32, 33, 512]) {
       expect(gemmTileWorkgroupBytes(gemmTileFor(rows, 16384))).toBeLessThanOrEqual(16384);
     }
     // The 16-row tile needs more than 16 KiB: this shape would use it on an adapter that offers more.
     expect(gemmTileWorkgroupBytes(gemmTileFor(10))).toBeGreaterThan(16384);
-    const c: Case = { name: '10 rows, 16 KiB', x: [2, 6, 9, 7], w: [10, 6, 3, 3], bias: true, attrs: { stride: 1, padding: 1, padMode: 'zeros' } };
+    const c: Case = {
+      name: '10 rows, 16 KiB',
+      x: [2, 6, 9, 7],
+      w: [10, 6, 3, 3],
+      bias: true,
+      attrs: { stride: 1, padding: 1, padMode: 'zeros' },
+    };
     const [x, w, b] = inputs(c);
     const expected = conv2d.reference([x, w, b], c.attrs);
     await withLimits({ maxComputeWorkgroupStorageSize: 16384 }, async (small) => {
       const y = conv2dForward(toGpu(small, x), toGpu(small, w), toGpu(small, b), c.attrs);
-      expectClose(await toCpu(y), expected, { atol: forwardTol.atol * maxAbs(expected), rtol: forwardTol.rtol }, 'forward');
+      expectClose(
+        await toCpu(y),
+        expected,
+        { atol: forwardTol.atol * maxAbs(expected), rtol: forwardTol.rtol },
+        'forward',
+      );
     });
   });
 });
@@ -196,9 +326,30 @@ describe('conv2d shape errors', () => {
     ['channel mismatch', [1, 3, 5, 5], [4, 2, 3, 3], null, attrs, /conv2d.*\[1, 3, 5, 5\].*\[4, 2, 3, 3\]/],
     ['rank', [3, 5, 5], [4, 3, 3, 3], null, attrs, /conv2d.*\[3, 5, 5\]/],
     ['bias size', [1, 3, 5, 5], [4, 3, 3, 3], [3], attrs, /conv2d.*bias \[3\]/],
-    ['empty output', [1, 3, 2, 2], [4, 3, 5, 5], null, { stride: 1, padding: 0, padMode: 'zeros' }, /conv2d.*\[1, 3, 2, 2\].*\[4, 3, 5, 5\].*empty/],
-    ['stride 3', [1, 3, 5, 5], [4, 3, 3, 3], null, { stride: 3, padding: 1, padMode: 'zeros' }, /conv2d.*\[1, 3, 5, 5\].*stride 3/],
-    ['reflect padding ≥ input', [1, 3, 4, 3], [4, 3, 9, 9], null, { stride: 1, padding: 4, padMode: 'reflect' }, /conv2d.*\[1, 3, 4, 3\].*reflect padding 4/],
+    [
+      'empty output',
+      [1, 3, 2, 2],
+      [4, 3, 5, 5],
+      null,
+      { stride: 1, padding: 0, padMode: 'zeros' },
+      /conv2d.*\[1, 3, 2, 2\].*\[4, 3, 5, 5\].*empty/,
+    ],
+    [
+      'stride 3',
+      [1, 3, 5, 5],
+      [4, 3, 3, 3],
+      null,
+      { stride: 3, padding: 1, padMode: 'zeros' },
+      /conv2d.*\[1, 3, 5, 5\].*stride 3/,
+    ],
+    [
+      'reflect padding ≥ input',
+      [1, 3, 4, 3],
+      [4, 3, 9, 9],
+      null,
+      { stride: 1, padding: 4, padMode: 'reflect' },
+      /conv2d.*\[1, 3, 4, 3\].*reflect padding 4/,
+    ],
   ];
   for (const [name, xs, ws, bs, a, pattern] of cases) {
     it(name, async () => {
@@ -220,7 +371,12 @@ describe('conv2d shape errors', () => {
   }
 
   it('reflect padding 1 of an upsampled 1×1 input is allowed (2×2 after upsampling)', () => {
-    const g = conv2dGeometry([1, 1, 1, 1], [1, 1, 3, 3], null, { stride: 1, padding: 1, padMode: 'reflect', upsample: 2 });
+    const g = conv2dGeometry([1, 1, 1, 1], [1, 1, 3, 3], null, {
+      stride: 1,
+      padding: 1,
+      padMode: 'reflect',
+      upsample: 2,
+    });
     expect([g.outHeight, g.outWidth]).toEqual([2, 2]);
   });
 });
@@ -229,10 +385,34 @@ describe('conv2d narrow weight gradient (≤ 4 output channels, conv2d_narrow.wg
   it('Cout 1–4, K 9 and 3, stride 2, upsampling, both paddings, split over rows: exact float64 gradients', async () => {
     const engine = await testEngine();
     const cases: Case[] = [
-      { name: 'K9 reflect 4, 5→3, 13×7, batch 2', x: [2, 5, 13, 7], w: [3, 5, 9, 9], bias: false, attrs: { stride: 1, padding: 4, padMode: 'reflect' } },
-      { name: 'K3 stride 2 zeros, 6→1, 9×8', x: [2, 6, 9, 8], w: [1, 6, 3, 3], bias: false, attrs: { stride: 2, padding: 1, padMode: 'zeros' } },
-      { name: 'K3 upsample 2 reflect, 3→4, 5×3', x: [1, 3, 5, 3], w: [4, 3, 3, 3], bias: false, attrs: { stride: 1, padding: 1, padMode: 'reflect', upsample: 2 } },
-      { name: 'K5 zeros 2, 7→2, 11×6, batch 3', x: [3, 7, 11, 6], w: [2, 7, 5, 5], bias: false, attrs: { stride: 1, padding: 2, padMode: 'zeros' } },
+      {
+        name: 'K9 reflect 4, 5→3, 13×7, batch 2',
+        x: [2, 5, 13, 7],
+        w: [3, 5, 9, 9],
+        bias: false,
+        attrs: { stride: 1, padding: 4, padMode: 'reflect' },
+      },
+      {
+        name: 'K3 stride 2 zeros, 6→1, 9×8',
+        x: [2, 6, 9, 8],
+        w: [1, 6, 3, 3],
+        bias: false,
+        attrs: { stride: 2, padding: 1, padMode: 'zeros' },
+      },
+      {
+        name: 'K3 upsample 2 reflect, 3→4, 5×3',
+        x: [1, 3, 5, 3],
+        w: [4, 3, 3, 3],
+        bias: false,
+        attrs: { stride: 1, padding: 1, padMode: 'reflect', upsample: 2 },
+      },
+      {
+        name: 'K5 zeros 2, 7→2, 11×6, batch 3',
+        x: [3, 7, 11, 6],
+        w: [2, 7, 5, 5],
+        bias: false,
+        attrs: { stride: 1, padding: 2, padMode: 'zeros' },
+      },
     ];
     for (const c of cases) {
       const [x, w] = inputs(c);
@@ -249,7 +429,12 @@ describe('conv2d narrow weight gradient (≤ 4 output channels, conv2d_narrow.wg
       expect(conv2dImplFor('backwardWeight', conv2dGeometry(c.x, c.w, null, c.attrs), engine)).toBe('tiled');
       await engine.scopeAsync(async () => {
         const got = conv2dBackwardWeight(toGpu(engine, dyCpu)!, toGpu(engine, x)!, w!.shape, c.attrs, 'tiled');
-        expectClose(await toCpu(got), exact, { atol: gradTol.atol * maxAbs(exact), rtol: gradTol.rtol }, `${c.name} dw`);
+        expectClose(
+          await toCpu(got),
+          exact,
+          { atol: gradTol.atol * maxAbs(exact), rtol: gradTol.rtol },
+          `${c.name} dw`,
+        );
       });
     }
   });

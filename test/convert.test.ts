@@ -13,16 +13,47 @@ import { parameterSpecs } from '../src/models/transform-net.js';
 import { buildCliIfStale, CLI } from './helpers/cli.js';
 
 const NET = { widthMultiplier: 0.25, output: 'scaled-tanh', architecture: 'johnson2016' } as const;
-const SESSION = { firstStep: 1, lastStep: 7, seconds: 70.5, command: 'node dist/cli.js train …', adapter: 'test adapter' };
+const SESSION = {
+  firstStep: 1,
+  lastStep: 7,
+  seconds: 70.5,
+  command: 'node dist/cli.js train …',
+  adapter: 'test adapter',
+};
 
 /** A checkpoint of a width-0.25 net after 7 steps, with random weights and moments. */
 function checkpointBytes(): { bytes: Uint8Array; state: TrainingState } {
   const r = rng(5);
   const random = (n: number, scale: number) => Float32Array.from({ length: n }, () => (2 * r() - 1) * scale);
-  const weights = new Map(parameterSpecs(NET).map((s) => [s.name, { shape: [...s.shape], data: random(s.shape.reduce((a, b) => a * b, 1), 0.3) }]));
-  const moments = new Map([...weights].map(([name, w]) => [name, { m: random(w.data.length, 1e-2), v: random(w.data.length, 1e-4).map(Math.abs) }]));
+  const weights = new Map(
+    parameterSpecs(NET).map((s) => [
+      s.name,
+      {
+        shape: [...s.shape],
+        data: random(
+          s.shape.reduce((a, b) => a * b, 1),
+          0.3,
+        ),
+      },
+    ]),
+  );
+  const moments = new Map(
+    [...weights].map(([name, w]) => [
+      name,
+      { m: random(w.data.length, 1e-2), v: random(w.data.length, 1e-4).map(Math.abs) },
+    ]),
+  );
   const state: TrainingState = {
-    config: { size: 32, batch: 2, lr: 1e-3, widthMultiplier: 0.25, seed: 1, loss: defaultLossConfig('vgg19', 'caffe'), vgg: { architecture: 'vgg19', input: 'caffe' }, styleName: 'dots' },
+    config: {
+      size: 32,
+      batch: 2,
+      lr: 1e-3,
+      widthMultiplier: 0.25,
+      seed: 1,
+      loss: defaultLossConfig('vgg19', 'caffe'),
+      vgg: { architecture: 'vgg19', input: 'caffe' },
+      styleName: 'dots',
+    },
     net: NET,
     weights,
     moments,
@@ -55,7 +86,8 @@ describe('rewriteModelFile', () => {
         expect(t.shape).toEqual(state.weights.get(name)!.shape);
         if (dtype === 'F32') expect(t.data, name).toEqual(want);
         else {
-          for (let i = 0; i < want.length; i++) if (!withinF16(want[i], t.data[i])) throw new Error(`${name}[${i}]: ${want[i]} -> ${t.data[i]}`);
+          for (let i = 0; i < want.length; i++)
+            if (!withinF16(want[i], t.data[i])) throw new Error(`${name}[${i}]: ${want[i]} -> ${t.data[i]}`);
           changed += t.data.filter((x, i) => x !== want[i]).length;
         }
       }
@@ -70,8 +102,12 @@ describe('rewriteModelFile', () => {
     weights.delete('conv1.conv2d.weight');
     const missing = writeSafetensors(weights, readSafetensors(encodeCheckpoint(state)).metadata);
     expect(() => rewriteModelFile(missing, 'cut.safetensors', { dtype: 'F16' })).toThrow(ModelFileError);
-    expect(() => rewriteModelFile(missing, 'cut.safetensors', { dtype: 'F16' })).toThrow(/cut\.safetensors: missing tensor conv1\.conv2d\.weight/);
-    expect(() => rewriteModelFile(new TextEncoder().encode('{"a":1}'), 'x.json', { dtype: 'F16' })).toThrow(/x\.json: not a safetensors file/);
+    expect(() => rewriteModelFile(missing, 'cut.safetensors', { dtype: 'F16' })).toThrow(
+      /cut\.safetensors: missing tensor conv1\.conv2d\.weight/,
+    );
+    expect(() => rewriteModelFile(new TextEncoder().encode('{"a":1}'), 'x.json', { dtype: 'F16' })).toThrow(
+      /x\.json: not a safetensors file/,
+    );
   });
 });
 
@@ -87,7 +123,9 @@ describe('convert (CLI)', () => {
       const ok = run(ckpt, '-o', join(dir, 'model.safetensors'));
       expect(ok.status, ok.stderr).toBe(0);
       expect(ok.stderr).toMatch(/run\.ckpt\.safetensors -> .*model\.safetensors \(f16, [\d.]+ MiB\)/);
-      expect(readSafetensors(readFileSync(join(dir, 'model.safetensors'))).tensors.get('conv1.conv2d.weight')!.dtype).toBe('F16');
+      expect(
+        readSafetensors(readFileSync(join(dir, 'model.safetensors'))).tensors.get('conv1.conv2d.weight')!.dtype,
+      ).toBe('F16');
 
       const same = run(ckpt, '-o', ckpt);
       expect(same.status).toBe(1);

@@ -36,7 +36,10 @@ describe('SampleOrder', () => {
 });
 
 /** cropSample of an image, through a PNG file as the loader reads one. */
-async function crop(img: RgbaImage, ...rest: Parameters<typeof cropSample> extends [Uint8Array, string, ...infer R] ? R : never): Promise<Uint8Array> {
+async function crop(
+  img: RgbaImage,
+  ...rest: Parameters<typeof cropSample> extends [Uint8Array, string, ...infer R] ? R : never
+): Promise<Uint8Array> {
   return cropSample(await encodeImage(img, 'png'), 'test.png', ...rest);
 }
 
@@ -60,7 +63,10 @@ describe('cropSample', () => {
     for (let y = 0; y < 16; y++) {
       for (let x = 0; x < 16; x++) {
         const s = (y * 24 + 4 + 15 - x) * 4;
-        expect(Array.from(c.subarray((y * 16 + x) * 4, (y * 16 + x) * 4 + 4))).toEqual([...resized.data.subarray(s, s + 3), 255]);
+        expect(Array.from(c.subarray((y * 16 + x) * 4, (y * 16 + x) * 4 + 4))).toEqual([
+          ...resized.data.subarray(s, s + 3),
+          255,
+        ]);
       }
     }
   });
@@ -92,7 +98,7 @@ describe('random crop scale', () => {
     // fraction 0: the same as shorter-side (20 rows → 8): the crop spans the whole height.
     const whole = await crop(img, 8, 0, 0, false, 0, 'random');
     expect(whole).toEqual(await crop(img, 8, 0, 0, false));
-    expect(whole[(7 * 8) * 4 + 1]).toBeGreaterThan(16);
+    expect(whole[7 * 8 * 4 + 1]).toBeGreaterThan(16);
   });
 
   it('keeps the older draws (file, flip, crop) of a seed unchanged', () => {
@@ -122,7 +128,13 @@ describe('DataLoader', () => {
   });
 
   it('lists image files recursively, sorted', () => {
-    expect(listImages(dir).map((p) => p.slice(dir.length + 1))).toEqual(['a/deeper/two.PNG', 'a/one.png', 'bad.jpeg', 'four.webp', 'three.jpg']);
+    expect(listImages(dir).map((p) => p.slice(dir.length + 1))).toEqual([
+      'a/deeper/two.PNG',
+      'a/one.png',
+      'bad.jpeg',
+      'four.webp',
+      'three.jpg',
+    ]);
   });
 
   it('gives the same batches whether it decodes one image at a time or several', async () => {
@@ -137,7 +149,14 @@ describe('DataLoader', () => {
   it('skips an unreadable file with one warning and gives the same batches when started mid-way', async () => {
     const warnings: string[] = [];
     const files = listImages(dir);
-    const all = new DataLoader(files, { size: 8, batch: 2, seed: 3, start: 0, workers: 0, onWarning: (m) => warnings.push(m) });
+    const all = new DataLoader(files, {
+      size: 8,
+      batch: 2,
+      seed: 3,
+      start: 0,
+      workers: 0,
+      onWarning: (m) => warnings.push(m),
+    });
     const batches = [];
     for (let i = 0; i < 6; i++) batches.push(await all.next());
     all.close();
@@ -150,16 +169,30 @@ describe('DataLoader', () => {
   });
 
   it('fails with a clear error when no file can be read', async () => {
-    const loader = new DataLoader([join(dir, 'bad.jpeg'), join(dir, 'notes.txt')], { size: 8, batch: 1, seed: 0, start: 0, workers: 0 });
+    const loader = new DataLoader([join(dir, 'bad.jpeg'), join(dir, 'notes.txt')], {
+      size: 8,
+      batch: 1,
+      seed: 0,
+      start: 0,
+      workers: 0,
+    });
     await expect(loader.next()).rejects.toThrow(/none of the 2 images can be read/);
     loader.close();
-    expect(() => new DataLoader([], { size: 8, batch: 1, seed: 0, start: 0, workers: 0 })).toThrow(/no JPEG, PNG, WebP, AVIF, HEIC, TIFF or GIF images/);
+    expect(() => new DataLoader([], { size: 8, batch: 1, seed: 0, start: 0, workers: 0 })).toThrow(
+      /no JPEG, PNG, WebP, AVIF, HEIC, TIFF or GIF images/,
+    );
   });
 });
 
 describe('lossCurveSvg', () => {
   it('draws four series on a log axis covering their decades', () => {
-    const records = Array.from({ length: 50 }, (_, i) => ({ step: i + 1, content: 1e5 / (1 + i), style: 7e6 / (1 + i * i), tv: 200 + i, total: 1e6 / (1 + i) }));
+    const records = Array.from({ length: 50 }, (_, i) => ({
+      step: i + 1,
+      content: 1e5 / (1 + i),
+      style: 7e6 / (1 + i * i),
+      tv: 200 + i,
+      total: 1e6 / (1 + i),
+    }));
     const svg = lossCurveSvg(records, 'a <b> run');
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg.match(/<polyline/g)).toHaveLength(4);

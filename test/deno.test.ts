@@ -85,9 +85,14 @@ afterAll(() => {
 
 describe('Deno (wgpu): the run', () => {
   it('finished and reported every shared case', () => {
-    expect(run.done, `the Deno run did not finish (exit status ${run.status}); its output ends with:\n${run.output}`).not.toBeNull();
+    expect(
+      run.done,
+      `the Deno run did not finish (exit status ${run.status}); its output ends with:\n${run.output}`,
+    ).not.toBeNull();
     const { passed, failed, ms } = run.done!;
-    console.log(`Deno (wgpu) on ${run.adapter?.describe}: ${passed + failed} cases, ${passed} passed, ${failed} failed, in ${(ms / 1000).toFixed(1)} s`);
+    console.log(
+      `Deno (wgpu) on ${run.adapter?.describe}: ${passed + failed} cases, ${passed} passed, ${failed} failed, in ${(ms / 1000).toFixed(1)} s`,
+    );
     expect(run.cases.size).toBe(expectedCount);
     expect(passed + failed).toBe(expectedCount);
   });
@@ -95,7 +100,10 @@ describe('Deno (wgpu): the run', () => {
   it('ran every registered op (src/ops/index.ts) forward and backward', () => {
     expect(run.ops, `Deno reported no op counts (exit status ${run.status})`).not.toBeNull();
     const missing = Object.entries(ops)
-      .filter(([name, op]) => !run.ops![name] || run.ops![name].forward === 0 || (op.backward && run.ops![name].backward === 0))
+      .filter(
+        ([name, op]) =>
+          !run.ops![name] || run.ops![name].forward === 0 || (op.backward && run.ops![name].backward === 0),
+      )
       .map(([name]) => name);
     expect(missing, 'ops without a shared case in test/cases (or never differentiated there)').toEqual([]);
   });
@@ -106,7 +114,10 @@ for (const { group, file, cases } of groups) {
     for (const c of cases) {
       it(c.name, () => {
         const r = run.cases.get(key(group, c.name));
-        if (!r) expect.fail(`Deno did not report this case (exit status ${run.status}); its output ends with:\n${run.output}`);
+        if (!r)
+          expect.fail(
+            `Deno did not report this case (exit status ${run.status}); its output ends with:\n${run.output}`,
+          );
         if (!r.ok) expect.fail(`on Deno (wgpu): ${r.error}`);
       });
     }
@@ -129,8 +140,12 @@ describe('Deno (wgpu) vs Node (Dawn): stylize', () => {
       worst = Math.max(worst, d);
       if (d) differing++;
     }
-    console.log(`stylize ${input.width}×${input.height}, plain and tiled with options: ${differing} of ${node.length} bytes differ between Deno and Node, by at most ${worst}`);
-    expect(worst, `bytes differ by up to ${worst} levels (${differing} bytes differ)`).toBeLessThanOrEqual(STYLIZE_LEVELS);
+    console.log(
+      `stylize ${input.width}×${input.height}, plain and tiled with options: ${differing} of ${node.length} bytes differ between Deno and Node, by at most ${worst}`,
+    );
+    expect(worst, `bytes differ by up to ${worst} levels (${differing} bytes differ)`).toBeLessThanOrEqual(
+      STYLIZE_LEVELS,
+    );
     // Alpha passes through unchanged on both; the net does change colour (the comparison is not of copies).
     const n = input.data.length;
     for (let i = 3; i < node.length; i += 4) expect(deno[i]).toBe(input.data[i % n]);

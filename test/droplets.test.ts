@@ -37,7 +37,12 @@ describe('measureDroplets', () => {
   it('keeps a blob exactly at the blob side and at the image border, refuses mismatched sizes', () => {
     const styled = image(31, 23, (x, y) => (x >= 31 - BLOB_SIDE && y >= 23 - BLOB_SIDE ? [0, 0, 0] : [90, 90, 90]));
     expect(measureDroplets(photo, styled).share).toBeCloseTo((BLOB_SIDE * BLOB_SIDE) / (31 * 23), 12);
-    expect(() => measureDroplets(photo, image(30, 23, () => [0, 0, 0]))).toThrow(/30×23 is not the photo's 31×23/);
+    expect(() =>
+      measureDroplets(
+        photo,
+        image(30, 23, () => [0, 0, 0]),
+      ),
+    ).toThrow(/30×23 is not the photo's 31×23/);
   });
 
   it('paints the droplets magenta in the overlay', () => {
@@ -52,15 +57,29 @@ describe('eval summary: where the net stands against Gatys', () => {
   const losses = (total: number) => ({ content: total, style: 0, tv: 0, total });
   const rows = (net: number, gatys: [number, number][]) => [
     { method: 'net' as const, losses: losses(net), droplets: 0.01, styleRatio: 0.5 },
-    ...gatys.map(([iterations, total]) => ({ method: 'gatys' as const, iterations, losses: losses(total), droplets: 0, styleRatio: 0.1 })),
+    ...gatys.map(([iterations, total]) => ({
+      method: 'gatys' as const,
+      iterations,
+      losses: losses(total),
+      droplets: 0,
+      styleRatio: 0.1,
+    })),
   ];
-  const g: [number, number][] = [[25, 100], [50, 60], [100, 40]];
+  const g: [number, number][] = [
+    [25, 100],
+    [50, 60],
+    [100, 40],
+  ];
 
   it('says worse than the fewest count, between two counts, or better than the most', () => {
-    expect(matchSentence(summarize(rows(120, g)))).toBe('the net is worse than Gatys after 25 iterations (the fewest measured): it matches fewer than 25');
+    expect(matchSentence(summarize(rows(120, g)))).toBe(
+      'the net is worse than Gatys after 25 iterations (the fewest measured): it matches fewer than 25',
+    );
     expect(matchSentence(summarize(rows(70, g)))).toBe('the net matches Gatys at between 25 and 50 iterations');
     expect(matchSentence(summarize(rows(60, g)))).toBe('the net matches Gatys at between 25 and 50 iterations');
-    expect(matchSentence(summarize(rows(30, g)))).toBe('the net is better than Gatys after 100 iterations (the most measured)');
+    expect(matchSentence(summarize(rows(30, g)))).toBe(
+      'the net is better than Gatys after 100 iterations (the most measured)',
+    );
     expect(matchSentence(summarize(rows(30, [])))).toBe('no Gatys iterations measured');
   });
 

@@ -123,9 +123,9 @@ describe('dispatch and errors', () => {
   it('rejects grids beyond the per-dimension limit', async () => {
     const e = await testEngine();
     const k: Kernel = { name: 'test.noop', code: '@compute @workgroup_size(1) fn main() {}' };
-    expect(() => e.dispatch({ kernel: k, buffers: [], workgroups: [e.limits.maxComputeWorkgroupsPerDimension + 1] })).toThrow(
-      /exceeds the limit/,
-    );
+    expect(() =>
+      e.dispatch({ kernel: k, buffers: [], workgroups: [e.limits.maxComputeWorkgroupsPerDimension + 1] }),
+    ).toThrow(/exceeds the limit/);
   });
 
   it('packParams lays out u32, i32, f32 in order and rejects non-u32 values', () => {
@@ -190,7 +190,9 @@ describe('profiling (timestamp queries)', () => {
     }
     const profile = await e.stopProfile();
     expect(profile.length).toBe(2100);
-    expect(profile.every((d) => d.label === profile[0].label && d.ms >= 0 && Number.isFinite(d.ms) && d.flops === 0)).toBe(true);
+    expect(
+      profile.every((d) => d.label === profile[0].label && d.ms >= 0 && Number.isFinite(d.ms) && d.flops === 0),
+    ).toBe(true);
     expect((await t.data())[0]).toBe(2100);
     await expect(e.stopProfile()).rejects.toThrow(GpuError);
     t.dispose();

@@ -17,7 +17,8 @@ import { buildCliIfStale, CLI, ROOT } from './helpers/cli.js';
 const SHARED_VGG19 = join(ROOT, '../shared/assets/vgg/vgg19_conv1_1-conv3_4.safetensors');
 const haveShared = existsSync(SHARED_VGG19);
 const which = haveShared ? 'shared VGG19' : 'random VGG19 weights';
-const CSV_HEADER = 'image,method,iterations,evaluations,seconds,content_loss,style_loss,tv_loss,total_loss,droplet_share,style_ratio';
+const CSV_HEADER =
+  'image,method,iterations,evaluations,seconds,content_loss,style_loss,tv_loss,total_loss,droplet_share,style_ratio';
 
 const work = mkdtempSync(join(tmpdir(), 'eval-test-'));
 let vgg = SHARED_VGG19;
@@ -29,7 +30,8 @@ function picture(width: number, height: number, seed: number): RgbaImage {
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       const o = (y * width + x) * 4;
-      for (let c = 0; c < 3; c++) data[o + c] = Math.round(127 + 100 * Math.sin(0.3 * x * (1 + a[c]) + 0.2 * y + 3 * a[c]));
+      for (let c = 0; c < 3; c++)
+        data[o + c] = Math.round(127 + 100 * Math.sin(0.3 * x * (1 + a[c]) + 0.2 * y + 3 * a[c]));
       data[o + 3] = 255;
     }
   }
@@ -77,7 +79,23 @@ describe(`eval and optimize commands (${which})`, () => {
   it(`eval writes a CSV with one row per photo and method, and contact sheets (${which})`, async () => {
     const out = join(work, 'eval-out');
     mkdirSync(out);
-    const r = cli(['eval', '--model', 'tiny.safetensors', '--style', 'style.png', '--data', 'photos', '--vgg', vgg, '--size', '20', '--gatys-iters', '2,1', '--out-dir', out]);
+    const r = cli([
+      'eval',
+      '--model',
+      'tiny.safetensors',
+      '--style',
+      'style.png',
+      '--data',
+      'photos',
+      '--vgg',
+      vgg,
+      '--size',
+      '20',
+      '--gatys-iters',
+      '2,1',
+      '--out-dir',
+      out,
+    ]);
     expect(r.status, r.stderr).toBe(0);
     const lines = readFileSync(join(out, 'eval.csv'), 'utf8').trimEnd().split('\n');
     expect(lines[0]).toBe(CSV_HEADER);
@@ -101,12 +119,19 @@ describe(`eval and optimize commands (${which})`, () => {
       expect(total).toBeCloseTo(content + 0.3 * style, -Math.log10(Math.abs(total)) + 4);
     }
     // Sheets: photo | net | net's droplets | gatys@1 | gatys@2 | style (24×12 scaled to the photo's height), 4-pixel gaps.
-    for (const [name, w, h] of [['a', 20, 15], ['b', 15, 20]] as const) {
+    for (const [name, w, h] of [
+      ['a', 20, 15],
+      ['b', 15, 20],
+    ] as const) {
       const sheet = await decodeImage(new Uint8Array(readFileSync(join(out, `${name}_eval.png`))), name);
       expect([sheet.width, sheet.height]).toEqual([5 * w + 2 * h + 5 * 4, h]);
     }
-    expect(r.stdout).toMatch(/mean total loss over 2 photos: net .*droplets \d+\.\d\d %, style\/photo \d+\.\d{3}.*gatys@1 .*gatys@2/);
-    expect(r.stdout).toMatch(/the net (is worse than Gatys after 1 iterations|matches Gatys at between 1 and 2 iterations|is better than Gatys after 2 iterations)/);
+    expect(r.stdout).toMatch(
+      /mean total loss over 2 photos: net .*droplets \d+\.\d\d %, style\/photo \d+\.\d{3}.*gatys@1 .*gatys@2/,
+    );
+    expect(r.stdout).toMatch(
+      /the net (is worse than Gatys after 1 iterations|matches Gatys at between 1 and 2 iterations|is better than Gatys after 2 iterations)/,
+    );
     // No temporary files left behind.
     expect(readdirSync(out).sort()).toEqual(['a_eval.png', 'b_eval.png', 'eval.csv']);
   });
@@ -114,24 +139,81 @@ describe(`eval and optimize commands (${which})`, () => {
   it(`eval --net-only measures the net alone with the shipped loss network when --vgg is not given`, async () => {
     const out = join(work, 'eval-net-only');
     mkdirSync(out);
-    const r = cli(['eval', '--model', 'tiny.safetensors', '--style', 'style.png', '--data', 'photos', '--size', '20', '--net-only', '--out-dir', out]);
+    const r = cli([
+      'eval',
+      '--model',
+      'tiny.safetensors',
+      '--style',
+      'style.png',
+      '--data',
+      'photos',
+      '--size',
+      '20',
+      '--net-only',
+      '--out-dir',
+      out,
+    ]);
     expect(r.status, r.stderr).toBe(0);
     const rows = readFileSync(join(out, 'eval.csv'), 'utf8').trimEnd().split('\n').slice(1);
     expect(rows.map((l) => l.split(',')[1])).toEqual(['net', 'net']);
     expect(r.stdout).toMatch(/no Gatys iterations measured/);
-    const both = cli(['eval', '--model', 'tiny.safetensors', '--style', 'style.png', '--data', 'photos', '--net-only', '--gatys-iters', '5']);
+    const both = cli([
+      'eval',
+      '--model',
+      'tiny.safetensors',
+      '--style',
+      'style.png',
+      '--data',
+      'photos',
+      '--net-only',
+      '--gatys-iters',
+      '5',
+    ]);
     expect(both.status).toBe(2);
     expect(errorLines(both.stderr)).toEqual([expect.stringMatching(/--net-only .*not both/)]);
   });
 
   it(`optimize writes an image of the requested size (${which})`, async () => {
-    const r = cli(['optimize', '--content', 'photos/a.png', '--style', 'style.png', '-o', 'opt.png', '--vgg', vgg, '--size', '24', '--iters', '3']);
+    const r = cli([
+      'optimize',
+      '--content',
+      'photos/a.png',
+      '--style',
+      'style.png',
+      '-o',
+      'opt.png',
+      '--vgg',
+      vgg,
+      '--size',
+      '24',
+      '--iters',
+      '3',
+    ]);
     expect(r.status, r.stderr).toBe(0);
     const img = await decodeImage(new Uint8Array(readFileSync(join(work, 'opt.png'))), 'opt.png');
     expect([img.width, img.height]).toEqual([24, 18]);
     expect(r.stderr).toMatch(/iter 1\/3 .*it\/s.*content .*style .*total/);
     expect(r.stderr).toMatch(/wrote opt\.png \(24×18/);
-    const adam = cli(['optimize', '-c', 'photos/b.png', '-s', 'style.png', '-o', 'opt-adam.jpg', '--vgg', vgg, '--size', '16', '--iters', '2', '--optimizer', 'adam', '--init', 'noise', '--quiet']);
+    const adam = cli([
+      'optimize',
+      '-c',
+      'photos/b.png',
+      '-s',
+      'style.png',
+      '-o',
+      'opt-adam.jpg',
+      '--vgg',
+      vgg,
+      '--size',
+      '16',
+      '--iters',
+      '2',
+      '--optimizer',
+      'adam',
+      '--init',
+      'noise',
+      '--quiet',
+    ]);
     expect(adam.status, adam.stderr).toBe(0);
     expect(errorLines(adam.stderr)).toEqual([]);
     const j = await decodeImage(new Uint8Array(readFileSync(join(work, 'opt-adam.jpg'))), 'opt-adam.jpg');
@@ -149,12 +231,44 @@ describe(`eval and optimize commands (${which})`, () => {
 
   const usage: [string, string[], RegExp][] = [
     ['optimize without --content', ['optimize', '--style', 'style.png', '-o', 'x.png'], /missing --content/],
-    ['optimize --iters 0', ['optimize', '--content', 'photos/a.png', '--style', 'style.png', '-o', 'x.png', '--iters', '0'], /--iters must be between 1/],
-    ['optimize to .gif', ['optimize', '--content', 'photos/a.png', '--style', 'style.png', '-o', 'x.gif'], /cannot tell the image format/],
-    ['optimize --init bogus', ['optimize', '--content', 'photos/a.png', '--style', 'style.png', '-o', 'x.png', '--init', 'grey'], /--init must be one of content, noise/],
-    ['optimize --history with adam', ['optimize', '--content', 'photos/a.png', '--style', 'style.png', '-o', 'x.png', '--optimizer', 'adam', '--history', '5'], /--history applies to --optimizer lbfgs/],
+    [
+      'optimize --iters 0',
+      ['optimize', '--content', 'photos/a.png', '--style', 'style.png', '-o', 'x.png', '--iters', '0'],
+      /--iters must be between 1/,
+    ],
+    [
+      'optimize to .gif',
+      ['optimize', '--content', 'photos/a.png', '--style', 'style.png', '-o', 'x.gif'],
+      /cannot tell the image format/,
+    ],
+    [
+      'optimize --init bogus',
+      ['optimize', '--content', 'photos/a.png', '--style', 'style.png', '-o', 'x.png', '--init', 'grey'],
+      /--init must be one of content, noise/,
+    ],
+    [
+      'optimize --history with adam',
+      [
+        'optimize',
+        '--content',
+        'photos/a.png',
+        '--style',
+        'style.png',
+        '-o',
+        'x.png',
+        '--optimizer',
+        'adam',
+        '--history',
+        '5',
+      ],
+      /--history applies to --optimizer lbfgs/,
+    ],
     ['eval without --data', ['eval', '--model', 'tiny.safetensors', '--style', 'style.png'], /missing --data/],
-    ['eval --gatys-iters 0', ['eval', '--model', 'tiny.safetensors', '--style', 'style.png', '--data', 'photos', '--gatys-iters', '10,0'], /--gatys-iters: '0'/],
+    [
+      'eval --gatys-iters 0',
+      ['eval', '--model', 'tiny.safetensors', '--style', 'style.png', '--data', 'photos', '--gatys-iters', '10,0'],
+      /--gatys-iters: '0'/,
+    ],
     ['eval unknown option', ['eval', '--modle', 'tiny.safetensors'], /unknown option --modle .*did you mean --model/],
   ];
   for (const [what, args, message] of usage) {
@@ -173,8 +287,20 @@ describe(`eval and optimize commands (${which})`, () => {
     const r = cli(['stylize', '--model', 'tiny.safetensors', 'photos/a.png', '-o', 's0.png', '--strength', '0']);
     expect(r.status, r.stderr).toBe(0);
     const original = await decodeImage(new Uint8Array(readFileSync(join(work, 'photos', 'a.png'))), 'a.png');
-    expect(Array.from((await decodeImage(new Uint8Array(readFileSync(join(work, 's0.png'))), 's0.png')).data)).toEqual(Array.from(original.data));
-    const p = cli(['stylize', '--model', 'tiny.safetensors', 'photos/a.png', '-o', 'pc.png', '--preserve-colors', '--strength', '0.8']);
+    expect(Array.from((await decodeImage(new Uint8Array(readFileSync(join(work, 's0.png'))), 's0.png')).data)).toEqual(
+      Array.from(original.data),
+    );
+    const p = cli([
+      'stylize',
+      '--model',
+      'tiny.safetensors',
+      'photos/a.png',
+      '-o',
+      'pc.png',
+      '--preserve-colors',
+      '--strength',
+      '0.8',
+    ]);
     expect(p.status, p.stderr).toBe(0);
     expect(existsSync(join(work, 'pc.png'))).toBe(true);
     const bad = cli(['stylize', '--model', 'tiny.safetensors', 'photos/a.png', '-o', 'bad.png', '--strength', '2']);
@@ -186,7 +312,9 @@ describe(`eval and optimize commands (${which})`, () => {
   it('a missing photo or data folder is a failure: exit 1, no output file', () => {
     const r = cli(['optimize', '--content', 'nope.png', '--style', 'style.png', '-o', 'x.png', '--vgg', vgg]);
     expect(r.status).toBe(1);
-    expect(errorLines(r.stderr)).toEqual([expect.stringMatching(/^error: cannot read content image nope\.png: no such file/)]);
+    expect(errorLines(r.stderr)).toEqual([
+      expect.stringMatching(/^error: cannot read content image nope\.png: no such file/),
+    ]);
     expect(existsSync(join(work, 'x.png'))).toBe(false);
     const e = cli(['eval', '--model', 'tiny.safetensors', '--style', 'style.png', '--data', 'nowhere', '--vgg', vgg]);
     expect(e.status).toBe(1);

@@ -1,6 +1,17 @@
 // src/cli/files.ts on its own (the CLI cases are in cli-hardening.test.ts): what a replaced file keeps,
 // what is refused, and that every error names the file.
-import { chmodSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,7 +47,9 @@ describe('writeOutputFile', () => {
   });
 
   it('a missing directory is one line naming the file, not ENOENT', () => {
-    expect(() => writeOutputFile(join(dir, 'missing', 'x.png'), 'x')).toThrow(/^cannot write .*missing\/x\.png: no such file or directory$/);
+    expect(() => writeOutputFile(join(dir, 'missing', 'x.png'), 'x')).toThrow(
+      /^cannot write .*missing\/x\.png: no such file or directory$/,
+    );
   });
 });
 
@@ -47,9 +60,12 @@ describe('inputs', () => {
     linkSync(input, join(dir, 'hard.png'));
     symlinkSync('in.png', join(dir, 'soft.png'));
     const set = new InputSet([input]);
-    for (const p of ['hard.png', 'soft.png', '../' + dir.split('/').pop() + '/in.png']) expect(set.inputAt(join(dir, p)), p).toBe(input);
+    for (const p of ['hard.png', 'soft.png', '../' + dir.split('/').pop() + '/in.png'])
+      expect(set.inputAt(join(dir, p)), p).toBe(input);
     expect(set.inputAt(join(dir, 'other.png'))).toBeNull();
-    expect(() => set.refuse(join(dir, 'hard.png'), 'choose another')).toThrow(/^refusing to overwrite the input .*in\.png with the output .*hard\.png; choose another$/);
+    expect(() => set.refuse(join(dir, 'hard.png'), 'choose another')).toThrow(
+      /^refusing to overwrite the input .*in\.png with the output .*hard\.png; choose another$/,
+    );
   });
 
   it('isInside: below a folder or not (a sibling with a common prefix is not)', () => {
@@ -61,10 +77,14 @@ describe('inputs', () => {
   });
 
   it('reading: a missing file, a directory; requireDirectory: missing vs not a directory', () => {
-    expect(() => readInputFile(join(dir, 'nope.png'), 'style image')).toThrow(/^cannot read style image .*nope\.png: no such file$/);
+    expect(() => readInputFile(join(dir, 'nope.png'), 'style image')).toThrow(
+      /^cannot read style image .*nope\.png: no such file$/,
+    );
     expect(() => readInputFile(dir, 'model')).toThrow(/: it is a directory$/);
     expect(() => requireDirectory(join(dir, 'nowhere'), '--data')).toThrow(/^--data .*nowhere does not exist$/);
     writeFileSync(join(dir, 'plain'), 'x');
-    expect(() => requireDirectory(join(dir, 'plain'), 'output directory')).toThrow(/^output directory .*plain is not a directory$/);
+    expect(() => requireDirectory(join(dir, 'plain'), 'output directory')).toThrow(
+      /^output directory .*plain is not a directory$/,
+    );
   });
 });

@@ -20,7 +20,9 @@ import { toGpu } from './helpers/tensors.js';
 const dir = process.env.FULLSIZE_TRAIN_STEP ?? '';
 const present = dir !== '' && existsSync(join(dir, 'step.safetensors'));
 if (!present) {
-  console.log('fullsize-train-step: skipped (set FULLSIZE_TRAIN_STEP to a folder made by scripts/golden/fullsize_train_step.py)');
+  console.log(
+    'fullsize-train-step: skipped (set FULLSIZE_TRAIN_STEP to a folder made by scripts/golden/fullsize_train_step.py)',
+  );
 }
 
 /** Losses: float32 sums over ~10â¶ terms against float64. */
@@ -37,9 +39,18 @@ describe.skipIf(!present)('full-size training step vs PyTorch float64 (batch 4 Ã
     const engine = await testEngine();
     const ref = JSON.parse(readFileSync(join(dir, 'step.json'), 'utf8'));
     const { tensors } = readSafetensors(new Uint8Array(readFileSync(join(dir, 'step.safetensors'))));
-    const vggFile = readSafetensors(new Uint8Array(readFileSync(new URL('../models/loss-network/vgg19_conv1_1-conv3_4.safetensors', import.meta.url))));
+    const vggFile = readSafetensors(
+      new Uint8Array(
+        readFileSync(new URL('../models/loss-network/vgg19_conv1_1-conv3_4.safetensors', import.meta.url)),
+      ),
+    );
     const layers = [...new Set([...ref.styleLayers, ref.contentLayer])] as string[];
-    const vgg = Vgg.fromTensors(engine, vggFile.tensors, { architecture: 'vgg19', input: 'caffe', layers, source: 'vgg19' });
+    const vgg = Vgg.fromTensors(engine, vggFile.tensors, {
+      architecture: 'vgg19',
+      input: 'caffe',
+      layers,
+      source: 'vgg19',
+    });
     const weights = new Map([...tensors].filter(([k]) => k.startsWith('weight/')).map(([k, v]) => [k.slice(7), v]));
     const net = TransformNet.fromTensors(engine, { widthMultiplier: 1 }, weights);
     const get = (name: string) => cpuTensor(tensors.get(name)!.shape, Float64Array.from(tensors.get(name)!.data));
@@ -75,8 +86,16 @@ describe.skipIf(!present)('full-size training step vs PyTorch float64 (batch 4 Ã
           let worst = 0;
           for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i] - expected.data[i]));
           const scale = dead ? netMax : maxAbsOf(expected);
-          report.push(`d/d${name}: worst ${(worst / scale).toExponential(2)} of ${dead ? 'the net scale' : 'its max'} ${scale.toExponential(2)}`);
-          expectNear(got, expected, dead ? DEAD_GRAD_TOL : GRAD_TOL, `d/d${name}${dead ? ' (zero in exact arithmetic)' : ''}`, scale);
+          report.push(
+            `d/d${name}: worst ${(worst / scale).toExponential(2)} of ${dead ? 'the net scale' : 'its max'} ${scale.toExponential(2)}`,
+          );
+          expectNear(
+            got,
+            expected,
+            dead ? DEAD_GRAD_TOL : GRAD_TOL,
+            `d/d${name}${dead ? ' (zero in exact arithmetic)' : ''}`,
+            scale,
+          );
         }
       });
     } finally {

@@ -6,7 +6,13 @@ import { describe, expect, it } from 'vitest';
 import type { Engine } from '../src/engine/engine.js';
 import { Tensor } from '../src/engine/tensor.js';
 import { defaultLossConfig, StyleLoss } from '../src/models/losses.js';
-import { evaluateLosses, lbfgsMaxEvaluations, noiseImage, optimizeImage, type GatysProgress } from '../src/models/gatys.js';
+import {
+  evaluateLosses,
+  lbfgsMaxEvaluations,
+  noiseImage,
+  optimizeImage,
+  type GatysProgress,
+} from '../src/models/gatys.js';
 import { Vgg } from '../src/models/vgg.js';
 import { testEngine } from './helpers/gpu.js';
 
@@ -23,7 +29,8 @@ const REQUIRED_DROP = haveShared ? 0.7 : 0.95;
 
 function image(engine: Engine, f: (c: number, y: number, x: number) => number): Tensor {
   const data = new Float32Array(3 * S * S);
-  for (let c = 0; c < 3; c++) for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) data[(c * S + y) * S + x] = f(c, y, x);
+  for (let c = 0; c < 3; c++)
+    for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) data[(c * S + y) * S + x] = f(c, y, x);
   return Tensor.fromData(engine, [1, 3, S, S], data);
 }
 
@@ -35,7 +42,9 @@ async function setup(engine: Engine) {
     ? Vgg.fromSafetensors(engine, new Uint8Array(readFileSync(SHARED_VGG19)), { layers, source: SHARED_VGG19 })
     : Vgg.random(engine, { architecture: 'vgg19', input: 'caffe', layers, seed: 1 });
   const content = engine.keep(image(engine, (c, y, x) => 128 + 90 * Math.sin(0.25 * x + 0.9 * c) * Math.cos(0.2 * y)));
-  const style = engine.keep(image(engine, (c, y, x) => (Math.floor((x + y) / 3) % 2 === 0 ? [240, 180, 30][c] : [20, 60, 200][c])));
+  const style = engine.keep(
+    image(engine, (c, y, x) => (Math.floor((x + y) / 3) % 2 === 0 ? [240, 180, 30][c] : [20, 60, 200][c])),
+  );
   const loss = StyleLoss.create(vgg, style, config);
   return {
     content,
@@ -75,13 +84,16 @@ describe(`Gatys optimisation at ${S}² (${which})`, () => {
         // Starting from the content: the content loss is 0, the style loss all there is.
         expect(start.content).toBe(0);
         expect(start.style).toBeGreaterThan(0);
-        expect(r.losses.total, `${optimizer}: ${JSON.stringify(start)} → ${JSON.stringify(r.losses)}`).toBeLessThan(REQUIRED_DROP * start.total);
+        expect(r.losses.total, `${optimizer}: ${JSON.stringify(start)} → ${JSON.stringify(r.losses)}`).toBeLessThan(
+          REQUIRED_DROP * start.total,
+        );
         expect(progress.length).toBe(r.iterations);
         expect(progress.map((p) => p.iteration)).toEqual(Array.from({ length: r.iterations }, (_, i) => i + 1));
         expect(snaps).toEqual([2, iterations]);
         if (optimizer === 'lbfgs') {
           // The line search accepts no increase; the budget lets every iteration run.
-          for (let i = 1; i < progress.length; i++) expect(progress[i].losses.total).toBeLessThanOrEqual(progress[i - 1].losses.total);
+          for (let i = 1; i < progress.length; i++)
+            expect(progress[i].losses.total).toBeLessThanOrEqual(progress[i - 1].losses.total);
           expect(r.iterations).toBe(iterations);
           expect(r.evaluations).toBeLessThanOrEqual(lbfgsMaxEvaluations(iterations) + 1);
           // The objective is taken at the clamped image, so clamping the result changes nothing: the losses

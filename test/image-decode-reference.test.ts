@@ -22,7 +22,10 @@ interface FixtureCase {
   note: string;
 }
 
-const manifest = JSON.parse(readFileSync(join(DIR, 'manifest.json'), 'utf8')) as { made_by: string; cases: FixtureCase[] };
+const manifest = JSON.parse(readFileSync(join(DIR, 'manifest.json'), 'utf8')) as {
+  made_by: string;
+  cases: FixtureCase[];
+};
 const bytes = (name: string) => new Uint8Array(readFileSync(join(DIR, name)));
 
 /** Largest absolute difference and how many samples differ. */
@@ -57,7 +60,9 @@ const SRGB_TOLERANCE: Record<string, number> = { 'cmyk.jpg': 9 };
 describe(`decoding matches PIL (${manifest.made_by})`, () => {
   it('has the cases the issue asks for: 4:2:0, progressive, Display P3-tagged, CMYK', () => {
     const files = manifest.cases.map((c) => c.file);
-    expect(files).toEqual(expect.arrayContaining(['baseline-420.jpg', 'progressive-420.jpg', 'display-p3.jpg', 'cmyk.jpg']));
+    expect(files).toEqual(
+      expect.arrayContaining(['baseline-420.jpg', 'progressive-420.jpg', 'display-p3.jpg', 'cmyk.jpg']),
+    );
     for (const c of manifest.cases) expect(readFileSync(join(DIR, c.file)).length, c.file).toBeLessThan(4096);
   });
 

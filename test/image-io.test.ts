@@ -50,7 +50,8 @@ async function expectImageError(bytes: Uint8Array, name: string, message: RegExp
 /** Mean absolute difference over the colour channels. */
 function meanColourError(a: RgbaImage, b: RgbaImage): number {
   let err = 0;
-  for (let p = 0; p < a.width * a.height; p++) for (let c = 0; c < 3; c++) err += Math.abs(a.data[p * 4 + c] - b.data[p * 4 + c]);
+  for (let p = 0; p < a.width * a.height; p++)
+    for (let c = 0; c < 3; c++) err += Math.abs(a.data[p * 4 + c] - b.data[p * 4 + c]);
   return err / (a.width * a.height * 3);
 }
 
@@ -98,7 +99,11 @@ describe('decodeImage / encodeImage', () => {
       expect(await sniffFormat(bytes)).toBe(format === 'webp' ? 'webp' : 'heif');
       const back = await decodeImage(bytes, `a.${format}`);
       expect([back.width, back.height]).toEqual([41, 27]);
-      for (const x of [2, 15, 30]) expect(Math.abs(back.data[(5 * 41 + x) * 4 + 3] - img.data[(5 * 41 + x) * 4 + 3]), `${format} alpha at x ${x}`).toBeLessThanOrEqual(2);
+      for (const x of [2, 15, 30])
+        expect(
+          Math.abs(back.data[(5 * 41 + x) * 4 + 3] - img.data[(5 * 41 + x) * 4 + 3]),
+          `${format} alpha at x ${x}`,
+        ).toBeLessThanOrEqual(2);
       // Compare where the picture is opaque (hidden colours under alpha 0 are the encoder's business).
       let err = 0;
       let n = 0;
@@ -124,8 +129,13 @@ describe('decodeImage / encodeImage', () => {
     const h = await decodeImageFile(heif, 'a.heic');
     expect([h.width, h.height, h.source.format]).toEqual([19, 11, 'heif']);
     expect(meanColourError(h, img)).toBeLessThan(4);
-    const frame = (v: number) => sharp({ create: { width: 6, height: 4, channels: 4, background: { r: v, g: 10, b: 20, alpha: 1 } } }).png().toBuffer();
-    const gif = await sharp([await frame(200), await frame(40)], { join: { animated: true } }).gif().toBuffer();
+    const frame = (v: number) =>
+      sharp({ create: { width: 6, height: 4, channels: 4, background: { r: v, g: 10, b: 20, alpha: 1 } } })
+        .png()
+        .toBuffer();
+    const gif = await sharp([await frame(200), await frame(40)], { join: { animated: true } })
+      .gif()
+      .toBuffer();
     const g = await decodeImageFile(gif, 'anim.gif');
     expect([g.width, g.height]).toEqual([6, 4]);
     expect(g.data[0]).toBeGreaterThan(150);
@@ -137,7 +147,9 @@ describe('decodeImage / encodeImage', () => {
     const png16 = await raw(img).toColourspace('rgb16').png().toBuffer();
     expect((await sharp(png16).metadata()).depth).toBe('ushort');
     expect(Buffer.from((await decodeImage(png16, 'a16.png')).data).equals(Buffer.from(img.data))).toBe(true);
-    const grey = await sharp(Buffer.from([0, 50, 100, 150, 200, 250]), { raw: { width: 3, height: 2, channels: 1 } }).png().toBuffer();
+    const grey = await sharp(Buffer.from([0, 50, 100, 150, 200, 250]), { raw: { width: 3, height: 2, channels: 1 } })
+      .png()
+      .toBuffer();
     expect(Array.from((await decodeImage(grey, 'grey.png')).data.subarray(4, 8))).toEqual([50, 50, 50, 255]);
   });
 
@@ -186,12 +198,21 @@ describe('decodeImage rejects unreadable files with one clear line', () => {
   });
 
   it('empty file', () => expectImageError(new Uint8Array(0), 'photo.jpg', /empty/));
-  it('text file', () => expectImageError(new TextEncoder().encode('hello, world'), 'photo.jpg', /not an image file \(PNG, JPEG, WebP, AVIF, HEIC, TIFF or GIF\)$/));
+  it('text file', () =>
+    expectImageError(
+      new TextEncoder().encode('hello, world'),
+      'photo.jpg',
+      /not an image file \(PNG, JPEG, WebP, AVIF, HEIC, TIFF or GIF\)$/,
+    ));
   it('truncated PNG', () => expectImageError(png.subarray(0, png.length - 30), 'cut.png', /truncated or corrupt PNG/));
-  it('PNG cut inside the header chunk', () => expectImageError(png.subarray(0, 16), 'cut.png', /truncated or corrupt PNG$/));
-  it('truncated JPEG', () => expectImageError(jpg.subarray(0, Math.floor(jpg.length / 2)), 'cut.jpg', /truncated or corrupt JPEG/));
-  it('truncated WebP', () => expectImageError(webp.subarray(0, Math.floor(webp.length / 2)), 'cut.webp', /truncated or corrupt WebP/));
-  it('a GIF header and nothing else', () => expectImageError(new TextEncoder().encode('GIF89a.....'), 'anim.gif', /truncated or corrupt GIF/));
+  it('PNG cut inside the header chunk', () =>
+    expectImageError(png.subarray(0, 16), 'cut.png', /truncated or corrupt PNG$/));
+  it('truncated JPEG', () =>
+    expectImageError(jpg.subarray(0, Math.floor(jpg.length / 2)), 'cut.jpg', /truncated or corrupt JPEG/));
+  it('truncated WebP', () =>
+    expectImageError(webp.subarray(0, Math.floor(webp.length / 2)), 'cut.webp', /truncated or corrupt WebP/));
+  it('a GIF header and nothing else', () =>
+    expectImageError(new TextEncoder().encode('GIF89a.....'), 'anim.gif', /truncated or corrupt GIF/));
 
   it('PNG whose header claims 400 megapixels (refused before decoding)', async () => {
     const huge = png.slice();
@@ -205,7 +226,11 @@ describe('decodeImage rejects unreadable files with one clear line', () => {
     const huge = jpg.slice();
     // SOF0 marker: FF C0, length (2), precision (1), height (2), width (2).
     let sof = -1;
-    for (let i = 2; i < huge.length - 1; i++) if (huge[i] === 0xff && huge[i + 1] === 0xc0) { sof = i; break; }
+    for (let i = 2; i < huge.length - 1; i++)
+      if (huge[i] === 0xff && huge[i + 1] === 0xc0) {
+        sof = i;
+        break;
+      }
     expect(sof).toBeGreaterThan(0);
     const dv = new DataView(huge.buffer);
     dv.setUint16(sof + 5, 20000);
@@ -216,7 +241,11 @@ describe('decodeImage rejects unreadable files with one clear line', () => {
 
 describe('EXIF orientation', () => {
   // 3×2 pixels numbered 0..5 in the red channel, written losslessly with each orientation tag.
-  const numbered: RgbaImage = { width: 3, height: 2, data: Uint8Array.from([0, 1, 2, 3, 4, 5].flatMap((v) => [v * 40, 0, 0, 255])) };
+  const numbered: RgbaImage = {
+    width: 3,
+    height: 2,
+    data: Uint8Array.from([0, 1, 2, 3, 4, 5].flatMap((v) => [v * 40, 0, 0, 255])),
+  };
   const red = (im: RgbaImage) => Array.from({ length: im.width * im.height }, (_, p) => im.data[p * 4] / 40);
   const expected: Record<number, number[]> = {
     1: [0, 1, 2, 3, 4, 5],
@@ -254,7 +283,8 @@ describe('EXIF orientation', () => {
 
 describe('--keep-metadata', () => {
   it("carries the photo's EXIF and XMP over, with the orientation reset (the pixels are upright)", async () => {
-    const xmp = '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description xmlns:dc="http://purl.org/dc/elements/1.1/" dc:format="image/jpeg"/></rdf:RDF></x:xmpmeta>';
+    const xmp =
+      '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description xmlns:dc="http://purl.org/dc/elements/1.1/" dc:format="image/jpeg"/></rdf:RDF></x:xmpmeta>';
     const photo = await raw(gradient(12, 8))
       .withExif({ IFD0: { Copyright: 'Jane Doe', Artist: 'Jane' } })
       .withMetadata({ orientation: 6 })
@@ -306,12 +336,21 @@ describe('resizeRgba (libvips)', () => {
   it('keeps a constant image constant, shrinking and enlarging', async () => {
     const flat = gradient(30, 20);
     for (let p = 0; p < 30 * 20; p++) flat.data.set([77, 130, 9], p * 4);
-    for (const [w, h] of [[10, 7], [3, 2], [97, 61]]) expect((await resizeRgba(flat, w, h)).data.every((v, i) => v === [77, 130, 9, 255][i % 4]), `${w}×${h}`).toBe(true);
+    for (const [w, h] of [
+      [10, 7],
+      [3, 2],
+      [97, 61],
+    ])
+      expect(
+        (await resizeRgba(flat, w, h)).data.every((v, i) => v === [77, 130, 9, 255][i % 4]),
+        `${w}×${h}`,
+      ).toBe(true);
   });
 
   it('averages when halving: a 1-pixel checkerboard becomes flat grey (no aliasing)', async () => {
     const data = new Uint8Array(32 * 32 * 4);
-    for (let p = 0; p < 32 * 32; p++) data.fill(((p % 32) + Math.floor(p / 32)) % 2 ? 200 : 0, p * 4, p * 4 + 3), (data[p * 4 + 3] = 255);
+    for (let p = 0; p < 32 * 32; p++)
+      data.fill(((p % 32) + Math.floor(p / 32)) % 2 ? 200 : 0, p * 4, p * 4 + 3), (data[p * 4 + 3] = 255);
     const out = await resizeRgba({ width: 32, height: 32, data }, 16, 16);
     // Point sampling would give 0 or 200; Lanczos-3's lobes leave a few levels of ripple near the edges.
     let sum = 0;

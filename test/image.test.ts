@@ -110,8 +110,12 @@ describe('rgbaToTensor / tensorToRgba', () => {
     await e.scopeAsync(async () => {
       expect(() => rgbaToTensor(e, new Uint8Array(7 * 5 * 4 - 1), 7, 5)).toThrow(/139 bytes for a 7×5/);
       const batch = Tensor.zeros(e, [2, 3, 5, 7]);
-      expect(() => rgbaToTensor(e, new Uint8Array(5 * 7 * 4), 5, 7, {}, { tensor: batch, index: 0 })).toThrow(/\[2, 3, 5, 7\] is not \[N, 3, 7, 5\]/);
-      expect(() => rgbaToTensor(e, new Uint8Array(7 * 5 * 4), 7, 5, {}, { tensor: batch, index: 2 })).toThrow(/index 2 outside a batch of 2/);
+      expect(() => rgbaToTensor(e, new Uint8Array(5 * 7 * 4), 5, 7, {}, { tensor: batch, index: 0 })).toThrow(
+        /\[2, 3, 5, 7\] is not \[N, 3, 7, 5\]/,
+      );
+      expect(() => rgbaToTensor(e, new Uint8Array(7 * 5 * 4), 7, 5, {}, { tensor: batch, index: 2 })).toThrow(
+        /index 2 outside a batch of 2/,
+      );
       await expect(tensorToRgba(Tensor.zeros(e, [1, 4, 2, 2]))).rejects.toThrow(/not \[N, 3, H, W\]/);
       expect(() => rgbaToTensor(e, new Uint8Array(4), 1, 1, { std: [1, 0, 1] })).toThrow(/must be positive/);
     });

@@ -8,7 +8,11 @@ const SRC = resolve(__dirname, '..', 'src');
 
 function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') && !e.name.endsWith('.d.ts') ? [join(dir, e.name)] : [],
+    e.isDirectory()
+      ? sources(join(dir, e.name))
+      : e.name.endsWith('.ts') && !e.name.endsWith('.d.ts')
+        ? [join(dir, e.name)]
+        : [],
   );
 }
 
@@ -20,7 +24,11 @@ function runtimeImports(file: string): string[] {
   for (const m of text.matchAll(statement)) {
     if (m[2]) continue;
     // `import { type A, type B } from` imports nothing at run time either.
-    const names = m[3].replace(/^\{|\}$/g, '').split(',').map((n) => n.trim()).filter(Boolean);
+    const names = m[3]
+      .replace(/^\{|\}$/g, '')
+      .split(',')
+      .map((n) => n.trim())
+      .filter(Boolean);
     if (m[3].startsWith('{') && names.every((n) => n.startsWith('type '))) continue;
     const spec = m[4];
     if (!spec.endsWith('.js')) continue; // .wgsl text and the like

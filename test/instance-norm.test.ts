@@ -106,7 +106,9 @@ describe('instanceNorm shape errors', () => {
       expect(() => apply(instanceNorm, [x3, null, null], { eps: 1e-5 })).toThrow(/instanceNorm.*\[2, 3, 4\]/);
       const x = Tensor.zeros(e, [2, 3, 4, 4]);
       const gamma4 = Tensor.zeros(e, [4]);
-      expect(() => apply(instanceNorm, [x, gamma4, null], { eps: 1e-5 })).toThrow(/instanceNorm: gamma must be \[3\].*\[4\]/);
+      expect(() => apply(instanceNorm, [x, gamma4, null], { eps: 1e-5 })).toThrow(
+        /instanceNorm: gamma must be \[3\].*\[4\]/,
+      );
       expect(() => apply(instanceNorm, [x, null, gamma4], { eps: 1e-5 })).toThrow(/instanceNorm: beta must be \[3\]/);
     });
   });

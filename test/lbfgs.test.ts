@@ -22,7 +22,12 @@ describe('vector reductions', () => {
 });
 
 /** A closure for LBFGS that evaluates f and its gradient on the CPU (float64) at the tensor's value. */
-function cpuClosure(e: Engine, x: Tensor, f: (v: Float64Array) => { loss: number; grad: Float64Array }, counter: { n: number }) {
+function cpuClosure(
+  e: Engine,
+  x: Tensor,
+  f: (v: Float64Array) => { loss: number; grad: Float64Array },
+  counter: { n: number },
+) {
   return async () => {
     const v = Float64Array.from(await x.data());
     const r = f(v);

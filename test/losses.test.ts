@@ -22,7 +22,9 @@ function sumErrorBound(n: number, sumAbsTerms: number): number {
 }
 
 function expectScalarWithin(got: number, expected: number, bound: number, what: string): void {
-  expect(Math.abs(got - expected), `${what}: got ${got}, expected ${expected}, bound ${bound}`).toBeLessThanOrEqual(bound);
+  expect(Math.abs(got - expected), `${what}: got ${got}, expected ${expected}, bound ${bound}`).toBeLessThanOrEqual(
+    bound,
+  );
 }
 
 /** d/dx of tvLoss(x) · upstream, in float64 (for shapes too big for finite differences). */
@@ -76,7 +78,9 @@ describe('sumAll / meanAll / mseLoss / tvLoss vs float64 reference and finite di
   it('rejects mismatched shapes and non-NCHW inputs', async () => {
     const e = await testEngine();
     e.scope(() => {
-      expect(() => apply(mseLoss, [Tensor.zeros(e, [2, 3]), Tensor.zeros(e, [3, 2])], {})).toThrow(/mseLoss.*\[2, 3\].*\[3, 2\]/);
+      expect(() => apply(mseLoss, [Tensor.zeros(e, [2, 3]), Tensor.zeros(e, [3, 2])], {})).toThrow(
+        /mseLoss.*\[2, 3\].*\[3, 2\]/,
+      );
       expect(() => apply(tvLoss, [Tensor.zeros(e, [3, 4, 5])], {})).toThrow(/tvLoss.*\[3, 4, 5\]/);
     });
   });
@@ -147,7 +151,12 @@ describe('big reductions: several passes, float32 error within the stated bound,
       const loss = apply(tvLoss, [gx], {});
       expectScalarWithin(await loss.item(), expected.data[0], sumErrorBound(x.data.length, sumAbsTerms), 'tvLoss');
       backward(loss, Tensor.fromData(e, [1], [upstream]));
-      expectClose(await toCpu(gx.grad!), expectedGrad, { atol: 1e-6 * maxAbs(expectedGrad), rtol: 1e-5 }, 'tvLoss d/dx');
+      expectClose(
+        await toCpu(gx.grad!),
+        expectedGrad,
+        { atol: 1e-6 * maxAbs(expectedGrad), rtol: 1e-5 },
+        'tvLoss d/dx',
+      );
     });
   });
 });

@@ -8,7 +8,12 @@ import { describe, expect, it } from 'vitest';
 import { apply, backward } from '../src/autograd/tape.js';
 import { decodeImage } from '../src/cli/image-io.js';
 import { resolveStyle } from '../src/cli/package-files.js';
-import { ml5CheckpointTensors, ml5ToModelFile, parseMl5Manifest, type Ml5Manifest } from '../src/models/ml5-checkpoint.js';
+import {
+  ml5CheckpointTensors,
+  ml5ToModelFile,
+  parseMl5Manifest,
+  type Ml5Manifest,
+} from '../src/models/ml5-checkpoint.js';
 import { loadTransformNet } from '../src/models/model-file.js';
 import { ModelFileError } from '../src/models/safetensors.js';
 import { stylizeRgba } from '../src/models/stylize.js';
@@ -103,8 +108,19 @@ describe('ml5-lengstrom TransformNet vs PyTorch (width 0.125, imported from ml5 
     const bytes = await ml5ToModelFile(manifest, reader(files), { style: 'tiny', source: 'test fixture' });
     const { net, metadata } = await loadTransformNet(engine, bytes, 'tiny.safetensors');
     try {
-      expect(metadata.architecture).toMatchObject({ name: 'ml5-lengstrom', padding: 'tf-same-zeros', upsampling: 'transposed-conv-x2', convBias: false, outputNorm: true, instanceNormEps: 1e-3 });
-      expect(metadata).toMatchObject({ style: 'tiny', source: 'test fixture', licence: 'ml5.js weights, MIT; training code research use' });
+      expect(metadata.architecture).toMatchObject({
+        name: 'ml5-lengstrom',
+        padding: 'tf-same-zeros',
+        upsampling: 'transposed-conv-x2',
+        convBias: false,
+        outputNorm: true,
+        instanceNormEps: 1e-3,
+      });
+      expect(metadata).toMatchObject({
+        style: 'tiny',
+        source: 'test fixture',
+        licence: 'ml5.js weights, MIT; training code research use',
+      });
       await engine.scopeAsync(async () => {
         const out = net.forward(toGpu(engine, golden(FILE, index.small.input))!);
         expectNear(await out.data(), golden(FILE, index.small.output), NET_TOL, 'ml5 small net output (model file)');
@@ -120,14 +136,22 @@ describe('ml5-lengstrom TransformNet vs PyTorch (width 0.125, imported from ml5 
     const { widthMultiplier, tensors } = await ml5CheckpointTensors(manifest, reader(files), 'small');
     const net = TransformNet.fromTensors(engine, { widthMultiplier, architecture: 'ml5-lengstrom' }, tensors);
     try {
-      for (const [h, w] of [[1, 1], [5, 7], [6, 13], [18, 30]]) {
+      for (const [h, w] of [
+        [1, 1],
+        [5, 7],
+        [6, 13],
+        [18, 30],
+      ]) {
         await engine.scopeAsync(async () => {
           const x = cpuTensor([1, 3, h, w]);
           for (let i = 0; i < x.data.length; i++) x.data[i] = (i * 37) % 256;
           const out = net.forward(toGpu(engine, x)!);
           expect(out.shape).toEqual([1, 3, h, w]);
           const data = await out.data();
-          expect(data.every((v) => Number.isFinite(v) && v > -23 && v < 278), `${h}×${w} finite, in the tanh range`).toBe(true);
+          expect(
+            data.every((v) => Number.isFinite(v) && v > -23 && v < 278),
+            `${h}×${w} finite, in the tanh range`,
+          ).toBe(true);
         });
       }
     } finally {
@@ -145,7 +169,9 @@ describe('ml5-lengstrom through the tiled stylize', () => {
     try {
       const width = 70;
       const height = 45;
-      const data = new Uint8Array(width * height * 4).map((_, i) => (i % 4 === 3 ? 255 : Math.round(127 + 100 * Math.sin(i / 37))));
+      const data = new Uint8Array(width * height * 4).map((_, i) =>
+        i % 4 === 3 ? 255 : Math.round(127 + 100 * Math.sin(i / 37)),
+      );
       const whole = await stylizeRgba(net, { width, height, data }, { tile: 128 });
       const tiled = await stylizeRgba(net, { width, height, data }, { tile: 32 });
       expect([tiled.width, tiled.height]).toEqual([width, height]);
@@ -153,7 +179,8 @@ describe('ml5-lengstrom through the tiled stylize', () => {
       // Tiles this small see much less context than the whole image (their own instance-norm statistics), so
       // they are not compared with the untiled result (the same holds for our own net; stylize.test.ts checks
       // the blending itself); both must have changed the picture.
-      const changed = (out: Uint8Array) => out.reduce((n, v, i) => n + (i % 4 !== 3 && Math.abs(v - data[i]) > 10 ? 1 : 0), 0);
+      const changed = (out: Uint8Array) =>
+        out.reduce((n, v, i) => n + (i % 4 !== 3 && Math.abs(v - data[i]) > 10 ? 1 : 0), 0);
       expect(changed(tiled.data)).toBeGreaterThan(width * height);
       expect(changed(whole.data)).toBeGreaterThan(width * height);
     } finally {
@@ -167,13 +194,19 @@ describe('ml5 checkpoint folders: bad input names the problem', () => {
     const { manifest, files } = smallFolder();
     const fewer = new Map(manifest);
     fewer.delete('Variable_47');
-    await expect(ml5CheckpointTensors(fewer, reader(files), 'f')).rejects.toThrow(/f: unknown checkpoint layout \(47 variables\)/);
+    await expect(ml5CheckpointTensors(fewer, reader(files), 'f')).rejects.toThrow(
+      /f: unknown checkpoint layout \(47 variables\)/,
+    );
     const misshapen = new Map(manifest);
     misshapen.set('Variable_3', { filename: 'Variable_3', shape: [3, 3, 8, 4] });
-    await expect(ml5CheckpointTensors(misshapen, reader(files), 'f')).rejects.toThrow(/unknown checkpoint layout \(Variable_3 has shape \[3, 3, 8, 4\]/);
+    await expect(ml5CheckpointTensors(misshapen, reader(files), 'f')).rejects.toThrow(
+      /unknown checkpoint layout \(Variable_3 has shape \[3, 3, 8, 4\]/,
+    );
     const short = new Map(files);
     short.set('Variable_5', files.get('Variable_5')!.subarray(4));
-    await expect(ml5CheckpointTensors(manifest, reader(short), 'f')).rejects.toThrow(/Variable_5 has 28 bytes, Variable_5 \[8\] needs 32/);
+    await expect(ml5CheckpointTensors(manifest, reader(short), 'f')).rejects.toThrow(
+      /Variable_5 has 28 bytes, Variable_5 \[8\] needs 32/,
+    );
     const missing = new Map(files);
     missing.delete('Variable_9');
     await expect(ml5CheckpointTensors(manifest, reader(missing), 'f')).rejects.toThrow(ModelFileError);
@@ -183,7 +216,9 @@ describe('ml5 checkpoint folders: bad input names the problem', () => {
   });
 
   it('--style looks in each folder in order', () => {
-    expect(() => resolveStyle('wave', ['/nonexistent/a', '/nonexistent/b'])).toThrow(/no styles are installed in \/nonexistent\/a or \/nonexistent\/b/);
+    expect(() => resolveStyle('wave', ['/nonexistent/a', '/nonexistent/b'])).toThrow(
+      /no styles are installed in \/nonexistent\/a or \/nonexistent\/b/,
+    );
   });
 });
 
@@ -191,7 +226,11 @@ describe.skipIf(!haveShared)('the real ml5 `wave` net on a photo vs PyTorch (nee
   it(`96×96 crop of ${index.wave.photo}: within 1 grey level on ≥ 99.9% of the pixel values`, async () => {
     const engine = await testEngine();
     const manifest = parseMl5Manifest(readFileSync(join(WAVE, 'manifest.json'), 'utf8'), WAVE);
-    const { tensors } = await ml5CheckpointTensors(manifest, async (f) => new Uint8Array(readFileSync(join(WAVE, f))), WAVE);
+    const { tensors } = await ml5CheckpointTensors(
+      manifest,
+      async (f) => new Uint8Array(readFileSync(join(WAVE, f))),
+      WAVE,
+    );
     const net = TransformNet.fromTensors(engine, { widthMultiplier: 1, architecture: 'ml5-lengstrom' }, tensors);
     try {
       // The crop, decoded by our PNG reader, must be the pixels the fixture was made from.
@@ -200,7 +239,8 @@ describe.skipIf(!haveShared)('the real ml5 `wave` net on a photo vs PyTorch (nee
       const x = cpuTensor([1, 3, size, size]);
       for (let c = 0; c < 3; c++) {
         for (let y = 0; y < size; y++) {
-          for (let xx = 0; xx < size; xx++) x.data[(c * size + y) * size + xx] = photo.data[((top + y) * photo.width + left + xx) * 4 + c];
+          for (let xx = 0; xx < size; xx++)
+            x.data[(c * size + y) * size + xx] = photo.data[((top + y) * photo.width + left + xx) * 4 + c];
         }
       }
       expect([...x.data]).toEqual([...golden(FILE, index.wave.input).data]);
@@ -217,7 +257,9 @@ describe.skipIf(!haveShared)('the real ml5 `wave` net on a photo vs PyTorch (nee
         if (d <= 1) within++;
       }
       const share = within / got.length;
-      console.log(`wave parity: max |diff| ${maxDiff.toFixed(4)} (pre-quantisation), max ${maxLevelDiff} grey levels, ${(100 * share).toFixed(3)}% within 1 level`);
+      console.log(
+        `wave parity: max |diff| ${maxDiff.toFixed(4)} (pre-quantisation), max ${maxLevelDiff} grey levels, ${(100 * share).toFixed(3)}% within 1 level`,
+      );
       expect(share).toBeGreaterThanOrEqual(0.999);
     } finally {
       net.dispose();

@@ -15,7 +15,9 @@ describe('pad2d vs float64 reference', () => {
     const e = await testEngine();
     e.scope(() => {
       const x = Tensor.zeros(e, [1, 1, 3, 3]);
-      expect(() => apply(pad2d, [x], { top: 3, bottom: 0, left: 0, right: 0, mode: 'reflect' })).toThrow(/reflect padding.*replicate/);
+      expect(() => apply(pad2d, [x], { top: 3, bottom: 0, left: 0, right: 0, mode: 'reflect' })).toThrow(
+        /reflect padding.*replicate/,
+      );
     });
   });
 
@@ -49,7 +51,9 @@ describe('channelAffine vs float64 reference', () => {
     const e = await testEngine();
     e.scope(() => {
       const x = Tensor.zeros(e, [1, 3, 2, 2]);
-      expect(() => apply(channelAffine, [x], { scale: [1, 1], shift: [0, 0] })).toThrow(/2 scales and 2 shifts for 3 channels/);
+      expect(() => apply(channelAffine, [x], { scale: [1, 1], shift: [0, 0] })).toThrow(
+        /2 scales and 2 shifts for 3 channels/,
+      );
     });
   });
 });

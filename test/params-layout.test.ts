@@ -21,9 +21,7 @@ function wgslParams(file: string): [string, string][] {
 }
 
 describe('uniform Params layouts', () => {
-  for (const [file, struct] of [
-    ['conv2d_common.wgsl', CONV2D_PARAMS],
-  ] as const) {
+  for (const [file, struct] of [['conv2d_common.wgsl', CONV2D_PARAMS]] as const) {
     it(`${file}: the TypeScript declaration has the WGSL struct's fields, in order, all u32`, () => {
       const fields = wgslParams(file);
       expect(fields.map(([name]) => name)).toEqual([...struct.fields]);

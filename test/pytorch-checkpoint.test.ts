@@ -41,38 +41,79 @@ describe('PyTorch checkpoints', () => {
     const legacy = readTorchCheckpoint(fixture('vgg16-legacy.pth'), 'vgg16-legacy.pth');
     expect(torchStateDictKind(zip.tensors, 'x')).toBe('vgg');
     const w0 = reference.get('features.0.weight')!;
-    for (const c of [zip, legacy]) expect(Array.from(c.tensors.get('features.0.weight')!.data)).toEqual(Array.from(w0.data));
+    for (const c of [zip, legacy])
+      expect(Array.from(c.tensors.get('features.0.weight')!.data)).toEqual(Array.from(w0.data));
     const full = torchVggToFile(zip.tensors, { source: 'vgg16.pth' });
     expect(full.architecture).toBe('vgg16');
     expect(full.convs).toEqual(['conv1_1', 'conv1_2', 'conv2_1']);
     expect(full.relus).toEqual(['relu1_1', 'relu1_2', 'relu2_1']);
     const file = readSafetensors(full.bytes);
-    expect([...file.tensors.keys()]).toEqual(['features.0.weight', 'features.0.bias', 'features.2.weight', 'features.2.bias', 'features.5.weight', 'features.5.bias']);
+    expect([...file.tensors.keys()]).toEqual([
+      'features.0.weight',
+      'features.0.bias',
+      'features.2.weight',
+      'features.2.bias',
+      'features.5.weight',
+      'features.5.bias',
+    ]);
     expect(file.metadata).toMatchObject({ vgg_input: 'torchvision', architecture: 'vgg16' });
     expect(torchVggToFile(legacy.tensors, { source: 'l' }).convs).toEqual(['conv1_1', 'conv1_2']);
   });
 
   it('reads a zip whose entries are deflated (as zip tools rewrite it)', () => {
     const entries = zipEntriesOf(fixture('tnet.pth'));
-    const deflated = zipFile(entries.map((e) => ({ ...e, deflate: true })), deflateRawSync);
+    const deflated = zipFile(
+      entries.map((e) => ({ ...e, deflate: true })),
+      deflateRawSync,
+    );
     const a = readTorchCheckpoint(deflated, 'deflated.pth', inflate);
     const b = readTorchCheckpoint(fixture('tnet.pth'), 'tnet.pth', inflate);
-    expect(Array.from(a.tensors.get('res3.conv2.conv2d.weight')!.data)).toEqual(Array.from(b.tensors.get('res3.conv2.conv2d.weight')!.data));
+    expect(Array.from(a.tensors.get('res3.conv2.conv2d.weight')!.data)).toEqual(
+      Array.from(b.tensors.get('res3.conv2.conv2d.weight')!.data),
+    );
   });
 
   const pickleCalling = (module: string, name: string): Uint8Array =>
     // PROTO 2; GLOBAL module name; SHORT_BINUNICODE 'id'; TUPLE1; REDUCE; STOP
-    Uint8Array.from([0x80, 0x02, 0x63, ...Buffer.from(`${module}\n${name}\n`), 0x8c, 2, ...Buffer.from('id'), 0x85, 0x52, 0x2e]);
+    Uint8Array.from([
+      0x80,
+      0x02,
+      0x63,
+      ...Buffer.from(`${module}\n${name}\n`),
+      0x8c,
+      2,
+      ...Buffer.from('id'),
+      0x85,
+      0x52,
+      0x2e,
+    ]);
 
   it('refuses a pickle that calls os.system (zip and legacy), naming it; nothing is run', () => {
-    const zip = zipFile([{ name: 'archive/data.pkl', data: pickleCalling('posix', 'system') }, { name: 'archive/version', data: Buffer.from('3\n') }]);
-    expect(() => readTorchCheckpoint(zip, 'evil.pth', inflate)).toThrow(/^evil\.pth: the pickle refers to posix\.system, which a PyTorch state dict does not use; refusing to load it \(nothing from the file was run\)$/);
+    const zip = zipFile([
+      { name: 'archive/data.pkl', data: pickleCalling('posix', 'system') },
+      { name: 'archive/version', data: Buffer.from('3\n') },
+    ]);
+    expect(() => readTorchCheckpoint(zip, 'evil.pth', inflate)).toThrow(
+      /^evil\.pth: the pickle refers to posix\.system, which a PyTorch state dict does not use; refusing to load it \(nothing from the file was run\)$/,
+    );
     // Legacy: magic number, protocol 1001 and an empty system-info dict, then the hostile pickle.
-    const legacyHead = [0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e, 0x80, 0x02, 0x4d, 0xe9, 0x03, 0x2e, 0x80, 0x02, 0x7d, 0x2e];
+    const legacyHead = [
+      0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e, 0x80, 0x02, 0x4d, 0xe9,
+      0x03, 0x2e, 0x80, 0x02, 0x7d, 0x2e,
+    ];
     const legacy = (p: Uint8Array): Uint8Array => Uint8Array.from([...legacyHead, ...p]);
-    expect(() => readTorchCheckpoint(legacy(pickleCalling('os', 'system')), 'evil.pth')).toThrow(/refers to os\.system/);
-    expect(() => readTorchCheckpoint(legacy(pickleCalling('builtins', 'eval')), 'evil.pth')).toThrow(/refers to builtins\.eval/);
-    expect(() => readTorchCheckpoint(legacy(Uint8Array.from([0x80, 0x02, 0x63, ...Buffer.from('__main__\nTransformerNet\n'), 0x2e])), 'net.pth')).toThrow(/refers to __main__\.TransformerNet/);
+    expect(() => readTorchCheckpoint(legacy(pickleCalling('os', 'system')), 'evil.pth')).toThrow(
+      /refers to os\.system/,
+    );
+    expect(() => readTorchCheckpoint(legacy(pickleCalling('builtins', 'eval')), 'evil.pth')).toThrow(
+      /refers to builtins\.eval/,
+    );
+    expect(() =>
+      readTorchCheckpoint(
+        legacy(Uint8Array.from([0x80, 0x02, 0x63, ...Buffer.from('__main__\nTransformerNet\n'), 0x2e])),
+        'net.pth',
+      ),
+    ).toThrow(/refers to __main__\.TransformerNet/);
   });
 
   it('refuses truncated zips and legacy files, and files that are neither', () => {
@@ -84,6 +125,8 @@ describe('PyTorch checkpoints', () => {
     for (const cut of [legacy.length - 10, 5000, 40]) {
       expect(() => readTorchCheckpoint(legacy.subarray(0, cut), 'cut.pth')).toThrow(/^cut\.pth: trunc/);
     }
-    expect(() => readTorchCheckpoint(new TextEncoder().encode('hello, world'), 'x.pth')).toThrow(/^x\.pth: not a PyTorch checkpoint/);
+    expect(() => readTorchCheckpoint(new TextEncoder().encode('hello, world'), 'x.pth')).toThrow(
+      /^x\.pth: not a PyTorch checkpoint/,
+    );
   });
 });

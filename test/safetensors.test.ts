@@ -1,7 +1,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { floatToHalf, halfToFloat, ModelFileError, readSafetensors, writeSafetensors } from '../src/models/safetensors.js';
+import {
+  floatToHalf,
+  halfToFloat,
+  ModelFileError,
+  readSafetensors,
+  writeSafetensors,
+} from '../src/models/safetensors.js';
 
 const VGG_PATH = resolve(__dirname, '../../shared/assets/vgg/vgg19_conv1_1-conv3_4.safetensors');
 
@@ -131,8 +137,16 @@ describe('safetensors: corrupt and hostile files are rejected with ModelFileErro
     ['header not JSON', rawFile('{"a": [1, 2', data8), /not valid JSON/],
     ['header a JSON array', rawFile('[1, 2]', data8), /not a JSON object/],
     ['header not UTF-8', rawFile('', Uint8Array.from([0xff, 0xfe]), 2n), /UTF-8/],
-    ['unknown dtype', rawFile({ w: { dtype: 'Q4', shape: [2], data_offsets: [0, 8] } }, data8), /unknown dtype "Q4" for tensor "w"/],
-    ['unsupported dtype', rawFile({ w: { dtype: 'BF16', shape: [4], data_offsets: [0, 8] } }, data8), /unsupported dtype "BF16"/],
+    [
+      'unknown dtype',
+      rawFile({ w: { dtype: 'Q4', shape: [2], data_offsets: [0, 8] } }, data8),
+      /unknown dtype "Q4" for tensor "w"/,
+    ],
+    [
+      'unsupported dtype',
+      rawFile({ w: { dtype: 'BF16', shape: [4], data_offsets: [0, 8] } }, data8),
+      /unsupported dtype "BF16"/,
+    ],
     ['missing dtype', rawFile({ w: { shape: [2], data_offsets: [0, 8] } }, data8), /no dtype/],
     ['negative dimension', rawFile({ w: f32([-2], [0, 8]) }, data8), /invalid shape/],
     ['fractional dimension', rawFile({ w: f32([1.5], [0, 8]) }, data8), /invalid shape/],

@@ -36,8 +36,19 @@ function batchData(seed: number): Float32Array {
 
 function config(stability: TrainConfig['stability'], loss: Partial<TrainConfig['loss']> = {}): TrainConfig {
   return {
-    size: SIZE, batch: 2, lr: 1e-2, widthMultiplier: 0.125, seed: 4,
-    loss: { contentLayer: 'relu2_2', styleLayers: ['relu1_2', 'relu2_2'], contentWeight: 1, styleWeight: 1e-3, tvWeight: 0, ...loss },
+    size: SIZE,
+    batch: 2,
+    lr: 1e-2,
+    widthMultiplier: 0.125,
+    seed: 4,
+    loss: {
+      contentLayer: 'relu2_2',
+      styleLayers: ['relu1_2', 'relu2_2'],
+      contentWeight: 1,
+      styleWeight: 1e-3,
+      tvWeight: 0,
+      ...loss,
+    },
     vgg: { architecture: 'vgg16', input: 'caffe' },
     ...(stability ? { stability } : {}),
   };
@@ -75,14 +86,23 @@ describe('stability term', () => {
     }
 
     // Content and style weighted 0: only the stability term is minimised.
-    const alone = Trainer.create(e, config(stability, { contentWeight: 0, styleWeight: 0 }), { vgg, styleImage: style });
+    const alone = Trainer.create(e, config(stability, { contentWeight: 0, styleWeight: 0 }), {
+      vgg,
+      styleImage: style,
+    });
     const values: number[] = [];
     try {
-      for (let s = 0; s < 25; s++) values.push((await e.scopeAsync(async () => alone.step(Tensor.fromData(e, [2, 3, SIZE, SIZE], batchData(2 + (s % 3)))))).stability!);
+      for (let s = 0; s < 25; s++)
+        values.push(
+          (await e.scopeAsync(async () => alone.step(Tensor.fromData(e, [2, 3, SIZE, SIZE], batchData(2 + (s % 3))))))
+            .stability!,
+        );
     } finally {
       alone.dispose();
     }
-    console.log(`stability.test: term ${values[0].toExponential(3)} → ${values[values.length - 1].toExponential(3)} over 25 steps`);
+    console.log(
+      `stability.test: term ${values[0].toExponential(3)} → ${values[values.length - 1].toExponential(3)} over 25 steps`,
+    );
     expect(values[values.length - 1]).toBeLessThan(0.5 * values[0]);
 
     // Without the option nothing changes: no stability value, the total is the three terms.
@@ -104,7 +124,16 @@ describe('stability term', () => {
     const net = TransformNet.create(e, { widthMultiplier: 0.125, seed: 1 });
     await e.scopeAsync(async () => {
       const x = Tensor.fromData(e, [2, 3, SIZE, SIZE], batchData(5));
-      const v = (await stabilityTerm((t) => net.forward(t), x, net.forward(x), { weight: 1, ...STABILITY_PERTURBATION }, 1, 3).data())[0];
+      const v = (
+        await stabilityTerm(
+          (t) => net.forward(t),
+          x,
+          net.forward(x),
+          { weight: 1, ...STABILITY_PERTURBATION },
+          1,
+          3,
+        ).data()
+      )[0];
       expect(Number.isFinite(v) && v > 0).toBe(true);
     });
     net.dispose();
@@ -129,16 +158,54 @@ describe('train --stability-weight', () => {
       const r = rng(5);
       const weights = new Map<string, { shape: number[]; data: Float32Array }>();
       for (const l of vggLayers('vgg19').filter((v) => v.kind === 'conv' && v.index <= 7)) {
-        weights.set(`features.${l.index}.weight`, { shape: [l.outChannels, l.inChannels, 3, 3], data: Float32Array.from({ length: l.outChannels * l.inChannels * 9 }, () => (2 * r() - 1) * Math.sqrt(6 / (l.inChannels * 9))) });
+        weights.set(`features.${l.index}.weight`, {
+          shape: [l.outChannels, l.inChannels, 3, 3],
+          data: Float32Array.from(
+            { length: l.outChannels * l.inChannels * 9 },
+            () => (2 * r() - 1) * Math.sqrt(6 / (l.inChannels * 9)),
+          ),
+        });
         weights.set(`features.${l.index}.bias`, { shape: [l.outChannels], data: new Float32Array(l.outChannels) });
       }
       writeFileSync(join(dir, 'vgg.safetensors'), writeSafetensors(weights, { vgg_input: 'caffe' }));
       const train = (...more: string[]) =>
-        spawnSync(process.execPath, [CLI, 'train', '--style', 'style.png', '--data', 'photos', '--vgg', 'vgg.safetensors', '--out', 'm.safetensors', '--size', '16', '--batch', '2', '--width', '0.125', '--style-size', '16', '--style-layers', 'relu1_2,relu2_2', '--content-layer', 'relu2_2', '--workers', '0', ...more], { cwd: dir, encoding: 'utf8', timeout: 240_000 });
+        spawnSync(
+          process.execPath,
+          [
+            CLI,
+            'train',
+            '--style',
+            'style.png',
+            '--data',
+            'photos',
+            '--vgg',
+            'vgg.safetensors',
+            '--out',
+            'm.safetensors',
+            '--size',
+            '16',
+            '--batch',
+            '2',
+            '--width',
+            '0.125',
+            '--style-size',
+            '16',
+            '--style-layers',
+            'relu1_2,relu2_2',
+            '--content-layer',
+            'relu2_2',
+            '--workers',
+            '0',
+            ...more,
+          ],
+          { cwd: dir, encoding: 'utf8', timeout: 240_000 },
+        );
       const first = train('--iters', '2', '--stability-weight', '5');
       expect(first.status, first.stderr).toBe(0);
       expect(first.stderr).toMatch(/step 2\/2 .*stability \d\.\d{3}e[+-]\d+/);
-      const training = JSON.parse(readSafetensors(new Uint8Array(readFileSync(join(dir, 'm.ckpt.safetensors')))).metadata.training);
+      const training = JSON.parse(
+        readSafetensors(new Uint8Array(readFileSync(join(dir, 'm.ckpt.safetensors')))).metadata.training,
+      );
       expect(training.stability).toEqual({ weight: 5, noise: 2, shift: 1 });
       const other = train('--iters', '3', '--resume', '--stability-weight', '1');
       expect(other.status).toBe(2);

@@ -27,21 +27,42 @@ const image = (e: Awaited<ReturnType<typeof testEngine>>, shape: number[], seed:
 
 describe('StyleLoss', () => {
   it('defaults: the measured VGG19 setting and Johnson’s VGG16 layers', () => {
-    expect(defaultLossConfig('vgg19', 'caffe')).toEqual({ contentLayer: 'relu2_2', styleLayers: ['relu1_2', 'relu2_2', 'relu3_4'], contentWeight: 1, styleWeight: 0.1, tvWeight: 1 });
-    expect(defaultLossConfig('vgg16', 'torchvision')).toMatchObject({ contentLayer: 'relu2_2', styleLayers: ['relu1_2', 'relu2_2', 'relu3_3', 'relu4_3'] });
+    expect(defaultLossConfig('vgg19', 'caffe')).toEqual({
+      contentLayer: 'relu2_2',
+      styleLayers: ['relu1_2', 'relu2_2', 'relu3_4'],
+      contentWeight: 1,
+      styleWeight: 0.1,
+      tvWeight: 1,
+    });
+    expect(defaultLossConfig('vgg16', 'torchvision')).toMatchObject({
+      contentLayer: 'relu2_2',
+      styleLayers: ['relu1_2', 'relu2_2', 'relu3_3', 'relu4_3'],
+    });
   });
 
   it('computes content, style (Gram broadcast over the batch) and TV exactly as defined, and their weighted total', async () => {
     const e = await testEngine();
     const vgg = Vgg.random(e, { architecture: 'vgg19', input: 'caffe', layers: ['relu2_2'], seed: 3 });
-    const config = { contentLayer: 'relu2_2', styleLayers: ['relu1_2', 'relu2_2'], styleLayerWeights: [2, 0.5], contentWeight: 1.5, styleWeight: 0.1, tvWeight: 3 };
+    const config = {
+      contentLayer: 'relu2_2',
+      styleLayers: ['relu1_2', 'relu2_2'],
+      styleLayerWeights: [2, 0.5],
+      contentWeight: 1.5,
+      styleWeight: 0.1,
+      tvWeight: 3,
+    };
     await e.scopeAsync(async () => {
       const style = image(e, [1, 3, 12, 10], 1);
       const loss = StyleLoss.create(vgg, style, config);
       const output = image(e, [2, 3, 8, 8], 2);
       const content = image(e, [2, 3, 8, 8], 3);
       const terms = noGrad(() => loss.compute(output, content));
-      const got = { content: await terms.content.item(), style: await terms.style.item(), tv: await terms.tv.item(), total: await terms.total.item() };
+      const got = {
+        content: await terms.content.item(),
+        style: await terms.style.item(),
+        tv: await terms.tv.item(),
+        total: await terms.total.item(),
+      };
 
       // The same from features read back, in float64.
       const fs = noGrad(() => vgg.features(style, config.styleLayers));
@@ -88,7 +109,12 @@ describe('StyleLoss', () => {
   it('sends gradients to the output only, and the style image’s Grams are computed once', async () => {
     const e = await testEngine();
     const vgg = Vgg.random(e, { architecture: 'vgg16', input: 'torchvision', layers: ['relu2_2'], seed: 4 });
-    const loss = e.scope(() => StyleLoss.create(vgg, image(e, [1, 3, 8, 8], 5), { ...defaultLossConfig('vgg16', 'torchvision'), styleLayers: ['relu1_2', 'relu2_2'] }));
+    const loss = e.scope(() =>
+      StyleLoss.create(vgg, image(e, [1, 3, 8, 8], 5), {
+        ...defaultLossConfig('vgg16', 'torchvision'),
+        styleLayers: ['relu1_2', 'relu2_2'],
+      }),
+    );
     await e.scopeAsync(async () => {
       const output = image(e, [3, 3, 8, 8], 6);
       output.requiresGrad = true;

@@ -4,7 +4,13 @@ import { Tensor } from '../src/engine/tensor.js';
 import { affine } from '../src/ops/elementwise.js';
 import { apply } from '../src/autograd/tape.js';
 import { scaledTanh } from '../src/ops/elementwise.js';
-import { defaultTileEdge, peakFloatsPerPixel, stylizeRgba, tileStarts, type TransformNetLike } from '../src/models/stylize.js';
+import {
+  defaultTileEdge,
+  peakFloatsPerPixel,
+  stylizeRgba,
+  tileStarts,
+  type TransformNetLike,
+} from '../src/models/stylize.js';
 import { testEngine } from './helpers/gpu.js';
 import { randomImage } from './helpers/images.js';
 
@@ -32,7 +38,13 @@ function constantPerTileNet(engine: Engine): TransformNetLike {
 
 describe('tileStarts', () => {
   it('covers the axis with segments that overlap by at least the overlap', () => {
-    for (const [length, tile, overlap] of [[37, 16, 4], [23, 16, 4], [1000, 256, 64], [17, 16, 4], [300, 100, 0]]) {
+    for (const [length, tile, overlap] of [
+      [37, 16, 4],
+      [23, 16, 4],
+      [1000, 256, 64],
+      [17, 16, 4],
+      [300, 100, 0],
+    ]) {
       const starts = tileStarts(length, tile, overlap);
       expect(starts[0]).toBe(0);
       expect(starts[starts.length - 1] + tile).toBe(length);
@@ -54,7 +66,11 @@ describe('stylizeRgba', () => {
     const out = await stylizeRgba(net, img, { tile: 64 });
     expect(net.calls).toBe(1);
     for (let p = 0; p < 37 * 23; p++) {
-      for (let c = 0; c < 3; c++) expect(Math.abs(out.data[p * 4 + c] - net.cpu(img.data[p * 4 + c])), `pixel ${p} channel ${c}`).toBeLessThanOrEqual(1);
+      for (let c = 0; c < 3; c++)
+        expect(
+          Math.abs(out.data[p * 4 + c] - net.cpu(img.data[p * 4 + c])),
+          `pixel ${p} channel ${c}`,
+        ).toBeLessThanOrEqual(1);
       expect(out.data[p * 4 + 3]).toBe(img.data[p * 4 + 3]);
     }
   });
@@ -80,8 +96,16 @@ describe('stylizeRgba', () => {
     const out = await stylizeRgba(constantPerTileNet(engine), randomImage(40, 3), { tile: 16, overlap: 4 });
     const row = Array.from({ length: 40 }, (_, x) => out.data[x * 4]);
     const expected = [
-      ...Array(12).fill(0), 15, 45, 75, 105,
-      ...Array(8).fill(120), 135, 165, 195, 225,
+      ...Array(12).fill(0),
+      15,
+      45,
+      75,
+      105,
+      ...Array(8).fill(120),
+      135,
+      165,
+      195,
+      225,
       ...Array(12).fill(240),
     ];
     expect(row).toEqual(expected);
@@ -93,7 +117,19 @@ describe('stylizeRgba', () => {
     // Height 40: tile rows at y = 0, 12, 24 with one tile per row, outputs 0, 120, 240.
     const out = await stylizeRgba(constantPerTileNet(engine), randomImage(5, 40), { tile: 16, overlap: 4 });
     const column = Array.from({ length: 40 }, (_, y) => out.data[y * 5 * 4 + 2 * 4]);
-    expect(column).toEqual([...Array(12).fill(0), 15, 45, 75, 105, ...Array(8).fill(120), 135, 165, 195, 225, ...Array(12).fill(240)]);
+    expect(column).toEqual([
+      ...Array(12).fill(0),
+      15,
+      45,
+      75,
+      105,
+      ...Array(8).fill(120),
+      135,
+      165,
+      195,
+      225,
+      ...Array(12).fill(240),
+    ]);
   });
 
   it('stays exact for a pointwise net where three tiles overlap (30×30, tile 16, overlap 7)', async () => {
@@ -122,11 +158,16 @@ describe('stylizeRgba', () => {
 
   it('handles a 1×1 image and very thin strips', async () => {
     const engine = await testEngine();
-    for (const [w, h] of [[1, 1], [50, 1], [1, 50]]) {
+    for (const [w, h] of [
+      [1, 1],
+      [50, 1],
+      [1, 50],
+    ]) {
       const img = randomImage(w, h, w + h);
       const net = pointwiseNet(engine);
       const out = await stylizeRgba(net, img, { tile: 16 });
-      for (let p = 0; p < w * h; p++) expect(Math.abs(out.data[p * 4] - net.cpu(img.data[p * 4]))).toBeLessThanOrEqual(1);
+      for (let p = 0; p < w * h; p++)
+        expect(Math.abs(out.data[p * 4] - net.cpu(img.data[p * 4]))).toBeLessThanOrEqual(1);
     }
   });
 
@@ -135,8 +176,13 @@ describe('stylizeRgba', () => {
     const img = randomImage(20, 20);
     await expect(stylizeRgba(pointwiseNet(engine), img, { tile: 8 })).rejects.toThrow(/tile 8/);
     await expect(stylizeRgba(pointwiseNet(engine), img, { tile: 16, overlap: 8 })).rejects.toThrow(/overlap 8/);
-    await expect(stylizeRgba(pointwiseNet(engine), { width: 3, height: 3, data: new Uint8Array(5) })).rejects.toThrow(/5 bytes/);
-    const shrinking: TransformNetLike = { engine, forward: (x) => Tensor.zeros(engine, [1, 3, x.shape[2] - 1, x.shape[3]]) };
+    await expect(stylizeRgba(pointwiseNet(engine), { width: 3, height: 3, data: new Uint8Array(5) })).rejects.toThrow(
+      /5 bytes/,
+    );
+    const shrinking: TransformNetLike = {
+      engine,
+      forward: (x) => Tensor.zeros(engine, [1, 3, x.shape[2] - 1, x.shape[3]]),
+    };
     await expect(stylizeRgba(shrinking, img)).rejects.toThrow(/into \[1, 3, 19, 20\]/);
     const stats = engine.poolStats();
     await engine.sync();

@@ -51,8 +51,8 @@ describe('panned clip and temporal error', () => {
     const p = photo(70, 60, 3);
     const a = pannedClip(p, { frames: 3, pan: [1, 0], noise: 4, seed: 7 });
     const e = temporalError(a, [1, 0]).mean;
-    expect(e).toBeGreaterThan(0.9 * (2 * 4) / Math.sqrt(Math.PI));
-    expect(e).toBeLessThan(1.1 * (2 * 4) / Math.sqrt(Math.PI));
+    expect(e).toBeGreaterThan((0.9 * (2 * 4)) / Math.sqrt(Math.PI));
+    expect(e).toBeLessThan((1.1 * (2 * 4)) / Math.sqrt(Math.PI));
     expect(pannedClip(p, { frames: 3, pan: [1, 0], noise: 4, seed: 7 })[1].data).toEqual(a[1].data);
     expect(() => pannedClip(p, { frames: 3, pan: [0, 0], noise: 1, seed: 1 })).toThrow(/pan/);
   });
@@ -68,7 +68,11 @@ describe('panned clip and temporal error', () => {
     // A pattern fixed to the frame (as strokes that do not follow the picture): large error.
     const size = pannedClipSize(p, clip);
     const r = rng(9);
-    const pattern = TensorClass.fromData(engine, [1, 3, size.height, size.width], Float32Array.from({ length: 3 * size.width * size.height }, () => 60 * (r() - 0.5)));
+    const pattern = TensorClass.fromData(
+      engine,
+      [1, 3, size.height, size.width],
+      Float32Array.from({ length: 3 * size.width * size.height }, () => 60 * (r() - 0.5)),
+    );
     const anchored = await measureTemporalError({ engine, forward: (x: Tensor) => add(x, pattern) }, p, clip);
     expect(anchored.net).toBeGreaterThan(same.net + 10);
     pattern.dispose();
@@ -85,19 +89,42 @@ describe('flicker command', () => {
   const work = mkdtempSync(join(tmpdir(), 'flicker-test-'));
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-  it('prints the temporal error beside the input clip\'s and the style loss; writes the strip; refuses a pan of 0', async () => {
+  it("prints the temporal error beside the input clip's and the style loss; writes the strip; refuses a pan of 0", async () => {
     buildCliIfStale();
     const engine = await testEngine();
     const net = TransformNet.create(engine, { widthMultiplier: 0.25, seed: 2 });
-    writeFileSync(join(work, 'tiny.safetensors'), await saveTransformNet(net, { style: 'tiny', training: { loss: { contentLayer: 'relu2_2', styleLayers: ['relu1_2', 'relu2_2'], contentWeight: 1, styleWeight: 1, tvWeight: 0 } } }));
+    writeFileSync(
+      join(work, 'tiny.safetensors'),
+      await saveTransformNet(net, {
+        style: 'tiny',
+        training: {
+          loss: {
+            contentLayer: 'relu2_2',
+            styleLayers: ['relu1_2', 'relu2_2'],
+            contentWeight: 1,
+            styleWeight: 1,
+            tvWeight: 0,
+          },
+        },
+      }),
+    );
     net.dispose();
     writeFileSync(join(work, 'photo.png'), await encodeImage(photo(48, 40, 6), 'png'));
     writeFileSync(join(work, 'style.png'), await encodeImage(photo(32, 28, 7), 'png'));
-    const run = (...more: string[]) => spawnSync(process.execPath, [CLI, 'flicker', '-m', 'tiny.safetensors', '--photo', 'photo.png', '--size', '24', '--frames', '3', ...more], { cwd: work, encoding: 'utf8', timeout: 240_000 });
+    const run = (...more: string[]) =>
+      spawnSync(
+        process.execPath,
+        [CLI, 'flicker', '-m', 'tiny.safetensors', '--photo', 'photo.png', '--size', '24', '--frames', '3', ...more],
+        { cwd: work, encoding: 'utf8', timeout: 240_000 },
+      );
     const r = run('--style-image', 'style.png', '--style-size', '32', '--strip', 'strip.png');
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^temporal error \d+\.\d{3} levels \(input clip \d+\.\d{3}: the noise alone; 0 = perfectly stable; pairs \S+ \S+\)$/m);
-    expect(r.stdout).toMatch(/^style loss \d\.\d{3}e[+-]\d+ \(mean over the frames; style\.png at 32 px, layers relu1_2,relu2_2\)$/m);
+    expect(r.stdout).toMatch(
+      /^temporal error \d+\.\d{3} levels \(input clip \d+\.\d{3}: the noise alone; 0 = perfectly stable; pairs \S+ \S+\)$/m,
+    );
+    expect(r.stdout).toMatch(
+      /^style loss \d\.\d{3}e[+-]\d+ \(mean over the frames; style\.png at 32 px, layers relu1_2,relu2_2\)$/m,
+    );
     const sheet = await decodeImage(new Uint8Array(readFileSync(join(work, 'strip.png'))), 'strip.png');
     // Frames 24×22 (the 48×40 photo at 26×22 px minus the 2-pixel travel); 3 per row, 2 rows, 2-pixel gaps.
     expect([sheet.width, sheet.height]).toEqual([3 * 24 + 2 * 2, 2 * 22 + 2]);

@@ -15,7 +15,9 @@ const SIZE = 16;
 
 function images(count: number, seed: number): Float32Array[] {
   const r = rng(seed);
-  return Array.from({ length: count }, () => Float32Array.from({ length: 3 * SIZE * SIZE }, () => Math.round(255 * r())));
+  return Array.from({ length: count }, () =>
+    Float32Array.from({ length: 3 * SIZE * SIZE }, () => Math.round(255 * r())),
+  );
 }
 
 function batchFor(e: Engine, t: Trainer, imgs: Float32Array[]): Tensor {
@@ -27,7 +29,8 @@ function batchFor(e: Engine, t: Trainer, imgs: Float32Array[]): Tensor {
     const src = imgs[pick.file];
     for (let c = 0; c < 3; c++) {
       for (let y = 0; y < SIZE; y++) {
-        for (let x = 0; x < SIZE; x++) data[((i * 3 + c) * SIZE + y) * SIZE + x] = src[(c * SIZE + y) * SIZE + (pick.flip ? SIZE - 1 - x : x)];
+        for (let x = 0; x < SIZE; x++)
+          data[((i * 3 + c) * SIZE + y) * SIZE + x] = src[(c * SIZE + y) * SIZE + (pick.flip ? SIZE - 1 - x : x)];
       }
     }
   }
@@ -47,9 +50,19 @@ function relMaxDiff(a: Float32Array, b: Float32Array): number {
 
 describe('F16 training checkpoints', () => {
   const config: TrainConfig = {
-    size: SIZE, batch: 2, lr: 1e-2, widthMultiplier: 0.125, seed: 3,
+    size: SIZE,
+    batch: 2,
+    lr: 1e-2,
+    widthMultiplier: 0.125,
+    seed: 3,
     // torchvision-convention weights: the moments reach far beyond float16's 65504 unscaled.
-    loss: { contentLayer: 'relu2_2', styleLayers: ['relu1_2', 'relu2_2'], contentWeight: 1e5, styleWeight: 1e10, tvWeight: 1 },
+    loss: {
+      contentLayer: 'relu2_2',
+      styleLayers: ['relu1_2', 'relu2_2'],
+      contentWeight: 1e5,
+      styleWeight: 1e10,
+      tvWeight: 1,
+    },
     vgg: { architecture: 'vgg16', input: 'torchvision' },
     styleName: 'noise',
   };
@@ -84,7 +97,12 @@ describe('F16 training checkpoints', () => {
       expect([...file.tensors.values()].every((t) => t.dtype === 'F16')).toBe(true);
       expect(Object.keys(JSON.parse(file.metadata.adamScales))).toContain('res1.conv1.conv2d.weight');
 
-      const resumed = Trainer.resume(e, decodeCheckpoint(f16, 'run.ckpt.safetensors'), { vgg, styleImage: style }, 'run.ckpt.safetensors');
+      const resumed = Trainer.resume(
+        e,
+        decodeCheckpoint(f16, 'run.ckpt.safetensors'),
+        { vgg, styleImage: style },
+        'run.ckpt.safetensors',
+      );
       expect(resumed.stepCount).toBe(3);
       expect(resumed.samplesSeen).toBe(6);
       const { m, v } = resumed.adam.state();
@@ -95,7 +113,10 @@ describe('F16 training checkpoints', () => {
       const resumedLosses = await run(resumed, 2);
       for (let s = 0; s < 2; s++) {
         for (const k of ['content', 'style', 'tv', 'total'] as const) {
-          expect(Math.abs(resumedLosses[s][k] - straightLosses[s][k]) / Math.abs(straightLosses[s][k]), `step ${s + 4} ${k}`).toBeLessThan(1e-2);
+          expect(
+            Math.abs(resumedLosses[s][k] - straightLosses[s][k]) / Math.abs(straightLosses[s][k]),
+            `step ${s + 4} ${k}`,
+          ).toBeLessThan(1e-2);
         }
       }
       resumed.dispose();

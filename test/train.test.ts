@@ -11,7 +11,13 @@ import { defaultLossConfig } from '../src/models/losses.js';
 import { loadTransformNet } from '../src/models/model-file.js';
 import { readSafetensors, writeSafetensors } from '../src/models/safetensors.js';
 import { SampleOrder } from '../src/models/sample-order.js';
-import { decodeCheckpoint, decodeHistory, encodeCheckpoint, historyTotals, type TrainConfig } from '../src/models/checkpoint.js';
+import {
+  decodeCheckpoint,
+  decodeHistory,
+  encodeCheckpoint,
+  historyTotals,
+  type TrainConfig,
+} from '../src/models/checkpoint.js';
 import { NonFiniteLossError, Trainer } from '../src/models/trainer.js';
 import { Vgg } from '../src/models/vgg.js';
 import { testEngine } from './helpers/gpu.js';
@@ -33,7 +39,8 @@ function syntheticImages(count: number, size: number, seed: number): Float32Arra
         for (let x = 0; x < size; x++) {
           const u = x / size;
           const v = y / size;
-          const val = 0.5 + 0.3 * Math.sin(6 * (a[c] * u + a[c + 3] * v) + 6 * a[c + 6]) + 0.2 * Math.cos(9 * u * v * a[c]);
+          const val =
+            0.5 + 0.3 * Math.sin(6 * (a[c] * u + a[c + 3] * v) + 6 * a[c + 6]) + 0.2 * Math.cos(9 * u * v * a[c]);
           img[(c * size + y) * size + x] = Math.round(255 * Math.min(1, Math.max(0, val)));
         }
       }
@@ -92,8 +99,13 @@ describe('Trainer', () => {
       : Vgg.random(e, { architecture: 'vgg19', input: 'caffe', layers, seed: 1 });
     const style = e.keep(Tensor.fromData(e, [1, 3, size, size], stripes(size)));
     const config: TrainConfig = {
-      size, batch: 2, lr: 1e-3, widthMultiplier: 0.25, seed: 7,
-      loss: defaultLossConfig('vgg19', 'caffe'), vgg: { architecture: 'vgg19', input: 'caffe' },
+      size,
+      batch: 2,
+      lr: 1e-3,
+      widthMultiplier: 0.25,
+      seed: 7,
+      loss: defaultLossConfig('vgg19', 'caffe'),
+      vgg: { architecture: 'vgg19', input: 'caffe' },
     };
     const trainer = Trainer.create(e, config, { vgg, styleImage: style });
     const images = syntheticImages(3, size, 11);
@@ -127,7 +139,11 @@ describe('Trainer', () => {
     const vgg = Vgg.random(e, { architecture: 'vgg16', input: 'torchvision', layers, seed: 2 });
     const style = e.keep(Tensor.fromData(e, [1, 3, size, size], stripes(size)));
     const config: TrainConfig = {
-      size, batch: 2, lr: 1e-2, widthMultiplier: 0.125, seed: 3,
+      size,
+      batch: 2,
+      lr: 1e-2,
+      widthMultiplier: 0.125,
+      seed: 3,
       loss: { contentLayer: 'relu2_2', styleLayers: layers, contentWeight: 1e5, styleWeight: 1e10, tvWeight: 1 },
       vgg: { architecture: 'vgg16', input: 'torchvision' },
       styleName: 'stripes',
@@ -166,7 +182,12 @@ describe('Trainer', () => {
       const older = writeSafetensors(file.tensors, { ...file.metadata, architecture: JSON.stringify(architecture) });
       expect(decodeCheckpoint(older)).toEqual(decodeCheckpoint(bytes));
 
-      const resumed = Trainer.resume(e, decodeCheckpoint(bytes, 'run.ckpt.safetensors'), { vgg, styleImage: style }, 'run.ckpt.safetensors');
+      const resumed = Trainer.resume(
+        e,
+        decodeCheckpoint(bytes, 'run.ckpt.safetensors'),
+        { vgg, styleImage: style },
+        'run.ckpt.safetensors',
+      );
       expect(resumed.stepCount).toBe(3);
       expect(resumed.samplesSeen).toBe(6);
       expect(resumed.history).toEqual([session]);
@@ -195,14 +216,26 @@ describe('Trainer', () => {
     const trainer = Trainer.create(
       e,
       // A content weight of 1e38 overflows float32 in the weighted total (content is ~10..100 here).
-      { size: 8, batch: 1, lr: 1e-3, widthMultiplier: 0.125, seed: 1, loss: { contentLayer: 'relu2_2', styleLayers: ['relu1_2'], contentWeight: 1e38, styleWeight: 1, tvWeight: 1 }, vgg: { architecture: 'vgg19', input: 'caffe' } },
+      {
+        size: 8,
+        batch: 1,
+        lr: 1e-3,
+        widthMultiplier: 0.125,
+        seed: 1,
+        loss: { contentLayer: 'relu2_2', styleLayers: ['relu1_2'], contentWeight: 1e38, styleWeight: 1, tvWeight: 1 },
+        vgg: { architecture: 'vgg19', input: 'caffe' },
+      },
       { vgg, styleImage: style },
     );
     try {
       const before = await weightsOf(trainer);
       const photo = Float32Array.from(syntheticImages(1, 8, 3)[0]);
-      await expect(e.scopeAsync(async () => trainer.step(Tensor.fromData(e, [1, 3, 8, 8], photo)))).rejects.toThrow(NonFiniteLossError);
-      await expect(e.scopeAsync(async () => trainer.step(Tensor.fromData(e, [1, 3, 8, 8], photo)))).rejects.toThrow(/loss became infinite at step 1/);
+      await expect(e.scopeAsync(async () => trainer.step(Tensor.fromData(e, [1, 3, 8, 8], photo)))).rejects.toThrow(
+        NonFiniteLossError,
+      );
+      await expect(e.scopeAsync(async () => trainer.step(Tensor.fromData(e, [1, 3, 8, 8], photo)))).rejects.toThrow(
+        /loss became infinite at step 1/,
+      );
       expect(trainer.stepCount).toBe(0);
       expect(trainer.samplesSeen).toBe(0);
       expect(await weightsOf(trainer)).toEqual(before);
@@ -218,7 +251,10 @@ describe('Trainer', () => {
 
 const CLI = join(ROOT, 'dist/cli.js');
 const haveCli = existsSync(CLI) && existsSync(join(ROOT, 'dist/data-worker.js'));
-if (!haveCli) console.warn('train.test: dist/cli.js or dist/data-worker.js missing (run `npm run build`): the CLI tests are skipped');
+if (!haveCli)
+  console.warn(
+    'train.test: dist/cli.js or dist/data-worker.js missing (run `npm run build`): the CLI tests are skipped',
+  );
 
 describe.skipIf(!haveCli)('train CLI (dist/cli.js in a child process)', () => {
   /** A work folder: 3 photos (one nested, odd sizes), an unreadable file, a style, a sample, a small VGG. */
@@ -233,7 +269,8 @@ describe.skipIf(!haveCli)('train CLI (dist/cli.js in a child process)', () => {
       for (let i = 0; i < w * h; i++) {
         const x = i % w;
         const y = Math.floor(i / w);
-        for (let c = 0; c < 3; c++) data[i * 4 + c] = Math.round(127 + 120 * Math.sin((x * a[c] + y * (1 - a[c])) / 5 + c));
+        for (let c = 0; c < 3; c++)
+          data[i * 4 + c] = Math.round(127 + 120 * Math.sin((x * a[c] + y * (1 - a[c])) / 5 + c));
         data[i * 4 + 3] = 255;
       }
       return await encodeImage({ width: w, height: h, data }, 'png');
@@ -251,14 +288,39 @@ describe.skipIf(!haveCli)('train CLI (dist/cli.js in a child process)', () => {
     const r = rng(9);
     for (const l of vggLayers('vgg19').filter((v) => v.kind === 'conv' && v.index <= 7)) {
       const n = l.outChannels * l.inChannels * 9;
-      weights.set(`features.${l.index}.weight`, { shape: [l.outChannels, l.inChannels, 3, 3], data: Float32Array.from({ length: n }, () => (2 * r() - 1) * Math.sqrt(6 / (l.inChannels * 9))) });
+      weights.set(`features.${l.index}.weight`, {
+        shape: [l.outChannels, l.inChannels, 3, 3],
+        data: Float32Array.from({ length: n }, () => (2 * r() - 1) * Math.sqrt(6 / (l.inChannels * 9))),
+      });
       weights.set(`features.${l.index}.bias`, { shape: [l.outChannels], data: new Float32Array(l.outChannels) });
     }
     writeFileSync(join(dir, 'vgg.safetensors'), writeSafetensors(weights, { vgg_input: 'caffe' }));
     const args = (out: string, ...more: string[]) => [
-      CLI, 'train', '--style', join(dir, 'style.png'), '--data', join(dir, 'photos'), '--vgg', join(dir, 'vgg.safetensors'),
-      '--out', join(dir, out), '--size', '32', '--batch', '2', '--width', '0.25', '--style-size', '32',
-      '--style-layers', 'relu1_2,relu2_2', '--content-layer', 'relu2_2', '--workers', '1', ...more,
+      CLI,
+      'train',
+      '--style',
+      join(dir, 'style.png'),
+      '--data',
+      join(dir, 'photos'),
+      '--vgg',
+      join(dir, 'vgg.safetensors'),
+      '--out',
+      join(dir, out),
+      '--size',
+      '32',
+      '--batch',
+      '2',
+      '--width',
+      '0.25',
+      '--style-size',
+      '32',
+      '--style-layers',
+      'relu1_2,relu2_2',
+      '--content-layer',
+      'relu2_2',
+      '--workers',
+      '1',
+      ...more,
     ];
     return { dir, args };
   }
@@ -272,14 +334,22 @@ describe.skipIf(!haveCli)('train CLI (dist/cli.js in a child process)', () => {
   it('trains 4 steps with a checkpoint, resumes for 2 more, and matches 6 steps straight', async () => {
     const { dir, args } = await fixture();
     try {
-      const first = run(args('m.safetensors', '--iters', '4', '--checkpoint-every', '2', '--sample', join(dir, 'sample.png')));
+      const first = run(
+        args('m.safetensors', '--iters', '4', '--checkpoint-every', '2', '--sample', join(dir, 'sample.png')),
+      );
       expect(first.status, first.stderr).toBe(0);
       expect(first.stderr.match(/skipping cannot read .*broken\.jpg/g)?.length).toBe(1);
       expect(first.stderr).toMatch(/step 1\/4 .* it\/s .*ETA .*content .*style .*tv /);
       expect(first.stderr).toMatch(/checkpoint at step 2/);
-      for (const f of ['m.safetensors', 'm.ckpt.safetensors', 'm.log.jsonl', 'm.loss.svg', 'm.sample.png']) expect(existsSync(join(dir, f)), f).toBe(true);
+      for (const f of ['m.safetensors', 'm.ckpt.safetensors', 'm.log.jsonl', 'm.loss.svg', 'm.sample.png'])
+        expect(existsSync(join(dir, f)), f).toBe(true);
       expect(readFileSync(join(dir, 'm.loss.svg'), 'utf8')).toMatch(/^<svg[^]*<polyline[^]*<\/svg>\n$/);
-      expect(readFileSync(join(dir, 'm.log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).step)).toEqual([1, 2, 3, 4]);
+      expect(
+        readFileSync(join(dir, 'm.log.jsonl'), 'utf8')
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l).step),
+      ).toEqual([1, 2, 3, 4]);
       expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
 
       const again = run(args('m.safetensors', '--iters', '6'));
@@ -295,7 +365,12 @@ describe.skipIf(!haveCli)('train CLI (dist/cli.js in a child process)', () => {
       const resumed = run(args('m.safetensors', '--iters', '6', '--resume'));
       expect(resumed.status, resumed.stderr).toBe(0);
       expect(resumed.stderr).toMatch(/steps 5\.\.6/);
-      expect(readFileSync(join(dir, 'm.log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).step)).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(
+        readFileSync(join(dir, 'm.log.jsonl'), 'utf8')
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l).step),
+      ).toEqual([1, 2, 3, 4, 5, 6]);
 
       const straight = run(args('s.safetensors', '--iters', '6', '--checkpoint-every', '100'));
       expect(straight.status, straight.stderr).toBe(0);
@@ -307,12 +382,19 @@ describe.skipIf(!haveCli)('train CLI (dist/cli.js in a child process)', () => {
       expect([...a.tensors.keys()]).toEqual([...b.tensors.keys()]);
       for (const [name, t] of a.tensors) expect(t.data, name).toEqual(b.tensors.get(name)!.data);
       const e = await testEngine();
-      const { net, metadata } = await loadTransformNet(e, new Uint8Array(readFileSync(join(dir, 'm.safetensors'))), 'm');
+      const { net, metadata } = await loadTransformNet(
+        e,
+        new Uint8Array(readFileSync(join(dir, 'm.safetensors'))),
+        'm',
+      );
       expect(metadata).toMatchObject({ style: 'style', step: 6, architecture: { widthMultiplier: 0.25 } });
       net.dispose();
       // The model records both sessions: their steps, command lines, wall time and adapter.
       const history = decodeHistory(a.metadata.history, 'm');
-      expect(history.map((h) => [h.firstStep, h.lastStep])).toEqual([[1, 4], [5, 6]]);
+      expect(history.map((h) => [h.firstStep, h.lastStep])).toEqual([
+        [1, 4],
+        [5, 6],
+      ]);
       expect(history[0].command).toMatch(/^node \S*cli\.js train .*--iters 4 --checkpoint-every 2/);
       expect(history[1].command).toMatch(/--iters 6 --resume$/);
       for (const h of history) {
@@ -337,7 +419,9 @@ describe.skipIf(!haveCli)('train CLI (dist/cli.js in a child process)', () => {
       start.dispose();
       const init = readSafetensors(readFileSync(join(dir, 'init.safetensors')));
 
-      const tuned = run(args('t.safetensors', '--iters', '2', '--init', join(dir, 'init.safetensors'), '--warmup', '4'));
+      const tuned = run(
+        args('t.safetensors', '--iters', '2', '--init', join(dir, 'init.safetensors'), '--warmup', '4'),
+      );
       expect(tuned.status, tuned.stderr).toBe(0);
       expect(tuned.stderr).toMatch(/lr 0\.001 \(warm-up 4 steps\)/);
       expect(tuned.stderr).toMatch(/starting from the weights of .*init\.safetensors \(ml5-lengstrom, width 0\.25\)/);
@@ -346,14 +430,22 @@ describe.skipIf(!haveCli)('train CLI (dist/cli.js in a child process)', () => {
       expect(JSON.parse(out.metadata.training).init).toEqual({
         source: join(dir, 'init.safetensors'),
         architecture: 'ml5-lengstrom',
-        sha256: createHash('sha256').update(readFileSync(join(dir, 'init.safetensors'))).digest('hex'),
+        sha256: createHash('sha256')
+          .update(readFileSync(join(dir, 'init.safetensors')))
+          .digest('hex'),
       });
       // A model trained by us carries its run along: the step count, its config and its sessions.
       const again = run(args('t2.safetensors', '--iters', '1', '--init', join(dir, 't.safetensors')));
       expect(again.status, again.stderr).toBe(0);
       const lineage = JSON.parse(readSafetensors(readFileSync(join(dir, 't2.safetensors'))).metadata.training).init;
-      expect(lineage).toMatchObject({ source: join(dir, 't.safetensors'), step: 2, training: { warmupSteps: 4, init: { architecture: 'ml5-lengstrom' } } });
-      expect(lineage.history.map((h: { firstStep: number; lastStep: number }) => [h.firstStep, h.lastStep])).toEqual([[1, 2]]);
+      expect(lineage).toMatchObject({
+        source: join(dir, 't.safetensors'),
+        step: 2,
+        training: { warmupSteps: 4, init: { architecture: 'ml5-lengstrom' } },
+      });
+      expect(lineage.history.map((h: { firstStep: number; lastStep: number }) => [h.firstStep, h.lastStep])).toEqual([
+        [1, 2],
+      ]);
       expect([...out.tensors.keys()]).toEqual([...init.tensors.keys()]);
       // Two Adam steps at lr 1e-3 warmed up over 4 steps (2.5e-4, then 5e-4) move each weight by at most
       // ~7.5e-4 from where it started (2e-3 without the warm-up): the run began at the given weights (random
@@ -373,7 +465,13 @@ describe.skipIf(!haveCli)('train CLI (dist/cli.js in a child process)', () => {
       const both = run(args('u.safetensors', '--iters', '2', '--init', join(dir, 'init.safetensors'), '--resume'));
       expect(both.status).toBe(2);
       expect(both.stderr).toMatch(/--init starts a new run/);
-      const wider = run([...args('v.safetensors', '--iters', '2', '--init', join(dir, 'init.safetensors')).filter((a, i, all) => a !== '--width' && all[i - 1] !== '--width'), '--width', '0.5']);
+      const wider = run([
+        ...args('v.safetensors', '--iters', '2', '--init', join(dir, 'init.safetensors')).filter(
+          (a, i, all) => a !== '--width' && all[i - 1] !== '--width',
+        ),
+        '--width',
+        '0.5',
+      ]);
       expect(wider.status).toBe(2);
       expect(wider.stderr).toMatch(/--width 0\.5 differs from the width 0\.25 of --init/);
     } finally {
@@ -384,9 +482,17 @@ describe.skipIf(!haveCli)('train CLI (dist/cli.js in a child process)', () => {
   it('trains with the shipped loss network when --vgg is not given (what a fresh clone has)', async () => {
     const { dir, args } = await fixture();
     try {
-      const noVgg = args('d.safetensors', '--iters', '2').filter((x, i, all) => x !== '--vgg' && all[i - 1] !== '--vgg');
+      const noVgg = args('d.safetensors', '--iters', '2').filter(
+        (x, i, all) => x !== '--vgg' && all[i - 1] !== '--vgg',
+      );
       // The shipped VGG19 reaches relu3_4: the default style layers.
-      const r = run(noVgg.filter((x, i, all) => !['--style-layers', '--content-layer'].includes(x) && !['--style-layers', '--content-layer'].includes(all[i - 1])));
+      const r = run(
+        noVgg.filter(
+          (x, i, all) =>
+            !['--style-layers', '--content-layer'].includes(x) &&
+            !['--style-layers', '--content-layer'].includes(all[i - 1]),
+        ),
+      );
       expect(r.status, r.stderr).toBe(0);
       expect(r.stderr).toMatch(/vgg19 \(caffe\) layers content relu2_2 style relu1_2,relu2_2,relu3_4/);
       expect(existsSync(join(dir, 'd.safetensors'))).toBe(true);
@@ -399,7 +505,9 @@ describe.skipIf(!haveCli)('train CLI (dist/cli.js in a child process)', () => {
     const { dir, args } = await fixture();
     try {
       const { spawn } = await import('node:child_process');
-      const child = spawn(process.execPath, args('i.safetensors', '--iters', '1000', '--checkpoint-every', '500'), { stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawn(process.execPath, args('i.safetensors', '--iters', '1000', '--checkpoint-every', '500'), {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
       let stderr = '';
       const status = await new Promise<number | null>((resolve) => {
         child.stderr.on('data', (d: Buffer) => {
@@ -416,7 +524,9 @@ describe.skipIf(!haveCli)('train CLI (dist/cli.js in a child process)', () => {
 
       const blowUp = run(args('n.safetensors', '--iters', '3', '--content-weight', '1e38'));
       expect(blowUp.status).toBe(1);
-      expect(blowUp.stderr).toMatch(/error: loss became infinite at step 1 .*the last good checkpoint \(none yet\) is kept/);
+      expect(blowUp.stderr).toMatch(
+        /error: loss became infinite at step 1 .*the last good checkpoint \(none yet\) is kept/,
+      );
       expect(existsSync(join(dir, 'n.safetensors'))).toBe(false);
 
       const usage = spawnSync(process.execPath, [CLI, 'train', '--data', dir], { encoding: 'utf8' });

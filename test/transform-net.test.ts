@@ -19,9 +19,28 @@ function pytorchExamplesStateDict(): [string, number[]][] {
     [`${name}.weight`, [c]],
     [`${name}.bias`, [c]],
   ];
-  const out = [...conv('conv1', 32, 3, 9), ...norm('in1', 32), ...conv('conv2', 64, 32, 3), ...norm('in2', 64), ...conv('conv3', 128, 64, 3), ...norm('in3', 128)];
-  for (const r of [1, 2, 3, 4, 5]) out.push(...conv(`res${r}.conv1`, 128, 128, 3), ...norm(`res${r}.in1`, 128), ...conv(`res${r}.conv2`, 128, 128, 3), ...norm(`res${r}.in2`, 128));
-  out.push(...conv('deconv1', 64, 128, 3), ...norm('in4', 64), ...conv('deconv2', 32, 64, 3), ...norm('in5', 32), ...conv('deconv3', 3, 32, 9));
+  const out = [
+    ...conv('conv1', 32, 3, 9),
+    ...norm('in1', 32),
+    ...conv('conv2', 64, 32, 3),
+    ...norm('in2', 64),
+    ...conv('conv3', 128, 64, 3),
+    ...norm('in3', 128),
+  ];
+  for (const r of [1, 2, 3, 4, 5])
+    out.push(
+      ...conv(`res${r}.conv1`, 128, 128, 3),
+      ...norm(`res${r}.in1`, 128),
+      ...conv(`res${r}.conv2`, 128, 128, 3),
+      ...norm(`res${r}.in2`, 128),
+    );
+  out.push(
+    ...conv('deconv1', 64, 128, 3),
+    ...norm('in4', 64),
+    ...conv('deconv2', 32, 64, 3),
+    ...norm('in5', 32),
+    ...conv('deconv3', 3, 32, 9),
+  );
   return out;
 }
 
@@ -50,7 +69,9 @@ describe('TransformNet layout', () => {
       expect(Math.max(...w.map(Math.abs))).toBeGreaterThan(0.9 * bound);
       expect(Array.from(await p.get('in3.weight')!.data())).toEqual(new Array(16).fill(1));
       expect(Array.from(await p.get('in3.bias')!.data())).toEqual(new Array(16).fill(0));
-      expect(await b.parameters().get('deconv3.conv2d.weight')!.data()).toEqual(await p.get('deconv3.conv2d.weight')!.data());
+      expect(await b.parameters().get('deconv3.conv2d.weight')!.data()).toEqual(
+        await p.get('deconv3.conv2d.weight')!.data(),
+      );
       for (const t of p.values()) expect(t.requiresGrad).toBe(true);
     } finally {
       a.dispose();
@@ -71,7 +92,11 @@ describe('TransformNet forward', () => {
         [8, 12],
       ]) {
         await e.scopeAsync(async () => {
-          const x = Tensor.fromData(e, [2, 3, h, w], Float32Array.from(cpuRandom([2, 3, h, w], h * 31 + w, 0, 255).data));
+          const x = Tensor.fromData(
+            e,
+            [2, 3, h, w],
+            Float32Array.from(cpuRandom([2, 3, h, w], h * 31 + w, 0, 255).data),
+          );
           const y = noGrad(() => net.forward(x));
           expect(y.shape).toEqual([2, 3, h, w]);
           const v = await y.data();
@@ -91,7 +116,9 @@ describe('TransformNet forward', () => {
     const e = await testEngine();
     const net = TransformNet.create(e, { widthMultiplier: 0.125, seed: 2 });
     try {
-      const out = await e.scopeAsync(async () => noGrad(() => net.forward(Tensor.fromData(e, [1, 3, 1, 1], [10, 200, 90]))).data());
+      const out = await e.scopeAsync(async () =>
+        noGrad(() => net.forward(Tensor.fromData(e, [1, 3, 1, 1], [10, 200, 90]))).data(),
+      );
       expect(out.length).toBe(3);
       expect(out.every(Number.isFinite)).toBe(true);
     } finally {
@@ -166,9 +193,10 @@ describe('TransformNet gradient', () => {
           }
           checked++;
           const g = analytic[row.idx];
-          expect(Math.abs(g - row.central), `${name}[${row.idx}]: backward ${g}, differences ${row.central}`).toBeLessThanOrEqual(
-            5e-3 * maxG + 5e-3 * Math.abs(row.central) + 2,
-          );
+          expect(
+            Math.abs(g - row.central),
+            `${name}[${row.idx}]: backward ${g}, differences ${row.central}`,
+          ).toBeLessThanOrEqual(5e-3 * maxG + 5e-3 * Math.abs(row.central) + 2);
         }
       }
       expect(checked, `entries checked (${skipped} straddled a ReLU kink)`).toBeGreaterThanOrEqual(12);
@@ -184,17 +212,28 @@ describe('TransformNet weights in and out', () => {
   it('fromTensors names the missing, unexpected or misshapen tensor', async () => {
     const e = await testEngine();
     const specs = parameterSpecs({ widthMultiplier: 0.125 });
-    const full = () => new Map(specs.map((s) => [s.name, { shape: s.shape, data: new Float32Array(s.shape.reduce((a, b) => a * b, 1)) }]));
+    const full = () =>
+      new Map(
+        specs.map((s) => [s.name, { shape: s.shape, data: new Float32Array(s.shape.reduce((a, b) => a * b, 1)) }]),
+      );
     const missing = full();
     missing.delete('res2.in1.bias');
-    expect(() => TransformNet.fromTensors(e, { widthMultiplier: 0.125 }, missing, 'x.safetensors')).toThrow(ModelFileError);
-    expect(() => TransformNet.fromTensors(e, { widthMultiplier: 0.125 }, missing, 'x.safetensors')).toThrow(/x\.safetensors: missing tensor res2\.in1\.bias \[16\]/);
+    expect(() => TransformNet.fromTensors(e, { widthMultiplier: 0.125 }, missing, 'x.safetensors')).toThrow(
+      ModelFileError,
+    );
+    expect(() => TransformNet.fromTensors(e, { widthMultiplier: 0.125 }, missing, 'x.safetensors')).toThrow(
+      /x\.safetensors: missing tensor res2\.in1\.bias \[16\]/,
+    );
     const extra = full();
     extra.set('res6.conv1.conv2d.weight', { shape: [1], data: new Float32Array(1) });
-    expect(() => TransformNet.fromTensors(e, { widthMultiplier: 0.125 }, extra)).toThrow(/unexpected tensor res6\.conv1\.conv2d\.weight/);
+    expect(() => TransformNet.fromTensors(e, { widthMultiplier: 0.125 }, extra)).toThrow(
+      /unexpected tensor res6\.conv1\.conv2d\.weight/,
+    );
     const bad = full();
     bad.set('deconv1.conv2d.weight', { shape: [8, 16, 3, 1], data: new Float32Array(384) });
-    expect(() => TransformNet.fromTensors(e, { widthMultiplier: 0.125 }, bad)).toThrow(/deconv1\.conv2d\.weight has shape \[8, 16, 3, 1\].*needs \[8, 16, 3, 3\]/);
+    expect(() => TransformNet.fromTensors(e, { widthMultiplier: 0.125 }, bad)).toThrow(
+      /deconv1\.conv2d\.weight has shape \[8, 16, 3, 1\].*needs \[8, 16, 3, 3\]/,
+    );
     // Old PyTorch InstanceNorm checkpoints carry unused running stats: accepted.
     const legacy = full();
     legacy.set('in1.running_mean', { shape: [4], data: new Float32Array(4) });
@@ -209,7 +248,13 @@ describe('TransformNet weights in and out', () => {
       const bytes = await saveTransformNet(net, { style: 'starry_night', training: { lr: 1e-3 }, step: 12 });
       const meta = readSafetensors(bytes).metadata;
       expect(meta.format).toBe('fast-style-webgpu/transform-net');
-      expect(JSON.parse(meta.architecture)).toMatchObject({ widthMultiplier: 0.125, outputScale: 150, outputOffset: 127.5, instanceNormEps: 1e-5, padding: 'reflect' });
+      expect(JSON.parse(meta.architecture)).toMatchObject({
+        widthMultiplier: 0.125,
+        outputScale: 150,
+        outputOffset: 127.5,
+        instanceNormEps: 1e-5,
+        padding: 'reflect',
+      });
       const { net: loaded, metadata } = await loadTransformNet(e, bytes, 'm.safetensors');
       expect(metadata).toMatchObject({ style: 'starry_night', step: 12, training: { lr: 1e-3 }, version: 1 });
       const x = e.keep(Tensor.fromData(e, [1, 3, 9, 6], Float32Array.from(cpuRandom([1, 3, 9, 6], 4, 0, 255).data)));
@@ -229,16 +274,26 @@ describe('TransformNet weights in and out', () => {
 
   it('refuses files that are not our models, naming the file', async () => {
     const e = await testEngine();
-    await expect(loadTransformNet(e, new TextEncoder().encode('hello, not a model'), 'notes.txt')).rejects.toThrow(/notes\.txt/);
+    await expect(loadTransformNet(e, new TextEncoder().encode('hello, not a model'), 'notes.txt')).rejects.toThrow(
+      /notes\.txt/,
+    );
     const foreign = writeSafetensors(new Map([['features.0.weight', { shape: [1], data: new Float32Array(1) }]]));
-    await expect(loadTransformNet(e, foreign, 'vgg.safetensors')).rejects.toThrow(/vgg\.safetensors: not a fast-style-webgpu model/);
-    const future = writeSafetensors(new Map(), { format: 'fast-style-webgpu/transform-net', version: '9', architecture: '{}' });
+    await expect(loadTransformNet(e, foreign, 'vgg.safetensors')).rejects.toThrow(
+      /vgg\.safetensors: not a fast-style-webgpu model/,
+    );
+    const future = writeSafetensors(new Map(), {
+      format: 'fast-style-webgpu/transform-net',
+      version: '9',
+      architecture: '{}',
+    });
     await expect(loadTransformNet(e, future, 'f.safetensors')).rejects.toThrow(/version 9 is newer/);
     const net = TransformNet.create(e, { widthMultiplier: 0.125 });
     const bytes = readSafetensors(await saveTransformNet(net));
     net.dispose();
     bytes.tensors.delete('in5.weight');
     const truncated = writeSafetensors(bytes.tensors, bytes.metadata);
-    await expect(loadTransformNet(e, truncated, 't.safetensors')).rejects.toThrow(/t\.safetensors: missing tensor in5\.weight/);
+    await expect(loadTransformNet(e, truncated, 't.safetensors')).rejects.toThrow(
+      /t\.safetensors: missing tensor in5\.weight/,
+    );
   });
 });

@@ -3,7 +3,18 @@
 // rotation metadata) with a tiny random net. They need ffmpeg: without it they are skipped with a message
 // (CI installs it: scripts/setup-ffmpeg.sh), except the "no ffmpeg" error, which runs everywhere.
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  truncateSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,7 +25,10 @@ import { testEngine } from './helpers/gpu.js';
 import { buildCliIfStale, CLI } from './helpers/cli.js';
 
 const haveFfmpeg = spawnSync('ffmpeg', ['-version']).status === 0 && spawnSync('ffprobe', ['-version']).status === 0;
-if (!haveFfmpeg) console.warn('test/video.test.ts: ffmpeg/ffprobe not found on PATH: skipping the video tests (bash scripts/setup-ffmpeg.sh installs them; CI does)');
+if (!haveFfmpeg)
+  console.warn(
+    'test/video.test.ts: ffmpeg/ffprobe not found on PATH: skipping the video tests (bash scripts/setup-ffmpeg.sh installs them; CI does)',
+  );
 
 interface Result {
   status: number | null;
@@ -50,26 +64,58 @@ interface ProbeStream {
 }
 
 function probe(path: string): { streams: ProbeStream[]; format: { duration: string } } {
-  const r = spawnSync('ffprobe', ['-v', 'error', '-show_streams', '-show_format', '-of', 'json', path], { encoding: 'utf8' });
+  const r = spawnSync('ffprobe', ['-v', 'error', '-show_streams', '-show_format', '-of', 'json', path], {
+    encoding: 'utf8',
+  });
   if (r.status !== 0) throw new Error(r.stderr);
   return JSON.parse(r.stdout);
 }
 
 /** Presentation times of the video frames, seconds, in order. */
 function frameTimes(path: string): number[] {
-  const r = spawnSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time', '-of', 'csv=p=0', path], { encoding: 'utf8' });
-  return r.stdout.trim().split('\n').map(Number).sort((a, b) => a - b);
+  const r = spawnSync(
+    'ffprobe',
+    ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time', '-of', 'csv=p=0', path],
+    { encoding: 'utf8' },
+  );
+  return r.stdout
+    .trim()
+    .split('\n')
+    .map(Number)
+    .sort((a, b) => a - b);
 }
 
 /** The MD5 of a stream's packets (`-c copy`): equal iff the stream was copied unchanged. */
 function packetsMd5(path: string, stream: string): string {
-  const r = spawnSync('ffmpeg', ['-v', 'error', '-i', path, '-map', stream, '-c', 'copy', '-f', 'md5', '-'], { encoding: 'utf8' });
+  const r = spawnSync('ffmpeg', ['-v', 'error', '-i', path, '-map', stream, '-c', 'copy', '-f', 'md5', '-'], {
+    encoding: 'utf8',
+  });
   return r.stdout.trim();
 }
 
 /** Frame `n` of a video as RGB bytes (width·height·3). */
 function frameRgb(path: string, n: number): Buffer {
-  const r = spawnSync('ffmpeg', ['-v', 'error', '-i', path, '-vf', `select=eq(n\\,${n})`, '-vsync', 'passthrough', '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], { maxBuffer: 1 << 26 });
+  const r = spawnSync(
+    'ffmpeg',
+    [
+      '-v',
+      'error',
+      '-i',
+      path,
+      '-vf',
+      `select=eq(n\\,${n})`,
+      '-vsync',
+      'passthrough',
+      '-frames:v',
+      '1',
+      '-f',
+      'rawvideo',
+      '-pix_fmt',
+      'rgb24',
+      '-',
+    ],
+    { maxBuffer: 1 << 26 },
+  );
   return r.stdout;
 }
 
@@ -97,14 +143,58 @@ beforeAll(async () => {
   writeFileSync(asset('tiny.safetensors'), await saveTransformNet(net, { style: 'tiny' }));
   net.dispose();
   // 8 frames of 34×22 at 8 fps with a 440 Hz tone, AAC, in MP4: the ordinary case.
-  ffmpeg(['-f', 'lavfi', '-i', 'testsrc=size=34x22:rate=8', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100', '-t', '1', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest', 'clip.mp4'], shared);
+  ffmpeg(
+    [
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc=size=34x22:rate=8',
+      '-f',
+      'lavfi',
+      '-i',
+      'sine=frequency=440:sample_rate=44100',
+      '-t',
+      '1',
+      '-c:v',
+      'libx264',
+      '-pix_fmt',
+      'yuv420p',
+      '-c:a',
+      'aac',
+      '-shortest',
+      'clip.mp4',
+    ],
+    shared,
+  );
   // 35×23 (odd sides; 4:4:4 so that H.264 holds them), frame times 0, .125, .25, .575, .7, .875, 1.0, 1.125 s, a tone,
   // then rotated 90° by metadata only (as phones record portrait video).
   ffmpeg(
     [
-      '-f', 'lavfi', '-i', 'testsrc=size=35x23:rate=8', '-f', 'lavfi', '-i', 'sine=sample_rate=44100',
-      '-vf', "settb=1/1000,setpts='(N*0.125+if(gte(N,3),0.2,0)+if(gte(N,5),0.05,0))/TB'", '-vsync', 'passthrough', '-enc_time_base:v', '1/1000',
-      '-frames:v', '8', '-t', '1.3', '-c:v', 'libx264', '-pix_fmt', 'yuv444p', '-c:a', 'aac', 'vfr-upright.mp4',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc=size=35x23:rate=8',
+      '-f',
+      'lavfi',
+      '-i',
+      'sine=sample_rate=44100',
+      '-vf',
+      "settb=1/1000,setpts='(N*0.125+if(gte(N,3),0.2,0)+if(gte(N,5),0.05,0))/TB'",
+      '-vsync',
+      'passthrough',
+      '-enc_time_base:v',
+      '1/1000',
+      '-frames:v',
+      '8',
+      '-t',
+      '1.3',
+      '-c:v',
+      'libx264',
+      '-pix_fmt',
+      'yuv444p',
+      '-c:a',
+      'aac',
+      'vfr-upright.mp4',
     ],
     shared,
   );
@@ -119,10 +209,18 @@ describe('video: no ffmpeg', () => {
     const model = join(dir, 'm.safetensors');
     writeFileSync(model, 'x');
     const env = { ...process.env, FFMPEG_PATH: join(dir, 'missing-ffmpeg') };
-    expectOneError(cli(['video', '-m', model, 'in.mp4', '-o', 'out.mp4'], dir, env), 1, /FFMPEG_PATH=.*missing-ffmpeg is not an executable file: ffmpeg was not found; install it \(Debian\/Ubuntu: sudo apt-get install ffmpeg/);
+    expectOneError(
+      cli(['video', '-m', model, 'in.mp4', '-o', 'out.mp4'], dir, env),
+      1,
+      /FFMPEG_PATH=.*missing-ffmpeg is not an executable file: ffmpeg was not found; install it \(Debian\/Ubuntu: sudo apt-get install ffmpeg/,
+    );
     const bare: NodeJS.ProcessEnv = { ...process.env, PATH: join(dir, 'empty-bin') };
     delete bare.FFMPEG_PATH;
-    expectOneError(cli(['video', '-m', model, 'in.mp4', '-o', 'out.mp4'], dir, bare), 1, /^error: ffmpeg was not found \(the video command needs it.*apt-get install ffmpeg.*FFMPEG_PATH/);
+    expectOneError(
+      cli(['video', '-m', model, 'in.mp4', '-o', 'out.mp4'], dir, bare),
+      1,
+      /^error: ffmpeg was not found \(the video command needs it.*apt-get install ffmpeg.*FFMPEG_PATH/,
+    );
     expect(readdirSync(dir).sort()).toEqual(['in.mp4', 'm.safetensors']);
     const help = cli(['video', '--help'], dir);
     expect(help.status).toBe(0);
@@ -152,7 +250,10 @@ describe.skipIf(!haveFfmpeg)('video (ffmpeg on PATH)', () => {
 
   it("a frame from the middle equals 'stylize' of the same decoded frame within 1 level (lossless ffv1 in .mkv)", async () => {
     const dir = freshDir('frame-equals-stylize');
-    const r = cli(['video', '-m', asset('tiny.safetensors'), asset('clip.mp4'), '-o', 'out.mkv', '--codec', 'ffv1', '--quiet'], dir);
+    const r = cli(
+      ['video', '-m', asset('tiny.safetensors'), asset('clip.mp4'), '-o', 'out.mkv', '--codec', 'ffv1', '--quiet'],
+      dir,
+    );
     expect(r.status, r.stderr).toBe(0);
     // --quiet: errors only (Dawn's own start-up warnings aside).
     expect(r.stderr.split('\n').filter((l) => l !== '' && !/^warning: /i.test(l))).toEqual([]);
@@ -161,13 +262,17 @@ describe.skipIf(!haveFfmpeg)('video (ffmpeg on PATH)', () => {
     const rgba = new Uint8Array(34 * 22 * 4);
     for (let p = 0; p < 34 * 22; p++) rgba.set([decoded[p * 3], decoded[p * 3 + 1], decoded[p * 3 + 2], 255], p * 4);
     writeFileSync(join(dir, 'frame4.png'), await encodeImage({ width: 34, height: 22, data: rgba }, 'png'));
-    const s = cli(['stylize', '-m', asset('tiny.safetensors'), 'frame4.png', '-o', 'frame4_styled.png', '--quiet'], dir);
+    const s = cli(
+      ['stylize', '-m', asset('tiny.safetensors'), 'frame4.png', '-o', 'frame4_styled.png', '--quiet'],
+      dir,
+    );
     expect(s.status, s.stderr).toBe(0);
     const still = await decodeImage(new Uint8Array(readFileSync(join(dir, 'frame4_styled.png'))), 'frame4_styled.png');
     const fromVideo = frameRgb(join(dir, 'out.mkv'), 4);
     expect(fromVideo.length).toBe(34 * 22 * 3);
     let worst = 0;
-    for (let p = 0; p < 34 * 22; p++) for (let c = 0; c < 3; c++) worst = Math.max(worst, Math.abs(fromVideo[p * 3 + c] - still.data[p * 4 + c]));
+    for (let p = 0; p < 34 * 22; p++)
+      for (let c = 0; c < 3; c++) worst = Math.max(worst, Math.abs(fromVideo[p * 3 + c] - still.data[p * 4 + c]));
     expect(worst).toBeLessThanOrEqual(1);
     // Not the input frame passed through: the net changed it.
     let changed = 0;
@@ -186,12 +291,17 @@ describe.skipIf(!haveFfmpeg)('video (ffmpeg on PATH)', () => {
     expect([out.width, out.height]).toEqual([24, 36]);
     expect(out.side_data_list?.some((d) => d.rotation) ?? false).toBe(false);
     const times = frameTimes(asset('vfr-rotated.mp4'));
-    [0, 0.125, 0.25, 0.575, 0.7, 0.875, 1, 1.125].forEach((t, i) => expect(Math.abs(times[i] - t)).toBeLessThan(0.0015));
+    [0, 0.125, 0.25, 0.575, 0.7, 0.875, 1, 1.125].forEach((t, i) =>
+      expect(Math.abs(times[i] - t)).toBeLessThan(0.0015),
+    );
     const outTimes = frameTimes(join(dir, 'out.mp4'));
     expect(outTimes.length).toBe(8);
     for (let i = 0; i < 8; i++) expect(Math.abs(outTimes[i] - outTimes[0] - times[i])).toBeLessThan(0.0015);
 
-    const w = cli(['video', '-m', asset('tiny.safetensors'), asset('vfr-rotated.mp4'), '-o', 'out.webm', '--quiet'], dir);
+    const w = cli(
+      ['video', '-m', asset('tiny.safetensors'), asset('vfr-rotated.mp4'), '-o', 'out.webm', '--quiet'],
+      dir,
+    );
     expect(w.status, w.stderr).toBe(0);
     const webm = probe(join(dir, 'out.webm'));
     const wv = webm.streams.find((s) => s.codec_type === 'video')!;
@@ -205,28 +315,86 @@ describe.skipIf(!haveFfmpeg)('video (ffmpeg on PATH)', () => {
 
   it('--start/--duration stylise a part, with its sound', () => {
     const dir = freshDir('trim');
-    const r = cli(['video', '-m', asset('tiny.safetensors'), asset('clip.mp4'), '-o', 'part.mp4', '--start', '0.25', '--duration', '0.5', '--crf', '30'], dir);
+    const r = cli(
+      [
+        'video',
+        '-m',
+        asset('tiny.safetensors'),
+        asset('clip.mp4'),
+        '-o',
+        'part.mp4',
+        '--start',
+        '0.25',
+        '--duration',
+        '0.5',
+        '--crf',
+        '30',
+      ],
+      dir,
+    );
     expect(r.status, r.stderr).toBe(0);
     const out = probe(join(dir, 'part.mp4'));
     const v = out.streams.find((s) => s.codec_type === 'video')!;
     expect(Math.abs(Number(v.nb_frames) - 4)).toBeLessThanOrEqual(1);
     expect(Math.abs(Number(out.format.duration) - 0.5)).toBeLessThanOrEqual(0.15);
     expect(out.streams.some((s) => s.codec_type === 'audio')).toBe(true);
-    expectOneError(cli(['video', '-m', asset('tiny.safetensors'), asset('clip.mp4'), '-o', 'late.mp4', '--start', '5'], dir), 1, /nothing to stylise: --start 5 is at or after the end/);
+    expectOneError(
+      cli(['video', '-m', asset('tiny.safetensors'), asset('clip.mp4'), '-o', 'late.mp4', '--start', '5'], dir),
+      1,
+      /nothing to stylise: --start 5 is at or after the end/,
+    );
     expect(readdirSync(dir)).toEqual(['part.mp4']);
   }, 300_000);
 
   it('subtitles (converted to mov_text for .mp4), chapters and the title are carried over', () => {
     const dir = freshDir('subtitles');
     writeFileSync(join(dir, 'subs.srt'), '1\n00:00:00,000 --> 00:00:00,800\nhello\n');
-    writeFileSync(join(dir, 'chapters.txt'), ';FFMETADATA1\ntitle=A tiny clip\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=500\ntitle=One\n');
-    ffmpeg(['-i', asset('clip.mp4'), '-i', 'subs.srt', '-i', 'chapters.txt', '-map', '0', '-map', '1', '-map_metadata', '2', '-map_chapters', '2', '-c', 'copy', '-c:s', 'srt', 'in.mkv'], dir);
+    writeFileSync(
+      join(dir, 'chapters.txt'),
+      ';FFMETADATA1\ntitle=A tiny clip\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=500\ntitle=One\n',
+    );
+    ffmpeg(
+      [
+        '-i',
+        asset('clip.mp4'),
+        '-i',
+        'subs.srt',
+        '-i',
+        'chapters.txt',
+        '-map',
+        '0',
+        '-map',
+        '1',
+        '-map_metadata',
+        '2',
+        '-map_chapters',
+        '2',
+        '-c',
+        'copy',
+        '-c:s',
+        'srt',
+        'in.mkv',
+      ],
+      dir,
+    );
     const r = cli(['video', '-m', asset('tiny.safetensors'), 'in.mkv', '-o', 'out.mp4', '--quiet'], dir);
     expect(r.status, r.stderr).toBe(0);
-    const meta = spawnSync('ffprobe', ['-v', 'error', '-show_streams', '-show_chapters', '-show_format', '-of', 'json', join(dir, 'out.mp4')], { encoding: 'utf8' });
-    const out = JSON.parse(meta.stdout) as { streams: ProbeStream[]; chapters: unknown[]; format: { tags?: Record<string, string> } };
+    const meta = spawnSync(
+      'ffprobe',
+      ['-v', 'error', '-show_streams', '-show_chapters', '-show_format', '-of', 'json', join(dir, 'out.mp4')],
+      { encoding: 'utf8' },
+    );
+    const out = JSON.parse(meta.stdout) as {
+      streams: ProbeStream[];
+      chapters: unknown[];
+      format: { tags?: Record<string, string> };
+    };
     // (MP4 keeps chapters in a text track of its own, listed as a data stream.)
-    expect(out.streams.filter((s) => s.codec_type !== 'data').map((s) => `${s.codec_type}:${s.codec_name}`)).toEqual(['video:h264', 'audio:aac', 'subtitle:mov_text']);
+    expect(out.streams.filter((s) => s.codec_type !== 'data').map((s) => `${s.codec_type}:${s.codec_name}`)).toEqual([
+      'video:h264',
+      'audio:aac',
+      'subtitle:mov_text',
+    ]);
     expect(out.chapters).toHaveLength(1);
     expect(out.format.tags?.title).toBe('A tiny clip');
   }, 300_000);
@@ -236,7 +404,11 @@ describe.skipIf(!haveFfmpeg)('video (ffmpeg on PATH)', () => {
     mkdirSync(join(dir, 'locked'));
     chmodSync(join(dir, 'locked'), 0o555);
     try {
-      expectOneError(cli(['video', '-m', asset('tiny.safetensors'), asset('clip.mp4'), '-o', 'locked/out.mp4'], dir), 1, /cannot write locked\/out\.mp4: permission denied/);
+      expectOneError(
+        cli(['video', '-m', asset('tiny.safetensors'), asset('clip.mp4'), '-o', 'locked/out.mp4'], dir),
+        1,
+        /cannot write locked\/out\.mp4: permission denied/,
+      );
       expect(readdirSync(join(dir, 'locked'))).toEqual([]);
     } finally {
       chmodSync(join(dir, 'locked'), 0o755);
@@ -245,7 +417,10 @@ describe.skipIf(!haveFfmpeg)('video (ffmpeg on PATH)', () => {
 
   it('bad input: a PNG, a text file, truncated MP4s, audio only, no video frames: one line, exit 1, nothing written', async () => {
     const dir = freshDir('bad-input');
-    writeFileSync(join(dir, 'still.png'), await encodeImage({ width: 4, height: 4, data: new Uint8Array(64).fill(200) }, 'png'));
+    writeFileSync(
+      join(dir, 'still.png'),
+      await encodeImage({ width: 4, height: 4, data: new Uint8Array(64).fill(200) }, 'png'),
+    );
     writeFileSync(join(dir, 'notes.txt'), 'hello, I am not a video\n');
     ffmpeg(['-f', 'lavfi', '-i', 'sine', '-t', '0.5', '-c:a', 'aac', 'tone.m4a'], dir);
     ffmpeg(['-f', 'lavfi', '-i', 'testsrc=size=34x22:rate=8', '-frames:v', '0', '-f', 'matroska', 'empty.mkv'], dir);
@@ -255,7 +430,11 @@ describe.skipIf(!haveFfmpeg)('video (ffmpeg on PATH)', () => {
     truncateSync(join(dir, 'faststart.mp4'), Math.floor(statSync(join(dir, 'faststart.mp4')).size * 0.45));
     const inputs = readdirSync(dir).sort();
     const run = (input: string) => cli(['video', '-m', asset('tiny.safetensors'), input, '-o', 'out.mp4'], dir);
-    expectOneError(run('still.png'), 1, /cannot read video still\.png: it is a still image \(png\), not a video; use 'stylize'/);
+    expectOneError(
+      run('still.png'),
+      1,
+      /cannot read video still\.png: it is a still image \(png\), not a video; use 'stylize'/,
+    );
     expectOneError(run('notes.txt'), 1, /cannot read video notes\.txt: Invalid data found when processing input/);
     expectOneError(run('tone.m4a'), 1, /cannot read video tone\.m4a: it has no video stream \(only audio\)/);
     expectOneError(run('empty.mkv'), 1, /cannot read video empty\.mkv: /);
@@ -267,7 +446,22 @@ describe.skipIf(!haveFfmpeg)('video (ffmpeg on PATH)', () => {
 
   it('1×1 and 4000×2 videos are stylised at their size', () => {
     const dir = freshDir('tiny-and-wide');
-    ffmpeg(['-f', 'lavfi', '-i', 'color=c=orange:size=2x2:rate=4', '-t', '0.5', '-vf', 'scale=1:1', '-c:v', 'ffv1', 'dot.mkv'], dir);
+    ffmpeg(
+      [
+        '-f',
+        'lavfi',
+        '-i',
+        'color=c=orange:size=2x2:rate=4',
+        '-t',
+        '0.5',
+        '-vf',
+        'scale=1:1',
+        '-c:v',
+        'ffv1',
+        'dot.mkv',
+      ],
+      dir,
+    );
     ffmpeg(['-f', 'lavfi', '-i', 'testsrc=size=4000x2:rate=4', '-t', '0.5', '-c:v', 'ffv1', 'wide.mkv'], dir);
     const dot = cli(['video', '-m', asset('tiny.safetensors'), 'dot.mkv', '-o', 'dot.webm', '--quiet'], dir);
     expect(dot.status, dot.stderr).toBe(0);
@@ -289,40 +483,81 @@ describe.skipIf(!haveFfmpeg)('video (ffmpeg on PATH)', () => {
     expectOneError(run('in.mp4'), 1, /refusing to overwrite the input in\.mp4 with the output in\.mp4/);
     expectOneError(run('link.mp4'), 1, /refusing to overwrite the input in\.mp4 with the output link\.mp4/);
     expectOneError(run('full.mp4'), 1, /^error: cannot write full\.mp4: no space left on device$/);
-    expectOneError(run('no-such-dir/out.mp4'), 1, /cannot write no-such-dir\/out\.mp4: output directory no-such-dir does not exist/);
+    expectOneError(
+      run('no-such-dir/out.mp4'),
+      1,
+      /cannot write no-such-dir\/out\.mp4: output directory no-such-dir does not exist/,
+    );
     expectOneError(run('out.avi'), 2, /cannot tell the video format of out\.avi: name it \.mp4/);
-    expectOneError(cli(['video', '-m', asset('tiny.safetensors'), 'in.mp4', '-o', 'out.mp4', '--codec', 'no-such-codec'], dir), 1, /has no encoder 'no-such-codec'/);
+    expectOneError(
+      cli(['video', '-m', asset('tiny.safetensors'), 'in.mp4', '-o', 'out.mp4', '--codec', 'no-such-codec'], dir),
+      1,
+      /has no encoder 'no-such-codec'/,
+    );
     expect(readFileSync(join(dir, 'in.mp4')).equals(before)).toBe(true);
     expect(leftovers(dir, ['in.mp4', 'link.mp4', 'full.mp4'])).toEqual([]);
   }, 300_000);
 
-  it.skipIf(process.platform !== 'linux')('Ctrl-C (SIGINT) or SIGTERM in the middle: exit 130 or 143, no output, no temporary file', async () => {
-    const dir = freshDir('sigint');
-    ffmpeg(['-f', 'lavfi', '-i', 'testsrc=size=34x22:rate=25', '-f', 'lavfi', '-i', 'sine', '-t', '20', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-c:a', 'aac', 'long.mp4'], dir);
-    const child = spawn(process.execPath, [CLI, 'video', '-m', asset('tiny.safetensors'), 'long.mp4', '-o', 'out.mp4'], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    const status = await new Promise<number | null>((res) => {
-      child.stderr.on('data', (d: Buffer) => {
-        stderr += d.toString();
-        if (/frame 1\/500/.test(stderr) && !child.killed) child.kill('SIGINT');
+  it.skipIf(process.platform !== 'linux')(
+    'Ctrl-C (SIGINT) or SIGTERM in the middle: exit 130 or 143, no output, no temporary file',
+    async () => {
+      const dir = freshDir('sigint');
+      ffmpeg(
+        [
+          '-f',
+          'lavfi',
+          '-i',
+          'testsrc=size=34x22:rate=25',
+          '-f',
+          'lavfi',
+          '-i',
+          'sine',
+          '-t',
+          '20',
+          '-c:v',
+          'libx264',
+          '-pix_fmt',
+          'yuv420p',
+          '-c:a',
+          'aac',
+          'long.mp4',
+        ],
+        dir,
+      );
+      const child = spawn(
+        process.execPath,
+        [CLI, 'video', '-m', asset('tiny.safetensors'), 'long.mp4', '-o', 'out.mp4'],
+        { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      let stderr = '';
+      const status = await new Promise<number | null>((res) => {
+        child.stderr.on('data', (d: Buffer) => {
+          stderr += d.toString();
+          if (/frame 1\/500/.test(stderr) && !child.killed) child.kill('SIGINT');
+        });
+        child.on('exit', (code) => res(code));
       });
-      child.on('exit', (code) => res(code));
-    });
-    expect(status, stderr).toBe(130);
-    expect(stderr).toMatch(/interrupted \(SIGINT\) after \d+ frames: no output written/);
-    expect(readdirSync(dir)).toEqual(['long.mp4']);
+      expect(status, stderr).toBe(130);
+      expect(stderr).toMatch(/interrupted \(SIGINT\) after \d+ frames: no output written/);
+      expect(readdirSync(dir)).toEqual(['long.mp4']);
 
-    // SIGTERM (timeout, kill, container runtimes): the same, exit 143.
-    const term = spawn(process.execPath, [CLI, 'video', '-m', asset('tiny.safetensors'), 'long.mp4', '-o', 'out.mp4'], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
-    let termErr = '';
-    const termStatus = await new Promise<number | null>((res) => {
-      term.stderr.on('data', (d: Buffer) => {
-        termErr += d.toString();
-        if (/frame 1\/500/.test(termErr) && !term.killed) term.kill('SIGTERM');
+      // SIGTERM (timeout, kill, container runtimes): the same, exit 143.
+      const term = spawn(
+        process.execPath,
+        [CLI, 'video', '-m', asset('tiny.safetensors'), 'long.mp4', '-o', 'out.mp4'],
+        { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      let termErr = '';
+      const termStatus = await new Promise<number | null>((res) => {
+        term.stderr.on('data', (d: Buffer) => {
+          termErr += d.toString();
+          if (/frame 1\/500/.test(termErr) && !term.killed) term.kill('SIGTERM');
+        });
+        term.on('exit', (code) => res(code));
       });
-      term.on('exit', (code) => res(code));
-    });
-    expect(termStatus, termErr).toBe(143);
-    expect(readdirSync(dir)).toEqual(['long.mp4']);
-  }, 300_000);
+      expect(termStatus, termErr).toBe(143);
+      expect(readdirSync(dir)).toEqual(['long.mp4']);
+    },
+    300_000,
+  );
 });

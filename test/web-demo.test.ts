@@ -7,7 +7,16 @@
 // Chromium's WebGPU is SwiftShader here (a software adapter: ~25 s for a 256² picture with a real style), so
 // the photos are tiny. Without /usr/bin/chromium the page tests skip with a message (CI installs it:
 // scripts/setup-chromium.sh). Nothing here needs ../shared.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +27,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBrowserBundle, buildWeb } from '../scripts/build-web.mjs';
 // @ts-expect-error plain .mjs build/serve scripts, no type declarations
 import { startServer } from '../scripts/serve.mjs';
+// biome-ignore format: @ts-expect-error covers one line only
 // @ts-expect-error plain .mjs build/serve scripts, no type declarations
 import { decodeImage, firstSheetCell, listStyles, parsePainting, readSafetensorsMetadata } from '../scripts/demo-styles.mjs';
 
@@ -28,7 +38,9 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
 const ARTIFACTS = join(REPO, 'test-artifacts');
 if (!HAVE_CHROMIUM) {
-  console.warn(`test/web-demo.test.ts: ${CHROMIUM} not found, skipping the demo page tests (install it with: sudo scripts/setup-chromium.sh)`);
+  console.warn(
+    `test/web-demo.test.ts: ${CHROMIUM} not found, skipping the demo page tests (install it with: sudo scripts/setup-chromium.sh)`,
+  );
 }
 
 /** The style files a folder ships, by their names: what the gallery must show (and nothing else). */
@@ -61,7 +73,7 @@ function landscape(width: number, height: number): { width: number; height: numb
       let rgb = [90 + 120 * v, 150 + 70 * v, 235];
       if ((u - 0.72) ** 2 + ((v - 0.25) * (height / width)) ** 2 < 0.012) rgb = [255, 215, 90];
       if (v > 0.55 + 0.08 * Math.sin(u * 9)) rgb = [60, 120 + 40 * u, 60];
-      if (v > 0.72 + 0.05 * Math.sin(u * 15 + 1)) rgb = (Math.floor(x / 4) % 2 ? [200, 170, 60] : [170, 130, 40]);
+      if (v > 0.72 + 0.05 * Math.sin(u * 15 + 1)) rgb = Math.floor(x / 4) % 2 ? [200, 170, 60] : [170, 130, 40];
       data.set([...rgb.map(Math.round), 255], i);
     }
   }
@@ -69,7 +81,9 @@ function landscape(width: number, height: number): { width: number; height: numb
 }
 
 function png(img: { width: number; height: number; data: Uint8Array }): Buffer {
-  return PNG.sync.write(Object.assign(new PNG({ width: img.width, height: img.height }), { data: Buffer.from(img.data) }));
+  return PNG.sync.write(
+    Object.assign(new PNG({ width: img.width, height: img.height }), { data: Buffer.from(img.data) }),
+  );
 }
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -115,14 +129,31 @@ describe('the style listing (scripts/demo-styles.mjs)', () => {
     writeFileSync(join(dir, 'vgg19.safetensors'), headerOnlyFile({ format: 'pt' }));
     writeFileSync(join(dir, 'loss-network', 'vgg19.safetensors'), headerOnlyFile(null));
     writeFileSync(join(dir, 'loss-network', 'c_style.safetensors'), headerOnlyFile(style));
-    writeFileSync(join(dir, 'checkpoint.safetensors'), headerOnlyFile({ ...style, format: 'fast-style-webgpu/checkpoint' }));
+    writeFileSync(
+      join(dir, 'checkpoint.safetensors'),
+      headerOnlyFile({ ...style, format: 'fast-style-webgpu/checkpoint' }),
+    );
     writeFileSync(join(dir, 'broken.safetensors'), Buffer.from([255, 255, 255, 255, 255, 255, 255, 127, 1, 2]));
     const imported = join(tmp, 'listing', 'imported');
     mkdirSync(imported, { recursive: true });
-    writeFileSync(join(imported, 'wave.safetensors'), headerOnlyFile({ ...style, style: 'wave', licence: 'ml5.js weights, MIT; training code research use', source: 'ml5' }));
+    writeFileSync(
+      join(imported, 'wave.safetensors'),
+      headerOnlyFile({
+        ...style,
+        style: 'wave',
+        licence: 'ml5.js weights, MIT; training code research use',
+        source: 'ml5',
+      }),
+    );
     writeFileSync(join(imported, 'a_style.safetensors'), headerOnlyFile(style));
     const config = join(tmp, 'listing', 'config.json');
-    writeFileSync(config, JSON.stringify({ order: ['b_style'], styles: { b_style: { painting: 'Jane Doe, Field (c. 1900); public domain', image: 'x.jpg' } } }));
+    writeFileSync(
+      config,
+      JSON.stringify({
+        order: ['b_style'],
+        styles: { b_style: { painting: 'Jane Doe, Field (c. 1900); public domain', image: 'x.jpg' } },
+      }),
+    );
 
     const listed = listStyles({ modelsDir: dir, importedDir: imported, configPath: config });
     // Ours in config order, then the imported ones; an imported file whose name models/ has is served from models/.
@@ -131,7 +162,11 @@ describe('the style listing (scripts/demo-styles.mjs)', () => {
       ['a_style.safetensors', 'ours'],
       ['wave.safetensors', 'imported'],
     ]);
-    expect(listed[0]).toMatchObject({ name: 'b_style', steps: 40, painting: { painter: 'Jane Doe', title: 'Field', year: 'c. 1900', rights: 'public domain' } });
+    expect(listed[0]).toMatchObject({
+      name: 'b_style',
+      steps: 40,
+      painting: { painter: 'Jane Doe', title: 'Field', year: 'c. 1900', rights: 'public domain' },
+    });
     expect(listed[2]).toMatchObject({ licence: 'ml5.js weights, MIT; training code research use', painting: null });
     expect(readSafetensorsMetadata(join(dir, 'broken.safetensors'))).toBeNull();
     expect(readSafetensorsMetadata(join(dir, 'README.md'))).toBeNull();
@@ -144,9 +179,14 @@ describe('the style listing (scripts/demo-styles.mjs)', () => {
       year: 'c. 1810',
       rights: 'public domain',
     });
-    const listed = listStyles({ modelsDir: MODELS, importedDir: null, configPath: join(REPO, 'styles', 'config.json') });
+    const listed = listStyles({
+      modelsDir: MODELS,
+      importedDir: null,
+      configPath: join(REPO, 'styles', 'config.json'),
+    });
     expect(listed.map((s: { file: string }) => s.file).sort()).toEqual(safetensorsIn(MODELS));
-    for (const s of listed) expect(s.painting?.painter, `${s.name}: styles/config.json has no painting for it`).toBeTruthy();
+    for (const s of listed)
+      expect(s.painting?.painter, `${s.name}: styles/config.json has no painting for it`).toBeTruthy();
   });
 
   it("the thumbnail without ../shared: the painting cut from the style's sheet in docs/images", async () => {
@@ -161,7 +201,10 @@ describe('the style listing (scripts/demo-styles.mjs)', () => {
       expect(cell.height).toBe((sheet.height - 4) / 2);
       expect(cell.width).toBeGreaterThan(cell.height / 2);
       expect(cell.width).toBeLessThan(sheet.width / 2);
-      const lastColumn = Array.from({ length: cell.height }, (_, y) => cell.data[(y * cell.width + cell.width - 1) * 4]);
+      const lastColumn = Array.from(
+        { length: cell.height },
+        (_, y) => cell.data[(y * cell.width + cell.width - 1) * 4],
+      );
       expect(Math.min(...lastColumn), 'the cell ends inside the painting').toBeLessThan(200);
     }
   });
@@ -180,7 +223,15 @@ async function launch(): Promise<{ context: BrowserContext; page: Page; problems
     executablePath: CHROMIUM,
     headless: true,
     acceptDownloads: true,
-    args: ['--no-sandbox', '--enable-unsafe-webgpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+    args: [
+      '--no-sandbox',
+      '--enable-unsafe-webgpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-quic',
+    ],
   });
   const page = context.pages()[0] ?? (await context.newPage());
   const problems: Problems = { lines: [] };
@@ -199,36 +250,62 @@ type State = 'idle' | 'loading' | 'ready' | 'busy' | 'done' | 'error';
 
 /** Waits until the status line is in one of `states`; returns its state and text. */
 async function statusIn(page: Page, states: State[], timeout = 90_000): Promise<{ state: string; text: string }> {
-  await page.waitForFunction((s) => (s as string[]).includes(document.getElementById('status')!.dataset.state!), states, { timeout });
-  return page.evaluate(() => ({ state: document.getElementById('status')!.dataset.state!, text: document.getElementById('status')!.textContent! }));
+  await page.waitForFunction(
+    (s) => (s as string[]).includes(document.getElementById('status')!.dataset.state!),
+    states,
+    { timeout },
+  );
+  return page.evaluate(() => ({
+    state: document.getElementById('status')!.dataset.state!,
+    text: document.getElementById('status')!.textContent!,
+  }));
 }
 
 /**
  * Does `action` and waits for the status line to change and land in one of `states` (a status already in
  * one of them before the action does not count: the page keeps 'done' from the run before).
  */
-async function statusAfter(page: Page, action: () => Promise<unknown>, states: State[], timeout = 90_000): Promise<{ state: string; text: string }> {
+async function statusAfter(
+  page: Page,
+  action: () => Promise<unknown>,
+  states: State[],
+  timeout = 90_000,
+): Promise<{ state: string; text: string }> {
   const seen = await page.evaluate(() => {
     const w = window as unknown as { statusChanges?: number };
     if (w.statusChanges === undefined) {
       w.statusChanges = 0;
-      new MutationObserver(() => w.statusChanges!++).observe(document.getElementById('status')!, { attributes: true, childList: true, characterData: true, subtree: true });
+      new MutationObserver(() => w.statusChanges!++).observe(document.getElementById('status')!, {
+        attributes: true,
+        childList: true,
+        characterData: true,
+        subtree: true,
+      });
     }
     return w.statusChanges;
   });
   await action();
   await page.waitForFunction(
-    ({ seen, states }) => (window as unknown as { statusChanges: number }).statusChanges > seen && states.includes(document.getElementById('status')!.dataset.state!),
+    ({ seen, states }) =>
+      (window as unknown as { statusChanges: number }).statusChanges > seen &&
+      states.includes(document.getElementById('status')!.dataset.state!),
     { seen, states: states as string[] },
     { timeout },
   );
-  return page.evaluate(() => ({ state: document.getElementById('status')!.dataset.state!, text: document.getElementById('status')!.textContent! }));
+  return page.evaluate(() => ({
+    state: document.getElementById('status')!.dataset.state!,
+    text: document.getElementById('status')!.textContent!,
+  }));
 }
 
 function canvasPixels(page: Page, id: 'before' | 'after'): Promise<{ width: number; height: number; data: number[] }> {
   return page.evaluate((id) => {
     const c = document.getElementById(id) as HTMLCanvasElement;
-    return { width: c.width, height: c.height, data: Array.from(c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data) };
+    return {
+      width: c.width,
+      height: c.height,
+      data: Array.from(c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data),
+    };
   }, id);
 }
 
@@ -269,7 +346,9 @@ describe.skipIf(!HAVE_CHROMIUM)('the demo page in Chromium, served as `npm run s
     const st = await statusIn(page, ['ready', 'error']);
     console.log(`default style ready after ${Date.now() - t0} ms: ${st.text}`);
     expect(st.state, st.text).toBe('ready');
-    await page.waitForFunction(() => [...document.querySelectorAll<HTMLImageElement>('img.thumb')].every((i) => i.complete));
+    await page.waitForFunction(() =>
+      [...document.querySelectorAll<HTMLImageElement>('img.thumb')].every((i) => i.complete),
+    );
     const ui = await page.evaluate(() => ({
       cards: [...document.querySelectorAll<HTMLButtonElement>('.style-card[data-url]')].map((c) => ({
         url: c.dataset.url!,
@@ -281,7 +360,14 @@ describe.skipIf(!HAVE_CHROMIUM)('the demo page in Chromium, served as `npm run s
       ownPressed: document.getElementById('own-model')!.getAttribute('aria-pressed'),
       adapter: document.getElementById('adapter')!.textContent!,
     }));
-    const fallback = await page.evaluate(async () => (await (window as unknown as { demo: { engine(): Promise<{ adapter: { isFallbackAdapter: boolean } }> } }).demo.engine()).adapter.isFallbackAdapter);
+    const fallback = await page.evaluate(
+      async () =>
+        (
+          await (
+            window as unknown as { demo: { engine(): Promise<{ adapter: { isFallbackAdapter: boolean } }> } }
+          ).demo.engine()
+        ).adapter.isFallbackAdapter,
+    );
 
     // Exactly the style files: ours (models/), then the imported ones; no log, curve or loss network.
     const urls = ui.cards.map((c) => c.url);
@@ -307,9 +393,16 @@ describe.skipIf(!HAVE_CHROMIUM)('the demo page in Chromium, served as `npm run s
 
   it('stylises a photo; strength, colours and the compare divider work on the result', async () => {
     const { page } = browser;
-    await page.evaluate((px) => (document.getElementById('max-size') as HTMLSelectElement).append(new Option(`${px} px`, String(px))), PREVIEW);
+    await page.evaluate(
+      (px) => (document.getElementById('max-size') as HTMLSelectElement).append(new Option(`${px} px`, String(px))),
+      PREVIEW,
+    );
     await page.selectOption('#max-size', String(PREVIEW));
-    const st = await statusAfter(page, () => page.setInputFiles('#image-file', { name: 'landscape.png', mimeType: 'image/png', buffer: png(photo) }), ['done', 'error']);
+    const st = await statusAfter(
+      page,
+      () => page.setInputFiles('#image-file', { name: 'landscape.png', mimeType: 'image/png', buffer: png(photo) }),
+      ['done', 'error'],
+    );
     expect(st.state, st.text).toBe('done');
     const before = await canvasPixels(page, 'before');
     const after = await canvasPixels(page, 'after');
@@ -331,7 +424,9 @@ describe.skipIf(!HAVE_CHROMIUM)('the demo page in Chromium, served as `npm run s
     const kept = await canvasPixels(page, 'after');
     /** Per pixel, red minus green and blue minus green: the colour apart from the brightness. */
     const chroma = (d: number[]) => d.flatMap((_, i) => (i % 4 === 0 ? [d[i] - d[i + 1], d[i + 2] - d[i + 1]] : []));
-    expect(meanAbsDiff(chroma(kept.data), chroma(before.data))).toBeLessThan(meanAbsDiff(chroma(after.data), chroma(before.data)) / 2);
+    expect(meanAbsDiff(chroma(kept.data), chroma(before.data))).toBeLessThan(
+      meanAbsDiff(chroma(after.data), chroma(before.data)) / 2,
+    );
     expect((await statusAfter(page, () => page.uncheck('#preserve-colors'), ['done', 'error'])).state).toBe('done');
 
     // The compare divider: the slider (and its arrow keys) move it.
@@ -356,7 +451,15 @@ describe.skipIf(!HAVE_CHROMIUM)('the demo page in Chromium, served as `npm run s
       }).observe(bar, { attributes: true });
     });
     let download!: Download;
-    const st = await statusAfter(page, async () => ([download] = await Promise.all([page.waitForEvent('download', { timeout: 120_000 }), page.click('#download')])), ['done', 'error']);
+    const st = await statusAfter(
+      page,
+      async () =>
+        ([download] = await Promise.all([
+          page.waitForEvent('download', { timeout: 120_000 }),
+          page.click('#download'),
+        ])),
+      ['done', 'error'],
+    );
     expect(download.suggestedFilename()).toBe(`landscape_${shipped[0].replace(/\.safetensors$/, '')}.png`);
     const file = join(tmp, 'download.png');
     await download.saveAs(file);
@@ -364,7 +467,10 @@ describe.skipIf(!HAVE_CHROMIUM)('the demo page in Chromium, served as `npm run s
     expect([saved.width, saved.height]).toEqual([photo.width, photo.height]);
     expect(st.text).toMatch(/Saved landscape_.*\.png: 96×72, \d+ kB, stylised in row bands/);
     const seen = await page.evaluate(() => (window as unknown as { progressSeen: number[] }).progressSeen);
-    expect(seen.some((f) => f > 0 && f < 1), `progress values ${seen.join(', ')}`).toBe(true);
+    expect(
+      seen.some((f) => f > 0 && f < 1),
+      `progress values ${seen.join(', ')}`,
+    ).toBe(true);
 
     // The same photo in one pass (no budget) in the page: the banded result equals it within a grey level.
     await page.addScriptTag({ type: 'module', content: "import * as m from '/browser.js'; window.__lib = m;" });
@@ -389,11 +495,14 @@ describe.skipIf(!HAVE_CHROMIUM)('the demo page in Chromium, served as `npm run s
     const pasted = await statusAfter(
       page,
       () =>
-        page.evaluate((bytes) => {
-          const dt = new DataTransfer();
-          dt.items.add(new File([Uint8Array.from(bytes)], 'image.png', { type: 'image/png' }));
-          dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt }));
-        }, Array.from(png(small))),
+        page.evaluate(
+          (bytes) => {
+            const dt = new DataTransfer();
+            dt.items.add(new File([Uint8Array.from(bytes)], 'image.png', { type: 'image/png' }));
+            dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt }));
+          },
+          Array.from(png(small)),
+        ),
       ['done', 'error'],
     );
     expect(pasted.state, pasted.text).toBe('done');
@@ -406,7 +515,8 @@ describe.skipIf(!HAVE_CHROMIUM)('the demo page in Chromium, served as `npm run s
     const layout = await page.evaluate(() => {
       const box = (id: string) => document.getElementById(id)!.getBoundingClientRect();
       const stage = document.getElementById('stage')!;
-      const padding = parseFloat(getComputedStyle(stage).paddingLeft) + parseFloat(getComputedStyle(stage).paddingRight);
+      const padding =
+        parseFloat(getComputedStyle(stage).paddingLeft) + parseFloat(getComputedStyle(stage).paddingRight);
       return {
         scrollWidth: document.documentElement.scrollWidth,
         stageBottom: box('stage').bottom,
@@ -433,13 +543,29 @@ describe.skipIf(!HAVE_CHROMIUM)('the demo page in Chromium, served as `npm run s
     const reached: string[] = [];
     for (let i = 0; i < 30 && !reached.includes('download'); i++) {
       await page.keyboard.press('Tab');
-      reached.push(await page.evaluate(() => {
-        const a = document.activeElement as HTMLElement;
-        return a.id || (a.dataset.name ? `card:${a.dataset.name}` : a.tagName);
-      }));
+      reached.push(
+        await page.evaluate(() => {
+          const a = document.activeElement as HTMLElement;
+          return a.id || (a.dataset.name ? `card:${a.dataset.name}` : a.tagName);
+        }),
+      );
     }
-    const expected = [`card:${shipped[0].replace(/\.safetensors$/, '')}`, 'own-model', 'pick-photo', 'webcam', 'compare', 'strength', 'preserve-colors', 'max-size', 'download-format', 'download'];
-    expect(reached.filter((r) => expected.includes(r)), reached.join(' ')).toEqual(expected);
+    const expected = [
+      `card:${shipped[0].replace(/\.safetensors$/, '')}`,
+      'own-model',
+      'pick-photo',
+      'webcam',
+      'compare',
+      'strength',
+      'preserve-colors',
+      'max-size',
+      'download-format',
+      'download',
+    ];
+    expect(
+      reached.filter((r) => expected.includes(r)),
+      reached.join(' '),
+    ).toEqual(expected);
     // Enter on the photo button opens the photo picker (a click on the file input, which opens the chooser).
     await page.evaluate(() => {
       const w = window as unknown as { pickerOpened: boolean };
@@ -463,15 +589,27 @@ describe.skipIf(!HAVE_CHROMIUM)('the demo page in Chromium, served as `npm run s
         }),
       ['error'],
     );
-    expect(st.text).toBe('notes.txt is neither a photo nor a style model: drop a JPEG, PNG or WebP photo, or a .safetensors style file.');
+    expect(st.text).toBe(
+      'notes.txt is neither a photo nor a style model: drop a JPEG, PNG or WebP photo, or a .safetensors style file.',
+    );
   });
 
   it('a model file that is not a style: the page says so and what to do, and keeps the style it had', async () => {
     const { page } = browser;
-    const st = await statusAfter(page, () => page.setInputFiles('#model-file', { name: 'loss.log.jsonl', mimeType: 'application/octet-stream', buffer: Buffer.from('{"step":1}\n') }), ['error']);
-    expect(st.text).toMatch(/^loss\.log\.jsonl is not a style model\. Pick a style above, or open a \.safetensors file .* \(.*not a safetensors file.*\)$/);
+    const st = await statusAfter(
+      page,
+      () =>
+        page.setInputFiles('#model-file', {
+          name: 'loss.log.jsonl',
+          mimeType: 'application/octet-stream',
+          buffer: Buffer.from('{"step":1}\n'),
+        }),
+      ['error'],
+    );
+    expect(st.text).toMatch(
+      /^loss\.log\.jsonl is not a style model\. Pick a style above, or open a \.safetensors file .* \(.*not a safetensors file.*\)$/,
+    );
     expect(await page.textContent('#own-model-name')).toBe('a .safetensors style file');
     expect(await page.getAttribute('.style-card[data-url]', 'aria-pressed')).toBe('true');
   });
-
 });

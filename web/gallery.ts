@@ -57,13 +57,21 @@ function byline(s: StyleEntry): string | null {
 /** Where the net comes from: a badge, a few words, and the terms it comes under. */
 function provenance(s: StyleEntry): { badge: string; from: string; terms: string | null } {
   if (s.origin === 'ours') {
-    return { badge: 'Ours', from: s.steps ? `trained here, ${s.steps} steps` : 'trained here', terms: s.painting?.rights ? `painting: ${s.painting.rights}` : null };
+    return {
+      badge: 'Ours',
+      from: s.steps ? `trained here, ${s.steps} steps` : 'trained here',
+      terms: s.painting?.rights ? `painting: ${s.painting.rights}` : null,
+    };
   }
   const from = /ml5/i.test(`${s.source ?? ''} ${s.licence ?? ''}`) ? 'from ml5.js' : 'from another project';
   return { badge: 'Imported', from, terms: s.licence };
 }
 
-function make<K extends keyof HTMLElementTagNameMap>(tag: K, className: string, text?: string): HTMLElementTagNameMap[K] {
+function make<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  className: string,
+  text?: string,
+): HTMLElementTagNameMap[K] {
   const e = document.createElement(tag);
   e.className = className;
   if (text !== undefined) e.textContent = text;
@@ -122,7 +130,12 @@ export interface Gallery {
  * Fills `list` with a card per style, before the "your own model" card that is already in it (`ownCard`).
  * `onPick` runs on a click (or Enter/Space) on a card.
  */
-export function renderGallery(list: HTMLElement, ownCard: HTMLElement, styles: StyleEntry[], onPick: (s: StyleEntry) => void): Gallery {
+export function renderGallery(
+  list: HTMLElement,
+  ownCard: HTMLElement,
+  styles: StyleEntry[],
+  onPick: (s: StyleEntry) => void,
+): Gallery {
   const cards = styles.map((s) => {
     const b = card(s);
     b.addEventListener('click', () => onPick(s));

@@ -178,8 +178,13 @@ function draw(canvas: HTMLCanvasElement, img: RgbaImage): void {
     canvas.width = img.width;
     canvas.height = img.height;
   }
-  const data = img.data instanceof Uint8ClampedArray ? img.data : new Uint8ClampedArray(img.data.buffer, img.data.byteOffset, img.data.byteLength);
-  canvas.getContext('2d')!.putImageData(new ImageData(data as Uint8ClampedArray<ArrayBuffer>, img.width, img.height), 0, 0);
+  const data =
+    img.data instanceof Uint8ClampedArray
+      ? img.data
+      : new Uint8ClampedArray(img.data.buffer, img.data.byteOffset, img.data.byteLength);
+  canvas
+    .getContext('2d')!
+    .putImageData(new ImageData(data as Uint8ClampedArray<ArrayBuffer>, img.width, img.height), 0, 0);
 }
 
 /** Shows the preview photo; the result side stays the photo until its stylised version is drawn. */
@@ -250,7 +255,11 @@ async function runStill(): Promise<void> {
   try {
     const current = await stylizeContent();
     progress.stop();
-    if (current) setStatus('done', 'Done. Drag across the picture to compare with your photo; adjust strength and colours; Download saves it at full size.');
+    if (current)
+      setStatus(
+        'done',
+        'Done. Drag across the picture to compare with your photo; adjust strength and colours; Download saves it at full size.',
+      );
   } catch (e) {
     progress.stop();
     showError('stylize', e);
@@ -264,7 +273,10 @@ function markApplied(url: string | null | undefined): void {
 }
 
 /** Loads a style (a URL or a model file's bytes) and re-stylises the photo shown. */
-async function loadStyle(source: string | Uint8Array, style: { title: string; name: string; url: string | null }): Promise<void> {
+async function loadStyle(
+  source: string | Uint8Array,
+  style: { title: string; name: string; url: string | null },
+): Promise<void> {
   const gen = ++state.modelGen;
   markApplied(style.url);
   setStatus('loading', `Loading ${style.title}…`);
@@ -292,7 +304,12 @@ async function loadStyle(source: string | Uint8Array, style: { title: string; na
     if (state.content && !state.webcam) await runStill();
     else {
       updateButtons();
-      setStatus('ready', state.webcam ? 'Webcam running.' : `${style.title} is ready. Now choose a photo: the button above, drag and drop, or paste.`);
+      setStatus(
+        'ready',
+        state.webcam
+          ? 'Webcam running.'
+          : `${style.title} is ready. Now choose a photo: the button above, drag and drop, or paste.`,
+      );
     }
   } catch (err) {
     if (gen !== state.modelGen) return;
@@ -381,8 +398,12 @@ function stopWebcam(): void {
 }
 
 async function startWebcam(): Promise<void> {
-  if (!navigator.mediaDevices?.getUserMedia) throw new Error('this browser gives no camera access here (it needs https or localhost)');
-  const stream = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 640 }, height: { ideal: 480 } }, audio: false });
+  if (!navigator.mediaDevices?.getUserMedia)
+    throw new Error('this browser gives no camera access here (it needs https or localhost)');
+  const stream = await navigator.mediaDevices.getUserMedia({
+    video: { width: { ideal: 640 }, height: { ideal: 480 } },
+    audio: false,
+  });
   state.webcam = stream;
   state.photo = null;
   state.photoName = 'webcam';
@@ -426,7 +447,11 @@ async function loadOwnModel(f: File): Promise<void> {
 async function openFile(f: File): Promise<void> {
   if (f.type.startsWith('image/')) await loadImage(f, f.name);
   else if (/\.safetensors$/i.test(f.name) || !f.type) await loadOwnModel(f);
-  else setStatus('error', `${f.name} is neither a photo nor a style model: drop a JPEG, PNG or WebP photo, or a .safetensors style file.`);
+  else
+    setStatus(
+      'error',
+      `${f.name} is neither a photo nor a style model: drop a JPEG, PNG or WebP photo, or a .safetensors style file.`,
+    );
 }
 
 el.ownModel.addEventListener('click', () => el.modelFile.click());

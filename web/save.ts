@@ -13,10 +13,18 @@ export function encodeImage(img: RgbaImage, type: ImageFormat): Promise<Blob> {
   canvas.height = img.height;
   const ctx = canvas.getContext('2d');
   if (!ctx) return Promise.reject(new Error('no 2-D canvas to encode the image'));
-  const data = img.data instanceof Uint8ClampedArray ? img.data : new Uint8ClampedArray(img.data.buffer, img.data.byteOffset, img.data.byteLength);
+  const data =
+    img.data instanceof Uint8ClampedArray
+      ? img.data
+      : new Uint8ClampedArray(img.data.buffer, img.data.byteOffset, img.data.byteLength);
   ctx.putImageData(new ImageData(data as Uint8ClampedArray<ArrayBuffer>, img.width, img.height), 0, 0);
   return new Promise((resolve, reject) =>
-    canvas.toBlob((blob) => (blob ? resolve(blob) : reject(new Error(`the browser could not encode ${img.width}×${img.height} as ${type}`))), type, JPEG_QUALITY),
+    canvas.toBlob(
+      (blob) =>
+        blob ? resolve(blob) : reject(new Error(`the browser could not encode ${img.width}×${img.height} as ${type}`)),
+      type,
+      JPEG_QUALITY,
+    ),
   );
 }
 

@@ -142,7 +142,17 @@ export class TfjsTransformNet {
       x = tf.image.resizeNearestNeighbor(x, [h * c.upsample, w * c.upsample], false, false);
     }
     const p = Math.floor(c.k / 2);
-    if (p > 0) x = tf.mirrorPad(x, [[0, 0], [p, p], [p, p], [0, 0]], 'reflect');
+    if (p > 0)
+      x = tf.mirrorPad(
+        x,
+        [
+          [0, 0],
+          [p, p],
+          [p, p],
+          [0, 0],
+        ],
+        'reflect',
+      );
     return tf.fused.conv2d({ x, filter: c.filter, bias: c.bias, strides: c.stride, pad: 'valid' });
   }
 

@@ -26,7 +26,8 @@ function parse(argv) {
     else if (a.startsWith('--')) throw new Error(`unknown option ${a}`);
     else o.dirs.push(a);
   }
-  if (!o.out || o.dirs.length === 0) throw new Error('usage: pack-photos.mjs --out DIR [--short 256] [--quality 90] [--limit N] SRC...');
+  if (!o.out || o.dirs.length === 0)
+    throw new Error('usage: pack-photos.mjs --out DIR [--short 256] [--quality 90] [--limit N] SRC...');
   if (!(Number.isInteger(o.short) && o.short >= 8)) throw new Error(`--short ${o.short}: an integer ≥ 8`);
   if (!(o.quality >= 1 && o.quality <= 100)) throw new Error(`--quality ${o.quality}: 1..100`);
   return o;
@@ -60,11 +61,16 @@ for (const src of o.dirs) {
     files.push({ dir: dirname(src), name: basename(src), path: src });
     continue;
   }
-  const names = readdirSync(src).filter((n) => /\.(jpe?g|png)$/i.test(n) && statSync(join(src, n)).isFile()).sort();
+  const names = readdirSync(src)
+    .filter((n) => /\.(jpe?g|png)$/i.test(n) && statSync(join(src, n)).isFile())
+    .sort();
   for (const n of names) files.push({ dir: src, name: n, path: join(src, n) });
 }
 // --limit N: N files evenly spaced over the sorted list (so a subset draws from every folder given).
-const chosen = files.length <= o.limit ? files : Array.from({ length: o.limit }, (_, i) => files[Math.floor((i * files.length) / o.limit)]);
+const chosen =
+  files.length <= o.limit
+    ? files
+    : Array.from({ length: o.limit }, (_, i) => files[Math.floor((i * files.length) / o.limit)]);
 rmSync(o.out, { recursive: true, force: true });
 mkdirSync(o.out, { recursive: true });
 let bytesIn = 0;
@@ -83,8 +89,12 @@ for (const f of chosen) {
   const name = `${basename(f.dir)}-${basename(f.name, extname(f.name))}.jpg`;
   writeFileSync(join(o.out, name), bytes);
   bytesOut += bytes.length;
-  sources.push(`${name}\t${f.path}\t${createHash('sha256').update(raw).digest('hex')}\t${small.width}\t${small.height}`);
+  sources.push(
+    `${name}\t${f.path}\t${createHash('sha256').update(raw).digest('hex')}\t${small.width}\t${small.height}`,
+  );
 }
 writeFileSync(join(o.out, 'SOURCES.tsv'), sources.join('\n') + '\n');
 const mb = (n) => (n / 1e6).toFixed(2);
-console.log(`packed ${chosen.length} photos into ${o.out}: ${mb(bytesIn)} MB → ${mb(bytesOut)} MB (shorter side ${o.short}, JPEG quality ${o.quality})`);
+console.log(
+  `packed ${chosen.length} photos into ${o.out}: ${mb(bytesIn)} MB → ${mb(bytesOut)} MB (shorter side ${o.short}, JPEG quality ${o.quality})`,
+);

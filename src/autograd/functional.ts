@@ -8,7 +8,14 @@ import { channelAffine as channelAffineOp, type ChannelAffineAttrs } from '../op
 import { preserveColors as preserveColorsOp } from '../ops/color.js';
 import { conv2dTranspose as conv2dTransposeOp, type Conv2dTransposeAttrs } from '../ops/conv2d-transpose.js';
 import { conv2d as conv2dOp, type Conv2dAttrs } from '../ops/conv2d.js';
-import { add as addOp, relu as reluOp, scale as scaleOp, scaledTanh as scaledTanhOp, type ScaleAttrs, type ScaledTanhAttrs } from '../ops/elementwise.js';
+import {
+  add as addOp,
+  relu as reluOp,
+  scale as scaleOp,
+  scaledTanh as scaledTanhOp,
+  type ScaleAttrs,
+  type ScaledTanhAttrs,
+} from '../ops/elementwise.js';
 import { gram as gramOp } from '../ops/gram.js';
 import { instanceNorm as instanceNormOp, type InstanceNormAttrs } from '../ops/instance-norm.js';
 import { mseLoss as mseLossOp, sumAll as sumAllOp, tvLoss as tvLossOp } from '../ops/losses.js';
@@ -17,7 +24,8 @@ import { maxPool2d as maxPool2dOp } from '../ops/pool.js';
 import { apply } from './tape.js';
 
 /** x [N, Cin, H, W] ⊛ weight [Cout, Cin, K, K] (+ bias [Cout]). */
-export const conv2d = (x: Tensor, weight: Tensor, bias: Tensor | null, attrs: Conv2dAttrs): Tensor => apply(conv2dOp, [x, weight, bias], attrs);
+export const conv2d = (x: Tensor, weight: Tensor, bias: Tensor | null, attrs: Conv2dAttrs): Tensor =>
+  apply(conv2dOp, [x, weight, bias], attrs);
 /** Transposed conv of x [N, Cin, H, W] with weight [Cin, Cout, K, K] (+ bias [Cout]). */
 export const conv2dTranspose = (x: Tensor, weight: Tensor, bias: Tensor | null, attrs: Conv2dTransposeAttrs): Tensor =>
   apply(conv2dTransposeOp, [x, weight, bias], attrs);
@@ -39,7 +47,8 @@ export const scale = (x: Tensor, attrs: ScaleAttrs): Tensor => apply(scaleOp, [x
 /** alpha·tanh(x) + beta. */
 export const scaledTanh = (x: Tensor, attrs: ScaledTanhAttrs): Tensor => apply(scaledTanhOp, [x], attrs);
 /** The luminance of `styled` with the chroma of `content` (BT.601 YCbCr). */
-export const preserveColors = (styled: Tensor, content: Tensor): Tensor => apply(preserveColorsOp, [styled, content], {});
+export const preserveColors = (styled: Tensor, content: Tensor): Tensor =>
+  apply(preserveColorsOp, [styled, content], {});
 
 /** Per image: F·Fᵀ/(C·H·W) of the [C, H·W] features. */
 export const gram = (features: Tensor): Tensor => apply(gramOp, [features], {});

@@ -92,8 +92,10 @@ export class LBFGS<E extends Evaluation = Evaluation> {
     this.historySize = opts.historySize ?? 100;
     this.lineSearch = opts.lineSearch ?? 'strong-wolfe';
     if (!(this.lr > 0)) throw new RangeError(`LBFGS: lr must be > 0, got ${this.lr}`);
-    if (!(Number.isInteger(this.maxIter) && this.maxIter >= 1)) throw new RangeError(`LBFGS: maxIter must be an integer ≥ 1, got ${this.maxIter}`);
-    if (!(Number.isInteger(this.historySize) && this.historySize >= 1)) throw new RangeError(`LBFGS: historySize must be an integer ≥ 1, got ${this.historySize}`);
+    if (!(Number.isInteger(this.maxIter) && this.maxIter >= 1))
+      throw new RangeError(`LBFGS: maxIter must be an integer ≥ 1, got ${this.maxIter}`);
+    if (!(Number.isInteger(this.historySize) && this.historySize >= 1))
+      throw new RangeError(`LBFGS: historySize must be an integer ≥ 1, got ${this.historySize}`);
   }
 
   private get engine() {
@@ -257,7 +259,12 @@ export class LBFGS<E extends Evaluation = Evaluation> {
           }
         }
         currentEvals += lsEvals;
-        await this.onIteration?.({ iteration: this.iterations, evaluations: this.evaluations, value, step: this.stepLength });
+        await this.onIteration?.({
+          iteration: this.iterations,
+          evaluations: this.evaluations,
+          value,
+          step: this.stepLength,
+        });
         // ---- stopping tests (torch's order)
         if (nIter === this.maxIter) {
           stop = 'max-iter';
@@ -346,7 +353,11 @@ export class LBFGS<E extends Evaluation = Evaluation> {
       evaluations++;
       lsIter++;
     }
-    if (lsIter === maxLs) bracket = [{ t: 0, value: value0, grad: grad0, gtd: gtd0 }, { t, ...cur }];
+    if (lsIter === maxLs)
+      bracket = [
+        { t: 0, value: value0, grad: grad0, gtd: gtd0 },
+        { t, ...cur },
+      ];
 
     // Zoom.
     let insufficientProgress = false;
@@ -414,13 +425,24 @@ export class LBFGS<E extends Evaluation = Evaluation> {
  * Minimiser of the cubic through (x1, f1) and (x2, f2) with slopes g1, g2, clamped to bounds (default the
  * interval); the bounds' midpoint when the cubic has no minimum (or the numbers are not finite).
  */
-export function cubicInterpolate(x1: number, f1: number, g1: number, x2: number, f2: number, g2: number, bounds?: [number, number]): number {
+export function cubicInterpolate(
+  x1: number,
+  f1: number,
+  g1: number,
+  x2: number,
+  f2: number,
+  g2: number,
+  bounds?: [number, number],
+): number {
   const [lo, hi] = bounds ?? (x1 <= x2 ? [x1, x2] : [x2, x1]);
   const d1 = g1 + g2 - (3 * (f1 - f2)) / (x1 - x2);
   const d2sq = d1 * d1 - g1 * g2;
   if (d2sq >= 0) {
     const d2 = Math.sqrt(d2sq);
-    const minPos = x1 <= x2 ? x2 - (x2 - x1) * ((g2 + d2 - d1) / (g2 - g1 + 2 * d2)) : x1 - (x1 - x2) * ((g1 + d2 - d1) / (g1 - g2 + 2 * d2));
+    const minPos =
+      x1 <= x2
+        ? x2 - (x2 - x1) * ((g2 + d2 - d1) / (g2 - g1 + 2 * d2))
+        : x1 - (x1 - x2) * ((g1 + d2 - d1) / (g1 - g2 + 2 * d2));
     if (Number.isFinite(minPos)) return Math.min(Math.max(minPos, lo), hi);
   }
   return (lo + hi) / 2;

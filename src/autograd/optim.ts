@@ -38,7 +38,8 @@ export class Adam {
     this.beta2 = opts.beta2 ?? 0.999;
     this.eps = opts.eps ?? 1e-8;
     this.weightDecay = opts.weightDecay ?? 0;
-    const moment = (p: Tensor, which: string) => p.engine.keep(Tensor.zeros(p.engine, p.shape, `adam.${which}${p.label ? ` ${p.label}` : ''}`));
+    const moment = (p: Tensor, which: string) =>
+      p.engine.keep(Tensor.zeros(p.engine, p.shape, `adam.${which}${p.label ? ` ${p.label}` : ''}`));
     this.m = params.map((p) => moment(p, 'm'));
     this.v = params.map((p) => moment(p, 'v'));
   }
@@ -70,13 +71,18 @@ export class Adam {
 
   /** Restores a saved state: the step count and the moments, one array per parameter in order. */
   loadState(step: number, m: readonly Float32Array[], v: readonly Float32Array[]): void {
-    if (!Number.isInteger(step) || step < 0) throw new RangeError(`Adam.loadState: step ${step} must be an integer ≥ 0`);
+    if (!Number.isInteger(step) || step < 0)
+      throw new RangeError(`Adam.loadState: step ${step} must be an integer ≥ 0`);
     if (m.length !== this.params.length || v.length !== this.params.length) {
-      throw new RangeError(`Adam.loadState: ${m.length} first and ${v.length} second moments for ${this.params.length} parameters`);
+      throw new RangeError(
+        `Adam.loadState: ${m.length} first and ${v.length} second moments for ${this.params.length} parameters`,
+      );
     }
     this.params.forEach((p, i) => {
       if (m[i].length !== p.size || v[i].length !== p.size) {
-        throw new RangeError(`Adam.loadState: moments of parameter ${i} have ${m[i].length}/${v[i].length} values for ${p.size}`);
+        throw new RangeError(
+          `Adam.loadState: moments of parameter ${i} have ${m[i].length}/${v[i].length} values for ${p.size}`,
+        );
       }
     });
     this.m.forEach((t, i) => t.write(m[i]));

@@ -43,12 +43,19 @@ export function isGradEnabled(): boolean {
 }
 
 /** Runs an op and, where needed, records it for backward. */
-export function apply<A, I extends OpInputs, S extends OpInputs>(op: OpDef<A, I, S>, inputs: NoInfer<I>, attrs: NoInfer<A>): Tensor {
+export function apply<A, I extends OpInputs, S extends OpInputs>(
+  op: OpDef<A, I, S>,
+  inputs: NoInfer<I>,
+  attrs: NoInfer<A>,
+): Tensor {
   if (inputs.length !== op.inputs.length) {
-    throw new ShapeError(`${op.name}: expects ${op.inputs.length} inputs (${op.inputs.join(', ')}), got ${inputs.length}`);
+    throw new ShapeError(
+      `${op.name}: expects ${op.inputs.length} inputs (${op.inputs.join(', ')}), got ${inputs.length}`,
+    );
   }
   inputs.forEach((t, i) => {
-    if (t === null && !op.optional?.includes(op.inputs[i])) throw new ShapeError(`${op.name}: input ${op.inputs[i]} is missing`);
+    if (t === null && !op.optional?.includes(op.inputs[i]))
+      throw new ShapeError(`${op.name}: input ${op.inputs[i]} is missing`);
     if (t?.isDisposed) throw new Error(`${op.name}: input ${op.inputs[i]} ${shapeStr(t.shape)} was disposed`);
   });
   const { output, saved } = op.forward(inputs, attrs);
@@ -84,14 +91,16 @@ export function clearTape(): void {
  * `gradRoot` stays the caller's.
  */
 export function backward(root: Tensor, gradRoot?: Tensor): void {
-  if (!gradRoot && root.size !== 1) throw new ShapeError(`backward: root ${shapeStr(root.shape)} is not a scalar; pass its gradient`);
+  if (!gradRoot && root.size !== 1)
+    throw new ShapeError(`backward: root ${shapeStr(root.shape)} is not a scalar; pass its gradient`);
   if (gradRoot && gradRoot.size !== root.size) {
     throw new ShapeError(`backward: gradient ${shapeStr(gradRoot.shape)} for root ${shapeStr(root.shape)}`);
   }
   // Each gradient tensor in `grads` is owned by the map and appears in it once.
   const grads = new Map<Tensor, Tensor>();
   const accumulate = (target: Tensor, g: Tensor): void => {
-    if (g.size !== target.size) throw new ShapeError(`backward: gradient ${shapeStr(g.shape)} for tensor ${shapeStr(target.shape)}`);
+    if (g.size !== target.size)
+      throw new ShapeError(`backward: gradient ${shapeStr(g.shape)} for tensor ${shapeStr(target.shape)}`);
     const prev = grads.get(target);
     if (!prev) {
       grads.set(target, g);
@@ -110,7 +119,10 @@ export function backward(root: Tensor, gradRoot?: Tensor): void {
     if (gOut) {
       grads.delete(node.output);
       const needsGrad = node.inputs.map((t) => t?.requiresGrad === true);
-      const gIns = node.op.backward!({ saved: node.saved, attrs: node.attrs, inputShapes: node.inputShapes, needsGrad }, gOut);
+      const gIns = node.op.backward!(
+        { saved: node.saved, attrs: node.attrs, inputShapes: node.inputShapes, needsGrad },
+        gOut,
+      );
       // A gradient returned more than once (pass-through, or the same tensor for two inputs) is copied so
       // that each map entry owns its own tensor.
       const taken = new Set<Tensor>();

@@ -77,7 +77,10 @@ export class ParsedArgs {
   /** A string option the command cannot run without: its value, or a UsageError naming it (and `valueName`). */
   required(name: string, valueName?: string): string {
     const v = this.string(name);
-    if (v === undefined) throw new UsageError(`missing --${name}${valueName ? ` ${valueName}` : ''} for '${this.command}' (see ${this.command} --help)`);
+    if (v === undefined)
+      throw new UsageError(
+        `missing --${name}${valueName ? ` ${valueName}` : ''} for '${this.command}' (see ${this.command} --help)`,
+      );
     return v;
   }
 
@@ -119,7 +122,8 @@ function editDistance(a: string, b: string): number {
   let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const cur = [i];
-    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    for (let j = 1; j <= b.length; j++)
+      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
     prev = cur;
   }
   return prev[b.length];
@@ -153,7 +157,10 @@ function convert(spec: OptionSpec, raw: string): OptionValue {
       }
       return raw;
     case 'list': {
-      const items = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+      const items = raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '');
       if (items.length === 0) throw new UsageError(`${flag} expects a comma-separated list, got '${raw}'`);
       const bad = spec.choices ? items.find((i) => !spec.choices!.includes(i)) : undefined;
       if (bad !== undefined) throw new UsageError(`${flag}: '${bad}' is not one of ${spec.choices!.join(', ')}`);
@@ -213,15 +220,20 @@ export function parseArgs(command: Command, argv: readonly string[]): ParsedArgs
     const prev = values.get(spec.name);
     values.set(spec.name, spec.type === 'list' && Array.isArray(prev) ? [...prev, ...(v as string[])] : v);
   }
-  for (const spec of command.options) if (!values.has(spec.name) && spec.default !== undefined) values.set(spec.name, spec.default);
+  for (const spec of command.options)
+    if (!values.has(spec.name) && spec.default !== undefined) values.set(spec.name, spec.default);
 
   const p = command.positionals ?? { name: 'ARG', min: 0, max: 0 };
   if (positionals.length < p.min) {
-    throw new UsageError(p.min === 1 ? `missing ${p.name} ${where}` : `'${command.name}' needs at least ${p.min} ${p.name} arguments`);
+    throw new UsageError(
+      p.min === 1 ? `missing ${p.name} ${where}` : `'${command.name}' needs at least ${p.min} ${p.name} arguments`,
+    );
   }
   if (positionals.length > p.max) {
     throw new UsageError(
-      p.max === 0 ? `unexpected argument '${positionals[0]}' ${where}` : `too many arguments ${where}: '${positionals[p.max]}'`,
+      p.max === 0
+        ? `unexpected argument '${positionals[0]}' ${where}`
+        : `too many arguments ${where}: '${positionals[p.max]}'`,
     );
   }
   return new ParsedArgs(command.name, values, positionals, given);
@@ -234,15 +246,23 @@ function defaultValueName(spec: OptionSpec): string {
 
 /** The help text of a command: usage, summary, options with defaults, details. */
 export function commandHelp(command: Command): string {
-  const rows = [...command.options, { name: 'help', alias: 'h', type: 'boolean', description: 'show this help' } as OptionSpec].map((o) => {
+  const rows = [
+    ...command.options,
+    { name: 'help', alias: 'h', type: 'boolean', description: 'show this help' } as OptionSpec,
+  ].map((o) => {
     const names = `${o.alias ? `-${o.alias}, ` : '    '}--${o.name}${o.type === 'boolean' ? '' : ` ${o.valueName ?? defaultValueName(o)}`}`;
-    const def = o.default !== undefined && o.type !== 'boolean' ? ` (default: ${Array.isArray(o.default) ? o.default.join(',') : o.default})` : '';
+    const def =
+      o.default !== undefined && o.type !== 'boolean'
+        ? ` (default: ${Array.isArray(o.default) ? o.default.join(',') : o.default})`
+        : '';
     return [names, o.description + def] as const;
   });
   const width = Math.min(32, Math.max(...rows.map(([n]) => n.length)) + 2);
   const lines = [`usage: ${PROGRAM} ${command.usage}`, '', command.summary, '', 'options:'];
   for (const [names, text] of rows) {
-    lines.push(names.length + 2 > width ? `  ${names}\n  ${' '.repeat(width)}${text}` : `  ${names.padEnd(width)}${text}`);
+    lines.push(
+      names.length + 2 > width ? `  ${names}\n  ${' '.repeat(width)}${text}` : `  ${names.padEnd(width)}${text}`,
+    );
   }
   if (command.details) lines.push('', command.details.trimEnd());
   return lines.join('\n') + '\n';

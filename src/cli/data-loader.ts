@@ -27,7 +27,9 @@ export function listImages(dir: string, onWarning?: (message: string) => void): 
           target = statSync(p);
         } catch (e) {
           const code = (e as NodeJS.ErrnoException).code;
-          onWarning?.(`skipping ${p}: ${code === 'ELOOP' ? 'a loop of symbolic links' : code === 'ENOENT' ? 'a symbolic link to a missing file' : `cannot follow the symbolic link (${code})`}`);
+          onWarning?.(
+            `skipping ${p}: ${code === 'ELOOP' ? 'a loop of symbolic links' : code === 'ENOENT' ? 'a symbolic link to a missing file' : `cannot follow the symbolic link (${code})`}`,
+          );
           continue;
         }
         if (target.isDirectory()) walk(p);
@@ -126,7 +128,16 @@ export class DataLoader {
         if (!this.bad.has(this.files[file])) candidates.push(this.files[file]);
       }
       if (candidates.length === 0) continue;
-      const result = await this.run({ id: index, candidates, size: this.opts.size, flip: choice.flip, cropX: choice.cropX, cropY: choice.cropY, scale: choice.scale, cropScale: this.opts.cropScale ?? 'shorter-side' });
+      const result = await this.run({
+        id: index,
+        candidates,
+        size: this.opts.size,
+        flip: choice.flip,
+        cropX: choice.cropX,
+        cropY: choice.cropY,
+        scale: choice.scale,
+        cropScale: this.opts.cropScale ?? 'shorter-side',
+      });
       for (const f of result.failed) {
         if (!this.bad.has(f.path)) {
           this.bad.add(f.path);
@@ -135,7 +146,9 @@ export class DataLoader {
       }
       if (result.pixels) return result.pixels;
     }
-    throw new Error(`none of the ${n} images can be read (${[...this.bad].slice(0, 3).join(', ')}${n > 3 ? ', …' : ''})`);
+    throw new Error(
+      `none of the ${n} images can be read (${[...this.bad].slice(0, 3).join(', ')}${n > 3 ? ', …' : ''})`,
+    );
   }
 
   private run(job: DataJob): Promise<DataResult> {

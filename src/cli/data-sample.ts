@@ -41,7 +41,16 @@ export function photoScale(w: number, h: number, size: number, mode: CropScale, 
  * For a photo of width×height: resized by photoScale, then the size×size window at the given fractions of
  * the free range, mirrored left-right when `flip`.
  */
-export function sampleGeometry(width: number, height: number, size: number, cropX: number, cropY: number, flip: boolean, scaleFraction = 0, mode: CropScale = 'shorter-side'): Geometry {
+export function sampleGeometry(
+  width: number,
+  height: number,
+  size: number,
+  cropX: number,
+  cropY: number,
+  flip: boolean,
+  scaleFraction = 0,
+  mode: CropScale = 'shorter-side',
+): Geometry {
   const scale = photoScale(width, height, size, mode, scaleFraction);
   const w = Math.max(size, Math.round(width * scale));
   const h = Math.max(size, Math.round(height * scale));
@@ -51,8 +60,19 @@ export function sampleGeometry(width: number, height: number, size: number, crop
 }
 
 /** A photo file's training crop (see sampleGeometry) as size·size RGBA bytes, opaque: libvips decodes, resizes and crops. */
-export async function cropSample(bytes: Uint8Array, name: string, size: number, cropX: number, cropY: number, flip: boolean, scaleFraction = 0, mode: CropScale = 'shorter-side'): Promise<Uint8Array> {
-  const img = await decodeImage(bytes, name, { geometry: (w, h) => sampleGeometry(w, h, size, cropX, cropY, flip, scaleFraction, mode) });
+export async function cropSample(
+  bytes: Uint8Array,
+  name: string,
+  size: number,
+  cropX: number,
+  cropY: number,
+  flip: boolean,
+  scaleFraction = 0,
+  mode: CropScale = 'shorter-side',
+): Promise<Uint8Array> {
+  const img = await decodeImage(bytes, name, {
+    geometry: (w, h) => sampleGeometry(w, h, size, cropX, cropY, flip, scaleFraction, mode),
+  });
   // Photos are opaque; a transparent PNG among them trains on its colours as they are.
   for (let i = 3; i < img.data.length; i += 4) img.data[i] = 255;
   return img.data;
@@ -63,7 +83,11 @@ export async function runDataJob(job: DataJob): Promise<DataResult> {
   for (const path of job.candidates) {
     try {
       const bytes = new Uint8Array(await readFile(path));
-      return { id: job.id, pixels: await cropSample(bytes, path, job.size, job.cropX, job.cropY, job.flip, job.scale, job.cropScale), failed };
+      return {
+        id: job.id,
+        pixels: await cropSample(bytes, path, job.size, job.cropX, job.cropY, job.flip, job.scale, job.cropScale),
+        failed,
+      };
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       failed.push({ path, reason: message.startsWith('cannot read') ? message : `cannot read ${path}: ${message}` });

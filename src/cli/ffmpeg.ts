@@ -11,7 +11,8 @@ import { delimiter, dirname, join } from 'node:path';
 import { CliError } from './errors.js';
 
 /** How to get ffmpeg, for the error when there is none. */
-export const FFMPEG_HINT = 'install it (Debian/Ubuntu: sudo apt-get install ffmpeg, or bash scripts/setup-ffmpeg.sh; macOS: brew install ffmpeg) or set FFMPEG_PATH to the ffmpeg program';
+export const FFMPEG_HINT =
+  'install it (Debian/Ubuntu: sudo apt-get install ffmpeg, or bash scripts/setup-ffmpeg.sh; macOS: brew install ffmpeg) or set FFMPEG_PATH to the ffmpeg program';
 
 export interface FfmpegTools {
   ffmpeg: string;
@@ -51,7 +52,8 @@ function fromPackage(pkg: string): string | null {
 function locate(name: 'ffmpeg' | 'ffprobe', envVar: string, pkg: string, besides: string | null): string | null {
   const fromEnv = process.env[envVar];
   if (fromEnv) {
-    if (!isExecutable(fromEnv)) throw new CliError(`${envVar}=${fromEnv} is not an executable file: ${name} was not found; ${FFMPEG_HINT}`);
+    if (!isExecutable(fromEnv))
+      throw new CliError(`${envVar}=${fromEnv} is not an executable file: ${name} was not found; ${FFMPEG_HINT}`);
     return fromEnv;
   }
   // ffprobe from the same folder as the ffmpeg chosen, so that the two agree on versions and formats.
@@ -62,16 +64,23 @@ function locate(name: 'ffmpeg' | 'ffprobe', envVar: string, pkg: string, besides
 /** ffmpeg and ffprobe, or a CliError saying how to get them. */
 export function findFfmpeg(): FfmpegTools {
   const ffmpeg = locate('ffmpeg', 'FFMPEG_PATH', '@ffmpeg-installer/ffmpeg', null);
-  if (ffmpeg === null) throw new CliError(`ffmpeg was not found (the video command needs it to read and write video files): ${FFMPEG_HINT}`);
+  if (ffmpeg === null)
+    throw new CliError(
+      `ffmpeg was not found (the video command needs it to read and write video files): ${FFMPEG_HINT}`,
+    );
   const ffprobe = locate('ffprobe', 'FFPROBE_PATH', '@ffprobe-installer/ffprobe', dirname(ffmpeg));
-  if (ffprobe === null) throw new CliError(`ffprobe was not found beside ${ffmpeg} nor on PATH (it comes with ffmpeg): ${FFMPEG_HINT}, or set FFPROBE_PATH`);
+  if (ffprobe === null)
+    throw new CliError(
+      `ffprobe was not found beside ${ffmpeg} nor on PATH (it comes with ffmpeg): ${FFMPEG_HINT}, or set FFPROBE_PATH`,
+    );
   return { ffmpeg, ffprobe };
 }
 
 /** The names of the encoders this ffmpeg has (`libx264`, `aac`, …). */
 export function ffmpegEncoders(ffmpeg: string): Set<string> {
   const r = spawnSync(ffmpeg, ['-hide_banner', '-encoders'], { encoding: 'utf8', maxBuffer: 16 << 20 });
-  if (r.status !== 0) throw new CliError(`${ffmpeg} -encoders failed: ${lastLine(r.stderr ?? '') || `exit status ${r.status}`}`);
+  if (r.status !== 0)
+    throw new CliError(`${ffmpeg} -encoders failed: ${lastLine(r.stderr ?? '') || `exit status ${r.status}`}`);
   const names = new Set<string>();
   // Rows look like ` V....D libx264   libx264 H.264 …` after a `------` separator.
   let table = false;
@@ -87,7 +96,10 @@ export function ffmpegEncoders(ffmpeg: string): Set<string> {
 
 /** The last non-empty line of a program's stderr (ffmpeg puts the reason last). */
 export function lastLine(text: string): string {
-  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
   return lines.length ? lines[lines.length - 1] : '';
 }
 
@@ -95,7 +107,11 @@ export function lastLine(text: string): string {
 export function probeJson(ffprobe: string, input: string, nameForErrors: string): unknown {
   let out: string;
   try {
-    out = execFileSync(ffprobe, ['-v', 'error', '-show_streams', '-show_format', '-of', 'json', '--', input], { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'pipe'] });
+    out = execFileSync(ffprobe, ['-v', 'error', '-show_streams', '-show_format', '-of', 'json', '--', input], {
+      encoding: 'utf8',
+      maxBuffer: 64 << 20,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
   } catch (e) {
     const stderr = String((e as { stderr?: unknown }).stderr ?? '');
     // ffprobe prefixes the reason with the file name: keep the reason. An MP4 whose index (moov) is missing

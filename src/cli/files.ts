@@ -5,7 +5,24 @@
  * contents, never a partial file). What the CLI promises is written down in docs/CLI-PROMISES.md.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { appendFileSync, chmodSync, closeSync, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync, type Stats } from 'node:fs';
+import {
+  appendFileSync,
+  chmodSync,
+  closeSync,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  readSync,
+  realpathSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+  type Stats,
+} from 'node:fs';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { CliError } from './errors.js';
 import { processAlive } from './process-alive.js';
@@ -72,10 +89,16 @@ function specialKind(st: Stats): string {
 export function checkInputFile(path: string, what: string, maxBytes: number = MAX_INPUT_BYTES.file): Stats {
   const label = what ? `${what} ${path}` : path;
   const st = statOrNull(path);
-  if (!st) throw new CliError(`cannot read ${label}: ${lstatOrNull(path)?.isSymbolicLink() ? 'it is a symbolic link to a missing file' : 'no such file'}`);
+  if (!st)
+    throw new CliError(
+      `cannot read ${label}: ${lstatOrNull(path)?.isSymbolicLink() ? 'it is a symbolic link to a missing file' : 'no such file'}`,
+    );
   if (st.isDirectory()) throw new CliError(`cannot read ${label}: it is a directory`);
   if (!st.isFile() && !st.isFIFO()) throw new CliError(`cannot read ${label}: it is ${specialKind(st)}, not a file`);
-  if (st.isFile() && st.size > maxBytes) throw new CliError(`cannot read ${label}: larger than ${Math.round(maxBytes / MIB)} MiB, the most this command reads (not the file it should be?)`);
+  if (st.isFile() && st.size > maxBytes)
+    throw new CliError(
+      `cannot read ${label}: larger than ${Math.round(maxBytes / MIB)} MiB, the most this command reads (not the file it should be?)`,
+    );
   return st;
 }
 
@@ -87,7 +110,10 @@ export function checkInputFile(path: string, what: string, maxBytes: number = MA
 export function readInputFile(path: string, what: string, maxBytes: number = MAX_INPUT_BYTES.file): Uint8Array {
   const label = what ? `${what} ${path}` : path;
   const st = checkInputFile(path, what, maxBytes);
-  const tooLarge = () => new CliError(`cannot read ${label}: larger than ${Math.round(maxBytes / MIB)} MiB, the most this command reads (not the file it should be?)`);
+  const tooLarge = () =>
+    new CliError(
+      `cannot read ${label}: larger than ${Math.round(maxBytes / MIB)} MiB, the most this command reads (not the file it should be?)`,
+    );
   let fd: number | null = null;
   try {
     fd = openSync(path, 'r');
@@ -207,7 +233,8 @@ export class InputSet {
   /** Throws a CliError when `output` is one of the inputs. */
   refuse(output: string, hint: string): void {
     const input = this.inputAt(output);
-    if (input !== null) throw new CliError(`refusing to overwrite the input ${input} with the output ${output}; ${hint}`);
+    if (input !== null)
+      throw new CliError(`refusing to overwrite the input ${input} with the output ${output}; ${hint}`);
   }
 }
 
@@ -253,7 +280,10 @@ export function outputDescriptor(path: string): number | null {
       // (an event loop's pipe: writing an image there crashes the process), and Node does not tell them
       // from ones the shell opened (`3>file`, `>(cmd)`).
       const fd = Number(m[2]);
-      if (fd > 2) throw new CliError(`cannot write ${path}: of the open descriptors only standard output and standard error can be written (-o -, /dev/stdout, /dev/stderr)`);
+      if (fd > 2)
+        throw new CliError(
+          `cannot write ${path}: of the open descriptors only standard output and standard error can be written (-o -, /dev/stdout, /dev/stderr)`,
+        );
       return fd;
     }
     let next: string;
@@ -273,7 +303,12 @@ export function outputDescriptor(path: string): number | null {
  * symlink to nothing is refused; non-regular files (devices such as /dev/null, FIFOs) are written through,
  * never replaced, and so is a descriptor path (`-`, /dev/stdout; `descriptor` is its number).
  */
-export function writeTarget(path: string): { target: string; through: boolean; mode: number | null; descriptor: number | null } {
+export function writeTarget(path: string): {
+  target: string;
+  through: boolean;
+  mode: number | null;
+  descriptor: number | null;
+} {
   const descriptor = outputDescriptor(path);
   if (descriptor !== null) {
     try {

@@ -74,7 +74,10 @@ export function checkedNet(net: TransformNetLike & { dispose(): void }, path: st
       try {
         for (const s of pending) {
           const v = (await s.data())[0];
-          if (!Number.isFinite(v)) throw new CliError(`${path}: the model produced ${Number.isNaN(v) ? 'NaN' : 'infinite'} values: refusing to write a wrong image`);
+          if (!Number.isFinite(v))
+            throw new CliError(
+              `${path}: the model produced ${Number.isNaN(v) ? 'NaN' : 'infinite'} values: refusing to write a wrong image`,
+            );
         }
       } finally {
         for (const s of pending) s.dispose();
@@ -93,11 +96,17 @@ export function checkedNet(net: TransformNetLike & { dispose(): void }, path: st
  * and such a checkpoint or model would be unusable. Nothing is written; the last good checkpoint stays.
  */
 export function assertFiniteTrainingState(
-  state: { step: number; weights: ReadonlyMap<string, { data: Float32Array }>; moments: ReadonlyMap<string, { m: Float32Array; v: Float32Array }> },
+  state: {
+    step: number;
+    weights: ReadonlyMap<string, { data: Float32Array }>;
+    moments: ReadonlyMap<string, { m: Float32Array; v: Float32Array }>;
+  },
   checkpoint: string,
 ): void {
   const found = (what: string, kind: string): never => {
-    throw new CliError(`training diverged at step ${state.step}: ${what} holds ${kind} values; stopped without writing, the last good checkpoint (${checkpoint}, if any) is kept`);
+    throw new CliError(
+      `training diverged at step ${state.step}: ${what} holds ${kind} values; stopped without writing, the last good checkpoint (${checkpoint}, if any) is kept`,
+    );
   };
   for (const [name, t] of state.weights) {
     const bad = nonFiniteKind(t.data);

@@ -52,7 +52,15 @@ const MAX_PIXELS = MAX_MEGAPIXELS * 1_000_000;
 export const IMAGE_EXTENSIONS = /\.(jpe?g|png|webp|avif|heic|heif|tiff?|gif)$/i;
 
 /** Names users know the formats by (libvips says `heif` for HEIC and AVIF). */
-const FORMAT_NAMES: Record<string, string> = { jpeg: 'JPEG', png: 'PNG', webp: 'WebP', heif: 'HEIF/AVIF', tiff: 'TIFF', gif: 'GIF', svg: 'SVG' };
+const FORMAT_NAMES: Record<string, string> = {
+  jpeg: 'JPEG',
+  png: 'PNG',
+  webp: 'WebP',
+  heif: 'HEIF/AVIF',
+  tiff: 'TIFF',
+  gif: 'GIF',
+  svg: 'SVG',
+};
 
 // libvips' own thread pool decodes one image at a time with every core; the callers (stylize, the training
 // data loader) keep a few images in flight themselves. Its operation cache only helps repeated operations
@@ -86,7 +94,9 @@ const SIGNATURES: { format: string; magic: (number | null)[] }[] = [
 ];
 
 function formatBySignature(bytes: Uint8Array): string | undefined {
-  return SIGNATURES.find(({ magic }) => bytes.length >= magic.length && magic.every((b, i) => b === null || bytes[i] === b))?.format;
+  return SIGNATURES.find(
+    ({ magic }) => bytes.length >= magic.length && magic.every((b, i) => b === null || bytes[i] === b),
+  )?.format;
 }
 
 /** A libvips message as the user should read it. */
@@ -141,7 +151,11 @@ export interface DecodeOptions {
  * (an embedded ICC profile, or CMYK, converted to sRGB), 16-bit samples reduced to 8, the first frame of an
  * animation or the first page of a multi-page file.
  */
-export async function decodeImageFile(bytes: Uint8Array, nameForErrors: string, options: DecodeOptions = {}): Promise<DecodedImage> {
+export async function decodeImageFile(
+  bytes: Uint8Array,
+  nameForErrors: string,
+  options: DecodeOptions = {},
+): Promise<DecodedImage> {
   const fail = (why: string): never => {
     throw new ImageFileError(`cannot read ${nameForErrors}: ${why}`);
   };
@@ -151,22 +165,36 @@ export async function decodeImageFile(bytes: Uint8Array, nameForErrors: string, 
   if (width < 1 || height < 1) fail(`the image has no pixels (${width}×${height})`);
   // libvips refuses these too (limitInputPixels), but saying the size is more useful than its message.
   if (width * height > MAX_PIXELS) {
-    fail(`${width}×${height} is ${((width * height) / 1e6).toFixed(0)} megapixels, more than the ${MAX_MEGAPIXELS}-megapixel limit`);
+    fail(
+      `${width}×${height} is ${((width * height) / 1e6).toFixed(0)} megapixels, more than the ${MAX_MEGAPIXELS}-megapixel limit`,
+    );
   }
   const notes: string[] = [];
   const frames = meta.pages ?? 1;
-  if (frames > 1) notes.push(`${FORMAT_NAMES[meta.format ?? ''] ?? meta.format} with ${frames} ${meta.format === 'gif' || meta.format === 'webp' ? 'frames' : 'pages'}: only the first is used`);
+  if (frames > 1)
+    notes.push(
+      `${FORMAT_NAMES[meta.format ?? ''] ?? meta.format} with ${frames} ${meta.format === 'gif' || meta.format === 'webp' ? 'frames' : 'pages'}: only the first is used`,
+    );
 
-  const geometry: Geometry = options.geometry ? options.geometry(width, height) : options.maxEdge !== undefined ? fitWithin(width, height, options.maxEdge) : { width, height };
+  const geometry: Geometry = options.geometry
+    ? options.geometry(width, height)
+    : options.maxEdge !== undefined
+      ? fitWithin(width, height, options.maxEdge)
+      : { width, height };
   let pipeline = sharpInput(bytes);
   // libvips reads a JPEG at 1/2, 1/4 or 1/8 scale when that is still larger than the target (shrink on
   // load), then Lanczos-3 takes it the rest of the way.
-  if (geometry.width !== width || geometry.height !== height) pipeline = pipeline.resize(geometry.width, geometry.height, { fit: 'fill', kernel: 'lanczos3' });
+  if (geometry.width !== width || geometry.height !== height)
+    pipeline = pipeline.resize(geometry.width, geometry.height, { fit: 'fill', kernel: 'lanczos3' });
   if (geometry.crop) pipeline = pipeline.extract(geometry.crop);
   if (geometry.flip) pipeline = pipeline.flop();
   let out: { data: Buffer; info: OutputInfo };
   try {
-    out = await pipeline.toColourspace('srgb').ensureAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    out = await pipeline
+      .toColourspace('srgb')
+      .ensureAlpha()
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
   } catch (e) {
     return fail(reason(e, meta.format ?? formatBySignature(bytes)));
   }
@@ -182,7 +210,11 @@ export async function decodeImageFile(bytes: Uint8Array, nameForErrors: string, 
 }
 
 /** decodeImageFile's pixels alone. */
-export async function decodeImage(bytes: Uint8Array, nameForErrors: string, options: DecodeOptions = {}): Promise<RgbaImage> {
+export async function decodeImage(
+  bytes: Uint8Array,
+  nameForErrors: string,
+  options: DecodeOptions = {},
+): Promise<RgbaImage> {
   const { width, height, data } = await decodeImageFile(bytes, nameForErrors, options);
   return { width, height, data };
 }
@@ -220,10 +252,15 @@ export interface EncodeOptions {
  * first (as viewers show them on a page), rather than their hidden colour showing. An opaque image is
  * written without an alpha channel (smaller files; it reads back the same).
  */
-export async function encodeImage(img: RgbaImage, format: ImageFormat, options: EncodeOptions | number = {}): Promise<Uint8Array> {
+export async function encodeImage(
+  img: RgbaImage,
+  format: ImageFormat,
+  options: EncodeOptions | number = {},
+): Promise<Uint8Array> {
   const opts = typeof options === 'number' ? { quality: options } : options;
   const quality = opts.quality ?? DEFAULT_QUALITY[format];
-  if (!(Number.isInteger(quality) && quality >= 1 && quality <= 100)) throw new RangeError(`encodeImage: quality ${quality} is outside 1..100`);
+  if (!(Number.isInteger(quality) && quality >= 1 && quality <= 100))
+    throw new RangeError(`encodeImage: quality ${quality} is outside 1..100`);
   let pipeline = opts.metadataFrom ? await withSourceMetadata(img, opts.metadataFrom) : rawInput(img);
   if (FORMATS_WITHOUT_ALPHA.has(format) || isOpaque(img.data)) pipeline = pipeline.flatten({ background: '#ffffff' });
   pipeline = pipeline.withIccProfile('srgb');

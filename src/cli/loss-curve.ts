@@ -34,7 +34,13 @@ function bucketed(records: readonly LossRecord[]): LossRecord[] {
   for (let i = 0; i < records.length; i += size) {
     const chunk = records.slice(i, i + size);
     const mean = (k: 'content' | 'style' | 'tv' | 'total') => chunk.reduce((s, r) => s + r[k], 0) / chunk.length;
-    out.push({ step: chunk[chunk.length - 1].step, content: mean('content'), style: mean('style'), tv: mean('tv'), total: mean('total') });
+    out.push({
+      step: chunk[chunk.length - 1].step,
+      content: mean('content'),
+      style: mean('style'),
+      tv: mean('tv'),
+      total: mean('total'),
+    });
   }
   return out;
 }
@@ -68,9 +74,12 @@ export function lossCurveSvg(records: readonly LossRecord[], title = 'training l
   parts.push(`<rect x="${M.left}" y="${M.top}" width="${pw}" height="${ph}" fill="none" stroke="#888888"/>`);
   SERIES.forEach((s, i) => {
     const pts = points.filter((r) => r[s.key] > 0).map((r) => `${x(r.step).toFixed(1)},${y(r[s.key]).toFixed(1)}`);
-    if (pts.length) parts.push(`<polyline fill="none" stroke="${s.colour}" stroke-width="1.5" points="${pts.join(' ')}"/>`);
+    if (pts.length)
+      parts.push(`<polyline fill="none" stroke="${s.colour}" stroke-width="1.5" points="${pts.join(' ')}"/>`);
     const ly = M.top + 10 + i * 18;
-    parts.push(`<line x1="${W - M.right + 12}" x2="${W - M.right + 32}" y1="${ly}" y2="${ly}" stroke="${s.colour}" stroke-width="2"/>`);
+    parts.push(
+      `<line x1="${W - M.right + 12}" x2="${W - M.right + 32}" y1="${ly}" y2="${ly}" stroke="${s.colour}" stroke-width="2"/>`,
+    );
     parts.push(`<text x="${W - M.right + 38}" y="${ly}" dominant-baseline="middle">${escapeXml(s.label)}</text>`);
   });
   parts.push('</svg>');

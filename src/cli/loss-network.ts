@@ -14,7 +14,15 @@ import { CHECKPOINT_FORMAT, MODEL_FORMAT } from '../models/model-file.js';
 import { readTorchCheckpoint, sniffTorchFile } from '../models/pytorch-checkpoint.js';
 import { torchStateDictKind, torchVggToFile } from '../models/pytorch-import.js';
 import { readSafetensors } from '../models/safetensors.js';
-import { Vgg, assertVggTensors, detectArchitecture, detectInput, vggLayers, type VggArchitecture, type VggInput } from '../models/vgg.js';
+import {
+  Vgg,
+  assertVggTensors,
+  detectArchitecture,
+  detectInput,
+  vggLayers,
+  type VggArchitecture,
+  type VggInput,
+} from '../models/vgg.js';
 import { UsageError, type OptionSpec, type ParsedArgs } from './args.js';
 import { CliError } from './errors.js';
 import { decodeImage, resizeToEdge, type RgbaImage } from './image-io.js';
@@ -30,12 +38,25 @@ export function defaultVggPath(): string {
   return resolve(join(packageRoot(), 'models', 'loss-network', 'vgg19_conv1_1-conv3_4.safetensors'));
 }
 
-const VGG_DESCRIPTION = 'VGG16/VGG19 weights (safetensors with torchvision names features.N.weight, or torchvision\'s own vgg16/vgg19 .pth); default: the VGG19 (conv1_1–conv3_4) in models/loss-network/';
+const VGG_DESCRIPTION =
+  "VGG16/VGG19 weights (safetensors with torchvision names features.N.weight, or torchvision's own vgg16/vgg19 .pth); default: the VGG19 (conv1_1–conv3_4) in models/loss-network/";
 
 export const vggOptions: OptionSpec[] = [
   { name: 'vgg', type: 'string', valueName: 'FILE', description: VGG_DESCRIPTION },
-  { name: 'vgg-arch', type: 'string', choices: ['auto', 'vgg16', 'vgg19'], default: 'auto', description: 'VGG architecture of --vgg (auto: from its layers)' },
-  { name: 'vgg-input', type: 'string', choices: ['auto', 'caffe', 'torchvision'], default: 'auto', description: "input convention of --vgg (auto: from the file's metadata)" },
+  {
+    name: 'vgg-arch',
+    type: 'string',
+    choices: ['auto', 'vgg16', 'vgg19'],
+    default: 'auto',
+    description: 'VGG architecture of --vgg (auto: from its layers)',
+  },
+  {
+    name: 'vgg-input',
+    type: 'string',
+    choices: ['auto', 'caffe', 'torchvision'],
+    default: 'auto',
+    description: "input convention of --vgg (auto: from the file's metadata)",
+  },
 ];
 
 /** --vgg, or the shipped file; a usage error when neither (a package installed without its models/). */
@@ -44,7 +65,9 @@ export function vggPath(args: ParsedArgs, command: string): string {
   if (given !== undefined) return given;
   const shipped = defaultVggPath();
   if (existsSync(shipped)) return shipped;
-  throw new UsageError(`missing --vgg FILE for '${command}' (the default loss network ${shipped} is missing: reinstall the package or give --vgg)`);
+  throw new UsageError(
+    `missing --vgg FILE for '${command}' (the default loss network ${shipped} is missing: reinstall the package or give --vgg)`,
+  );
 }
 
 export async function readImageFile(path: string, what: string): Promise<RgbaImage> {
@@ -63,8 +86,15 @@ export interface VggFile {
  * (features only, torchvision input); any other .pth is refused.
  */
 function torchVggAsSafetensors(bytes: Uint8Array, path: string): Uint8Array {
-  const checkpoint = readTorchCheckpoint(bytes, path, (data, size) => new Uint8Array(inflateRawSync(data, { maxOutputLength: Math.max(size, 1) })));
-  if (torchStateDictKind(checkpoint.tensors, path) !== 'vgg') throw new CliError(`${path} is not VGG weights: it is a TransformerNet checkpoint (import it and use stylize --model)`);
+  const checkpoint = readTorchCheckpoint(
+    bytes,
+    path,
+    (data, size) => new Uint8Array(inflateRawSync(data, { maxOutputLength: Math.max(size, 1) })),
+  );
+  if (torchStateDictKind(checkpoint.tensors, path) !== 'vgg')
+    throw new CliError(
+      `${path} is not VGG weights: it is a TransformerNet checkpoint (import it and use stylize --model)`,
+    );
   return torchVggToFile(checkpoint.tensors, { source: path }).bytes;
 }
 
@@ -76,7 +106,9 @@ export function readVggFile(path: string, arch: VggArchitecture | 'auto', input:
   const file = readSafetensors(bytes, path);
   const ours = file.metadata.format;
   if (ours === MODEL_FORMAT || ours === CHECKPOINT_FORMAT) {
-    throw new CliError(`${path} is not VGG weights: it is a fast-style-webgpu ${ours === MODEL_FORMAT ? 'model (a trained transform net)' : 'training checkpoint'}; --vgg takes VGG16/VGG19 weights`);
+    throw new CliError(
+      `${path} is not VGG weights: it is a fast-style-webgpu ${ours === MODEL_FORMAT ? 'model (a trained transform net)' : 'training checkpoint'}; --vgg takes VGG16/VGG19 weights`,
+    );
   }
   assertVggTensors(file.tensors, path);
   return {
@@ -109,7 +141,11 @@ export function lossOverrides(args: ParsedArgs): LossOverrides {
 }
 
 /** `base` with the overrides applied; a layer the architecture does not have is a usage error. */
-export function resolveLossConfig(base: LossConfig, overrides: LossOverrides, architecture: VggArchitecture): LossConfig {
+export function resolveLossConfig(
+  base: LossConfig,
+  overrides: LossOverrides,
+  architecture: VggArchitecture,
+): LossConfig {
   const config: LossConfig = {
     contentLayer: overrides.contentLayer ?? base.contentLayer,
     styleLayers: [...(overrides.styleLayers ?? base.styleLayers)],
@@ -117,9 +153,12 @@ export function resolveLossConfig(base: LossConfig, overrides: LossOverrides, ar
     styleWeight: overrides.styleWeight ?? base.styleWeight,
     tvWeight: overrides.tvWeight ?? base.tvWeight,
   };
-  const relus = vggLayers(architecture).filter((l) => l.kind === 'relu').map((l) => l.name);
+  const relus = vggLayers(architecture)
+    .filter((l) => l.kind === 'relu')
+    .map((l) => l.name);
   for (const layer of [config.contentLayer, ...config.styleLayers]) {
-    if (!relus.includes(layer)) throw new UsageError(`unknown VGG layer '${layer}' (${architecture} layers: ${relus.join(', ')})`);
+    if (!relus.includes(layer))
+      throw new UsageError(`unknown VGG layer '${layer}' (${architecture} layers: ${relus.join(', ')})`);
   }
   return config;
 }
@@ -131,7 +170,10 @@ export function resolveLossConfig(base: LossConfig, overrides: LossOverrides, ar
  */
 export function lossSettings(args: ParsedArgs, vgg: VggFile, base?: LossConfig): LossConfig {
   const d = defaultLossConfig(vgg.architecture, vgg.input);
-  const gatys = vgg.input === 'caffe' ? { contentWeight: 1, styleWeight: 0.3, tvWeight: 0 } : { contentWeight: d.contentWeight, styleWeight: d.styleWeight, tvWeight: 0 };
+  const gatys =
+    vgg.input === 'caffe'
+      ? { contentWeight: 1, styleWeight: 0.3, tvWeight: 0 }
+      : { contentWeight: d.contentWeight, styleWeight: d.styleWeight, tvWeight: 0 };
   return resolveLossConfig(base ?? { ...d, ...gatys }, lossOverrides(args), vgg.architecture);
 }
 
@@ -151,11 +193,18 @@ export function minImageSide(config: LossConfig, architecture: VggArchitecture):
 }
 
 /** Throws a CliError naming the image when it is too thin for the loss network (e.g. 256×3). */
-export function checkImageSide(img: { width: number; height: number }, config: LossConfig, architecture: VggArchitecture, what: string): void {
+export function checkImageSide(
+  img: { width: number; height: number },
+  config: LossConfig,
+  architecture: VggArchitecture,
+  what: string,
+): void {
   const min = minImageSide(config, architecture);
   if (Math.min(img.width, img.height) < min) {
     const deepest = [config.contentLayer, ...config.styleLayers].join(',');
-    throw new CliError(`${what} is ${img.width}×${img.height} at the size used: too thin for the loss network, whose layers (${deepest}) need at least ${min} pixels on each side; crop it or raise --size`);
+    throw new CliError(
+      `${what} is ${img.width}×${img.height} at the size used: too thin for the loss network, whose layers (${deepest}) need at least ${min} pixels on each side; crop it or raise --size`,
+    );
   }
 }
 
@@ -176,6 +225,11 @@ export async function imageTensor(engine: Engine, img: RgbaImage, edge: number):
 
 export const lossWeightOptions: OptionSpec[] = [
   { name: 'content-weight', type: 'number', min: 0, description: 'content loss weight (default 1)' },
-  { name: 'style-weight', type: 'number', min: 0, description: 'style loss weight (default 0.3 on caffe-input VGGs: Gatys at 256 px in ../shared/assets/README.md)' },
+  {
+    name: 'style-weight',
+    type: 'number',
+    min: 0,
+    description: 'style loss weight (default 0.3 on caffe-input VGGs: Gatys at 256 px in ../shared/assets/README.md)',
+  },
   { name: 'tv-weight', type: 'number', min: 0, description: 'total-variation weight (default 0)' },
 ];

@@ -73,7 +73,9 @@ function report(err: unknown): number {
   const message = err instanceof Error ? err.message : String(err);
   process.stderr.write(`error: ${message}\n`);
   if (err instanceof UsageError) return 2;
-  const expected = err instanceof NoAdapterError || (err instanceof Error && /^(ModelFileError|ImageFileError|CliError)$/.test(err.name));
+  const expected =
+    err instanceof NoAdapterError ||
+    (err instanceof Error && /^(ModelFileError|ImageFileError|CliError)$/.test(err.name));
   if (!expected && err instanceof Error && process.env.FAST_STYLE_DEBUG) process.stderr.write(`${err.stack}\n`);
   return 1;
 }

@@ -18,13 +18,15 @@ export function packageRoot(): string {
     const manifest = join(dir, 'package.json');
     if (existsSync(manifest)) {
       try {
-        if ((JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === PACKAGE_NAME) return (cachedRoot = dir);
+        if ((JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === PACKAGE_NAME)
+          return (cachedRoot = dir);
       } catch {
         // Not our manifest; keep walking up.
       }
     }
     const parent = dirname(dir);
-    if (parent === dir) throw new Error(`cannot find the ${PACKAGE_NAME} package root above ${fileURLToPath(import.meta.url)}`);
+    if (parent === dir)
+      throw new Error(`cannot find the ${PACKAGE_NAME} package root above ${fileURLToPath(import.meta.url)}`);
     dir = parent;
   }
 }
@@ -65,7 +67,9 @@ export function resolveStyle(name: string, dirs: string | readonly string[] = st
   const folders = typeof dirs === 'string' ? [dirs] : dirs;
   for (const dir of folders) if (shippedStyles(dir).includes(name)) return join(dir, name + MODEL_EXTENSION);
   const available = [...new Set(folders.flatMap((dir) => shippedStyles(dir)))].sort();
-  const list = available.length ? `available: ${available.join(', ')}` : `no styles are installed in ${folders.join(' or ')}`;
+  const list = available.length
+    ? `available: ${available.join(', ')}`
+    : `no styles are installed in ${folders.join(' or ')}`;
   const hint = /[/\\]|\.safetensors$/.test(name) ? '; for a model file use --model PATH' : '';
   throw new StyleNotFoundError(`unknown style '${name}' (${list})${hint}`);
 }

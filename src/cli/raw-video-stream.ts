@@ -120,7 +120,12 @@ export function rawVideoHeader(width: number, height: number): Uint8Array {
     uint(ID.DocTypeReadVersion, 2),
   );
   const unknownSize = Uint8Array.from([0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
-  const info = element(ID.Info, uint(ID.TimestampScale, 1), str(ID.MuxingApp, 'fast-style-webgpu'), str(ID.WritingApp, 'fast-style-webgpu'));
+  const info = element(
+    ID.Info,
+    uint(ID.TimestampScale, 1),
+    str(ID.MuxingApp, 'fast-style-webgpu'),
+    str(ID.WritingApp, 'fast-style-webgpu'),
+  );
   const track = element(
     ID.TrackEntry,
     uint(ID.TrackNumber, 1),

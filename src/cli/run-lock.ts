@@ -51,13 +51,22 @@ function tryCreate(path: string, owner: LockOwner): boolean {
  */
 export function takeRunLock(out: string, warn: (line: string) => void, command?: string): string {
   const path = runLockPath(out);
-  const me: LockOwner = { pid: process.pid, host: hostname(), started: new Date().toISOString(), ...(command ? { command } : {}) };
+  const me: LockOwner = {
+    pid: process.pid,
+    host: hostname(),
+    started: new Date().toISOString(),
+    ...(command ? { command } : {}),
+  };
   if (!tryCreate(path, me)) {
     const owner = readOwner(path);
     const stale = owner !== null && owner.host === me.host && !processAlive(owner.pid);
     if (!stale) {
-      const who = owner ? `process ${owner.pid} on ${owner.host}, since ${owner.started}` : 'a lock file that cannot be read';
-      throw new CliError(`${out} is being written by another train run (${who}; lock ${path}): wait for it to finish or use another --out (delete ${path} only if no run is using it)`);
+      const who = owner
+        ? `process ${owner.pid} on ${owner.host}, since ${owner.started}`
+        : 'a lock file that cannot be read';
+      throw new CliError(
+        `${out} is being written by another train run (${who}; lock ${path}): wait for it to finish or use another --out (delete ${path} only if no run is using it)`,
+      );
     }
     // The owner is gone: its lock is ours to remove. Two runs finding the same stale lock at once both get
     // here, and only one of them can create the new one.
@@ -66,7 +75,10 @@ export function takeRunLock(out: string, warn: (line: string) => void, command?:
     } catch {
       // Removed by the other run that found it stale.
     }
-    if (!tryCreate(path, me)) throw new CliError(`${out} is being written by another train run (it took the stale lock ${path} just now): use another --out`);
+    if (!tryCreate(path, me))
+      throw new CliError(
+        `${out} is being written by another train run (it took the stale lock ${path} just now): use another --out`,
+      );
     warn(`warning: took over the stale lock ${path} (process ${owner!.pid} is gone: the run was killed or crashed)`);
   }
   held.add(path);

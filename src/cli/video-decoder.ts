@@ -36,16 +36,34 @@ export interface TimeBase {
 
 /** ffmpeg's argument list for decoding (exported for the tests' and --debug's sake). */
 export function decoderArgs(o: DecoderOptions): string[] {
-  const trim = [...(o.start !== undefined ? ['-ss', String(o.start)] : []), ...(o.duration !== undefined ? ['-t', String(o.duration)] : [])];
+  const trim = [
+    ...(o.start !== undefined ? ['-ss', String(o.start)] : []),
+    ...(o.duration !== undefined ? ['-t', String(o.duration)] : []),
+  ];
   // showinfo first (the decoder's own timestamps), then the one size every frame is delivered at (a stream
   // may change size midway; `flags=area` averages when --max-size shrinks).
   const filters = `showinfo,scale=${o.width}:${o.height}:flags=area`;
   return [
-    '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info',
-    ...trim, '-i', o.input,
-    '-map', `0:${o.streamIndex}`, '-vf', filters,
+    '-hide_banner',
+    '-nostdin',
+    '-nostats',
+    '-loglevel',
+    'info',
+    ...trim,
+    '-i',
+    o.input,
+    '-map',
+    `0:${o.streamIndex}`,
+    '-vf',
+    filters,
     // passthrough: every decoded frame once, with its own time (no frames dropped or duplicated to a rate).
-    '-vsync', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1',
+    '-vsync',
+    'passthrough',
+    '-f',
+    'rawvideo',
+    '-pix_fmt',
+    'rgb24',
+    'pipe:1',
   ];
 }
 
@@ -172,7 +190,9 @@ export class VideoDecoder {
   /** The most telling line ffmpeg printed: its last error-like line ('' when none; its summary lines say nothing). */
   reason(): string {
     const all = [...this.messages, this.stderrTail.trim()].filter((l) => l !== '');
-    const errorLike = all.filter((l) => /error|invalid|corrupt|truncat|no such|denied|not found|could not|cannot|failed|unsupported/i.test(l));
+    const errorLike = all.filter((l) =>
+      /error|invalid|corrupt|truncat|no such|denied|not found|could not|cannot|failed|unsupported/i.test(l),
+    );
     return (errorLike[errorLike.length - 1] ?? '').replace(/^\[[^\]]*\]\s*/, '');
   }
 

@@ -63,7 +63,12 @@ const AUDIO_REENCODE: Record<Container, string> = { mp4: 'aac', mov: 'aac', matr
 
 /** Text subtitles, which the mp4/webm subtitle formats can be made from; bitmap ones (PGS, DVD) cannot. */
 const TEXT_SUBTITLES = ['subrip', 'srt', 'ass', 'ssa', 'webvtt', 'mov_text', 'text'];
-const SUBTITLE_FORMAT: Record<Container, string | null> = { mp4: 'mov_text', mov: 'mov_text', matroska: null, webm: 'webvtt' };
+const SUBTITLE_FORMAT: Record<Container, string | null> = {
+  mp4: 'mov_text',
+  mov: 'mov_text',
+  matroska: null,
+  webm: 'webvtt',
+};
 
 export interface StreamPlan {
   /** ffmpeg arguments for the streams of input 1 (the source file): maps and codecs. */
@@ -88,7 +93,9 @@ export function planStreams(source: VideoSource, container: Container): StreamPl
       audioCopied++;
     } else {
       args.push(`-c:a:${k}`, AUDIO_REENCODE[container]);
-      notes.push(`audio stream ${k + 1} (${a.codec}) does not go into .${container === 'matroska' ? 'mkv' : container} as it is: re-encoded as ${AUDIO_REENCODE[container]}`);
+      notes.push(
+        `audio stream ${k + 1} (${a.codec}) does not go into .${container === 'matroska' ? 'mkv' : container} as it is: re-encoded as ${AUDIO_REENCODE[container]}`,
+      );
       audioReencoded++;
     }
   });
@@ -100,7 +107,9 @@ export function planStreams(source: VideoSource, container: Container): StreamPl
     } else if (TEXT_SUBTITLES.includes(s.codec)) {
       args.push('-map', `1:${s.index}`, `-c:s:${sub++}`, s.codec === format ? 'copy' : format);
     } else {
-      notes.push(`subtitle stream ${s.index} (${s.codec}, a bitmap format) cannot go into this container: left out (use .mkv to keep it)`);
+      notes.push(
+        `subtitle stream ${s.index} (${s.codec}, a bitmap format) cannot go into this container: left out (use .mkv to keep it)`,
+      );
     }
   }
   if (container === 'matroska') args.push('-map', '1:t?', '-c:t', 'copy');
@@ -131,7 +140,10 @@ const MUXER: Record<Container, string> = { mp4: 'mp4', mov: 'mov', matroska: 'ma
 
 export function encoderArgs(o: EncoderOptions): string[] {
   const profile = codecProfile(o.codec);
-  const trim = [...(o.start !== undefined ? ['-ss', String(o.start)] : []), ...(o.duration !== undefined ? ['-t', String(o.duration)] : [])];
+  const trim = [
+    ...(o.start !== undefined ? ['-ss', String(o.start)] : []),
+    ...(o.duration !== undefined ? ['-t', String(o.duration)] : []),
+  ];
   const crf = o.crf ?? profile.defaultCrf;
   const filters: string[] = [];
   const tags: string[] = [];
@@ -139,20 +151,56 @@ export function encoderArgs(o: EncoderOptions): string[] {
     const matrix = o.colorMatrix === 'bt709' ? 'bt709' : 'bt601';
     filters.push(`scale=out_color_matrix=${matrix}:out_range=tv`, `format=${profile.pixFmt}`);
     const tag = o.colorMatrix === 'bt709' ? 'bt709' : 'smpte170m';
-    tags.push('-colorspace', tag, '-color_primaries', tag, '-color_trc', o.colorMatrix === 'bt709' ? 'bt709' : 'smpte170m', '-color_range', 'tv');
+    tags.push(
+      '-colorspace',
+      tag,
+      '-color_primaries',
+      tag,
+      '-color_trc',
+      o.colorMatrix === 'bt709' ? 'bt709' : 'smpte170m',
+      '-color_range',
+      'tv',
+    );
   }
   if (o.sampleAspect !== null) filters.push(`setsar=${o.sampleAspect.replace(':', '/')}`);
-  const movflags = o.container === 'mp4' || o.container === 'mov' ? ['-movflags', o.seekable ? '+faststart' : '+frag_keyframe+empty_moov+default_base_moof'] : [];
+  const movflags =
+    o.container === 'mp4' || o.container === 'mov'
+      ? ['-movflags', o.seekable ? '+faststart' : '+frag_keyframe+empty_moov+default_base_moof']
+      : [];
   return [
-    '-hide_banner', '-nostats', '-loglevel', 'error',
-    '-f', 'matroska', '-i', 'pipe:0',
-    ...trim, '-i', o.input,
-    '-map', '0:v:0', ...o.streams.args,
-    '-map_metadata', '1', '-map_chapters', '1',
-    '-c:v', o.codec, ...profile.extra, ...(crf !== null ? ['-crf', String(crf)] : []),
-    ...(filters.length ? ['-vf', filters.join(',')] : []), ...tags,
-    '-enc_time_base:v', `${o.timeBase.num}/${o.timeBase.den}`, '-vsync', 'passthrough',
-    ...movflags, '-f', MUXER[o.container], '-y', o.output,
+    '-hide_banner',
+    '-nostats',
+    '-loglevel',
+    'error',
+    '-f',
+    'matroska',
+    '-i',
+    'pipe:0',
+    ...trim,
+    '-i',
+    o.input,
+    '-map',
+    '0:v:0',
+    ...o.streams.args,
+    '-map_metadata',
+    '1',
+    '-map_chapters',
+    '1',
+    '-c:v',
+    o.codec,
+    ...profile.extra,
+    ...(crf !== null ? ['-crf', String(crf)] : []),
+    ...(filters.length ? ['-vf', filters.join(',')] : []),
+    ...tags,
+    '-enc_time_base:v',
+    `${o.timeBase.num}/${o.timeBase.den}`,
+    '-vsync',
+    'passthrough',
+    ...movflags,
+    '-f',
+    MUXER[o.container],
+    '-y',
+    o.output,
   ];
 }
 
@@ -164,7 +212,10 @@ export class VideoEncoder {
   readonly exited: Promise<number | null>;
 
   /** At most this many bytes wait in the pipe before write() waits: a few frames. */
-  constructor(opts: EncoderOptions, private readonly maxBufferedBytes: number) {
+  constructor(
+    opts: EncoderOptions,
+    private readonly maxBufferedBytes: number,
+  ) {
     this.child = spawn(opts.ffmpeg, encoderArgs(opts), { stdio: ['pipe', 'ignore', 'pipe'] });
     this.exited = new Promise((resolve) => {
       this.child.on('error', (e) => {

@@ -89,16 +89,23 @@ export function describeVideo(probe: unknown, nameForErrors: string): VideoSourc
   const formatName = p.format?.format_name ?? '';
   // Single images are read by ffmpeg's image demuxers (`image2`, `png_pipe`, …) as a one-frame video.
   if (formatName === 'image2' || /_pipe$/.test(formatName)) {
-    throw new CliError(`cannot read video ${nameForErrors}: it is a still image (${streams[0]?.codec_name ?? formatName}), not a video; use 'stylize' for images`);
+    throw new CliError(
+      `cannot read video ${nameForErrors}: it is a still image (${streams[0]?.codec_name ?? formatName}), not a video; use 'stylize' for images`,
+    );
   }
   const video = streams.find((s) => s.codec_type === 'video' && !s.disposition?.attached_pic);
   if (!video) {
     const kinds = [...new Set(streams.map((s) => s.codec_type ?? 'unknown'))];
-    throw new CliError(`cannot read video ${nameForErrors}: it has no video stream${kinds.length ? ` (only ${kinds.join(', ')})` : ''}`);
+    throw new CliError(
+      `cannot read video ${nameForErrors}: it has no video stream${kinds.length ? ` (only ${kinds.join(', ')})` : ''}`,
+    );
   }
   const codedWidth = video.width ?? 0;
   const codedHeight = video.height ?? 0;
-  if (!(codedWidth >= 1 && codedHeight >= 1)) throw new CliError(`cannot read video ${nameForErrors}: its video stream has no frame size (${codedWidth}×${codedHeight})`);
+  if (!(codedWidth >= 1 && codedHeight >= 1))
+    throw new CliError(
+      `cannot read video ${nameForErrors}: its video stream has no frame size (${codedWidth}×${codedHeight})`,
+    );
   const rotation = rotationOf(video);
   const quarter = rotation === 90 || rotation === 270;
   const frames = video.nb_frames !== undefined ? Number(video.nb_frames) : NaN;
@@ -117,8 +124,12 @@ export function describeVideo(probe: unknown, nameForErrors: string): VideoSourc
     duration: Number(video.duration ?? p.format?.duration ?? NaN),
     sampleAspect: sar && /^\d+:\d+$/.test(sar) && sar !== '1:1' && !sar.startsWith('0:') ? sar : null,
     colorSpace: video.color_space && video.color_space !== 'unknown' ? video.color_space : null,
-    audio: streams.filter((s) => s.codec_type === 'audio').map((s) => ({ index: s.index, codec: s.codec_name ?? 'unknown' })),
-    subtitles: streams.filter((s) => s.codec_type === 'subtitle').map((s) => ({ index: s.index, codec: s.codec_name ?? 'unknown' })),
+    audio: streams
+      .filter((s) => s.codec_type === 'audio')
+      .map((s) => ({ index: s.index, codec: s.codec_name ?? 'unknown' })),
+    subtitles: streams
+      .filter((s) => s.codec_type === 'subtitle')
+      .map((s) => ({ index: s.index, codec: s.codec_name ?? 'unknown' })),
     formatName,
   };
 }

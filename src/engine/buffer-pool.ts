@@ -36,7 +36,10 @@ export class BufferPool {
   private created = 0;
   private peakLiveBytes = 0;
 
-  constructor(private device: GPUDevice, private maxBufferSize: number) {}
+  constructor(
+    private device: GPUDevice,
+    private maxBufferSize: number,
+  ) {}
 
   acquire(bytes: number, label?: string): GPUBuffer {
     const size = sizeClass(Math.max(bytes, 4));

@@ -153,7 +153,8 @@ export class Engine {
 
   /** Opens an adapter and device on `gpu` (Node: the `webgpu` package's GPU; browsers: navigator.gpu). */
   static async create(gpu: GPU | undefined, options: EngineOptions = {}): Promise<Engine> {
-    if (!gpu) throw new NoAdapterError('WebGPU is not available in this environment (no navigator.gpu). ' + NO_ADAPTER_HELP);
+    if (!gpu)
+      throw new NoAdapterError('WebGPU is not available in this environment (no navigator.gpu). ' + NO_ADAPTER_HELP);
     const request: GPURequestAdapterOptions & { featureLevel?: string } = {
       powerPreference: options.powerPreference ?? 'high-performance',
     };
@@ -161,7 +162,10 @@ export class Engine {
     const adapter = await gpu.requestAdapter(request);
     if (!adapter) throw new NoAdapterError(NO_ADAPTER_HELP);
     const info = adapter.info;
-    const isFallback = Boolean((info as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter);
+    const isFallback = Boolean(
+      (info as { isFallbackAdapter?: boolean }).isFallbackAdapter ??
+        (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter,
+    );
     if (isFallback && !options.allowFallbackAdapter) {
       throw new NoAdapterError(
         `Only a fallback (software) adapter is available (${info.description || info.device || 'unknown'}); ` +
@@ -224,7 +228,11 @@ export class Engine {
     p = this.device.createComputePipeline({
       layout: 'auto',
       label: key,
-      compute: { module, entryPoint: kernel.entryPoint ?? 'main', constants: kernel.constants as Record<string, number> },
+      compute: {
+        module,
+        entryPoint: kernel.entryPoint ?? 'main',
+        constants: kernel.constants as Record<string, number>,
+      },
     });
     this.device.popErrorScope().then((err) => {
       if (err) this.errors.push(`while building kernel ${key}: ${err.message}`);
@@ -246,7 +254,8 @@ export class Engine {
     const entries: GPUBindGroupEntry[] = [];
     let binding = 0;
     if (d.params) {
-      if (d.params.byteLength > PARAM_SLOT_BYTES) throw new RangeError(`${d.kernel.name}: params exceed ${PARAM_SLOT_BYTES} bytes`);
+      if (d.params.byteLength > PARAM_SLOT_BYTES)
+        throw new RangeError(`${d.kernel.name}: params exceed ${PARAM_SLOT_BYTES} bytes`);
       if (this.paramSlotsUsed === PARAM_SLOTS) this.flush();
       const offset = this.paramSlotsUsed++ * PARAM_SLOT_BYTES;
       this.paramsMirror.set(new Uint8Array(d.params), offset);
@@ -261,7 +270,9 @@ export class Engine {
     const [x, y = 1, z = 1] = d.workgroups;
     const maxWg = this.limits.maxComputeWorkgroupsPerDimension;
     if (x > maxWg || y > maxWg || z > maxWg) {
-      throw new RangeError(`${label}: dispatch of [${x}, ${y}, ${z}] workgroups exceeds the limit ${maxWg} per dimension`);
+      throw new RangeError(
+        `${label}: dispatch of [${x}, ${y}, ${z}] workgroups exceeds the limit ${maxWg} per dimension`,
+      );
     }
     if (x === 0 || y === 0 || z === 0) return;
     if (this.options.debug) this.device.pushErrorScope('validation');
@@ -316,7 +327,13 @@ export class Engine {
     this.closePass();
     if (!this.encoder) return;
     if (this.paramSlotsUsed > 0) {
-      this.device.queue.writeBuffer(this.paramsBuffer, 0, this.paramsMirror.buffer, 0, this.paramSlotsUsed * PARAM_SLOT_BYTES);
+      this.device.queue.writeBuffer(
+        this.paramsBuffer,
+        0,
+        this.paramsMirror.buffer,
+        0,
+        this.paramSlotsUsed * PARAM_SLOT_BYTES,
+      );
       this.paramSlotsUsed = 0;
     }
     const readback = this.profiler?.pending.length ? this.resolveProfile(this.profiler, this.encoder) : null;
@@ -341,7 +358,11 @@ export class Engine {
     this.flush();
     this.profiler = {
       querySet: this.device.createQuerySet({ type: 'timestamp', count: 2 * PROFILE_CAPACITY, label: 'engine.profile' }),
-      resolve: this.device.createBuffer({ size: 16 * PROFILE_CAPACITY, usage: BufferUsage.QUERY_RESOLVE | BufferUsage.COPY_SRC, label: 'engine.profile.resolve' }),
+      resolve: this.device.createBuffer({
+        size: 16 * PROFILE_CAPACITY,
+        usage: BufferUsage.QUERY_RESOLVE | BufferUsage.COPY_SRC,
+        label: 'engine.profile.resolve',
+      }),
       pending: [],
       readbacks: [],
       done: [],
@@ -382,7 +403,11 @@ export class Engine {
     const entries = prof.pending;
     prof.pending = [];
     const bytes = 16 * entries.length;
-    const staging = this.device.createBuffer({ size: bytes, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST, label: 'engine.profile.readback' });
+    const staging = this.device.createBuffer({
+      size: bytes,
+      usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST,
+      label: 'engine.profile.readback',
+    });
     encoder.resolveQuerySet(prof.querySet, 0, 2 * entries.length, prof.resolve, 0);
     encoder.copyBufferToBuffer(prof.resolve, 0, staging, 0, bytes);
     return () => {
@@ -390,7 +415,9 @@ export class Engine {
         staging.mapAsync(MapMode.READ).then(() => {
           const t = new BigInt64Array(staging.getMappedRange().slice(0));
           staging.destroy();
-          entries.forEach((e, i) => prof.done.push({ label: e.label, flops: e.flops, ms: Number(t[2 * i + 1] - t[2 * i]) / 1e6 }));
+          entries.forEach((e, i) =>
+            prof.done.push({ label: e.label, flops: e.flops, ms: Number(t[2 * i + 1] - t[2 * i]) / 1e6 }),
+          );
         }),
       );
     };
@@ -551,7 +578,8 @@ function collectTensors(v: unknown, out: Set<Tensor>, depth = 0): void {
   }
   if (Array.isArray(v)) for (const x of v) collectTensors(x, out, depth + 1);
   else if (v instanceof Map) for (const x of v.values()) collectTensors(x, out, depth + 1);
-  else if (Object.getPrototypeOf(v) === Object.prototype) for (const x of Object.values(v)) collectTensors(x, out, depth + 1);
+  else if (Object.getPrototypeOf(v) === Object.prototype)
+    for (const x of Object.values(v)) collectTensors(x, out, depth + 1);
 }
 
 function isTensor(v: object): v is Tensor {

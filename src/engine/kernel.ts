@@ -42,7 +42,11 @@ export interface Dispatch {
  * Packs uniform params: u32 fields first, then i32, then f32, each 4 bytes, in the order given.
  * The WGSL `Params` struct must declare its fields in the same order.
  */
-export function packParams(u32: readonly number[], f32: readonly number[] = [], i32: readonly number[] = []): ArrayBuffer {
+export function packParams(
+  u32: readonly number[],
+  f32: readonly number[] = [],
+  i32: readonly number[] = [],
+): ArrayBuffer {
   const n = u32.length + i32.length + f32.length;
   const buf = new ArrayBuffer(Math.max(16, Math.ceil((n * 4) / 16) * 16));
   const dv = new DataView(buf);

@@ -21,7 +21,8 @@ function gpu(): GPU {
  */
 export function createNodeEngine(options: NodeEngineOptions = {}): Promise<Engine> {
   const { quietDawnStartup, ...engineOptions } = options;
-  const open = () => Engine.create(gpu(), { allowFallbackAdapter: true, backendHint: platformBackend(engineOptions), ...engineOptions });
+  const open = () =>
+    Engine.create(gpu(), { allowFallbackAdapter: true, backendHint: platformBackend(engineOptions), ...engineOptions });
   return quietDawnStartup ? withNativeStderrSilenced(open) : open();
 }
 

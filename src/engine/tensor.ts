@@ -78,7 +78,8 @@ export class Tensor {
   }
 
   get buffer(): GPUBuffer {
-    if (!this.storage) throw new Error(`tensor ${this.label ?? this.id} ${shapeStr(this.shape)} was used after dispose`);
+    if (!this.storage)
+      throw new Error(`tensor ${this.label ?? this.id} ${shapeStr(this.shape)} was used after dispose`);
     return this.storage.buffer;
   }
 
@@ -96,13 +97,15 @@ export class Tensor {
 
   /** Overwrites the contents from the CPU. */
   write(data: Float32Array): void {
-    if (data.length !== this.size) throw new RangeError(`Tensor.write: ${data.length} values for ${this.size} elements`);
+    if (data.length !== this.size)
+      throw new RangeError(`Tensor.write: ${data.length} values for ${this.size} elements`);
     this.engine.writeBuffer(this.buffer, data);
   }
 
   /** Copies the contents of another tensor of the same size (in stream order). */
   copyFrom(src: Tensor): void {
-    if (src.size !== this.size) throw new RangeError(`Tensor.copyFrom: ${shapeStr(src.shape)} into ${shapeStr(this.shape)}`);
+    if (src.size !== this.size)
+      throw new RangeError(`Tensor.copyFrom: ${shapeStr(src.shape)} into ${shapeStr(this.shape)}`);
     this.engine.copyBuffer(src.buffer, 0, this.buffer, 0, this.byteLength);
   }
 

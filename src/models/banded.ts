@@ -100,7 +100,13 @@ export interface BandedRunStats {
  * For each index of the padded, upsampled axis (n·up positions before padding), the source index along the
  * original axis (−1: a zero). Reflection excludes the edge (PyTorch 'reflect').
  */
-export function axisSourceMap(n: number, upsample: number, mode: BandConv['upsampleMode'], padding: AxisPadding | ((n: number) => AxisPadding), padMode: BandConv['padMode']): Int32Array {
+export function axisSourceMap(
+  n: number,
+  upsample: number,
+  mode: BandConv['upsampleMode'],
+  padding: AxisPadding | ((n: number) => AxisPadding),
+  padMode: BandConv['padMode'],
+): Int32Array {
   const upsampled = n * upsample;
   const pad = typeof padding === 'function' ? padding(upsampled) : padding;
   if (padMode === 'reflect' && (pad.before >= upsampled || pad.after >= upsampled)) {
@@ -137,15 +143,27 @@ export function bandRows(step: BandConv, input: Activation, budgetBytes: number)
 }
 
 /** Runs one convolution over row bands; returns the whole output activation. */
-async function convBanded(engine: Engine, step: BandConv, input: Activation, maxRows: number, stats: BandedRunStats): Promise<Activation> {
+async function convBanded(
+  engine: Engine,
+  step: BandConv,
+  input: Activation,
+  maxRows: number,
+  stats: BandedRunStats,
+): Promise<Activation> {
   const [cout, cin, k] = step.weight.shape;
   if (cin !== input.channels) throw new RangeError(`${step.name}: expects ${cin} channels, got ${input.channels}`);
   const rowMap = axisSourceMap(input.height, step.upsample, step.upsampleMode, step.pad, step.padMode);
   const colMap = axisSourceMap(input.width, step.upsample, step.upsampleMode, step.pad, step.padMode);
   const outHeight = convOutputSize(rowMap.length, k, step.stride);
   const outWidth = convOutputSize(colMap.length, k, step.stride);
-  if (outHeight < 1 || outWidth < 1) throw new RangeError(`${step.name}: a ${input.height}×${input.width} input is too small`);
-  const out: Activation = { channels: cout, height: outHeight, width: outWidth, data: new Float32Array(cout * outHeight * outWidth) };
+  if (outHeight < 1 || outWidth < 1)
+    throw new RangeError(`${step.name}: a ${input.height}×${input.width} input is too small`);
+  const out: Activation = {
+    channels: cout,
+    height: outHeight,
+    width: outWidth,
+    data: new Float32Array(cout * outHeight * outWidth),
+  };
   const paddedWidth = colMap.length;
   const inPlane = input.height * input.width;
   const outPlane = outHeight * outWidth;
@@ -175,7 +193,10 @@ async function convBanded(engine: Engine, step: BandConv, input: Activation, max
     });
     const bandRowsOut = o1 - o0;
     for (let c = 0; c < cout; c++) {
-      out.data.set(result.subarray(c * bandRowsOut * outWidth, (c + 1) * bandRowsOut * outWidth), c * outPlane + o0 * outWidth);
+      out.data.set(
+        result.subarray(c * bandRowsOut * outWidth, (c + 1) * bandRowsOut * outWidth),
+        c * outPlane + o0 * outWidth,
+      );
     }
     bands++;
   }
@@ -187,7 +208,8 @@ async function convBanded(engine: Engine, step: BandConv, input: Activation, max
 /** Instance norm over the whole activation (statistics in float64, biased variance), then `then`, in place. */
 function normInPlace(step: BandNorm, a: Activation, residual: Activation | null): void {
   const plane = a.height * a.width;
-  if (step.gamma.length !== a.channels) throw new RangeError(`${step.name}: ${step.gamma.length} scales for ${a.channels} channels`);
+  if (step.gamma.length !== a.channels)
+    throw new RangeError(`${step.name}: ${step.gamma.length} scales for ${a.channels} channels`);
   if (step.then === 'add-residual' && (!residual || residual.data.length !== a.data.length)) {
     throw new RangeError(`${step.name}: no residual of the same shape to add`);
   }
@@ -222,7 +244,12 @@ function normInPlace(step: BandNorm, a: Activation, residual: Activation | null)
  * Runs `program` on one image (CHW pixels 0..255, already at the net's internal size) and returns the net's
  * raw output (pixels, not clamped).
  */
-export async function runBanded(engine: Engine, program: BandProgram, input: Activation, opts: BandedRunOptions): Promise<{ output: Activation; stats: BandedRunStats }> {
+export async function runBanded(
+  engine: Engine,
+  program: BandProgram,
+  input: Activation,
+  opts: BandedRunOptions,
+): Promise<{ output: Activation; stats: BandedRunStats }> {
   let a = input;
   let residual: Activation | null = null;
   const stats: BandedRunStats = { bands: 0, maxBandsPerConv: 0 };

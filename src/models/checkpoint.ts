@@ -57,7 +57,14 @@ export interface TrainConfig {
    * sha256, steps, training config and sessions), so that a fine-tuned model still records every step that
    * made it even after the file it started from is replaced.
    */
-  init?: { source: string; architecture: ArchitectureName; sha256?: string; step?: number; training?: Record<string, unknown>; history?: TrainingSession[] };
+  init?: {
+    source: string;
+    architecture: ArchitectureName;
+    sha256?: string;
+    step?: number;
+    training?: Record<string, unknown>;
+    history?: TrainingSession[];
+  };
   /**
    * What the run was trained on, so that a resumed run can refuse other inputs: the SHA-256 (hex) of the
    * style image file's bytes and of the data list (see the CLI's dataListSha256). Absent in checkpoints
@@ -197,7 +204,8 @@ export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Trai
   const step = metadata.step ?? NaN;
   if (!Number.isInteger(step) || step < 0) throw new ModelFileError(`${source}: invalid step ${String(metadata.step)}`);
   const data = jsonObject(file.metadata.data, source, 'data');
-  if (!Number.isInteger(data.samplesSeen) || data.seed !== config.seed) throw new ModelFileError(`${source}: invalid data-order state`);
+  if (!Number.isInteger(data.samplesSeen) || data.seed !== config.seed)
+    throw new ModelFileError(`${source}: invalid data-order state`);
 
   const net = netConfigOf(metadata);
   const weights = new Map([...file.tensors].filter(([name]) => !name.startsWith(CHECKPOINT_EXTRA_PREFIX)));
@@ -224,7 +232,11 @@ export function decodeHistory(json: string | undefined, source: string): Trainin
   }
   const isStep = (x: unknown): x is number => Number.isInteger(x) && (x as number) >= 0;
   const ok = (e: Record<string, unknown>): boolean =>
-    isStep(e.firstStep) && isStep(e.lastStep) && typeof e.seconds === 'number' && e.seconds >= 0 && (e.command === null || typeof e.command === 'string');
+    isStep(e.firstStep) &&
+    isStep(e.lastStep) &&
+    typeof e.seconds === 'number' &&
+    e.seconds >= 0 &&
+    (e.command === null || typeof e.command === 'string');
   if (!Array.isArray(list) || !list.every((e) => e && typeof e === 'object' && ok(e as Record<string, unknown>))) {
     throw new ModelFileError(`${source}: metadata "${HISTORY_KEY}" is not a list of training sessions`);
   }

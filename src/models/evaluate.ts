@@ -54,20 +54,35 @@ function withAlpha(rgba: Uint8Array | Uint8ClampedArray, photo: RgbaPixels): Uin
 }
 
 /** Net, then Gatys at each count, for one photo (already at the evaluation size). */
-export async function evaluatePhoto(net: TransformNetLike, loss: StyleLoss, photo: RgbaPixels, opts: EvaluateOptions): Promise<MethodResult[]> {
+export async function evaluatePhoto(
+  net: TransformNetLike,
+  loss: StyleLoss,
+  photo: RgbaPixels,
+  opts: EvaluateOptions,
+): Promise<MethodResult[]> {
   const engine = net.engine;
   const counts = [...new Set(opts.gatysIterations)].sort((a, b) => a - b);
   if (!counts.every((n) => Number.isInteger(n) && n >= 1)) {
-    throw new RangeError(`evaluatePhoto: Gatys iteration counts must be integers ≥ 1, got ${opts.gatysIterations.join(', ')}`);
+    throw new RangeError(
+      `evaluatePhoto: Gatys iteration counts must be integers ≥ 1, got ${opts.gatysIterations.join(', ')}`,
+    );
   }
   const results: MethodResult[] = [];
   let t0 = performance.now();
   const styled = await stylizeRgba(net, photo);
   const netSeconds = (performance.now() - t0) / 1000;
-  const dropletsOf = (rgba: Uint8Array) => measureDroplets(photo, { width: photo.width, height: photo.height, data: rgba }).share;
+  const dropletsOf = (rgba: Uint8Array) =>
+    measureDroplets(photo, { width: photo.width, height: photo.height, data: rgba }).share;
   const photoStyle = (await lossesOf(engine, loss, new Uint8Array(photo.data), photo)).style;
   const netLosses = await lossesOf(engine, loss, styled.data, photo);
-  results.push({ method: 'net', seconds: netSeconds, losses: netLosses, droplets: dropletsOf(styled.data), styleRatio: netLosses.style / photoStyle, rgba: styled.data });
+  results.push({
+    method: 'net',
+    seconds: netSeconds,
+    losses: netLosses,
+    droplets: dropletsOf(styled.data),
+    styleRatio: netLosses.style / photoStyle,
+    rgba: styled.data,
+  });
   if (counts.length === 0) return results;
 
   const snapshots: { iterations: number; evaluations: number; seconds: number; rgba: Uint8Array }[] = [];
@@ -86,7 +101,12 @@ export async function evaluatePhoto(net: TransformNetLike, loss: StyleLoss, phot
       },
       onSnapshot: async (n, image) => {
         const s = performance.now();
-        snapshots.push({ iterations: n, evaluations, seconds: (s - t0 - paused) / 1000, rgba: withAlpha(await tensorToRgba(image), photo) });
+        snapshots.push({
+          iterations: n,
+          evaluations,
+          seconds: (s - t0 - paused) / 1000,
+          rgba: withAlpha(await tensorToRgba(image), photo),
+        });
         paused += performance.now() - s;
       },
     });
@@ -94,7 +114,16 @@ export async function evaluatePhoto(net: TransformNetLike, loss: StyleLoss, phot
   });
   for (const s of snapshots) {
     const losses = await lossesOf(engine, loss, s.rgba, photo);
-    results.push({ method: 'gatys', iterations: s.iterations, evaluations: s.evaluations, seconds: s.seconds, losses, droplets: dropletsOf(s.rgba), styleRatio: losses.style / photoStyle, rgba: s.rgba });
+    results.push({
+      method: 'gatys',
+      iterations: s.iterations,
+      evaluations: s.evaluations,
+      seconds: s.seconds,
+      losses,
+      droplets: dropletsOf(s.rgba),
+      styleRatio: losses.style / photoStyle,
+      rgba: s.rgba,
+    });
   }
   return results;
 }
@@ -106,10 +135,16 @@ export interface EvaluationSummary {
    * Where the net's mean total loss falls among Gatys's: below the fewest iterations measured, between two
    * counts, or above the most; null when no Gatys count was measured.
    */
-  standing: { kind: 'below'; iterations: number } | { kind: 'between'; from: number; to: number } | { kind: 'above'; iterations: number } | null;
+  standing:
+    | { kind: 'below'; iterations: number }
+    | { kind: 'between'; from: number; to: number }
+    | { kind: 'above'; iterations: number }
+    | null;
 }
 
-export function summarize(rows: readonly Pick<MethodResult, 'method' | 'iterations' | 'losses' | 'droplets' | 'styleRatio'>[]): EvaluationSummary {
+export function summarize(
+  rows: readonly Pick<MethodResult, 'method' | 'iterations' | 'losses' | 'droplets' | 'styleRatio'>[],
+): EvaluationSummary {
   const means = new Map<string, StepLosses & { droplets: number; styleRatio: number; count: number }>();
   for (const r of rows) {
     const key = methodLabel(r);
@@ -150,6 +185,7 @@ export function matchSentence(s: EvaluationSummary): string {
   const st = s.standing;
   if (st === null) return 'no Gatys iterations measured';
   if (st.kind === 'above') return `the net is better than Gatys after ${st.iterations} iterations (the most measured)`;
-  if (st.kind === 'below') return `the net is worse than Gatys after ${st.iterations} iterations (the fewest measured): it matches fewer than ${st.iterations}`;
+  if (st.kind === 'below')
+    return `the net is worse than Gatys after ${st.iterations} iterations (the fewest measured): it matches fewer than ${st.iterations}`;
   return `the net matches Gatys at between ${st.from} and ${st.to} iterations`;
 }

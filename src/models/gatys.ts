@@ -94,7 +94,8 @@ export async function optimizeImage(loss: StyleLoss, content: Tensor, opts: Gaty
     throw new ShapeError(`optimizeImage: the content must be [1, 3, H, W], got ${shapeStr(content.shape)}`);
   }
   const total = opts.iterations;
-  if (!(Number.isInteger(total) && total >= 1)) throw new RangeError(`optimizeImage: iterations must be an integer ≥ 1, got ${total}`);
+  if (!(Number.isInteger(total) && total >= 1))
+    throw new RangeError(`optimizeImage: iterations must be an integer ≥ 1, got ${total}`);
   const optimizer = opts.optimizer ?? 'lbfgs';
   const lr = opts.lr ?? (optimizer === 'lbfgs' ? 1 : 10);
   if (!(lr > 0 && Number.isFinite(lr))) throw new RangeError(`optimizeImage: lr must be a positive number, got ${lr}`);
@@ -138,7 +139,10 @@ export async function optimizeImage(loss: StyleLoss, content: Tensor, opts: Gaty
         for (let i = 1; i <= total; i++) {
           zeroGrad([x]);
           const { losses } = await evaluate();
-          if (!Number.isFinite(losses.total)) throw new RangeError(`the loss became ${losses.total} at iteration ${i}: lower the learning rate or the loss weights`);
+          if (!Number.isFinite(losses.total))
+            throw new RangeError(
+              `the loss became ${losses.total} at iteration ${i}: lower the learning rate or the loss weights`,
+            );
           adam.step();
           iterations = i;
           await opts.onProgress?.({ iteration: i, total, evaluations, losses });
@@ -163,7 +167,8 @@ export async function optimizeImage(loss: StyleLoss, content: Tensor, opts: Gaty
       };
       try {
         const r = await lbfgs.step(evaluate);
-        if (!Number.isFinite(r.first.loss)) throw new RangeError(`the loss is ${r.first.loss} at the start: check the loss weights`);
+        if (!Number.isFinite(r.first.loss))
+          throw new RangeError(`the loss is ${r.first.loss} at the start: check the loss weights`);
         stop = r.stop;
       } finally {
         zeroGrad([x]);

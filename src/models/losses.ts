@@ -29,8 +29,12 @@ export interface LossConfig {
  * these machines): calibrate with short runs.
  */
 export function defaultLossConfig(architecture: VggArchitecture, input: VggInput): LossConfig {
-  const styleLayers = architecture === 'vgg19' ? ['relu1_2', 'relu2_2', 'relu3_4'] : ['relu1_2', 'relu2_2', 'relu3_3', 'relu4_3'];
-  const weights = input === 'caffe' ? { contentWeight: 1, styleWeight: 0.1, tvWeight: 1 } : { contentWeight: 1e5, styleWeight: 1e10, tvWeight: 1 };
+  const styleLayers =
+    architecture === 'vgg19' ? ['relu1_2', 'relu2_2', 'relu3_4'] : ['relu1_2', 'relu2_2', 'relu3_3', 'relu4_3'];
+  const weights =
+    input === 'caffe'
+      ? { contentWeight: 1, styleWeight: 0.1, tvWeight: 1 }
+      : { contentWeight: 1e5, styleWeight: 1e10, tvWeight: 1 };
   return { contentLayer: 'relu2_2', styleLayers, ...weights };
 }
 
@@ -56,7 +60,9 @@ export async function readLosses(terms: LossTerms): Promise<StepLosses> {
   const engine = terms.total.engine;
   const packed = Tensor.empty(engine, [4], 'losses');
   try {
-    [terms.content, terms.style, terms.tv, terms.total].forEach((t, i) => engine.copyBuffer(t.buffer, 0, packed.buffer, 4 * i, 4));
+    [terms.content, terms.style, terms.tv, terms.total].forEach((t, i) =>
+      engine.copyBuffer(t.buffer, 0, packed.buffer, 4 * i, 4),
+    );
     const v = await packed.data();
     return { content: v[0], style: v[1], tv: v[2], total: v[3] };
   } finally {
@@ -88,7 +94,9 @@ export class StyleLoss {
     }
     if (config.styleLayers.length === 0) throw new RangeError('StyleLoss: no style layers');
     if (config.styleLayerWeights && config.styleLayerWeights.length !== config.styleLayers.length) {
-      throw new RangeError(`StyleLoss: ${config.styleLayerWeights.length} layer weights for ${config.styleLayers.length} style layers`);
+      throw new RangeError(
+        `StyleLoss: ${config.styleLayerWeights.length} layer weights for ${config.styleLayers.length} style layers`,
+      );
     }
     const engine = styleImage.engine;
     const grams = engine.scope(() =>
@@ -97,7 +105,11 @@ export class StyleLoss {
         return config.styleLayers.map((l) => gram(f.get(l)!));
       }),
     );
-    return new StyleLoss(vgg, { ...config, styleLayers: [...config.styleLayers] }, grams.map((g) => engine.keep(g)));
+    return new StyleLoss(
+      vgg,
+      { ...config, styleLayers: [...config.styleLayers] },
+      grams.map((g) => engine.keep(g)),
+    );
   }
 
   /**
@@ -124,7 +136,10 @@ export class StyleLoss {
         styleLoss = styleLoss ? add(styleLoss, weighted) : weighted;
       }
       const tv = tvLoss(output);
-      const total = add(add(scale(contentLoss, { alpha: cw }), scale(styleLoss!, { alpha: sw })), scale(tv, { alpha: tvw }));
+      const total = add(
+        add(scale(contentLoss, { alpha: cw }), scale(styleLoss!, { alpha: sw })),
+        scale(tv, { alpha: tvw }),
+      );
       return { content: contentLoss, style: styleLoss!, tv, total };
     });
   }

@@ -1,5 +1,11 @@
 import { shapeStr } from '../engine/errors.js';
-import { architectureOf, encodeMetadata, MODEL_FORMAT, MODEL_FORMAT_VERSION, type ModelMetadata } from './model-file.js';
+import {
+  architectureOf,
+  encodeMetadata,
+  MODEL_FORMAT,
+  MODEL_FORMAT_VERSION,
+  type ModelMetadata,
+} from './model-file.js';
 import { ModelFileError, writeSafetensors } from './safetensors.js';
 import { channelWidths, parameterSpecs, resolveConfig } from './transform-net.js';
 
@@ -34,7 +40,8 @@ export function parseMl5Manifest(text: string, source: string): Ml5Manifest {
   } catch {
     throw new ModelFileError(`${source}: manifest.json is not valid JSON`);
   }
-  if (!json || typeof json !== 'object' || Array.isArray(json)) throw new ModelFileError(`${source}: manifest.json is not an object of variables`);
+  if (!json || typeof json !== 'object' || Array.isArray(json))
+    throw new ModelFileError(`${source}: manifest.json is not an object of variables`);
   const manifest: Ml5Manifest = new Map();
   for (const [name, entry] of Object.entries(json as Record<string, unknown>)) {
     const e = entry as Partial<Ml5ManifestEntry> | null;
@@ -42,7 +49,9 @@ export function parseMl5Manifest(text: string, source: string): Ml5Manifest {
     // A file name, not a path: a manifest must not make us read outside its folder.
     const fileOk = typeof e?.filename === 'string' && e.filename !== '' && !/[\\/]|^\.\.?$/.test(e.filename);
     if (!e || typeof e !== 'object' || !shapeOk || !fileOk) {
-      throw new ModelFileError(`${source}: manifest.json entry ${JSON.stringify(name)} is not {filename, shape} with a plain file name`);
+      throw new ModelFileError(
+        `${source}: manifest.json entry ${JSON.stringify(name)} is not {filename, shape} with a plain file name`,
+      );
     }
     manifest.set(name, { filename: e.filename!, shape: [...e.shape!] });
   }
@@ -57,12 +66,15 @@ function variableName(i: number): string {
 /** Channel widths of the net the manifest describes, as a width multiplier; unknown layouts throw. */
 function widthOf(manifest: Ml5Manifest, source: string): number {
   const unknown = (why: string): never => {
-    throw new ModelFileError(`${source}: unknown checkpoint layout (${why}); expected lengstrom's fast-style-transfer net, ${ML5_VARIABLES} variables Variable … Variable_${ML5_VARIABLES - 1}`);
+    throw new ModelFileError(
+      `${source}: unknown checkpoint layout (${why}); expected lengstrom's fast-style-transfer net, ${ML5_VARIABLES} variables Variable … Variable_${ML5_VARIABLES - 1}`,
+    );
   };
   if (manifest.size !== ML5_VARIABLES) unknown(`${manifest.size} variables`);
   for (let i = 0; i < ML5_VARIABLES; i++) if (!manifest.has(variableName(i))) unknown(`no ${variableName(i)}`);
   const first = manifest.get('Variable')!.shape;
-  if (first.length !== 4 || first[0] !== 9 || first[1] !== 9 || first[2] !== 3) unknown(`Variable has shape ${shapeStr(first)}, not [9, 9, 3, C]`);
+  if (first.length !== 4 || first[0] !== 9 || first[1] !== 9 || first[2] !== 3)
+    unknown(`Variable has shape ${shapeStr(first)}, not [9, 9, 3, C]`);
   const width = first[3] / 32;
   const [c1] = channelWidths(width);
   if (c1 !== first[3]) unknown(`first layer has ${first[3]} channels`);
@@ -91,7 +103,8 @@ export async function ml5CheckpointTensors(
 ): Promise<{ widthMultiplier: number; tensors: Map<string, { shape: number[]; data: Float32Array }> }> {
   const widthMultiplier = widthOf(manifest, source);
   const specs = parameterSpecs({ widthMultiplier, architecture: ML5_ARCHITECTURE });
-  if (specs.length !== ML5_VARIABLES) throw new Error(`ml5 import: the ml5-lengstrom net has ${specs.length} parameters, not ${ML5_VARIABLES}`);
+  if (specs.length !== ML5_VARIABLES)
+    throw new Error(`ml5 import: the ml5-lengstrom net has ${specs.length} parameters, not ${ML5_VARIABLES}`);
   const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
   for (let layer = 0; layer < ML5_VARIABLES / 3; layer++) {
     // Checkpoint order per layer: weight, shift, scale; ours: weight, scale (norm .weight), shift (norm .bias).
@@ -102,13 +115,17 @@ export async function ml5CheckpointTensors(
       const spec = ours[j];
       const expected = tfShape(spec.shape);
       if (entry.shape.length !== expected.length || entry.shape.some((d, i) => d !== expected[i])) {
-        throw new ModelFileError(`${source}: unknown checkpoint layout (${name} has shape ${shapeStr(entry.shape)}, the ${spec.name} of this net needs ${shapeStr(expected)})`);
+        throw new ModelFileError(
+          `${source}: unknown checkpoint layout (${name} has shape ${shapeStr(entry.shape)}, the ${spec.name} of this net needs ${shapeStr(expected)})`,
+        );
       }
       const bytes = await readFile(entry.filename);
       if (bytes === undefined) throw new ModelFileError(`${source}: missing file ${entry.filename} (variable ${name})`);
       const count = expected.reduce((a, b) => a * b, 1);
       if (bytes.length !== 4 * count) {
-        throw new ModelFileError(`${source}: ${entry.filename} has ${bytes.length} bytes, ${name} ${shapeStr(expected)} needs ${4 * count} (float32)`);
+        throw new ModelFileError(
+          `${source}: ${entry.filename} has ${bytes.length} bytes, ${name} ${shapeStr(expected)} needs ${4 * count} (float32)`,
+        );
       }
       const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       const tf = new Float32Array(count);

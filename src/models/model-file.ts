@@ -87,7 +87,9 @@ export function architectureOf(config: ResolvedTransformNetConfig): Architecture
 }
 
 /** The net's weights read back from the GPU, by name. */
-export async function transformNetTensors(net: TransformNet): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
+export async function transformNetTensors(
+  net: TransformNet,
+): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
   const out = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const [name, t] of net.parameters()) out.set(name, { shape: [...t.shape], data: await t.data() });
   return out;
@@ -95,7 +97,11 @@ export async function transformNetTensors(net: TransformNet): Promise<Map<string
 
 /** Metadata as safetensors strings. */
 export function encodeMetadata(m: ModelMetadata, extra: Record<string, string> = {}): Record<string, string> {
-  const out: Record<string, string> = { format: m.format, version: String(m.version), architecture: JSON.stringify(m.architecture) };
+  const out: Record<string, string> = {
+    format: m.format,
+    version: String(m.version),
+    architecture: JSON.stringify(m.architecture),
+  };
   if (m.style !== undefined) out.style = m.style;
   if (m.training !== undefined) out.training = JSON.stringify(m.training);
   if (m.step !== undefined) out.step = String(m.step);
@@ -115,20 +121,33 @@ export async function saveTransformNet(
   /** Further metadata strings (e.g. a trained model's session history). */
   extra: Record<string, string> = {},
 ): Promise<Uint8Array> {
-  const full: ModelMetadata = { format: MODEL_FORMAT, version: MODEL_FORMAT_VERSION, architecture: architectureOf(net.config), ...metadata };
+  const full: ModelMetadata = {
+    format: MODEL_FORMAT,
+    version: MODEL_FORMAT_VERSION,
+    architecture: architectureOf(net.config),
+    ...metadata,
+  };
   return writeSafetensors(await transformNetTensors(net), encodeMetadata(full, extra), opts);
 }
 
 /** Reads and checks our metadata; `source` names the file in errors. */
-export function decodeMetadata(raw: Record<string, string>, source: string, formats: readonly string[] = [MODEL_FORMAT, CHECKPOINT_FORMAT]): ModelMetadata {
+export function decodeMetadata(
+  raw: Record<string, string>,
+  source: string,
+  formats: readonly string[] = [MODEL_FORMAT, CHECKPOINT_FORMAT],
+): ModelMetadata {
   const fail = (why: string): never => {
     throw new ModelFileError(`${source}: ${why}`);
   };
-  if (raw.format === undefined) fail(`not a fast-style-webgpu model (its safetensors metadata has no "format"; expected ${MODEL_FORMAT})`);
+  if (raw.format === undefined)
+    fail(`not a fast-style-webgpu model (its safetensors metadata has no "format"; expected ${MODEL_FORMAT})`);
   if (!formats.includes(raw.format)) fail(`unexpected format "${raw.format}" (expected ${formats.join(' or ')})`);
   const version = Number(raw.version);
   if (!Number.isInteger(version) || version < 1) fail(`invalid format version "${raw.version}"`);
-  if (version > MODEL_FORMAT_VERSION) fail(`format version ${version} is newer than this program reads (${MODEL_FORMAT_VERSION}); update fast-style-webgpu`);
+  if (version > MODEL_FORMAT_VERSION)
+    fail(
+      `format version ${version} is newer than this program reads (${MODEL_FORMAT_VERSION}); update fast-style-webgpu`,
+    );
   const json = (key: string): unknown => {
     try {
       return JSON.parse(raw[key]);
@@ -139,17 +158,41 @@ export function decodeMetadata(raw: Record<string, string>, source: string, form
   if (raw.architecture === undefined) fail('metadata has no "architecture"');
   const arch = json('architecture') as Partial<ArchitectureMetadata> | null;
   if (!arch || typeof arch !== 'object') return fail('metadata "architecture" is not an object');
-  if (!isArchitectureName(arch.name)) fail(`unsupported architecture "${String(arch.name)}" (this program runs ${Object.keys(ARCHITECTURES).join(', ')})`);
-  if (!(typeof arch.widthMultiplier === 'number' && arch.widthMultiplier > 0)) fail(`invalid widthMultiplier ${String(arch.widthMultiplier)}`);
+  if (!isArchitectureName(arch.name))
+    fail(
+      `unsupported architecture "${String(arch.name)}" (this program runs ${Object.keys(ARCHITECTURES).join(', ')})`,
+    );
+  if (!(typeof arch.widthMultiplier === 'number' && arch.widthMultiplier > 0))
+    fail(`invalid widthMultiplier ${String(arch.widthMultiplier)}`);
   if (arch.output !== 'scaled-tanh' && arch.output !== 'linear') fail(`unsupported output "${String(arch.output)}"`);
-  const expected = architectureOf({ widthMultiplier: arch.widthMultiplier!, output: arch.output!, seed: 0, architecture: arch.name! });
+  const expected = architectureOf({
+    widthMultiplier: arch.widthMultiplier!,
+    output: arch.output!,
+    seed: 0,
+    architecture: arch.name!,
+  });
   // Files written before convBias and outputNorm existed lack them: absent fields take the name's values.
-  for (const key of ['residualBlocks', 'outputScale', 'outputOffset', 'instanceNormEps', 'padding', 'upsampling', 'convBias', 'outputNorm'] as const) {
+  for (const key of [
+    'residualBlocks',
+    'outputScale',
+    'outputOffset',
+    'instanceNormEps',
+    'padding',
+    'upsampling',
+    'convBias',
+    'outputNorm',
+  ] as const) {
     if (arch[key] !== undefined && arch[key] !== expected[key]) {
-      fail(`architecture ${key} = ${JSON.stringify(arch[key])} is not supported (this program builds ${JSON.stringify(expected[key])})`);
+      fail(
+        `architecture ${key} = ${JSON.stringify(arch[key])} is not supported (this program builds ${JSON.stringify(expected[key])})`,
+      );
     }
   }
-  const m: ModelMetadata = { format: raw.format, version, architecture: { ...expected, ...arch } as ArchitectureMetadata };
+  const m: ModelMetadata = {
+    format: raw.format,
+    version,
+    architecture: { ...expected, ...arch } as ArchitectureMetadata,
+  };
   if (raw.style !== undefined) m.style = raw.style;
   if (raw.training !== undefined) m.training = json('training') as Record<string, unknown>;
   if (raw.step !== undefined) m.step = Number(raw.step);
@@ -159,14 +202,20 @@ export function decodeMetadata(raw: Record<string, string>, source: string, form
 }
 
 /** The TransformNet config that a model file's metadata describes. */
-export function netConfigOf(metadata: ModelMetadata): { widthMultiplier: number; output: ArchitectureMetadata['output']; architecture: ArchitectureName } {
+export function netConfigOf(metadata: ModelMetadata): {
+  widthMultiplier: number;
+  output: ArchitectureMetadata['output'];
+  architecture: ArchitectureName;
+} {
   const a = metadata.architecture;
   return { widthMultiplier: a.widthMultiplier, output: a.output, architecture: a.name };
 }
 
 /** The net's tensors of a model file: all of them, or a checkpoint's without its optimiser state. */
 function netTensors<T>(tensors: ReadonlyMap<string, T>, metadata: ModelMetadata): Map<string, T> {
-  return new Map([...tensors].filter(([name]) => metadata.format !== CHECKPOINT_FORMAT || !name.startsWith(CHECKPOINT_EXTRA_PREFIX)));
+  return new Map(
+    [...tensors].filter(([name]) => metadata.format !== CHECKPOINT_FORMAT || !name.startsWith(CHECKPOINT_EXTRA_PREFIX)),
+  );
 }
 
 /**
@@ -180,8 +229,11 @@ export function rewriteModelFile(bytes: Uint8Array, source: string, opts: { dtyp
   const config = netConfigOf(metadata);
   const weights = netTensors(file.tensors, metadata);
   const values = checkedWeights(config, weights, source);
-  const tensors = new Map(parameterSpecs(config).map((s) => [s.name, { shape: [...s.shape], data: values.get(s.name)! }]));
-  const extra: Record<string, string> = file.metadata[HISTORY_KEY] !== undefined ? { [HISTORY_KEY]: file.metadata[HISTORY_KEY] } : {};
+  const tensors = new Map(
+    parameterSpecs(config).map((s) => [s.name, { shape: [...s.shape], data: values.get(s.name)! }]),
+  );
+  const extra: Record<string, string> =
+    file.metadata[HISTORY_KEY] !== undefined ? { [HISTORY_KEY]: file.metadata[HISTORY_KEY] } : {};
   return writeSafetensors(tensors, encodeMetadata({ ...metadata, format: MODEL_FORMAT }, extra), opts);
 }
 
@@ -189,7 +241,11 @@ export function rewriteModelFile(bytes: Uint8Array, source: string, opts: { dtyp
  * Loads a model file (or a training checkpoint: its optimiser state is ignored). Wrong files — not
  * safetensors, not our format, missing or extra tensors, wrong shapes — throw ModelFileError naming `source`.
  */
-export async function loadTransformNet(engine: Engine, bytes: Uint8Array, source: string): Promise<{ net: TransformNet; metadata: ModelMetadata }> {
+export async function loadTransformNet(
+  engine: Engine,
+  bytes: Uint8Array,
+  source: string,
+): Promise<{ net: TransformNet; metadata: ModelMetadata }> {
   const file = readSafetensors(bytes, source);
   const metadata = decodeMetadata(file.metadata, source);
   const weights = netTensors(file.tensors, metadata);

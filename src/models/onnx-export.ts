@@ -1,5 +1,12 @@
 import { MODEL_FORMAT, type ModelMetadata } from './model-file.js';
-import { attributeProto, ProtoWriter, tensorProto, valueInfoProto, ONNX_INT64, type AttributeInput } from './onnx-proto.js';
+import {
+  attributeProto,
+  ProtoWriter,
+  tensorProto,
+  valueInfoProto,
+  ONNX_INT64,
+  type AttributeInput,
+} from './onnx-proto.js';
 import { ARCHITECTURES, channelWidths, OUTPUT_OFFSET, OUTPUT_SCALE, RESIDUAL_BLOCKS } from './transform-net.js';
 
 /**
@@ -30,7 +37,12 @@ class GraphBuilder {
 
   constructor(readonly opset: number) {}
 
-  node(opType: string, inputs: string[], attrs: Record<string, AttributeInput | { float: number }> = {}, name?: string): string {
+  node(
+    opType: string,
+    inputs: string[],
+    attrs: Record<string, AttributeInput | { float: number }> = {},
+    name?: string,
+  ): string {
     const out = `${name ?? opType.toLowerCase()}_${this.count++}`;
     const w = new ProtoWriter();
     for (const i of inputs) w.string(1, i);
@@ -70,7 +82,12 @@ class GraphBuilder {
     if (this.opset < 10) return this.node('Upsample', [x, scales], { mode: 'nearest' }, 'upsample');
     if (this.opset === 10) return this.node('Resize', [x, scales], { mode: 'nearest' }, 'resize');
     const roi = this.opset >= 13 ? '' : this.constant([0], []);
-    return this.node('Resize', [x, roi, scales], { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' }, 'resize');
+    return this.node(
+      'Resize',
+      [x, roi, scales],
+      { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' },
+      'resize',
+    );
   }
 }
 
@@ -82,9 +99,14 @@ function prefixed(name: string): string {
  * The ONNX model (bytes) of a net given its metadata (a model file's, decoded) and checked weights by our
  * parameter names (transform-net.ts parameterSpecs).
  */
-export function transformNetToOnnx(metadata: ModelMetadata, weights: Weights, opts: { opset?: number; producerVersion?: string } = {}): Uint8Array {
+export function transformNetToOnnx(
+  metadata: ModelMetadata,
+  weights: Weights,
+  opts: { opset?: number; producerVersion?: string } = {},
+): Uint8Array {
   const opset = opts.opset ?? ONNX_DEFAULT_OPSET;
-  if (!Number.isInteger(opset) || opset < ONNX_MIN_OPSET || opset > ONNX_MAX_OPSET) throw new RangeError(`ONNX export: opset ${opset} is not supported (${ONNX_MIN_OPSET}..${ONNX_MAX_OPSET})`);
+  if (!Number.isInteger(opset) || opset < ONNX_MIN_OPSET || opset > ONNX_MAX_OPSET)
+    throw new RangeError(`ONNX export: opset ${opset} is not supported (${ONNX_MIN_OPSET}..${ONNX_MAX_OPSET})`);
   const a = metadata.architecture;
   const arch = ARCHITECTURES[a.name];
   const [c1, c2, c3] = channelWidths(a.widthMultiplier);
@@ -96,7 +118,15 @@ export function transformNetToOnnx(metadata: ModelMetadata, weights: Weights, op
   };
   const tfSame = arch.padding === 'tf-same-zeros';
 
-  const conv = (x: string, name: string, cin: number, cout: number, k: number, stride: 1 | 2, upsample = false): string => {
+  const conv = (
+    x: string,
+    name: string,
+    cin: number,
+    cout: number,
+    k: number,
+    stride: 1 | 2,
+    upsample = false,
+  ): string => {
     const inputs = [x, w(`${name}.conv2d.weight`, [cout, cin, k, k])];
     if (arch.convBias) inputs.push(w(`${name}.conv2d.bias`, [cout]));
     const attrs: Record<string, AttributeInput> = { kernel_shape: [k, k], strides: [stride, stride] };
@@ -121,7 +151,12 @@ export function transformNetToOnnx(metadata: ModelMetadata, weights: Weights, op
     return g.node('ConvTranspose', inputs, { kernel_shape: [3, 3], strides: [2, 2], pads: [0, 0, 1, 1] }, name);
   };
   const norm = (x: string, name: string, c: number, relu: boolean): string => {
-    const y = g.node('InstanceNormalization', [x, w(`${name}.weight`, [c]), w(`${name}.bias`, [c])], { epsilon: { float: arch.instanceNormEps } }, name);
+    const y = g.node(
+      'InstanceNormalization',
+      [x, w(`${name}.weight`, [c]), w(`${name}.bias`, [c])],
+      { epsilon: { float: arch.instanceNormEps } },
+      name,
+    );
     return relu ? g.node('Relu', [y]) : y;
   };
   const up = (x: string, name: string, cin: number, cout: number): string =>
@@ -163,7 +198,8 @@ export function transformNetToOnnx(metadata: ModelMetadata, weights: Weights, op
     .string(2, 'fast-style-webgpu')
     .string(3, opts.producerVersion ?? '')
     .message(7, graph);
-  for (const [k, v] of Object.entries(onnxMetadata(metadata))) model.message(14, new ProtoWriter().string(1, k).string(2, v));
+  for (const [k, v] of Object.entries(onnxMetadata(metadata)))
+    model.message(14, new ProtoWriter().string(1, k).string(2, v));
   return model.finish();
 }
 

@@ -1,8 +1,23 @@
 import { shapeStr } from '../engine/errors.js';
-import { encodeMetadata, MODEL_FORMAT, MODEL_FORMAT_VERSION, architectureOf, type ModelMetadata } from './model-file.js';
+import {
+  encodeMetadata,
+  MODEL_FORMAT,
+  MODEL_FORMAT_VERSION,
+  architectureOf,
+  type ModelMetadata,
+} from './model-file.js';
 import { readOnnxModel, readTensor, type OnnxModel, type OnnxNode, type OnnxTensor } from './onnx-proto.js';
 import { ModelFileError, writeSafetensors } from './safetensors.js';
-import { channelWidths, checkedWeights, INSTANCE_NORM_EPS, OUTPUT_OFFSET, OUTPUT_SCALE, parameterSpecs, resolveConfig, RESIDUAL_BLOCKS } from './transform-net.js';
+import {
+  channelWidths,
+  checkedWeights,
+  INSTANCE_NORM_EPS,
+  OUTPUT_OFFSET,
+  OUTPUT_SCALE,
+  parameterSpecs,
+  resolveConfig,
+  RESIDUAL_BLOCKS,
+} from './transform-net.js';
 
 /**
  * ONNX graphs of the fast-style TransformerNet (the ONNX model zoo's fast_neural_style nets, torch.onnx.export
@@ -25,9 +40,39 @@ export type ExternalReader = (location: string) => Uint8Array | undefined;
 type Value = { kind: 'const'; dims: number[]; data: number[]; float: boolean } | { kind: 'act'; shape: number[] };
 
 /** Activation ops: the ones the TransformerNet pattern is made of. */
-const ACTIVATION_OPS = new Set(['Pad', 'Conv', 'InstanceNormalization', 'Relu', 'Add', 'Upsample', 'Resize', 'Tanh', 'Mul', 'Identity']);
+const ACTIVATION_OPS = new Set([
+  'Pad',
+  'Conv',
+  'InstanceNormalization',
+  'Relu',
+  'Add',
+  'Upsample',
+  'Resize',
+  'Tanh',
+  'Mul',
+  'Identity',
+]);
 /** Shape arithmetic folded to constants. */
-const FOLDED_OPS = new Set(['Constant', 'ConstantOfShape', 'Shape', 'Gather', 'Unsqueeze', 'Squeeze', 'Concat', 'Reshape', 'Slice', 'Transpose', 'Cast', 'Mul', 'Div', 'Add', 'Sub', 'Floor', 'Ceil', 'Identity']);
+const FOLDED_OPS = new Set([
+  'Constant',
+  'ConstantOfShape',
+  'Shape',
+  'Gather',
+  'Unsqueeze',
+  'Squeeze',
+  'Concat',
+  'Reshape',
+  'Slice',
+  'Transpose',
+  'Cast',
+  'Mul',
+  'Div',
+  'Add',
+  'Sub',
+  'Floor',
+  'Ceil',
+  'Identity',
+]);
 
 class Unsupported extends ModelFileError {}
 
@@ -38,11 +83,22 @@ function fail(why: string): never {
 const product = (dims: readonly number[]): number => dims.reduce((a, b) => a * b, 1);
 
 function constOf(t: OnnxTensor): Value {
-  return { kind: 'const', dims: t.dims, data: Array.from(t.values as ArrayLike<number>), float: t.dataType === 1 || t.dataType === 10 || t.dataType === 11 };
+  return {
+    kind: 'const',
+    dims: t.dims,
+    data: Array.from(t.values as ArrayLike<number>),
+    float: t.dataType === 1 || t.dataType === 10 || t.dataType === 11,
+  };
 }
 
 /** The graph evaluated on shapes with an input of [1, 3, h, w]: every value's constant data or activation shape. */
-function evaluate(model: OnnxModel, weights: Map<string, OnnxTensor>, inputName: string, h: number, w: number): Map<string, Value> {
+function evaluate(
+  model: OnnxModel,
+  weights: Map<string, OnnxTensor>,
+  inputName: string,
+  h: number,
+  w: number,
+): Map<string, Value> {
   const values = new Map<string, Value>();
   for (const [name, t] of weights) values.set(name, constOf(t));
   values.set(inputName, { kind: 'act', shape: [1, 3, h, w] });
@@ -50,7 +106,8 @@ function evaluate(model: OnnxModel, weights: Map<string, OnnxTensor>, inputName:
   const opset = model.opsets.get('') ?? model.opsets.get('ai.onnx') ?? 9;
   for (const node of model.graph.nodes) {
     const where = `${node.opType} node ${node.name}`;
-    if (node.domain !== '' && node.domain !== 'ai.onnx') fail(`unsupported operator ${node.domain}.${node.opType} (node ${node.name})`);
+    if (node.domain !== '' && node.domain !== 'ai.onnx')
+      fail(`unsupported operator ${node.domain}.${node.opType} (node ${node.name})`);
     if (node.hasSubgraph) fail(`unsupported operator ${node.opType} with a subgraph (node ${node.name})`);
     const ins = node.inputs.map((i) => {
       const v = values.get(i);
@@ -59,11 +116,14 @@ function evaluate(model: OnnxModel, weights: Map<string, OnnxTensor>, inputName:
     });
     const allConst = ins.every((v) => v.kind === 'const');
     let out: Value;
-    if (node.opType === 'Shape' && ins[0]?.kind === 'act') out = { kind: 'const', dims: [ins[0].shape.length], data: [...ins[0].shape], float: false };
-    else if (FOLDED_OPS.has(node.opType) && allConst) out = fold(node, ins as Extract<Value, { kind: 'const' }>[], opset);
+    if (node.opType === 'Shape' && ins[0]?.kind === 'act')
+      out = { kind: 'const', dims: [ins[0].shape.length], data: [...ins[0].shape], float: false };
+    else if (FOLDED_OPS.has(node.opType) && allConst)
+      out = fold(node, ins as Extract<Value, { kind: 'const' }>[], opset);
     else if (ACTIVATION_OPS.has(node.opType)) out = { kind: 'act', shape: activationShape(node, ins, where) };
     else fail(`unsupported operator ${node.opType} (node ${node.name}): not part of a fast-style TransformerNet graph`);
-    if (node.outputs.length !== 1 && !(node.opType === 'InstanceNormalization' && node.outputs.length >= 1)) fail(`${where} has ${node.outputs.length} outputs`);
+    if (node.outputs.length !== 1 && !(node.opType === 'InstanceNormalization' && node.outputs.length >= 1))
+      fail(`${where} has ${node.outputs.length} outputs`);
     values.set(node.outputs[0], out);
   }
   return values;
@@ -96,18 +156,26 @@ function activationShape(node: OnnxNode, ins: Value[], where: string): number[] 
     }
     case 'Conv': {
       const weight = ins[1];
-      if (!weight || weight.kind !== 'const' || weight.dims.length !== 4) return fail(`${where} has no constant 4-D weight`);
+      if (!weight || weight.kind !== 'const' || weight.dims.length !== 4)
+        return fail(`${where} has no constant 4-D weight`);
       const [kh, kw] = weight.dims.slice(2);
       const s = attrInts(node, 'strides', [1, 1]);
       const p = attrInts(node, 'pads', [0, 0, 0, 0]);
-      return [n, weight.dims[0], Math.floor((h + p[0] + p[2] - kh) / s[0]) + 1, Math.floor((w + p[1] + p[3] - kw) / s[1]) + 1];
+      return [
+        n,
+        weight.dims[0],
+        Math.floor((h + p[0] + p[2] - kh) / s[0]) + 1,
+        Math.floor((w + p[1] + p[3] - kw) / s[1]) + 1,
+      ];
     }
     case 'Upsample':
     case 'Resize': {
       const scalesIndex = node.opType === 'Upsample' || node.inputs.length === 2 ? 1 : 2;
       let scales = node.inputs[scalesIndex] ? ins[scalesIndex] : undefined;
-      if (node.opType === 'Upsample' && node.inputs.length === 1) scales = { kind: 'const', dims: [4], data: (node.attributes.get('scales') as number[]) ?? [], float: true };
-      if (scales && scales.kind === 'const' && scales.data.length === 4) return [n, c, Math.floor(h * scales.data[2]), Math.floor(w * scales.data[3])];
+      if (node.opType === 'Upsample' && node.inputs.length === 1)
+        scales = { kind: 'const', dims: [4], data: (node.attributes.get('scales') as number[]) ?? [], float: true };
+      if (scales && scales.kind === 'const' && scales.data.length === 4)
+        return [n, c, Math.floor(h * scales.data[2]), Math.floor(w * scales.data[3])];
       const sizes = node.inputs[3] ? ints(ins[3], `the sizes of ${where}`) : null;
       if (sizes && sizes.length === 4) return sizes;
       return fail(`${where} has neither constant scales nor sizes`);
@@ -136,7 +204,7 @@ function fold(node: OnnxNode, ins: Extract<Value, { kind: 'const' }>[], opset: n
       return a;
     case 'ConstantOfShape': {
       const t = attr('value') as OnnxTensor | undefined;
-      const v = t ? Array.from(t.values as ArrayLike<number>)[0] ?? 0 : 0;
+      const v = t ? (Array.from(t.values as ArrayLike<number>)[0] ?? 0) : 0;
       if (product(a.data) > 1 << 20) fail(`ConstantOfShape node ${node.name} is too large`);
       return c(a.data, new Array<number>(product(a.data)).fill(v), t ? t.dataType === 1 : true);
     }
@@ -155,8 +223,10 @@ function fold(node: OnnxNode, ins: Extract<Value, { kind: 'const' }>[], opset: n
     case 'Sub': {
       const b = ins[1];
       const n = Math.max(a.data.length, b.data.length);
-      if (a.data.length !== n && a.data.length !== 1) fail(`${node.opType} node ${node.name} broadcasts in a way this importer does not fold`);
-      if (b.data.length !== n && b.data.length !== 1) fail(`${node.opType} node ${node.name} broadcasts in a way this importer does not fold`);
+      if (a.data.length !== n && a.data.length !== 1)
+        fail(`${node.opType} node ${node.name} broadcasts in a way this importer does not fold`);
+      if (b.data.length !== n && b.data.length !== 1)
+        fail(`${node.opType} node ${node.name} broadcasts in a way this importer does not fold`);
       const float = a.float || b.float;
       const out = Array.from({ length: n }, (_, i) => {
         const x = a.data[a.data.length === 1 ? 0 : i];
@@ -174,21 +244,31 @@ function fold(node: OnnxNode, ins: Extract<Value, { kind: 'const' }>[], opset: n
       return c(idx.dims, pick);
     }
     case 'Unsqueeze': {
-      const axes = opset >= 13 ? ins[1]?.data ?? [] : ((attr('axes') as number[]) ?? []);
+      const axes = opset >= 13 ? (ins[1]?.data ?? []) : ((attr('axes') as number[]) ?? []);
       const dims = [...a.dims];
       for (const ax of [...axes].sort((x, y) => x - y)) dims.splice(ax < 0 ? ax + dims.length + 1 : ax, 0, 1);
       return c(dims, a.data);
     }
     case 'Squeeze':
-      return c(a.dims.filter((d) => d !== 1), a.data);
+      return c(
+        a.dims.filter((d) => d !== 1),
+        a.data,
+      );
     case 'Concat': {
       if (ins.some((v) => v.dims.length > 1)) fail(`Concat node ${node.name} of multi-dimensional constants`);
-      return c([ins.reduce((s, v) => s + v.data.length, 0)], ins.flatMap((v) => v.data), ins.some((v) => v.float));
+      return c(
+        [ins.reduce((s, v) => s + v.data.length, 0)],
+        ins.flatMap((v) => v.data),
+        ins.some((v) => v.float),
+      );
     }
     case 'Reshape': {
       const target = ins[1].data.map((d, i) => (d === 0 ? a.dims[i] : d));
       const known = product(target.filter((d) => d !== -1));
-      return c(target.map((d) => (d === -1 ? a.data.length / known : d)), a.data);
+      return c(
+        target.map((d) => (d === -1 ? a.data.length / known : d)),
+        a.data,
+      );
     }
     case 'Transpose': {
       if (a.dims.length !== 2) fail(`Transpose node ${node.name} of a ${a.dims.length}-D constant`);
@@ -200,17 +280,28 @@ function fold(node: OnnxNode, ins: Extract<Value, { kind: 'const' }>[], opset: n
     case 'Slice': {
       const starts = opset >= 10 ? ins[1].data : ((attr('starts') as number[]) ?? []);
       const ends = opset >= 10 ? ins[2].data : ((attr('ends') as number[]) ?? []);
-      const axes = opset >= 10 ? ins[3]?.data ?? starts.map((_, i) => i) : ((attr('axes') as number[]) ?? starts.map((_, i) => i));
-      const steps = opset >= 10 ? ins[4]?.data ?? starts.map(() => 1) : starts.map(() => 1);
-      if (axes.some((ax) => ax !== 0 && ax !== -a.dims.length)) fail(`Slice node ${node.name} on an axis other than the first`);
+      const axes =
+        opset >= 10
+          ? (ins[3]?.data ?? starts.map((_, i) => i))
+          : ((attr('axes') as number[]) ?? starts.map((_, i) => i));
+      const steps = opset >= 10 ? (ins[4]?.data ?? starts.map(() => 1)) : starts.map(() => 1);
+      if (axes.some((ax) => ax !== 0 && ax !== -a.dims.length))
+        fail(`Slice node ${node.name} on an axis other than the first`);
       const rows = a.dims[0];
       const rowSize = a.data.length / rows;
       const step = steps[0];
-      const clampIndex = (v: number, lo: number, hi: number): number => Math.min(Math.max(v < 0 ? v + rows : v, lo), hi);
+      const clampIndex = (v: number, lo: number, hi: number): number =>
+        Math.min(Math.max(v < 0 ? v + rows : v, lo), hi);
       const picked: number[] = [];
-      if (step > 0) for (let i = clampIndex(starts[0], 0, rows); i < clampIndex(ends[0], 0, rows); i += step) picked.push(i);
-      else for (let i = clampIndex(starts[0], 0, rows - 1); i > clampIndex(ends[0], -1, rows - 1); i += step) picked.push(i);
-      return c([picked.length, ...a.dims.slice(1)], picked.flatMap((i) => a.data.slice(i * rowSize, (i + 1) * rowSize)));
+      if (step > 0)
+        for (let i = clampIndex(starts[0], 0, rows); i < clampIndex(ends[0], 0, rows); i += step) picked.push(i);
+      else
+        for (let i = clampIndex(starts[0], 0, rows - 1); i > clampIndex(ends[0], -1, rows - 1); i += step)
+          picked.push(i);
+      return c(
+        [picked.length, ...a.dims.slice(1)],
+        picked.flatMap((i) => a.data.slice(i * rowSize, (i + 1) * rowSize)),
+      );
     }
     default:
       return fail(`unsupported operator ${node.opType} (node ${node.name})`);
@@ -227,7 +318,13 @@ interface Matched {
   signature: string;
 }
 
-function match(model: OnnxModel, weights: Map<string, OnnxTensor>, values: Map<string, Value>, inputName: string, outputName: string): Matched {
+function match(
+  model: OnnxModel,
+  weights: Map<string, OnnxTensor>,
+  values: Map<string, Value>,
+  inputName: string,
+  outputName: string,
+): Matched {
   const nodes = model.graph.nodes.filter((n) => values.get(n.outputs[0])?.kind === 'act');
   const consumers = new Map<string, OnnxNode[]>();
   for (const n of nodes) for (const i of n.inputs) consumers.set(i, [...(consumers.get(i) ?? []), n]);
@@ -236,16 +333,24 @@ function match(model: OnnxModel, weights: Map<string, OnnxTensor>, values: Map<s
 
   const next = (x: string, want: string[], what: string): OnnxNode => {
     const list = consumers.get(x) ?? [];
-    const hit = list.find((n) => want.includes(n.opType) && n.inputs[0] === x) ?? list.find((n) => want.includes(n.opType));
+    const hit =
+      list.find((n) => want.includes(n.opType) && n.inputs[0] === x) ?? list.find((n) => want.includes(n.opType));
     if (!hit) {
-      const found = list.length ? `${list.map((n) => `${n.opType} (node ${n.name})`).join(', ')}` : x === outputName ? 'the graph output' : 'nothing';
+      const found = list.length
+        ? `${list.map((n) => `${n.opType} (node ${n.name})`).join(', ')}`
+        : x === outputName
+          ? 'the graph output'
+          : 'nothing';
       fail(`not a fast-style TransformerNet graph: expected ${want.join(' or ')} for ${what}, found ${found}`);
     }
     return hit;
   };
   const weight = (name: string, node: OnnxNode, index: number, what: string): OnnxTensor => {
     const t = weights.get(node.inputs[index]);
-    if (!t) fail(`not a fast-style TransformerNet graph: the ${what} of ${node.opType} node ${node.name} is not a constant weight`);
+    if (!t)
+      fail(
+        `not a fast-style TransformerNet graph: the ${what} of ${node.opType} node ${node.name} is not a constant weight`,
+      );
     const data = t.values instanceof Float32Array ? t.values : Float32Array.from(t.values);
     tensors.set(name, { shape: [...t.dims], data });
     return t;
@@ -260,12 +365,17 @@ function match(model: OnnxModel, weights: Map<string, OnnxTensor>, values: Map<s
     if (upsample) {
       const up = next(y, ['Upsample', 'Resize'], `${name}'s ×2 upsampling`);
       const mode = up.attributes.get('mode') ?? 'nearest';
-      if (mode !== 'nearest') fail(`${up.opType} node ${up.name} uses mode ${String(mode)}; the TransformerNet upsamples by nearest neighbour`);
+      if (mode !== 'nearest')
+        fail(
+          `${up.opType} node ${up.name} uses mode ${String(mode)}; the TransformerNet upsamples by nearest neighbour`,
+        );
       const inShape = (values.get(y) as { shape: number[] }).shape;
       const outShape = (values.get(up.outputs[0]) as { shape: number[] }).shape;
-      if (outShape[2] !== 2 * inShape[2] || outShape[3] !== 2 * inShape[3]) fail(`${up.opType} node ${up.name} scales ${shapeStr(inShape)} to ${shapeStr(outShape)}, not ×2`);
+      if (outShape[2] !== 2 * inShape[2] || outShape[3] !== 2 * inShape[3])
+        fail(`${up.opType} node ${up.name} scales ${shapeStr(inShape)} to ${shapeStr(outShape)}, not ×2`);
       const ctm = up.attributes.get('coordinate_transformation_mode');
-      if (ctm === 'align_corners' || ctm === 'tf_crop_and_resize') fail(`${up.opType} node ${up.name} uses coordinate_transformation_mode ${String(ctm)}`);
+      if (ctm === 'align_corners' || ctm === 'tf_crop_and_resize')
+        fail(`${up.opType} node ${up.name} uses coordinate_transformation_mode ${String(ctm)}`);
       y = up.outputs[0];
     }
     const pad = next(y, ['Pad'], `${name}'s reflection padding`);
@@ -274,15 +384,20 @@ function match(model: OnnxModel, weights: Map<string, OnnxTensor>, values: Map<s
     const padded = (values.get(pad.outputs[0]) as { shape: number[] }).shape;
     const before = (values.get(y) as { shape: number[] }).shape;
     const p = Math.floor(k / 2);
-    if (padded[2] !== before[2] + 2 * p || padded[3] !== before[3] + 2 * p || padded[1] !== before[1]) fail(`Pad node ${pad.name} pads ${shapeStr(before)} to ${shapeStr(padded)}, not by ${p} on each side`);
+    if (padded[2] !== before[2] + 2 * p || padded[3] !== before[3] + 2 * p || padded[1] !== before[1])
+      fail(`Pad node ${pad.name} pads ${shapeStr(before)} to ${shapeStr(padded)}, not by ${p} on each side`);
     signature.push(padded);
     const c = next(pad.outputs[0], ['Conv'], `${name}`);
     const w = weight(`${name}.conv2d.weight`, c, 1, 'weight');
-    if (w.dims.length !== 4 || w.dims[2] !== k || w.dims[3] !== k) fail(`Conv node ${c.name} has a ${shapeStr(w.dims)} weight; ${name} is ${k}×${k}`);
+    if (w.dims.length !== 4 || w.dims[2] !== k || w.dims[3] !== k)
+      fail(`Conv node ${c.name} has a ${shapeStr(w.dims)} weight; ${name} is ${k}×${k}`);
     const strides = attrInts(c, 'strides', [1, 1]);
-    if (strides[0] !== stride || strides[1] !== stride) fail(`Conv node ${c.name} has strides [${strides}]; ${name} has stride ${stride}`);
-    if (attrInts(c, 'pads', [0, 0, 0, 0]).some((v) => v !== 0)) fail(`Conv node ${c.name} zero-pads; the TransformerNet reflection-pads`);
-    if (attrInts(c, 'dilations', [1, 1]).some((v) => v !== 1) || (c.attributes.get('group') ?? 1) !== 1) fail(`Conv node ${c.name} is dilated or grouped`);
+    if (strides[0] !== stride || strides[1] !== stride)
+      fail(`Conv node ${c.name} has strides [${strides}]; ${name} has stride ${stride}`);
+    if (attrInts(c, 'pads', [0, 0, 0, 0]).some((v) => v !== 0))
+      fail(`Conv node ${c.name} zero-pads; the TransformerNet reflection-pads`);
+    if (attrInts(c, 'dilations', [1, 1]).some((v) => v !== 1) || (c.attributes.get('group') ?? 1) !== 1)
+      fail(`Conv node ${c.name} is dilated or grouped`);
     if (c.inputs[2]) weight(`${name}.conv2d.bias`, c, 2, 'bias');
     else tensors.set(`${name}.conv2d.bias`, { shape: [w.dims[0]], data: new Float32Array(w.dims[0]) });
     return c.outputs[0];
@@ -290,7 +405,8 @@ function match(model: OnnxModel, weights: Map<string, OnnxTensor>, values: Map<s
   const norm = (x: string, name: string, relu: boolean): string => {
     const n = next(x, ['InstanceNormalization'], `${name}`);
     const eps = (n.attributes.get('epsilon') as number | undefined) ?? 1e-5;
-    if (Math.abs(eps - INSTANCE_NORM_EPS) > 1e-9) fail(`InstanceNormalization node ${n.name} has epsilon ${eps}; the TransformerNet's is 1e-5`);
+    if (Math.abs(eps - INSTANCE_NORM_EPS) > 1e-9)
+      fail(`InstanceNormalization node ${n.name} has epsilon ${eps}; the TransformerNet's is 1e-5`);
     weight(`${name}.weight`, n, 1, 'scale');
     weight(`${name}.bias`, n, 2, 'shift');
     return relu ? next(n.outputs[0], ['Relu'], `the ReLU after ${name}`).outputs[0] : n.outputs[0];
@@ -303,7 +419,8 @@ function match(model: OnnxModel, weights: Map<string, OnnxTensor>, values: Map<s
     let h = norm(conv(y, `res${r}.conv1`, 3, 1, false), `res${r}.in1`, true);
     h = norm(conv(h, `res${r}.conv2`, 3, 1, false), `res${r}.in2`, false);
     const add = next(h, ['Add'], `the sum of residual block ${r}`);
-    if (!add.inputs.includes(y)) fail(`Add node ${add.name} does not add residual block ${r}'s input: not a TransformerNet`);
+    if (!add.inputs.includes(y))
+      fail(`Add node ${add.name} does not add residual block ${r}'s input: not a TransformerNet`);
     y = add.outputs[0];
   }
   y = norm(conv(y, 'deconv1', 3, 1, true), 'in4', true);
@@ -319,11 +436,15 @@ function match(model: OnnxModel, weights: Map<string, OnnxTensor>, values: Map<s
       const v = n.inputs.map((i) => values.get(i)).find((v) => v?.kind === 'const') as { data: number[] } | undefined;
       return v && v.data.length === 1 ? v.data[0] : NaN;
     };
-    if (Math.abs(scalar(mul) - OUTPUT_SCALE) > 1e-4 || Math.abs(scalar(add) - OUTPUT_OFFSET) > 1e-4) fail(`the output is a·tanh(x) + b with a = ${scalar(mul)}, b = ${scalar(add)}; only 150·tanh(x) + 127.5 is supported`);
+    if (Math.abs(scalar(mul) - OUTPUT_SCALE) > 1e-4 || Math.abs(scalar(add) - OUTPUT_OFFSET) > 1e-4)
+      fail(
+        `the output is a·tanh(x) + b with a = ${scalar(mul)}, b = ${scalar(add)}; only 150·tanh(x) + 127.5 is supported`,
+      );
     y = skipIdentity(add.outputs[0]);
     output = 'scaled-tanh';
   }
-  if (y !== outputName) fail(`not a fast-style TransformerNet graph: ${y} after the last layer is not the graph's output ${outputName}`);
+  if (y !== outputName)
+    fail(`not a fast-style TransformerNet graph: ${y} after the last layer is not the graph's output ${outputName}`);
   return { tensors, output, signature: JSON.stringify(signature.map((s) => (s as number[]).slice(1, 2))) };
 }
 
@@ -340,21 +461,30 @@ export interface OnnxImport {
  * `readExternal`; a missing one, a graph that is not the pattern, or a damaged file throws ModelFileError
  * naming `label` (default: `source`).
  */
-export function onnxToModelFile(bytes: Uint8Array, opts: { source: string; style?: string; licence?: string; readExternal?: ExternalReader; label?: string }): OnnxImport {
+export function onnxToModelFile(
+  bytes: Uint8Array,
+  opts: { source: string; style?: string; licence?: string; readExternal?: ExternalReader; label?: string },
+): OnnxImport {
   // Errors name the file (`label`, e.g. its path); `source` is the metadata's free text.
   const source = opts.label ?? opts.source;
   try {
     const model = readOnnxModel(bytes);
     const weights = new Map<string, OnnxTensor>();
-    for (const [name, t] of model.graph.initializers) weights.set(name, t.external ? externalTensor(t, opts.readExternal) : t);
+    for (const [name, t] of model.graph.initializers)
+      weights.set(name, t.external ? externalTensor(t, opts.readExternal) : t);
     // Constant nodes' tensors may be external too.
     for (const n of model.graph.nodes) {
       const v = n.attributes.get('value');
-      if (v && typeof v === 'object' && 'external' in v && (v as OnnxTensor).external) fail(`Constant node ${n.name} keeps its value in external data, which is not supported`);
+      if (v && typeof v === 'object' && 'external' in v && (v as OnnxTensor).external)
+        fail(`Constant node ${n.name} keeps its value in external data, which is not supported`);
     }
     const inputs = model.graph.inputs.filter((i) => !weights.has(i.name));
-    if (inputs.length !== 1) fail(`the graph has ${inputs.length} inputs (${inputs.map((i) => i.name).join(', ')}); a TransformerNet has one image input`);
-    if (model.graph.outputs.length !== 1) fail(`the graph has ${model.graph.outputs.length} outputs; a TransformerNet has one`);
+    if (inputs.length !== 1)
+      fail(
+        `the graph has ${inputs.length} inputs (${inputs.map((i) => i.name).join(', ')}); a TransformerNet has one image input`,
+      );
+    if (model.graph.outputs.length !== 1)
+      fail(`the graph has ${model.graph.outputs.length} outputs; a TransformerNet has one`);
     const input = inputs[0];
     if (input.elemType !== 1) fail(`the input ${input.name} is not float32`);
     const outputName = model.graph.outputs[0].name;
@@ -362,15 +492,19 @@ export function onnxToModelFile(bytes: Uint8Array, opts: { source: string; style
       [64, 96],
       [128, 72],
     ].map(([h, w]) => match(model, weights, evaluate(model, weights, input.name, h, w), input.name, outputName));
-    if (runs[0].signature === '' || runs[0].tensors.size !== runs[1].tensors.size) fail('the graph changes with the input size');
+    if (runs[0].signature === '' || runs[0].tensors.size !== runs[1].tensors.size)
+      fail('the graph changes with the input size');
     const { tensors, output } = runs[0];
     const first = tensors.get('conv1.conv2d.weight')!;
     if (first.shape[1] !== 3) fail(`conv1 takes ${first.shape[1]} channels, not RGB`);
     const widthMultiplier = first.shape[0] / 32;
-    if (channelWidths(widthMultiplier)[0] !== first.shape[0]) fail(`conv1 has ${first.shape[0]} channels, which no width multiplier gives`);
+    if (channelWidths(widthMultiplier)[0] !== first.shape[0])
+      fail(`conv1 has ${first.shape[0]} channels, which no width multiplier gives`);
     const config = { widthMultiplier, output, architecture: 'johnson2016' as const };
     const values = checkedWeights(config, tensors, source);
-    const out = new Map(parameterSpecs(config).map((s) => [s.name, { shape: [...s.shape], data: values.get(s.name)! }]));
+    const out = new Map(
+      parameterSpecs(config).map((s) => [s.name, { shape: [...s.shape], data: values.get(s.name)! }]),
+    );
     const metadata: ModelMetadata = {
       format: MODEL_FORMAT,
       version: MODEL_FORMAT_VERSION,
@@ -380,9 +514,16 @@ export function onnxToModelFile(bytes: Uint8Array, opts: { source: string; style
       ...(opts.licence !== undefined ? { licence: opts.licence } : {}),
     };
     const opset = model.opsets.get('') ?? model.opsets.get('ai.onnx') ?? 0;
-    return { bytes: writeSafetensors(out, encodeMetadata(metadata)), widthMultiplier, output, opset, producer: model.producerName };
+    return {
+      bytes: writeSafetensors(out, encodeMetadata(metadata)),
+      widthMultiplier,
+      output,
+      opset,
+      producer: model.producerName,
+    };
   } catch (e) {
-    if (e instanceof ModelFileError) throw new ModelFileError(e.message.startsWith(`${source}:`) ? e.message : `${source}: ${e.message}`);
+    if (e instanceof ModelFileError)
+      throw new ModelFileError(e.message.startsWith(`${source}:`) ? e.message : `${source}: ${e.message}`);
     throw e;
   }
 }
@@ -391,13 +532,17 @@ export function onnxToModelFile(bytes: Uint8Array, opts: { source: string; style
 function externalTensor(t: OnnxTensor, read: ExternalReader | undefined): OnnxTensor {
   const ext = t.external ?? {};
   const location = ext.location ?? '';
-  if (location === '' || /(^|[\\/])\.\.([\\/]|$)/.test(location) || /^[\\/]/.test(location)) fail(`tensor ${t.name} names external data "${location}", which is not a file beside the model`);
+  if (location === '' || /(^|[\\/])\.\.([\\/]|$)/.test(location) || /^[\\/]/.test(location))
+    fail(`tensor ${t.name} names external data "${location}", which is not a file beside the model`);
   const file = read?.(location);
   if (!file) fail(`tensor ${t.name} keeps its values in the external data file ${location}, which is missing`);
   const offset = Number(ext.offset ?? 0);
   const size = { 1: 4, 6: 4, 7: 8, 10: 2, 11: 8 }[t.dataType] ?? 0;
   const length = ext.length !== undefined ? Number(ext.length) : product(t.dims) * size;
-  if (!(offset >= 0 && length >= 0 && offset + length <= file.length)) fail(`external data file ${location} is too short for tensor ${t.name} (needs bytes ${offset}..${offset + length}, has ${file.length})`);
+  if (!(offset >= 0 && length >= 0 && offset + length <= file.length))
+    fail(
+      `external data file ${location} is too short for tensor ${t.name} (needs bytes ${offset}..${offset + length}, has ${file.length})`,
+    );
   // Re-read through the same decoder as inline data: a TensorProto with raw_data.
   const body = file.subarray(offset, offset + length);
   return { ...readTensorFromRaw(t, body) };

@@ -66,7 +66,11 @@ export interface OnnxModel {
 
 // ------------------------------------------------------------------------------------------- wire reader
 
-type Field = { wire: 0; value: bigint } | { wire: 1; bytes: Uint8Array } | { wire: 2; bytes: Uint8Array } | { wire: 5; bytes: Uint8Array };
+type Field =
+  | { wire: 0; value: bigint }
+  | { wire: 1; bytes: Uint8Array }
+  | { wire: 2; bytes: Uint8Array }
+  | { wire: 5; bytes: Uint8Array };
 
 /** The fields of one message, in order, grouped by number. */
 function fields(bytes: Uint8Array, what: string): Map<number, Field[]> {
@@ -97,7 +101,10 @@ function fields(bytes: Uint8Array, what: string): Map<number, Field[]> {
       pos += n;
     } else if (wire === 2) {
       const n = varint();
-      if (BigInt(pos) + n > BigInt(bytes.length)) throw new ModelFileError(`truncated ONNX file: a field of ${what} needs ${n} bytes, ${bytes.length - pos} are left`);
+      if (BigInt(pos) + n > BigInt(bytes.length))
+        throw new ModelFileError(
+          `truncated ONNX file: a field of ${what} needs ${n} bytes, ${bytes.length - pos} are left`,
+        );
       field = { wire, bytes: bytes.subarray(pos, pos + Number(n)) };
       pos += Number(n);
     } else {
@@ -194,7 +201,8 @@ export function readTensor(bytes: Uint8Array): OnnxTensor {
   const dims = ints(m, 1, `tensor ${name}`);
   const dataType = num(m, 2);
   const count = dims.reduce((a, b) => a * b, 1);
-  if (dims.some((d) => d < 0) || count > 2 ** 31) throw new ModelFileError(`corrupt ONNX file: tensor ${name} has dims [${dims.join(', ')}]`);
+  if (dims.some((d) => d < 0) || count > 2 ** 31)
+    throw new ModelFileError(`corrupt ONNX file: tensor ${name} has dims [${dims.join(', ')}]`);
   if (m.has(3)) throw new ModelFileError(`tensor ${name} is segmented, which is not supported`);
   if (num(m, 14) === 1 || m.has(13)) {
     const external: Record<string, string> = {};
@@ -210,8 +218,10 @@ export function readTensor(bytes: Uint8Array): OnnxTensor {
     const b = sub(raw[raw.length - 1]);
     const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
     const size = { [ONNX_FLOAT]: 4, [ONNX_INT32]: 4, [ONNX_INT64]: 8, [ONNX_FLOAT16]: 2, [ONNX_DOUBLE]: 8 }[dataType];
-    if (size === undefined) throw new ModelFileError(`tensor ${name} has data type ${dataType}, which is not supported`);
-    if (b.length !== count * size) throw new ModelFileError(`tensor ${name} [${dims.join(', ')}] holds ${b.length} bytes, needs ${count * size}`);
+    if (size === undefined)
+      throw new ModelFileError(`tensor ${name} has data type ${dataType}, which is not supported`);
+    if (b.length !== count * size)
+      throw new ModelFileError(`tensor ${name} [${dims.join(', ')}] holds ${b.length} bytes, needs ${count * size}`);
     if (dataType === ONNX_FLOAT) {
       const f = new Float32Array(count);
       for (let i = 0; i < count; i++) f[i] = v.getFloat32(4 * i, true);
@@ -239,11 +249,15 @@ export function readTensor(bytes: Uint8Array): OnnxTensor {
   } else {
     throw new ModelFileError(`tensor ${name} has data type ${dataType}, which is not supported`);
   }
-  if (values.length !== count) throw new ModelFileError(`tensor ${name} [${dims.join(', ')}] holds ${values.length} values, needs ${count}`);
+  if (values.length !== count)
+    throw new ModelFileError(`tensor ${name} [${dims.join(', ')}] holds ${values.length} values, needs ${count}`);
   return { name, dims, dataType, values };
 }
 
-function readAttribute(bytes: Uint8Array, node: string): { name: string; value: OnnxAttributeValue | null; subgraph: boolean } {
+function readAttribute(
+  bytes: Uint8Array,
+  node: string,
+): { name: string; value: OnnxAttributeValue | null; subgraph: boolean } {
   const m = fields(bytes, `an attribute of ${node}`);
   const name = str(m, 1);
   const type = num(m, 20);
@@ -281,7 +295,15 @@ function readNode(bytes: Uint8Array, index: number): OnnxNode {
     if (a.subgraph) hasSubgraph = true;
     if (a.value !== null) attributes.set(a.name, a.value);
   }
-  return { name, opType: str(m, 4), domain: str(m, 7), inputs: (m.get(1) ?? []).map(text), outputs: (m.get(2) ?? []).map(text), attributes, hasSubgraph };
+  return {
+    name,
+    opType: str(m, 4),
+    domain: str(m, 7),
+    inputs: (m.get(1) ?? []).map(text),
+    outputs: (m.get(2) ?? []).map(text),
+    attributes,
+    hasSubgraph,
+  };
 }
 
 function readValueInfo(bytes: Uint8Array): OnnxValueInfo {
@@ -413,7 +435,12 @@ export class ProtoWriter {
 }
 
 /** A TensorProto of float32 or int64 values (raw_data, little-endian). */
-export function tensorProto(name: string, dims: readonly number[], values: Float32Array | readonly number[], dataType: typeof ONNX_FLOAT | typeof ONNX_INT64 = ONNX_FLOAT): ProtoWriter {
+export function tensorProto(
+  name: string,
+  dims: readonly number[],
+  values: Float32Array | readonly number[],
+  dataType: typeof ONNX_FLOAT | typeof ONNX_INT64 = ONNX_FLOAT,
+): ProtoWriter {
   const w = new ProtoWriter().packedInts(1, dims).int(2, dataType).string(8, name);
   if (dataType === ONNX_FLOAT) {
     const f = values instanceof Float32Array ? values : Float32Array.from(values);
@@ -442,7 +469,8 @@ export function attributeProto(name: string, value: AttributeInput | { float: nu
 /** A ValueInfoProto of a float tensor with the given dims (numbers or symbolic names). */
 export function valueInfoProto(name: string, dims: readonly (number | string)[]): ProtoWriter {
   const shape = new ProtoWriter();
-  for (const d of dims) shape.message(1, typeof d === 'number' ? new ProtoWriter().int(1, d) : new ProtoWriter().string(2, d));
+  for (const d of dims)
+    shape.message(1, typeof d === 'number' ? new ProtoWriter().int(1, d) : new ProtoWriter().string(2, d));
   const tensorType = new ProtoWriter().int(1, ONNX_FLOAT).message(2, shape);
   return new ProtoWriter().string(1, name).message(2, new ProtoWriter().message(1, tensorType));
 }

@@ -141,8 +141,18 @@ class PickleDict {
   readonly entries = new Map<unknown, unknown>();
 }
 
-const TENSOR_REBUILDERS = new Set(['torch._utils._rebuild_tensor_v2', 'torch._utils._rebuild_tensor', 'torch._utils._rebuild_parameter']);
-const ALLOWED_GLOBALS = new Set(['collections.OrderedDict', 'builtins.dict', '__builtin__.dict', ...TENSOR_REBUILDERS, ...Object.keys(STORAGE_BYTES).map((s) => `torch.${s}`)]);
+const TENSOR_REBUILDERS = new Set([
+  'torch._utils._rebuild_tensor_v2',
+  'torch._utils._rebuild_tensor',
+  'torch._utils._rebuild_parameter',
+]);
+const ALLOWED_GLOBALS = new Set([
+  'collections.OrderedDict',
+  'builtins.dict',
+  '__builtin__.dict',
+  ...TENSOR_REBUILDERS,
+  ...Object.keys(STORAGE_BYTES).map((s) => `torch.${s}`),
+]);
 
 class PickleRefusal extends ModelFileError {}
 
@@ -150,7 +160,11 @@ class PickleRefusal extends ModelFileError {}
  * Runs one pickle from `start`; returns its value and where it ended. `persistentLoad` resolves BINPERSID
  * (storages); REDUCE calls only the allowed globals' stand-ins.
  */
-function unpickle(bytes: Uint8Array, start: number, persistentLoad: (pid: unknown) => unknown): { value: unknown; end: number } {
+function unpickle(
+  bytes: Uint8Array,
+  start: number,
+  persistentLoad: (pid: unknown) => unknown,
+): { value: unknown; end: number } {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const stack: unknown[] = [];
   const marks: number[] = [];
@@ -185,7 +199,8 @@ function unpickle(bytes: Uint8Array, start: number, persistentLoad: (pid: unknow
     need(8);
     const v = view.getBigUint64(pos, true);
     pos += 8;
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new ModelFileError(`corrupt pickle: length ${v} at offset ${pos - 8}`);
+    if (v > BigInt(Number.MAX_SAFE_INTEGER))
+      throw new ModelFileError(`corrupt pickle: length ${v} at offset ${pos - 8}`);
     return Number(v);
   };
   const take = (n: number): Uint8Array => {
@@ -203,7 +218,8 @@ function unpickle(bytes: Uint8Array, start: number, persistentLoad: (pid: unknow
     return s;
   };
   const pop = (): unknown => {
-    if (stack.length === 0 || (marks.length > 0 && stack.length <= marks[marks.length - 1])) throw new ModelFileError(`corrupt pickle: stack underflow at offset ${pos - 1}`);
+    if (stack.length === 0 || (marks.length > 0 && stack.length <= marks[marks.length - 1]))
+      throw new ModelFileError(`corrupt pickle: stack underflow at offset ${pos - 1}`);
     return stack.pop();
   };
   const top = (): unknown => {
@@ -225,12 +241,14 @@ function unpickle(bytes: Uint8Array, start: number, persistentLoad: (pid: unknow
     return g;
   };
   const setItems = (target: unknown, items: unknown[]): void => {
-    if (!(target instanceof PickleDict)) throw new ModelFileError(`corrupt pickle: SETITEM(S) on a ${describe(target)} at offset ${pos - 1}`);
+    if (!(target instanceof PickleDict))
+      throw new ModelFileError(`corrupt pickle: SETITEM(S) on a ${describe(target)} at offset ${pos - 1}`);
     if (items.length % 2) throw new ModelFileError(`corrupt pickle: odd SETITEMS at offset ${pos - 1}`);
     for (let i = 0; i < items.length; i += 2) target.entries.set(items[i], items[i + 1]);
   };
   const append = (target: unknown, items: unknown[]): void => {
-    if (!Array.isArray(target)) throw new ModelFileError(`corrupt pickle: APPEND on a ${describe(target)} at offset ${pos - 1}`);
+    if (!Array.isArray(target))
+      throw new ModelFileError(`corrupt pickle: APPEND on a ${describe(target)} at offset ${pos - 1}`);
     target.push(...items);
   };
 
@@ -355,7 +373,8 @@ function unpickle(bytes: Uint8Array, start: number, persistentLoad: (pid: unknow
         // STACK_GLOBAL
         const name = pop();
         const module = pop();
-        if (typeof module !== 'string' || typeof name !== 'string') throw new ModelFileError(`corrupt pickle: STACK_GLOBAL of non-strings at offset ${pos - 1}`);
+        if (typeof module !== 'string' || typeof name !== 'string')
+          throw new ModelFileError(`corrupt pickle: STACK_GLOBAL of non-strings at offset ${pos - 1}`);
         stack.push(resolveGlobal(module, name));
         break;
       }
@@ -428,7 +447,9 @@ function unpickle(bytes: Uint8Array, start: number, persistentLoad: (pid: unknow
         break;
       }
       default:
-        throw new PickleRefusal(`unsupported pickle opcode 0x${op.toString(16).padStart(2, '0')} at offset ${pos - 1} (not used by a PyTorch state dict; nothing from the file was run)`);
+        throw new PickleRefusal(
+          `unsupported pickle opcode 0x${op.toString(16).padStart(2, '0')} at offset ${pos - 1} (not used by a PyTorch state dict; nothing from the file was run)`,
+        );
     }
   }
 }
@@ -459,29 +480,44 @@ function call(fn: unknown, args: unknown): unknown {
       return d;
     }
     case 'torch._utils._rebuild_parameter':
-      if (!(args[0] instanceof TensorRef)) throw new ModelFileError('corrupt pickle: _rebuild_parameter of a non-tensor');
+      if (!(args[0] instanceof TensorRef))
+        throw new ModelFileError('corrupt pickle: _rebuild_parameter of a non-tensor');
       return args[0];
     case 'torch._utils._rebuild_tensor':
     case 'torch._utils._rebuild_tensor_v2': {
       const [storage, offset, size, stride] = args;
-      if (!(storage instanceof StorageRef) || !Number.isInteger(offset) || (offset as number) < 0 || !isIntList(size) || !isIntList(stride) || size.length !== stride.length) {
+      if (
+        !(storage instanceof StorageRef) ||
+        !Number.isInteger(offset) ||
+        (offset as number) < 0 ||
+        !isIntList(size) ||
+        !isIntList(stride) ||
+        size.length !== stride.length
+      ) {
         throw new ModelFileError(`corrupt pickle: ${fn.name} with arguments (${args.map(describe).join(', ')})`);
       }
       return new TensorRef(storage, offset as number, [...size], [...stride]);
     }
     default:
-      throw new PickleRefusal(`the pickle calls ${fn.full}, which is not a function; refusing to load it (nothing from the file was run)`);
+      throw new PickleRefusal(
+        `the pickle calls ${fn.full}, which is not a function; refusing to load it (nothing from the file was run)`,
+      );
   }
 }
 
 /** The persistent id of a storage: ('storage', torch.XStorage, key, location, numel[, view metadata]). */
 function storageFromPid(pid: unknown): StorageRef {
-  if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length < 5) throw new ModelFileError(`unsupported persistent id in the pickle (${describe(pid)}): not a PyTorch storage`);
+  if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length < 5)
+    throw new ModelFileError(`unsupported persistent id in the pickle (${describe(pid)}): not a PyTorch storage`);
   const [, type, key, , numel] = pid;
-  if (!(type instanceof PickleGlobal) || type.module !== 'torch' || !(type.name in STORAGE_BYTES)) throw new ModelFileError(`unsupported storage type ${describe(type)}`);
-  if (pid.length > 5 && pid[5] !== null) throw new ModelFileError('unsupported storage view (PyTorch < 0.4 storage slices)');
-  if (typeof key !== 'string' && typeof key !== 'number') throw new ModelFileError('corrupt pickle: storage key is not a string');
-  if (!Number.isInteger(numel) || (numel as number) < 0) throw new ModelFileError('corrupt pickle: storage size is not a count');
+  if (!(type instanceof PickleGlobal) || type.module !== 'torch' || !(type.name in STORAGE_BYTES))
+    throw new ModelFileError(`unsupported storage type ${describe(type)}`);
+  if (pid.length > 5 && pid[5] !== null)
+    throw new ModelFileError('unsupported storage view (PyTorch < 0.4 storage slices)');
+  if (typeof key !== 'string' && typeof key !== 'number')
+    throw new ModelFileError('corrupt pickle: storage key is not a string');
+  if (!Number.isInteger(numel) || (numel as number) < 0)
+    throw new ModelFileError('corrupt pickle: storage size is not a count');
   return new StorageRef(type.name, String(key), numel as number);
 }
 
@@ -496,7 +532,8 @@ function stateDictOf(value: unknown): Map<string, TensorRef> {
       }
     }
   }
-  if (!(dict instanceof PickleDict)) throw new ModelFileError(`not a state dict: the pickle holds a ${describe(value)}, not a dict of tensors`);
+  if (!(dict instanceof PickleDict))
+    throw new ModelFileError(`not a state dict: the pickle holds a ${describe(value)}, not a dict of tensors`);
   const out = new Map<string, TensorRef>();
   for (const [k, v] of dict.entries) {
     if (typeof k !== 'string') throw new ModelFileError(`not a state dict: a key is a ${describe(k)}`);
@@ -513,7 +550,10 @@ function gather(name: string, t: TensorRef, storage: Float32Array): Float32Array
   if (n === 0) return new Float32Array(0);
   let last = t.offset;
   t.shape.forEach((d, i) => (last += (d - 1) * t.stride[i]));
-  if (last >= storage.length) throw new ModelFileError(`tensor ${name} [${t.shape.join(', ')}] reaches element ${last} of a storage of ${storage.length}`);
+  if (last >= storage.length)
+    throw new ModelFileError(
+      `tensor ${name} [${t.shape.join(', ')}] reaches element ${last} of a storage of ${storage.length}`,
+    );
   if (n > 2 ** 30) throw new ModelFileError(`tensor ${name} [${t.shape.join(', ')}] is too large`);
   const out = new Float32Array(n);
   const rank = t.shape.length;
@@ -532,7 +572,10 @@ function gather(name: string, t: TensorRef, storage: Float32Array): Float32Array
   return out;
 }
 
-function tensorsOf(refs: Map<string, TensorRef>, storageBytes: (s: StorageRef) => Uint8Array): Map<string, TorchTensor> {
+function tensorsOf(
+  refs: Map<string, TensorRef>,
+  storageBytes: (s: StorageRef) => Uint8Array,
+): Map<string, TorchTensor> {
   const decoded = new Map<string, Float32Array>();
   const out = new Map<string, TorchTensor>();
   for (const [name, t] of refs) {
@@ -540,7 +583,10 @@ function tensorsOf(refs: Map<string, TensorRef>, storageBytes: (s: StorageRef) =
     if (!values) {
       const bytes = storageBytes(t.storage);
       const want = t.storage.numel * STORAGE_BYTES[t.storage.type];
-      if (bytes.length < want) throw new ModelFileError(`storage ${t.storage.key} has ${bytes.length} bytes, ${t.storage.numel} × ${t.storage.type} needs ${want}`);
+      if (bytes.length < want)
+        throw new ModelFileError(
+          `storage ${t.storage.key} has ${bytes.length} bytes, ${t.storage.numel} × ${t.storage.type} needs ${want}`,
+        );
       values = decodeStorage(t.storage.type, bytes.subarray(0, want));
       decoded.set(t.storage.key, values);
     }
@@ -569,22 +615,28 @@ function zipEntries(bytes: Uint8Array): ZipEntry[] {
       break;
     }
   }
-  if (eocd < 0) throw new ModelFileError('truncated or corrupt zip: no end-of-central-directory record (the file was cut short?)');
+  if (eocd < 0)
+    throw new ModelFileError('truncated or corrupt zip: no end-of-central-directory record (the file was cut short?)');
   let count = view.getUint16(eocd + 10, true);
   let cdSize = view.getUint32(eocd + 12, true);
   let cdOffset = view.getUint32(eocd + 16, true);
   if (eocd >= 20 && view.getUint32(eocd - 20, true) === 0x07064b50) {
     const z64 = Number(view.getBigUint64(eocd - 12, true));
-    if (z64 + 56 > bytes.length || view.getUint32(z64, true) !== 0x06064b50) throw new ModelFileError('corrupt zip: bad zip64 end-of-central-directory record');
+    if (z64 + 56 > bytes.length || view.getUint32(z64, true) !== 0x06064b50)
+      throw new ModelFileError('corrupt zip: bad zip64 end-of-central-directory record');
     count = Number(view.getBigUint64(z64 + 32, true));
     cdSize = Number(view.getBigUint64(z64 + 40, true));
     cdOffset = Number(view.getBigUint64(z64 + 48, true));
   }
-  if (cdOffset + cdSize > bytes.length) throw new ModelFileError(`truncated zip: its directory lies at ${cdOffset}..${cdOffset + cdSize} of ${bytes.length} bytes`);
+  if (cdOffset + cdSize > bytes.length)
+    throw new ModelFileError(
+      `truncated zip: its directory lies at ${cdOffset}..${cdOffset + cdSize} of ${bytes.length} bytes`,
+    );
   const entries: ZipEntry[] = [];
   let p = cdOffset;
   for (let i = 0; i < count; i++) {
-    if (p + 46 > bytes.length || view.getUint32(p, true) !== 0x02014b50) throw new ModelFileError(`corrupt zip: central directory entry ${i} is damaged`);
+    if (p + 46 > bytes.length || view.getUint32(p, true) !== 0x02014b50)
+      throw new ModelFileError(`corrupt zip: central directory entry ${i} is damaged`);
     const method = view.getUint16(p + 10, true);
     let compressedSize = view.getUint32(p + 20, true);
     let size = view.getUint32(p + 24, true);
@@ -592,7 +644,8 @@ function zipEntries(bytes: Uint8Array): ZipEntry[] {
     const extraLen = view.getUint16(p + 30, true);
     const commentLen = view.getUint16(p + 32, true);
     let localHeader = view.getUint32(p + 42, true);
-    if (p + 46 + nameLen + extraLen > bytes.length) throw new ModelFileError(`corrupt zip: central directory entry ${i} is damaged`);
+    if (p + 46 + nameLen + extraLen > bytes.length)
+      throw new ModelFileError(`corrupt zip: central directory entry ${i} is damaged`);
     const name = new TextDecoder().decode(bytes.subarray(p + 46, p + 46 + nameLen));
     // zip64 extra field: the 8-byte values of whichever of size, compressed size, offset are 0xFFFFFFFF.
     let e = p + 46 + nameLen;
@@ -623,10 +676,12 @@ function zipEntries(bytes: Uint8Array): ZipEntry[] {
 function zipData(bytes: Uint8Array, entry: ZipEntry, inflate?: Inflate): Uint8Array {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const h = entry.localHeader;
-  if (h + 30 > bytes.length || view.getUint32(h, true) !== 0x04034b50) throw new ModelFileError(`corrupt zip: no local header for ${entry.name}`);
+  if (h + 30 > bytes.length || view.getUint32(h, true) !== 0x04034b50)
+    throw new ModelFileError(`corrupt zip: no local header for ${entry.name}`);
   const start = h + 30 + view.getUint16(h + 26, true) + view.getUint16(h + 28, true);
   const end = start + entry.compressedSize;
-  if (end > bytes.length) throw new ModelFileError(`truncated zip: ${entry.name} needs bytes up to ${end} of ${bytes.length}`);
+  if (end > bytes.length)
+    throw new ModelFileError(`truncated zip: ${entry.name} needs bytes up to ${end} of ${bytes.length}`);
   const raw = bytes.subarray(start, end);
   if (entry.method === 0) return raw;
   if (entry.method === 8) {
@@ -637,7 +692,8 @@ function zipData(bytes: Uint8Array, entry: ZipEntry, inflate?: Inflate): Uint8Ar
     } catch {
       throw new ModelFileError(`corrupt zip: ${entry.name} does not inflate`);
     }
-    if (out.length !== entry.size) throw new ModelFileError(`corrupt zip: ${entry.name} inflates to ${out.length} bytes, not ${entry.size}`);
+    if (out.length !== entry.size)
+      throw new ModelFileError(`corrupt zip: ${entry.name} inflates to ${out.length} bytes, not ${entry.size}`);
     return out;
   }
   throw new ModelFileError(`unsupported zip compression method ${entry.method} for ${entry.name}`);
@@ -650,7 +706,8 @@ function readZipCheckpoint(bytes: Uint8Array, inflate?: Inflate): TorchCheckpoin
   const root = pkl.name.slice(0, -'data.pkl'.length);
   const byName = new Map(entries.map((e) => [e.name, e]));
   const byteorder = byName.get(`${root}byteorder`);
-  if (byteorder && new TextDecoder().decode(zipData(bytes, byteorder, inflate)).trim() !== 'little') throw new ModelFileError('big-endian checkpoints are not supported');
+  if (byteorder && new TextDecoder().decode(zipData(bytes, byteorder, inflate)).trim() !== 'little')
+    throw new ModelFileError('big-endian checkpoints are not supported');
   const storages = new Map<string, StorageRef>();
   const { value } = unpickle(zipData(bytes, pkl, inflate), 0, (pid) => {
     const s = storageFromPid(pid);
@@ -660,7 +717,8 @@ function readZipCheckpoint(bytes: Uint8Array, inflate?: Inflate): TorchCheckpoin
   const refs = stateDictOf(value);
   const tensors = tensorsOf(refs, (s) => {
     const entry = byName.get(`${root}data/${s.key}`);
-    if (!entry) throw new ModelFileError(`the zip has no ${root}data/${s.key} (storage of a tensor): truncated or damaged`);
+    if (!entry)
+      throw new ModelFileError(`the zip has no ${root}data/${s.key} (storage of a tensor): truncated or damaged`);
     return zipData(bytes, entry, inflate);
   });
   return { format: 'zip', tensors };
@@ -675,11 +733,14 @@ function readLegacyCheckpoint(bytes: Uint8Array): TorchCheckpoint {
     throw new PickleRefusal('unexpected persistent id outside the state dict');
   };
   const magic = unpickle(bytes, 0, none);
-  if (magic.value !== LEGACY_MAGIC) throw new ModelFileError('a pickle that is not a PyTorch checkpoint (no PyTorch magic number)');
+  if (magic.value !== LEGACY_MAGIC)
+    throw new ModelFileError('a pickle that is not a PyTorch checkpoint (no PyTorch magic number)');
   const protocol = unpickle(bytes, magic.end, none);
-  if (protocol.value !== 1001) throw new ModelFileError(`unsupported legacy checkpoint protocol ${String(protocol.value)}`);
+  if (protocol.value !== 1001)
+    throw new ModelFileError(`unsupported legacy checkpoint protocol ${String(protocol.value)}`);
   const sysInfo = unpickle(bytes, protocol.end, none);
-  if (sysInfo.value instanceof PickleDict && sysInfo.value.entries.get('little_endian') === false) throw new ModelFileError('big-endian checkpoints are not supported');
+  if (sysInfo.value instanceof PickleDict && sysInfo.value.entries.get('little_endian') === false)
+    throw new ModelFileError('big-endian checkpoints are not supported');
   const storages = new Map<string, StorageRef>();
   const main = unpickle(bytes, sysInfo.end, (pid) => {
     const s = storageFromPid(pid);
@@ -690,7 +751,8 @@ function readLegacyCheckpoint(bytes: Uint8Array): TorchCheckpoint {
   });
   const refs = stateDictOf(main.value);
   const keys = unpickle(bytes, main.end, none);
-  if (!Array.isArray(keys.value)) throw new ModelFileError('corrupt legacy checkpoint: no storage key list after the state dict');
+  if (!Array.isArray(keys.value))
+    throw new ModelFileError('corrupt legacy checkpoint: no storage key list after the state dict');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const data = new Map<string, Uint8Array>();
   let p = keys.end;
@@ -698,10 +760,14 @@ function readLegacyCheckpoint(bytes: Uint8Array): TorchCheckpoint {
     const key = String(k);
     const s = storages.get(key);
     if (!s) throw new ModelFileError(`corrupt legacy checkpoint: storage ${key} is listed but no tensor uses it`);
-    if (p + 8 > bytes.length) throw new ModelFileError(`truncated checkpoint: storage ${key} is missing (file ends at ${bytes.length} bytes)`);
+    if (p + 8 > bytes.length)
+      throw new ModelFileError(`truncated checkpoint: storage ${key} is missing (file ends at ${bytes.length} bytes)`);
     const numel = Number(view.getBigInt64(p, true));
     const n = numel * STORAGE_BYTES[s.type];
-    if (numel < 0 || p + 8 + n > bytes.length) throw new ModelFileError(`truncated checkpoint: storage ${key} needs ${n} bytes at offset ${p + 8}, the file has ${bytes.length}`);
+    if (numel < 0 || p + 8 + n > bytes.length)
+      throw new ModelFileError(
+        `truncated checkpoint: storage ${key} needs ${n} bytes at offset ${p + 8}, the file has ${bytes.length}`,
+      );
     data.set(key, bytes.subarray(p + 8, p + 8 + n));
     p += 8 + n;
   }
@@ -717,10 +783,12 @@ function readLegacyCheckpoint(bytes: Uint8Array): TorchCheckpoint {
 
 /** What kind of PyTorch file the bytes look like, from their first bytes. */
 export function sniffTorchFile(bytes: Uint8Array): 'zip' | 'legacy' | 'tar' | null {
-  if (bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04) return 'zip';
+  if (bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04)
+    return 'zip';
   // A legacy file opens with its magic number pickled: PROTO 2, LONG1 of 10 bytes (a safetensors file's
   // 8-byte header length may start 0x80 0x02 too).
-  if (bytes.length >= 4 && bytes[0] === 0x80 && bytes[1] === 0x02 && bytes[2] === 0x8a && bytes[3] === 0x0a) return 'legacy';
+  if (bytes.length >= 4 && bytes[0] === 0x80 && bytes[1] === 0x02 && bytes[2] === 0x8a && bytes[3] === 0x0a)
+    return 'legacy';
   if (bytes.length >= 262 && new TextDecoder().decode(bytes.subarray(257, 262)) === 'ustar') return 'tar';
   return null;
 }
@@ -734,11 +802,15 @@ export function readTorchCheckpoint(bytes: Uint8Array, source: string, inflate?:
     const kind = sniffTorchFile(bytes);
     if (kind === 'zip') return readZipCheckpoint(bytes, inflate);
     if (kind === 'legacy') return readLegacyCheckpoint(bytes);
-    if (kind === 'tar') throw new ModelFileError('the tar checkpoint format of PyTorch < 0.1.10 is not supported (load it in PyTorch and save it again)');
+    if (kind === 'tar')
+      throw new ModelFileError(
+        'the tar checkpoint format of PyTorch < 0.1.10 is not supported (load it in PyTorch and save it again)',
+      );
     throw new ModelFileError('not a PyTorch checkpoint (neither the zip format nor a legacy pickle)');
   } catch (e) {
     if (e instanceof ModelFileError) throw new ModelFileError(`${source}: ${e.message}`);
-    if (e instanceof RangeError) throw new ModelFileError(`${source}: corrupt or truncated PyTorch checkpoint (${e.message})`);
+    if (e instanceof RangeError)
+      throw new ModelFileError(`${source}: corrupt or truncated PyTorch checkpoint (${e.message})`);
     throw e;
   }
 }

@@ -1,5 +1,11 @@
 import { shapeStr } from '../engine/errors.js';
-import { architectureOf, encodeMetadata, MODEL_FORMAT, MODEL_FORMAT_VERSION, type ModelMetadata } from './model-file.js';
+import {
+  architectureOf,
+  encodeMetadata,
+  MODEL_FORMAT,
+  MODEL_FORMAT_VERSION,
+  type ModelMetadata,
+} from './model-file.js';
 import type { TorchTensor } from './pytorch-checkpoint.js';
 import { ModelFileError, writeSafetensors } from './safetensors.js';
 import { channelWidths, checkedWeights, parameterSpecs, resolveConfig } from './transform-net.js';
@@ -41,15 +47,21 @@ const isFloatStorage = (t: TorchTensor): boolean => /^(Float|Half|BFloat16|Doubl
 function transformerWidth(tensors: Tensors, source: string): number {
   const first = tensors.get('conv1.conv2d.weight')!;
   if (first.shape.length !== 4 || first.shape[1] !== 3 || first.shape[2] !== 9 || first.shape[3] !== 9) {
-    throw new ModelFileError(`${source}: conv1.conv2d.weight has shape ${shapeStr(first.shape)}, a TransformerNet's is [C, 3, 9, 9]`);
+    throw new ModelFileError(
+      `${source}: conv1.conv2d.weight has shape ${shapeStr(first.shape)}, a TransformerNet's is [C, 3, 9, 9]`,
+    );
   }
   const width = first.shape[0] / 32;
-  if (channelWidths(width)[0] !== first.shape[0]) throw new ModelFileError(`${source}: conv1 has ${first.shape[0]} channels, which no width multiplier gives`);
+  if (channelWidths(width)[0] !== first.shape[0])
+    throw new ModelFileError(`${source}: conv1 has ${first.shape[0]} channels, which no width multiplier gives`);
   return width;
 }
 
 /** Metadata of an imported pytorch/examples net. */
-export function transformerNetMetadata(widthMultiplier: number, opts: { style?: string; source: string; licence?: string }): ModelMetadata {
+export function transformerNetMetadata(
+  widthMultiplier: number,
+  opts: { style?: string; source: string; licence?: string },
+): ModelMetadata {
   return {
     format: MODEL_FORMAT,
     version: MODEL_FORMAT_VERSION,
@@ -61,21 +73,34 @@ export function transformerNetMetadata(widthMultiplier: number, opts: { style?: 
 }
 
 /** The weights of a pytorch/examples TransformerNet, checked (names, shapes, nothing unknown). */
-export function transformerNetTensors(tensors: Tensors, source: string): { widthMultiplier: number; tensors: Map<string, { shape: number[]; data: Float32Array }> } {
+export function transformerNetTensors(
+  tensors: Tensors,
+  source: string,
+): { widthMultiplier: number; tensors: Map<string, { shape: number[]; data: Float32Array }> } {
   const widthMultiplier = transformerWidth(tensors, source);
   const config = { widthMultiplier, output: 'linear' as const, architecture: 'johnson2016' as const };
   for (const [name, t] of tensors) {
-    if (!isFloatStorage(t) && !/running_|num_batches_tracked/.test(name)) throw new ModelFileError(`${source}: ${name} holds ${t.storageType} values, not floating point`);
+    if (!isFloatStorage(t) && !/running_|num_batches_tracked/.test(name))
+      throw new ModelFileError(`${source}: ${name} holds ${t.storageType} values, not floating point`);
   }
   const values = checkedWeights(config, tensors, source);
-  return { widthMultiplier, tensors: new Map(parameterSpecs(config).map((s) => [s.name, { shape: [...s.shape], data: values.get(s.name)! }])) };
+  return {
+    widthMultiplier,
+    tensors: new Map(parameterSpecs(config).map((s) => [s.name, { shape: [...s.shape], data: values.get(s.name)! }])),
+  };
 }
 
 /** Our model file for a pytorch/examples TransformerNet state dict. */
-export function transformerNetToModelFile(tensors: Tensors, opts: { style?: string; source: string; licence?: string; label?: string }): { bytes: Uint8Array; widthMultiplier: number } {
+export function transformerNetToModelFile(
+  tensors: Tensors,
+  opts: { style?: string; source: string; licence?: string; label?: string },
+): { bytes: Uint8Array; widthMultiplier: number } {
   // Errors name the file (`label`, e.g. its path); `source` is the metadata's free text.
   const net = transformerNetTensors(tensors, opts.label ?? opts.source);
-  return { bytes: writeSafetensors(net.tensors, encodeMetadata(transformerNetMetadata(net.widthMultiplier, opts))), widthMultiplier: net.widthMultiplier };
+  return {
+    bytes: writeSafetensors(net.tensors, encodeMetadata(transformerNetMetadata(net.widthMultiplier, opts))),
+    widthMultiplier: net.widthMultiplier,
+  };
 }
 
 export interface VggImport {
@@ -107,7 +132,10 @@ export function torchVggToFile(tensors: Tensors, opts: { source: string; label?:
       ended = true;
       continue;
     }
-    if (ended) throw new ModelFileError(`${source}: features.${l.index} (${l.name}) is present but an earlier conv is missing; not a ${architecture}`);
+    if (ended)
+      throw new ModelFileError(
+        `${source}: features.${l.index} (${l.name}) is present but an earlier conv is missing; not a ${architecture}`,
+      );
     for (const [suffix, t, shape] of [
       ['weight', w, [l.outChannels, l.inChannels, 3, 3]],
       ['bias', b, [l.outChannels]],
@@ -115,20 +143,31 @@ export function torchVggToFile(tensors: Tensors, opts: { source: string; label?:
       const name = `features.${l.index}.${suffix}`;
       if (!t) throw new ModelFileError(`${source}: missing ${name} (${l.name})`);
       if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-        throw new ModelFileError(`${source}: ${name} (${l.name}) has shape ${shapeStr(t.shape)}, ${architecture} needs ${shapeStr(shape)}`);
+        throw new ModelFileError(
+          `${source}: ${name} (${l.name}) has shape ${shapeStr(t.shape)}, ${architecture} needs ${shapeStr(shape)}`,
+        );
       }
-      if (!isFloatStorage(t)) throw new ModelFileError(`${source}: ${name} holds ${t.storageType} values, not floating point`);
+      if (!isFloatStorage(t))
+        throw new ModelFileError(`${source}: ${name} holds ${t.storageType} values, not floating point`);
       out.set(name, { shape: [...shape], data: t.data });
     }
     convs.push(l.name);
   }
-  const known = new Set(layers.filter((l) => l.kind === 'conv').flatMap((l) => [`features.${l.index}.weight`, `features.${l.index}.bias`]));
+  const known = new Set(
+    layers.filter((l) => l.kind === 'conv').flatMap((l) => [`features.${l.index}.weight`, `features.${l.index}.bias`]),
+  );
   for (const name of tensors.keys()) {
     if (name.startsWith('classifier.')) continue;
-    if (!known.has(name)) throw new ModelFileError(`${source}: unexpected tensor ${name} (not part of torchvision's ${architecture})`);
+    if (!known.has(name))
+      throw new ModelFileError(`${source}: unexpected tensor ${name} (not part of torchvision's ${architecture})`);
   }
   const last = convs[convs.length - 1];
-  const relus = layers.filter((l) => l.kind === 'relu' && layers.findIndex((c) => c.name === l.name) <= layers.findIndex((c) => c.name === last) + 1).map((l) => l.name);
+  const relus = layers
+    .filter(
+      (l) =>
+        l.kind === 'relu' && layers.findIndex((c) => c.name === l.name) <= layers.findIndex((c) => c.name === last) + 1,
+    )
+    .map((l) => l.name);
   const metadata: Record<string, string> = {
     format: TORCHVISION_VGG_FORMAT,
     architecture,

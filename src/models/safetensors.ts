@@ -21,7 +21,21 @@ export class ModelFileError extends Error {
 
 const DTYPE_BYTES: Record<Dtype, number> = { F32: 4, F16: 2 };
 /** Every dtype the format defines: named in errors as "unsupported" rather than "unknown". */
-const OTHER_DTYPES = new Set(['F64', 'BF16', 'F8_E4M3', 'F8_E5M2', 'I64', 'I32', 'I16', 'I8', 'U64', 'U32', 'U16', 'U8', 'BOOL']);
+const OTHER_DTYPES = new Set([
+  'F64',
+  'BF16',
+  'F8_E4M3',
+  'F8_E5M2',
+  'I64',
+  'I32',
+  'I16',
+  'I8',
+  'U64',
+  'U32',
+  'U16',
+  'U8',
+  'BOOL',
+]);
 /** Real headers are a few kB; anything past this is a corrupt or hostile file. */
 export const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 const METADATA_KEY = '__metadata__';
@@ -32,7 +46,10 @@ const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
  * Parses a safetensors file. Any defect throws ModelFileError; with `source`, the message starts with it
  * (e.g. the file's path).
  */
-export function readSafetensors(bytes: Uint8Array, source?: string): { tensors: Map<string, NamedTensor>; metadata: Record<string, string> } {
+export function readSafetensors(
+  bytes: Uint8Array,
+  source?: string,
+): { tensors: Map<string, NamedTensor>; metadata: Record<string, string> } {
   if (source === undefined) return parseSafetensors(bytes);
   try {
     return parseSafetensors(bytes);
@@ -43,15 +60,20 @@ export function readSafetensors(bytes: Uint8Array, source?: string): { tensors: 
 }
 
 function parseSafetensors(bytes: Uint8Array): { tensors: Map<string, NamedTensor>; metadata: Record<string, string> } {
-  if (bytes.length < 8) throw new ModelFileError(`not a safetensors file: ${bytes.length} bytes is too short for a header`);
+  if (bytes.length < 8)
+    throw new ModelFileError(`not a safetensors file: ${bytes.length} bytes is too short for a header`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = view.getBigUint64(0, true);
   if (headerLength > BigInt(MAX_HEADER_BYTES)) {
-    throw new ModelFileError(`not a safetensors file: header length ${headerLength} exceeds the ${MAX_HEADER_BYTES}-byte maximum`);
+    throw new ModelFileError(
+      `not a safetensors file: header length ${headerLength} exceeds the ${MAX_HEADER_BYTES}-byte maximum`,
+    );
   }
   const headerBytes = Number(headerLength);
   if (8 + headerBytes > bytes.length) {
-    throw new ModelFileError(`truncated safetensors file: header of ${headerBytes} bytes but only ${bytes.length - 8} follow`);
+    throw new ModelFileError(
+      `truncated safetensors file: header of ${headerBytes} bytes but only ${bytes.length - 8} follow`,
+    );
   }
   const header = parseHeader(bytes.subarray(8, 8 + headerBytes));
   const dataStart = 8 + headerBytes;
@@ -98,7 +120,8 @@ export function writeSafetensors(
   const header: Record<string, unknown> = {};
   if (metadata) {
     for (const [k, v] of Object.entries(metadata)) {
-      if (typeof v !== 'string') throw new TypeError(`writeSafetensors: metadata "${k}" must be a string, got ${typeof v}`);
+      if (typeof v !== 'string')
+        throw new TypeError(`writeSafetensors: metadata "${k}" must be a string, got ${typeof v}`);
     }
     header[METADATA_KEY] = metadata;
   }
@@ -106,9 +129,12 @@ export function writeSafetensors(
   for (const [name, t] of tensors) {
     if (name === METADATA_KEY) throw new RangeError(`writeSafetensors: "${METADATA_KEY}" cannot name a tensor`);
     const count = shapeProduct(t.shape);
-    if (count === null) throw new RangeError(`writeSafetensors: tensor "${name}" has an invalid shape [${t.shape.join(', ')}]`);
+    if (count === null)
+      throw new RangeError(`writeSafetensors: tensor "${name}" has an invalid shape [${t.shape.join(', ')}]`);
     if (count !== t.data.length) {
-      throw new RangeError(`writeSafetensors: tensor "${name}" has shape [${t.shape.join(', ')}] but ${t.data.length} values`);
+      throw new RangeError(
+        `writeSafetensors: tensor "${name}" has shape [${t.shape.join(', ')}] but ${t.data.length} values`,
+      );
     }
     const bytes = count * elementBytes;
     header[name] = { dtype, shape: [...t.shape], data_offsets: [offset, offset + bytes] };
@@ -175,7 +201,11 @@ function parseMetadata(value: unknown): Record<string, string> {
   return out;
 }
 
-function parseEntry(name: string, value: unknown, dataLength: number): { dtype: Dtype; shape: number[]; begin: number; end: number } {
+function parseEntry(
+  name: string,
+  value: unknown,
+  dataLength: number,
+): { dtype: Dtype; shape: number[]; begin: number; end: number } {
   const what = `tensor "${name}"`;
   if (!isPlainObject(value)) throw new ModelFileError(`corrupt safetensors file: ${what} is not an object`);
   const { dtype, shape, data_offsets: offsets } = value as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };

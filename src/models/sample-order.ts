@@ -59,7 +59,8 @@ export class SampleOrder {
     readonly seed: number,
     readonly datasetSize: number,
   ) {
-    if (!Number.isInteger(datasetSize) || datasetSize < 1) throw new RangeError(`SampleOrder: dataset size ${datasetSize}`);
+    if (!Number.isInteger(datasetSize) || datasetSize < 1)
+      throw new RangeError(`SampleOrder: dataset size ${datasetSize}`);
   }
 
   /** The choice for the sample with global index `index` (0, 1, 2, … across epochs). */

@@ -24,9 +24,12 @@ export interface StabilityConfig {
 export const STABILITY_PERTURBATION = { noise: 2, shift: 1 } as const;
 
 export function checkStability(s: StabilityConfig): void {
-  if (!(s.weight > 0 && Number.isFinite(s.weight))) throw new RangeError(`stability weight must be a number > 0, got ${s.weight}`);
-  if (!(s.noise >= 0 && Number.isFinite(s.noise))) throw new RangeError(`stability noise must be a number ≥ 0, got ${s.noise}`);
-  if (!(Number.isInteger(s.shift) && s.shift >= 0)) throw new RangeError(`stability shift must be a whole number ≥ 0, got ${s.shift}`);
+  if (!(s.weight > 0 && Number.isFinite(s.weight)))
+    throw new RangeError(`stability weight must be a number > 0, got ${s.weight}`);
+  if (!(s.noise >= 0 && Number.isFinite(s.noise)))
+    throw new RangeError(`stability noise must be a number ≥ 0, got ${s.noise}`);
+  if (!(Number.isInteger(s.shift) && s.shift >= 0))
+    throw new RangeError(`stability shift must be a whole number ≥ 0, got ${s.shift}`);
 }
 
 /** The noise of training step `step` of a run seeded `seed`: the same on a resumed run, so resume stays exact. */
@@ -34,7 +37,8 @@ function stepNoise(seed: number, step: number, count: number, sigma: number): Fl
   const random = rng((seed * 0x9e3779b1 + step * 0x85ebca77) >>> 0);
   const out = new Float32Array(count);
   if (sigma === 0) return out;
-  for (let i = 0; i < count; i++) out[i] = sigma * Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+  for (let i = 0; i < count; i++)
+    out[i] = sigma * Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
   return out;
 }
 
@@ -42,12 +46,24 @@ function stepNoise(seed: number, step: number, count: number, sigma: number): Fl
  * The unweighted term for a batch x ([B, 3, S, S]) and the net's output on it: runs the net once more, on
  * the moved, noisy batch. Recorded on the tape (the gradient flows into both outputs).
  */
-export function stabilityTerm(forward: (x: Tensor) => Tensor, x: Tensor, out: Tensor, s: StabilityConfig, seed: number, step: number): Tensor {
+export function stabilityTerm(
+  forward: (x: Tensor) => Tensor,
+  x: Tensor,
+  out: Tensor,
+  s: StabilityConfig,
+  seed: number,
+  step: number,
+): Tensor {
   const [b, c, h, w] = x.shape;
   if (s.shift >= w) throw new RangeError(`stability shift ${s.shift} is not smaller than the training size ${w}`);
   const window = { top: 0, left: s.shift, height: h, width: w - s.shift };
   const moved = s.shift > 0 ? crop2d(x, window) : x;
-  const noise = TensorClass.fromData(x.engine, [b, c, h, w - s.shift], stepNoise(seed, step, b * c * h * (w - s.shift), s.noise), 'stability.noise');
+  const noise = TensorClass.fromData(
+    x.engine,
+    [b, c, h, w - s.shift],
+    stepNoise(seed, step, b * c * h * (w - s.shift), s.noise),
+    'stability.noise',
+  );
   const perturbed = forward(add(moved, noise));
   return mseLoss(perturbed, s.shift > 0 ? crop2d(out, window) : out);
 }

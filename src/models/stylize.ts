@@ -161,7 +161,13 @@ function overlaps(starts: number[], size: (s: number) => number): { before: numb
 }
 
 /** Runs the net on one RGBA image (in a scope of its own, gradients off) and reads back RGBA bytes. */
-async function forwardRgba(net: TransformNetLike, pixels: Uint8Array | Uint8ClampedArray, width: number, height: number, finish?: Finish): Promise<Uint8ClampedArray> {
+async function forwardRgba(
+  net: TransformNetLike,
+  pixels: Uint8Array | Uint8ClampedArray,
+  width: number,
+  height: number,
+  finish?: Finish,
+): Promise<Uint8ClampedArray> {
   return net.engine.scopeAsync(async () => {
     const x = rgbaToTensor(net.engine, pixels, width, height);
     const y = noGrad(() => net.forward(x));
@@ -190,18 +196,31 @@ export function largestTileEdge(engine: Engine, floatsPerPixel: number, memoryBy
  * Stylises RGBA pixels with `net`. The alpha channel is carried over from the input unchanged. Images
  * larger than the tile go through overlapping tiles; a pointwise net gives exactly the untiled result.
  */
-export async function stylizeRgba(net: TransformNetLike, img: RgbaPixels, opts: StylizeOptions = {}): Promise<{ width: number; height: number; data: Uint8Array; mode: StylizeMode }> {
+export async function stylizeRgba(
+  net: TransformNetLike,
+  img: RgbaPixels,
+  opts: StylizeOptions = {},
+): Promise<{ width: number; height: number; data: Uint8Array; mode: StylizeMode }> {
   const { width: W, height: H, data: src } = img;
-  if (!(Number.isInteger(W) && Number.isInteger(H) && W >= 1 && H >= 1)) throw new RangeError(`stylizeRgba: invalid size ${W}×${H}`);
+  if (!(Number.isInteger(W) && Number.isInteger(H) && W >= 1 && H >= 1))
+    throw new RangeError(`stylizeRgba: invalid size ${W}×${H}`);
   if (src.length !== W * H * 4) throw new RangeError(`stylizeRgba: ${src.length} bytes for a ${W}×${H} RGBA image`);
   const peak = peakFloatsPerPixel(net);
   // A net that runs banded never needs tiles: it runs in one pass whenever that fits (below), else in bands.
   // A tile asked for is shrunk to what one pass can hold within the binding limit and the memory budget.
-  const tile = opts.tile !== undefined ? Math.min(opts.tile, largestTileEdge(net.engine, peak, opts.memoryBytes)) : net.bandProgram ? Math.max(W, H, MIN_TILE_EDGE) : defaultTileEdge(net.engine, peak);
-  if (!(Number.isInteger(tile) && tile >= MIN_TILE_EDGE)) throw new RangeError(`stylizeRgba: tile ${tile} must be an integer ≥ ${MIN_TILE_EDGE}`);
+  const tile =
+    opts.tile !== undefined
+      ? Math.min(opts.tile, largestTileEdge(net.engine, peak, opts.memoryBytes))
+      : net.bandProgram
+        ? Math.max(W, H, MIN_TILE_EDGE)
+        : defaultTileEdge(net.engine, peak);
+  if (!(Number.isInteger(tile) && tile >= MIN_TILE_EDGE))
+    throw new RangeError(`stylizeRgba: tile ${tile} must be an integer ≥ ${MIN_TILE_EDGE}`);
   const overlap = opts.overlap ?? Math.min(64, Math.floor(tile / 4));
   if (!(Number.isInteger(overlap) && overlap >= 0 && overlap < tile / 2)) {
-    throw new RangeError(`stylizeRgba: overlap ${overlap} must be an integer in [0, ${Math.ceil(tile / 2) - 1}] for tile ${tile}`);
+    throw new RangeError(
+      `stylizeRgba: overlap ${overlap} must be an integer in [0, ${Math.ceil(tile / 2) - 1}] for tile ${tile}`,
+    );
   }
 
   const finish: Finish = { preserveColors: opts.preserveColors ?? false, strength: opts.strength ?? 1 };
@@ -219,7 +238,9 @@ export async function stylizeRgba(net: TransformNetLike, img: RgbaPixels, opts: 
     const ph = H + PADDING_MARGIN;
     const pw = W + PADDING_MARGIN;
     const widest = 4 * peak * ph * pw;
-    const fitsOnePass = widest <= usableBindingBytes(net.engine) && (opts.memoryBytes === undefined || onePassBytes(peak, ph, pw) <= opts.memoryBytes);
+    const fitsOnePass =
+      widest <= usableBindingBytes(net.engine) &&
+      (opts.memoryBytes === undefined || onePassBytes(peak, ph, pw) <= opts.memoryBytes);
     if (opts.maxBandRows !== undefined || !fitsOnePass) {
       opts.onMode?.('banded');
       const program = await net.bandProgram();
@@ -276,7 +297,8 @@ export async function stylizeRgba(net: TransformNetLike, img: RgbaPixels, opts: 
     for (let i = 0; i < xs.length; i++) {
       const x0 = xs[i];
       const wx = axisWeights(tw, ox.before[i], ox.after[i]);
-      for (let y = 0; y < th; y++) crop.set(src.subarray(((y0 + y) * W + x0) * 4, ((y0 + y) * W + x0 + tw) * 4), y * tw * 4);
+      for (let y = 0; y < th; y++)
+        crop.set(src.subarray(((y0 + y) * W + x0) * 4, ((y0 + y) * W + x0 + tw) * 4), y * tw * 4);
       const rgba = await forwardRgba(net, crop, tw, th, finish);
       for (let y = 0; y < th; y++) {
         const row = (y0 - bandTop + y) * W + x0;
@@ -311,7 +333,15 @@ function usableBindingBytes(engine: Engine): number {
  * too small), run by runBanded, cropped back, then finished (clamp, colours, strength) and turned into
  * bytes on the GPU in row chunks, through the same kernels as the one-pass mode.
  */
-async function stylizeBanded(net: TransformNetLike, program: BandProgram, img: RgbaPixels, out: Uint8Array, finish: Finish, budget: number, opts: StylizeOptions): Promise<void> {
+async function stylizeBanded(
+  net: TransformNetLike,
+  program: BandProgram,
+  img: RgbaPixels,
+  out: Uint8Array,
+  finish: Finish,
+  budget: number,
+  opts: StylizeOptions,
+): Promise<void> {
   const { width: W, height: H, data: src } = img;
   const ph = program.internalSize(H);
   const pw = program.internalSize(W);

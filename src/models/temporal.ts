@@ -27,7 +27,10 @@ export interface RgbImage {
 }
 
 /** Frame size of a panned clip of `photo`: the photo less the distance the window travels. */
-export function pannedClipSize(photo: { width: number; height: number }, o: Pick<PannedClipOptions, 'frames' | 'pan'>): { width: number; height: number } {
+export function pannedClipSize(
+  photo: { width: number; height: number },
+  o: Pick<PannedClipOptions, 'frames' | 'pan'>,
+): { width: number; height: number } {
   return { width: photo.width - (o.frames - 1) * o.pan[0], height: photo.height - (o.frames - 1) * o.pan[1] };
 }
 
@@ -37,10 +40,15 @@ export function pannedClipSize(photo: { width: number; height: number }, o: Pick
  */
 export function pannedClip(photo: RgbaPixels, o: PannedClipOptions): RgbImage[] {
   const [dx, dy] = o.pan;
-  if (!(Number.isInteger(o.frames) && o.frames >= 2)) throw new RangeError(`pannedClip: frames must be an integer ≥ 2, got ${o.frames}`);
-  if (!(Number.isInteger(dx) && Number.isInteger(dy) && dx >= 0 && dy >= 0 && dx + dy > 0)) throw new RangeError(`pannedClip: the pan must be whole non-negative pixels, not both 0; got ${dx}, ${dy}`);
+  if (!(Number.isInteger(o.frames) && o.frames >= 2))
+    throw new RangeError(`pannedClip: frames must be an integer ≥ 2, got ${o.frames}`);
+  if (!(Number.isInteger(dx) && Number.isInteger(dy) && dx >= 0 && dy >= 0 && dx + dy > 0))
+    throw new RangeError(`pannedClip: the pan must be whole non-negative pixels, not both 0; got ${dx}, ${dy}`);
   const { width, height } = pannedClipSize(photo, o);
-  if (width < 1 || height < 1) throw new RangeError(`pannedClip: a ${photo.width}×${photo.height} photo is too small to pan ${o.frames - 1} × (${dx}, ${dy}) pixels`);
+  if (width < 1 || height < 1)
+    throw new RangeError(
+      `pannedClip: a ${photo.width}×${photo.height} photo is too small to pan ${o.frames - 1} × (${dx}, ${dy}) pixels`,
+    );
   const random = rng(o.seed);
   // Box–Muller: two uniforms per Gaussian sample (the second one is dropped; speed does not matter here).
   const gaussian = (): number => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
@@ -67,7 +75,10 @@ export function pannedClip(photo: RgbaPixels, o: PannedClipOptions): RgbImage[] 
  * Mean |S(t+1)(x, y) − S(t)(x + dx, y + dy)| over the shared pixels and RGB channels, per consecutive pair
  * and averaged: 0 when every frame is the previous one moved by the pan.
  */
-export function temporalError(frames: readonly RgbaPixels[], pan: readonly [number, number]): { mean: number; pairs: number[] } {
+export function temporalError(
+  frames: readonly RgbaPixels[],
+  pan: readonly [number, number],
+): { mean: number; pairs: number[] } {
   const [dx, dy] = pan;
   const pairs: number[] = [];
   for (let t = 0; t + 1 < frames.length; t++) {
@@ -76,13 +87,17 @@ export function temporalError(frames: readonly RgbaPixels[], pan: readonly [numb
     if (a.width !== b.width || a.height !== b.height) throw new RangeError('temporalError: frames differ in size');
     const w = a.width - dx;
     const h = a.height - dy;
-    if (w < 1 || h < 1) throw new RangeError(`temporalError: a ${a.width}×${a.height} frame has no overlap after a (${dx}, ${dy}) pan`);
+    if (w < 1 || h < 1)
+      throw new RangeError(`temporalError: a ${a.width}×${a.height} frame has no overlap after a (${dx}, ${dy}) pan`);
     let sum = 0;
     for (let y = 0; y < h; y++) {
       for (let x = 0; x < w; x++) {
         const p = (y * a.width + x) * 4;
         const q = ((y + dy) * a.width + x + dx) * 4;
-        sum += Math.abs(b.data[p] - a.data[q]) + Math.abs(b.data[p + 1] - a.data[q + 1]) + Math.abs(b.data[p + 2] - a.data[q + 2]);
+        sum +=
+          Math.abs(b.data[p] - a.data[q]) +
+          Math.abs(b.data[p + 1] - a.data[q + 1]) +
+          Math.abs(b.data[p + 2] - a.data[q + 2]);
       }
     }
     pairs.push(sum / (w * h * 3));
@@ -101,7 +116,12 @@ export interface TemporalResult {
 }
 
 /** Stylises the panned clip of `photo` frame by frame, as the video command does, and measures it. */
-export async function measureTemporalError(net: TransformNetLike, photo: RgbaPixels, o: PannedClipOptions, stylize: Pick<StylizeOptions, 'preserveColors' | 'strength'> = {}): Promise<TemporalResult> {
+export async function measureTemporalError(
+  net: TransformNetLike,
+  photo: RgbaPixels,
+  o: PannedClipOptions,
+  stylize: Pick<StylizeOptions, 'preserveColors' | 'strength'> = {},
+): Promise<TemporalResult> {
   const frames = pannedClip(photo, o);
   const stylised: RgbImage[] = [];
   for (const f of frames) {

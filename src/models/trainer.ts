@@ -30,9 +30,11 @@ function checkConfig(c: TrainConfig): void {
   const positiveInt = (v: number) => Number.isInteger(v) && v >= 1;
   if (!positiveInt(c.size)) throw new RangeError(`training size must be a positive integer, got ${c.size}`);
   if (!positiveInt(c.batch)) throw new RangeError(`batch must be a positive integer, got ${c.batch}`);
-  if (!(c.lr > 0 && Number.isFinite(c.lr))) throw new RangeError(`learning rate must be a positive number, got ${c.lr}`);
+  if (!(c.lr > 0 && Number.isFinite(c.lr)))
+    throw new RangeError(`learning rate must be a positive number, got ${c.lr}`);
   for (const k of ['contentWeight', 'styleWeight', 'tvWeight'] as const) {
-    if (!(c.loss[k] >= 0 && Number.isFinite(c.loss[k]))) throw new RangeError(`${k} must be a number ≥ 0, got ${c.loss[k]}`);
+    if (!(c.loss[k] >= 0 && Number.isFinite(c.loss[k])))
+      throw new RangeError(`${k} must be a number ≥ 0, got ${c.loss[k]}`);
   }
   if (c.stability) checkStability(c.stability);
 }
@@ -68,7 +70,12 @@ export class Trainer {
    * to start from instead of random weights (fine-tuning; the trainer owns it from here), of
    * config.widthMultiplier.
    */
-  static create(engine: Engine, config: TrainConfig, deps: { vgg: Vgg; styleImage: Tensor }, initial?: TransformNet): Trainer {
+  static create(
+    engine: Engine,
+    config: TrainConfig,
+    deps: { vgg: Vgg; styleImage: Tensor },
+    initial?: TransformNet,
+  ): Trainer {
     checkConfig(config);
     checkVgg(config, deps.vgg);
     if (initial && initial.width !== config.widthMultiplier) {
@@ -82,7 +89,12 @@ export class Trainer {
    * Continues a run from its state (`trainingState()`, or a checkpoint file through decodeCheckpoint) with
    * the same VGG and style image; the state's config is used. `source` names the state's file in errors.
    */
-  static resume(engine: Engine, state: TrainingState, deps: { vgg: Vgg; styleImage: Tensor }, source = 'checkpoint'): Trainer {
+  static resume(
+    engine: Engine,
+    state: TrainingState,
+    deps: { vgg: Vgg; styleImage: Tensor },
+    source = 'checkpoint',
+  ): Trainer {
     checkConfig(state.config);
     checkVgg(state.config, deps.vgg);
     const net = TransformNet.fromTensors(engine, state.net, state.weights, source);
@@ -94,7 +106,11 @@ export class Trainer {
         if (!moment) throw new ModelFileError(`${source}: missing optimiser state of ${name}`);
         return moment;
       });
-      trainer.adam.loadState(state.step, moments.map((x) => x.m), moments.map((x) => x.v));
+      trainer.adam.loadState(
+        state.step,
+        moments.map((x) => x.m),
+        moments.map((x) => x.v),
+      );
       trainer.samplesSeen = state.samplesSeen;
       trainer.history = state.history.map((s) => ({ ...s }));
       return trainer;
@@ -105,7 +121,12 @@ export class Trainer {
     }
   }
 
-  private static assemble(engine: Engine, config: TrainConfig, net: TransformNet, deps: { vgg: Vgg; styleImage: Tensor }): Trainer {
+  private static assemble(
+    engine: Engine,
+    config: TrainConfig,
+    net: TransformNet,
+    deps: { vgg: Vgg; styleImage: Tensor },
+  ): Trainer {
     const loss = StyleLoss.create(deps.vgg, deps.styleImage, config.loss);
     const adam = new Adam([...net.parameters().values()], { lr: config.lr, ...ADAM_HYPERPARAMETERS });
     return new Trainer(engine, config, net, deps.vgg, loss, adam);
@@ -122,14 +143,17 @@ export class Trainer {
    * update's kernels go to the GPU with the next submit (the next step, or a checkpoint's readback).
    */
   async step(batch: Tensor): Promise<TrainStepLosses> {
-    if (batch.rank !== 4 || batch.shape[1] !== 3) throw new ShapeError(`Trainer.step: expects a [B, 3, S, S] batch, got ${shapeStr(batch.shape)}`);
+    if (batch.rank !== 4 || batch.shape[1] !== 3)
+      throw new ShapeError(`Trainer.step: expects a [B, 3, S, S] batch, got ${shapeStr(batch.shape)}`);
     const stable = this.config.stability;
     const losses: TrainStepLosses = await this.engine.scopeAsync(async () => {
       this.adam.zeroGrad();
       const out = this.net.forward(batch);
       const terms = this.loss.compute(out, batch);
       // The stability term (train --stability-weight): a second forward pass on the moved, noisy batch.
-      const stability = stable ? stabilityTerm((x) => this.net.forward(x), batch, out, stable, this.config.seed, this.stepCount + 1) : null;
+      const stability = stable
+        ? stabilityTerm((x) => this.net.forward(x), batch, out, stable, this.config.seed, this.stepCount + 1)
+        : null;
       const total = stability ? add(terms.total, scale(stability, { alpha: stable!.weight, beta: 0 })) : terms.total;
       backward(total);
       const read = await readLosses({ ...terms, total });
@@ -159,13 +183,30 @@ export class Trainer {
       i++;
     }
     const { widthMultiplier, output, architecture } = this.net.config;
-    return { config: this.config, net: { widthMultiplier, output, architecture }, weights, moments, step: this.stepCount, samplesSeen: this.samplesSeen, history: this.history.map((s) => ({ ...s })) };
+    return {
+      config: this.config,
+      net: { widthMultiplier, output, architecture },
+      weights,
+      moments,
+      step: this.stepCount,
+      samplesSeen: this.samplesSeen,
+      history: this.history.map((s) => ({ ...s })),
+    };
   }
 
   /** The trained net as a model file (no optimiser state; the config, step and sessions in its metadata). */
   saveModel(opts: { dtype?: 'F32' | 'F16' } = {}): Promise<Uint8Array> {
     const extra: Record<string, string> = this.history.length ? { [HISTORY_KEY]: JSON.stringify(this.history) } : {};
-    return saveTransformNet(this.net, { style: this.config.styleName, training: this.config as unknown as Record<string, unknown>, step: this.stepCount }, opts, extra);
+    return saveTransformNet(
+      this.net,
+      {
+        style: this.config.styleName,
+        training: this.config as unknown as Record<string, unknown>,
+        step: this.stepCount,
+      },
+      opts,
+      extra,
+    );
   }
 
   dispose(): void {

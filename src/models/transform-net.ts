@@ -50,8 +50,22 @@ export interface TransformNetArchitecture {
 }
 
 export const ARCHITECTURES: Readonly<Record<ArchitectureName, Readonly<TransformNetArchitecture>>> = {
-  johnson2016: { name: 'johnson2016', padding: 'reflect', convBias: true, upsampling: 'nearest-x2-conv', instanceNormEps: INSTANCE_NORM_EPS, outputNorm: false },
-  'ml5-lengstrom': { name: 'ml5-lengstrom', padding: 'tf-same-zeros', convBias: false, upsampling: 'transposed-conv-x2', instanceNormEps: 1e-3, outputNorm: true },
+  johnson2016: {
+    name: 'johnson2016',
+    padding: 'reflect',
+    convBias: true,
+    upsampling: 'nearest-x2-conv',
+    instanceNormEps: INSTANCE_NORM_EPS,
+    outputNorm: false,
+  },
+  'ml5-lengstrom': {
+    name: 'ml5-lengstrom',
+    padding: 'tf-same-zeros',
+    convBias: false,
+    upsampling: 'transposed-conv-x2',
+    instanceNormEps: 1e-3,
+    outputNorm: true,
+  },
 };
 
 export function isArchitectureName(name: unknown): name is ArchitectureName {
@@ -87,10 +101,13 @@ export function resolveConfig(config: TransformNetConfig = {}): ResolvedTransfor
     throw new RangeError(`TransformNet: width multiplier must be a positive number, got ${widthMultiplier}`);
   }
   const output = config.output ?? 'scaled-tanh';
-  if (output !== 'scaled-tanh' && output !== 'linear') throw new RangeError(`TransformNet: unknown output ${String(output)}`);
+  if (output !== 'scaled-tanh' && output !== 'linear')
+    throw new RangeError(`TransformNet: unknown output ${String(output)}`);
   const architecture = config.architecture ?? 'johnson2016';
   if (!isArchitectureName(architecture)) {
-    throw new RangeError(`TransformNet: unknown architecture ${String(architecture)} (known: ${Object.keys(ARCHITECTURES).join(', ')})`);
+    throw new RangeError(
+      `TransformNet: unknown architecture ${String(architecture)} (known: ${Object.keys(ARCHITECTURES).join(', ')})`,
+    );
   }
   return { widthMultiplier, seed: config.seed ?? 0, output, architecture };
 }
@@ -146,18 +163,51 @@ export interface ParameterSpec {
  */
 function stageSpecs(widthMultiplier: number, arch: TransformNetArchitecture): StageSpec[] {
   const [c1, c2, c3] = channelWidths(widthMultiplier);
-  const conv = (name: string, inChannels: number, outChannels: number, kernel: number, stride: 1 | 2 = 1): ConvSpec =>
-    ({ kind: 'conv', name, inChannels, outChannels, kernel, stride, upsample: 'none', bias: arch.convBias });
+  const conv = (
+    name: string,
+    inChannels: number,
+    outChannels: number,
+    kernel: number,
+    stride: 1 | 2 = 1,
+  ): ConvSpec => ({
+    kind: 'conv',
+    name,
+    inChannels,
+    outChannels,
+    kernel,
+    stride,
+    upsample: 'none',
+    bias: arch.convBias,
+  });
   const upConv = (name: string, inChannels: number, outChannels: number): ConvSpec => ({
     ...conv(name, inChannels, outChannels, 3),
     upsample: arch.upsampling === 'transposed-conv-x2' ? 'transposed' : 'nearest',
   });
   const norm = (name: string, channels: number, relu = true): NormSpec => ({ kind: 'norm', name, channels, relu });
-  const stages: StageSpec[] = [conv('conv1', 3, c1, 9), norm('in1', c1), conv('conv2', c1, c2, 3, 2), norm('in2', c2), conv('conv3', c2, c3, 3, 2), norm('in3', c3)];
+  const stages: StageSpec[] = [
+    conv('conv1', 3, c1, 9),
+    norm('in1', c1),
+    conv('conv2', c1, c2, 3, 2),
+    norm('in2', c2),
+    conv('conv3', c2, c3, 3, 2),
+    norm('in3', c3),
+  ];
   for (let r = 1; r <= RESIDUAL_BLOCKS; r++) {
-    stages.push({ kind: 'residual', conv1: conv(`res${r}.conv1`, c3, c3, 3), in1: norm(`res${r}.in1`, c3), conv2: conv(`res${r}.conv2`, c3, c3, 3), in2: norm(`res${r}.in2`, c3, false) });
+    stages.push({
+      kind: 'residual',
+      conv1: conv(`res${r}.conv1`, c3, c3, 3),
+      in1: norm(`res${r}.in1`, c3),
+      conv2: conv(`res${r}.conv2`, c3, c3, 3),
+      in2: norm(`res${r}.in2`, c3, false),
+    });
   }
-  stages.push(upConv('deconv1', c3, c2), norm('in4', c2), upConv('deconv2', c2, c1), norm('in5', c1), conv('deconv3', c1, 3, 9));
+  stages.push(
+    upConv('deconv1', c3, c2),
+    norm('in4', c2),
+    upConv('deconv2', c2, c1),
+    norm('in5', c1),
+    conv('deconv3', c1, 3, 9),
+  );
   if (arch.outputNorm) stages.push(norm('in6', 3, false));
   return stages;
 }
@@ -168,11 +218,17 @@ function layersOf(stages: readonly StageSpec[]): LayerSpec[] {
 }
 
 function convWeightShape(l: ConvSpec): number[] {
-  return l.upsample === 'transposed' ? [l.inChannels, l.outChannels, l.kernel, l.kernel] : [l.outChannels, l.inChannels, l.kernel, l.kernel];
+  return l.upsample === 'transposed'
+    ? [l.inChannels, l.outChannels, l.kernel, l.kernel]
+    : [l.outChannels, l.inChannels, l.kernel, l.kernel];
 }
 
 function layerParameters(l: LayerSpec): ParameterSpec[] {
-  if (l.kind === 'norm') return [{ name: `${l.name}.weight`, shape: [l.channels] }, { name: `${l.name}.bias`, shape: [l.channels] }];
+  if (l.kind === 'norm')
+    return [
+      { name: `${l.name}.weight`, shape: [l.channels] },
+      { name: `${l.name}.bias`, shape: [l.channels] },
+    ];
   const weight = { name: `${l.name}.conv2d.weight`, shape: convWeightShape(l) };
   return l.bias ? [weight, { name: `${l.name}.conv2d.bias`, shape: [l.outChannels] }] : [weight];
 }
@@ -207,14 +263,19 @@ export function checkedWeights(
     const t = tensors.get(s.name);
     if (!t) throw new ModelFileError(`${source}: missing tensor ${s.name} ${shapeStr(s.shape)} of ${widthNote}`);
     if (t.shape.length !== s.shape.length || t.shape.some((d, i) => d !== s.shape[i])) {
-      throw new ModelFileError(`${source}: tensor ${s.name} has shape ${shapeStr(t.shape)}, ${widthNote} needs ${shapeStr(s.shape)}`);
+      throw new ModelFileError(
+        `${source}: tensor ${s.name} has shape ${shapeStr(t.shape)}, ${widthNote} needs ${shapeStr(s.shape)}`,
+      );
     }
     if (t.data.length !== s.shape.reduce((a, b) => a * b, 1)) {
-      throw new ModelFileError(`${source}: tensor ${s.name} holds ${t.data.length} values for shape ${shapeStr(s.shape)}`);
+      throw new ModelFileError(
+        `${source}: tensor ${s.name} holds ${t.data.length} values for shape ${shapeStr(s.shape)}`,
+      );
     }
   }
   for (const name of tensors.keys()) {
-    if (!expected.has(name) && !IGNORED_BUFFER.test(name)) throw new ModelFileError(`${source}: unexpected tensor ${name} (not part of ${widthNote})`);
+    if (!expected.has(name) && !IGNORED_BUFFER.test(name))
+      throw new ModelFileError(`${source}: unexpected tensor ${name} (not part of ${widthNote})`);
   }
   return new Map(specs.map((s) => [s.name, tensors.get(s.name)!.data]));
 }
@@ -269,7 +330,14 @@ export class TransformNet {
   /** A freshly initialised net (seeded, so the same config gives the same weights). */
   static create(engine: Engine, config: TransformNetConfig = {}): TransformNet {
     const resolved = resolveConfig(config);
-    return new TransformNet(engine, resolved, initialValues(layersOf(stageSpecs(resolved.widthMultiplier, ARCHITECTURES[resolved.architecture])), resolved.seed));
+    return new TransformNet(
+      engine,
+      resolved,
+      initialValues(
+        layersOf(stageSpecs(resolved.widthMultiplier, ARCHITECTURES[resolved.architecture])),
+        resolved.seed,
+      ),
+    );
   }
 
   /**
@@ -302,7 +370,8 @@ export class TransformNet {
    * the pad) and the output is cropped back, so every size works.
    */
   forward(x: Tensor): Tensor {
-    if (x.rank !== 4 || x.shape[1] !== 3) throw new ShapeError(`TransformNet: expects [N, 3, H, W] pixels, got ${shapeStr(x.shape)}`);
+    if (x.rank !== 4 || x.shape[1] !== 3)
+      throw new ShapeError(`TransformNet: expects [N, 3, H, W] pixels, got ${shapeStr(x.shape)}`);
     const [, , h, w] = x.shape;
     const ph = internalSize(h);
     const pw = internalSize(w);
@@ -315,28 +384,42 @@ export class TransformNet {
       const mode = Math.max(top, bottom) < h && Math.max(left, right) < w ? 'reflect' : 'replicate';
       steps.push((t) => pad2d(t, { top, bottom, left, right, mode }));
     }
-    for (const stage of this.stages) steps.push((t) => (stage.kind === 'residual' ? this.residualBlock(stage, t) : this.layer(stage, t)));
-    if (this.config.output === 'scaled-tanh') steps.push((t) => scaledTanh(t, { alpha: OUTPUT_SCALE, beta: OUTPUT_OFFSET }));
+    for (const stage of this.stages)
+      steps.push((t) => (stage.kind === 'residual' ? this.residualBlock(stage, t) : this.layer(stage, t)));
+    if (this.config.output === 'scaled-tanh')
+      steps.push((t) => scaledTanh(t, { alpha: OUTPUT_SCALE, beta: OUTPUT_OFFSET }));
     if (ph !== h || pw !== w) steps.push((t) => crop2d(t, { top, left, height: h, width: w }));
     return freeingChain(x, steps);
   }
 
   /** x + in2(conv2(relu(in1(conv1(x))))). */
   private residualBlock(block: ResidualBlockSpec, x: Tensor): Tensor {
-    return this.engine.scope(() => add(x, freeingChain(x, [block.conv1, block.in1, block.conv2, block.in2].map((l) => (t: Tensor) => this.layer(l, t)))));
+    return this.engine.scope(() =>
+      add(
+        x,
+        freeingChain(
+          x,
+          [block.conv1, block.in1, block.conv2, block.in2].map((l) => (t: Tensor) => this.layer(l, t)),
+        ),
+      ),
+    );
   }
 
   /** A conv, or an instance norm with the ReLU that may follow it. */
   private layer(spec: LayerSpec, x: Tensor): Tensor {
     if (spec.kind === 'norm') {
       return this.engine.scope(() => {
-        const y = instanceNorm(x, this.param(`${spec.name}.weight`), this.param(`${spec.name}.bias`), { eps: this.architecture.instanceNormEps });
+        const y = instanceNorm(x, this.param(`${spec.name}.weight`), this.param(`${spec.name}.bias`), {
+          eps: this.architecture.instanceNormEps,
+        });
         return spec.relu ? relu(y) : y;
       });
     }
     const weight = this.param(`${spec.name}.conv2d.weight`);
     const bias = spec.bias ? this.param(`${spec.name}.conv2d.bias`) : null;
-    return spec.upsample === 'transposed' ? conv2dTranspose(x, weight, bias, { stride: 2 }) : conv2d(x, weight, bias, this.convAttrs(spec, x.shape[2], x.shape[3]));
+    return spec.upsample === 'transposed'
+      ? conv2dTranspose(x, weight, bias, { stride: 2 })
+      : conv2d(x, weight, bias, this.convAttrs(spec, x.shape[2], x.shape[3]));
   }
 
   /**
@@ -359,7 +442,8 @@ export class TransformNet {
         steps.push(stage.kind === 'conv' ? await this.bandConv(stage, made) : await this.bandNorm(stage));
       }
     }
-    if (this.config.output === 'scaled-tanh') steps.push({ kind: 'scaled-tanh', scale: OUTPUT_SCALE, offset: OUTPUT_OFFSET });
+    if (this.config.output === 'scaled-tanh')
+      steps.push({ kind: 'scaled-tanh', scale: OUTPUT_SCALE, offset: OUTPUT_OFFSET });
     return { steps, internalSize, dispose: () => made.forEach((t) => t.dispose()) };
   }
 
@@ -374,7 +458,17 @@ export class TransformNet {
       made.push(plain);
       const asConv = conv2dTransposeAsConv(k, { stride: 2 });
       const pad = { before: asConv.padding, after: asConv.padEnd![0] };
-      return { kind: 'conv', name: layer.name, weight: plain, bias, stride: 1, upsample: 2, upsampleMode: 'zeros', pad: () => pad, padMode: 'zeros' };
+      return {
+        kind: 'conv',
+        name: layer.name,
+        weight: plain,
+        bias,
+        stride: 1,
+        upsample: 2,
+        upsampleMode: 'zeros',
+        pad: () => pad,
+        padMode: 'zeros',
+      };
     }
     const tfSame = this.architecture.padding === 'tf-same-zeros';
     return {
@@ -385,7 +479,9 @@ export class TransformNet {
       stride: layer.stride,
       upsample: layer.upsample === 'nearest' ? 2 : 1,
       upsampleMode: 'nearest',
-      pad: tfSame ? (n) => tfSamePadding(n, k, layer.stride) : () => ({ before: Math.floor(k / 2), after: Math.floor(k / 2) }),
+      pad: tfSame
+        ? (n) => tfSamePadding(n, k, layer.stride)
+        : () => ({ before: Math.floor(k / 2), after: Math.floor(k / 2) }),
       padMode: tfSame ? 'zeros' : 'reflect',
     };
   }
@@ -414,7 +510,8 @@ export class TransformNet {
   /** Padding of a (non-transposed) conv of an h×w input: the internal sizes are even, so SAME always fits. */
   private convAttrs(layer: ConvSpec, h: number, w: number): Conv2dAttrs {
     const upsample = layer.upsample === 'nearest' ? 2 : 1;
-    if (this.architecture.padding === 'tf-same-zeros') return { ...tfSameConv2dAttrs(h * upsample, w * upsample, layer.kernel, layer.stride), upsample };
+    if (this.architecture.padding === 'tf-same-zeros')
+      return { ...tfSameConv2dAttrs(h * upsample, w * upsample, layer.kernel, layer.stride), upsample };
     return { stride: layer.stride, padding: Math.floor(layer.kernel / 2), padMode: 'reflect', upsample };
   }
 

@@ -68,7 +68,12 @@ function truncatedLayers(architecture: VggArchitecture, wanted: readonly string[
   for (const name of wanted) {
     const i = all.findIndex((l) => l.name === name);
     if (i < 0) {
-      throw new RangeError(`${architecture} has no layer ${name} (layers: ${all.filter((l) => l.kind === 'relu').map((l) => l.name).join(', ')})`);
+      throw new RangeError(
+        `${architecture} has no layer ${name} (layers: ${all
+          .filter((l) => l.kind === 'relu')
+          .map((l) => l.name)
+          .join(', ')})`,
+      );
     }
     deepest = Math.max(deepest, i);
   }
@@ -111,7 +116,9 @@ export class Vgg {
       if (l.kind !== 'conv') continue;
       const v = values(l);
       this.weights.set(l.name, {
-        weight: engine.keep(Tensor.fromData(engine, [l.outChannels, l.inChannels, 3, 3], v.weight, `vgg.${l.name}.weight`)),
+        weight: engine.keep(
+          Tensor.fromData(engine, [l.outChannels, l.inChannels, 3, 3], v.weight, `vgg.${l.name}.weight`),
+        ),
         bias: engine.keep(Tensor.fromData(engine, [l.outChannels], v.bias, `vgg.${l.name}.bias`)),
       });
     }
@@ -135,7 +142,9 @@ export class Vgg {
           );
         }
         if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-          throw new ModelFileError(`${options.source}: ${name} (${l.name}) has shape ${shapeStr(t.shape)}, ${options.architecture} needs ${shapeStr(shape)}`);
+          throw new ModelFileError(
+            `${options.source}: ${name} (${l.name}) has shape ${shapeStr(t.shape)}, ${options.architecture} needs ${shapeStr(shape)}`,
+          );
         }
       }
     }
@@ -149,20 +158,32 @@ export class Vgg {
   static fromSafetensors(engine: Engine, bytes: Uint8Array, options: VggFileOptions): Vgg {
     const file = readSafetensors(bytes, options.source);
     assertVggTensors(file.tensors, options.source);
-    const architecture = options.architecture && options.architecture !== 'auto' ? options.architecture : detectArchitecture(file.tensors);
+    const architecture =
+      options.architecture && options.architecture !== 'auto' ? options.architecture : detectArchitecture(file.tensors);
     const input = options.input && options.input !== 'auto' ? options.input : detectInput(file.metadata);
-    return Vgg.fromTensors(engine, file.tensors, { architecture, input, layers: options.layers, source: options.source });
+    return Vgg.fromTensors(engine, file.tensors, {
+      architecture,
+      input,
+      layers: options.layers,
+      source: options.source,
+    });
   }
 
   /** Seeded random weights (He-uniform, zero bias): for tests of nets whose weights are not at hand. */
   static random(engine: Engine, options: VggOptions & { seed?: number }): Vgg {
     const random = rng(options.seed ?? 0);
-    return new Vgg(engine, options.architecture, options.input, truncatedLayers(options.architecture, options.layers), (l) => {
-      const weight = new Float32Array(l.outChannels * l.inChannels * 9);
-      const bound = Math.sqrt(6 / (l.inChannels * 9));
-      for (let i = 0; i < weight.length; i++) weight[i] = (2 * random() - 1) * bound;
-      return { weight, bias: new Float32Array(l.outChannels) };
-    });
+    return new Vgg(
+      engine,
+      options.architecture,
+      options.input,
+      truncatedLayers(options.architecture, options.layers),
+      (l) => {
+        const weight = new Float32Array(l.outChannels * l.inChannels * 9);
+        const bound = Math.sqrt(6 / (l.inChannels * 9));
+        for (let i = 0; i < weight.length; i++) weight[i] = (2 * random() - 1) * bound;
+        return { weight, bias: new Float32Array(l.outChannels) };
+      },
+    );
   }
 
   /** Names of the layers this net can return. */
@@ -184,11 +205,14 @@ export class Vgg {
    * outputs by name. Intermediate results are released as soon as the next layer has consumed them.
    */
   features(x: Tensor, layers: readonly string[]): Map<string, Tensor> {
-    if (x.rank !== 4 || x.shape[1] !== 3) throw new ShapeError(`VGG: expects [N, 3, H, W] pixels, got ${shapeStr(x.shape)}`);
+    if (x.rank !== 4 || x.shape[1] !== 3)
+      throw new ShapeError(`VGG: expects [N, 3, H, W] pixels, got ${shapeStr(x.shape)}`);
     const wanted = new Set(layers);
     for (const name of wanted) {
       if (!this.layers.some((l) => l.name === name)) {
-        throw new RangeError(`VGG: layer ${name} is not in this ${this.architecture} (built up to ${this.layers[this.layers.length - 1].name})`);
+        throw new RangeError(
+          `VGG: layer ${name} is not in this ${this.architecture} (built up to ${this.layers[this.layers.length - 1].name})`,
+        );
       }
     }
     const out = new Map<string, Tensor>();
@@ -243,6 +267,8 @@ export function detectInput(metadata: Record<string, string>): VggInput {
 /** Rejects a weight file that is not a torchvision-named VGG (its first conv is missing). */
 export function assertVggTensors(tensors: ReadonlyMap<string, unknown>, source: string): void {
   if (!tensors.has('features.0.weight')) {
-    throw new ModelFileError(`${source} is not a VGG weight file: it has no features.0.weight (torchvision vgg16/vgg19 names expected)`);
+    throw new ModelFileError(
+      `${source} is not a VGG weight file: it has no features.0.weight (torchvision vgg16/vgg19 names expected)`,
+    );
   }
 }

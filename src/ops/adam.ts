@@ -24,7 +24,11 @@ export interface AdamHyperparams {
  * (second moment) in place. The bias corrections are computed here in float64, as PyTorch does on the host.
  */
 export function adamStep(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, h: AdamHyperparams): void {
-  for (const [name, t] of [['grad', grad], ['m', m], ['v', v]] as const) {
+  for (const [name, t] of [
+    ['grad', grad],
+    ['m', m],
+    ['v', v],
+  ] as const) {
     if (t.size !== param.size) {
       throw new ShapeError(`adamStep: ${name} ${shapeStr(t.shape)} does not match param ${shapeStr(param.shape)}`);
     }
@@ -38,7 +42,15 @@ export function adamStep(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, h: A
     buffers: [param.buffer, grad.buffer, m.buffer, v.buffer],
     params: packParams(
       [param.size],
-      [1 - h.beta1, h.beta2, 1 - h.beta2, h.lr / biasCorrection1, Math.sqrt(biasCorrection2), h.eps, h.weightDecay ?? 0],
+      [
+        1 - h.beta1,
+        h.beta2,
+        1 - h.beta2,
+        h.lr / biasCorrection1,
+        Math.sqrt(biasCorrection2),
+        h.eps,
+        h.weightDecay ?? 0,
+      ],
     ),
     workgroups: workgroups1d(engine, param.size, WORKGROUP_SIZE),
     label: `adam.step${param.label ? ` ${param.label}` : ''}`,

@@ -21,9 +21,12 @@ function check(shape: readonly number[], a: ChannelAffineAttrs): void {
   if (shape.length < 2) throw new ShapeError(`channelAffine: expects [N, C, ...], got ${shapeStr(shape)}`);
   const c = shape[1];
   if (a.scale.length !== c || a.shift.length !== c) {
-    throw new ShapeError(`channelAffine: ${a.scale.length} scales and ${a.shift.length} shifts for ${c} channels of ${shapeStr(shape)}`);
+    throw new ShapeError(
+      `channelAffine: ${a.scale.length} scales and ${a.shift.length} shifts for ${c} channels of ${shapeStr(shape)}`,
+    );
   }
-  if (c > CHANNEL_AFFINE_MAX_CHANNELS) throw new ShapeError(`channelAffine: at most ${CHANNEL_AFFINE_MAX_CHANNELS} channels, got ${shapeStr(shape)}`);
+  if (c > CHANNEL_AFFINE_MAX_CHANNELS)
+    throw new ShapeError(`channelAffine: at most ${CHANNEL_AFFINE_MAX_CHANNELS} channels, got ${shapeStr(shape)}`);
 }
 
 function run(x: Tensor, scale: readonly number[], shift: readonly number[], label: string): Tensor {
@@ -56,7 +59,14 @@ export const channelAffine = defineOp({
     return { output: run(x, a.scale, a.shift, 'channelAffine'), saved: [] };
   },
   backward({ attrs }, dy) {
-    return [run(dy, attrs.scale, attrs.scale.map(() => 0), 'channelAffine.backward')];
+    return [
+      run(
+        dy,
+        attrs.scale,
+        attrs.scale.map(() => 0),
+        'channelAffine.backward',
+      ),
+    ];
   },
   reference([x], a) {
     check(x.shape, a);

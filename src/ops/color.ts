@@ -34,7 +34,10 @@ function kernel(entryPoint: 'forward' | 'backward'): Kernel {
 
 function checkShapes(styled: readonly number[], content: readonly number[]): void {
   const ok = styled.length === 4 && styled[1] === 3 && content.length === 4 && styled.every((d, i) => d === content[i]);
-  if (!ok) throw new ShapeError(`preserveColors: styled ${shapeStr(styled)} and content ${shapeStr(content)} must both be [N, 3, H, W]`);
+  if (!ok)
+    throw new ShapeError(
+      `preserveColors: styled ${shapeStr(styled)} and content ${shapeStr(content)} must both be [N, 3, H, W]`,
+    );
 }
 
 function params(shape: readonly number[]): ArrayBuffer {

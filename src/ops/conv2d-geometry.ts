@@ -44,7 +44,9 @@ export function tfSameConv2dAttrs(height: number, width: number, kernelSize: num
   const rows = tfSamePadding(height, kernelSize, stride);
   const cols = tfSamePadding(width, kernelSize, stride);
   if (rows.before !== cols.before) {
-    throw new ShapeError(`conv2d: SAME padding of a ${height}×${width} input (kernel ${kernelSize}, stride ${stride}) pads ${rows.before} before the rows but ${cols.before} before the columns; only equal leading padding is supported`);
+    throw new ShapeError(
+      `conv2d: SAME padding of a ${height}×${width} input (kernel ${kernelSize}, stride ${stride}) pads ${rows.before} before the rows but ${cols.before} before the columns; only equal leading padding is supported`,
+    );
   }
   return { stride, padding: rows.before, padMode: 'zeros', padEnd: [rows.after, cols.after] };
 }
@@ -126,7 +128,15 @@ for (const { tile } of GEMM_TILES) {
   const tm = gemmTileRows(tile);
   const tn = gemmTileCols(tile);
   const columnsOk = threads >= tn ? threads % tn === 0 : tn === threads || tn === 2 * threads; // B_COLS ≤ 2
-  if ((tile.TM !== 4 && tile.TM !== 8) || (tile.TN4 !== 1 && tile.TN4 !== 2) || threads % tm || !columnsOk || threads % tile.TILE_K || (tm * tile.TILE_K) % threads || (tn * tile.TILE_K) % threads) {
+  if (
+    (tile.TM !== 4 && tile.TM !== 8) ||
+    (tile.TN4 !== 1 && tile.TN4 !== 2) ||
+    threads % tm ||
+    !columnsOk ||
+    threads % tile.TILE_K ||
+    (tm * tile.TILE_K) % threads ||
+    (tn * tile.TILE_K) % threads
+  ) {
     throw new Error(`conv2d: GEMM tile ${JSON.stringify(tile)} does not fit the loaders of conv2d_gemm.wgsl`);
   }
 }
@@ -162,14 +172,19 @@ export function conv2dGeometry(
   const [batch, inChannels, inHeight, inWidth] = xShape;
   const [outChannels, wIn, kernelSize] = wShape;
   if (wIn !== inChannels) throw new ShapeError(`${what}: weight has ${wIn} input channels, x has ${inChannels}`);
-  if (bShape && (bShape.length !== 1 || bShape[0] !== outChannels)) throw new ShapeError(`${what}: bias must be [${outChannels}]`);
+  if (bShape && (bShape.length !== 1 || bShape[0] !== outChannels))
+    throw new ShapeError(`${what}: bias must be [${outChannels}]`);
   if (attrs.stride !== 1 && attrs.stride !== 2) throw new ShapeError(`${what}: stride ${attrs.stride} is not 1 or 2`);
-  if (!Number.isInteger(attrs.padding) || attrs.padding < 0) throw new ShapeError(`${what}: padding ${attrs.padding} is not a non-negative integer`);
+  if (!Number.isInteger(attrs.padding) || attrs.padding < 0)
+    throw new ShapeError(`${what}: padding ${attrs.padding} is not a non-negative integer`);
   if (up !== 1 && up !== 2) throw new ShapeError(`${what}: upsample ${up} is not 1 or 2`);
-  if (attrs.padMode !== 'zeros' && attrs.padMode !== 'reflect') throw new ShapeError(`${what}: unknown padMode ${String(attrs.padMode)}`);
+  if (attrs.padMode !== 'zeros' && attrs.padMode !== 'reflect')
+    throw new ShapeError(`${what}: unknown padMode ${String(attrs.padMode)}`);
   const upsampleMode = attrs.upsampleMode ?? 'nearest';
-  if (upsampleMode !== 'nearest' && upsampleMode !== 'zeros') throw new ShapeError(`${what}: unknown upsampleMode ${String(upsampleMode)}`);
-  if (upsampleMode === 'zeros' && attrs.padMode !== 'zeros') throw new ShapeError(`${what}: zero-insertion upsampling needs zero padding`);
+  if (upsampleMode !== 'nearest' && upsampleMode !== 'zeros')
+    throw new ShapeError(`${what}: unknown upsampleMode ${String(upsampleMode)}`);
+  if (upsampleMode === 'zeros' && attrs.padMode !== 'zeros')
+    throw new ShapeError(`${what}: zero-insertion upsampling needs zero padding`);
   const [padBottom, padRight] = attrs.padEnd ?? [attrs.padding, attrs.padding];
   if (!(Number.isInteger(padBottom) && padBottom >= 0 && Number.isInteger(padRight) && padRight >= 0)) {
     throw new ShapeError(`${what}: padEnd [${attrs.padEnd?.join(', ')}] is not two non-negative integers`);
@@ -180,19 +195,39 @@ export function conv2dGeometry(
   const upHeight = inHeight * up;
   const upWidth = inWidth * up;
   if (attrs.padMode === 'reflect' && (attrs.padding >= upHeight || attrs.padding >= upWidth)) {
-    throw new ShapeError(`${what}: reflect padding ${attrs.padding} needs an input larger than it (${upHeight}×${upWidth} after upsampling)`);
+    throw new ShapeError(
+      `${what}: reflect padding ${attrs.padding} needs an input larger than it (${upHeight}×${upWidth} after upsampling)`,
+    );
   }
   const paddedHeight = upHeight + attrs.padding + padBottom;
   const paddedWidth = upWidth + attrs.padding + padRight;
   const outHeight = Math.floor((paddedHeight - kernelSize) / attrs.stride) + 1;
   const outWidth = Math.floor((paddedWidth - kernelSize) / attrs.stride) + 1;
   if (!(outHeight > 0 && outWidth > 0) || batch < 1 || inChannels < 1 || outChannels < 1 || kernelSize < 1) {
-    throw new ShapeError(`${what}, stride ${attrs.stride}, padding ${attrs.padding}, upsample ${up}: output would be empty`);
+    throw new ShapeError(
+      `${what}, stride ${attrs.stride}, padding ${attrs.padding}, upsample ${up}: output would be empty`,
+    );
   }
   return {
-    batch, inChannels, inHeight, inWidth, outChannels, kernelSize,
-    stride: attrs.stride, padding: attrs.padding, padBottom, padRight, padMode: attrs.padMode, upsample: up, upsampleMode,
-    upHeight, upWidth, paddedHeight, paddedWidth, outHeight, outWidth,
+    batch,
+    inChannels,
+    inHeight,
+    inWidth,
+    outChannels,
+    kernelSize,
+    stride: attrs.stride,
+    padding: attrs.padding,
+    padBottom,
+    padRight,
+    padMode: attrs.padMode,
+    upsample: up,
+    upsampleMode,
+    upHeight,
+    upWidth,
+    paddedHeight,
+    paddedWidth,
+    outHeight,
+    outWidth,
   };
 }
 

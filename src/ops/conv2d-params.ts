@@ -5,11 +5,36 @@ import type { Conv2dGeometry } from './conv2d-geometry.js';
 
 /** conv2d_common.wgsl's Params, field by field. */
 export const CONV2D_PARAMS = u32Struct([
-  'batch', 'inChannels', 'inHeight', 'inWidth', 'outChannels', 'outHeight', 'outWidth', 'pad',
-  'upHeight', 'upWidth', 'paddedHeight', 'paddedWidth', 'total', 'reduceChunk',
-  'strideShift', 'upsampleShift', 'padMode', 'hasBias',
-  'phaseY', 'phaseX', 'phaseHeight', 'phaseWidth', 'phaseTapsY', 'phaseTapsX', 'upsampleZeros',
-  'tilesH', 'tilesW', 'tiles', 'tilesPadded', 'channelsPadded',
+  'batch',
+  'inChannels',
+  'inHeight',
+  'inWidth',
+  'outChannels',
+  'outHeight',
+  'outWidth',
+  'pad',
+  'upHeight',
+  'upWidth',
+  'paddedHeight',
+  'paddedWidth',
+  'total',
+  'reduceChunk',
+  'strideShift',
+  'upsampleShift',
+  'padMode',
+  'hasBias',
+  'phaseY',
+  'phaseX',
+  'phaseHeight',
+  'phaseWidth',
+  'phaseTapsY',
+  'phaseTapsX',
+  'upsampleZeros',
+  'tilesH',
+  'tilesW',
+  'tiles',
+  'tilesPadded',
+  'channelsPadded',
 ]);
 
 export type Conv2dParamField = (typeof CONV2D_PARAMS.fields)[number];
@@ -20,10 +45,21 @@ const PAD_MODE_CODE = { zeros: 0, reflect: 1 } as const;
 /** The fields that the conv's geometry fixes. */
 export function geometryParams(g: Conv2dGeometry): Partial<Record<Conv2dParamField, number>> {
   return {
-    batch: g.batch, inChannels: g.inChannels, inHeight: g.inHeight, inWidth: g.inWidth,
-    outChannels: g.outChannels, outHeight: g.outHeight, outWidth: g.outWidth, pad: g.padding,
-    upHeight: g.upHeight, upWidth: g.upWidth, paddedHeight: g.paddedHeight, paddedWidth: g.paddedWidth,
-    strideShift: Math.log2(g.stride), upsampleShift: Math.log2(g.upsample), padMode: PAD_MODE_CODE[g.padMode],
+    batch: g.batch,
+    inChannels: g.inChannels,
+    inHeight: g.inHeight,
+    inWidth: g.inWidth,
+    outChannels: g.outChannels,
+    outHeight: g.outHeight,
+    outWidth: g.outWidth,
+    pad: g.padding,
+    upHeight: g.upHeight,
+    upWidth: g.upWidth,
+    paddedHeight: g.paddedHeight,
+    paddedWidth: g.paddedWidth,
+    strideShift: Math.log2(g.stride),
+    upsampleShift: Math.log2(g.upsample),
+    padMode: PAD_MODE_CODE[g.padMode],
     upsampleZeros: g.upsampleMode === 'zeros' ? 1 : 0,
   };
 }

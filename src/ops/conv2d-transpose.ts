@@ -49,18 +49,30 @@ export type Conv2dTransposeImpl = 'zero-insert' | 'adjoint';
 export const CONV2D_TRANSPOSE_IMPL = choiceKey<Conv2dTransposeImpl>('adjoint');
 
 /** The SAME conv of a stride·H × stride·W image whose input gradient the transposed conv of an H×W x is. */
-export function conv2dTransposeAdjointAttrs(height: number, width: number, kernelSize: number, attrs: Conv2dTransposeAttrs): Conv2dAttrs {
+export function conv2dTransposeAdjointAttrs(
+  height: number,
+  width: number,
+  kernelSize: number,
+  attrs: Conv2dTransposeAttrs,
+): Conv2dAttrs {
   return tfSameConv2dAttrs(attrs.stride * height, attrs.stride * width, kernelSize, attrs.stride);
 }
 
 const WORKGROUP_SIZE = 256;
 
-function check(xShape: readonly number[], wShape: readonly number[], bShape: readonly number[] | null, attrs: Conv2dTransposeAttrs): void {
+function check(
+  xShape: readonly number[],
+  wShape: readonly number[],
+  bShape: readonly number[] | null,
+  attrs: Conv2dTransposeAttrs,
+): void {
   const what = `conv2dTranspose: x ${shapeStr(xShape)}, weight ${shapeStr(wShape)}${bShape ? `, bias ${shapeStr(bShape)}` : ''}`;
   if (xShape.length !== 4) throw new ShapeError(`${what}: x must be [N, Cin, H, W]`);
   if (wShape.length !== 4 || wShape[2] !== wShape[3]) throw new ShapeError(`${what}: weight must be [Cin, Cout, K, K]`);
-  if (wShape[0] !== xShape[1]) throw new ShapeError(`${what}: weight has ${wShape[0]} input channels, x has ${xShape[1]}`);
-  if (bShape && (bShape.length !== 1 || bShape[0] !== wShape[1])) throw new ShapeError(`${what}: bias must be [${wShape[1]}]`);
+  if (wShape[0] !== xShape[1])
+    throw new ShapeError(`${what}: weight has ${wShape[0]} input channels, x has ${xShape[1]}`);
+  if (bShape && (bShape.length !== 1 || bShape[0] !== wShape[1]))
+    throw new ShapeError(`${what}: bias must be [${wShape[1]}]`);
   if (attrs.stride !== 1 && attrs.stride !== 2) throw new ShapeError(`${what}: stride ${attrs.stride} is not 1 or 2`);
 }
 
@@ -84,7 +96,8 @@ export function conv2dTransposeAsConv(kernelSize: number, attrs: Conv2dTranspose
 
 /** [A, B, K, K] → [B, A, K, K], each kernel rotated by 180° (the transposed conv's weight ⇄ the conv's). */
 export function transposeRotateWeight(w: Tensor): Tensor {
-  if (w.rank !== 4 || w.shape[2] !== w.shape[3]) throw new ShapeError(`conv2dTranspose: weight ${shapeStr(w.shape)} must be [A, B, K, K]`);
+  if (w.rank !== 4 || w.shape[2] !== w.shape[3])
+    throw new ShapeError(`conv2dTranspose: weight ${shapeStr(w.shape)} must be [A, B, K, K]`);
   const [rows, cols, k] = w.shape;
   const out = Tensor.empty(w.engine, [cols, rows, k, k], 'conv2dTranspose.weight');
   w.engine.dispatch({
@@ -97,7 +110,12 @@ export function transposeRotateWeight(w: Tensor): Tensor {
   return out;
 }
 
-function conv2dTransposeReference(x: CpuTensor, w: CpuTensor, b: CpuTensor | null, attrs: Conv2dTransposeAttrs): CpuTensor {
+function conv2dTransposeReference(
+  x: CpuTensor,
+  w: CpuTensor,
+  b: CpuTensor | null,
+  attrs: Conv2dTransposeAttrs,
+): CpuTensor {
   check(x.shape, w.shape, b ? b.shape : null, attrs);
   const [batch, inChannels, h, wd] = x.shape;
   const [, outChannels, k] = w.shape;
@@ -132,11 +150,18 @@ function conv2dTransposeReference(x: CpuTensor, w: CpuTensor, b: CpuTensor | nul
 }
 
 /** y = conv2dTranspose(x, weight) + bias with the chosen implementation (no gradient recorded). */
-export function conv2dTransposeForward(x: Tensor, weight: Tensor, bias: Tensor | null, attrs: Conv2dTransposeAttrs, impl: Conv2dTransposeImpl): Tensor {
+export function conv2dTransposeForward(
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null,
+  attrs: Conv2dTransposeAttrs,
+  impl: Conv2dTransposeImpl,
+): Tensor {
   check(x.shape, weight.shape, bias ? bias.shape : null, attrs);
   if (impl === 'adjoint') {
     // conv2dBackwardInput has no bias term; the nets that need this op have none.
-    if (bias) throw new ShapeError(`conv2dTranspose: the adjoint implementation takes no bias (x ${shapeStr(x.shape)})`);
+    if (bias)
+      throw new ShapeError(`conv2dTranspose: the adjoint implementation takes no bias (x ${shapeStr(x.shape)})`);
     const [n, , h, w] = x.shape;
     const [, outChannels, k] = weight.shape;
     const yShape = [n, outChannels, attrs.stride * h, attrs.stride * w];
@@ -148,19 +173,33 @@ export function conv2dTransposeForward(x: Tensor, weight: Tensor, bias: Tensor |
     const convWeight = transposeRotateWeight(weight);
     const convAttrs = conv2dTransposeAsConv(weight.shape[2], attrs);
     const g = conv2dGeometry(x.shape, convWeight.shape, bias ? bias.shape : null, convAttrs);
-    return conv2dForward(x, convWeight, bias, convAttrs, useWinogradForward(g, x.engine) ? 'winograd' : conv2dImplFor('forward', g, x.engine));
+    return conv2dForward(
+      x,
+      convWeight,
+      bias,
+      convAttrs,
+      useWinogradForward(g, x.engine) ? 'winograd' : conv2dImplFor('forward', g, x.engine),
+    );
   });
 }
 
 /** dL/dx and dL/dweight (null where not wanted) of the adjoint implementation. */
-function adjointBackward(x: Tensor, weight: Tensor, dy: Tensor, attrs: Conv2dTransposeAttrs, needsGrad: readonly boolean[]): [Tensor | null, Tensor | null] {
+function adjointBackward(
+  x: Tensor,
+  weight: Tensor,
+  dy: Tensor,
+  attrs: Conv2dTransposeAttrs,
+  needsGrad: readonly boolean[],
+): [Tensor | null, Tensor | null] {
   const [, , h, w] = x.shape;
   const adjoint = conv2dTransposeAdjointAttrs(h, w, weight.shape[2], attrs);
   const g = conv2dGeometry(dy.shape, weight.shape, null, adjoint);
   // y = Aᵀx for the conv A: dL/dx = A·dy (a forward conv of dy), dL/dW = the weight gradient of A at input dy
   // and output gradient x.
   const dx = needsGrad[0] ? conv2dForward(dy, weight, null, adjoint, conv2dImplFor('forward', g, dy.engine)) : null;
-  const dw = needsGrad[1] ? conv2dBackwardWeight(x, dy, weight.shape, adjoint, conv2dImplFor('backwardWeight', g, dy.engine)) : null;
+  const dw = needsGrad[1]
+    ? conv2dBackwardWeight(x, dy, weight.shape, adjoint, conv2dImplFor('backwardWeight', g, dy.engine))
+    : null;
   return [dx, dw];
 }
 
@@ -198,12 +237,20 @@ export const conv2dTranspose = defineOp({
     const g = conv2dGeometry(inputShapes[0], convWeight.shape, null, convAttrs);
     let dw: Tensor | null = null;
     if (needsGrad[1]) {
-      const convGrad = conv2dBackwardWeight(dy, x, convWeight.shape, convAttrs, conv2dImplFor('backwardWeight', g, dy.engine));
+      const convGrad = conv2dBackwardWeight(
+        dy,
+        x,
+        convWeight.shape,
+        convAttrs,
+        conv2dImplFor('backwardWeight', g, dy.engine),
+      );
       dw = transposeRotateWeight(convGrad);
       convGrad.dispose();
     }
     return [
-      needsGrad[0] ? conv2dBackwardInput(dy, convWeight, inputShapes[0], convAttrs, conv2dImplFor('backwardInput', g, dy.engine)) : null,
+      needsGrad[0]
+        ? conv2dBackwardInput(dy, convWeight, inputShapes[0], convAttrs, conv2dImplFor('backwardInput', g, dy.engine))
+        : null,
       dw,
       needsGrad[2] && inputShapes[2] ? conv2dBackwardBias(dy) : null,
     ];

@@ -73,23 +73,45 @@ export function winogradUnsupported(g: Conv2dGeometry, maxBindingBytes = Infinit
   if (g.kernelSize !== 3) return `kernel ${g.kernelSize}×${g.kernelSize} is not 3×3`;
   if (g.stride !== 1) return `stride ${g.stride} is not 1`;
   const bytes = winogradScratchBytes(g);
-  if (bytes > maxBindingBytes) return `its ${bytes}-byte transformed tensor exceeds the ${maxBindingBytes}-byte binding limit`;
+  if (bytes > maxBindingBytes)
+    return `its ${bytes}-byte transformed tensor exceeds the ${maxBindingBytes}-byte binding limit`;
   // The GEMM's x grid (at least 128 tile columns per workgroup in conv2d's tile table, at most 65535
   // workgroups) is far from this whenever V fits a binding, but say so rather than dispatch a refused grid.
-  if (Math.ceil(winogradTiles(g).tilesPadded / 128) > 65535) return `${winogradTiles(g).tiles} tiles are too many for one GEMM grid`;
+  if (Math.ceil(winogradTiles(g).tilesPadded / 128) > 65535)
+    return `${winogradTiles(g).tiles} tiles are too many for one GEMM grid`;
   return null;
 }
 
-function transformParams(g: Conv2dGeometry, t: WinogradTiles, total: number, hasBias: boolean, channelsPadded = 0): ArrayBuffer {
+function transformParams(
+  g: Conv2dGeometry,
+  t: WinogradTiles,
+  total: number,
+  hasBias: boolean,
+  channelsPadded = 0,
+): ArrayBuffer {
   return packConv2dParams({
-    ...geometryParams(g), total, hasBias: hasBias ? 1 : 0,
-    tilesH: t.tilesH, tilesW: t.tilesW, tiles: t.tiles, tilesPadded: t.tilesPadded, channelsPadded,
+    ...geometryParams(g),
+    total,
+    hasBias: hasBias ? 1 : 0,
+    tilesH: t.tilesH,
+    tilesW: t.tilesW,
+    tiles: t.tiles,
+    tilesPadded: t.tilesPadded,
+    channelsPadded,
   });
 }
 
-type TransformEntry = 'weightTransform' | 'inputTransform' | 'outputTransform' | 'outputGradTransform' | 'weightGradTransform';
+type TransformEntry =
+  | 'weightTransform'
+  | 'inputTransform'
+  | 'outputTransform'
+  | 'outputGradTransform'
+  | 'weightGradTransform';
 
-function transformKernel(entryPoint: TransformEntry, flags: { flipTranspose?: boolean; vTileMajor?: boolean } = {}): Kernel {
+function transformKernel(
+  entryPoint: TransformEntry,
+  flags: { flipTranspose?: boolean; vTileMajor?: boolean } = {},
+): Kernel {
   const constants: Record<string, number> = { WORKGROUP_SIZE: TRANSFORM_WORKGROUP_SIZE };
   if (flags.flipTranspose) constants.FLIP_TRANSPOSE = 1;
   if (flags.vTileMajor) constants.V_TILE_MAJOR = 1;
@@ -107,7 +129,13 @@ interface TransformPass {
   label: string;
 }
 
-function dispatchTransform(engine: Engine, g: Conv2dGeometry, t: WinogradTiles, pass: TransformPass, channelsPadded = 0): void {
+function dispatchTransform(
+  engine: Engine,
+  g: Conv2dGeometry,
+  t: WinogradTiles,
+  pass: TransformPass,
+  channelsPadded = 0,
+): void {
   engine.dispatch({
     kernel: transformKernel(pass.entryPoint, pass.flags),
     buffers: pass.buffers,
@@ -194,7 +222,8 @@ export function winogradWeightGradUnsupported(g: Conv2dGeometry, maxBindingBytes
   const why = winogradUnsupported(g, maxBindingBytes);
   if (why) return why;
   const bytes = winogradWeightGradScratchBytes(g);
-  if (bytes > maxBindingBytes) return `its ${bytes}-byte transformed tensor exceeds the ${maxBindingBytes}-byte binding limit`;
+  if (bytes > maxBindingBytes)
+    return `its ${bytes}-byte transformed tensor exceeds the ${maxBindingBytes}-byte binding limit`;
   return null;
 }
 
@@ -205,8 +234,12 @@ export function winogradWeightGradUnsupported(g: Conv2dGeometry, maxBindingBytes
  */
 export function conv2dWinogradWeightGrad(dy: Tensor, x: Tensor, g: Conv2dGeometry, tile: GemmTile): Tensor {
   const engine: Engine = x.engine;
-  const why = winogradWeightGradUnsupported(g, Math.min(engine.limits.maxStorageBufferBindingSize, engine.limits.maxBufferSize));
-  if (why) throw new ShapeError(`conv2d weight gradient (winograd): x ${shapeStr(x.shape)}, dy ${shapeStr(dy.shape)}: ${why}`);
+  const why = winogradWeightGradUnsupported(
+    g,
+    Math.min(engine.limits.maxStorageBufferBindingSize, engine.limits.maxBufferSize),
+  );
+  if (why)
+    throw new ShapeError(`conv2d weight gradient (winograd): x ${shapeStr(x.shape)}, dy ${shapeStr(dy.shape)}: ${why}`);
   const t = winogradTiles(g);
   const c4 = Math.ceil(g.inChannels / 4) * 4;
   const dw = Tensor.empty(engine, [g.outChannels, g.inChannels, 3, 3], 'conv2d.dweight');
@@ -214,33 +247,55 @@ export function conv2dWinogradWeightGrad(dy: Tensor, x: Tensor, g: Conv2dGeometr
     const yHat = Tensor.empty(engine, [POINTS, t.tiles, g.outChannels], 'conv2d.winograd.dyhat');
     const v = Tensor.empty(engine, [POINTS, t.tiles, c4], 'conv2d.winograd.v');
     const m = Tensor.empty(engine, [POINTS, g.outChannels, c4], 'conv2d.winograd.m');
-    dispatchTransform(engine, g, t, {
-      entryPoint: 'outputGradTransform',
-      buffers: [dy.buffer, null, yHat.buffer],
-      threads: g.outChannels * t.tiles,
-      label: 'conv2d.backwardWeight.winograd.dy',
-    }, c4);
-    dispatchTransform(engine, g, t, {
-      entryPoint: 'inputTransform',
-      flags: { vTileMajor: true },
-      buffers: [x.buffer, null, v.buffer],
-      threads: g.inChannels * t.tilesPadded,
-      label: 'conv2d.backwardWeight.winograd.input',
-    }, c4);
+    dispatchTransform(
+      engine,
+      g,
+      t,
+      {
+        entryPoint: 'outputGradTransform',
+        buffers: [dy.buffer, null, yHat.buffer],
+        threads: g.outChannels * t.tiles,
+        label: 'conv2d.backwardWeight.winograd.dy',
+      },
+      c4,
+    );
+    dispatchTransform(
+      engine,
+      g,
+      t,
+      {
+        entryPoint: 'inputTransform',
+        flags: { vTileMajor: true },
+        buffers: [x.buffer, null, v.buffer],
+        threads: g.inChannels * t.tilesPadded,
+        label: 'conv2d.backwardWeight.winograd.input',
+      },
+      c4,
+    );
     engine.dispatch({
       kernel: gemmKernel(engine, tile),
       buffers: [yHat.buffer, v.buffer, m.buffer],
       params: packParams([g.outChannels, c4 / 4, t.tiles]),
-      workgroups: [Math.ceil(c4 / 4 / (tile.WG_X * tile.TN4)), Math.ceil(g.outChannels / (tile.WG_Y * tile.TM)), POINTS],
+      workgroups: [
+        Math.ceil(c4 / 4 / (tile.WG_X * tile.TN4)),
+        Math.ceil(g.outChannels / (tile.WG_Y * tile.TM)),
+        POINTS,
+      ],
       label: 'conv2d.backwardWeight.winograd.gemm',
       flops: 2 * g.batch * g.outChannels * g.outHeight * g.outWidth * g.inChannels * 9,
     });
-    dispatchTransform(engine, g, t, {
-      entryPoint: 'weightGradTransform',
-      buffers: [m.buffer, null, dw.buffer],
-      threads: g.outChannels * g.inChannels,
-      label: 'conv2d.backwardWeight.winograd.output',
-    }, c4);
+    dispatchTransform(
+      engine,
+      g,
+      t,
+      {
+        entryPoint: 'weightGradTransform',
+        buffers: [m.buffer, null, dw.buffer],
+        threads: g.outChannels * g.inChannels,
+        label: 'conv2d.backwardWeight.winograd.output',
+      },
+      c4,
+    );
   });
   return dw;
 }

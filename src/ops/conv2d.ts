@@ -11,7 +11,12 @@ import microkernelSource from '../shaders/gemm_microkernel.wgsl';
 import stagedSource from '../shaders/gemm_staged.wgsl';
 import narrowBody from '../shaders/conv2d_narrow.wgsl';
 import reduceBody from '../shaders/conv2d_reduce.wgsl';
-import { conv2dWinogradForward, conv2dWinogradWeightGrad, winogradUnsupported, winogradWeightGradUnsupported } from './conv2d-winograd.js';
+import {
+  conv2dWinogradForward,
+  conv2dWinogradWeightGrad,
+  winogradUnsupported,
+  winogradWeightGradUnsupported,
+} from './conv2d-winograd.js';
 import { cpuTensor, type CpuTensor } from './cpu.js';
 import { defineOp } from './op.js';
 import { geometryParams, packConv2dParams } from './conv2d-params.js';
@@ -83,9 +88,12 @@ function stridePhases(g: Conv2dGeometry): StridePhase[] {
   for (let y = 0; y < s; y++) {
     for (let x = 0; x < s; x++) {
       phases.push({
-        y, x,
-        height: Math.ceil((g.paddedHeight - y) / s), width: Math.ceil((g.paddedWidth - x) / s),
-        tapsY: Math.ceil((g.kernelSize - y) / s), tapsX: Math.ceil((g.kernelSize - x) / s),
+        y,
+        x,
+        height: Math.ceil((g.paddedHeight - y) / s),
+        width: Math.ceil((g.paddedWidth - x) / s),
+        tapsY: Math.ceil((g.kernelSize - y) / s),
+        tapsX: Math.ceil((g.kernelSize - x) / s),
       });
     }
   }
@@ -105,8 +113,16 @@ function usePhaseGemm(g: Conv2dGeometry): boolean {
 
 function params(g: Conv2dGeometry, total: number, reduceChunk = 0, hasBias = false, phase = NO_PHASE): ArrayBuffer {
   return packConv2dParams({
-    ...geometryParams(g), total, reduceChunk, hasBias: hasBias ? 1 : 0,
-    phaseY: phase.y, phaseX: phase.x, phaseHeight: phase.height, phaseWidth: phase.width, phaseTapsY: phase.tapsY, phaseTapsX: phase.tapsX,
+    ...geometryParams(g),
+    total,
+    reduceChunk,
+    hasBias: hasBias ? 1 : 0,
+    phaseY: phase.y,
+    phaseX: phase.x,
+    phaseHeight: phase.height,
+    phaseWidth: phase.width,
+    phaseTapsY: phase.tapsY,
+    phaseTapsX: phase.tapsX,
   });
 }
 
@@ -126,7 +142,10 @@ export type GemmFeed = 'auto' | 'staged' | 'registers';
  * microkernel" section: `npm run bench -- --profile-train --variants conv-gemm-staged`). The input-gradient
  * GEMMs always stage.
  */
-export const CONV2D_GEMM_FEED = choiceKey<{ forward: GemmFeed; weightGrad: GemmFeed }>({ forward: 'auto', weightGrad: 'auto' });
+export const CONV2D_GEMM_FEED = choiceKey<{ forward: GemmFeed; weightGrad: GemmFeed }>({
+  forward: 'auto',
+  weightGrad: 'auto',
+});
 
 function registers(engine: Engine, feed: GemmFeed): boolean {
   return feed === 'registers' || (feed === 'auto' && engine.adapter.isFallbackAdapter);
@@ -171,7 +190,13 @@ function gemmGrid(engine: Engine, tile: GemmTile, rows: number, cols: number): [
 // ------------------------------------------------------------------ forward
 
 /** y = conv2d(upsample(x)) + bias with the chosen implementation (no gradient recorded). */
-export function conv2dForward(x: Tensor, weight: Tensor, bias: Tensor | null, attrs: Conv2dAttrs, impl: Conv2dForwardImpl = 'tiled'): Tensor {
+export function conv2dForward(
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null,
+  attrs: Conv2dAttrs,
+  impl: Conv2dForwardImpl = 'tiled',
+): Tensor {
   const g = conv2dGeometry(x.shape, weight.shape, bias ? bias.shape : null, attrs);
   const engine = x.engine;
   if (impl === 'winograd') return conv2dWinogradForward(x, weight, bias, g, deviceTileFor(engine, g.outChannels));
@@ -206,7 +231,12 @@ export function conv2dForward(x: Tensor, weight: Tensor, bias: Tensor | null, at
       kernel: gemmKernel(engine, 'forward', g, deviceTileFor(engine, g.outChannels)),
       buffers: [x.buffer, weight.buffer, biasBuffer, y.buffer],
       params: params(g, y.size, 0, bias !== null),
-      workgroups: gemmGrid(engine, deviceTileFor(engine, g.outChannels), g.outChannels, g.batch * g.outHeight * g.outWidth),
+      workgroups: gemmGrid(
+        engine,
+        deviceTileFor(engine, g.outChannels),
+        g.outChannels,
+        g.batch * g.outHeight * g.outWidth,
+      ),
       label: 'conv2d.forward.tiled',
       flops: conv2dFlops(g),
     });
@@ -232,7 +262,10 @@ export function conv2dBackwardInput(
     let paddedGrad: Tensor;
     if (impl === 'winograd') {
       const t = winogradInputGradGeometry(g);
-      const grad = conv2dWinogradForward(dy, weight, null, t.geometry, deviceTileFor(engine, g.inChannels), { flipTransposed: true, label: 'conv2d.backwardInput.winograd' });
+      const grad = conv2dWinogradForward(dy, weight, null, t.geometry, deviceTileFor(engine, g.inChannels), {
+        flipTransposed: true,
+        label: 'conv2d.backwardInput.winograd',
+      });
       if (!t.padded) return grad;
       paddedGrad = grad;
     } else if (impl === 'direct') {
@@ -267,7 +300,12 @@ export function conv2dBackwardInput(
         // Binding 3 (bias) is statically used by the shared GEMM shader: any read-only buffer fills it.
         buffers: [dy.buffer, weight.buffer, weight.buffer, paddedGrad.buffer],
         params: params(g, paddedGrad.size),
-        workgroups: gemmGrid(engine, deviceTileFor(engine, g.inChannels), g.inChannels, g.batch * g.paddedHeight * g.paddedWidth),
+        workgroups: gemmGrid(
+          engine,
+          deviceTileFor(engine, g.inChannels),
+          g.inChannels,
+          g.batch * g.paddedHeight * g.paddedWidth,
+        ),
         label: 'conv2d.backwardInput.tiled',
         flops: conv2dFlops(g),
       });
@@ -287,7 +325,8 @@ export function conv2dBackwardInput(
 /** How many chunks the weight gradient's long reduction is split into (1: no split). */
 export function weightGradSplits(g: Conv2dGeometry, tile: GemmTile = gemmTileFor(g.outChannels)): number {
   const depth = g.batch * g.outHeight * g.outWidth;
-  const tiles = Math.ceil(g.outChannels / gemmTileRows(tile)) * Math.ceil((g.inChannels * g.kernelSize ** 2) / gemmTileCols(tile));
+  const tiles =
+    Math.ceil(g.outChannels / gemmTileRows(tile)) * Math.ceil((g.inChannels * g.kernelSize ** 2) / gemmTileCols(tile));
   const wanted = Math.ceil(WEIGHT_GRAD_TARGET_WORKGROUPS / tiles);
   const most = Math.max(1, Math.floor(depth / WEIGHT_GRAD_MIN_CHUNK));
   return Math.max(1, Math.min(wanted, most));
@@ -318,7 +357,8 @@ export function conv2dBackwardWeight(
     });
     return dw;
   }
-  if (g.outChannels <= NARROW_MAX_OUT_CHANNELS && g.kernelSize <= NARROW_WEIGHT_GRAD_MAX_KSIZE) return narrowWeightGrad(dy, x, weightShape, g);
+  if (g.outChannels <= NARROW_MAX_OUT_CHANNELS && g.kernelSize <= NARROW_WEIGHT_GRAD_MAX_KSIZE)
+    return narrowWeightGrad(dy, x, weightShape, g);
   const depth = g.batch * g.outHeight * g.outWidth;
   const tile = deviceTileFor(engine, g.outChannels);
   const splits = Math.min(weightGradSplits(g, tile), engine.limits.maxComputeWorkgroupsPerDimension);
@@ -350,7 +390,10 @@ function splitKWeightGrad(
 ): Tensor {
   const size = g.outChannels * g.inChannels * g.kernelSize ** 2;
   return engine.scope(() => {
-    const partial = splits === 1 ? Tensor.empty(engine, weightShape, 'conv2d.dweight') : Tensor.empty(engine, [splits, size], 'conv2d.dweight.partial');
+    const partial =
+      splits === 1
+        ? Tensor.empty(engine, weightShape, 'conv2d.dweight')
+        : Tensor.empty(engine, [splits, size], 'conv2d.dweight.partial');
     dispatchPartial(partial);
     if (splits === 1) return partial;
     const dw = Tensor.empty(engine, weightShape, 'conv2d.dweight');
@@ -385,7 +428,12 @@ function narrowWeightGrad(dy: Tensor, x: Tensor, weightShape: readonly number[],
   const threads = splits * perSplit;
   return splitKWeightGrad(engine, weightShape, g, splits, (partial) =>
     engine.dispatch({
-      kernel: { name: 'conv2d.narrow', code: narrowSource, entryPoint: 'weightGrad', constants: { KSIZE: g.kernelSize, WORKGROUP_SIZE: NARROW_WORKGROUP_SIZE } },
+      kernel: {
+        name: 'conv2d.narrow',
+        code: narrowSource,
+        entryPoint: 'weightGrad',
+        constants: { KSIZE: g.kernelSize, WORKGROUP_SIZE: NARROW_WORKGROUP_SIZE },
+      },
       buffers: [x.buffer, dy.buffer, null, partial.buffer],
       params: params(g, threads, chunk),
       workgroups: workgroups1d(engine, threads, NARROW_WORKGROUP_SIZE),
@@ -397,7 +445,8 @@ function narrowWeightGrad(dy: Tensor, x: Tensor, weightShape: readonly number[],
 
 /** dL/dbias: dy summed over batch and pixels, per channel. */
 export function conv2dBackwardBias(dy: Tensor): Tensor {
-  if (dy.shape.length !== 4) throw new ShapeError(`conv2d: output gradient ${shapeStr(dy.shape)} must be [N, Cout, Ho, Wo]`);
+  if (dy.shape.length !== 4)
+    throw new ShapeError(`conv2d: output gradient ${shapeStr(dy.shape)} must be [N, Cout, Ho, Wo]`);
   const [batch, outChannels, outHeight, outWidth] = dy.shape;
   const engine = dy.engine;
   const db = Tensor.empty(engine, [outChannels], 'conv2d.dbias');
@@ -484,9 +533,19 @@ const MIN_TILED_ROWS = 8;
  * The implementation the op runs for one pass: tiled, except for GEMMs of very few rows, which run direct;
  * a forward pass of at most NARROW_MAX_OUT_CHANNELS output channels counts as tiled (conv2d_narrow.wgsl).
  */
-export function conv2dImplFor(pass: 'forward' | 'backwardInput' | 'backwardWeight', g: Conv2dGeometry, engine: Engine): Conv2dImpl {
+export function conv2dImplFor(
+  pass: 'forward' | 'backwardInput' | 'backwardWeight',
+  g: Conv2dGeometry,
+  engine: Engine,
+): Conv2dImpl {
   if (pass === 'forward' && g.outChannels <= NARROW_MAX_OUT_CHANNELS) return 'tiled';
-  if (pass === 'backwardWeight' && engine.choice(CONV2D_CHOICES).narrowWeightGrad && g.outChannels <= NARROW_MAX_OUT_CHANNELS && g.kernelSize <= NARROW_WEIGHT_GRAD_MAX_KSIZE) return 'tiled';
+  if (
+    pass === 'backwardWeight' &&
+    engine.choice(CONV2D_CHOICES).narrowWeightGrad &&
+    g.outChannels <= NARROW_MAX_OUT_CHANNELS &&
+    g.kernelSize <= NARROW_WEIGHT_GRAD_MAX_KSIZE
+  )
+    return 'tiled';
   const rows = pass === 'backwardInput' ? g.inChannels : g.outChannels;
   return rows < MIN_TILED_ROWS ? 'direct' : 'tiled';
 }
@@ -545,11 +604,16 @@ export function useWinogradForward(g: Conv2dGeometry, engine: Engine): boolean {
  */
 export function winogradInputGradGeometry(g: Conv2dGeometry): { geometry: Conv2dGeometry; padded: boolean } {
   const padded = !(g.padMode === 'zeros' && g.upsample === 1 && g.padding <= 2);
-  const geometry = conv2dGeometry([g.batch, g.outChannels, g.outHeight, g.outWidth], [g.inChannels, g.outChannels, 3, 3], null, {
-    stride: 1,
-    padding: padded ? 2 : 2 - g.padding,
-    padMode: 'zeros',
-  });
+  const geometry = conv2dGeometry(
+    [g.batch, g.outChannels, g.outHeight, g.outWidth],
+    [g.inChannels, g.outChannels, 3, 3],
+    null,
+    {
+      stride: 1,
+      padding: padded ? 2 : 2 - g.padding,
+      padMode: 'zeros',
+    },
+  );
   return { geometry, padded };
 }
 
@@ -562,7 +626,9 @@ export function useWinogradInputGrad(g: Conv2dGeometry, engine: Engine): boolean
   if (!engine.choice(CONV2D_CHOICES).winogradInputGrad || g.kernelSize !== 3 || g.stride !== 1) return false;
   if (g.outChannels < WINOGRAD_MIN_IN_CHANNELS || g.inChannels <= NARROW_MAX_OUT_CHANNELS) return false;
   const t = winogradInputGradGeometry(g).geometry;
-  return winogradUnsupported(t, Math.min(engine.limits.maxStorageBufferBindingSize, engine.limits.maxBufferSize)) === null;
+  return (
+    winogradUnsupported(t, Math.min(engine.limits.maxStorageBufferBindingSize, engine.limits.maxBufferSize)) === null
+  );
 }
 
 /** Fewest output channels (the weight gradient GEMM's rows) for which the op picks the Winograd weight gradient. */
@@ -578,7 +644,10 @@ export function useWinogradWeightGrad(g: Conv2dGeometry, engine: Engine): boolea
     engine.choice(CONV2D_CHOICES).winogradWeightGrad &&
     g.inChannels >= WINOGRAD_MIN_IN_CHANNELS &&
     g.outChannels >= WINOGRAD_WEIGHT_GRAD_MIN_OUT_CHANNELS &&
-    winogradWeightGradUnsupported(g, Math.min(engine.limits.maxStorageBufferBindingSize, engine.limits.maxBufferSize)) === null
+    winogradWeightGradUnsupported(
+      g,
+      Math.min(engine.limits.maxStorageBufferBindingSize, engine.limits.maxBufferSize),
+    ) === null
   );
 }
 
@@ -599,8 +668,24 @@ export const conv2d = defineOp({
   backward({ saved: [x, weight], attrs, inputShapes, needsGrad }, dy) {
     const g = conv2dGeometry(inputShapes[0], inputShapes[1], null, attrs);
     return [
-      needsGrad[0] ? conv2dBackwardInput(dy, weight, inputShapes[0], attrs, useWinogradInputGrad(g, dy.engine) ? 'winograd' : conv2dImplFor('backwardInput', g, dy.engine)) : null,
-      needsGrad[1] ? conv2dBackwardWeight(dy, x, inputShapes[1], attrs, useWinogradWeightGrad(g, dy.engine) ? 'winograd' : conv2dImplFor('backwardWeight', g, dy.engine)) : null,
+      needsGrad[0]
+        ? conv2dBackwardInput(
+            dy,
+            weight,
+            inputShapes[0],
+            attrs,
+            useWinogradInputGrad(g, dy.engine) ? 'winograd' : conv2dImplFor('backwardInput', g, dy.engine),
+          )
+        : null,
+      needsGrad[1]
+        ? conv2dBackwardWeight(
+            dy,
+            x,
+            inputShapes[1],
+            attrs,
+            useWinogradWeightGrad(g, dy.engine) ? 'winograd' : conv2dImplFor('backwardWeight', g, dy.engine),
+          )
+        : null,
       needsGrad[2] && inputShapes[2] ? conv2dBackwardBias(dy) : null,
     ];
   },

@@ -77,7 +77,10 @@ function splitK(d: Dims, maxZ: number): SplitK {
 }
 
 function params(d: Dims, split: SplitK): ArrayBuffer {
-  return packParams([d.channels, d.reduction, d.batch, split.sliceLength, split.slices], [1 / (d.channels * d.reduction)]);
+  return packParams(
+    [d.channels, d.reduction, d.batch, split.sliceLength, split.slices],
+    [1 / (d.channels * d.reduction)],
+  );
 }
 
 /**

@@ -35,7 +35,10 @@ function dims(x: Tensor, gamma: Tensor | null, beta: Tensor | null): Dims {
   };
   if (x.rank !== 4) bad('x must be [N, C, H, W]');
   if (x.size === 0) bad('x is empty');
-  for (const [name, p] of [['gamma', gamma], ['beta', beta]] as const) {
+  for (const [name, p] of [
+    ['gamma', gamma],
+    ['beta', beta],
+  ] as const) {
     if (p && (p.rank !== 1 || p.shape[0] !== channels)) bad(`${name} must be [${channels}]`);
   }
   return { batch, channels, planeSize: h * w };

@@ -53,6 +53,8 @@ export interface OpDef<A, I extends OpInputs, S extends OpInputs = OpInputs> {
 export type AnyOpDef = OpDef<unknown, OpInputs, OpInputs>;
 
 /** Declares an op; A, I and S are inferred from the forward's parameter and return types. */
-export function defineOp<A = NoAttrs, I extends OpInputs = OpInputs, S extends OpInputs = OpInputs>(def: OpDef<A, I, S>): OpDef<A, I, S> {
+export function defineOp<A = NoAttrs, I extends OpInputs = OpInputs, S extends OpInputs = OpInputs>(
+  def: OpDef<A, I, S>,
+): OpDef<A, I, S> {
   return def;
 }

@@ -12,7 +12,12 @@ export type PadMode = 'zeros' | 'reflect' | 'replicate';
 const MODE_CODE: Record<PadMode, number> = { zeros: 0, reflect: 1, replicate: 2 };
 
 function kernel(entryPoint: 'window' | 'padBackward', mode: PadMode): Kernel {
-  return { name: `pad-crop.${entryPoint}`, code: source, entryPoint, constants: { MODE: MODE_CODE[mode], WORKGROUP_SIZE } };
+  return {
+    name: `pad-crop.${entryPoint}`,
+    code: source,
+    entryPoint,
+    constants: { MODE: MODE_CODE[mode], WORKGROUP_SIZE },
+  };
 }
 
 function spatial(op: string, shape: readonly number[]): [number, number, number] {
@@ -21,7 +26,15 @@ function spatial(op: string, shape: readonly number[]): [number, number, number]
 }
 
 /** out = in shifted by (top, left) into an outH×outW frame; what falls outside the input follows `mode`. */
-function windowKernel(x: Tensor, outH: number, outW: number, top: number, left: number, mode: PadMode, label: string): Tensor {
+function windowKernel(
+  x: Tensor,
+  outH: number,
+  outW: number,
+  top: number,
+  left: number,
+  mode: PadMode,
+  label: string,
+): Tensor {
   const [planes, h, w] = spatial(label, x.shape);
   const out = Tensor.empty(x.engine, [x.shape[0], x.shape[1], outH, outW]);
   x.engine.dispatch({
@@ -57,7 +70,8 @@ export interface Pad2dAttrs {
 function checkPad(shape: readonly number[], a: Pad2dAttrs): void {
   spatial('pad2d', shape);
   for (const k of ['top', 'bottom', 'left', 'right'] as const) {
-    if (!Number.isInteger(a[k]) || a[k] < 0) throw new ShapeError(`pad2d: ${k} = ${a[k]} is not a non-negative integer`);
+    if (!Number.isInteger(a[k]) || a[k] < 0)
+      throw new ShapeError(`pad2d: ${k} = ${a[k]} is not a non-negative integer`);
   }
   if (a.mode === 'reflect' && (Math.max(a.top, a.bottom) >= shape[2] || Math.max(a.left, a.right) >= shape[3])) {
     throw new ShapeError(
@@ -73,7 +87,10 @@ export const pad2d = defineOp({
   forward([x]: [x: Tensor], a: Pad2dAttrs) {
     checkPad(x.shape, a);
     const [, , h, w] = x.shape;
-    return { output: windowKernel(x, h + a.top + a.bottom, w + a.left + a.right, a.top, a.left, a.mode, 'pad2d'), saved: [] };
+    return {
+      output: windowKernel(x, h + a.top + a.bottom, w + a.left + a.right, a.top, a.left, a.mode, 'pad2d'),
+      saved: [],
+    };
   },
   backward({ attrs: a, inputShapes }, dy) {
     const [n, c, h, w] = inputShapes[0];
@@ -118,7 +135,9 @@ function checkCrop(shape: readonly number[], a: Crop2dAttrs): void {
   const [, h, w] = spatial('crop2d', shape);
   const ok = [a.top, a.left, a.height, a.width].every((v) => Number.isInteger(v) && v >= 0);
   if (!ok || a.height < 1 || a.width < 1 || a.top + a.height > h || a.left + a.width > w) {
-    throw new ShapeError(`crop2d: window (top ${a.top}, left ${a.left}, ${a.height}×${a.width}) does not fit in ${shapeStr(shape)}`);
+    throw new ShapeError(
+      `crop2d: window (top ${a.top}, left ${a.left}, ${a.height}×${a.width}) does not fit in ${shapeStr(shape)}`,
+    );
   }
 }
 
@@ -148,4 +167,3 @@ export const crop2d = defineOp({
     return y;
   },
 });
-

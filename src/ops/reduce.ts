@@ -17,10 +17,20 @@ export const TERMS_PER_BLOCK = WORKGROUP_SIZE * ITEMS_PER_THREAD;
 const TERM_CODE = { values: 0, squaredDifferences: 1, totalVariation: 2 } as const;
 
 function sumKernel(kind: SumTerm['kind']): Kernel {
-  return { name: 'reduce.sum', code: source, entryPoint: 'sum', constants: { WORKGROUP_SIZE, ITEMS_PER_THREAD, TERM: TERM_CODE[kind] } };
+  return {
+    name: 'reduce.sum',
+    code: source,
+    entryPoint: 'sum',
+    constants: { WORKGROUP_SIZE, ITEMS_PER_THREAD, TERM: TERM_CODE[kind] },
+  };
 }
 
-const BROADCAST_KERNEL: Kernel = { name: 'reduce.broadcast', code: source, entryPoint: 'broadcast', constants: { WORKGROUP_SIZE, ITEMS_PER_THREAD } };
+const BROADCAST_KERNEL: Kernel = {
+  name: 'reduce.broadcast',
+  code: source,
+  entryPoint: 'broadcast',
+  constants: { WORKGROUP_SIZE, ITEMS_PER_THREAD },
+};
 
 /** What the first pass sums; later passes sum its block sums. */
 export type SumTerm =
@@ -37,7 +47,8 @@ export function sumToScalar(term: SumTerm, scale: number, label: string): Tensor
   let n = first.size;
   let kind: SumTerm['kind'] = term.kind;
   // in1 is bound for every term (the shader's one `sum` entry point declares it); only squared differences read it.
-  let inputs: GPUBuffer[] = term.kind === 'squaredDifferences' ? [term.a.buffer, term.b.buffer] : [term.x.buffer, term.x.buffer];
+  let inputs: GPUBuffer[] =
+    term.kind === 'squaredDifferences' ? [term.a.buffer, term.b.buffer] : [term.x.buffer, term.x.buffer];
   const [width, height, weightH, weightV] =
     term.kind === 'totalVariation' ? [term.width, term.height, term.weightH, term.weightV] : [1, 1, 0, 0];
   let previous: Tensor | null = null;

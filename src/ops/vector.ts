@@ -17,7 +17,12 @@ const Code = { dot: 0, absSum: 1, absMax: 2 } as const;
 type Reduction = keyof typeof Code;
 
 function kernel(entryPoint: 'partial' | 'finish' | 'axpyScalars', op: Reduction): Kernel {
-  return { name: `vector.${entryPoint}`, code: source, entryPoint, constants: { WORKGROUP_SIZE, PARTIALS, OP: Code[op] } };
+  return {
+    name: `vector.${entryPoint}`,
+    code: source,
+    entryPoint,
+    constants: { WORKGROUP_SIZE, PARTIALS, OP: Code[op] },
+  };
 }
 
 function reduce(op: Reduction, a: Tensor, b: Tensor | null, label: string): Tensor {
@@ -64,7 +69,8 @@ export function absMax(x: Tensor): Tensor {
  * coefficient never comes back to the CPU. s1 defaults to s0 (pass c1 = 0 to use one scalar).
  */
 export function axpyScalars(a: Tensor, b: Tensor, s0: Tensor, c0: number, s1: Tensor = s0, c1 = 0): Tensor {
-  if (a.size !== b.size) throw new ShapeError(`axpyScalars: sizes of ${shapeStr(a.shape)} and ${shapeStr(b.shape)} differ`);
+  if (a.size !== b.size)
+    throw new ShapeError(`axpyScalars: sizes of ${shapeStr(a.shape)} and ${shapeStr(b.shape)} differ`);
   if (s0.size < 1 || s1.size < 1) throw new ShapeError('axpyScalars: the scalars must have an element');
   const engine = a.engine;
   const out = Tensor.empty(engine, a.shape, 'axpyScalars');

@@ -112,7 +112,9 @@ export function toImageData(width: number, height: number, data: Uint8ClampedArr
  */
 export function blendRgba(content: RgbaImage, styled: RgbaImage, strength: number): Uint8ClampedArray {
   if (content.width !== styled.width || content.height !== styled.height) {
-    throw new RangeError(`blend: content ${content.width}×${content.height} and styled ${styled.width}×${styled.height} differ`);
+    throw new RangeError(
+      `blend: content ${content.width}×${content.height} and styled ${styled.width}×${styled.height} differ`,
+    );
   }
   if (!(strength >= 0 && strength <= 1)) throw new RangeError(`strength must be in 0..1, got ${strength}`);
   const n = content.width * content.height;

@@ -80,11 +80,15 @@ function ml5ManifestUrl(source: ModelSource): URL | null {
 }
 
 /** An ml5.js model folder: its manifest.json and variable files, fetched; null when there is no manifest. */
-async function loadMl5Folder(engine: Engine, manifestUrl: URL): Promise<{ net: TransformNet; metadata: ModelMetadata } | null> {
+async function loadMl5Folder(
+  engine: Engine,
+  manifestUrl: URL,
+): Promise<{ net: TransformNet; metadata: ModelMetadata } | null> {
   const res = await fetch(manifestUrl);
   if (res.status === 404) return null;
   const folder = new URL('.', manifestUrl);
-  if (!res.ok) throw new Error(`could not load the ml5 model ${manifestUrl.href}: HTTP ${res.status} ${res.statusText}`);
+  if (!res.ok)
+    throw new Error(`could not load the ml5 model ${manifestUrl.href}: HTTP ${res.status} ${res.statusText}`);
   const manifest = parseMl5Manifest(await res.text(), folder.href);
   // Every variable file at once (48 small requests), then the conversion in layer order.
   const files = new Map(
@@ -98,7 +102,10 @@ async function loadMl5Folder(engine: Engine, manifestUrl: URL): Promise<{ net: T
   const { widthMultiplier, tensors } = await ml5CheckpointTensors(manifest, async (f) => files.get(f), folder.href);
   const style = decodeURIComponent(folder.pathname.split('/').filter(Boolean).pop() ?? '') || undefined;
   const metadata = ml5ModelMetadata(widthMultiplier, style, folder.href);
-  return { net: TransformNet.fromTensors(engine, { widthMultiplier, architecture: 'ml5-lengstrom' }, tensors, folder.href), metadata };
+  return {
+    net: TransformNet.fromTensors(engine, { widthMultiplier, architecture: 'ml5-lengstrom' }, tensors, folder.href),
+    metadata,
+  };
 }
 
 /** The net and metadata of a model file (URL or bytes) or of an ml5.js model folder (URL). */
@@ -109,7 +116,8 @@ async function loadModel(engine: Engine, source: ModelSource): Promise<{ net: Tr
     if (loaded) return loaded;
     // No manifest.json there: a model file whose URL lacks the .safetensors extension (or a wrong URL, which
     // the file fetch reports).
-    if (String(source).endsWith(ML5_MANIFEST)) throw new Error(`could not load the ml5 model ${manifestUrl.href}: HTTP 404`);
+    if (String(source).endsWith(ML5_MANIFEST))
+      throw new Error(`could not load the ml5 model ${manifestUrl.href}: HTTP 404`);
   }
   const { bytes, name } = await modelBytes(source);
   return loadTransformNet(engine, bytes, name);
@@ -143,10 +151,21 @@ export async function createStylizer(model: ModelSource, options: StylizerOption
 
   async function run(content: RgbaImage, opts: StylizeImageOptions & { strength: number }): Promise<ImageDataLike> {
     if (disposed) throw new Error('stylize() after dispose()');
-    const rgba = content.data instanceof Uint8Array ? content.data : new Uint8Array(content.data.buffer, content.data.byteOffset, content.data.byteLength);
+    const rgba =
+      content.data instanceof Uint8Array
+        ? content.data
+        : new Uint8Array(content.data.buffer, content.data.byteOffset, content.data.byteLength);
     const { strength, preserveColors = false, memoryBytes, onMode, onProgress } = opts;
-    const styled = await stylizeRgba(net, { width: content.width, height: content.height, data: rgba }, { strength, preserveColors, memoryBytes, onMode, onProgress });
-    return toImageData(content.width, content.height, new Uint8ClampedArray(styled.data.buffer, styled.data.byteOffset, styled.data.byteLength));
+    const styled = await stylizeRgba(
+      net,
+      { width: content.width, height: content.height, data: rgba },
+      { strength, preserveColors, memoryBytes, onMode, onProgress },
+    );
+    return toImageData(
+      content.width,
+      content.height,
+      new Uint8ClampedArray(styled.data.buffer, styled.data.byteOffset, styled.data.byteLength),
+    );
   }
 
   return {

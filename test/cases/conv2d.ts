@@ -33,7 +33,11 @@ export interface Case {
 /** Seeds of the random inputs, consumed in order (the cases' data depends only on their order). */
 export const seeds = { next: 100 };
 export function inputs(c: Case): [x: CpuTensor, w: CpuTensor, b: CpuTensor | null] {
-  return [cpuRandom(c.x, seeds.next++), cpuRandom(c.w, seeds.next++), c.bias ? cpuRandom([c.w[0]], seeds.next++) : null];
+  return [
+    cpuRandom(c.x, seeds.next++),
+    cpuRandom(c.w, seeds.next++),
+    c.bias ? cpuRandom([c.w[0]], seeds.next++) : null,
+  ];
 }
 
 /** Runs fn with the forward and weight-gradient GEMMs fed one way (CONV2D_GEMM_FEED; the op picks per adapter). */
@@ -54,21 +58,40 @@ export async function compareImpls(engine: Engine, c: Case, dyTol = { atol: 2e-5
     const [gx, gw, gb] = [toGpu(engine, x)!, toGpu(engine, w)!, toGpu(engine, b)];
     const dy = toGpu(engine, dyCpu)!;
     // The tiled GEMMs both ways (staged and registers) on every adapter, each against direct.
-    const runs = [{ impl: 'direct', feed: 'staged' }, { impl: 'tiled', feed: 'staged' }, { impl: 'tiled', feed: 'registers' }] as const;
+    const runs = [
+      { impl: 'direct', feed: 'staged' },
+      { impl: 'tiled', feed: 'staged' },
+      { impl: 'tiled', feed: 'registers' },
+    ] as const;
     const results: CpuTensor[][] = [];
     for (const { impl, feed } of runs) {
       const label = impl === 'tiled' ? `${impl} ${feed}` : impl;
-      results.push(await withGemmFeed(engine, feed, async () => {
-        const y = conv2dForward(gx, gw, gb, c.attrs, impl);
-        expectClose(await toCpu(y), expected, { atol: forwardTol.atol * Math.max(1, maxAbs(expected)), rtol: forwardTol.rtol }, `${c.name} forward ${label}`);
-        return [await toCpu(conv2dBackwardInput(dy, gw, x!.shape, c.attrs, impl)), await toCpu(conv2dBackwardWeight(dy, gx, w!.shape, c.attrs, impl))];
-      }));
+      results.push(
+        await withGemmFeed(engine, feed, async () => {
+          const y = conv2dForward(gx, gw, gb, c.attrs, impl);
+          expectClose(
+            await toCpu(y),
+            expected,
+            { atol: forwardTol.atol * Math.max(1, maxAbs(expected)), rtol: forwardTol.rtol },
+            `${c.name} forward ${label}`,
+          );
+          return [
+            await toCpu(conv2dBackwardInput(dy, gw, x!.shape, c.attrs, impl)),
+            await toCpu(conv2dBackwardWeight(dy, gx, w!.shape, c.attrs, impl)),
+          ];
+        }),
+      );
     }
     for (const [i, what] of ['dx', 'dweight'].entries()) {
       const ref = results[0][i];
       const scale = Math.max(maxAbs(ref), 1e-6);
       for (const r of [1, 2]) {
-        expectClose(results[r][i], ref, { atol: dyTol.atol * scale, rtol: dyTol.rtol }, `${c.name} ${what} tiled ${runs[r].feed} vs direct`);
+        expectClose(
+          results[r][i],
+          ref,
+          { atol: dyTol.atol * scale, rtol: dyTol.rtol },
+          `${c.name} ${what} tiled ${runs[r].feed} vs direct`,
+        );
       }
     }
     if (gb) {
@@ -76,7 +99,12 @@ export async function compareImpls(engine: Engine, c: Case, dyTol = { atol: 2e-5
       const db = cpuTensor([c.w[0]]);
       const plane = expected.shape[2] * expected.shape[3];
       for (let i = 0; i < dyCpu.data.length; i++) db.data[Math.floor(i / plane) % c.w[0]] += dyCpu.data[i];
-      expectClose(await toCpu(conv2dBackwardBias(dy)), db, { atol: 1e-5 * Math.max(1, maxAbs(db)), rtol: 1e-5 }, `${c.name} dbias`);
+      expectClose(
+        await toCpu(conv2dBackwardBias(dy)),
+        db,
+        { atol: 1e-5 * Math.max(1, maxAbs(db)), rtol: 1e-5 },
+        `${c.name} dbias`,
+      );
     }
   });
 }
@@ -101,18 +129,84 @@ export function conv2dWith(impl: Conv2dImpl): typeof conv2d {
 
 // Small awkward shapes: odd sizes, batch 2, channels not a multiple of 4, everything below one 64×64×16 tile.
 export const small: Case[] = [
-  { name: 'K3 s1 zeros', x: [2, 3, 7, 6], w: [5, 3, 3, 3], bias: true, attrs: { stride: 1, padding: 1, padMode: 'zeros' } },
-  { name: 'K3 s2 zeros (odd input)', x: [2, 3, 7, 6], w: [5, 3, 3, 3], bias: true, attrs: { stride: 2, padding: 1, padMode: 'zeros' } },
-  { name: 'K3 s1 reflect', x: [2, 3, 7, 6], w: [5, 3, 3, 3], bias: true, attrs: { stride: 1, padding: 1, padMode: 'reflect' } },
-  { name: 'K3 s2 reflect (odd input)', x: [2, 3, 7, 6], w: [5, 3, 3, 3], bias: false, attrs: { stride: 2, padding: 1, padMode: 'reflect' } },
-  { name: 'K3 s1 no padding', x: [2, 3, 7, 6], w: [5, 3, 3, 3], bias: true, attrs: { stride: 1, padding: 0, padMode: 'zeros' } },
+  {
+    name: 'K3 s1 zeros',
+    x: [2, 3, 7, 6],
+    w: [5, 3, 3, 3],
+    bias: true,
+    attrs: { stride: 1, padding: 1, padMode: 'zeros' },
+  },
+  {
+    name: 'K3 s2 zeros (odd input)',
+    x: [2, 3, 7, 6],
+    w: [5, 3, 3, 3],
+    bias: true,
+    attrs: { stride: 2, padding: 1, padMode: 'zeros' },
+  },
+  {
+    name: 'K3 s1 reflect',
+    x: [2, 3, 7, 6],
+    w: [5, 3, 3, 3],
+    bias: true,
+    attrs: { stride: 1, padding: 1, padMode: 'reflect' },
+  },
+  {
+    name: 'K3 s2 reflect (odd input)',
+    x: [2, 3, 7, 6],
+    w: [5, 3, 3, 3],
+    bias: false,
+    attrs: { stride: 2, padding: 1, padMode: 'reflect' },
+  },
+  {
+    name: 'K3 s1 no padding',
+    x: [2, 3, 7, 6],
+    w: [5, 3, 3, 3],
+    bias: true,
+    attrs: { stride: 1, padding: 0, padMode: 'zeros' },
+  },
   { name: 'K1 s1', x: [2, 5, 4, 5], w: [3, 5, 1, 1], bias: true, attrs: { stride: 1, padding: 0, padMode: 'zeros' } },
-  { name: 'K1 s2 (odd input)', x: [2, 5, 5, 3], w: [3, 5, 1, 1], bias: false, attrs: { stride: 2, padding: 0, padMode: 'zeros' } },
-  { name: 'K9 reflect 4', x: [2, 3, 11, 10], w: [4, 3, 9, 9], bias: true, attrs: { stride: 1, padding: 4, padMode: 'reflect' } },
-  { name: 'upsample 2, K3 reflect 1', x: [2, 3, 5, 4], w: [4, 3, 3, 3], bias: true, attrs: { stride: 1, padding: 1, padMode: 'reflect', upsample: 2 } },
-  { name: 'upsample 2, K3 zeros 2, stride 2', x: [2, 3, 5, 4], w: [4, 3, 3, 3], bias: true, attrs: { stride: 2, padding: 2, padMode: 'zeros', upsample: 2 } },
-  { name: 'reflect 3 on a 4×5 input (reflections on both sides reach the same pixels)', x: [1, 2, 4, 5], w: [3, 2, 3, 3], bias: false, attrs: { stride: 1, padding: 3, padMode: 'reflect' } },
-  { name: '1×1 input, K3 zeros 1', x: [3, 2, 1, 1], w: [3, 2, 3, 3], bias: true, attrs: { stride: 1, padding: 1, padMode: 'zeros' } },
+  {
+    name: 'K1 s2 (odd input)',
+    x: [2, 5, 5, 3],
+    w: [3, 5, 1, 1],
+    bias: false,
+    attrs: { stride: 2, padding: 0, padMode: 'zeros' },
+  },
+  {
+    name: 'K9 reflect 4',
+    x: [2, 3, 11, 10],
+    w: [4, 3, 9, 9],
+    bias: true,
+    attrs: { stride: 1, padding: 4, padMode: 'reflect' },
+  },
+  {
+    name: 'upsample 2, K3 reflect 1',
+    x: [2, 3, 5, 4],
+    w: [4, 3, 3, 3],
+    bias: true,
+    attrs: { stride: 1, padding: 1, padMode: 'reflect', upsample: 2 },
+  },
+  {
+    name: 'upsample 2, K3 zeros 2, stride 2',
+    x: [2, 3, 5, 4],
+    w: [4, 3, 3, 3],
+    bias: true,
+    attrs: { stride: 2, padding: 2, padMode: 'zeros', upsample: 2 },
+  },
+  {
+    name: 'reflect 3 on a 4×5 input (reflections on both sides reach the same pixels)',
+    x: [1, 2, 4, 5],
+    w: [3, 2, 3, 3],
+    bias: false,
+    attrs: { stride: 1, padding: 3, padMode: 'reflect' },
+  },
+  {
+    name: '1×1 input, K3 zeros 1',
+    x: [3, 2, 1, 1],
+    w: [3, 2, 3, 3],
+    bias: true,
+    attrs: { stride: 1, padding: 1, padMode: 'zeros' },
+  },
 ];
 
 /** Each small shape: finite differences on both pinned implementations, then the two against each other. */
@@ -132,8 +226,18 @@ export const conv2dSmallCases: EngineCase[] = small.map((c) => ({
 export const conv2dRegisteredCase: EngineCase = {
   name: 'as registered, 8→9, 3→9 and 8→3 channels, stride 2 reflect: finite differences',
   async run(engine) {
-    for (const [cin, cout] of [[8, 9], [3, 9], [8, 3]]) {
-      const c: Case = { name: `${cin}→${cout}`, x: [2, cin, 5, 4], w: [cout, cin, 3, 3], bias: true, attrs: { stride: 2, padding: 1, padMode: 'reflect' } };
+    for (const [cin, cout] of [
+      [8, 9],
+      [3, 9],
+      [8, 3],
+    ]) {
+      const c: Case = {
+        name: `${cin}→${cout}`,
+        x: [2, cin, 5, 4],
+        w: [cout, cin, 3, 3],
+        bias: true,
+        attrs: { stride: 2, padding: 1, padMode: 'reflect' },
+      };
       await checkOp(engine, { op: conv2d, inputs: inputs(c), attrs: c.attrs, forwardTol, gradTol });
     }
   },
@@ -157,8 +261,20 @@ export const winogradShapes: Case[] = [
   { name: 'upsample 2, zeros 1, 3×5', x: [1, 6, 3, 5], w: [7, 6, 3, 3], bias: false, attrs: zeros(1, 2) },
   // Several GEMM tiles in every direction: Cout 70 > 64 rows, Cin 37 > 16 deep, T = 2·9·10 = 180 > 128 columns.
   { name: 'reflect 1, 37→70, 17×19, batch 2', x: [2, 37, 17, 19], w: [70, 37, 3, 3], bias: true, attrs: reflect(1) },
-  { name: 'upsample 2, reflect 1, 21→18 (32-row tile), 9×7', x: [1, 21, 9, 7], w: [18, 21, 3, 3], bias: true, attrs: reflect(1, 2) },
-  { name: 'reflect 1, 19→11 (16-row tile), 13×11, batch 2', x: [2, 19, 13, 11], w: [11, 19, 3, 3], bias: true, attrs: reflect(1) },
+  {
+    name: 'upsample 2, reflect 1, 21→18 (32-row tile), 9×7',
+    x: [1, 21, 9, 7],
+    w: [18, 21, 3, 3],
+    bias: true,
+    attrs: reflect(1, 2),
+  },
+  {
+    name: 'reflect 1, 19→11 (16-row tile), 13×11, batch 2',
+    x: [2, 19, 13, 11],
+    w: [11, 19, 3, 3],
+    bias: true,
+    attrs: reflect(1),
+  },
 ];
 
 const winogradSeeds = { next: 500 };
@@ -168,11 +284,20 @@ export const winogradForwardCases: EngineCase[] = winogradShapes.map((c) => ({
   name: c.name,
   async run(engine) {
     const s = winogradSeeds;
-    const [x, w, b] = [cpuRandom(c.x, s.next++), cpuRandom(c.w, s.next++), c.bias ? cpuRandom([c.w[0]], s.next++) : null];
+    const [x, w, b] = [
+      cpuRandom(c.x, s.next++),
+      cpuRandom(c.w, s.next++),
+      c.bias ? cpuRandom([c.w[0]], s.next++) : null,
+    ];
     const expected = conv2d.reference([x, w, b], c.attrs);
     await engine.scopeAsync(async () => {
       const y = conv2dForward(toGpu(engine, x)!, toGpu(engine, w)!, toGpu(engine, b), c.attrs, 'winograd');
-      expectClose(await toCpu(y), expected, { atol: forwardTol.atol * Math.max(1, maxAbs(expected)), rtol: forwardTol.rtol }, `${c.name} winograd`);
+      expectClose(
+        await toCpu(y),
+        expected,
+        { atol: forwardTol.atol * Math.max(1, maxAbs(expected)), rtol: forwardTol.rtol },
+        `${c.name} winograd`,
+      );
     });
   },
 }));

@@ -33,17 +33,43 @@ export const elementwiseCases: EngineCase[] = [
   },
   {
     name: 'scale',
-    run: (engine) => checkOp(engine, { op: scale, inputs: [cpuRandom(shape, 3)], attrs: { alpha: -2.5, beta: 0.25 }, forwardTol: tight, gradTol: grad }),
+    run: (engine) =>
+      checkOp(engine, {
+        op: scale,
+        inputs: [cpuRandom(shape, 3)],
+        attrs: { alpha: -2.5, beta: 0.25 },
+        forwardTol: tight,
+        gradTol: grad,
+      }),
   },
   {
     name: 'add and mul',
     async run(engine) {
-      await checkOp(engine, { op: add, inputs: [cpuRandom(shape, 4), cpuRandom(shape, 5)], attrs: {}, forwardTol: tight, gradTol: grad });
-      await checkOp(engine, { op: mul, inputs: [cpuRandom(shape, 6), cpuRandom(shape, 7)], attrs: {}, forwardTol: tight, gradTol: grad });
+      await checkOp(engine, {
+        op: add,
+        inputs: [cpuRandom(shape, 4), cpuRandom(shape, 5)],
+        attrs: {},
+        forwardTol: tight,
+        gradTol: grad,
+      });
+      await checkOp(engine, {
+        op: mul,
+        inputs: [cpuRandom(shape, 6), cpuRandom(shape, 7)],
+        attrs: {},
+        forwardTol: tight,
+        gradTol: grad,
+      });
     },
   },
   {
     name: 'reshape',
-    run: (engine) => checkOp(engine, { op: reshape, inputs: [cpuRandom(shape, 8)], attrs: { shape: [6, 35] }, forwardTol: tight, gradTol: grad }),
+    run: (engine) =>
+      checkOp(engine, {
+        op: reshape,
+        inputs: [cpuRandom(shape, 8)],
+        attrs: { shape: [6, 35] },
+        forwardTol: tight,
+        gradTol: grad,
+      }),
   },
 ];

@@ -102,10 +102,22 @@ export function goldenAdamCases(store: GoldenStore): EngineCase[] {
           for (let s = 0; s < c.steps; s++) {
             c.params.forEach((k, i) => {
               const g = toGpu(engine, store.tensor(f, c.grads[s][k]))!;
-              adamStep(params[i], g, m[i], v[i], { lr: c.lr, beta1: c.betas[0], beta2: c.betas[1], eps: c.eps, step: s + 1 });
+              adamStep(params[i], g, m[i], v[i], {
+                lr: c.lr,
+                beta1: c.betas[0],
+                beta2: c.betas[1],
+                eps: c.eps,
+                step: s + 1,
+              });
             });
             for (const [i, k] of c.params.entries()) {
-              expectNear(await params[i].data(), store.tensor(f, c.after[s][k]), ADAM_ATOL, `${c.name} step ${s + 1} ${k}`, 1);
+              expectNear(
+                await params[i].data(),
+                store.tensor(f, c.after[s][k]),
+                ADAM_ATOL,
+                `${c.name} step ${s + 1} ${k}`,
+                1,
+              );
             }
           }
         });
@@ -126,7 +138,13 @@ export function goldenAdamCases(store: GoldenStore): EngineCase[] {
               });
               opt.step();
               for (const [i, k] of c.params.entries()) {
-                expectNear(await params[i].data(), store.tensor(f, c.after[s][k]), ADAM_ATOL, `${c.name} step ${s + 1} ${k}`, 1);
+                expectNear(
+                  await params[i].data(),
+                  store.tensor(f, c.after[s][k]),
+                  ADAM_ATOL,
+                  `${c.name} step ${s + 1} ${k}`,
+                  1,
+                );
               }
             }
           } finally {
@@ -185,7 +203,12 @@ interface WeightRule {
 /** The random VGG weights of the fixtures, regenerated from their seeds (see scripts/golden/nets.py). */
 export function vggWeights(store: GoldenStore, arch: 'vgg16' | 'vgg19'): WeightMap {
   const rules = store.index.vgg.archs[arch].weights as WeightRule[];
-  return new Map(rules.map((r) => [r.name, { shape: r.shape, data: Float32Array.from(cpuRandom(r.shape, r.seed, r.lo, r.hi).data) }]));
+  return new Map(
+    rules.map((r) => [
+      r.name,
+      { shape: r.shape, data: Float32Array.from(cpuRandom(r.shape, r.seed, r.lo, r.hi).data) },
+    ]),
+  );
 }
 
 /**
@@ -198,7 +221,11 @@ function deadParams(grads: Map<string, CpuTensor>): Set<string> {
   return new Set([...grads].filter(([, g]) => maxAbsOf(g) < 1e-9 * netMax).map(([k]) => k));
 }
 
-async function compareGrads(params: Map<string, Tensor>, expected: Map<string, CpuTensor>, what: string): Promise<void> {
+async function compareGrads(
+  params: Map<string, Tensor>,
+  expected: Map<string, CpuTensor>,
+  what: string,
+): Promise<void> {
   const dead = deadParams(expected);
   const netMax = Math.max(...[...expected.values()].map(maxAbsOf));
   for (const [name, g] of expected) {
@@ -236,7 +263,11 @@ export function goldenTransformNetCase(store: GoldenStore): EngineCase {
     async run(engine: Engine) {
       const tn = store.index.transformNet;
       const f = tn.file;
-      const net = TransformNet.fromTensors(engine, { widthMultiplier: tn.widthMultiplier }, weightMap(store, f, tn.params));
+      const net = TransformNet.fromTensors(
+        engine,
+        { widthMultiplier: tn.widthMultiplier },
+        weightMap(store, f, tn.params),
+      );
       try {
         await engine.scopeAsync(async () => {
           const params = net.parameters();
@@ -244,7 +275,9 @@ export function goldenTransformNetCase(store: GoldenStore): EngineCase {
           const out = net.forward(toGpu(engine, store.tensor(f, tn.input))!);
           expectNear(await out.data(), store.tensor(f, tn.output), TN_OUT_TOL, 'TransformNet output');
           backward(out, toGpu(engine, store.tensor(f, tn.upstream))!);
-          const expected = new Map(Object.entries(tn.grads as Record<string, string>).map(([k, v]) => [k, store.tensor(f, v)]));
+          const expected = new Map(
+            Object.entries(tn.grads as Record<string, string>).map(([k, v]) => [k, store.tensor(f, v)]),
+          );
           await compareGrads(params, expected, 'TransformNet');
         });
       } finally {
@@ -262,8 +295,15 @@ export function goldenVggCases(store: GoldenStore): EngineCase[] {
       async run(engine: Engine) {
         const v = store.index.vgg;
         const a = v.archs[arch];
-        const relus = (a.layout as { kind: string; name: string }[]).filter((l) => l.kind === 'relu').map((l) => l.name);
-        const vgg = Vgg.fromTensors(engine, vggWeights(store, arch), { architecture: arch, input, layers: relus, source: 'golden' });
+        const relus = (a.layout as { kind: string; name: string }[])
+          .filter((l) => l.kind === 'relu')
+          .map((l) => l.name);
+        const vgg = Vgg.fromTensors(engine, vggWeights(store, arch), {
+          architecture: arch,
+          input,
+          layers: relus,
+          source: 'golden',
+        });
         try {
           await engine.scopeAsync(async () => {
             const feats = vgg.features(toGpu(engine, store.tensor(v.file, v.input))!, relus);
@@ -323,8 +363,17 @@ export function goldenTrainStepCase(store: GoldenStore): EngineCase {
       const f = ts.file;
       const setup = ts.setup;
       const layers = [...new Set([...setup.styleLayers, setup.contentLayer])] as string[];
-      const vgg = Vgg.fromTensors(engine, vggWeights(store, 'vgg19'), { architecture: 'vgg19', input: 'caffe', layers, source: 'golden' });
-      const net = TransformNet.fromTensors(engine, { widthMultiplier: index.transformNet.widthMultiplier }, weightMap(store, index.transformNet.file, index.transformNet.params));
+      const vgg = Vgg.fromTensors(engine, vggWeights(store, 'vgg19'), {
+        architecture: 'vgg19',
+        input: 'caffe',
+        layers,
+        source: 'golden',
+      });
+      const net = TransformNet.fromTensors(
+        engine,
+        { widthMultiplier: index.transformNet.widthMultiplier },
+        weightMap(store, index.transformNet.file, index.transformNet.params),
+      );
       const style = engine.keep(toGpu(engine, store.tensor(f, ts.style))!);
       const batch = engine.keep(toGpu(engine, store.tensor(f, ts.content))!);
       const loss = StyleLoss.create(vgg, style, {
@@ -336,10 +385,17 @@ export function goldenTrainStepCase(store: GoldenStore): EngineCase {
       });
       const params = net.parameters();
       const names = [...params.keys()];
-      const adam = new Adam([...params.values()], { lr: setup.adam.lr, beta1: setup.adam.betas[0], beta2: setup.adam.betas[1], eps: setup.adam.eps });
+      const adam = new Adam([...params.values()], {
+        lr: setup.adam.lr,
+        beta1: setup.adam.betas[0],
+        beta2: setup.adam.betas[1],
+        eps: setup.adam.eps,
+      });
       const lr = setup.adam.lr as number;
       const init = new Map(names.map((k) => [k, store.tensor(index.transformNet.file, index.transformNet.params[k])]));
-      const grads1 = new Map(Object.entries(ts.grads1 as Record<string, string>).map(([k, v]) => [k, store.tensor(f, v)]));
+      const grads1 = new Map(
+        Object.entries(ts.grads1 as Record<string, string>).map(([k, v]) => [k, store.tensor(f, v)]),
+      );
       const dead = deadParams(grads1);
       try {
         for (let step = 1; step <= 3; step++) {
@@ -353,7 +409,10 @@ export function goldenTrainStepCase(store: GoldenStore): EngineCase {
               const got = await terms[k].item();
               const tol = step === 1 ? LOSS_TOL : k === 'total' ? LATER_TOTAL_TOL : LATER_TERM_TOL;
               const rel = Math.abs(got - expected[k]) / Math.abs(expected[k]);
-              assert(rel <= tol, `step ${step} ${k} loss: ours ${got}, PyTorch ${expected[k]} (relative error ${rel}, allowed ${tol})`);
+              assert(
+                rel <= tol,
+                `step ${step} ${k} loss: ours ${got}, PyTorch ${expected[k]} (relative error ${rel}, allowed ${tol})`,
+              );
             }
             if (step === 1) await compareGrads(params, grads1, 'training step 1');
           });
@@ -368,7 +427,9 @@ export function goldenTrainStepCase(store: GoldenStore): EngineCase {
               for (let i = 0; i < got.length; i++) {
                 const d = got[i] - w0[i];
                 const sure = !dead.has(k) && Math.abs(g.data[i]) >= SURE_SIGN * gmax;
-                const ok = sure ? Math.abs(d - (ref[i] - w0[i])) <= STEP1_TOL * lr : Math.abs(d) <= lr * (1 + STEP1_TOL);
+                const ok = sure
+                  ? Math.abs(d - (ref[i] - w0[i])) <= STEP1_TOL * lr
+                  : Math.abs(d) <= lr * (1 + STEP1_TOL);
                 assert(
                   ok,
                   `after step 1, ${k}[${i}] moved by ${d}, PyTorch by ${ref[i] - w0[i]} (gradient ${g.data[i]}, ` +
@@ -391,7 +452,10 @@ export function goldenTrainStepCase(store: GoldenStore): EngineCase {
           }
         }
         const relL2 = Math.sqrt(num / den);
-        assert(relL2 <= STEP3_REL_L2, `after step 3: ‖w − w_PyTorch‖ / ‖w_PyTorch − w0‖ = ${relL2}, allowed ${STEP3_REL_L2}`);
+        assert(
+          relL2 <= STEP3_REL_L2,
+          `after step 3: ‖w − w_PyTorch‖ / ‖w_PyTorch − w0‖ = ${relL2}, allowed ${STEP3_REL_L2}`,
+        );
       } finally {
         adam.dispose();
         loss.dispose();

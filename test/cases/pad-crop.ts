@@ -14,12 +14,24 @@ export const pad2dCases: EngineCase[] = [
   ...(['zeros', 'reflect', 'replicate'] as PadMode[]).map((mode) => ({
     name: `${mode}: uneven pads on an odd 5×7 input, batch 2, 3 channels`,
     run: (engine: Parameters<EngineCase['run']>[0]) =>
-      checkOp(engine, { op: pad2d, inputs: [cpuRandom([2, 3, 5, 7], 11)], attrs: { top: 1, bottom: 3, left: 0, right: 2, mode }, forwardTol: exact, gradTol: grad }),
+      checkOp(engine, {
+        op: pad2d,
+        inputs: [cpuRandom([2, 3, 5, 7], 11)],
+        attrs: { top: 1, bottom: 3, left: 0, right: 2, mode },
+        forwardTol: exact,
+        gradTol: grad,
+      }),
   })),
   {
     name: 'replicate pads far wider than the input (1×1 → 8×8)',
     run: (engine) =>
-      checkOp(engine, { op: pad2d, inputs: [cpuRandom([1, 2, 1, 1], 12)], attrs: { top: 3, bottom: 4, left: 4, right: 3, mode: 'replicate' }, forwardTol: exact, gradTol: grad }),
+      checkOp(engine, {
+        op: pad2d,
+        inputs: [cpuRandom([1, 2, 1, 1], 12)],
+        attrs: { top: 3, bottom: 4, left: 4, right: 3, mode: 'replicate' },
+        forwardTol: exact,
+        gradTol: grad,
+      }),
   },
 ];
 
@@ -27,7 +39,13 @@ export const crop2dCases: EngineCase[] = [
   {
     name: 'an off-centre window of an odd input',
     run: (engine) =>
-      checkOp(engine, { op: crop2d, inputs: [cpuRandom([2, 3, 9, 6], 13)], attrs: { top: 2, left: 1, height: 5, width: 4 }, forwardTol: exact, gradTol: grad }),
+      checkOp(engine, {
+        op: crop2d,
+        inputs: [cpuRandom([2, 3, 9, 6], 13)],
+        attrs: { top: 2, left: 1, height: 5, width: 4 },
+        forwardTol: exact,
+        gradTol: grad,
+      }),
   },
 ];
 

@@ -44,11 +44,13 @@ export const maxPoolCases: EngineCase[] = [
   },
   {
     name: 'even H and W, 5 channels (1×5×6×8)',
-    run: (engine) => checkOp(engine, { op: maxPool2d, inputs: [distinct([1, 5, 6, 8], 2)], attrs: {}, forwardTol: exact, gradTol }),
+    run: (engine) =>
+      checkOp(engine, { op: maxPool2d, inputs: [distinct([1, 5, 6, 8], 2)], attrs: {}, forwardTol: exact, gradTol }),
   },
   {
     name: 'smallest input (3×1×2×3 → 3×1×1×1)',
-    run: (engine) => checkOp(engine, { op: maxPool2d, inputs: [distinct([3, 1, 2, 3], 3)], attrs: {}, forwardTol: exact, gradTol }),
+    run: (engine) =>
+      checkOp(engine, { op: maxPool2d, inputs: [distinct([3, 1, 2, 3], 3)], attrs: {}, forwardTol: exact, gradTol }),
   },
   {
     name: 'ties: the gradient goes to the first maximum in row-major window order',

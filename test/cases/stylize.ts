@@ -31,10 +31,19 @@ export function stylizeInput(): { width: number; height: number; data: Uint8Arra
  */
 export async function stylizeSample(engine: Engine, store: GoldenStore): Promise<Uint8Array> {
   const tn = store.index.transformNet;
-  const net = TransformNet.fromTensors(engine, { widthMultiplier: tn.widthMultiplier }, weightMap(store, tn.file, tn.params));
+  const net = TransformNet.fromTensors(
+    engine,
+    { widthMultiplier: tn.widthMultiplier },
+    weightMap(store, tn.file, tn.params),
+  );
   try {
     const plain = await stylizeRgba(net, stylizeInput());
-    const options = await stylizeRgba(net, stylizeInput(), { tile: 16, overlap: 4, preserveColors: true, strength: 0.6 });
+    const options = await stylizeRgba(net, stylizeInput(), {
+      tile: 16,
+      overlap: 4,
+      preserveColors: true,
+      strength: 0.6,
+    });
     const out = new Uint8Array(plain.data.length + options.data.length);
     out.set(plain.data);
     out.set(options.data, plain.data.length);

@@ -88,8 +88,17 @@ export function styleTrainingCase(store: GoldenStore): EngineCase {
       const setup = ts.setup;
       const before = engine.poolStats().liveBuffers;
       const layers = [...new Set([...setup.styleLayers, setup.contentLayer])] as string[];
-      const vgg = Vgg.fromTensors(engine, vggWeights(store, 'vgg19'), { architecture: 'vgg19', input: 'caffe', layers, source: 'golden' });
-      const net = TransformNet.fromTensors(engine, { widthMultiplier: index.transformNet.widthMultiplier }, weightMap(store, index.transformNet.file, index.transformNet.params));
+      const vgg = Vgg.fromTensors(engine, vggWeights(store, 'vgg19'), {
+        architecture: 'vgg19',
+        input: 'caffe',
+        layers,
+        source: 'golden',
+      });
+      const net = TransformNet.fromTensors(
+        engine,
+        { widthMultiplier: index.transformNet.widthMultiplier },
+        weightMap(store, index.transformNet.file, index.transformNet.params),
+      );
       const style = engine.keep(toGpu(engine, store.tensor(ts.file, ts.style))!);
       const batch = engine.keep(toGpu(engine, store.tensor(ts.file, ts.content))!);
       const loss = StyleLoss.create(vgg, style, {
@@ -116,7 +125,10 @@ export function styleTrainingCase(store: GoldenStore): EngineCase {
           if (step === 2) afterFirst = steady(engine.poolStats());
         }
         for (let i = 1; i < totals.length; i++) {
-          assert(totals[i] < totals[i - 1], `total loss did not go down at step ${i + 1}: ${totals.map((t) => t.toFixed(1)).join(' → ')}`);
+          assert(
+            totals[i] < totals[i - 1],
+            `total loss did not go down at step ${i + 1}: ${totals.map((t) => t.toFixed(1)).join(' → ')}`,
+          );
         }
         assertEqual(steady(engine.poolStats()), afterFirst, `pool after step ${STYLE_STEPS} vs after step 2`);
       } finally {

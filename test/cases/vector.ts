@@ -24,7 +24,10 @@ export const vectorReductionCases: EngineCase[] = [1, 7, 256 * 64, 70_001].map((
       const gotSum = await absSum(ta).item();
       assert(Math.abs(gotSum - refSum) <= tol(refSum), `absSum: ${gotSum}, float64 ${refSum}, allowed ${tol(refSum)}`);
       const gotMax = await absMax(ta).item();
-      assert(gotMax === vectorReference.absMax(a.data), `absMax: ${gotMax}, expected exactly ${vectorReference.absMax(a.data)}`);
+      assert(
+        gotMax === vectorReference.absMax(a.data),
+        `absMax: ${gotMax}, expected exactly ${vectorReference.absMax(a.data)}`,
+      );
     });
   },
 }));

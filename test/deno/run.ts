@@ -25,7 +25,9 @@ function emit(kind: string, value: unknown): void {
 }
 
 function message(e: unknown): string {
-  return e instanceof Error ? `${e.message}${e.stack ? `\n${e.stack.split('\n').slice(1, 6).join('\n')}` : ''}` : String(e);
+  return e instanceof Error
+    ? `${e.message}${e.stack ? `\n${e.stack.split('\n').slice(1, 6).join('\n')}` : ''}`
+    : String(e);
 }
 
 function base64(bytes: Uint8Array): string {
@@ -62,7 +64,10 @@ for (const [name, op] of Object.entries(ops) as [string, AnyOpDef][]) {
 const started = performance.now();
 // wgpu reports a CPU adapter (Mesa llvmpipe/lavapipe, SwiftShader, WARP) as a fallback adapter: allow it, or
 // machines without a GPU have none.
-const engine = await Engine.create((globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu, { allowFallbackAdapter: true, backendHint: 'wgpu' });
+const engine = await Engine.create((globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu, {
+  allowFallbackAdapter: true,
+  backendHint: 'wgpu',
+});
 emit('adapter', { describe: engine.describe(), ...engine.adapter });
 
 let passed = 0;

@@ -9,12 +9,18 @@ export interface Tolerance {
 }
 
 /** Asserts two tensors agree elementwise; on failure reports the worst element with its index. */
-export function expectClose(actual: CpuTensor | ArrayLike<number>, expected: CpuTensor, tol: Tolerance, what = ''): void {
+export function expectClose(
+  actual: CpuTensor | ArrayLike<number>,
+  expected: CpuTensor,
+  tol: Tolerance,
+  what = '',
+): void {
   const a = 'data' in actual ? actual.data : actual;
   if ('shape' in actual && actual.shape.join(',') !== expected.shape.join(',')) {
     throw new Error(`${what} shape: [${actual.shape.join(', ')}], expected [${expected.shape.join(', ')}]`);
   }
-  if (a.length !== expected.data.length) throw new Error(`${what} length: ${a.length}, expected ${expected.data.length}`);
+  if (a.length !== expected.data.length)
+    throw new Error(`${what} length: ${a.length}, expected ${expected.data.length}`);
   let worst = -1;
   let worstExcess = 0;
   for (let i = 0; i < a.length; i++) {

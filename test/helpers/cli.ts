@@ -19,7 +19,10 @@ function newestMtime(dir: string): number {
 /** Builds dist/ (without types) when the CLI is missing or older than src/ or package.json. */
 export function buildCliIfStale(): void {
   if (process.env.FSW_CLI) return;
-  if (!existsSync(CLI) || statSync(CLI).mtimeMs < Math.max(newestMtime(join(ROOT, 'src')), statSync(join(ROOT, 'package.json')).mtimeMs)) {
+  if (
+    !existsSync(CLI) ||
+    statSync(CLI).mtimeMs < Math.max(newestMtime(join(ROOT, 'src')), statSync(join(ROOT, 'package.json')).mtimeMs)
+  ) {
     execFileSync('node', ['scripts/build.mjs', '--no-types'], { cwd: ROOT, stdio: 'pipe' });
   }
 }

@@ -47,7 +47,9 @@ export function maxAbsOf(t: CpuTensor | ArrayLike<number>): number {
 /** GOLDEN_VERBOSE from Node's environment; false where there is none or reading it is not allowed (Deno). */
 const verbose = ((): boolean => {
   try {
-    return Boolean((globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.GOLDEN_VERBOSE);
+    return Boolean(
+      (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.GOLDEN_VERBOSE,
+    );
   } catch {
     return false;
   }
@@ -60,8 +62,15 @@ const verbose = ((): boolean => {
  * tolerance is relative to the magnitude of the tensor, not of each element: small elements of a sum of many
  * terms carry the absolute rounding error of the large ones). Reports the worst element.
  */
-export function expectNear(actual: ArrayLike<number>, expected: CpuTensor, rel: number, what: string, scale = maxAbsOf(expected)): void {
-  if (actual.length !== expected.data.length) throw new Error(`${what}: length ${actual.length}, expected ${expected.data.length}`);
+export function expectNear(
+  actual: ArrayLike<number>,
+  expected: CpuTensor,
+  rel: number,
+  what: string,
+  scale = maxAbsOf(expected),
+): void {
+  if (actual.length !== expected.data.length)
+    throw new Error(`${what}: length ${actual.length}, expected ${expected.data.length}`);
   const atol = rel * Math.max(scale, 1e-30);
   let worst = -1;
   let worstErr = 0;
@@ -73,7 +82,9 @@ export function expectNear(actual: ArrayLike<number>, expected: CpuTensor, rel: 
     }
   }
   if (verbose) {
-    console.log(`${what}: worst |error| ${(worstErr / Math.max(scale, 1e-30)).toExponential(2)} of scale (allowed ${rel})`);
+    console.log(
+      `${what}: worst |error| ${(worstErr / Math.max(scale, 1e-30)).toExponential(2)} of scale (allowed ${rel})`,
+    );
   }
   if (worstErr > atol) {
     throw new Error(

@@ -70,7 +70,12 @@ export async function checkOp<A>(engine: Engine, c: OpCase<A>): Promise<void> {
       const numeric = numericGradient(c.op, c.inputs, c.attrs, upstream, i);
       const got = await toCpu(gpuInputs[i]!.grad!);
       const scale = Math.max(maxAbs(numeric), 1e-6);
-      expectClose(got, numeric, { atol: c.gradTol.atol * scale, rtol: c.gradTol.rtol }, `${c.op.name} d/d${c.op.inputs[i]}`);
+      expectClose(
+        got,
+        numeric,
+        { atol: c.gradTol.atol * scale, rtol: c.gradTol.rtol },
+        `${c.op.name} d/d${c.op.inputs[i]}`,
+      );
     }
   });
 }

@@ -1,7 +1,11 @@
 // Seeded test images, the same on every runner.
 
 /** width×height RGBA bytes from a seeded linear congruential generator (alpha random too). */
-export function randomImage(width: number, height: number, seed = 1): { width: number; height: number; data: Uint8Array } {
+export function randomImage(
+  width: number,
+  height: number,
+  seed = 1,
+): { width: number; height: number; data: Uint8Array } {
   let s = seed;
   const data = new Uint8Array(width * height * 4);
   for (let i = 0; i < data.length; i++) {

@@ -12,7 +12,10 @@ const HALF_INFINITY = 0x7c00;
 function assertFitsFloat16(f32Model: Uint8Array, input: string): void {
   for (const [name, t] of readSafetensors(f32Model, input).tensors) {
     const i = t.data.findIndex((v) => (floatToHalf(v) & 0x7fff) === HALF_INFINITY);
-    if (i >= 0) throw new CliError(`${input}: its weight ${name} holds ${t.data[i]}, beyond float16's range (±65504): convert it with --dtype f32`);
+    if (i >= 0)
+      throw new CliError(
+        `${input}: its weight ${name} holds ${t.data[i]}, beyond float16's range (±65504): convert it with --dtype f32`,
+      );
   }
 }
 
@@ -21,8 +24,20 @@ export const convertCommand: Command = {
   summary: 'Rewrite a model (or a training checkpoint) as a model file in float16 or float32.',
   usage: 'convert INPUT -o OUT.safetensors [--dtype f16|f32]',
   options: [
-    { name: 'output', alias: 'o', type: 'string', valueName: 'PATH', description: "model file to write (required; never the input; '-' for standard output)" },
-    { name: 'dtype', type: 'string', choices: ['f16', 'f32'], default: 'f16', description: 'precision of the weights written (f16 halves the file)' },
+    {
+      name: 'output',
+      alias: 'o',
+      type: 'string',
+      valueName: 'PATH',
+      description: "model file to write (required; never the input; '-' for standard output)",
+    },
+    {
+      name: 'dtype',
+      type: 'string',
+      choices: ['f16', 'f32'],
+      default: 'f16',
+      description: 'precision of the weights written (f16 halves the file)',
+    },
     { name: 'quiet', type: 'boolean', description: 'print errors only' },
   ],
   positionals: { name: 'INPUT', min: 1, max: 1 },
@@ -52,7 +67,10 @@ export const convertCommand: Command = {
     if (f16) assertFitsFloat16(f32, input);
     const bytes = f16 ? rewriteModelFile(source, input, { dtype: 'F16' }) : f32;
     writeOutputFile(output, bytes);
-    if (!args.flag('quiet')) process.stderr.write(`${input} -> ${output} (${args.string('dtype')}, ${(bytes.length / 2 ** 20).toFixed(1)} MiB)\n`);
+    if (!args.flag('quiet'))
+      process.stderr.write(
+        `${input} -> ${output} (${args.string('dtype')}, ${(bytes.length / 2 ** 20).toFixed(1)} MiB)\n`,
+      );
     return 0;
   },
 };

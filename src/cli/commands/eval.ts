@@ -11,18 +11,31 @@ import { listImages } from '../data-loader.js';
 import { CliError } from '../errors.js';
 import { InputSet, isInside, readInputFile, requireDirectory, writeOutputFile } from '../files.js';
 import { encodeImage, ImageFileError, resizeRgba, resizeToEdge, sizeForEdge, type RgbaImage } from '../image-io.js';
-import { buildVgg, checkImageSide, imageTensor, lossSettings, lossWeightOptions, readImageFile, readVggFile, vggOptions, vggPath } from '../loss-network.js';
+import {
+  buildVgg,
+  checkImageSide,
+  imageTensor,
+  lossSettings,
+  lossWeightOptions,
+  readImageFile,
+  readVggFile,
+  vggOptions,
+  vggPath,
+} from '../loss-network.js';
 import { progressReporter } from '../progress.js';
 import { assertFiniteWeights, checkedNet } from '../finite.js';
 
-export const CSV_HEADER = 'image,method,iterations,evaluations,seconds,content_loss,style_loss,tv_loss,total_loss,droplet_share,style_ratio';
+export const CSV_HEADER =
+  'image,method,iterations,evaluations,seconds,content_loss,style_loss,tv_loss,total_loss,droplet_share,style_ratio';
 /** Pixels between the panels of a contact sheet (white). */
 const GAP = 4;
 
 /** Panels side by side, each scaled to `height` (keeping its aspect ratio), on white. */
 export async function contactSheet(panels: readonly RgbaImage[], height: number): Promise<RgbaImage> {
   const scaled = await Promise.all(
-    panels.map((p) => (p.height === height ? p : resizeRgba(p, Math.max(1, Math.round((p.width * height) / p.height)), height))),
+    panels.map((p) =>
+      p.height === height ? p : resizeRgba(p, Math.max(1, Math.round((p.width * height) / p.height)), height),
+    ),
   );
   const width = scaled.reduce((w, p) => w + p.width, 0) + GAP * (scaled.length - 1);
   const data = new Uint8Array(width * height * 4).fill(255);
@@ -54,17 +67,31 @@ function percent(share: number): string {
 
 export function csvRow(image: string, r: MethodResult): string {
   const l = r.losses;
-  return [csvField(image), r.method, r.iterations ?? '', r.evaluations ?? '', r.seconds.toFixed(3), l.content, l.style, l.tv, l.total, r.droplets, r.styleRatio].join(',');
+  return [
+    csvField(image),
+    r.method,
+    r.iterations ?? '',
+    r.evaluations ?? '',
+    r.seconds.toFixed(3),
+    l.content,
+    l.style,
+    l.tv,
+    l.total,
+    r.droplets,
+    r.styleRatio,
+  ].join(',');
 }
 
 function parseCounts(args: ParsedArgs): number[] {
   if (args.flag('net-only')) {
-    if (args.given.has('gatys-iters')) throw new UsageError('--net-only measures the net alone: give it or --gatys-iters, not both');
+    if (args.given.has('gatys-iters'))
+      throw new UsageError('--net-only measures the net alone: give it or --gatys-iters, not both');
     return [];
   }
   const counts = args.list('gatys-iters').map((s) => {
     const n = Number(s);
-    if (!Number.isInteger(n) || n < 1 || n > 100000) throw new UsageError(`--gatys-iters: '${s}' is not a whole number between 1 and 100000`);
+    if (!Number.isInteger(n) || n < 1 || n > 100000)
+      throw new UsageError(`--gatys-iters: '${s}' is not a whole number between 1 and 100000`);
     return n;
   });
   return [...new Set(counts)].sort((a, b) => a - b);
@@ -75,29 +102,111 @@ export const evalCommand: Command = {
   summary: "Measure a trained net against Gatys's optimisation: losses per photo (CSV), contact sheets, summary.",
   usage: 'eval --model MODEL --style IMG --data DIR [options]',
   options: [
-    { name: 'model', alias: 'm', type: 'string', valueName: 'MODEL', description: 'transform net (.safetensors) written by train' },
-    { name: 'style', alias: 's', type: 'string', valueName: 'IMG', description: 'the style image the net was trained on' },
-    { name: 'data', type: 'string', valueName: 'DIR', description: 'folder of photos, searched recursively for JPEG/PNG' },
-    { name: 'gatys-iters', type: 'list', valueName: 'N1,N2,...', default: ['50', '100', '300'], description: 'Gatys iteration counts to measure (one run to the largest)' },
-    { name: 'net-only', type: 'boolean', description: "the net's losses and droplets only, no Gatys optimisation (quick; for checkpoints during a run)" },
-    { name: 'size', type: 'number', integer: true, min: 16, max: 4096, default: 256, description: 'long side the photos are resized to, pixels' },
-    { name: 'style-size', type: 'number', integer: true, min: 16, max: 4096, description: "long side of the style image (default: the model's training setting, else --size)" },
-    { name: 'limit', type: 'number', integer: true, min: 1, valueName: 'K', description: 'evaluate the first K photos only (sorted by path)' },
-    { name: 'out-dir', alias: 'd', type: 'string', valueName: 'DIR', default: '.', description: 'where eval.csv and the contact sheets NAME_eval.png go' },
+    {
+      name: 'model',
+      alias: 'm',
+      type: 'string',
+      valueName: 'MODEL',
+      description: 'transform net (.safetensors) written by train',
+    },
+    {
+      name: 'style',
+      alias: 's',
+      type: 'string',
+      valueName: 'IMG',
+      description: 'the style image the net was trained on',
+    },
+    {
+      name: 'data',
+      type: 'string',
+      valueName: 'DIR',
+      description: 'folder of photos, searched recursively for JPEG/PNG',
+    },
+    {
+      name: 'gatys-iters',
+      type: 'list',
+      valueName: 'N1,N2,...',
+      default: ['50', '100', '300'],
+      description: 'Gatys iteration counts to measure (one run to the largest)',
+    },
+    {
+      name: 'net-only',
+      type: 'boolean',
+      description: "the net's losses and droplets only, no Gatys optimisation (quick; for checkpoints during a run)",
+    },
+    {
+      name: 'size',
+      type: 'number',
+      integer: true,
+      min: 16,
+      max: 4096,
+      default: 256,
+      description: 'long side the photos are resized to, pixels',
+    },
+    {
+      name: 'style-size',
+      type: 'number',
+      integer: true,
+      min: 16,
+      max: 4096,
+      description: "long side of the style image (default: the model's training setting, else --size)",
+    },
+    {
+      name: 'limit',
+      type: 'number',
+      integer: true,
+      min: 1,
+      valueName: 'K',
+      description: 'evaluate the first K photos only (sorted by path)',
+    },
+    {
+      name: 'out-dir',
+      alias: 'd',
+      type: 'string',
+      valueName: 'DIR',
+      default: '.',
+      description: 'where eval.csv and the contact sheets NAME_eval.png go',
+    },
     ...lossWeightOptions,
-    { name: 'optimizer', type: 'string', choices: ['lbfgs', 'adam'], default: 'lbfgs', description: "Gatys's optimiser" },
-    { name: 'lr', type: 'number', min: 1e-9, max: 1e6, description: "Gatys's learning rate, 0..255 pixel units (default: 1 L-BFGS, 10 Adam)" },
-    { name: 'init', type: 'string', choices: ['content', 'noise'], default: 'content', description: "Gatys's starting image" },
-    { name: 'seed', type: 'number', integer: true, min: 0, max: 2 ** 31 - 1, default: 1, description: 'seed of the noise initialisation' },
+    {
+      name: 'optimizer',
+      type: 'string',
+      choices: ['lbfgs', 'adam'],
+      default: 'lbfgs',
+      description: "Gatys's optimiser",
+    },
+    {
+      name: 'lr',
+      type: 'number',
+      min: 1e-9,
+      max: 1e6,
+      description: "Gatys's learning rate, 0..255 pixel units (default: 1 L-BFGS, 10 Adam)",
+    },
+    {
+      name: 'init',
+      type: 'string',
+      choices: ['content', 'noise'],
+      default: 'content',
+      description: "Gatys's starting image",
+    },
+    {
+      name: 'seed',
+      type: 'number',
+      integer: true,
+      min: 0,
+      max: 2 ** 31 - 1,
+      default: 1,
+      description: 'seed of the noise initialisation',
+    },
     ...vggOptions,
     { name: 'quiet', type: 'boolean', description: 'print errors and the summary only' },
   ],
   details: [
     "Losses are the training loss's terms (content, style, TV and the weighted total; the model's training",
     'weights when it records them, else cw 1, sw 0.3, tvw 0), measured on the 8-bit images. eval.csv has one row',
-    'per photo and method (net, and gatys at each count); NAME_eval.png shows photo | net | the net\'s droplets |',
-    'Gatys at each count | style at the same height. The last line says where the net\'s mean total loss falls',
-    'among Gatys\'s iteration counts (Johnson et al. report a trained net ≈ 50–100 L-BFGS iterations).',
+    "per photo and method (net, and gatys at each count); NAME_eval.png shows photo | net | the net's droplets |",
+    "Gatys at each count | style at the same height. The last line says where the net's mean total loss falls",
+    "among Gatys's iteration counts (Johnson et al. report a trained net ≈ 50–100 L-BFGS iterations).",
     'style_ratio: the style loss over that of the unstylised photo (lower: further toward the style).',
     'Droplets: the share of pixels in solid near-black blobs (≥ 5×5) where the photo is not dark, the failure of',
     'a net whose output saturates; the sheet paints them magenta over the faded output.',
@@ -125,33 +234,49 @@ export const evalCommand: Command = {
     const names = new Map<string, string>();
     for (const f of files) {
       const name = basename(f, extname(f));
-      if (names.has(name)) throw new CliError(`photos ${names.get(name)} and ${f} would both be written as ${name}_eval.png`);
+      if (names.has(name))
+        throw new CliError(`photos ${names.get(name)} and ${f} would both be written as ${name}_eval.png`);
       names.set(name, f);
     }
 
     if (isInside(join(outDir, 'eval.csv'), dataDir)) {
-      throw new CliError(`--out-dir ${outDir} is inside --data ${dataDir}: the contact sheets would join the photos; choose another --out-dir`);
+      throw new CliError(
+        `--out-dir ${outDir} is inside --data ${dataDir}: the contact sheets would join the photos; choose another --out-dir`,
+      );
     }
     const vggFilePath = vggPath(args, 'eval');
     const inputs = new InputSet([modelPath, stylePath, vggFilePath, ...files]);
-    for (const output of [join(outDir, 'eval.csv'), ...[...names.keys()].map((name) => join(outDir, `${name}_eval.png`))]) {
+    for (const output of [
+      join(outDir, 'eval.csv'),
+      ...[...names.keys()].map((name) => join(outDir, `${name}_eval.png`)),
+    ]) {
       inputs.refuse(output, 'choose another --out-dir');
     }
     const modelBytes = readInputFile(modelPath, 'model');
-    const vggFile = readVggFile(vggFilePath, args.string('vgg-arch') as VggArchitecture | 'auto', args.string('vgg-input') as VggInput | 'auto');
+    const vggFile = readVggFile(
+      vggFilePath,
+      args.string('vgg-arch') as VggArchitecture | 'auto',
+      args.string('vgg-input') as VggInput | 'auto',
+    );
     const styleImage = await readImageFile(stylePath, 'style image');
     const size = args.number('size')!;
 
     const engine = await createNodeEngine({ quietDawnStartup: true });
     try {
-      if (engine.adapter.isFallbackAdapter) log(`warning: ${engine.describe()} is a software adapter; Gatys's optimisation will be slow`);
+      if (engine.adapter.isFallbackAdapter)
+        log(`warning: ${engine.describe()} is a software adapter; Gatys's optimisation will be slow`);
       const { net: loaded, metadata } = await loadTransformNet(engine, modelBytes, modelPath);
       assertFiniteWeights(modelBytes, modelPath);
       const net = checkedNet(loaded, modelPath);
       const training = metadata.training as { loss?: LossConfig; styleSize?: number } | undefined;
       const config = lossSettings(args, vggFile, training?.loss);
       const styleEdge = args.number('style-size') ?? training?.styleSize ?? size;
-      checkImageSide(sizeForEdge(styleImage.width, styleImage.height, styleEdge), config, vggFile.architecture, `style image ${stylePath}`);
+      checkImageSide(
+        sizeForEdge(styleImage.width, styleImage.height, styleEdge),
+        config,
+        vggFile.architecture,
+        `style image ${stylePath}`,
+      );
       const vgg = buildVgg(engine, vggFile, config);
       const style = await imageTensor(engine, styleImage, styleEdge);
       const loss = StyleLoss.create(vgg, style, config);
@@ -191,25 +316,37 @@ export const evalCommand: Command = {
         await net.check();
         for (const r of results) {
           csv.push(csvRow(file, r));
-          log(`  ${methodLabel(r).padEnd(12)} content ${r.losses.content.toExponential(3)}  style ${r.losses.style.toExponential(3)}  tv ${r.losses.tv.toExponential(3)}  total ${r.losses.total.toExponential(3)}  droplets ${percent(r.droplets)}  style/photo ${r.styleRatio.toFixed(3)}  (${r.seconds.toFixed(2)} s)`);
+          log(
+            `  ${methodLabel(r).padEnd(12)} content ${r.losses.content.toExponential(3)}  style ${r.losses.style.toExponential(3)}  tv ${r.losses.tv.toExponential(3)}  total ${r.losses.total.toExponential(3)}  droplets ${percent(r.droplets)}  style/photo ${r.styleRatio.toFixed(3)}  (${r.seconds.toFixed(2)} s)`,
+          );
         }
         all.push(...results.map((r) => ({ ...r, rgba: new Uint8Array(0) })));
         const images = results.map((r) => ({ width: photo.width, height: photo.height, data: r.rgba }));
         const droplets = dropletOverlay(images[0], measureDroplets(photo, images[0]).mask);
-        const panels: RgbaImage[] = [photo, images[0], { ...droplets, data: new Uint8Array(droplets.data) }, ...images.slice(1), styleImage];
+        const panels: RgbaImage[] = [
+          photo,
+          images[0],
+          { ...droplets, data: new Uint8Array(droplets.data) },
+          ...images.slice(1),
+          styleImage,
+        ];
         const sheetPath = join(outDir, `${name}_eval.png`);
         writeOutputFile(sheetPath, await encodeImage(await contactSheet(panels, photo.height), 'png'));
         // The CSV so far, so that an interrupted run keeps its finished photos.
         writeOutputFile(csvPath, csv.join('\n') + '\n');
         log(`  wrote ${sheetPath}`);
       }
-      if (all.length === 0) throw new CliError(`none of the ${files.length} photos under ${dataDir} could be evaluated`);
+      if (all.length === 0)
+        throw new CliError(`none of the ${files.length} photos under ${dataDir} could be evaluated`);
       const evaluated = files.length - skipped.length;
       const summary = summarize(all);
       const means = [...summary.means].map(
-        ([label, m]) => `${label} ${m.total.toExponential(3)} (content ${m.content.toExponential(2)}, style ${m.style.toExponential(2)}, tv ${m.tv.toExponential(2)}, droplets ${percent(m.droplets)}, style/photo ${m.styleRatio.toFixed(3)})`,
+        ([label, m]) =>
+          `${label} ${m.total.toExponential(3)} (content ${m.content.toExponential(2)}, style ${m.style.toExponential(2)}, tv ${m.tv.toExponential(2)}, droplets ${percent(m.droplets)}, style/photo ${m.styleRatio.toFixed(3)})`,
       );
-      process.stdout.write(`mean total loss over ${evaluated} photos${skipped.length ? ` (${skipped.length} skipped: ${skipped.join(', ')})` : ''}: ${means.join('; ')}\n`);
+      process.stdout.write(
+        `mean total loss over ${evaluated} photos${skipped.length ? ` (${skipped.length} skipped: ${skipped.join(', ')})` : ''}: ${means.join('; ')}\n`,
+      );
       process.stdout.write(`${matchSentence(summary)} (${csvPath})\n`);
       loss.dispose();
       vgg.dispose();

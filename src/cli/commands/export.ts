@@ -1,5 +1,12 @@
 import { decodeMetadata, rewriteModelFile } from '../../models/model-file.js';
-import { ONNX_DEFAULT_OPSET, ONNX_INPUT, ONNX_MAX_OPSET, ONNX_MIN_OPSET, ONNX_OUTPUT, transformNetToOnnx } from '../../models/onnx-export.js';
+import {
+  ONNX_DEFAULT_OPSET,
+  ONNX_INPUT,
+  ONNX_MAX_OPSET,
+  ONNX_MIN_OPSET,
+  ONNX_OUTPUT,
+  transformNetToOnnx,
+} from '../../models/onnx-export.js';
 import { readSafetensors } from '../../models/safetensors.js';
 import { UsageError, type Command } from '../args.js';
 import { InputSet, readInputFile, requireOutputDirectory, writeOutputFile } from '../files.js';
@@ -9,8 +16,22 @@ export const exportCommand: Command = {
   summary: 'Write a model as an ONNX graph (onnxruntime, OpenCV dnn, other runtimes).',
   usage: 'export MODEL -o OUT.onnx [--opset N]',
   options: [
-    { name: 'output', alias: 'o', type: 'string', valueName: 'PATH', description: 'ONNX file to write (required; never the input)' },
-    { name: 'opset', type: 'number', integer: true, min: ONNX_MIN_OPSET, max: ONNX_MAX_OPSET, default: ONNX_DEFAULT_OPSET, description: `ONNX opset (${ONNX_MIN_OPSET}: Upsample, as the ONNX model zoo's fast_neural_style; 10 and up: Resize)` },
+    {
+      name: 'output',
+      alias: 'o',
+      type: 'string',
+      valueName: 'PATH',
+      description: 'ONNX file to write (required; never the input)',
+    },
+    {
+      name: 'opset',
+      type: 'number',
+      integer: true,
+      min: ONNX_MIN_OPSET,
+      max: ONNX_MAX_OPSET,
+      default: ONNX_DEFAULT_OPSET,
+      description: `ONNX opset (${ONNX_MIN_OPSET}: Upsample, as the ONNX model zoo's fast_neural_style; 10 and up: Resize)`,
+    },
     { name: 'quiet', type: 'boolean', description: 'print errors only' },
   ],
   positionals: { name: 'MODEL', min: 1, max: 1 },
@@ -32,7 +53,8 @@ export const exportCommand: Command = {
   async run(args) {
     const input = args.positionals[0];
     const output = args.required('output');
-    if (!/\.onnx$/i.test(output) && output !== '/dev/null' && output !== '/dev/stdout') throw new UsageError(`-o ${output}: name the ONNX file *.onnx`);
+    if (!/\.onnx$/i.test(output) && output !== '/dev/null' && output !== '/dev/stdout')
+      throw new UsageError(`-o ${output}: name the ONNX file *.onnx`);
     requireOutputDirectory(output);
     new InputSet([input]).refuse(output, 'choose another -o');
     // The model read and checked as convert reads it (a checkpoint's optimiser state dropped), in float32.
@@ -43,7 +65,9 @@ export const exportCommand: Command = {
     const bytes = transformNetToOnnx(metadata, weights, { opset });
     writeOutputFile(output, bytes);
     if (!args.flag('quiet')) {
-      process.stderr.write(`${input} -> ${output} (ONNX opset ${opset}, ${metadata.architecture.name} width ${metadata.architecture.widthMultiplier}, ${(bytes.length / 2 ** 20).toFixed(1)} MiB; H and W multiples of 4)\n`);
+      process.stderr.write(
+        `${input} -> ${output} (ONNX opset ${opset}, ${metadata.architecture.name} width ${metadata.architecture.widthMultiplier}, ${(bytes.length / 2 ** 20).toFixed(1)} MiB; H and W multiples of 4)\n`,
+      );
     }
     return 0;
   },

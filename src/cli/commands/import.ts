@@ -7,7 +7,14 @@ import { readTorchCheckpoint, type Inflate } from '../../models/pytorch-checkpoi
 import { torchStateDictKind, torchVggToFile, transformerNetToModelFile } from '../../models/pytorch-import.js';
 import { UsageError, type Command, type ParsedArgs } from '../args.js';
 import { CliError } from '../errors.js';
-import { InputSet, readInputFile, requireDirectory, requireOutputDirectory, sameFile, writeOutputFile } from '../files.js';
+import {
+  InputSet,
+  readInputFile,
+  requireDirectory,
+  requireOutputDirectory,
+  sameFile,
+  writeOutputFile,
+} from '../files.js';
 import { assertFiniteWeights } from '../finite.js';
 import { importedModelsDir, modelsDir, shippedStyles } from '../package-files.js';
 
@@ -34,7 +41,9 @@ function styleName(args: ParsedArgs, fallback: string): string {
   const style = args.string('style') ?? fallback;
   if (style === '') throw new UsageError('--style must not be empty');
   if (/[/\\\0]/.test(style) || style === '.' || style === '..') {
-    throw new UsageError(`--style ${JSON.stringify(style)} must be a name, not a path (it names the default output NAME.safetensors); give -o for where to write`);
+    throw new UsageError(
+      `--style ${JSON.stringify(style)} must be a name, not a path (it names the default output NAME.safetensors); give -o for where to write`,
+    );
   }
   return style;
 }
@@ -48,7 +57,9 @@ function refuseShippedModel(output: string): void {
   for (const style of shippedStyles(dir)) {
     const shipped = join(dir, `${style}.safetensors`);
     if (existsSync(output) && sameFile(output, shipped)) {
-      throw new CliError(`refusing to replace the shipped style ${style} (${shipped}) with ${output}: choose another -o (imported nets go in ${join(dirname(dir), '.models-ml5')} or anywhere else)`);
+      throw new CliError(
+        `refusing to replace the shipped style ${style} (${shipped}) with ${output}: choose another -o (imported nets go in ${join(dirname(dir), '.models-ml5')} or anywhere else)`,
+      );
     }
   }
 }
@@ -58,7 +69,8 @@ function refuseShippedModel(output: string): void {
  * finds imported nets; git-ignored, so absent from a fresh clone) is created when the output is named in it.
  */
 function prepareOutput(output: string): void {
-  if (resolve(dirname(output)) === importedModelsDir() && !existsSync(importedModelsDir())) mkdirSync(importedModelsDir());
+  if (resolve(dirname(output)) === importedModelsDir() && !existsSync(importedModelsDir()))
+    mkdirSync(importedModelsDir());
   requireOutputDirectory(output);
   refuseShippedModel(output);
 }
@@ -69,7 +81,8 @@ function checkImported(bytes: Uint8Array, path: string): void {
 }
 
 /** Zip entries deflated by a zip tool (torch.save itself stores them): Node's zlib, no package needed. */
-export const zlibInflate: Inflate = (data, size) => new Uint8Array(inflateRawSync(data, { maxOutputLength: Math.max(size, 1) }));
+export const zlibInflate: Inflate = (data, size) =>
+  new Uint8Array(inflateRawSync(data, { maxOutputLength: Math.max(size, 1) }));
 
 /** The file's name without its extension: the default style name and output name. */
 function stem(path: string): string {
@@ -92,18 +105,34 @@ function importTorch(args: ParsedArgs, path: string): number {
   const container = checkpoint.format === 'zip' ? 'zip format' : 'legacy format';
   if (torchStateDictKind(checkpoint.tensors, path) === 'vgg') {
     if (args.given.has('style')) throw new UsageError('--style names a style net; this file is a VGG loss network');
-    const vgg = torchVggToFile(checkpoint.tensors, { source: args.string('source') ?? `torchvision ${basename(path)} (PyTorch ${container})`, label: path });
+    const vgg = torchVggToFile(checkpoint.tensors, {
+      source: args.string('source') ?? `torchvision ${basename(path)} (PyTorch ${container})`,
+      label: path,
+    });
     checkImported(vgg.bytes, path);
     writeOutputFile(output, vgg.bytes);
-    log(args, `imported ${path} (torchvision ${vgg.architecture}, ${vgg.convs[0]}..${vgg.convs[vgg.convs.length - 1]}: loss layers ${vgg.relus.join(', ')}; torchvision input) -> ${output} (use it as train --vgg ${output})`);
+    log(
+      args,
+      `imported ${path} (torchvision ${vgg.architecture}, ${vgg.convs[0]}..${vgg.convs[vgg.convs.length - 1]}: loss layers ${vgg.relus.join(', ')}; torchvision input) -> ${output} (use it as train --vgg ${output})`,
+    );
     return 0;
   }
-  const source = args.string('source') ?? `PyTorch checkpoint ${basename(path)} (pytorch/examples fast_neural_style TransformerNet state dict, ${container})`;
+  const source =
+    args.string('source') ??
+    `PyTorch checkpoint ${basename(path)} (pytorch/examples fast_neural_style TransformerNet state dict, ${container})`;
   const licence = args.string('licence');
-  const { bytes, widthMultiplier } = transformerNetToModelFile(checkpoint.tensors, { style, source, label: path, ...(licence !== undefined ? { licence } : {}) });
+  const { bytes, widthMultiplier } = transformerNetToModelFile(checkpoint.tensors, {
+    style,
+    source,
+    label: path,
+    ...(licence !== undefined ? { licence } : {}),
+  });
   checkImported(bytes, path);
   writeOutputFile(output, bytes);
-  log(args, `imported ${path} (TransformerNet width ${widthMultiplier}, linear output; style ${style}) -> ${output} (${(bytes.length / 2 ** 20).toFixed(1)} MiB)`);
+  log(
+    args,
+    `imported ${path} (TransformerNet width ${widthMultiplier}, linear output; style ${style}) -> ${output} (${(bytes.length / 2 ** 20).toFixed(1)} MiB)`,
+  );
   return 0;
 }
 
@@ -131,19 +160,46 @@ function importOnnx(args: ParsedArgs, path: string): number {
   checkImported(result.bytes, path);
   for (const file of externals) new InputSet([file]).refuse(output, 'choose another -o');
   writeOutputFile(output, result.bytes);
-  log(args, `imported ${path} (ONNX opset ${result.opset} from ${result.producer || 'an unnamed producer'}: TransformerNet width ${result.widthMultiplier}, ${result.output} output; style ${style}) -> ${output} (${(result.bytes.length / 2 ** 20).toFixed(1)} MiB)`);
+  log(
+    args,
+    `imported ${path} (ONNX opset ${result.opset} from ${result.producer || 'an unnamed producer'}: TransformerNet width ${result.widthMultiplier}, ${result.output} output; style ${style}) -> ${output} (${(result.bytes.length / 2 ** 20).toFixed(1)} MiB)`,
+  );
   return 0;
 }
 
 export const importCommand: Command = {
   name: 'import',
-  summary: 'Convert a PyTorch .pth (pytorch/examples TransformerNet, torchvision VGG), an ONNX TransformerNet or an ml5.js model folder into our files.',
+  summary:
+    'Convert a PyTorch .pth (pytorch/examples TransformerNet, torchvision VGG), an ONNX TransformerNet or an ml5.js model folder into our files.',
   usage: 'import FILE.pth|FILE.onnx|FOLDER [-o OUT.safetensors] [--style NAME] [--source TEXT] [--licence TEXT]',
   options: [
-    { name: 'output', alias: 'o', type: 'string', valueName: 'PATH', description: 'model file to write (default: NAME.safetensors in the current directory)' },
-    { name: 'style', alias: 's', type: 'string', valueName: 'NAME', description: "the style's name in the model's metadata (default: the folder's name)" },
-    { name: 'source', type: 'string', valueName: 'TEXT', description: "where the weights come from, kept in the metadata (default: 'ml5.js style-transfer model folder NAME')" },
-    { name: 'licence', type: 'string', valueName: 'TEXT', description: "the weights' licence, kept in the metadata (a .pth carries none; ml5 folders get theirs)" },
+    {
+      name: 'output',
+      alias: 'o',
+      type: 'string',
+      valueName: 'PATH',
+      description: 'model file to write (default: NAME.safetensors in the current directory)',
+    },
+    {
+      name: 'style',
+      alias: 's',
+      type: 'string',
+      valueName: 'NAME',
+      description: "the style's name in the model's metadata (default: the folder's name)",
+    },
+    {
+      name: 'source',
+      type: 'string',
+      valueName: 'TEXT',
+      description:
+        "where the weights come from, kept in the metadata (default: 'ml5.js style-transfer model folder NAME')",
+    },
+    {
+      name: 'licence',
+      type: 'string',
+      valueName: 'TEXT',
+      description: "the weights' licence, kept in the metadata (a .pth carries none; ml5 folders get theirs)",
+    },
     { name: 'quiet', type: 'boolean', description: 'print errors only' },
   ],
   positionals: { name: 'FILE|FOLDER', min: 1, max: 1 },
@@ -151,7 +207,7 @@ export const importCommand: Command = {
     'FILE.pth is a PyTorch checkpoint as torch.save writes it: the zip format (PyTorch >= 1.6) or the legacy',
     'pickle format (older files). Only a state dict is read (OrderedDict, tensors, float32/float16 storages);',
     'anything else in the pickle (a call to os.system, say) is refused and nothing from the file is run.',
-    "- pytorch/examples fast_neural_style TransformerNet (candy.pth, mosaic.pth, …): becomes a johnson2016 net",
+    '- pytorch/examples fast_neural_style TransformerNet (candy.pth, mosaic.pth, …): becomes a johnson2016 net',
     "  with the 'linear' output (that net has no tanh; pixels 0..255), at the width its conv1 says; the old",
     '  InstanceNorm running_mean/running_var keys are dropped. Run it with stylize --model.',
     '- torchvision vgg16/vgg19 (vgg16-397923af.pth, vgg19-dcbb9e9d.pth, from ~/.cache/torch/hub/checkpoints):',
@@ -165,10 +221,12 @@ export const importCommand: Command = {
     'other graph gets one line naming the first operator or structure that does not fit. Tensors kept in',
     'external data files are read from beside the .onnx.',
     '',
-    'FOLDER is what ml5.styleTransfer(FOLDER) loads: a deeplearn.js checkpoint of lengstrom\'s',
+    "FOLDER is what ml5.styleTransfer(FOLDER) loads: a deeplearn.js checkpoint of lengstrom's",
     'fast-style-transfer net (manifest.json mapping Variable … Variable_47 to raw float32 files). The result runs',
     "with stylize --model (architecture 'ml5-lengstrom' in its metadata: TensorFlow SAME zero padding, no conv",
-    "biases, transposed-conv upsampling, instance norm eps 1e-3). Its metadata notes the licence: '" + ML5_LICENCE_NOTE + "'.",
+    "biases, transposed-conv upsampling, instance norm eps 1e-3). Its metadata notes the licence: '" +
+      ML5_LICENCE_NOTE +
+      "'.",
     '',
     'examples:',
     '  fast-style-webgpu import candy.pth -o candy.safetensors --licence "BSD-3-Clause (pytorch/examples)"',
@@ -179,7 +237,8 @@ export const importCommand: Command = {
 
   async run(args) {
     const folder = args.positionals[0];
-    if (existsSync(folder) && statSync(folder).isFile()) return /\.onnx$/i.test(folder) ? importOnnx(args, folder) : importTorch(args, folder);
+    if (existsSync(folder) && statSync(folder).isFile())
+      return /\.onnx$/i.test(folder) ? importOnnx(args, folder) : importTorch(args, folder);
     requireDirectory(folder, 'ml5 model folder');
     const name = basename(resolve(folder));
     const style = styleName(args, name);
@@ -188,16 +247,24 @@ export const importCommand: Command = {
     // The folder's own files are the inputs: the model file must not replace one of them.
     new InputSet(readdirSync(folder).map((f) => join(folder, f))).refuse(output, 'choose another -o');
     const manifestBytes = readIfPresent(join(folder, MANIFEST), 'ml5 manifest');
-    if (!manifestBytes) throw new CliError(`${folder}: no ${MANIFEST} (not an ml5.js / deeplearn.js checkpoint folder)`);
+    if (!manifestBytes)
+      throw new CliError(`${folder}: no ${MANIFEST} (not an ml5.js / deeplearn.js checkpoint folder)`);
     const manifest = parseMl5Manifest(new TextDecoder().decode(manifestBytes), folder);
-    const bytes = await ml5ToModelFile(manifest, async (filename) => readIfPresent(join(folder, filename), 'ml5 variable file'), {
-      style,
-      source: args.string('source') ?? `ml5.js style-transfer model folder ${name}`,
-      label: folder,
-    });
+    const bytes = await ml5ToModelFile(
+      manifest,
+      async (filename) => readIfPresent(join(folder, filename), 'ml5 variable file'),
+      {
+        style,
+        source: args.string('source') ?? `ml5.js style-transfer model folder ${name}`,
+        label: folder,
+      },
+    );
     checkImported(bytes, folder);
     writeOutputFile(output, bytes);
-    if (!args.flag('quiet')) process.stderr.write(`imported ${folder} (style ${style}) -> ${output} (${(bytes.length / 2 ** 20).toFixed(1)} MiB)\n`);
+    if (!args.flag('quiet'))
+      process.stderr.write(
+        `imported ${folder} (style ${style}) -> ${output} (${(bytes.length / 2 ** 20).toFixed(1)} MiB)\n`,
+      );
     return 0;
   },
 };

@@ -11,4 +11,15 @@ import { stylizeCommand } from './stylize.js';
 import { trainCommand } from './train.js';
 import { videoCommand } from './video.js';
 
-export const commands: readonly Command[] = [stylizeCommand, videoCommand, trainCommand, optimizeCommand, evalCommand, flickerCommand, importCommand, exportCommand, convertCommand, infoCommand];
+export const commands: readonly Command[] = [
+  stylizeCommand,
+  videoCommand,
+  trainCommand,
+  optimizeCommand,
+  evalCommand,
+  flickerCommand,
+  importCommand,
+  exportCommand,
+  convertCommand,
+  infoCommand,
+];

@@ -25,7 +25,8 @@ function describeAdapter(a: AdapterSummary, summary: string): string {
   const lines = rows.map(([k, v]) => `${(k + ':').padEnd(18)}${v}`);
   lines.push('limits:');
   const width = Math.max(...Object.keys(a.limits).map((k) => k.length)) + 2;
-  for (const [k, v] of Object.entries(a.limits)) lines.push(`  ${k.padEnd(width)}${v}${BYTE_LIMITS.has(k) ? ` (${bytes(v)})` : ''}`);
+  for (const [k, v] of Object.entries(a.limits))
+    lines.push(`  ${k.padEnd(width)}${v}${BYTE_LIMITS.has(k) ? ` (${bytes(v)})` : ''}`);
   return lines.join('\n');
 }
 

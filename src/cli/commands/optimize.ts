@@ -6,7 +6,17 @@ import type { VggArchitecture, VggInput } from '../../models/vgg.js';
 import { UsageError, type Command, type ParsedArgs } from '../args.js';
 import { InputSet, requireOutputDirectory, writeOutputFile } from '../files.js';
 import { encodeImage, formatFromPath, resizeToEdge, sizeForEdge } from '../image-io.js';
-import { buildVgg, checkImageSide, imageTensor, lossSettings, lossWeightOptions, readImageFile, readVggFile, vggOptions, vggPath } from '../loss-network.js';
+import {
+  buildVgg,
+  checkImageSide,
+  imageTensor,
+  lossSettings,
+  lossWeightOptions,
+  readImageFile,
+  readVggFile,
+  vggOptions,
+  vggPath,
+} from '../loss-network.js';
 import { formatDuration, progressReporter } from '../progress.js';
 
 export const optimizeCommand: Command = {
@@ -17,17 +27,84 @@ export const optimizeCommand: Command = {
     { name: 'content', alias: 'c', type: 'string', valueName: 'IMG', description: 'the photo (JPEG or PNG)' },
     { name: 'style', alias: 's', type: 'string', valueName: 'IMG', description: 'the style image (JPEG or PNG)' },
     { name: 'output', alias: 'o', type: 'string', valueName: 'OUT', description: 'image to write (.png, .jpg)' },
-    { name: 'iters', type: 'number', integer: true, min: 1, max: 100000, default: 500, description: 'L-BFGS iterations (at most 1.25× + 25 evaluations) or Adam steps' },
-    { name: 'size', type: 'number', integer: true, min: 16, max: 4096, default: 256, description: 'long side of the output, pixels (the photo is resized to it)' },
-    { name: 'style-size', type: 'number', integer: true, min: 16, max: 4096, description: 'long side of the style image, pixels (default: --size)' },
+    {
+      name: 'iters',
+      type: 'number',
+      integer: true,
+      min: 1,
+      max: 100000,
+      default: 500,
+      description: 'L-BFGS iterations (at most 1.25× + 25 evaluations) or Adam steps',
+    },
+    {
+      name: 'size',
+      type: 'number',
+      integer: true,
+      min: 16,
+      max: 4096,
+      default: 256,
+      description: 'long side of the output, pixels (the photo is resized to it)',
+    },
+    {
+      name: 'style-size',
+      type: 'number',
+      integer: true,
+      min: 16,
+      max: 4096,
+      description: 'long side of the style image, pixels (default: --size)',
+    },
     ...lossWeightOptions,
-    { name: 'optimizer', type: 'string', choices: ['lbfgs', 'adam'], default: 'lbfgs', description: 'optimiser of the pixels' },
-    { name: 'lr', type: 'number', min: 1e-9, max: 1e6, description: 'learning rate in 0..255 pixel units (default: 1 for L-BFGS, 10 for Adam)' },
-    { name: 'init', type: 'string', choices: ['content', 'noise'], default: 'content', description: 'start from the photo or from white noise (seeded)' },
-    { name: 'history', type: 'number', integer: true, min: 1, max: 1000, default: 100, description: 'L-BFGS history size (pairs kept)' },
-    { name: 'seed', type: 'number', integer: true, min: 0, max: 2 ** 31 - 1, default: 1, description: 'seed of the noise initialisation' },
+    {
+      name: 'optimizer',
+      type: 'string',
+      choices: ['lbfgs', 'adam'],
+      default: 'lbfgs',
+      description: 'optimiser of the pixels',
+    },
+    {
+      name: 'lr',
+      type: 'number',
+      min: 1e-9,
+      max: 1e6,
+      description: 'learning rate in 0..255 pixel units (default: 1 for L-BFGS, 10 for Adam)',
+    },
+    {
+      name: 'init',
+      type: 'string',
+      choices: ['content', 'noise'],
+      default: 'content',
+      description: 'start from the photo or from white noise (seeded)',
+    },
+    {
+      name: 'history',
+      type: 'number',
+      integer: true,
+      min: 1,
+      max: 1000,
+      default: 100,
+      description: 'L-BFGS history size (pairs kept)',
+    },
+    {
+      name: 'seed',
+      type: 'number',
+      integer: true,
+      min: 0,
+      max: 2 ** 31 - 1,
+      default: 1,
+      description: 'seed of the noise initialisation',
+    },
     ...vggOptions,
-    { name: 'quality', alias: 'q', type: 'number', integer: true, min: 1, max: 100, default: 92, valueName: 'Q', description: 'JPEG quality' },
+    {
+      name: 'quality',
+      alias: 'q',
+      type: 'number',
+      integer: true,
+      min: 1,
+      max: 100,
+      default: 92,
+      valueName: 'Q',
+      description: 'JPEG quality',
+    },
     { name: 'quiet', type: 'boolean', description: 'print errors only' },
   ],
   details: [
@@ -45,9 +122,11 @@ export const optimizeCommand: Command = {
     const stylePath = args.required('style', 'IMG');
     const output = args.required('output', 'OUT');
     const format = formatFromPath(output);
-    if (format === null) throw new UsageError(`cannot tell the image format of ${output}: name it .png, .jpg, .jpeg, .webp or .avif`);
+    if (format === null)
+      throw new UsageError(`cannot tell the image format of ${output}: name it .png, .jpg, .jpeg, .webp or .avif`);
     const optimizer = args.string('optimizer') as GatysOptimizer;
-    if (args.given.has('history') && optimizer !== 'lbfgs') throw new UsageError('--history applies to --optimizer lbfgs only');
+    if (args.given.has('history') && optimizer !== 'lbfgs')
+      throw new UsageError('--history applies to --optimizer lbfgs only');
     const vggFilePath = vggPath(args, 'optimize');
     requireOutputDirectory(output);
     new InputSet([contentPath, stylePath, vggFilePath]).refuse(output, 'choose another --output');
@@ -56,18 +135,28 @@ export const optimizeCommand: Command = {
       if (!quiet) process.stderr.write(line + '\n');
     };
 
-    const vggFile = readVggFile(vggFilePath, args.string('vgg-arch') as VggArchitecture | 'auto', args.string('vgg-input') as VggInput | 'auto');
+    const vggFile = readVggFile(
+      vggFilePath,
+      args.string('vgg-arch') as VggArchitecture | 'auto',
+      args.string('vgg-input') as VggInput | 'auto',
+    );
     const config = lossSettings(args, vggFile);
     const content = await resizeToEdge(await readImageFile(contentPath, 'content image'), args.number('size')!);
     const styleImage = await readImageFile(stylePath, 'style image');
     const styleEdge = args.number('style-size') ?? args.number('size')!;
     checkImageSide(content, config, vggFile.architecture, `content image ${contentPath}`);
-    checkImageSide(sizeForEdge(styleImage.width, styleImage.height, styleEdge), config, vggFile.architecture, `style image ${stylePath}`);
+    checkImageSide(
+      sizeForEdge(styleImage.width, styleImage.height, styleEdge),
+      config,
+      vggFile.architecture,
+      `style image ${stylePath}`,
+    );
     const iters = args.number('iters')!;
 
     const engine = await createNodeEngine({ quietDawnStartup: true });
     try {
-      if (engine.adapter.isFallbackAdapter) log(`warning: ${engine.describe()} is a software adapter; optimising will be slow`);
+      if (engine.adapter.isFallbackAdapter)
+        log(`warning: ${engine.describe()} is a software adapter; optimising will be slow`);
       const vgg = buildVgg(engine, vggFile, config);
       const style = await imageTensor(engine, styleImage, styleEdge);
       const loss = StyleLoss.create(vgg, style, config);
@@ -92,7 +181,10 @@ export const optimizeCommand: Command = {
       const out = new Uint8Array(rgba.buffer, rgba.byteOffset, rgba.byteLength);
       // The photo's alpha is kept (PNG).
       for (let i = 3; i < out.length; i += 4) out[i] = content.data[i];
-      writeOutputFile(output, await encodeImage({ width: content.width, height: content.height, data: out }, format, args.number('quality')));
+      writeOutputFile(
+        output,
+        await encodeImage({ width: content.width, height: content.height, data: out }, format, args.number('quality')),
+      );
       const l = result.losses;
       log(
         `wrote ${output} (${content.width}×${content.height}, ${result.iterations} iterations, ${result.evaluations} evaluations, ` +

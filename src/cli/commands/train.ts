@@ -7,8 +7,23 @@ import type { Engine } from '../../engine/engine.js';
 import { Tensor } from '../../engine/tensor.js';
 import { rgbaToTensor } from '../../ops/image.js';
 import { defaultLossConfig } from '../../models/losses.js';
-import { decodeCheckpoint, decodeHistory, encodeCheckpoint, type TrainConfig, type TrainingSession, type TrainingState, type TrainProvenance } from '../../models/checkpoint.js';
-import { CHECKPOINT_FORMAT, decodeMetadata, HISTORY_KEY, loadTransformNet, MODEL_FORMAT, type ModelMetadata } from '../../models/model-file.js';
+import {
+  decodeCheckpoint,
+  decodeHistory,
+  encodeCheckpoint,
+  type TrainConfig,
+  type TrainingSession,
+  type TrainingState,
+  type TrainProvenance,
+} from '../../models/checkpoint.js';
+import {
+  CHECKPOINT_FORMAT,
+  decodeMetadata,
+  HISTORY_KEY,
+  loadTransformNet,
+  MODEL_FORMAT,
+  type ModelMetadata,
+} from '../../models/model-file.js';
 import { readSafetensors } from '../../models/safetensors.js';
 import { stylizeRgba } from '../../models/stylize.js';
 import { NonFiniteLossError, Trainer } from '../../models/trainer.js';
@@ -16,10 +31,28 @@ import type { Vgg, VggArchitecture, VggInput } from '../../models/vgg.js';
 import { CROP_SCALES, type CropScale } from '../../models/sample-order.js';
 import { UsageError, type Command, type ParsedArgs } from '../args.js';
 import { DataLoader, listImages } from '../data-loader.js';
-import { appendOutputFile, InputSet, isInside, readInputFile, requireDirectory, requireOutputDirectory, writeOutputFile } from '../files.js';
+import {
+  appendOutputFile,
+  InputSet,
+  isInside,
+  readInputFile,
+  requireDirectory,
+  requireOutputDirectory,
+  writeOutputFile,
+} from '../files.js';
 import { decodeImage, encodeImage, fitImage, sizeForEdge, type RgbaImage } from '../image-io.js';
 import { lossCurveSvg, type LossRecord } from '../loss-curve.js';
-import { buildVgg, checkImageSide, imageTensor, readVggFile, resolveLossConfig, vggOptions, vggPath, type LossOverrides, type VggFile } from '../loss-network.js';
+import {
+  buildVgg,
+  checkImageSide,
+  imageTensor,
+  readVggFile,
+  resolveLossConfig,
+  vggOptions,
+  vggPath,
+  type LossOverrides,
+  type VggFile,
+} from '../loss-network.js';
 import { formatDuration } from '../progress.js';
 import { STABILITY_PERTURBATION } from '../../models/stability.js';
 import { CliError } from '../errors.js';
@@ -78,7 +111,12 @@ export interface TrainOptions extends LossOverrides {
 /** Files written beside --out. */
 export function trainPaths(out: string): { checkpoint: string; log: string; curve: string; sample: string } {
   const base = out.toLowerCase().endsWith(MODEL_EXTENSION) ? out.slice(0, -MODEL_EXTENSION.length) : out;
-  return { checkpoint: `${base}.ckpt.safetensors`, log: `${base}.log.jsonl`, curve: `${base}.loss.svg`, sample: `${base}.sample.png` };
+  return {
+    checkpoint: `${base}.ckpt.safetensors`,
+    log: `${base}.log.jsonl`,
+    curve: `${base}.loss.svg`,
+    sample: `${base}.sample.png`,
+  };
 }
 
 /**
@@ -124,7 +162,9 @@ function checkResumeOptions(o: TrainOptions, c: TrainConfig): void {
   ];
   for (const [name, mine, theirs] of checks) {
     if (given.has(name) && !same(mine, theirs)) {
-      throw new UsageError(`--${name} ${JSON.stringify(mine)} differs from the checkpoint's ${JSON.stringify(theirs)}: a resumed run keeps its settings (omit --${name})`);
+      throw new UsageError(
+        `--${name} ${JSON.stringify(mine)} differs from the checkpoint's ${JSON.stringify(theirs)}: a resumed run keeps its settings (omit --${name})`,
+      );
     }
   }
 }
@@ -133,9 +173,17 @@ function checkResumeOptions(o: TrainOptions, c: TrainConfig): void {
  * A resumed run trains on what it started with: the style image and the data list must hash as the
  * checkpoint records. Returns the hashes to record when the checkpoint has none (written before they were).
  */
-function checkResumeInputs(o: TrainOptions, c: TrainConfig, now: TrainProvenance, checkpoint: string, log: (line: string) => void): void {
+function checkResumeInputs(
+  o: TrainOptions,
+  c: TrainConfig,
+  now: TrainProvenance,
+  checkpoint: string,
+  log: (line: string) => void,
+): void {
   if (c.vggSha256 === undefined) {
-    log(`warning: ${checkpoint} does not record which loss network (--vgg) it was trained with (an older checkpoint), so --vgg cannot be checked; it is recorded from now on`);
+    log(
+      `warning: ${checkpoint} does not record which loss network (--vgg) it was trained with (an older checkpoint), so --vgg cannot be checked; it is recorded from now on`,
+    );
   } else if (c.vggSha256 !== now.vggSha256) {
     throw new UsageError(
       `--vgg ${o.vgg} is not the loss network this run was trained with (sha256 ${now.vggSha256.slice(0, 12)}…, the checkpoint's ${c.vggSha256.slice(0, 12)}…): ` +
@@ -143,7 +191,9 @@ function checkResumeInputs(o: TrainOptions, c: TrainConfig, now: TrainProvenance
     );
   }
   if (c.styleSha256 === undefined || c.dataSha256 === undefined) {
-    log(`warning: ${checkpoint} does not record which style image and data it was trained on (an older checkpoint), so --style and --data cannot be checked; they are recorded from now on`);
+    log(
+      `warning: ${checkpoint} does not record which style image and data it was trained on (an older checkpoint), so --style and --data cannot be checked; they are recorded from now on`,
+    );
     return;
   }
   if (c.styleSha256 !== now.styleSha256) {
@@ -185,7 +235,13 @@ export function sessionsFromLog(records: readonly LossRecord[]): TrainingSession
   for (const r of records) {
     const seconds = r.seconds ?? 0;
     if (seconds < previous || sessions.length === 0) {
-      sessions.push({ firstStep: r.step, lastStep: r.step, seconds, command: null, note: 'reconstructed from the loss log (the checkpoint predates the session record)' });
+      sessions.push({
+        firstStep: r.step,
+        lastStep: r.step,
+        seconds,
+        command: null,
+        note: 'reconstructed from the loss log (the checkpoint predates the session record)',
+      });
     }
     const current = sessions[sessions.length - 1];
     current.lastStep = r.step;
@@ -215,7 +271,10 @@ class LossLog {
     if (this.started) {
       appendOutputFile(this.path, line);
     } else {
-      const before = this.records.slice(0, -1).map((r) => JSON.stringify(r) + '\n').join('');
+      const before = this.records
+        .slice(0, -1)
+        .map((r) => JSON.stringify(r) + '\n')
+        .join('');
       writeOutputFile(this.path, before + line);
       this.started = true;
     }
@@ -223,7 +282,11 @@ class LossLog {
 }
 
 /** What a new run records of the model it starts from: the file, and the run that trained it when it was ours. */
-function initLineage(init: { path: string; bytes: Uint8Array; metadata: ModelMetadata }): NonNullable<TrainConfig['init']> {
+function initLineage(init: {
+  path: string;
+  bytes: Uint8Array;
+  metadata: ModelMetadata;
+}): NonNullable<TrainConfig['init']> {
   const m = init.metadata;
   const history = decodeHistory(readSafetensors(init.bytes, init.path).metadata[HISTORY_KEY], init.path);
   return {
@@ -259,16 +322,21 @@ interface TrainPlan {
  */
 async function planTrain(o: TrainOptions, log: (line: string) => void): Promise<TrainPlan | null> {
   if (!o.out.toLowerCase().endsWith(MODEL_EXTENSION)) {
-    throw new UsageError(`--out ${o.out}: the model file's name must end in ${MODEL_EXTENSION} (its checkpoint, log, curve and sample are named after it)`);
+    throw new UsageError(
+      `--out ${o.out}: the model file's name must end in ${MODEL_EXTENSION} (its checkpoint, log, curve and sample are named after it)`,
+    );
   }
   const paths = trainPaths(o.out);
-  if (o.init !== undefined && o.resume) throw new UsageError('--init starts a new run from a model; --resume continues a run: give one of them');
+  if (o.init !== undefined && o.resume)
+    throw new UsageError('--init starts a new run from a model; --resume continues a run: give one of them');
   requireDirectory(o.data, '--data');
   const files = listImages(o.data, (m) => log(`warning: ${m}`));
   if (files.length === 0) throw new CliError(`no JPEG or PNG images found under ${o.data}`);
   requireOutputDirectory(o.out);
   if (isInside(o.out, o.data)) {
-    throw new CliError(`--out ${o.out} is inside --data ${o.data}: the files written beside it would join the training data; choose a folder outside it`);
+    throw new CliError(
+      `--out ${o.out} is inside --data ${o.data}: the files written beside it would join the training data; choose a folder outside it`,
+    );
   }
   const inputs = new InputSet([o.style, o.vgg, ...(o.sample ? [o.sample] : []), ...(o.init ? [o.init] : []), ...files]);
   for (const output of [o.out, paths.checkpoint, paths.log, paths.curve, ...(o.sample ? [paths.sample] : [])]) {
@@ -281,21 +349,37 @@ async function planTrain(o: TrainOptions, log: (line: string) => void): Promise<
   if (!o.resume && existsSync(paths.checkpoint)) {
     throw new CliError(`${paths.checkpoint} exists: pass --resume to continue that run, or delete it to start over`);
   }
-  if (o.resume && !existsSync(paths.checkpoint)) throw new CliError(`--resume: no checkpoint ${paths.checkpoint} to continue from`);
+  if (o.resume && !existsSync(paths.checkpoint))
+    throw new CliError(`--resume: no checkpoint ${paths.checkpoint} to continue from`);
 
   const styleBytes = readInputFile(o.style, 'style image');
   const styleImage = await decodeImage(styleBytes, o.style);
   const sampleImage = o.sample ? await decodeImage(readInputFile(o.sample, 'sample image'), o.sample) : null;
   const vgg = readVggFile(o.vgg, o.vggArch, o.vggInput);
-  const provenance: TrainProvenance = { styleSha256: sha256(styleBytes), dataSha256: dataListSha256(o.data, files), vggSha256: fileSha256(o.vgg, 'VGG weights') };
+  const provenance: TrainProvenance = {
+    styleSha256: sha256(styleBytes),
+    dataSha256: dataListSha256(o.data, files),
+    vggSha256: fileSha256(o.vgg, 'VGG weights'),
+  };
   const resumed = o.resume ? decodeCheckpoint(readInputFile(paths.checkpoint, 'checkpoint'), paths.checkpoint) : null;
   // The initial model is checked before any GPU work: its metadata gives the net's width and architecture.
   const initBytes = o.init !== undefined ? readInputFile(o.init, 'initial model') : null;
-  const init = initBytes ? { path: o.init!, bytes: initBytes, metadata: decodeMetadata(readSafetensors(initBytes, o.init).metadata, o.init!, [MODEL_FORMAT, CHECKPOINT_FORMAT]) } : null;
+  const init = initBytes
+    ? {
+        path: o.init!,
+        bytes: initBytes,
+        metadata: decodeMetadata(readSafetensors(initBytes, o.init).metadata, o.init!, [
+          MODEL_FORMAT,
+          CHECKPOINT_FORMAT,
+        ]),
+      }
+    : null;
   // NaN weights would train on silently (the output's tanh clamps them, the losses stay finite).
   if (init) assertFiniteWeights(init.bytes, init.path, 'a run cannot start from it');
   if (init && o.given?.has('width') && o.width !== init.metadata.architecture.widthMultiplier) {
-    throw new UsageError(`--width ${o.width} differs from the width ${init.metadata.architecture.widthMultiplier} of --init ${o.init} (omit --width)`);
+    throw new UsageError(
+      `--width ${o.width} differs from the width ${init.metadata.architecture.widthMultiplier} of --init ${o.init} (omit --width)`,
+    );
   }
 
   let config: TrainConfig;
@@ -303,7 +387,8 @@ async function planTrain(o: TrainOptions, log: (line: string) => void): Promise<
     checkResumeOptions(o, resumed.config);
     checkResumeInputs(o, resumed.config, provenance, paths.checkpoint, log);
     // An older checkpoint's config gains the hashes, so that its next checkpoint records them.
-    if (resumed.config.styleSha256 === undefined || resumed.config.vggSha256 === undefined) resumed.config = { ...resumed.config, ...provenance };
+    if (resumed.config.styleSha256 === undefined || resumed.config.vggSha256 === undefined)
+      resumed.config = { ...resumed.config, ...provenance };
     config = resumed.config;
   } else {
     config = {
@@ -323,11 +408,18 @@ async function planTrain(o: TrainOptions, log: (line: string) => void): Promise<
       ...provenance,
     };
   }
-  checkImageSide(sizeForEdge(styleImage.width, styleImage.height, config.styleSize ?? o.styleSize), config.loss, config.vgg.architecture, `style image ${o.style}`);
+  checkImageSide(
+    sizeForEdge(styleImage.width, styleImage.height, config.styleSize ?? o.styleSize),
+    config.loss,
+    config.vgg.architecture,
+    `style image ${o.style}`,
+  );
   const total = o.iters ?? Math.max(1, Math.ceil(((o.epochs ?? 2) * files.length) / config.batch));
   const startStep = resumed?.step ?? 0;
   if (startStep >= total) {
-    log(`the checkpoint ${paths.checkpoint} is at step ${startStep}, already ≥ ${total}: nothing to do, nothing written (raise --iters)`);
+    log(
+      `the checkpoint ${paths.checkpoint} is at step ${startStep}, already ≥ ${total}: nothing to do, nothing written (raise --iters)`,
+    );
     return null;
   }
   // The run's own loss network: a resumed run's architecture and input convention are the checkpoint's
@@ -358,7 +450,10 @@ async function writeCheckpoint(run: TrainRun): Promise<void> {
   const state = await trainer.trainingState();
   assertFiniteTrainingState(state, plan.paths.checkpoint);
   writeOutputFile(plan.paths.checkpoint, encodeCheckpoint(state, { dtype: run.dtype }));
-  writeOutputFile(plan.paths.curve, lossCurveSvg(run.losses.records, `${plan.config.styleName ?? 'style'}: losses (log scale)`));
+  writeOutputFile(
+    plan.paths.curve,
+    lossCurveSvg(run.losses.records, `${plan.config.styleName ?? 'style'}: losses (log scale)`),
+  );
   if (plan.sampleImage) {
     const styled = await stylizeRgba(trainer.net, await fitImage(plan.sampleImage, SAMPLE_MAX_EDGE));
     writeOutputFile(plan.paths.sample, await encodeImage(styled, 'png'));
@@ -383,7 +478,9 @@ async function trainSteps(run: TrainRun, o: TrainOptions, log: (line: string) =>
         losses = await t.step(batch);
       } catch (e) {
         if (e instanceof NonFiniteLossError) {
-          throw new CliError(`${e.message}; stopped, the last good checkpoint (${existsSync(paths.checkpoint) ? paths.checkpoint : 'none yet'}) is kept`);
+          throw new CliError(
+            `${e.message}; stopped, the last good checkpoint (${existsSync(paths.checkpoint) ? paths.checkpoint : 'none yet'}) is kept`,
+          );
         }
         throw e;
       }
@@ -427,7 +524,9 @@ async function finishTrain(run: TrainRun, log: (line: string) => void): Promise<
   }
   const out = run.outPath;
   writeOutputFile(out, await trainer.saveModel({ dtype: run.dtype }));
-  log(`wrote ${out} (step ${trainer.stepCount}); checkpoint ${plan.paths.checkpoint}, losses ${plan.paths.log}, curve ${plan.paths.curve}${plan.sampleImage ? `, sample ${plan.paths.sample}` : ''}`);
+  log(
+    `wrote ${out} (step ${trainer.stepCount}); checkpoint ${plan.paths.checkpoint}, losses ${plan.paths.log}, curve ${plan.paths.curve}${plan.sampleImage ? `, sample ${plan.paths.sample}` : ''}`,
+  );
   return 0;
 }
 
@@ -467,7 +566,8 @@ async function trainLocked(o: TrainOptions): Promise<number> {
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigterm);
   try {
-    if (engine.adapter.isFallbackAdapter) log(`warning: ${engine.describe()} is a software adapter; training will be slow`);
+    if (engine.adapter.isFallbackAdapter)
+      log(`warning: ${engine.describe()} is a software adapter; training will be slow`);
     vgg = buildVgg(engine, plan.vgg, config.loss);
     const style = engine.keep(await imageTensor(engine, plan.styleImage, config.styleSize ?? o.styleSize));
     try {
@@ -475,14 +575,18 @@ async function trainLocked(o: TrainOptions): Promise<number> {
         trainer = Trainer.resume(engine, plan.resumed, { vgg, styleImage: style }, paths.checkpoint);
       } else {
         const initial = plan.init ? (await loadTransformNet(engine, plan.init.bytes, plan.init.path)).net : undefined;
-        if (initial) log(`starting from the weights of ${plan.init!.path} (${initial.config.architecture}, width ${initial.width})`);
+        if (initial)
+          log(
+            `starting from the weights of ${plan.init!.path} (${initial.config.architecture}, width ${initial.width})`,
+          );
         trainer = Trainer.create(engine, config, { vgg, styleImage: style }, initial);
       }
     } finally {
       style.dispose();
     }
     const records = plan.resumed ? readLog(paths.log, trainer.stepCount) : [];
-    if (plan.resumed && trainer.history.length === 0 && trainer.stepCount > 0) trainer.history = sessionsFromLog(records);
+    if (plan.resumed && trainer.history.length === 0 && trainer.stepCount > 0)
+      trainer.history = sessionsFromLog(records);
     const session: TrainingSession = {
       firstStep: trainer.stepCount + 1,
       lastStep: trainer.stepCount,
@@ -508,7 +612,18 @@ async function trainLocked(o: TrainOptions): Promise<number> {
         `content ${config.loss.contentLayer} style ${config.loss.styleLayers.join(',')}, weights ${config.loss.contentWeight}/` +
         `${config.loss.styleWeight}/${config.loss.tvWeight}, lr ${config.lr}${config.warmupSteps ? ` (warm-up ${config.warmupSteps} steps)` : ''}, ${loader.threadCount} images decoded at once, on ${engine.describe()}`,
     );
-    const run: TrainRun = { plan, engine, trainer, loader, losses: new LossLog(paths.log, records), dtype: o.saveDtype === 'f16' ? 'F16' : 'F32', stop, outPath: o.out, session, startedAt };
+    const run: TrainRun = {
+      plan,
+      engine,
+      trainer,
+      loader,
+      losses: new LossLog(paths.log, records),
+      dtype: o.saveDtype === 'f16' ? 'F16' : 'F32',
+      stop,
+      outPath: o.out,
+      session,
+      startedAt,
+    };
     await trainSteps(run, o, log);
     return await finishTrain(run, log);
   } finally {
@@ -538,37 +653,162 @@ export const trainCommand: Command = {
   usage: 'train --style IMG --data DIR --out MODEL [options]',
   options: [
     { name: 'style', type: 'string', valueName: 'IMG', description: 'style image (JPEG or PNG)' },
-    { name: 'data', type: 'string', valueName: 'DIR', description: 'folder of training photos, searched recursively for JPEG/PNG' },
-    { name: 'out', alias: 'o', type: 'string', valueName: 'MODEL', description: 'model file to write (.safetensors); checkpoint, log, curve and sample go beside it' },
-    { name: 'size', type: 'number', integer: true, min: 8, max: 2048, default: 256, description: 'side of the square training crops' },
+    {
+      name: 'data',
+      type: 'string',
+      valueName: 'DIR',
+      description: 'folder of training photos, searched recursively for JPEG/PNG',
+    },
+    {
+      name: 'out',
+      alias: 'o',
+      type: 'string',
+      valueName: 'MODEL',
+      description: 'model file to write (.safetensors); checkpoint, log, curve and sample go beside it',
+    },
+    {
+      name: 'size',
+      type: 'number',
+      integer: true,
+      min: 8,
+      max: 2048,
+      default: 256,
+      description: 'side of the square training crops',
+    },
     { name: 'batch', type: 'number', integer: true, min: 1, max: 256, default: 4, description: 'images per step' },
-    { name: 'iters', type: 'number', integer: true, min: 1, description: 'total optimiser steps (instead of --epochs)' },
-    { name: 'epochs', type: 'number', min: 0.001, description: 'passes over the data (default 2 when --iters is not given)' },
+    {
+      name: 'iters',
+      type: 'number',
+      integer: true,
+      min: 1,
+      description: 'total optimiser steps (instead of --epochs)',
+    },
+    {
+      name: 'epochs',
+      type: 'number',
+      min: 0.001,
+      description: 'passes over the data (default 2 when --iters is not given)',
+    },
     { name: 'lr', type: 'number', min: 1e-12, max: 10, default: 1e-3, description: 'Adam learning rate' },
-    { name: 'content-weight', type: 'number', min: 0, description: 'content loss weight (default: 1 for caffe-input VGGs, 1e5 torchvision)' },
-    { name: 'style-weight', type: 'number', min: 0, description: 'style loss weight (default: 0.1 caffe, 1e10 torchvision; calibrate per style)' },
+    {
+      name: 'content-weight',
+      type: 'number',
+      min: 0,
+      description: 'content loss weight (default: 1 for caffe-input VGGs, 1e5 torchvision)',
+    },
+    {
+      name: 'style-weight',
+      type: 'number',
+      min: 0,
+      description: 'style loss weight (default: 0.1 caffe, 1e10 torchvision; calibrate per style)',
+    },
     { name: 'tv-weight', type: 'number', min: 0, description: 'total-variation weight (default 1)' },
-    { name: 'style-size', type: 'number', integer: true, min: 16, max: 4096, default: 256, description: 'long side of the style image, pixels' },
-    { name: 'content-layer', type: 'string', valueName: 'LAYER', description: 'VGG layer of the content loss (default relu2_2)' },
-    { name: 'style-layers', type: 'list', valueName: 'L1,L2,...', description: 'VGG layers of the style loss (default: relu1_2,relu2_2,relu3_4 on VGG19; relu1_2,relu2_2,relu3_3,relu4_3 on VGG16)' },
-    { name: 'width', type: 'number', min: 0.01, max: 4, default: 1, description: 'channel width multiplier of the net (1 = 32/64/128 channels)' },
-    { name: 'checkpoint-every', type: 'number', integer: true, min: 1, default: 200, description: 'steps between checkpoints (and loss-curve / sample updates)' },
+    {
+      name: 'style-size',
+      type: 'number',
+      integer: true,
+      min: 16,
+      max: 4096,
+      default: 256,
+      description: 'long side of the style image, pixels',
+    },
+    {
+      name: 'content-layer',
+      type: 'string',
+      valueName: 'LAYER',
+      description: 'VGG layer of the content loss (default relu2_2)',
+    },
+    {
+      name: 'style-layers',
+      type: 'list',
+      valueName: 'L1,L2,...',
+      description:
+        'VGG layers of the style loss (default: relu1_2,relu2_2,relu3_4 on VGG19; relu1_2,relu2_2,relu3_3,relu4_3 on VGG16)',
+    },
+    {
+      name: 'width',
+      type: 'number',
+      min: 0.01,
+      max: 4,
+      default: 1,
+      description: 'channel width multiplier of the net (1 = 32/64/128 channels)',
+    },
+    {
+      name: 'checkpoint-every',
+      type: 'number',
+      integer: true,
+      min: 1,
+      default: 200,
+      description: 'steps between checkpoints (and loss-curve / sample updates)',
+    },
     { name: 'resume', type: 'boolean', description: 'continue the run from the checkpoint beside --out, exactly' },
-    { name: 'init', type: 'string', valueName: 'MODEL', description: "start from this model's weights (either architecture, e.g. an imported ml5 net) instead of random ones" },
-    { name: 'sample', type: 'string', valueName: 'IMG', description: 'photo stylised at each checkpoint (written beside it)' },
-    { name: 'seed', type: 'number', integer: true, min: 0, max: 2 ** 31 - 1, default: 1, description: 'seed of the initial weights and the data order' },
+    {
+      name: 'init',
+      type: 'string',
+      valueName: 'MODEL',
+      description:
+        "start from this model's weights (either architecture, e.g. an imported ml5 net) instead of random ones",
+    },
+    {
+      name: 'sample',
+      type: 'string',
+      valueName: 'IMG',
+      description: 'photo stylised at each checkpoint (written beside it)',
+    },
+    {
+      name: 'seed',
+      type: 'number',
+      integer: true,
+      min: 0,
+      max: 2 ** 31 - 1,
+      default: 1,
+      description: 'seed of the initial weights and the data order',
+    },
     {
       name: 'crop-scale',
       type: 'string',
       choices: [...CROP_SCALES],
       default: 'random',
-      description: "how each photo is scaled before its crop: random (between 'shorter side = crop' and the photo's own size) or shorter-side (always the whole photo shrunk; runs before random existed)",
+      description:
+        "how each photo is scaled before its crop: random (between 'shorter side = crop' and the photo's own size) or shorter-side (always the whole photo shrunk; runs before random existed)",
     },
-    { name: 'warmup', type: 'number', integer: true, min: 0, default: 0, valueName: 'N', description: 'ramp the learning rate up linearly over the first N steps (use ~100 with --init: fresh Adam steps wreck a trained net)' },
-    { name: 'stability-weight', type: 'number', min: 0, max: 1e12, default: 0, valueName: 'W', description: "add W · mean (f(x moved 1 px + noise σ 2) − f(x) moved 1 px)² to the loss (squared levels): less flicker in video (a second forward pass per step; see 'flicker')" },
+    {
+      name: 'warmup',
+      type: 'number',
+      integer: true,
+      min: 0,
+      default: 0,
+      valueName: 'N',
+      description:
+        'ramp the learning rate up linearly over the first N steps (use ~100 with --init: fresh Adam steps wreck a trained net)',
+    },
+    {
+      name: 'stability-weight',
+      type: 'number',
+      min: 0,
+      max: 1e12,
+      default: 0,
+      valueName: 'W',
+      description:
+        "add W · mean (f(x moved 1 px + noise σ 2) − f(x) moved 1 px)² to the loss (squared levels): less flicker in video (a second forward pass per step; see 'flicker')",
+    },
     ...vggOptions,
-    { name: 'workers', type: 'number', integer: true, min: 0, max: 64, description: 'images decoded at once by libvips, off the JavaScript thread (default: cores − 1, at least 1)' },
-    { name: 'save-dtype', type: 'string', choices: ['f32', 'f16'], default: 'f32', description: 'precision of the checkpoint and model written: f16 halves them (checkpoint 10 MB instead of 20 at width 1); a resume from an f16 checkpoint is close, not bit-exact' },
+    {
+      name: 'workers',
+      type: 'number',
+      integer: true,
+      min: 0,
+      max: 64,
+      description: 'images decoded at once by libvips, off the JavaScript thread (default: cores − 1, at least 1)',
+    },
+    {
+      name: 'save-dtype',
+      type: 'string',
+      choices: ['f32', 'f16'],
+      default: 'f32',
+      description:
+        'precision of the checkpoint and model written: f16 halves them (checkpoint 10 MB instead of 20 at width 1); a resume from an f16 checkpoint is close, not bit-exact',
+    },
   ],
   details: [
     'Files beside MODEL (for MODEL = NAME.safetensors): NAME.ckpt.safetensors (checkpoint: weights, Adam state,',
@@ -582,7 +822,8 @@ export const trainCommand: Command = {
     '    --out starry.safetensors --size 128 --iters 1000 --style-weight 0.1 --sample photo.jpg',
   ].join('\n'),
   async run(args: ParsedArgs): Promise<number> {
-    if (args.given.has('iters') && args.given.has('epochs')) throw new UsageError('give either --iters or --epochs, not both');
+    if (args.given.has('iters') && args.given.has('epochs'))
+      throw new UsageError('give either --iters or --epochs, not both');
     return runTrain({
       style: args.required('style'),
       data: args.required('data'),
@@ -618,4 +859,3 @@ export const trainCommand: Command = {
     });
   },
 };
-

@@ -7,13 +7,28 @@ import { stylizeRgba } from '../../models/stylize.js';
 import { UsageError, type Command, type ParsedArgs } from '../args.js';
 import { CliError } from '../errors.js';
 import { ffmpegEncoders, findFfmpeg, lastLine, probeJson, type FfmpegTools } from '../ffmpeg.js';
-import { fsReason, InputSet, readInputFile, removeStaleTemporaries, requireOutputDirectory, writeTarget } from '../files.js';
+import {
+  fsReason,
+  InputSet,
+  readInputFile,
+  removeStaleTemporaries,
+  requireOutputDirectory,
+  writeTarget,
+} from '../files.js';
 import { assertFiniteWeights, checkedNet, type CheckedNet } from '../finite.js';
 import { fitWithin } from '../image-io.js';
 import { formatDuration } from '../progress.js';
 import { rawVideoFrame, rawVideoHeader, ticksToNanoseconds } from '../raw-video-stream.js';
 import { VideoDecoder } from '../video-decoder.js';
-import { codecProfile, containerOf, defaultVideoCodec, planStreams, VideoEncoder, type Container, type StreamPlan } from '../video-encoder.js';
+import {
+  codecProfile,
+  containerOf,
+  defaultVideoCodec,
+  planStreams,
+  VideoEncoder,
+  type Container,
+  type StreamPlan,
+} from '../video-encoder.js';
 import { describeVideo, type VideoSource } from '../video-probe.js';
 import { chooseModel } from './stylize.js';
 
@@ -52,7 +67,8 @@ function planVideo(args: ParsedArgs): VideoPlan {
   const output = args.string('output');
   if (output === undefined) throw new UsageError("missing -o OUTPUT for 'video' (an .mp4, .mov, .mkv or .webm file)");
   const container = containerOf(output);
-  if (container === null) throw new UsageError(`cannot tell the video format of ${output}: name it .mp4, .m4v, .mov, .mkv or .webm`);
+  if (container === null)
+    throw new UsageError(`cannot tell the video format of ${output}: name it .mp4, .m4v, .mov, .mkv or .webm`);
   const model = chooseModel(args, 'video');
   if (!existsSync(input)) throw new CliError(`cannot read video ${input}: no such file`);
   if (statSync(input).isDirectory()) throw new CliError(`cannot read video ${input}: it is a directory`);
@@ -60,7 +76,10 @@ function planVideo(args: ParsedArgs): VideoPlan {
   requireOutputDirectory(output);
   const target = writeTarget(output);
   // ffmpeg opens its output by name: a descriptor path would name ffmpeg's own descriptor, not ours.
-  if (target.descriptor !== null) throw new CliError(`cannot write ${output}: it names an open stream (standard output or a descriptor); video writes a file`);
+  if (target.descriptor !== null)
+    throw new CliError(
+      `cannot write ${output}: it names an open stream (standard output or a descriptor); video writes a file`,
+    );
   if (!target.through) {
     removeStaleTemporaries(dirname(target.target));
     try {
@@ -73,24 +92,39 @@ function planVideo(args: ParsedArgs): VideoPlan {
   const tools = findFfmpeg();
   const codec = args.string('codec') ?? defaultVideoCodec(container);
   const encoders = ffmpegEncoders(tools.ffmpeg);
-  if (!encoders.has(codec)) throw new CliError(`${tools.ffmpeg} has no encoder '${codec}'${args.string('codec') === undefined ? ' (the default for this container)' : ''}: choose another --codec (ffmpeg -encoders lists them)`);
+  if (!encoders.has(codec))
+    throw new CliError(
+      `${tools.ffmpeg} has no encoder '${codec}'${args.string('codec') === undefined ? ' (the default for this container)' : ''}: choose another --codec (ffmpeg -encoders lists them)`,
+    );
   const source = describeVideo(probeJson(tools.ffprobe, input, input), input);
 
   const start = args.number('start');
   const duration = args.number('duration');
   if (start !== undefined && Number.isFinite(source.duration) && start >= source.duration) {
-    throw new CliError(`nothing to stylise: --start ${start} is at or after the end of ${input} (${source.duration.toFixed(2)} s)`);
+    throw new CliError(
+      `nothing to stylise: --start ${start} is at or after the end of ${input} (${source.duration.toFixed(2)} s)`,
+    );
   }
   const maxSize = args.number('max-size');
-  const fitted = maxSize !== undefined ? fitWithin(source.width, source.height, maxSize) : { width: source.width, height: source.height };
+  const fitted =
+    maxSize !== undefined
+      ? fitWithin(source.width, source.height, maxSize)
+      : { width: source.width, height: source.height };
   const even = codecProfile(codec).evenSides;
   const encodedWidth = even ? fitted.width + (fitted.width % 2) : fitted.width;
   const encodedHeight = even ? fitted.height + (fitted.height % 2) : fitted.height;
   const trimmed = start !== undefined || duration !== undefined;
-  const seconds = Math.min(duration ?? Infinity, (Number.isFinite(source.duration) ? source.duration : Infinity) - (start ?? 0));
-  const estimate = Number.isFinite(seconds) && Number.isFinite(source.fps) ? Math.max(1, Math.round(seconds * source.fps)) : null;
+  const seconds = Math.min(
+    duration ?? Infinity,
+    (Number.isFinite(source.duration) ? source.duration : Infinity) - (start ?? 0),
+  );
+  const estimate =
+    Number.isFinite(seconds) && Number.isFinite(source.fps) ? Math.max(1, Math.round(seconds * source.fps)) : null;
   const streams = planStreams(source, container);
-  const tmp = join(dirname(target.target), `.${basename(target.target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const tmp = join(
+    dirname(target.target),
+    `.${basename(target.target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`,
+  );
   return {
     tools,
     input,
@@ -152,7 +186,11 @@ function encodeFailure(output: string, messages: string): CliError {
 }
 
 /** Progress: rewritten in place on a terminal; elsewhere the first frame, then a line every 10 s, and the last. */
-function progressPrinter(plan: VideoPlan, interactive: boolean, log: (line: string) => void): (done: number, final?: boolean) => void {
+function progressPrinter(
+  plan: VideoPlan,
+  interactive: boolean,
+  log: (line: string) => void,
+): (done: number, final?: boolean) => void {
   const started = performance.now();
   let lastPrinted = -Infinity;
   const total = plan.expectedFrames;
@@ -185,7 +223,13 @@ interface RunState {
  * Decode → stylise → encode, overlapped: while the GPU works on frame k, ffmpeg decodes the next frames into
  * a bounded queue and the encoder takes the frames before k. Returns the number of frames written.
  */
-async function runPipeline(plan: VideoPlan, net: CheckedNet, args: ParsedArgs, state: RunState, progress: (done: number) => void): Promise<number> {
+async function runPipeline(
+  plan: VideoPlan,
+  net: CheckedNet,
+  args: ParsedArgs,
+  state: RunState,
+  progress: (done: number) => void,
+): Promise<number> {
   const { width: w, height: h, encodedWidth: ew, encodedHeight: eh } = plan;
   const decoder = new VideoDecoder({
     ffmpeg: plan.tools.ffmpeg,
@@ -206,14 +250,19 @@ async function runPipeline(plan: VideoPlan, net: CheckedNet, args: ParsedArgs, s
   for (;;) {
     const frame = await decoder.next();
     if (frame === null || state.signal) break;
-    const out = await stylizeRgba(net, { width: w, height: h, data: rgbToRgba(frame.rgb, w * h) }, {
-      memoryBytes: memory !== undefined ? memory * 1024 * 1024 : undefined,
-      preserveColors: args.flag('preserve-colors'),
-      strength: args.number('strength'),
-    });
+    const out = await stylizeRgba(
+      net,
+      { width: w, height: h, data: rgbToRgba(frame.rgb, w * h) },
+      {
+        memoryBytes: memory !== undefined ? memory * 1024 * 1024 : undefined,
+        preserveColors: args.flag('preserve-colors'),
+        strength: args.number('strength'),
+      },
+    );
     await net.check();
     const pts = await decoder.timestamp(frame.index);
-    if (pts === null || decoder.timeBase === null) throw new CliError(`cannot read video ${plan.input}: ffmpeg gave no timestamp for frame ${frame.index + 1}`);
+    if (pts === null || decoder.timeBase === null)
+      throw new CliError(`cannot read video ${plan.input}: ffmpeg gave no timestamp for frame ${frame.index + 1}`);
     if (encoder === null) {
       if (pts < 0n) offset = -pts;
       encoder = new VideoEncoder(
@@ -238,7 +287,9 @@ async function runPipeline(plan: VideoPlan, net: CheckedNet, args: ParsedArgs, s
       await encoder.write(rawVideoHeader(ew, eh));
     }
     try {
-      await encoder.write(rawVideoFrame(ticksToNanoseconds(pts + offset, decoder.timeBase), rgbaToBgr(out.data, w, h, ew, eh)));
+      await encoder.write(
+        rawVideoFrame(ticksToNanoseconds(pts + offset, decoder.timeBase), rgbaToBgr(out.data, w, h, ew, eh)),
+      );
     } catch {
       if (state.signal) break;
       encoder.kill();
@@ -249,14 +300,21 @@ async function runPipeline(plan: VideoPlan, net: CheckedNet, args: ParsedArgs, s
   }
   if (state.signal) return done;
   const decoded = await decoder.exited;
-  if (decoded !== 0) throw new CliError(`cannot read video ${plan.input}: ${decoder.reason() || `ffmpeg exited with status ${decoded}`}`);
+  if (decoded !== 0)
+    throw new CliError(
+      `cannot read video ${plan.input}: ${decoder.reason() || `ffmpeg exited with status ${decoded}`}`,
+    );
   if (done === 0) {
-    throw new CliError(`cannot read video ${plan.input}: no frames were decoded${plan.start !== undefined || plan.duration !== undefined ? ' in the chosen --start/--duration' : ''}${decoder.reason() ? ` (${decoder.reason()})` : ''}`);
+    throw new CliError(
+      `cannot read video ${plan.input}: no frames were decoded${plan.start !== undefined || plan.duration !== undefined ? ' in the chosen --start/--duration' : ''}${decoder.reason() ? ` (${decoder.reason()})` : ''}`,
+    );
   }
   // A stream cut short (a truncated file) decodes fewer frames than the container lists; a frame or so
   // less is ordinary (edit lists), more is not.
   if (plan.exactCount && plan.expectedFrames !== null && done < plan.expectedFrames - 1) {
-    throw new CliError(`cannot read video ${plan.input}: only ${done} of its ${plan.expectedFrames} frames could be decoded (the file is truncated or damaged${decoder.reason() ? `: ${decoder.reason()}` : ''})`);
+    throw new CliError(
+      `cannot read video ${plan.input}: only ${done} of its ${plan.expectedFrames} frames could be decoded (the file is truncated or damaged${decoder.reason() ? `: ${decoder.reason()}` : ''})`,
+    );
   }
   const status = await encoder!.finish();
   if (status !== 0) throw encodeFailure(plan.output, encoder!.messages);
@@ -268,17 +326,88 @@ export const videoCommand: Command = {
   summary: 'Stylise a video file frame by frame (ffmpeg decodes and encodes; sound, timing and metadata kept).',
   usage: 'video (--model MODEL | --style NAME) INPUT -o OUTPUT [options]',
   options: [
-    { name: 'model', alias: 'm', type: 'string', valueName: 'PATH', description: 'model file (.safetensors) written by train' },
-    { name: 'style', alias: 's', type: 'string', valueName: 'NAME', description: "a style in the package models/ folder, or imported into .models-ml5/ (see 'stylize --list-styles')" },
-    { name: 'output', alias: 'o', type: 'string', valueName: 'PATH', description: 'output video: .mp4/.m4v/.mov (H.264 yuv420p by default), .mkv (H.264) or .webm (VP9)' },
-    { name: 'max-size', type: 'number', integer: true, min: 16, max: 65536, valueName: 'N', description: 'shrink frames whose longer side exceeds N pixels first' },
-    { name: 'preserve-colors', type: 'boolean', description: "keep each frame's colours: the stylised luminance with the frame's chroma (YCbCr)" },
-    { name: 'strength', type: 'number', min: 0, max: 1, default: 1, valueName: 'S', description: 'blend with the frame: S·stylised + (1 − S)·frame' },
-    { name: 'memory', type: 'number', min: 1, max: 1048576, valueName: 'MB', description: 'GPU memory budget per frame in MiB (larger frames run in exact row bands)' },
-    { name: 'start', type: 'number', min: 0, valueName: 'SECONDS', description: 'begin this many seconds into the input' },
-    { name: 'duration', type: 'number', min: 0.001, valueName: 'SECONDS', description: 'stylise this many seconds (default: to the end)' },
-    { name: 'codec', type: 'string', valueName: 'NAME', description: "ffmpeg video encoder (default: libx264 for .mp4/.mov/.mkv, libvpx-vp9 for .webm; e.g. libx265, ffv1 for lossless .mkv)" },
-    { name: 'crf', type: 'number', integer: true, min: 0, max: 63, valueName: 'N', description: "the encoder's constant-quality level (lower: better, larger; default 18 for libx264, 31 for VP9)" },
+    {
+      name: 'model',
+      alias: 'm',
+      type: 'string',
+      valueName: 'PATH',
+      description: 'model file (.safetensors) written by train',
+    },
+    {
+      name: 'style',
+      alias: 's',
+      type: 'string',
+      valueName: 'NAME',
+      description: "a style in the package models/ folder, or imported into .models-ml5/ (see 'stylize --list-styles')",
+    },
+    {
+      name: 'output',
+      alias: 'o',
+      type: 'string',
+      valueName: 'PATH',
+      description: 'output video: .mp4/.m4v/.mov (H.264 yuv420p by default), .mkv (H.264) or .webm (VP9)',
+    },
+    {
+      name: 'max-size',
+      type: 'number',
+      integer: true,
+      min: 16,
+      max: 65536,
+      valueName: 'N',
+      description: 'shrink frames whose longer side exceeds N pixels first',
+    },
+    {
+      name: 'preserve-colors',
+      type: 'boolean',
+      description: "keep each frame's colours: the stylised luminance with the frame's chroma (YCbCr)",
+    },
+    {
+      name: 'strength',
+      type: 'number',
+      min: 0,
+      max: 1,
+      default: 1,
+      valueName: 'S',
+      description: 'blend with the frame: S·stylised + (1 − S)·frame',
+    },
+    {
+      name: 'memory',
+      type: 'number',
+      min: 1,
+      max: 1048576,
+      valueName: 'MB',
+      description: 'GPU memory budget per frame in MiB (larger frames run in exact row bands)',
+    },
+    {
+      name: 'start',
+      type: 'number',
+      min: 0,
+      valueName: 'SECONDS',
+      description: 'begin this many seconds into the input',
+    },
+    {
+      name: 'duration',
+      type: 'number',
+      min: 0.001,
+      valueName: 'SECONDS',
+      description: 'stylise this many seconds (default: to the end)',
+    },
+    {
+      name: 'codec',
+      type: 'string',
+      valueName: 'NAME',
+      description:
+        'ffmpeg video encoder (default: libx264 for .mp4/.mov/.mkv, libvpx-vp9 for .webm; e.g. libx265, ffv1 for lossless .mkv)',
+    },
+    {
+      name: 'crf',
+      type: 'number',
+      integer: true,
+      min: 0,
+      max: 63,
+      valueName: 'N',
+      description: "the encoder's constant-quality level (lower: better, larger; default 18 for libx264, 31 for VP9)",
+    },
     { name: 'quiet', type: 'boolean', description: 'print errors only' },
   ],
   positionals: { name: 'INPUT', min: 1, max: 1 },
@@ -310,7 +439,9 @@ export const videoCommand: Command = {
     const modelBytes = readInputFile(plan.model.path, 'model');
     const { source } = plan;
     if (plan.encodedWidth !== plan.width || plan.encodedHeight !== plan.height) {
-      log(`note: ${plan.width}×${plan.height} has an odd side, which ${plan.codec} in yuv420p cannot hold: the output is ${plan.encodedWidth}×${plan.encodedHeight} (the last ${plan.encodedWidth !== plan.width ? 'column' : 'row'}${plan.encodedWidth !== plan.width && plan.encodedHeight !== plan.height ? ' and row' : ''} repeated; .webm keeps odd sizes)`);
+      log(
+        `note: ${plan.width}×${plan.height} has an odd side, which ${plan.codec} in yuv420p cannot hold: the output is ${plan.encodedWidth}×${plan.encodedHeight} (the last ${plan.encodedWidth !== plan.width ? 'column' : 'row'}${plan.encodedWidth !== plan.width && plan.encodedHeight !== plan.height ? ' and row' : ''} repeated; .webm keeps odd sizes)`,
+      );
     }
     for (const note of plan.streams.notes) log(`note: ${note}`);
 
@@ -330,7 +461,8 @@ export const videoCommand: Command = {
     let net: CheckedNet | null = null;
     let renamed = false;
     try {
-      if (engine.adapter.isFallbackAdapter) log(`warning: ${engine.describe()} is a software adapter; stylising video will be slow`);
+      if (engine.adapter.isFallbackAdapter)
+        log(`warning: ${engine.describe()} is a software adapter; stylising video will be slow`);
       const { net: loaded } = await loadTransformNet(engine, modelBytes, plan.model.path);
       try {
         assertFiniteWeights(modelBytes, plan.model.path);
@@ -339,8 +471,12 @@ export const videoCommand: Command = {
         throw e;
       }
       net = checkedNet(loaded, plan.model.path);
-      const audio = source.audio.length === 0 ? 'no audio' : `${source.audio.length} audio stream${source.audio.length > 1 ? 's' : ''} (${source.audio.map((a) => a.codec).join(', ')})`;
-      const frames = plan.expectedFrames !== null ? `${plan.exactCount ? '' : '~'}${plan.expectedFrames} frames` : 'frames';
+      const audio =
+        source.audio.length === 0
+          ? 'no audio'
+          : `${source.audio.length} audio stream${source.audio.length > 1 ? 's' : ''} (${source.audio.map((a) => a.codec).join(', ')})`;
+      const frames =
+        plan.expectedFrames !== null ? `${plan.exactCount ? '' : '~'}${plan.expectedFrames} frames` : 'frames';
       log(
         `${plan.input}: ${source.codec} ${source.width}×${source.height}${source.rotation ? ` (stored ${source.codedWidth}×${source.codedHeight}, rotated ${source.rotation}°)` : ''}, ` +
           `${Number.isFinite(source.fps) ? `${source.fps.toFixed(3).replace(/\.?0+$/, '')} fps, ` : ''}${audio}; stylising ${frames} at ${plan.width}×${plan.height} with ${plan.model.styleName} → ${plan.output} (${plan.codec})`,
@@ -363,8 +499,13 @@ export const videoCommand: Command = {
         renamed = true;
       }
       const seconds = (performance.now() - started) / 1000;
-      const sound = plan.streams.audioCopied + plan.streams.audioReencoded === 0 ? '' : `, audio ${[plan.streams.audioCopied ? `${plan.streams.audioCopied} copied` : '', plan.streams.audioReencoded ? `${plan.streams.audioReencoded} re-encoded` : ''].filter(Boolean).join(', ')}`;
-      log(`${plan.input} → ${plan.output} (${done} frames, ${plan.encodedWidth}×${plan.encodedHeight}${sound}; ${formatDuration(seconds)}, ${(done / seconds).toFixed(2)} frames/s)`);
+      const sound =
+        plan.streams.audioCopied + plan.streams.audioReencoded === 0
+          ? ''
+          : `, audio ${[plan.streams.audioCopied ? `${plan.streams.audioCopied} copied` : '', plan.streams.audioReencoded ? `${plan.streams.audioReencoded} re-encoded` : ''].filter(Boolean).join(', ')}`;
+      log(
+        `${plan.input} → ${plan.output} (${done} frames, ${plan.encodedWidth}×${plan.encodedHeight}${sound}; ${formatDuration(seconds)}, ${(done / seconds).toFixed(2)} frames/s)`,
+      );
       return 0;
     } finally {
       process.off('SIGINT', onSigint);
