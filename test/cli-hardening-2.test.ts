@@ -21,6 +21,8 @@ import { rng } from '../src/ops/cpu.js';
 import { goldenFile } from './helpers/golden.js';
 import { testEngine } from './helpers/gpu.js';
 import { buildCliIfStale, CLI, ROOT } from './helpers/cli.js';
+// @ts-expect-error plain .mjs build script, no type declarations
+import { denoBinary } from '../scripts/build-deno.mjs';
 
 interface Result {
   status: number | null;
@@ -473,4 +475,17 @@ describe('issue 25.16: Dawn\'s start-up lines, whatever stderr is', () => {
     expect(socket.status).toBe(0);
     expect(socket.stderr).not.toMatch(/artificially reduced/);
   });
+
+  // The relay restarts the command: under Deno that needs `run` and the permissions (without them the child
+  // could not start, and the image was silently not written).
+  it.skipIf(process.platform !== 'linux')('under Deno with stderr a file: the image is written, no Dawn lines', () => {
+    const dir = freshDir('dawn-lines-deno');
+    writeFileSync(join(dir, 'a.png'), readFileSync(asset('photos/a.png')));
+    const r = spawnSync('sh', ['-c', `"${denoBinary()}" run -A "${CLI}" stylize -m "${asset('tiny.safetensors')}" a.png -o b.png 2> err.txt`], { cwd: dir, encoding: 'utf8', timeout: 240_000 });
+    const err = readFileSync(join(dir, 'err.txt'), 'utf8');
+    expect(r.status, err).toBe(0);
+    expect(existsSync(join(dir, 'b.png')), err).toBe(true);
+    expect(err).toMatch(/\[1\/1\] a\.png → b\.png /);
+    expect(err).not.toMatch(/artificially reduced/);
+  }, 240_000);
 });

@@ -36,9 +36,22 @@ function writeAll(fd: number, bytes: Uint8Array): void {
   for (let offset = 0; offset < bytes.length; ) offset += writeSync(fd, bytes, offset, bytes.length - offset);
 }
 
+/**
+ * What the runtime needs before the script to run it the same way. Node: its own flags. Deno: `run` and
+ * permissions, which process.execArgv does not carry (without them the child cannot even start); the child
+ * gets every permission this process was granted, no more.
+ */
+function runtimeArgs(): string[] {
+  const deno = (globalThis as { Deno?: { permissions: { querySync(d: { name: string }): { state: string } } } }).Deno;
+  if (!deno) return process.execArgv;
+  const names = ['read', 'write', 'net', 'env', 'run', 'sys', 'ffi'];
+  const granted = names.filter((name) => deno.permissions.querySync({ name }).state === 'granted');
+  return ['run', ...granted.map((name) => `--allow-${name}`)];
+}
+
 /** Runs this same command line in a child with a piped stderr; resolves to its exit status. */
 export function runWithStderrRelay(): Promise<number> {
-  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+  const child = spawn(process.execPath, [...runtimeArgs(), ...process.argv.slice(1)], {
     stdio: ['inherit', 'inherit', 'pipe'],
     env: { ...process.env, [RELAYED]: '1' },
     detached: true,
