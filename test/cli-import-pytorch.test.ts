@@ -54,7 +54,7 @@ async function tensorPng(path: string, t: { shape: number[]; data: Float32Array 
 }
 
 /** Pixels of the stylised PNG that differ from PyTorch's output (rounded, clamped) by more than `levels`. */
-export async function levelsOff(
+async function levelsOff(
   png: string,
   expected: { shape: number[]; data: Float32Array },
 ): Promise<{ worst: number; over1: number; total: number }> {

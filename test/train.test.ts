@@ -343,7 +343,7 @@ describe.skipIf(!haveCli)('train CLI (dist/cli.js in a child process)', () => {
       expect(first.stderr).toMatch(/checkpoint at step 2/);
       for (const f of ['m.safetensors', 'm.ckpt.safetensors', 'm.log.jsonl', 'm.loss.svg', 'm.sample.png'])
         expect(existsSync(join(dir, f)), f).toBe(true);
-      expect(readFileSync(join(dir, 'm.loss.svg'), 'utf8')).toMatch(/^<svg[^]*<polyline[^]*<\/svg>\n$/);
+      expect(readFileSync(join(dir, 'm.loss.svg'), 'utf8')).toMatch(/^<svg[\s\S]*<polyline[\s\S]*<\/svg>\n$/);
       expect(
         readFileSync(join(dir, 'm.log.jsonl'), 'utf8')
           .trim()

@@ -1,4 +1,4 @@
-import { Tensor } from '../engine/tensor.js';
+import type { Tensor } from '../engine/tensor.js';
 import { axpby, affine } from '../ops/elementwise.js';
 import { absMax, absSum, axpyScalars, dot } from '../ops/vector.js';
 import { zeroGrad } from './tape.js';

@@ -22,7 +22,7 @@ export function listImages(dir: string, onWarning?: (message: string) => void): 
       const p = join(d, entry.name);
       if (entry.isDirectory()) walk(p);
       else if (entry.isSymbolicLink()) {
-        let target;
+        let target: ReturnType<typeof statSync>;
         try {
           target = statSync(p);
         } catch (e) {

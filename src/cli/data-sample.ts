@@ -34,7 +34,7 @@ export interface DataResult {
 export function photoScale(w: number, h: number, size: number, mode: CropScale, fraction: number): number {
   const whole = size / Math.min(w, h);
   if (mode === 'shorter-side' || whole >= 1) return whole;
-  return whole * Math.pow(1 / whole, fraction);
+  return whole * (1 / whole) ** fraction;
 }
 
 /**

@@ -447,7 +447,9 @@ export function fileSha256(path: string, what: string): string {
   try {
     fd = openSync(path, 'r');
     const chunk = new Uint8Array(4 * MIB);
-    for (let n; (n = readSync(fd, chunk, 0, chunk.length, null)) > 0; ) hash.update(chunk.subarray(0, n));
+    for (let n = readSync(fd, chunk, 0, chunk.length, null); n > 0; n = readSync(fd, chunk, 0, chunk.length, null)) {
+      hash.update(chunk.subarray(0, n));
+    }
   } catch (e) {
     throw new CliError(`cannot read ${what} ${path}: ${fsReason(e)}`);
   } finally {

@@ -18,8 +18,10 @@ export function packageRoot(): string {
     const manifest = join(dir, 'package.json');
     if (existsSync(manifest)) {
       try {
-        if ((JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === PACKAGE_NAME)
-          return (cachedRoot = dir);
+        if ((JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === PACKAGE_NAME) {
+          cachedRoot = dir;
+          return dir;
+        }
       } catch {
         // Not our manifest; keep walking up.
       }

@@ -67,9 +67,9 @@ export class BufferPool {
     if (!this.live.delete(buffer)) throw new Error('BufferPool.release: buffer is not live in this pool');
     this.liveBytes -= buffer.size;
     this.freeBytes += buffer.size;
-    let list = this.free.get(buffer.size);
-    if (!list) this.free.set(buffer.size, (list = []));
-    list.push(buffer);
+    const list = this.free.get(buffer.size);
+    if (list) list.push(buffer);
+    else this.free.set(buffer.size, [buffer]);
   }
 
   /** Destroys the buffers kept for reuse (live ones stay). */

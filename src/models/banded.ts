@@ -58,7 +58,7 @@ export interface BandNorm {
   beta: Float32Array;
   eps: number;
   /** relu: max(0, ·); add-residual: + the activation saved by the last save-residual; none. */
-  then: 'relu' | 'add-residual' | 'none';
+  after: 'relu' | 'add-residual' | 'none';
 }
 
 export type BandStep =
@@ -205,12 +205,12 @@ async function convBanded(
   return out;
 }
 
-/** Instance norm over the whole activation (statistics in float64, biased variance), then `then`, in place. */
+/** Instance norm over the whole activation (statistics in float64, biased variance), then `after`, in place. */
 function normInPlace(step: BandNorm, a: Activation, residual: Activation | null): void {
   const plane = a.height * a.width;
   if (step.gamma.length !== a.channels)
     throw new RangeError(`${step.name}: ${step.gamma.length} scales for ${a.channels} channels`);
-  if (step.then === 'add-residual' && (!residual || residual.data.length !== a.data.length)) {
+  if (step.after === 'add-residual' && (!residual || residual.data.length !== a.data.length)) {
     throw new RangeError(`${step.name}: no residual of the same shape to add`);
   }
   const d = a.data;
@@ -226,12 +226,13 @@ function normInPlace(step: BandNorm, a: Activation, residual: Activation | null)
     }
     const scale = step.gamma[c] / Math.sqrt(sq / plane + step.eps);
     const shift = step.beta[c] - mean * scale;
-    if (step.then === 'relu') {
+    if (step.after === 'relu') {
       for (let i = base; i < base + plane; i++) {
         const v = d[i] * scale + shift;
+        // biome-ignore lint/complexity/useMathMinMax: this maps NaN to 0; Math.max would keep it
         d[i] = v > 0 ? v : 0;
       }
-    } else if (step.then === 'add-residual') {
+    } else if (step.after === 'add-residual') {
       const r = residual!.data;
       for (let i = base; i < base + plane; i++) d[i] = d[i] * scale + shift + r[i];
     } else {
@@ -262,7 +263,7 @@ export async function runBanded(
       a = await convBanded(engine, step, a, rows, stats);
     } else if (step.kind === 'norm') {
       normInPlace(step, a, residual);
-      if (step.then === 'add-residual') residual = null;
+      if (step.after === 'add-residual') residual = null;
     } else if (step.kind === 'save-residual') {
       residual = { ...a, data: a.data.slice() };
     } else if (step.kind === 'inspect') {

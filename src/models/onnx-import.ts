@@ -130,7 +130,7 @@ function evaluate(
 }
 
 function ints(v: Value | undefined, what: string): number[] {
-  if (!v || v.kind !== 'const') return fail(`${what} is not a constant`);
+  if (v?.kind !== 'const') return fail(`${what} is not a constant`);
   return v.data;
 }
 
@@ -156,8 +156,7 @@ function activationShape(node: OnnxNode, ins: Value[], where: string): number[] 
     }
     case 'Conv': {
       const weight = ins[1];
-      if (!weight || weight.kind !== 'const' || weight.dims.length !== 4)
-        return fail(`${where} has no constant 4-D weight`);
+      if (weight?.kind !== 'const' || weight.dims.length !== 4) return fail(`${where} has no constant 4-D weight`);
       const [kh, kw] = weight.dims.slice(2);
       const s = attrInts(node, 'strides', [1, 1]);
       const p = attrInts(node, 'pads', [0, 0, 0, 0]);

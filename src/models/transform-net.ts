@@ -69,7 +69,7 @@ export const ARCHITECTURES: Readonly<Record<ArchitectureName, Readonly<Transform
 };
 
 export function isArchitectureName(name: unknown): name is ArchitectureName {
-  return typeof name === 'string' && Object.prototype.hasOwnProperty.call(ARCHITECTURES, name);
+  return typeof name === 'string' && Object.hasOwn(ARCHITECTURES, name);
 }
 /**
  * The two stride-2 convs and two ×2 upsamplings give back the input size only when 4 divides it, and the 9×9
@@ -436,7 +436,7 @@ export class TransformNet {
           await this.bandConv(stage.conv1, made),
           await this.bandNorm(stage.in1),
           await this.bandConv(stage.conv2, made),
-          { ...(await this.bandNorm(stage.in2)), then: 'add-residual' },
+          { ...(await this.bandNorm(stage.in2)), after: 'add-residual' },
         );
       } else {
         steps.push(stage.kind === 'conv' ? await this.bandConv(stage, made) : await this.bandNorm(stage));
@@ -493,7 +493,7 @@ export class TransformNet {
       gamma: await this.param(`${layer.name}.weight`).data(),
       beta: await this.param(`${layer.name}.bias`).data(),
       eps: this.architecture.instanceNormEps,
-      then: layer.relu ? 'relu' : 'none',
+      after: layer.relu ? 'relu' : 'none',
     };
   }
 

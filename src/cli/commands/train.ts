@@ -473,7 +473,7 @@ async function trainSteps(run: TrainRun, o: TrainOptions, log: (line: string) =>
     while (t.stepCount < total && !run.stop.signal) {
       const crops = await loader.next();
       crops.forEach((px, i) => rgbaToTensor(engine, px, config.size, config.size, {}, { tensor: batch, index: i }));
-      let losses;
+      let losses: Awaited<ReturnType<typeof t.step>>;
       try {
         losses = await t.step(batch);
       } catch (e) {
