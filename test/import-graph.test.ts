@@ -1,7 +1,9 @@
 // The layering of src/ (docs/CONVENTIONS.md): no module imports, at run time, a module that imports it back
-// (directly or through others). Type-only imports vanish from the build and are left out.
+// (directly or through others; type-only imports vanish from the build and are left out there), and no folder
+// imports, even for a type, from a folder above it in engine ← shaders ← ops ← autograd ← models ← cli | web,
+// with the entry points (src/*.ts) on top and cli (Node) and web (browsers) kept apart.
 import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const SRC = resolve(__dirname, '..', 'src');
@@ -37,7 +39,53 @@ function runtimeImports(file: string): string[] {
   return out;
 }
 
+/** Every import and re-export of a module, type-only ones and WGSL text included, as absolute paths. */
+function allImports(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  const statement = /^\s*(?:import|export)\s[^;]*?\sfrom\s+'(\.[^']+)'/gms;
+  return [...text.matchAll(statement)].map((m) => resolve(dirname(file), m[1].replace(/\.js$/, '.ts')));
+}
+
+/** The layers from the bottom; folders in one entry are side by side and may not import each other. */
+const LAYERS: readonly (readonly string[])[] = [
+  ['engine'],
+  ['shaders'],
+  ['ops'],
+  ['autograd'],
+  ['models'],
+  ['cli', 'web'],
+  ['.'], // the entry points: src/index.ts, src/browser.ts, src/api.ts
+];
+
+/** The folder of src/ a file is in ('.' for src/ itself) and its layer's index (-1: in no layer). */
+function layerOf(file: string): { folder: string; rank: number } {
+  const parts = relative(SRC, file).split(sep);
+  const folder = parts.length === 1 ? '.' : parts[0];
+  return { folder, rank: LAYERS.findIndex((l) => l.includes(folder)) };
+}
+
 describe('src import graph', () => {
+  it('imports only from its own layer or the layers below (docs/CONVENTIONS.md)', () => {
+    const files = readdirSync(SRC, { recursive: true, encoding: 'utf8' })
+      .filter((f) => /\.(ts|wgsl)$/.test(f) && !f.endsWith('.d.ts'))
+      .map((f) => join(SRC, f));
+    expect(files.length).toBeGreaterThan(100);
+    expect(files.filter((f) => layerOf(f).rank < 0).map((f) => relative(SRC, f))).toEqual([]);
+    const wrong: string[] = [];
+    let edges = 0;
+    for (const f of files.filter((f) => f.endsWith('.ts'))) {
+      const from = layerOf(f);
+      for (const d of allImports(f)) {
+        const to = layerOf(d);
+        if (to.folder === from.folder) continue;
+        edges++;
+        if (to.rank >= from.rank) wrong.push(`${relative(SRC, f)} → ${relative(SRC, d)}`);
+      }
+    }
+    expect(edges).toBeGreaterThan(100);
+    expect(wrong).toEqual([]);
+  });
+
   it('has no run-time import cycle', () => {
     const files = sources(SRC);
     const graph = new Map(files.map((f) => [f, runtimeImports(f).filter((d) => files.includes(d))]));
