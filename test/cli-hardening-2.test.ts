@@ -3,7 +3,18 @@
 // checks the exit status, the one-line message and what is (not) left on disk; a few check the library
 // function behind a promise where the CLI cannot show it. FSW_CLI runs them against another build.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -37,7 +48,11 @@ function cli(args: string[], cwd: string): Result {
 
 /** A shell command line (pipes, redirections) with `CLI` standing for `node dist/cli.js`. */
 function sh(script: string, cwd: string): Result {
-  const r = spawnSync('sh', ['-c', script.replaceAll('$CLI', `"${process.execPath}" "${CLI}"`)], { cwd, encoding: 'utf8', timeout: 240_000 });
+  const r = spawnSync('sh', ['-c', script.replaceAll('$CLI', `"${process.execPath}" "${CLI}"`)], {
+    cwd,
+    encoding: 'utf8',
+    timeout: 240_000,
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -59,7 +74,8 @@ function picture(width: number, height: number, seed: number): RgbaImage {
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       const o = (y * width + x) * 4;
-      for (let c = 0; c < 3; c++) data[o + c] = Math.round(127 + 100 * Math.sin(0.3 * x * (1 + a[c]) + 0.2 * y + 3 * a[c]));
+      for (let c = 0; c < 3; c++)
+        data[o + c] = Math.round(127 + 100 * Math.sin(0.3 * x * (1 + a[c]) + 0.2 * y + 3 * a[c]));
       data[o + 3] = 255;
     }
   }
@@ -84,7 +100,10 @@ function vggFile(seed: number): Uint8Array {
   const weights = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const l of vggLayers('vgg19').filter((v) => v.kind === 'conv' && v.index <= 16)) {
     const n = l.outChannels * l.inChannels * 9;
-    weights.set(`features.${l.index}.weight`, { shape: [l.outChannels, l.inChannels, 3, 3], data: Float32Array.from({ length: n }, () => (2 * r() - 1) * Math.sqrt(6 / (l.inChannels * 9))) });
+    weights.set(`features.${l.index}.weight`, {
+      shape: [l.outChannels, l.inChannels, 3, 3],
+      data: Float32Array.from({ length: n }, () => (2 * r() - 1) * Math.sqrt(6 / (l.inChannels * 9))),
+    });
     weights.set(`features.${l.index}.bias`, { shape: [l.outChannels], data: new Float32Array(l.outChannels) });
   }
   return writeSafetensors(weights, { vgg_input: 'caffe' });
@@ -100,7 +119,13 @@ beforeAll(async () => {
   writeFileSync(asset('other-vgg.safetensors'), vggFile(10));
   const engine = await testEngine();
   const net = TransformNet.create(engine, { widthMultiplier: 0.25, seed: 2 });
-  const loss = { contentLayer: 'relu2_2', styleLayers: ['relu1_2', 'relu2_2'], contentWeight: 1, styleWeight: 1, tvWeight: 0 };
+  const loss = {
+    contentLayer: 'relu2_2',
+    styleLayers: ['relu1_2', 'relu2_2'],
+    contentWeight: 1,
+    styleWeight: 1,
+    tvWeight: 0,
+  };
   writeFileSync(asset('tiny.safetensors'), await saveTransformNet(net, { style: 'tiny', training: { loss } }));
   net.dispose();
 }, 300_000);
@@ -115,16 +140,45 @@ function freshDir(name: string): string {
 
 function trainArgs(dir: string, out: string, ...more: string[]): string[] {
   return [
-    'train', '--style', asset('style.png'), '--data', asset('photos'), '--vgg', asset('vgg.safetensors'), '--out', join(dir, out),
-    '--size', '32', '--batch', '2', '--width', '0.25', '--style-size', '32', '--style-layers', 'relu1_2,relu2_2',
-    '--content-layer', 'relu2_2', '--workers', '0', ...more,
+    'train',
+    '--style',
+    asset('style.png'),
+    '--data',
+    asset('photos'),
+    '--vgg',
+    asset('vgg.safetensors'),
+    '--out',
+    join(dir, out),
+    '--size',
+    '32',
+    '--batch',
+    '2',
+    '--width',
+    '0.25',
+    '--style-size',
+    '32',
+    '--style-layers',
+    'relu1_2,relu2_2',
+    '--content-layer',
+    'relu2_2',
+    '--workers',
+    '0',
+    ...more,
   ];
 }
 
 /** The tiny model with the tensors `pick` chooses replaced by `value(i)`. */
 function alteredModel(path: string, pick: (name: string) => boolean, value: (i: number) => number): void {
   const file = readSafetensors(new Uint8Array(readFileSync(asset('tiny.safetensors'))));
-  const tensors = new Map([...file.tensors].map(([k, t]) => [k, { shape: [...t.shape], data: pick(k) ? Float32Array.from(t.data, (_, i) => value(i)) : Float32Array.from(t.data) }]));
+  const tensors = new Map(
+    [...file.tensors].map(([k, t]) => [
+      k,
+      {
+        shape: [...t.shape],
+        data: pick(k) ? Float32Array.from(t.data, (_, i) => value(i)) : Float32Array.from(t.data),
+      },
+    ]),
+  );
   writeFileSync(path, writeSafetensors(tensors, file.metadata));
 }
 
@@ -155,58 +209,99 @@ describe('issue 25.1 and 25.2: -o /dev/stdout and -o - write to the stream', () 
     const dir = freshDir('stdout-pipe');
     writeFileSync(join(dir, 'a.png'), readFileSync(asset('photos/a.png')));
     for (const out of ['/dev/stdout', '-']) {
-      const r = sh(`$CLI stylize -m "${asset('tiny.safetensors')}" a.png -o ${out} --format png --quiet | cat > got.png`, dir);
+      const r = sh(
+        `$CLI stylize -m "${asset('tiny.safetensors')}" a.png -o ${out} --format png --quiet | cat > got.png`,
+        dir,
+      );
       expect(r.status, r.stderr).toBe(0);
       expect(await widthOf(new Uint8Array(readFileSync(join(dir, 'got.png'))))).toBe(40);
     }
     const c = sh(`$CLI convert "${asset('tiny.safetensors')}" -o /dev/stdout --quiet | cat > got.safetensors`, dir);
     expect(c.status, c.stderr).toBe(0);
-    expect(readSafetensors(new Uint8Array(readFileSync(join(dir, 'got.safetensors')))).tensors.has('conv1.conv2d.weight')).toBe(true);
+    expect(
+      readSafetensors(new Uint8Array(readFileSync(join(dir, 'got.safetensors')))).tensors.has('conv1.conv2d.weight'),
+    ).toBe(true);
     // Descriptors above 2 may be Node's own (an event loop's pipe): refused, never written.
-    expectOneError(cli(['stylize', '-m', asset('tiny.safetensors'), 'a.png', '-o', '/dev/fd/7', '--format', 'png'], dir), 1, /cannot write \/dev\/fd\/7: of the open descriptors only standard output and standard error/);
+    expectOneError(
+      cli(['stylize', '-m', asset('tiny.safetensors'), 'a.png', '-o', '/dev/fd/7', '--format', 'png'], dir),
+      1,
+      /cannot write \/dev\/fd\/7: of the open descriptors only standard output and standard error/,
+    );
     expect(readdirSync(dir).sort()).toEqual(['a.png', 'got.png', 'got.safetensors']);
   });
 
-  it.skipIf(process.platform !== 'linux')('appended (>> file): what the file held stays, the same inode, the new bytes after it', async () => {
-    const dir = freshDir('stdout-append');
-    writeFileSync(join(dir, 'a.png'), readFileSync(asset('photos/a.png')));
-    writeFileSync(join(dir, 'log'), 'kept\n');
-    const inode = statSync(join(dir, 'log')).ino;
-    const r = sh(`$CLI stylize -m "${asset('tiny.safetensors')}" a.png -o /dev/stdout --format png --quiet >> log`, dir);
-    expect(r.status, r.stderr).toBe(0);
-    const log = readFileSync(join(dir, 'log'));
-    expect(statSync(join(dir, 'log')).ino).toBe(inode);
-    expect(log.subarray(0, 5).toString()).toBe('kept\n');
-    expect(await widthOf(new Uint8Array(log.subarray(5)))).toBe(40);
+  it.skipIf(process.platform !== 'linux')(
+    'appended (>> file): what the file held stays, the same inode, the new bytes after it',
+    async () => {
+      const dir = freshDir('stdout-append');
+      writeFileSync(join(dir, 'a.png'), readFileSync(asset('photos/a.png')));
+      writeFileSync(join(dir, 'log'), 'kept\n');
+      const inode = statSync(join(dir, 'log')).ino;
+      const r = sh(
+        `$CLI stylize -m "${asset('tiny.safetensors')}" a.png -o /dev/stdout --format png --quiet >> log`,
+        dir,
+      );
+      expect(r.status, r.stderr).toBe(0);
+      const log = readFileSync(join(dir, 'log'));
+      expect(statSync(join(dir, 'log')).ino).toBe(inode);
+      expect(log.subarray(0, 5).toString()).toBe('kept\n');
+      expect(await widthOf(new Uint8Array(log.subarray(5)))).toBe(40);
 
-    const folder = ml5Folder(join(dir, 'wave'));
-    writeFileSync(join(dir, 'log2'), 'kept\n');
-    const i = sh(`$CLI import "${folder}" -o /dev/stdout --quiet >> log2`, dir);
-    expect(i.status, i.stderr).toBe(0);
-    const log2 = readFileSync(join(dir, 'log2'));
-    expect(log2.subarray(0, 5).toString()).toBe('kept\n');
-    expect(readSafetensors(new Uint8Array(log2.subarray(5))).metadata.style).toBe('wave');
-  });
+      const folder = ml5Folder(join(dir, 'wave'));
+      writeFileSync(join(dir, 'log2'), 'kept\n');
+      const i = sh(`$CLI import "${folder}" -o /dev/stdout --quiet >> log2`, dir);
+      expect(i.status, i.stderr).toBe(0);
+      const log2 = readFileSync(join(dir, 'log2'));
+      expect(log2.subarray(0, 5).toString()).toBe('kept\n');
+      expect(readSafetensors(new Uint8Array(log2.subarray(5))).metadata.style).toBe('wave');
+    },
+  );
 });
 
 describe('issue 25.3 and 25.12: convert and import refuse NaN and infinite weights; f16 overflow says --dtype f32', () => {
   it('convert names the tensor and writes nothing', () => {
     const dir = freshDir('convert-nan');
-    alteredModel(join(dir, 'nan.safetensors'), (n) => n === 'conv1.conv2d.bias', (i) => (i === 1 ? NaN : 0));
-    alteredModel(join(dir, 'inf.safetensors'), (n) => n === 'deconv1.conv2d.weight', (i) => (i === 7 ? -Infinity : 0.01));
-    expectOneError(cli(['convert', 'nan.safetensors', '-o', 'out.safetensors'], dir), 1, /nan\.safetensors: .*weight conv1\.conv2d\.bias holds NaN values/);
-    expectOneError(cli(['convert', 'inf.safetensors', '--dtype', 'f32', '-o', 'out.safetensors'], dir), 1, /inf\.safetensors: .*weight deconv1\.conv2d\.weight holds infinite values/);
+    alteredModel(
+      join(dir, 'nan.safetensors'),
+      (n) => n === 'conv1.conv2d.bias',
+      (i) => (i === 1 ? NaN : 0),
+    );
+    alteredModel(
+      join(dir, 'inf.safetensors'),
+      (n) => n === 'deconv1.conv2d.weight',
+      (i) => (i === 7 ? -Infinity : 0.01),
+    );
+    expectOneError(
+      cli(['convert', 'nan.safetensors', '-o', 'out.safetensors'], dir),
+      1,
+      /nan\.safetensors: .*weight conv1\.conv2d\.bias holds NaN values/,
+    );
+    expectOneError(
+      cli(['convert', 'inf.safetensors', '--dtype', 'f32', '-o', 'out.safetensors'], dir),
+      1,
+      /inf\.safetensors: .*weight deconv1\.conv2d\.weight holds infinite values/,
+    );
     expect(existsSync(join(dir, 'out.safetensors'))).toBe(false);
   });
 
   it('convert of a weight beyond float16 names the file and the weight and suggests --dtype f32, which works', () => {
     const dir = freshDir('convert-f16');
-    alteredModel(join(dir, 'big.safetensors'), (n) => n === 'conv1.conv2d.bias', (i) => (i === 0 ? 1e5 : 0));
+    alteredModel(
+      join(dir, 'big.safetensors'),
+      (n) => n === 'conv1.conv2d.bias',
+      (i) => (i === 0 ? 1e5 : 0),
+    );
     const r = cli(['convert', 'big.safetensors', '-o', 'out.safetensors'], dir);
-    expectOneError(r, 1, /^error: big\.safetensors: its weight conv1\.conv2d\.bias holds 100000, beyond float16's range .*--dtype f32/);
+    expectOneError(
+      r,
+      1,
+      /^error: big\.safetensors: its weight conv1\.conv2d\.bias holds 100000, beyond float16's range .*--dtype f32/,
+    );
     expect(r.stderr).not.toMatch(/writeSafetensors/);
     expect(existsSync(join(dir, 'out.safetensors'))).toBe(false);
-    expect(cli(['convert', 'big.safetensors', '--dtype', 'f32', '-o', 'out.safetensors', '--quiet'], dir).status).toBe(0);
+    expect(cli(['convert', 'big.safetensors', '--dtype', 'f32', '-o', 'out.safetensors', '--quiet'], dir).status).toBe(
+      0,
+    );
   });
 
   it('import of an ml5 folder with a NaN variable names the tensor and writes nothing', () => {
@@ -216,7 +311,11 @@ describe('issue 25.3 and 25.12: convert and import refuse NaN and infinite weigh
     const values = Float32Array.from(new Float32Array(raw.buffer, raw.byteOffset, raw.length / 4));
     values[2] = NaN;
     writeFileSync(join(folder, 'Variable_4'), Buffer.from(values.buffer));
-    expectOneError(cli(['import', 'wave', '-o', 'wave.safetensors'], dir), 1, /wave: the model is unusable: its weight \S+ holds NaN values/);
+    expectOneError(
+      cli(['import', 'wave', '-o', 'wave.safetensors'], dir),
+      1,
+      /wave: the model is unusable: its weight \S+ holds NaN values/,
+    );
     expect(existsSync(join(dir, 'wave.safetensors'))).toBe(false);
   });
 });
@@ -224,34 +323,63 @@ describe('issue 25.3 and 25.12: convert and import refuse NaN and infinite weigh
 describe('issue 25.4: non-finite weights in training', () => {
   it('train --init from a model with NaN weights is refused before any work, nothing written', () => {
     const dir = freshDir('init-nan');
-    alteredModel(join(dir, 'nan.safetensors'), (n) => n === 'res1.conv1.conv2d.weight', (i) => (i % 50 === 0 ? NaN : 0.01));
+    alteredModel(
+      join(dir, 'nan.safetensors'),
+      (n) => n === 'res1.conv1.conv2d.weight',
+      (i) => (i % 50 === 0 ? NaN : 0.01),
+    );
     const r = cli(trainArgs(dir, 'm.safetensors', '--iters', '1', '--init', join(dir, 'nan.safetensors')), dir);
-    expectOneError(r, 1, /nan\.safetensors: the model is unusable: its weight res1\.conv1\.conv2d\.weight holds NaN values \(a run cannot start from it\)/);
+    expectOneError(
+      r,
+      1,
+      /nan\.safetensors: the model is unusable: its weight res1\.conv1\.conv2d\.weight holds NaN values \(a run cannot start from it\)/,
+    );
     expect(readdirSync(dir)).toEqual(['nan.safetensors']);
   });
 
   it('a training state with a NaN weight or Adam moment is refused before it is saved', () => {
-    const good = { step: 7, weights: new Map([['w', { data: new Float32Array([1, 2]) }]]), moments: new Map([['w', { m: new Float32Array(2), v: new Float32Array(2) }]]) };
+    const good = {
+      step: 7,
+      weights: new Map([['w', { data: new Float32Array([1, 2]) }]]),
+      moments: new Map([['w', { m: new Float32Array(2), v: new Float32Array(2) }]]),
+    };
     expect(() => assertFiniteTrainingState(good, 'm.ckpt.safetensors')).not.toThrow();
     const nanWeight = { ...good, weights: new Map([['w', { data: new Float32Array([1, NaN]) }]]) };
-    expect(() => assertFiniteTrainingState(nanWeight, 'm.ckpt.safetensors')).toThrow(/diverged at step 7: the weight w holds NaN values; stopped without writing/);
-    const infMoment = { ...good, moments: new Map([['w', { m: new Float32Array(2), v: new Float32Array([Infinity, 0]) }]]) };
-    expect(() => assertFiniteTrainingState(infMoment, 'm.ckpt.safetensors')).toThrow(/Adam's moment of w holds infinite values/);
+    expect(() => assertFiniteTrainingState(nanWeight, 'm.ckpt.safetensors')).toThrow(
+      /diverged at step 7: the weight w holds NaN values; stopped without writing/,
+    );
+    const infMoment = {
+      ...good,
+      moments: new Map([['w', { m: new Float32Array(2), v: new Float32Array([Infinity, 0]) }]]),
+    };
+    expect(() => assertFiniteTrainingState(infMoment, 'm.ckpt.safetensors')).toThrow(
+      /Adam's moment of w holds infinite values/,
+    );
   });
 });
 
 describe('issue 25.5: one train run per --out', () => {
   it('a second run on the same --out is refused while the first runs; the lock goes when it ends', async () => {
     const dir = freshDir('lock');
-    const first = spawn(process.execPath, [CLI, ...trainArgs(dir, 'm.safetensors', '--iters', '1000', '--checkpoint-every', '500')], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+    const first = spawn(
+      process.execPath,
+      [CLI, ...trainArgs(dir, 'm.safetensors', '--iters', '1000', '--checkpoint-every', '500')],
+      { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     let stderr = '';
-    const started = new Promise<void>((res) => first.stderr.on('data', (d: Buffer) => ((stderr += d.toString()), /step 1\/1000/.test(stderr) && res())));
+    const started = new Promise<void>((res) =>
+      first.stderr.on('data', (d: Buffer) => ((stderr += d.toString()), /step 1\/1000/.test(stderr) && res())),
+    );
     const exited = new Promise<number | null>((res) => first.on('exit', (code) => res(code)));
     try {
       await started;
       expect(existsSync(join(dir, 'm.lock'))).toBe(true);
       const second = cli(trainArgs(dir, 'm.safetensors', '--iters', '2'), dir);
-      expectOneError(second, 1, /m\.safetensors is being written by another train run \(process \d+ on .*lock .*m\.lock\)/);
+      expectOneError(
+        second,
+        1,
+        /m\.safetensors is being written by another train run \(process \d+ on .*lock .*m\.lock\)/,
+      );
       const resumed = cli(trainArgs(dir, 'm.safetensors', '--iters', '2', '--resume'), dir);
       expectOneError(resumed, 1, /is being written by another train run/);
     } finally {
@@ -263,7 +391,10 @@ describe('issue 25.5: one train run per --out', () => {
 
   it('a stale lock (its process gone) is taken over with a warning; stale temporaries of ours are removed, a live one kept', () => {
     const dir = freshDir('stale-lock');
-    writeFileSync(join(dir, 's.lock'), JSON.stringify({ pid: deadPid(), host: hostname(), started: '2026-01-01T00:00:00Z' }));
+    writeFileSync(
+      join(dir, 's.lock'),
+      JSON.stringify({ pid: deadPid(), host: hostname(), started: '2026-01-01T00:00:00Z' }),
+    );
     const stale = `.s.ckpt.safetensors.${deadPid()}.deadbeef.tmp`;
     const live = `.s.ckpt.safetensors.${process.pid}.cafebabe.tmp`;
     writeFileSync(join(dir, stale), 'left by kill -9');
@@ -284,8 +415,15 @@ describe('issue 25.6: --resume checks the loss network', () => {
     const before = readFileSync(ckptPath);
     const training = JSON.parse(readSafetensors(new Uint8Array(before)).metadata.training);
     expect(training.vggSha256).toMatch(/^[0-9a-f]{64}$/);
-    const other = (...more: string[]) => trainArgs(dir, 'm.safetensors', ...more).map((a) => (a === asset('vgg.safetensors') ? asset('other-vgg.safetensors') : a));
-    expectOneError(cli(other('--iters', '2', '--resume'), dir), 2, /--vgg .*other-vgg\.safetensors is not the loss network this run was trained with/);
+    const other = (...more: string[]) =>
+      trainArgs(dir, 'm.safetensors', ...more).map((a) =>
+        a === asset('vgg.safetensors') ? asset('other-vgg.safetensors') : a,
+      );
+    expectOneError(
+      cli(other('--iters', '2', '--resume'), dir),
+      2,
+      /--vgg .*other-vgg\.safetensors is not the loss network this run was trained with/,
+    );
     expect(readFileSync(ckptPath).equals(before)).toBe(true);
 
     const file = readSafetensors(new Uint8Array(before));
@@ -295,7 +433,9 @@ describe('issue 25.6: --resume checks the loss network', () => {
     const old = cli(trainArgs(dir, 'm.safetensors', '--iters', '2', '--resume'), dir);
     expect(old.status, old.stderr).toBe(0);
     expect(old.stderr.match(/warning: .*m\.ckpt\.safetensors does not record which loss network/g)).toHaveLength(1);
-    expect(JSON.parse(readSafetensors(new Uint8Array(readFileSync(ckptPath))).metadata.training).vggSha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(JSON.parse(readSafetensors(new Uint8Array(readFileSync(ckptPath))).metadata.training).vggSha256).toMatch(
+      /^[0-9a-f]{64}$/,
+    );
     expectOneError(cli(other('--iters', '3', '--resume'), dir), 2, /is not the loss network this run was trained with/);
   }, 300_000);
 });
@@ -330,7 +470,27 @@ describe('issue 25.7 and 25.14: symlinks among the photos', () => {
     expect(r.stderr).toMatch(/^warning: skipping .*loop\.png: a loop of symbolic links$/m);
     expect(r.stderr).toMatch(/: 2 images,/);
     mkdirSync(join(dir, 'out'));
-    const e = cli(['eval', '-m', asset('tiny.safetensors'), '-s', asset('style.png'), '--data', 'data', '--out-dir', 'out', '--vgg', asset('vgg.safetensors'), '--size', '16', '--gatys-iters', '1', '--quiet'], dir);
+    const e = cli(
+      [
+        'eval',
+        '-m',
+        asset('tiny.safetensors'),
+        '-s',
+        asset('style.png'),
+        '--data',
+        'data',
+        '--out-dir',
+        'out',
+        '--vgg',
+        asset('vgg.safetensors'),
+        '--size',
+        '16',
+        '--gatys-iters',
+        '1',
+        '--quiet',
+      ],
+      dir,
+    );
     expect(e.status, e.stderr).toBe(0);
     expect(e.stderr).toMatch(/^warning: skipping .*dangling\.png: a symbolic link to a missing file$/m);
     expect(readdirSync(join(dir, 'out')).sort()).toEqual(['a_eval.png', 'b_eval.png', 'eval.csv']);
@@ -338,20 +498,39 @@ describe('issue 25.7 and 25.14: symlinks among the photos', () => {
 });
 
 describe('issue 25.8: special and oversized files are refused before reading', () => {
-  it.skipIf(process.platform !== 'linux')('/dev/zero as the model or the image, and a model file over the limit: one line, at once', () => {
-    const dir = freshDir('special-inputs');
-    writeFileSync(join(dir, 'a.png'), readFileSync(asset('photos/a.png')));
-    const started = Date.now();
-    expectOneError(cli(['stylize', '--model', '/dev/zero', 'a.png', '-o', 'out.png'], dir), 1, /cannot read model \/dev\/zero: it is a character device, not a file/);
-    expectOneError(cli(['stylize', '--model', asset('tiny.safetensors'), '/dev/zero', '-o', 'out.png'], dir), 1, /cannot read image \/dev\/zero: it is a character device, not a file/);
-    // A sparse file: 1.5 GiB long, no disk used.
-    writeFileSync(join(dir, 'huge.safetensors'), '');
-    truncateSync(join(dir, 'huge.safetensors'), 1.5 * 2 ** 30);
-    expectOneError(cli(['stylize', '--model', 'huge.safetensors', 'a.png', '-o', 'out.png'], dir), 1, /cannot read model huge\.safetensors: larger than 1024 MiB/);
-    expectOneError(cli(['convert', '/dev/zero', '-o', 'out.safetensors'], dir), 1, /cannot read model \/dev\/zero: it is a character device/);
-    expect(Date.now() - started).toBeLessThan(60_000);
-    expect(readdirSync(dir).sort()).toEqual(['a.png', 'huge.safetensors']);
-  });
+  it.skipIf(process.platform !== 'linux')(
+    '/dev/zero as the model or the image, and a model file over the limit: one line, at once',
+    () => {
+      const dir = freshDir('special-inputs');
+      writeFileSync(join(dir, 'a.png'), readFileSync(asset('photos/a.png')));
+      const started = Date.now();
+      expectOneError(
+        cli(['stylize', '--model', '/dev/zero', 'a.png', '-o', 'out.png'], dir),
+        1,
+        /cannot read model \/dev\/zero: it is a character device, not a file/,
+      );
+      expectOneError(
+        cli(['stylize', '--model', asset('tiny.safetensors'), '/dev/zero', '-o', 'out.png'], dir),
+        1,
+        /cannot read image \/dev\/zero: it is a character device, not a file/,
+      );
+      // A sparse file: 1.5 GiB long, no disk used.
+      writeFileSync(join(dir, 'huge.safetensors'), '');
+      truncateSync(join(dir, 'huge.safetensors'), 1.5 * 2 ** 30);
+      expectOneError(
+        cli(['stylize', '--model', 'huge.safetensors', 'a.png', '-o', 'out.png'], dir),
+        1,
+        /cannot read model huge\.safetensors: larger than 1024 MiB/,
+      );
+      expectOneError(
+        cli(['convert', '/dev/zero', '-o', 'out.safetensors'], dir),
+        1,
+        /cannot read model \/dev\/zero: it is a character device/,
+      );
+      expect(Date.now() - started).toBeLessThan(60_000);
+      expect(readdirSync(dir).sort()).toEqual(['a.png', 'huge.safetensors']);
+    },
+  );
 
   it.skipIf(process.platform !== 'linux')('a FIFO input (process substitution) is still read', async () => {
     const dir = freshDir('fifo-input');
@@ -374,7 +553,21 @@ describe('issue 25.9: missing inputs and folders among several stylize inputs', 
     writeFileSync(join(dir, 'corrupt.png'), 'not a png');
     mkdirSync(join(dir, 'folder.png'));
     mkdirSync(join(dir, 'out'));
-    const r = cli(['stylize', '-m', asset('tiny.safetensors'), 'missing.png', 'folder.png', 'a.png', 'corrupt.png', '--out-dir', 'out', '--quiet'], dir);
+    const r = cli(
+      [
+        'stylize',
+        '-m',
+        asset('tiny.safetensors'),
+        'missing.png',
+        'folder.png',
+        'a.png',
+        'corrupt.png',
+        '--out-dir',
+        'out',
+        '--quiet',
+      ],
+      dir,
+    );
     expect(r.status, r.stderr).toBe(1);
     const errors = errorLines(r);
     expect(errors[0]).toMatch(/cannot read image missing\.png: no such file/);
@@ -392,7 +585,11 @@ describe('issue 25.10 and 25.11: import names, shipped models, error prefixes', 
     const work2 = join(dir, 'here');
     mkdirSync(work2);
     ml5Folder(join(work2, 'wave'));
-    expectOneError(cli(['import', 'wave', '--style', '../evil'], work2), 2, /--style "\.\.\/evil" must be a name, not a path/);
+    expectOneError(
+      cli(['import', 'wave', '--style', '../evil'], work2),
+      2,
+      /--style "\.\.\/evil" must be a name, not a path/,
+    );
     expect(readdirSync(dir)).toEqual(['here']);
     expect(readdirSync(work2)).toEqual(['wave']);
 
@@ -402,8 +599,16 @@ describe('issue 25.10 and 25.11: import names, shipped models, error prefixes', 
     const before = readFileSync(target);
     symlinkSync(target, join(work2, 'link.safetensors'));
     try {
-      expectOneError(cli(['import', 'wave', '-o', target], work2), 1, new RegExp(`refusing to replace the shipped style ${shipped[0]}`));
-      expectOneError(cli(['import', 'wave', '-o', 'link.safetensors'], work2), 1, /refusing to replace the shipped style/);
+      expectOneError(
+        cli(['import', 'wave', '-o', target], work2),
+        1,
+        new RegExp(`refusing to replace the shipped style ${shipped[0]}`),
+      );
+      expectOneError(
+        cli(['import', 'wave', '-o', 'link.safetensors'], work2),
+        1,
+        /refusing to replace the shipped style/,
+      );
     } finally {
       if (!readFileSync(target).equals(before)) writeFileSync(target, before);
     }
@@ -424,18 +629,33 @@ describe('issue 25.10 and 25.11: import names, shipped models, error prefixes', 
     ]);
   });
 
-  it.skipIf(process.platform !== 'linux')('errors name the folder (not --source); a Variable that is a folder or a device says so', () => {
-    const dir = freshDir('import-errors');
-    const folder = ml5Folder(join(dir, 'wave'));
-    rmSync(join(folder, 'Variable_3'));
-    expectOneError(cli(['import', 'wave', '--source', 'my notes', '-o', 'w.safetensors'], dir), 1, /^error: wave: missing file Variable_3 \(variable Variable_3\)$/);
-    mkdirSync(join(folder, 'Variable_3'));
-    expectOneError(cli(['import', 'wave', '-o', 'w.safetensors'], dir), 1, /cannot read ml5 variable file wave\/Variable_3: it is a directory/);
-    rmSync(join(folder, 'Variable_3'), { recursive: true });
-    symlinkSync('/dev/zero', join(folder, 'Variable_3'));
-    expectOneError(cli(['import', 'wave', '-o', 'w.safetensors'], dir), 1, /cannot read ml5 variable file wave\/Variable_3: it is a character device/);
-    expect(readdirSync(dir)).toEqual(['wave']);
-  });
+  it.skipIf(process.platform !== 'linux')(
+    'errors name the folder (not --source); a Variable that is a folder or a device says so',
+    () => {
+      const dir = freshDir('import-errors');
+      const folder = ml5Folder(join(dir, 'wave'));
+      rmSync(join(folder, 'Variable_3'));
+      expectOneError(
+        cli(['import', 'wave', '--source', 'my notes', '-o', 'w.safetensors'], dir),
+        1,
+        /^error: wave: missing file Variable_3 \(variable Variable_3\)$/,
+      );
+      mkdirSync(join(folder, 'Variable_3'));
+      expectOneError(
+        cli(['import', 'wave', '-o', 'w.safetensors'], dir),
+        1,
+        /cannot read ml5 variable file wave\/Variable_3: it is a directory/,
+      );
+      rmSync(join(folder, 'Variable_3'), { recursive: true });
+      symlinkSync('/dev/zero', join(folder, 'Variable_3'));
+      expectOneError(
+        cli(['import', 'wave', '-o', 'w.safetensors'], dir),
+        1,
+        /cannot read ml5 variable file wave\/Variable_3: it is a character device/,
+      );
+      expect(readdirSync(dir)).toEqual(['wave']);
+    },
+  );
 });
 
 describe('issue 25.13: --tile honours --memory', () => {
@@ -449,7 +669,11 @@ describe('issue 25.13: --tile honours --memory', () => {
       expect(edge).toBeGreaterThanOrEqual(31);
       expect(edge).toBeLessThanOrEqual(32);
       let tiles = 0;
-      const out = await stylizeRgba(net, picture(64, 48, 4), { tile: 4096, memoryBytes, onProgress: (_, total) => (tiles = total) });
+      const out = await stylizeRgba(net, picture(64, 48, 4), {
+        tile: 4096,
+        memoryBytes,
+        onProgress: (_, total) => (tiles = total),
+      });
       expect(out.mode).toBe('tiled');
       expect(tiles).toBeGreaterThan(1);
     } finally {
@@ -458,34 +682,48 @@ describe('issue 25.13: --tile honours --memory', () => {
   }, 120_000);
 });
 
-describe('issue 25.16: Dawn\'s start-up lines, whatever stderr is', () => {
-  it.skipIf(process.platform !== 'linux')('stderr a regular file (2>file, >file 2>&1) or a socket: no "artificially reduced" lines, our lines kept', () => {
-    const dir = freshDir('dawn-lines');
-    writeFileSync(join(dir, 'a.png'), readFileSync(asset('photos/a.png')));
-    expect(sh('$CLI info > out.txt 2> err.txt', dir).status).toBe(0);
-    expect(readFileSync(join(dir, 'err.txt'), 'utf8')).not.toMatch(/artificially reduced/);
-    expect(readFileSync(join(dir, 'out.txt'), 'utf8')).toMatch(/^fast-style-webgpu /);
-    const both = sh(`{ echo before; $CLI stylize -m "${asset('tiny.safetensors')}" a.png -o b.png; echo after; } > both.txt 2>&1`, dir);
-    expect(both.status).toBe(0);
-    const text = readFileSync(join(dir, 'both.txt'), 'utf8');
-    expect(text).not.toMatch(/artificially reduced/);
-    expect(text).toMatch(/^before\n(.*\n)*\[1\/1\] a\.png → b\.png .*\nafter\n$/);
-    // spawnSync's pipes are sockets.
-    const socket = cli(['info'], dir);
-    expect(socket.status).toBe(0);
-    expect(socket.stderr).not.toMatch(/artificially reduced/);
-  });
+describe("issue 25.16: Dawn's start-up lines, whatever stderr is", () => {
+  it.skipIf(process.platform !== 'linux')(
+    'stderr a regular file (2>file, >file 2>&1) or a socket: no "artificially reduced" lines, our lines kept',
+    () => {
+      const dir = freshDir('dawn-lines');
+      writeFileSync(join(dir, 'a.png'), readFileSync(asset('photos/a.png')));
+      expect(sh('$CLI info > out.txt 2> err.txt', dir).status).toBe(0);
+      expect(readFileSync(join(dir, 'err.txt'), 'utf8')).not.toMatch(/artificially reduced/);
+      expect(readFileSync(join(dir, 'out.txt'), 'utf8')).toMatch(/^fast-style-webgpu /);
+      const both = sh(
+        `{ echo before; $CLI stylize -m "${asset('tiny.safetensors')}" a.png -o b.png; echo after; } > both.txt 2>&1`,
+        dir,
+      );
+      expect(both.status).toBe(0);
+      const text = readFileSync(join(dir, 'both.txt'), 'utf8');
+      expect(text).not.toMatch(/artificially reduced/);
+      expect(text).toMatch(/^before\n(.*\n)*\[1\/1\] a\.png → b\.png .*\nafter\n$/);
+      // spawnSync's pipes are sockets.
+      const socket = cli(['info'], dir);
+      expect(socket.status).toBe(0);
+      expect(socket.stderr).not.toMatch(/artificially reduced/);
+    },
+  );
 
   // The relay restarts the command: under Deno that needs `run` and the permissions (without them the child
   // could not start, and the image was silently not written).
-  it.skipIf(process.platform !== 'linux')('under Deno with stderr a file: the image is written, no Dawn lines', () => {
-    const dir = freshDir('dawn-lines-deno');
-    writeFileSync(join(dir, 'a.png'), readFileSync(asset('photos/a.png')));
-    const r = spawnSync('sh', ['-c', `"${denoBinary()}" run -A "${CLI}" stylize -m "${asset('tiny.safetensors')}" a.png -o b.png 2> err.txt`], { cwd: dir, encoding: 'utf8', timeout: 240_000 });
-    const err = readFileSync(join(dir, 'err.txt'), 'utf8');
-    expect(r.status, err).toBe(0);
-    expect(existsSync(join(dir, 'b.png')), err).toBe(true);
-    expect(err).toMatch(/\[1\/1\] a\.png → b\.png /);
-    expect(err).not.toMatch(/artificially reduced/);
-  }, 240_000);
+  it.skipIf(process.platform !== 'linux')(
+    'under Deno with stderr a file: the image is written, no Dawn lines',
+    () => {
+      const dir = freshDir('dawn-lines-deno');
+      writeFileSync(join(dir, 'a.png'), readFileSync(asset('photos/a.png')));
+      const r = spawnSync(
+        'sh',
+        ['-c', `"${denoBinary()}" run -A "${CLI}" stylize -m "${asset('tiny.safetensors')}" a.png -o b.png 2> err.txt`],
+        { cwd: dir, encoding: 'utf8', timeout: 240_000 },
+      );
+      const err = readFileSync(join(dir, 'err.txt'), 'utf8');
+      expect(r.status, err).toBe(0);
+      expect(existsSync(join(dir, 'b.png')), err).toBe(true);
+      expect(err).toMatch(/\[1\/1\] a\.png → b\.png /);
+      expect(err).not.toMatch(/artificially reduced/);
+    },
+    240_000,
+  );
 });
