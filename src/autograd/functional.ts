@@ -19,7 +19,8 @@ import {
 import { gram as gramOp } from '../ops/gram.js';
 import { instanceNorm as instanceNormOp, type InstanceNormAttrs } from '../ops/instance-norm.js';
 import { mseLoss as mseLossOp, sumAll as sumAllOp, tvLoss as tvLossOp } from '../ops/losses.js';
-import { crop2d as crop2dOp, pad2d as pad2dOp, type Crop2dAttrs, type Pad2dAttrs } from '../ops/pad-crop.js';
+import { crop2d as crop2dOp, pad2d as pad2dOp, type Crop2dAttrs } from '../ops/pad-crop.js';
+import type { Pad2dAttrs } from '../ops/padding.js';
 import { maxPool2d as maxPool2dOp } from '../ops/pool.js';
 import { apply } from './tape.js';
 

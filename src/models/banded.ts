@@ -16,6 +16,7 @@ import { conv2d } from '../autograd/functional.js';
 import { noGrad } from '../autograd/tape.js';
 import type { Engine } from '../engine/engine.js';
 import { Tensor } from '../engine/tensor.js';
+import { convSourceIndex } from '../ops/padding.js';
 
 /** One image's activation, CHW float32, in CPU memory. */
 export interface Activation {
@@ -113,17 +114,7 @@ export function axisSourceMap(
     throw new RangeError(`reflection padding ${Math.max(pad.before, pad.after)} needs more than ${upsampled} pixels`);
   }
   const map = new Int32Array(upsampled + pad.before + pad.after);
-  for (let r = 0; r < map.length; r++) {
-    let u = r - pad.before;
-    if (u < 0 || u >= upsampled) {
-      if (padMode === 'zeros') {
-        map[r] = -1;
-        continue;
-      }
-      u = u < 0 ? -u : 2 * (upsampled - 1) - u;
-    }
-    map[r] = mode === 'nearest' ? Math.floor(u / upsample) : u % upsample === 0 ? u / upsample : -1;
-  }
+  for (let r = 0; r < map.length; r++) map[r] = convSourceIndex(r, n, upsample, mode, pad.before, padMode);
   return map;
 }
 

@@ -13,6 +13,7 @@ import { shapeStr } from '../engine/errors.js';
 import type { Tensor } from '../engine/tensor.js';
 import { axpby } from '../ops/elementwise.js';
 import { rgbaToTensor, tensorToRgba } from '../ops/image.js';
+import { centredPadding, padSourceIndex } from '../ops/padding.js';
 import { Tensor as TensorClass } from '../engine/tensor.js';
 import { onePassBytes, runBanded, type Activation, type BandProgram } from './banded.js';
 
@@ -345,19 +346,12 @@ async function stylizeBanded(
   const { width: W, height: H, data: src } = img;
   const ph = program.internalSize(H);
   const pw = program.internalSize(W);
-  const top = Math.floor((ph - H) / 2);
-  const left = Math.floor((pw - W) / 2);
-  const reflect = Math.max(top, ph - H - top) < H && Math.max(left, pw - W - left) < W;
-  const index = (i: number, n: number): number => {
-    if (i >= 0 && i < n) return i;
-    if (reflect) return i < 0 ? -i : 2 * (n - 1) - i;
-    return i < 0 ? 0 : n - 1;
-  };
+  const { top, left, mode } = centredPadding(H, W, ph, pw);
   const input: Activation = { channels: 3, height: ph, width: pw, data: new Float32Array(3 * ph * pw) };
   for (let y = 0; y < ph; y++) {
-    const sy = index(y - top, H);
+    const sy = padSourceIndex(y - top, H, mode);
     for (let x = 0; x < pw; x++) {
-      const s = (sy * W + index(x - left, W)) * 4;
+      const s = (sy * W + padSourceIndex(x - left, W, mode)) * 4;
       const p = y * pw + x;
       input.data[p] = src[s];
       input.data[ph * pw + p] = src[s + 1];

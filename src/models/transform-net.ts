@@ -5,6 +5,7 @@ import { add, conv2d, conv2dTranspose, crop2d, instanceNorm, pad2d, relu, scaled
 import { tfSameConv2dAttrs, tfSamePadding, type Conv2dAttrs } from '../ops/conv2d.js';
 import { conv2dTransposeAsConv, transposeRotateWeight } from '../ops/conv2d-transpose.js';
 import { rng } from '../ops/cpu.js';
+import { centredPadding } from '../ops/padding.js';
 import type { BandConv, BandNorm, BandProgram, BandStep } from './banded.js';
 import { ModelFileError } from './safetensors.js';
 
@@ -375,15 +376,10 @@ export class TransformNet {
     const [, , h, w] = x.shape;
     const ph = internalSize(h);
     const pw = internalSize(w);
-    const top = Math.floor((ph - h) / 2);
-    const left = Math.floor((pw - w) / 2);
+    const padding = centredPadding(h, w, ph, pw);
+    const { top, left } = padding;
     const steps: ((t: Tensor) => Tensor)[] = [];
-    if (ph !== h || pw !== w) {
-      const bottom = ph - h - top;
-      const right = pw - w - left;
-      const mode = Math.max(top, bottom) < h && Math.max(left, right) < w ? 'reflect' : 'replicate';
-      steps.push((t) => pad2d(t, { top, bottom, left, right, mode }));
-    }
+    if (ph !== h || pw !== w) steps.push((t) => pad2d(t, padding));
     for (const stage of this.stages)
       steps.push((t) => (stage.kind === 'residual' ? this.residualBlock(stage, t) : this.layer(stage, t)));
     if (this.config.output === 'scaled-tanh')
@@ -470,7 +466,6 @@ export class TransformNet {
         padMode: 'zeros',
       };
     }
-    const tfSame = this.architecture.padding === 'tf-same-zeros';
     return {
       kind: 'conv',
       name: layer.name,
@@ -479,11 +474,19 @@ export class TransformNet {
       stride: layer.stride,
       upsample: layer.upsample === 'nearest' ? 2 : 1,
       upsampleMode: 'nearest',
-      pad: tfSame
-        ? (n) => tfSamePadding(n, k, layer.stride)
-        : () => ({ before: Math.floor(k / 2), after: Math.floor(k / 2) }),
-      padMode: tfSame ? 'zeros' : 'reflect',
+      ...this.convPadding(layer),
     };
+  }
+
+  /**
+   * How a (non-transposed) conv pads an axis of n pixels (after upsampling): reflection by half the kernel,
+   * or TensorFlow's SAME zeros, as the architecture says. `layer` and `bandConv` both follow it.
+   */
+  private convPadding(layer: ConvSpec): Pick<BandConv, 'pad' | 'padMode'> {
+    const k = layer.kernel;
+    if (this.architecture.padding === 'tf-same-zeros')
+      return { pad: (n) => tfSamePadding(n, k, layer.stride), padMode: 'zeros' };
+    return { pad: () => ({ before: Math.floor(k / 2), after: Math.floor(k / 2) }), padMode: 'reflect' };
   }
 
   private async bandNorm(layer: NormSpec): Promise<BandNorm> {
@@ -507,12 +510,16 @@ export class TransformNet {
     this.params.clear();
   }
 
-  /** Padding of a (non-transposed) conv of an h×w input: the internal sizes are even, so SAME always fits. */
+  /**
+   * The conv2d attrs of a (non-transposed) conv of an h×w input, padded as convPadding says (the internal sizes
+   * are even, so SAME pads equally before the rows and the columns).
+   */
   private convAttrs(layer: ConvSpec, h: number, w: number): Conv2dAttrs {
     const upsample = layer.upsample === 'nearest' ? 2 : 1;
-    if (this.architecture.padding === 'tf-same-zeros')
+    const { pad, padMode } = this.convPadding(layer);
+    if (padMode === 'zeros')
       return { ...tfSameConv2dAttrs(h * upsample, w * upsample, layer.kernel, layer.stride), upsample };
-    return { stride: layer.stride, padding: Math.floor(layer.kernel / 2), padMode: 'reflect', upsample };
+    return { stride: layer.stride, padding: pad(h * upsample).before, padMode, upsample };
   }
 
   private param(name: string): Tensor {

@@ -19,6 +19,7 @@ import {
 } from './conv2d-winograd.js';
 import { cpuTensor, type CpuTensor } from './cpu.js';
 import { defineOp } from './op.js';
+import { convSourceIndex } from './padding.js';
 import { geometryParams, packConv2dParams } from './conv2d-params.js';
 import {
   conv2dFlops,
@@ -466,23 +467,12 @@ export function conv2dBackwardBias(dy: Tensor): Tensor {
 function padUpsampleCpu(x: CpuTensor, g: Conv2dGeometry): Float64Array {
   const { paddedHeight: hp, paddedWidth: wp, padding: p, upsample: up } = g;
   const out = new Float64Array(g.batch * g.inChannels * hp * wp);
-  const source = (c: number, extent: number): number => {
-    let r = c - p;
-    if (g.padMode === 'reflect') {
-      if (r < 0) r = -r;
-      if (r >= extent) r = 2 * (extent - 1) - r;
-    } else if (r < 0 || r >= extent) {
-      return -1;
-    }
-    if (g.upsampleMode === 'zeros' && r % up !== 0) return -1;
-    return Math.floor(r / up);
-  };
   for (let plane = 0; plane < g.batch * g.inChannels; plane++) {
     for (let yp = 0; yp < hp; yp++) {
-      const sy = source(yp, g.upHeight);
+      const sy = convSourceIndex(yp, g.inHeight, up, g.upsampleMode, p, g.padMode);
       if (sy < 0) continue;
       for (let xp = 0; xp < wp; xp++) {
-        const sx = source(xp, g.upWidth);
+        const sx = convSourceIndex(xp, g.inWidth, up, g.upsampleMode, p, g.padMode);
         if (sx < 0) continue;
         out[(plane * hp + yp) * wp + xp] = x.data[(plane * g.inHeight + sy) * g.inWidth + sx];
       }

@@ -5,10 +5,10 @@ import { Tensor } from '../engine/tensor.js';
 import source from '../shaders/pad-crop.wgsl';
 import { cpuTensor } from './cpu.js';
 import { defineOp } from './op.js';
+import { padSourceIndex, type Pad2dAttrs, type PadMode } from './padding.js';
 
 const WORKGROUP_SIZE = 256;
 
-export type PadMode = 'zeros' | 'reflect' | 'replicate';
 const MODE_CODE: Record<PadMode, number> = { zeros: 0, reflect: 1, replicate: 2 };
 
 function kernel(entryPoint: 'window' | 'padBackward', mode: PadMode): Kernel {
@@ -45,26 +45,6 @@ function windowKernel(
     label,
   });
   return out;
-}
-
-/** Source index along one axis (CPU twin of the shader's sourceIndex), or -1 for a zero. */
-function sourceIndex(i: number, n: number, mode: PadMode): number {
-  if (i >= 0 && i < n) return i;
-  if (mode === 'zeros') return -1;
-  if (mode === 'reflect') {
-    let r = Math.abs(i);
-    if (r >= n) r = 2 * (n - 1) - r;
-    return Math.min(Math.max(r, 0), n - 1);
-  }
-  return Math.min(Math.max(i, 0), n - 1);
-}
-
-export interface Pad2dAttrs {
-  top: number;
-  bottom: number;
-  left: number;
-  right: number;
-  mode: PadMode;
 }
 
 function checkPad(shape: readonly number[], a: Pad2dAttrs): void {
@@ -114,8 +94,8 @@ export const pad2d = defineOp({
     for (let p = 0; p < n * c; p++) {
       for (let oy = 0; oy < ho; oy++) {
         for (let ox = 0; ox < wo; ox++) {
-          const sy = sourceIndex(oy - a.top, h, a.mode);
-          const sx = sourceIndex(ox - a.left, w, a.mode);
+          const sy = padSourceIndex(oy - a.top, h, a.mode);
+          const sx = padSourceIndex(ox - a.left, w, a.mode);
           y.data[(p * ho + oy) * wo + ox] = sy < 0 || sx < 0 ? 0 : x.data[(p * h + sy) * w + sx];
         }
       }

@@ -2,7 +2,8 @@
 // Deno runner).
 import { channelAffine } from '../../src/ops/channel-affine.js';
 import { cpuRandom } from '../../src/ops/cpu.js';
-import { crop2d, pad2d, type PadMode } from '../../src/ops/pad-crop.js';
+import { crop2d, pad2d } from '../../src/ops/pad-crop.js';
+import type { PadMode } from '../../src/ops/padding.js';
 import { checkOp } from '../helpers/gradcheck.js';
 import type { EngineCase } from './case.js';
 
