@@ -5,9 +5,9 @@ import { Tensor } from '../src/engine/tensor.js';
 import {
   conv2dBackwardInput,
   conv2dBackwardWeight,
+  conv2dFlops,
   conv2dForward,
   conv2dGeometry,
-  conv2dMacs,
   conv2dOutputShape,
   type Conv2dAttrs,
   type Conv2dForwardImpl,
@@ -163,7 +163,7 @@ export async function benchConv2d(
 
   for (const layer of layers) {
     const g = conv2dGeometry(layer.x, layer.w, null, layer.attrs);
-    const flop = 2 * conv2dMacs(g);
+    const flop = conv2dFlops(g);
     await engine.scopeAsync(async () => {
       const x = randomTensor(engine, layer.x, 1);
       const w = randomTensor(engine, layer.w, 2);
@@ -255,7 +255,7 @@ export async function benchConv2dForwardVariants(
   for (const layer of layers) {
     const g = conv2dGeometry(layer.x, layer.w, null, layer.attrs);
     if (impls.includes('winograd') && winogradUnsupported(g, engine.limits.maxStorageBufferBindingSize)) continue;
-    const flop = 2 * conv2dMacs(g);
+    const flop = conv2dFlops(g);
     await engine.scopeAsync(async () => {
       const x = randomTensor(engine, layer.x, 1);
       const w = randomTensor(engine, layer.w, 2);

@@ -201,10 +201,6 @@ export class Engine {
     return `${name}${a.backend ? ` (${a.backend})` : ''}${a.isFallbackAdapter ? ' [fallback]' : ''}`;
   }
 
-  hasFeature(name: string): boolean {
-    return this.features.has(name);
-  }
-
   /** This engine's value of a choice: its default unless setChoice gave another. */
   choice<T>(key: ChoiceKey<T>): T {
     return this.choices.has(key) ? (this.choices.get(key) as T) : key.defaultValue;
@@ -240,10 +236,6 @@ export class Engine {
     this.pipelines.set(key, p);
     this.counters.pipelinesCreated++;
     return p;
-  }
-
-  get pipelineCount(): number {
-    return this.pipelines.size;
   }
 
   // ---------------------------------------------------------------- recording

@@ -194,8 +194,11 @@ export function largestTileEdge(engine: Engine, floatsPerPixel: number, memoryBy
 }
 
 /**
- * Stylises RGBA pixels with `net`. The alpha channel is carried over from the input unchanged. Images
- * larger than the tile go through overlapping tiles; a pointwise net gives exactly the untiled result.
+ * Stylises RGBA pixels with `net`; the alpha channel is carried over from the input unchanged. The image runs
+ * in one pass when its widest activation fits the binding limit and `memoryBytes`; a larger one runs exactly,
+ * layer by layer in row bands (models/banded.ts), when the net has a band program. Overlapping, blended tiles
+ * (approximate: each tile normalised on its own) run when `tile` is given or the net cannot run banded; a
+ * pointwise net gives exactly the untiled result. `mode` says which ran.
  */
 export async function stylizeRgba(
   net: TransformNetLike,

@@ -242,8 +242,3 @@ export function conv2dFlops(g: Conv2dGeometry): number {
 export function conv2dOutputShape(g: Conv2dGeometry): number[] {
   return [g.batch, g.outChannels, g.outHeight, g.outWidth];
 }
-
-/** Multiply-adds of one forward pass (each backward product has as many). */
-export function conv2dMacs(g: Conv2dGeometry): number {
-  return g.batch * g.outChannels * g.outHeight * g.outWidth * g.inChannels * g.kernelSize * g.kernelSize;
-}

@@ -96,7 +96,7 @@ export interface TrainOptions extends LossOverrides {
   vggInput: VggInput | 'auto';
   /** Decoding threads; 0 decodes on the main thread. */
   workers: number;
-  /** Precision of the checkpoint and model files written (default f32; f16 halves them, see Trainer.checkpoint). */
+  /** Precision of the checkpoint and model files written (default f32; f16 halves them, see encodeCheckpoint). */
   saveDtype?: 'f32' | 'f16';
   /** Options given explicitly on the command line (a resumed run refuses to change them). */
   given?: ReadonlySet<string>;
