@@ -209,8 +209,45 @@ export async function stylizeRgba(
   if (!(Number.isInteger(W) && Number.isInteger(H) && W >= 1 && H >= 1))
     throw new RangeError(`stylizeRgba: invalid size ${W}×${H}`);
   if (src.length !== W * H * 4) throw new RangeError(`stylizeRgba: ${src.length} bytes for a ${W}×${H} RGBA image`);
+  const tiles = tileSize(net, W, H, opts);
+  const finish: Finish = { preserveColors: opts.preserveColors ?? false, strength: opts.strength ?? 1 };
+  checkStrength(finish.strength);
+
+  const out = new Uint8Array(W * H * 4);
+  if (finish.strength === 0) {
+    // Nothing of the net is wanted: the content, exactly.
+    out.set(src);
+    opts.onProgress?.(1, 1);
+    return { width: W, height: H, data: out, mode: 'one-pass' };
+  }
+  const plan = chooseMode(net, W, H, tiles, opts);
+  opts.onMode?.(plan.mode);
+  if (plan.mode === 'banded') {
+    const program = await net.bandProgram!();
+    try {
+      await stylizeBanded(net, program, img, out, finish, opts.memoryBytes ?? usableBindingBytes(net.engine), opts);
+    } finally {
+      program.dispose();
+    }
+  } else if (plan.mode === 'one-pass') {
+    out.set(await forwardRgba(net, src, W, H, finish));
+    opts.onProgress?.(1, 1);
+  } else {
+    await stylizeTiled(net, img, out, finish, { ...tiles, xs: plan.xs, ys: plan.ys }, opts);
+  }
+  copyAlpha(src, out);
+  return { width: W, height: H, data: out, mode: plan.mode };
+}
+
+/** Tiles' edge and overlap (checked): the largest tile that one pass can hold, or `tile` shrunk to that. */
+function tileSize(
+  net: TransformNetLike,
+  W: number,
+  H: number,
+  opts: StylizeOptions,
+): { tile: number; overlap: number } {
   const peak = peakFloatsPerPixel(net);
-  // A net that runs banded never needs tiles: it runs in one pass whenever that fits (below), else in bands.
+  // A net that runs banded never needs tiles: it runs in one pass whenever that fits (chooseMode), else in bands.
   // A tile asked for is shrunk to what one pass can hold within the binding limit and the memory budget.
   const tile =
     opts.tile !== undefined
@@ -226,50 +263,46 @@ export async function stylizeRgba(
       `stylizeRgba: overlap ${overlap} must be an integer in [0, ${Math.ceil(tile / 2) - 1}] for tile ${tile}`,
     );
   }
+  return { tile, overlap };
+}
 
-  const finish: Finish = { preserveColors: opts.preserveColors ?? false, strength: opts.strength ?? 1 };
-  checkStrength(finish.strength);
-
-  const out = new Uint8Array(W * H * 4);
-  if (finish.strength === 0) {
-    // Nothing of the net is wanted: the content, exactly.
-    out.set(src);
-    opts.onProgress?.(1, 1);
-    return { width: W, height: H, data: out, mode: 'one-pass' };
-  }
+/**
+ * How a W×H image runs: in bands when the net has a band program, no tile was asked for and one pass would not
+ * fit (or the bands are forced); otherwise in tiles, which is one pass when a single tile covers the image.
+ */
+function chooseMode(
+  net: TransformNetLike,
+  W: number,
+  H: number,
+  { tile, overlap }: { tile: number; overlap: number },
+  opts: StylizeOptions,
+): { mode: 'banded' } | { mode: 'one-pass' } | { mode: 'tiled'; xs: number[]; ys: number[] } {
   if (opts.tile === undefined && net.bandProgram) {
-    const budget = opts.memoryBytes ?? usableBindingBytes(net.engine);
+    const peak = peakFloatsPerPixel(net);
     const ph = H + PADDING_MARGIN;
     const pw = W + PADDING_MARGIN;
     const widest = 4 * peak * ph * pw;
     const fitsOnePass =
       widest <= usableBindingBytes(net.engine) &&
       (opts.memoryBytes === undefined || onePassBytes(peak, ph, pw) <= opts.memoryBytes);
-    if (opts.maxBandRows !== undefined || !fitsOnePass) {
-      opts.onMode?.('banded');
-      const program = await net.bandProgram();
-      try {
-        await stylizeBanded(net, program, img, out, finish, budget, opts);
-      } finally {
-        program.dispose();
-      }
-      copyAlpha(src, out);
-      return { width: W, height: H, data: out, mode: 'banded' };
-    }
+    if (opts.maxBandRows !== undefined || !fitsOnePass) return { mode: 'banded' };
   }
   const xs = tileStarts(W, tile, overlap);
   const ys = tileStarts(H, tile, overlap);
+  return xs.length * ys.length === 1 ? { mode: 'one-pass' } : { mode: 'tiled', xs, ys };
+}
+
+/** The tiled mode: each tile stylised on its own and blended into `out` across the overlaps (alpha left). */
+async function stylizeTiled(
+  net: TransformNetLike,
+  img: RgbaPixels,
+  out: Uint8Array,
+  finish: Finish,
+  { tile, xs, ys }: { tile: number; xs: number[]; ys: number[] },
+  opts: StylizeOptions,
+): Promise<void> {
+  const { width: W, height: H, data: src } = img;
   const total = xs.length * ys.length;
-
-  opts.onMode?.(total === 1 ? 'one-pass' : 'tiled');
-  if (total === 1) {
-    const rgba = await forwardRgba(net, src, W, H, finish);
-    out.set(rgba);
-    copyAlpha(src, out);
-    opts.onProgress?.(1, 1);
-    return { width: W, height: H, data: out, mode: 'one-pass' };
-  }
-
   const tw = Math.min(tile, W);
   const th = Math.min(tile, H);
   const ox = overlaps(xs, () => tw);
@@ -320,8 +353,6 @@ export async function stylizeRgba(
     }
     finishRows(j + 1 < ys.length ? ys[j + 1] : H);
   }
-  copyAlpha(src, out);
-  return { width: W, height: H, data: out, mode: 'tiled' };
 }
 
 /** The largest buffer one binding can hold, after the pool's size classes. */
