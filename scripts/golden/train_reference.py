@@ -72,7 +72,7 @@ def tv_loss(x):
     return (x[:, :, :, 1:] - x[:, :, :, :-1]).pow(2).mean() + (x[:, :, 1:, :] - x[:, :, :-1, :]).pow(2).mean()
 
 
-def sample(rng, photos, size, crop_scale):
+def sample(rng, photos, size, crop_scale, resample=Image.BILINEAR):
     """One training crop: a photo, rescaled (shorter side = size, or log-uniform up to its own size), a
     size×size window, maybe mirrored. Pixels 0..255, [3, size, size]."""
     img = Image.open(photos[rng.integers(len(photos))]).convert('RGB')
@@ -80,7 +80,7 @@ def sample(rng, photos, size, crop_scale):
     lo = size / min(w, h)
     s = lo if crop_scale == 'shorter-side' else math.exp(rng.uniform(math.log(lo), math.log(max(lo, 1.0))))
     nw, nh = max(size, round(w * s)), max(size, round(h * s))
-    img = img.resize((nw, nh), Image.BILINEAR, reducing_gap=None)
+    img = img.resize((nw, nh), resample, reducing_gap=None)
     x0, y0 = rng.integers(nw - size + 1), rng.integers(nh - size + 1)
     a = np.asarray(img.crop((x0, y0, x0 + size, y0 + size)), dtype=np.float32)
     if rng.random() < 0.5:
@@ -103,6 +103,8 @@ def main():
     ap.add_argument('--content-weight', type=float, default=1.0)
     ap.add_argument('--tv-weight', type=float, default=1.0)
     ap.add_argument('--crop-scale', choices=['random', 'shorter-side'], default='random')
+    ap.add_argument('--resize', choices=['bilinear', 'box', 'lanczos'], default='bilinear',
+                    help="PIL's filter for the photos' rescale and the style image (box: our data loader before libvips)")
     ap.add_argument('--init', help='a model file of ours to start from (else PyTorch default init)')
     ap.add_argument('--seed', type=int, default=1)
     ap.add_argument('--save-every', type=int, default=100)
@@ -121,7 +123,8 @@ def main():
 
     style = Image.open(args.style).convert('RGB')
     k = args.style_size / max(style.size)
-    style = style.resize((round(style.size[0] * k), round(style.size[1] * k)), Image.BILINEAR)
+    resample = {'bilinear': Image.BILINEAR, 'box': Image.BOX, 'lanczos': Image.LANCZOS}[args.resize]
+    style = style.resize((round(style.size[0] * k), round(style.size[1] * k)), resample)
     style_t = torch.from_numpy(np.asarray(style, dtype=np.float32).transpose(2, 0, 1).copy())[None]
     with torch.no_grad():
         target_s = {k: gram(v) for k, v in vgg(style_t, STYLE_LAYERS).items()}
@@ -146,7 +149,7 @@ def main():
     for step in range(1, args.steps + 1):
         for g in opt.param_groups:
             g['lr'] = args.lr * min(1.0, step / args.warmup) if args.warmup else args.lr
-        x = torch.from_numpy(np.stack([sample(rng, photos, args.size, args.crop_scale) for _ in range(args.batch)]))
+        x = torch.from_numpy(np.stack([sample(rng, photos, args.size, args.crop_scale, resample) for _ in range(args.batch)]))
         with torch.no_grad():
             target_c = vgg(x, [CONTENT_LAYER])[CONTENT_LAYER]
         opt.zero_grad()
