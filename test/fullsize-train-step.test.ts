@@ -43,35 +43,44 @@ const DEAD_SHARE = 1e-9;
 /** Such a gradient's float32 noise, relative to the net's largest gradient. */
 const DEAD_GRAD_TOL = 1e-6;
 
+/**
+ * The fixture folder's reference, its tensors, and our net at its initial weights with the loss of its
+ * settings (VGG19 from models/loss-network, the style image of the fixture).
+ */
+async function loadFixture() {
+  const engine = await testEngine();
+  const ref = JSON.parse(readFileSync(join(dir, 'step.json'), 'utf8'));
+  const { tensors } = readSafetensors(new Uint8Array(readFileSync(join(dir, 'step.safetensors'))));
+  const prefixed = (p: string) =>
+    new Map([...tensors].filter(([k]) => k.startsWith(p)).map(([k, v]) => [k.slice(p.length), v]));
+  const get = (name: string) => cpuTensor(tensors.get(name)!.shape, Float64Array.from(tensors.get(name)!.data));
+  const vggFile = readSafetensors(
+    new Uint8Array(readFileSync(new URL('../models/loss-network/vgg19_conv1_1-conv3_4.safetensors', import.meta.url))),
+  );
+  const layers = [...new Set([...ref.styleLayers, ref.contentLayer])] as string[];
+  const vgg = Vgg.fromTensors(engine, vggFile.tensors, {
+    architecture: 'vgg19',
+    input: 'caffe',
+    layers,
+    source: 'vgg19',
+  });
+  const initial = prefixed('weight/');
+  const net = TransformNet.fromTensors(engine, { widthMultiplier: 1 }, initial);
+  const style = engine.keep(toGpu(engine, get('style')));
+  const loss = StyleLoss.create(vgg, style, {
+    contentLayer: ref.contentLayer,
+    styleLayers: ref.styleLayers,
+    contentWeight: ref.weights.content,
+    styleWeight: ref.weights.style,
+    tvWeight: ref.weights.tv,
+  });
+  return { engine, ref, tensors, prefixed, get, initial, net, loss };
+}
+
 describe.skipIf(!present)('full-size training step vs PyTorch float64 (batch 4 × 128², width 1, VGG19)', () => {
   it('losses and every gradient', async () => {
-    const engine = await testEngine();
-    const ref = JSON.parse(readFileSync(join(dir, 'step.json'), 'utf8'));
-    const { tensors } = readSafetensors(new Uint8Array(readFileSync(join(dir, 'step.safetensors'))));
-    const vggFile = readSafetensors(
-      new Uint8Array(
-        readFileSync(new URL('../models/loss-network/vgg19_conv1_1-conv3_4.safetensors', import.meta.url)),
-      ),
-    );
-    const layers = [...new Set([...ref.styleLayers, ref.contentLayer])] as string[];
-    const vgg = Vgg.fromTensors(engine, vggFile.tensors, {
-      architecture: 'vgg19',
-      input: 'caffe',
-      layers,
-      source: 'vgg19',
-    });
-    const weights = new Map([...tensors].filter(([k]) => k.startsWith('weight/')).map(([k, v]) => [k.slice(7), v]));
-    const net = TransformNet.fromTensors(engine, { widthMultiplier: 1 }, weights);
-    const get = (name: string) => cpuTensor(tensors.get(name)!.shape, Float64Array.from(tensors.get(name)!.data));
-    const style = engine.keep(toGpu(engine, get('style'))!);
-    const batch = engine.keep(toGpu(engine, get('batch'))!);
-    const loss = StyleLoss.create(vgg, style, {
-      contentLayer: ref.contentLayer,
-      styleLayers: ref.styleLayers,
-      contentWeight: ref.weights.content,
-      styleWeight: ref.weights.style,
-      tvWeight: ref.weights.tv,
-    });
+    const { engine, ref, get, tensors, net, loss } = await loadFixture();
+    const batch = engine.keep(toGpu(engine, get('batch')));
     const report: string[] = [];
     try {
       await engine.scopeAsync(async () => {
@@ -129,34 +138,7 @@ const DRIFT_FLOOR = 1e-3;
 
 describe.skipIf(!multi)('full-size Adam steps vs PyTorch float64 and float32', () => {
   it('per-step losses and the weights after the last step', async () => {
-    const engine = await testEngine();
-    const ref = JSON.parse(readFileSync(join(dir, 'step.json'), 'utf8'));
-    const { tensors } = readSafetensors(new Uint8Array(readFileSync(join(dir, 'step.safetensors'))));
-    const vggFile = readSafetensors(
-      new Uint8Array(
-        readFileSync(new URL('../models/loss-network/vgg19_conv1_1-conv3_4.safetensors', import.meta.url)),
-      ),
-    );
-    const layers = [...new Set([...ref.styleLayers, ref.contentLayer])] as string[];
-    const vgg = Vgg.fromTensors(engine, vggFile.tensors, {
-      architecture: 'vgg19',
-      input: 'caffe',
-      layers,
-      source: 'vgg19',
-    });
-    const prefixed = (p: string) =>
-      new Map([...tensors].filter(([k]) => k.startsWith(p)).map(([k, v]) => [k.slice(p.length), v]));
-    const initial = prefixed('weight/');
-    const net = TransformNet.fromTensors(engine, { widthMultiplier: 1 }, initial);
-    const get = (name: string) => cpuTensor(tensors.get(name)!.shape, Float64Array.from(tensors.get(name)!.data));
-    const style = engine.keep(toGpu(engine, get('style'))!);
-    const loss = StyleLoss.create(vgg, style, {
-      contentLayer: ref.contentLayer,
-      styleLayers: ref.styleLayers,
-      contentWeight: 1,
-      styleWeight: 0.1,
-      tvWeight: 1,
-    });
+    const { engine, ref, get, prefixed, initial, net, loss } = await loadFixture();
     const params = net.parameters();
     const adam = new Adam([...params.values()], { lr: 1e-3, ...ADAM_HYPERPARAMETERS });
     const report: string[] = [];
@@ -171,6 +153,9 @@ describe.skipIf(!multi)('full-size Adam steps vs PyTorch float64 and float32', (
           const e64 = ref.stepLosses64[s].total;
           const e32 = ref.stepLosses32[s].total;
           report.push(`step ${s + 1} total: ours ${got}, float64 ${e64}, float32 ${e32}`);
+          if (Math.abs(got - e64) > Math.max(LOSS_TOL * Math.abs(e64), DRIFT_FACTOR * Math.abs(e32 - e64))) {
+            throw new Error(`step ${s + 1} total loss: ours ${got}, float64 PyTorch ${e64}, float32 PyTorch ${e32}`);
+          }
         });
         adam.step();
       }
