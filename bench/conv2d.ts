@@ -10,9 +10,8 @@ import {
   conv2dGeometry,
   conv2dOutputShape,
   type Conv2dAttrs,
-  type Conv2dForwardImpl,
-  type Conv2dImpl,
 } from '../src/ops/conv2d.js';
+import type { Conv2dImpl } from '../src/ops/conv2d-plan.js';
 import { winogradUnsupported } from '../src/ops/conv2d-winograd.js';
 import { rng } from '../src/ops/cpu.js';
 
@@ -221,7 +220,7 @@ export async function benchConv2d(
 
 export interface ForwardVariantRow {
   layer: string;
-  impl: Conv2dForwardImpl;
+  impl: Conv2dImpl;
   medianMs: number;
   minMs: number;
   /** Effective GFLOP/s: 2·MACs of the direct conv / median time (so variants compare by time). */
@@ -240,7 +239,7 @@ export interface ForwardVariantRow {
 export async function benchConv2dForwardVariants(
   engine: Engine,
   layers: ConvLayer[],
-  options: { reps?: number; impls?: Conv2dForwardImpl[]; log?: (line: string) => void } = {},
+  options: { reps?: number; impls?: Conv2dImpl[]; log?: (line: string) => void } = {},
 ): Promise<ForwardVariantRow[]> {
   const reps = options.reps ?? 7;
   const impls = options.impls ?? ['tiled', 'winograd'];
@@ -260,7 +259,7 @@ export async function benchConv2dForwardVariants(
       const x = randomTensor(engine, layer.x, 1);
       const w = randomTensor(engine, layer.w, 2);
       const b = randomTensor(engine, [layer.w[0]], 3);
-      const run = (impl: Conv2dForwardImpl): Tensor => conv2dForward(x, w, b, layer.attrs, impl);
+      const run = (impl: Conv2dImpl): Tensor => conv2dForward(x, w, b, layer.attrs, impl);
       for (const impl of impls) {
         engine.scope(() => void run(impl));
         await engine.sync();

@@ -14,9 +14,8 @@ import { defaultLossConfig } from '../src/models/losses.js';
 import { Trainer } from '../src/models/trainer.js';
 import { TransformNet } from '../src/models/transform-net.js';
 import { Vgg } from '../src/models/vgg.js';
-import { CONV2D_CHOICES, CONV2D_GEMM_FEED, type Conv2dChoices } from '../src/ops/conv2d.js';
-import { GRAM_IMPL } from '../src/ops/gram.js';
-import { WINOGRAD_GEMM_ENTRY_POINT } from '../src/ops/conv2d-winograd.js';
+import { CONV2D_CHOICES, type Conv2dChoices } from '../src/ops/conv2d-plan.js';
+import { GRAM_FEED } from '../src/ops/gram.js';
 import { callTorch, findTorch, type NamedWeights } from './e2e.js';
 import { randomImage } from './johnson.js';
 import { median, type BenchCase } from './report.js';
@@ -58,25 +57,27 @@ export const VARIANTS: Record<string, (engine: Engine) => () => void> = {
   'no-winograd-weight-grad': (e) => chooseConv2d(e, { winogradWeightGrad: false }),
   // The tree before issue 12's speed work (Winograd forward with the staged GEMM; tiled backward passes).
   baseline: (e) => {
-    const a = chooseConv2d(e, { winogradInputGrad: false, winogradWeightGrad: false, narrowWeightGrad: false });
-    const b = choose(e, WINOGRAD_GEMM_ENTRY_POINT, 'main');
-    const c = choose(e, GRAM_IMPL, 'staged');
-    const d = choose(e, CONV2D_GEMM_FEED, { forward: 'staged', weightGrad: 'staged' });
+    const a = chooseConv2d(e, {
+      winogradInputGrad: false,
+      winogradWeightGrad: false,
+      narrowWeightGrad: false,
+      winogradFeed: 'staged',
+      forwardFeed: 'staged',
+      weightGradFeed: 'staged',
+    });
+    const b = choose(e, GRAM_FEED, 'staged');
     return () => {
-      d();
-      c();
       b();
       a();
     };
   },
-  'winograd-gemm-registers': (e) => choose(e, WINOGRAD_GEMM_ENTRY_POINT, 'mainRegisters'),
+  'winograd-gemm-registers': (e) => chooseConv2d(e, { winogradFeed: 'registers' }),
   'no-narrow-weight-grad': (e) => chooseConv2d(e, { narrowWeightGrad: false }),
-  'gram-staged': (e) => choose(e, GRAM_IMPL, 'staged'),
-  'winograd-gemm-staged': (e) => choose(e, WINOGRAD_GEMM_ENTRY_POINT, 'main'),
-  'conv-gemm-staged': (e) => choose(e, CONV2D_GEMM_FEED, { forward: 'staged', weightGrad: 'staged' }),
-  'conv-gemm-staged-forward': (e) => choose(e, CONV2D_GEMM_FEED, { ...e.choice(CONV2D_GEMM_FEED), forward: 'staged' }),
-  'conv-gemm-staged-weight-grad': (e) =>
-    choose(e, CONV2D_GEMM_FEED, { ...e.choice(CONV2D_GEMM_FEED), weightGrad: 'staged' }),
+  'gram-staged': (e) => choose(e, GRAM_FEED, 'staged'),
+  'winograd-gemm-staged': (e) => chooseConv2d(e, { winogradFeed: 'staged' }),
+  'conv-gemm-staged': (e) => chooseConv2d(e, { forwardFeed: 'staged', weightGradFeed: 'staged' }),
+  'conv-gemm-staged-forward': (e) => chooseConv2d(e, { forwardFeed: 'staged' }),
+  'conv-gemm-staged-weight-grad': (e) => chooseConv2d(e, { weightGradFeed: 'staged' }),
 };
 
 /** Sets a choice on the engine; returns a function that puts back the value it had. */

@@ -6,14 +6,12 @@ import {
   conv2dBackwardWeight,
   conv2dForward,
   conv2dGeometry,
-  CONV2D_CHOICES,
-  useWinogradForward,
-  useWinogradInputGrad,
-  useWinogradWeightGrad,
-  winogradInputGradGeometry,
   type Conv2dAttrs,
 } from '../src/ops/conv2d.js';
-import { WINOGRAD_GEMM_ENTRY_POINT, winogradTiles, winogradUnsupported } from '../src/ops/conv2d-winograd.js';
+import { CONV2D_CHOICES, planConv2dFor, winogradInputGradGeometry, type Conv2dPass } from '../src/ops/conv2d-plan.js';
+import { winogradTiles, winogradUnsupported } from '../src/ops/conv2d-winograd.js';
+import type { Engine } from '../src/engine/engine.js';
+import type { Feed } from '../src/ops/feed.js';
 import { cpuRandom, cpuTensor, type CpuTensor } from '../src/ops/cpu.js';
 import { expectClose, maxAbs } from './helpers/check.js';
 import { withChoice } from './helpers/choices.js';
@@ -30,12 +28,18 @@ const cases: Case[] = winogradShapes;
 
 let seed = 500;
 
-/** Runs fn with the Winograd GEMM's entry point forced (both are checked on every adapter). */
-async function withGemm(entryPoint: 'main' | 'mainRegisters', fn: () => Promise<void>): Promise<void> {
-  await withChoice(await testEngine(), WINOGRAD_GEMM_ENTRY_POINT, entryPoint, fn);
+/** Runs fn with the Winograd GEMM's feed forced (both are checked on every adapter). */
+async function withGemm(feed: Feed, fn: () => Promise<void>): Promise<void> {
+  const engine = await testEngine();
+  await withChoice(engine, CONV2D_CHOICES, { ...engine.choice(CONV2D_CHOICES), winogradFeed: feed }, fn);
 }
 
-const GEMM_ENTRIES = ['main', 'mainRegisters'] as const;
+const GEMM_ENTRIES = ['staged', 'registers'] as const;
+
+/** Whether the op as registered runs a pass of this conv by Winograd on the engine. */
+function picksWinograd(engine: Engine, pass: Conv2dPass, x: number[], w: number[], attrs: Conv2dAttrs): boolean {
+  return planConv2dFor(engine, pass, conv2dGeometry(x, w, null, attrs)).kind === 'winograd';
+}
 
 describe('conv2d forward, winograd F(2×2, 3×3), vs float64 reference', () => {
   for (const c of cases)
@@ -72,7 +76,7 @@ describe('conv2d forward, winograd F(2×2, 3×3), vs float64 reference', () => {
     const engine = await testEngine();
     const gradTol = { atol: 1e-5, rtol: 1e-4 };
     const picked = (x: number[], w: number[], attrs: Conv2dAttrs): boolean =>
-      useWinogradForward(conv2dGeometry(x, w, null, attrs), engine);
+      picksWinograd(engine, 'forward', x, w, attrs);
     expect(engine.choice(CONV2D_CHOICES).winogradForward).toBe(true);
     expect(picked([1, 16, 5, 5], [5, 16, 3, 3], reflect(1))).toBe(true);
     expect(picked([1, 15, 5, 5], [5, 15, 3, 3], reflect(1))).toBe(false);
@@ -216,7 +220,7 @@ describe('conv2d input gradient, winograd (the flipped, transposed kernel), vs f
   it('as registered: the op picks it for 3×3 stride 1 with 16+ output and 5+ input channels; gradients pass finite differences', async () => {
     const engine = await testEngine();
     const picked = (x: number[], w: number[], attrs: Conv2dAttrs): boolean =>
-      useWinogradInputGrad(conv2dGeometry(x, w, null, attrs), engine);
+      picksWinograd(engine, 'backwardInput', x, w, attrs);
     expect(engine.choice(CONV2D_CHOICES).winogradInputGrad).toBe(true);
     expect(picked([1, 5, 5, 5], [16, 5, 3, 3], reflect(1))).toBe(true);
     expect(picked([1, 5, 5, 5], [15, 5, 3, 3], reflect(1))).toBe(false);
@@ -310,7 +314,7 @@ describe('conv2d weight gradient, winograd (Gᵀ[Σ A dY Aᵀ ⊙ Bᵀ d B]G), v
   it('as registered: the op picks it for 3×3 stride 1 with 16+ input and 8+ output channels; gradients pass finite differences', async () => {
     const engine = await testEngine();
     const picked = (x: number[], w: number[], attrs: Conv2dAttrs): boolean =>
-      useWinogradWeightGrad(conv2dGeometry(x, w, null, attrs), engine);
+      picksWinograd(engine, 'backwardWeight', x, w, attrs);
     expect(engine.choice(CONV2D_CHOICES).winogradWeightGrad).toBe(true);
     expect(picked([1, 16, 5, 5], [8, 16, 3, 3], reflect(1))).toBe(true);
     expect(picked([1, 15, 5, 5], [8, 15, 3, 3], reflect(1))).toBe(false);

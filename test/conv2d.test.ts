@@ -9,13 +9,11 @@ import {
   conv2dBackwardWeight,
   conv2dForward,
   conv2dGeometry,
-  conv2dImplFor,
-  forwardTapMajor,
   gemmTileFor,
   gemmTileWorkgroupBytes,
-  weightGradSplits,
   type Conv2dAttrs,
 } from '../src/ops/conv2d.js';
+import { forwardTapMajor, planConv2dFor, weightGradSplits } from '../src/ops/conv2d-plan.js';
 import { cpuRandom, cpuTensor, type CpuTensor } from '../src/ops/cpu.js';
 import { expectClose, maxAbs } from './helpers/check.js';
 import { testEngine, toCpu, toGpu } from './helpers/gpu.js';
@@ -51,16 +49,16 @@ describe('conv2d vs float64 reference and finite differences', () => {
 describe('conv2d as registered', () => {
   it(conv2dRegisteredCase.name, async () => conv2dRegisteredCase.run(await testEngine()));
 
-  it('picks tiled for 8+ channels (and the narrow forward for ≤ 4 output channels), direct otherwise', async () => {
+  it('picks a GEMM for 8+ channels (and the narrow kernels for ≤ 4 output channels), direct otherwise', async () => {
     const engine = await testEngine();
     const g = conv2dGeometry([1, 8, 5, 4], [3, 8, 3, 3], null, { stride: 1, padding: 1, padMode: 'zeros' });
-    // Forward and weight gradient with ≤ 4 output channels: the narrow kernels (counted as tiled).
-    const impls = (['forward', 'backwardInput', 'backwardWeight'] as const).map((pass) =>
-      conv2dImplFor(pass, g, engine),
+    // Forward and weight gradient with ≤ 4 output channels: the narrow kernels.
+    const kinds = (['forward', 'backwardInput', 'backwardWeight'] as const).map(
+      (pass) => planConv2dFor(engine, pass, g).kind,
     );
-    expect(impls).toEqual(['tiled', 'tiled', 'tiled']);
+    expect(kinds).toEqual(['narrow', 'gemm', 'narrow']);
     const g5 = conv2dGeometry([1, 8, 5, 4], [5, 8, 3, 3], null, { stride: 1, padding: 1, padMode: 'zeros' });
-    expect(conv2dImplFor('forward', g5, engine)).toBe('direct');
+    expect(planConv2dFor(engine, 'forward', g5).kind).toBe('direct');
   });
 });
 
@@ -426,7 +424,7 @@ describe('conv2d narrow weight gradient (≤ 4 output channels, conv2d_narrow.wg
         exact.data[i] = dotWithReference(x!, e, c.attrs, dyCpu);
         e.data[i] = 0;
       }
-      expect(conv2dImplFor('backwardWeight', conv2dGeometry(c.x, c.w, null, c.attrs), engine)).toBe('tiled');
+      expect(planConv2dFor(engine, 'backwardWeight', conv2dGeometry(c.x, c.w, null, c.attrs)).kind).toBe('narrow');
       await engine.scopeAsync(async () => {
         const got = conv2dBackwardWeight(toGpu(engine, dyCpu)!, toGpu(engine, x)!, w!.shape, c.attrs, 'tiled');
         expectClose(

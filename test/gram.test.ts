@@ -3,7 +3,8 @@ import { apply, backward } from '../src/autograd/tape.js';
 import { ShapeError } from '../src/engine/errors.js';
 import { Tensor } from '../src/engine/tensor.js';
 import { cpuRandom, cpuTensor, type CpuTensor } from '../src/ops/cpu.js';
-import { gram, GRAM_IMPL, type GramImpl } from '../src/ops/gram.js';
+import type { FeedChoice } from '../src/ops/feed.js';
+import { gram, GRAM_FEED } from '../src/ops/gram.js';
 import { expectClose, maxAbs } from './helpers/check.js';
 import { numericGradient } from './helpers/gradcheck.js';
 import { testEngine, toCpu, toGpu } from './helpers/gpu.js';
@@ -43,15 +44,15 @@ async function compareMidSize(x: CpuTensor, seed: number): Promise<void> {
   });
 }
 
-// Both implementations on every adapter: staged (workgroup memory) and registers (what CPU adapters run).
-for (const impl of ['staged', 'registers'] as const) {
-  describe(`gram, ${impl}`, () => {
-    let old: GramImpl;
+// Both feeds on every adapter: staged (workgroup memory) and registers (what CPU adapters run).
+for (const feed of ['staged', 'registers'] as const) {
+  describe(`gram, ${feed}`, () => {
+    let old: FeedChoice;
     beforeAll(async () => {
-      old = (await testEngine()).setChoice(GRAM_IMPL, impl);
+      old = (await testEngine()).setChoice(GRAM_FEED, feed);
     });
     afterAll(async () => {
-      (await testEngine()).setChoice(GRAM_IMPL, old);
+      (await testEngine()).setChoice(GRAM_FEED, old);
     });
 
     describe('gram vs float64 reference (finite differences)', () => {

@@ -51,19 +51,6 @@ export function tfSameConv2dAttrs(height: number, width: number, kernelSize: num
   return { stride, padding: rows.before, padMode: 'zeros', padEnd: [rows.after, cols.after] };
 }
 
-/**
- * `direct`: one thread per output, plain loops (the readable GPU reference). `tiled`: the fast kernels: implicit
- * GEMM, except a forward pass with at most NARROW_MAX_OUT_CHANNELS output channels, which runs
- * conv2d_narrow.wgsl (a GEMM of so few rows has nothing to tile: one thread per pixel, all channels at once).
- */
-export type Conv2dImpl = 'direct' | 'tiled';
-
-/**
- * Forward-only implementations: the above, or `winograd`: F(2×2, 3×3) for 3×3 stride-1 convs
- * (src/ops/conv2d-winograd.ts); the op picks it where useWinogradForward says so.
- */
-export type Conv2dForwardImpl = Conv2dImpl | 'winograd';
-
 /** Everything the kernels need to know about one conv: sizes after upsampling, padding and striding. */
 export interface Conv2dGeometry {
   batch: number;

@@ -9,11 +9,12 @@ import {
   conv2dBackwardWeight,
   conv2dForward,
   conv2dGeometry,
-  conv2dImplFor,
   tfSameConv2dAttrs,
-  useWinogradForward,
   type Conv2dAttrs,
+  type Conv2dGeometry,
 } from './conv2d.js';
+import { conv2dDevice, CONV2D_CHOICES, planConv2d, type Conv2dPass, type Conv2dPlans } from './conv2d-plan.js';
+import type { Engine } from '../engine/engine.js';
 import { cpuTensor, type CpuTensor } from './cpu.js';
 import { defineOp } from './op.js';
 
@@ -59,6 +60,21 @@ export function conv2dTransposeAdjointAttrs(
 }
 
 const WORKGROUP_SIZE = 256;
+
+/**
+ * conv2d's plan for a pass of the equivalent conv, without Winograd: only the zero-insert forward runs it (as
+ * conv2d's own forward would). The other passes keep the tiled and direct kernels they were written with
+ * (bench/conv2d-transpose.ts measured the adjoint's phase GEMMs); Winograd for them is unmeasured.
+ */
+function planWithoutWinograd<P extends Conv2dPass>(engine: Engine, pass: P, g: Conv2dGeometry): Conv2dPlans[P] {
+  const choices = {
+    ...engine.choice(CONV2D_CHOICES),
+    winogradForward: false,
+    winogradInputGrad: false,
+    winogradWeightGrad: false,
+  };
+  return planConv2d(pass, g, conv2dDevice(engine), choices);
+}
 
 function check(
   xShape: readonly number[],
@@ -167,19 +183,11 @@ export function conv2dTransposeForward(
     const yShape = [n, outChannels, attrs.stride * h, attrs.stride * w];
     const adjoint = conv2dTransposeAdjointAttrs(h, w, k, attrs);
     const g = conv2dGeometry(yShape, weight.shape, null, adjoint);
-    return conv2dBackwardInput(x, weight, yShape, adjoint, conv2dImplFor('backwardInput', g, x.engine));
+    return conv2dBackwardInput(x, weight, yShape, adjoint, planWithoutWinograd(x.engine, 'backwardInput', g));
   }
   return x.engine.scope(() => {
     const convWeight = transposeRotateWeight(weight);
-    const convAttrs = conv2dTransposeAsConv(weight.shape[2], attrs);
-    const g = conv2dGeometry(x.shape, convWeight.shape, bias ? bias.shape : null, convAttrs);
-    return conv2dForward(
-      x,
-      convWeight,
-      bias,
-      convAttrs,
-      useWinogradForward(g, x.engine) ? 'winograd' : conv2dImplFor('forward', g, x.engine),
-    );
+    return conv2dForward(x, convWeight, bias, conv2dTransposeAsConv(weight.shape[2], attrs), 'auto');
   });
 }
 
@@ -196,9 +204,11 @@ function adjointBackward(
   const g = conv2dGeometry(dy.shape, weight.shape, null, adjoint);
   // y = Aᵀx for the conv A: dL/dx = A·dy (a forward conv of dy), dL/dW = the weight gradient of A at input dy
   // and output gradient x.
-  const dx = needsGrad[0] ? conv2dForward(dy, weight, null, adjoint, conv2dImplFor('forward', g, dy.engine)) : null;
+  const dx = needsGrad[0]
+    ? conv2dForward(dy, weight, null, adjoint, planWithoutWinograd(dy.engine, 'forward', g))
+    : null;
   const dw = needsGrad[1]
-    ? conv2dBackwardWeight(x, dy, weight.shape, adjoint, conv2dImplFor('backwardWeight', g, dy.engine))
+    ? conv2dBackwardWeight(x, dy, weight.shape, adjoint, planWithoutWinograd(dy.engine, 'backwardWeight', g))
     : null;
   return [dx, dw];
 }
@@ -223,10 +233,8 @@ export const conv2dTranspose = defineOp({
     }
     const convWeight = transposeRotateWeight(weight);
     const convAttrs = conv2dTransposeAsConv(weight.shape[2], attrs);
-    const g = conv2dGeometry(x.shape, convWeight.shape, bias ? bias.shape : null, convAttrs);
-    const impl = useWinogradForward(g, x.engine) ? 'winograd' : conv2dImplFor('forward', g, x.engine);
     // The rotated weight is saved (and disposed by the tape) for the input gradient.
-    return { output: conv2dForward(x, convWeight, bias, convAttrs, impl), saved: [x, weight, convWeight] };
+    return { output: conv2dForward(x, convWeight, bias, convAttrs, 'auto'), saved: [x, weight, convWeight] };
   },
   backward({ saved: [x, weight, convWeight], attrs, inputShapes, needsGrad }, dy) {
     if (!convWeight) {
@@ -242,14 +250,20 @@ export const conv2dTranspose = defineOp({
         x,
         convWeight.shape,
         convAttrs,
-        conv2dImplFor('backwardWeight', g, dy.engine),
+        planWithoutWinograd(dy.engine, 'backwardWeight', g),
       );
       dw = transposeRotateWeight(convGrad);
       convGrad.dispose();
     }
     return [
       needsGrad[0]
-        ? conv2dBackwardInput(dy, convWeight, inputShapes[0], convAttrs, conv2dImplFor('backwardInput', g, dy.engine))
+        ? conv2dBackwardInput(
+            dy,
+            convWeight,
+            inputShapes[0],
+            convAttrs,
+            planWithoutWinograd(dy.engine, 'backwardInput', g),
+          )
         : null,
       dw,
       needsGrad[2] && inputShapes[2] ? conv2dBackwardBias(dy) : null,

@@ -1,14 +1,14 @@
 // Winograd F(2×2, 3×3) forward pass of a 3×3 stride-1 conv (with zero/reflect padding and the fused nearest ×2
 // upsampling of resize-convs): 16 GEMMs of Cout×Cin×tiles instead of one of Cout×9·Cin×pixels, i.e. 2.25×
-// fewer multiplies, plus three cheap transforms. conv2dForward(…, 'winograd'); the conv2d op picks it for the
-// forward pass where useWinogradForward (conv2d.ts) says so.
+// fewer multiplies, plus three cheap transforms. conv2dForward(…, 'winograd'); the conv2d op runs it (and the
+// input and weight gradients below) where planConv2d (conv2d-plan.ts) says so.
 //
 //   1. U = G g Gᵀ per (co, ci)                    → [16, Cin, Cout]   (recomputed each call: Cout·Cin threads)
 //   2. V = Bᵀ d B per (ci, tile), d read through the padding/upsampling index map → [16, Cin, T4]
 //   3. M[ξ] = U[ξ]ᵀ · V[ξ], ξ < 16                → [16, Cout, T4]    (tiled GEMM, ξ in workgroup z)
 //   4. y = Aᵀ M A + bias, edge tiles clipped      → [N, Cout, Ho, Wo]
 // Tiles are the 2×2 output blocks of every image (T = N·⌈Ho/2⌉·⌈Wo/2⌉), T4 = T rounded up to a multiple of 4.
-import { choiceKey, workgroups1d, type Engine } from '../engine/engine.js';
+import { workgroups1d, type Engine } from '../engine/engine.js';
 import { ShapeError, shapeStr } from '../engine/errors.js';
 import { packParams, type Kernel } from '../engine/kernel.js';
 import { Tensor } from '../engine/tensor.js';
@@ -18,8 +18,9 @@ import stagedSource from '../shaders/gemm_staged.wgsl';
 import paramsSource from '../shaders/conv2d_common.wgsl';
 import sourceCoordSource from '../shaders/conv2d_source_coord.wgsl';
 import transformBody from '../shaders/conv2d_winograd_transform.wgsl';
-import type { Conv2dGeometry, GemmTile } from './conv2d-geometry.js';
+import type { Conv2dGeometry } from './conv2d-geometry.js';
 import { geometryParams, packConv2dParams } from './conv2d-params.js';
+import type { WinogradPlan } from './conv2d-plan.js';
 
 // The Params layout and the padding/upsampling index map are the ones the other conv2d shaders use, the
 // GEMM's register block and staged tiles those of conv2d_gemm.wgsl (WGSL has no includes).
@@ -29,20 +30,6 @@ const gemmSource = microkernelSource + gemmBody + stagedSource;
 const TRANSFORM_WORKGROUP_SIZE = 64;
 /** Winograd-domain points of F(2×2, 3×3): 4×4. */
 const POINTS = 16;
-
-/**
- * The GEMM's entry point (conv2d_winograd_gemm.wgsl) on an engine (engine.setChoice): `main` stages tiles in
- * workgroup memory (GPUs); `mainRegisters` reads storage directly, without barriers, which is faster on
- * lavapipe (bench/RESULTS.md, issue 12 section: `npm run bench -- --profile-train --variants
- * winograd-gemm-staged,default`). `auto`: mainRegisters on fallback (CPU) adapters, main elsewhere.
- */
-export const WINOGRAD_GEMM_ENTRY_POINT = choiceKey<'auto' | 'main' | 'mainRegisters'>('auto');
-
-function gemmEntryPoint(engine: Engine): 'main' | 'mainRegisters' {
-  const entryPoint = engine.choice(WINOGRAD_GEMM_ENTRY_POINT);
-  if (entryPoint !== 'auto') return entryPoint;
-  return engine.adapter.isFallbackAdapter ? 'mainRegisters' : 'main';
-}
 
 export interface WinogradTiles {
   tilesH: number;
@@ -145,13 +132,18 @@ function dispatchTransform(
   });
 }
 
-function gemmKernel(engine: Engine, tile: GemmTile): Kernel {
-  return { name: 'conv2d.winograd.gemm', code: gemmSource, entryPoint: gemmEntryPoint(engine), constants: { ...tile } };
+/** The GEMM (conv2d_winograd_gemm.wgsl): `main` stages its tiles, `mainRegisters` reads storage directly. */
+function gemmKernel({ tile, feed }: WinogradGemm): Kernel {
+  const entryPoint = feed === 'registers' ? 'mainRegisters' : 'main';
+  return { name: 'conv2d.winograd.gemm', code: gemmSource, entryPoint, constants: { ...tile } };
 }
 
+/** The GEMM's tile (conv2d's table, for the device's workgroup memory) and feed, as planConv2d chose them. */
+type WinogradGemm = Pick<WinogradPlan, 'tile' | 'feed'>;
+
 /**
- * y = conv2d(upsample(x), weight) + bias by Winograd F(2×2, 3×3). `tile` is the GEMM tile (conv2d's table,
- * chosen by Cout for the device's workgroup memory). Throws ShapeError where winogradUnsupported says so.
+ * y = conv2d(upsample(x), weight) + bias by Winograd F(2×2, 3×3), its GEMM as `gemm` says. Throws ShapeError
+ * where winogradUnsupported says so.
  * `flipTransposed`: the weight is a forward weight [g.inChannels, g.outChannels, 3, 3] and the conv runs with
  * its flipped transpose (rot180 of w[ci, co] as the kernel from channel ci to co): the input gradient of that
  * forward conv, when x is its output gradient (conv2dBackwardInput's Winograd path). `label` names the pass.
@@ -161,7 +153,7 @@ export function conv2dWinogradForward(
   weight: Tensor,
   bias: Tensor | null,
   g: Conv2dGeometry,
-  tile: GemmTile,
+  gemm: WinogradGemm,
   opts: { flipTransposed?: boolean; label?: string } = {},
 ): Tensor {
   const label = opts.label ?? 'conv2d.forward.winograd';
@@ -187,10 +179,10 @@ export function conv2dWinogradForward(
       threads: g.inChannels * t.tilesPadded,
       label: `${label}.input`,
     });
-    const tileRows = tile.WG_Y * tile.TM;
-    const tileCols4 = tile.WG_X * tile.TN4;
+    const tileRows = gemm.tile.WG_Y * gemm.tile.TM;
+    const tileCols4 = gemm.tile.WG_X * gemm.tile.TN4;
     engine.dispatch({
-      kernel: gemmKernel(engine, tile),
+      kernel: gemmKernel(gemm),
       buffers: [u.buffer, v.buffer, m.buffer],
       params: packParams([g.outChannels, t.tilesPadded / 4, g.inChannels]),
       workgroups: [Math.ceil(t.tilesPadded / 4 / tileCols4), Math.ceil(g.outChannels / tileRows), POINTS],
@@ -232,7 +224,7 @@ export function winogradWeightGradUnsupported(g: Conv2dGeometry, maxBindingBytes
  * gradient"): Ŷ = A dY Aᵀ per output tile, V = Bᵀ d B per input tile (as in the forward), 16 GEMMs
  * M[ξ] = Ŷ[ξ]ᵀ V[ξ] summing over the tiles, dw = Gᵀ M G. 2.25× fewer multiplies than the implicit GEMM.
  */
-export function conv2dWinogradWeightGrad(dy: Tensor, x: Tensor, g: Conv2dGeometry, tile: GemmTile): Tensor {
+export function conv2dWinogradWeightGrad(dy: Tensor, x: Tensor, g: Conv2dGeometry, gemm: WinogradGemm): Tensor {
   const engine: Engine = x.engine;
   const why = winogradWeightGradUnsupported(
     g,
@@ -272,8 +264,9 @@ export function conv2dWinogradWeightGrad(dy: Tensor, x: Tensor, g: Conv2dGeometr
       },
       c4,
     );
+    const { tile } = gemm;
     engine.dispatch({
-      kernel: gemmKernel(engine, tile),
+      kernel: gemmKernel(gemm),
       buffers: [yHat.buffer, v.buffer, m.buffer],
       params: packParams([g.outChannels, c4 / 4, t.tiles]),
       workgroups: [

@@ -1,4 +1,4 @@
-import { choiceKey, workgroups1d, type Engine } from '../engine/engine.js';
+import { workgroups1d, type Engine } from '../engine/engine.js';
 import { ShapeError, shapeStr } from '../engine/errors.js';
 import type { Kernel } from '../engine/kernel.js';
 import { Tensor } from '../engine/tensor.js';
@@ -11,13 +11,9 @@ import microkernelSource from '../shaders/gemm_microkernel.wgsl';
 import stagedSource from '../shaders/gemm_staged.wgsl';
 import narrowBody from '../shaders/conv2d_narrow.wgsl';
 import reduceBody from '../shaders/conv2d_reduce.wgsl';
-import {
-  conv2dWinogradForward,
-  conv2dWinogradWeightGrad,
-  winogradUnsupported,
-  winogradWeightGradUnsupported,
-} from './conv2d-winograd.js';
+import { conv2dWinogradForward, conv2dWinogradWeightGrad } from './conv2d-winograd.js';
 import { cpuTensor, type CpuTensor } from './cpu.js';
+import type { Feed } from './feed.js';
 import { defineOp } from './op.js';
 import { convSourceIndex } from './padding.js';
 import { geometryParams, packConv2dParams } from './conv2d-params.js';
@@ -26,14 +22,22 @@ import {
   conv2dGeometry,
   conv2dOutputShape,
   gemmTileCols,
-  gemmTileFor,
   gemmTileRows,
   type Conv2dAttrs,
-  type Conv2dForwardImpl,
   type Conv2dGeometry,
-  type Conv2dImpl,
   type GemmTile,
 } from './conv2d-geometry.js';
+import {
+  planConv2dFor,
+  type Conv2dImpl,
+  type ForwardPlan,
+  type GemmPhasePlan,
+  type InputGradPlan,
+  type KOrder,
+  type SplitK,
+  type StridePhase,
+  type WeightGradPlan,
+} from './conv2d-plan.js';
 
 // The geometry module's names, for callers that know them from here.
 export * from './conv2d-geometry.js';
@@ -50,20 +54,11 @@ const narrowSource = commonSource + narrowBody;
 const reduceSource = commonSource + reduceBody;
 
 const PASS_CODE = { forward: 0, inputGrad: 1, weightGrad: 2, inputGradPhase: 3 } as const;
+const K_ORDER_CODE: Record<KOrder, number> = { channelMajor: 0, tapMajor: 1 };
 const WORKGROUP_SIZE = 256;
-/** Output channels conv2d_narrow.wgsl computes per thread (its vec4 accumulator). */
-const NARROW_MAX_OUT_CHANNELS = 4;
 const NARROW_WORKGROUP_SIZE = 64;
 /** Horizontally adjacent output pixels per thread of conv2d_narrow.wgsl (its PIXELS). */
 const NARROW_PIXELS = 4;
-
-function deviceTileFor(engine: Engine, rows: number): GemmTile {
-  return gemmTileFor(rows, engine.limits.maxComputeWorkgroupStorageSize);
-}
-
-/** Split-K of the weight gradient: aim for this many workgroups, each summing at least MIN_CHUNK pixels. */
-const WEIGHT_GRAD_TARGET_WORKGROUPS = 256;
-const WEIGHT_GRAD_MIN_CHUNK = 256;
 
 function sameShape(t: Tensor, shape: readonly number[], what: string): void {
   if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
@@ -73,44 +68,7 @@ function sameShape(t: Tensor, shape: readonly number[], what: string): void {
 
 // ------------------------------------------------------------------ dispatch helpers
 
-/** One stride phase of the input gradient: padded positions ≡ (y, x) mod stride and the taps that meet them. */
-interface StridePhase {
-  y: number;
-  x: number;
-  height: number;
-  width: number;
-  tapsY: number;
-  tapsX: number;
-}
-
-function stridePhases(g: Conv2dGeometry): StridePhase[] {
-  const s = g.stride;
-  const phases: StridePhase[] = [];
-  for (let y = 0; y < s; y++) {
-    for (let x = 0; x < s; x++) {
-      phases.push({
-        y,
-        x,
-        height: Math.ceil((g.paddedHeight - y) / s),
-        width: Math.ceil((g.paddedWidth - x) / s),
-        tapsY: Math.ceil((g.kernelSize - y) / s),
-        tapsX: Math.ceil((g.kernelSize - x) / s),
-      });
-    }
-  }
-  return phases;
-}
-
 const NO_PHASE: StridePhase = { y: 0, x: 0, height: 0, width: 0, tapsY: 0, tapsX: 0 };
-
-/**
- * The phase GEMM of the input gradient skips the taps a strided conv never meets and has cheaper index math
- * (no per-element tap decomposition), but rounds Cout up to TILE_K per tap: with few output channels (the
- * transform net's last layer has 3) the plain gather GEMM wastes less.
- */
-function usePhaseGemm(g: Conv2dGeometry): boolean {
-  return g.stride > 1 || g.outChannels >= 16;
-}
 
 function params(g: Conv2dGeometry, total: number, reduceChunk = 0, hasBias = false, phase = NO_PHASE): ArrayBuffer {
   return packConv2dParams({
@@ -133,49 +91,24 @@ function directKernel(entryPoint: 'forward' | 'paddedInputGrad' | 'weightGrad', 
   return { name: 'conv2d.direct', code: directSource, entryPoint, constants: { KSIZE: g.kernelSize, WORKGROUP_SIZE } };
 }
 
-/** How a GEMM gets its operands: 'auto' is 'registers' on fallback (CPU) adapters (like the Winograd GEMM), 'staged' elsewhere. */
-export type GemmFeed = 'auto' | 'staged' | 'registers';
-
 /**
- * How the forward and weight-gradient GEMMs (conv2d_gemm.wgsl) get their operands: `staged` (entry point
- * main) through tiles in workgroup memory (GPUs); `registers` (forwardRegisters, weightGradRegisters) each
- * thread straight from storage, without barriers, which is faster on lavapipe (bench/RESULTS.md, "GEMM
- * microkernel" section: `npm run bench -- --profile-train --variants conv-gemm-staged`). The input-gradient
- * GEMMs always stage.
+ * A conv2d_gemm.wgsl kernel. Staged: entry point main, with the k order of its loaders (K_ORDER). Registers:
+ * the forward's and the weight gradient's own entry points, which walk k in their own order (the forward:
+ * taps outer, channels inner, any Cin); the input-gradient GEMMs have none.
  */
-export const CONV2D_GEMM_FEED = choiceKey<{ forward: GemmFeed; weightGrad: GemmFeed }>({
-  forward: 'auto',
-  weightGrad: 'auto',
-});
-
-function registers(engine: Engine, feed: GemmFeed): boolean {
-  return feed === 'registers' || (feed === 'auto' && engine.adapter.isFallbackAdapter);
-}
-
-function gemmKernel(engine: Engine, pass: keyof typeof PASS_CODE, g: Conv2dGeometry, tile: GemmTile): Kernel {
+function gemmKernel(
+  pass: keyof typeof PASS_CODE,
+  g: Conv2dGeometry,
+  tile: GemmTile,
+  feed: Feed,
+  kOrder: KOrder = 'channelMajor',
+): Kernel {
   const constants = { KSIZE: g.kernelSize, ...tile, PASS: PASS_CODE[pass] };
-  // The registers entry points walk k in their own order (the forward: taps outer, channels inner, any Cin):
-  // K_ORDER is the staged loaders' choice.
-  const feed = engine.choice(CONV2D_GEMM_FEED);
-  if (pass === 'forward' && registers(engine, feed.forward)) {
-    return { name: 'conv2d.gemm', code: gemmSource, entryPoint: 'forwardRegisters', constants };
+  if (feed === 'registers') {
+    if (pass !== 'forward' && pass !== 'weightGrad') throw new Error(`conv2d: the ${pass} GEMM always stages`);
+    return { name: 'conv2d.gemm', code: gemmSource, entryPoint: `${pass}Registers`, constants };
   }
-  if (pass === 'weightGrad' && registers(engine, feed.weightGrad)) {
-    return { name: 'conv2d.gemm', code: gemmSource, entryPoint: 'weightGradRegisters', constants };
-  }
-  const kOrder = pass === 'forward' && forwardTapMajor(g, tile) ? K_ORDER_CODE.tapMajor : K_ORDER_CODE.channelMajor;
-  return { name: 'conv2d.gemm', code: gemmSource, constants: { ...constants, K_ORDER: kOrder } };
-}
-
-const K_ORDER_CODE = { channelMajor: 0, tapMajor: 1 } as const;
-
-/**
- * The forward GEMM's k order (conv2d_gemm.wgsl K_ORDER): tap-major, which resolves each tap's source pixel
- * once per tile column instead of per element, when Cin is a multiple of TILE_K (so rounding Cin up to
- * whole k tiles wastes nothing); channel-major otherwise (the 3-channel image layers).
- */
-export function forwardTapMajor(g: Conv2dGeometry, tile: GemmTile = gemmTileFor(g.outChannels)): boolean {
-  return g.inChannels % tile.TILE_K === 0;
+  return { name: 'conv2d.gemm', code: gemmSource, constants: { ...constants, K_ORDER: K_ORDER_CODE[kOrder] } };
 }
 
 /** Workgroups for a GEMM of rows×cols tiles; an x-grid wider than the device allows folds into z. */
@@ -190,30 +123,35 @@ function gemmGrid(engine: Engine, tile: GemmTile, rows: number, cols: number): [
 
 // ------------------------------------------------------------------ forward
 
-/** y = conv2d(upsample(x)) + bias with the chosen implementation (no gradient recorded). */
+/**
+ * y = conv2d(upsample(x)) + bias (no gradient recorded) by the plan planConv2d makes for `impl` (default: the
+ * tiled kernels), or by a plan made by the caller.
+ */
 export function conv2dForward(
   x: Tensor,
   weight: Tensor,
   bias: Tensor | null,
   attrs: Conv2dAttrs,
-  impl: Conv2dForwardImpl = 'tiled',
+  impl: Conv2dImpl | ForwardPlan = 'tiled',
 ): Tensor {
   const g = conv2dGeometry(x.shape, weight.shape, bias ? bias.shape : null, attrs);
   const engine = x.engine;
-  if (impl === 'winograd') return conv2dWinogradForward(x, weight, bias, g, deviceTileFor(engine, g.outChannels));
+  const plan = typeof impl === 'string' ? planConv2dFor(engine, 'forward', g, impl) : impl;
+  if (plan.kind === 'winograd') return conv2dWinogradForward(x, weight, bias, g, plan);
   const y = Tensor.empty(engine, conv2dOutputShape(g), 'conv2d.y');
   // Without a bias the kernel never reads binding 3, but it is statically used: bind the weight in its place.
-  const biasBuffer = bias ? bias.buffer : weight.buffer;
-  if (impl === 'direct') {
+  const buffers = [x.buffer, weight.buffer, bias ? bias.buffer : weight.buffer, y.buffer];
+  const hasBias = bias !== null;
+  if (plan.kind === 'direct') {
     engine.dispatch({
       kernel: directKernel('forward', g),
-      buffers: [x.buffer, weight.buffer, biasBuffer, y.buffer],
-      params: params(g, y.size, 0, bias !== null),
+      buffers,
+      params: params(g, y.size, 0, hasBias),
       workgroups: workgroups1d(engine, y.size, WORKGROUP_SIZE),
       label: 'conv2d.forward.direct',
       flops: conv2dFlops(g),
     });
-  } else if (g.outChannels <= NARROW_MAX_OUT_CHANNELS) {
+  } else if (plan.kind === 'narrow') {
     const threads = g.batch * g.outHeight * Math.ceil(g.outWidth / NARROW_PIXELS);
     engine.dispatch({
       kernel: {
@@ -221,23 +159,18 @@ export function conv2dForward(
         code: narrowSource,
         constants: { KSIZE: g.kernelSize, WORKGROUP_SIZE: NARROW_WORKGROUP_SIZE, PIXELS: NARROW_PIXELS },
       },
-      buffers: [x.buffer, weight.buffer, biasBuffer, y.buffer],
-      params: params(g, threads, 0, bias !== null),
+      buffers,
+      params: params(g, threads, 0, hasBias),
       workgroups: workgroups1d(engine, threads, NARROW_WORKGROUP_SIZE),
       label: 'conv2d.forward.narrow',
       flops: conv2dFlops(g),
     });
   } else {
     engine.dispatch({
-      kernel: gemmKernel(engine, 'forward', g, deviceTileFor(engine, g.outChannels)),
-      buffers: [x.buffer, weight.buffer, biasBuffer, y.buffer],
-      params: params(g, y.size, 0, bias !== null),
-      workgroups: gemmGrid(
-        engine,
-        deviceTileFor(engine, g.outChannels),
-        g.outChannels,
-        g.batch * g.outHeight * g.outWidth,
-      ),
+      kernel: gemmKernel('forward', g, plan.tile, plan.feed, plan.kOrder ?? 'channelMajor'),
+      buffers,
+      params: params(g, y.size, 0, hasBias),
+      workgroups: gemmGrid(engine, plan.tile, g.outChannels, g.batch * g.outHeight * g.outWidth),
       label: 'conv2d.forward.tiled',
       flops: conv2dFlops(g),
     });
@@ -247,69 +180,37 @@ export function conv2dForward(
 
 // ------------------------------------------------------------------ backward
 
-/** dL/dx: the gradient w.r.t. the padded, upsampled input, folded back onto x. */
+/**
+ * dL/dx: the gradient w.r.t. the padded, upsampled input, folded back onto x (Winograd gives dx directly
+ * where the conv pads with zeros and does not upsample). `impl` as for conv2dForward.
+ */
 export function conv2dBackwardInput(
   dy: Tensor,
   weight: Tensor,
   xShape: readonly number[],
   attrs: Conv2dAttrs,
-  impl: Conv2dForwardImpl = 'tiled',
+  impl: Conv2dImpl | InputGradPlan = 'tiled',
 ): Tensor {
   const g = conv2dGeometry(xShape, weight.shape, null, attrs);
   sameShape(dy, conv2dOutputShape(g), 'output gradient');
   const engine = dy.engine;
-  const paddedShape = [g.batch, g.inChannels, g.paddedHeight, g.paddedWidth];
+  const plan = typeof impl === 'string' ? planConv2dFor(engine, 'backwardInput', g, impl) : impl;
   return engine.scope(() => {
     let paddedGrad: Tensor;
-    if (impl === 'winograd') {
-      const t = winogradInputGradGeometry(g);
-      const grad = conv2dWinogradForward(dy, weight, null, t.geometry, deviceTileFor(engine, g.inChannels), {
+    if (plan.kind === 'winograd') {
+      const grad = conv2dWinogradForward(dy, weight, null, plan.transposed, plan, {
         flipTransposed: true,
         label: 'conv2d.backwardInput.winograd',
       });
-      if (!t.padded) return grad;
+      if (!plan.padded) return grad;
       paddedGrad = grad;
-    } else if (impl === 'direct') {
-      paddedGrad = Tensor.empty(engine, paddedShape, 'conv2d.paddedInputGrad');
-      engine.dispatch({
-        kernel: directKernel('paddedInputGrad', g),
-        buffers: [dy.buffer, weight.buffer, null, paddedGrad.buffer],
-        params: params(g, paddedGrad.size),
-        workgroups: workgroups1d(engine, paddedGrad.size, WORKGROUP_SIZE),
-        label: 'conv2d.backwardInput.direct',
-        flops: conv2dFlops(g),
-      });
-    } else if (usePhaseGemm(g)) {
-      paddedGrad = Tensor.empty(engine, paddedShape, 'conv2d.paddedInputGrad');
-      // One GEMM per stride phase, each summing only the taps that reach its positions; together the phases
-      // cover every padded position once.
-      const tile = deviceTileFor(engine, g.inChannels);
-      for (const phase of stridePhases(g)) {
-        engine.dispatch({
-          kernel: gemmKernel(engine, 'inputGradPhase', g, tile),
-          buffers: [dy.buffer, weight.buffer, weight.buffer, paddedGrad.buffer],
-          params: params(g, paddedGrad.size, 0, false, phase),
-          workgroups: gemmGrid(engine, tile, g.inChannels, g.batch * phase.height * phase.width),
-          label: 'conv2d.backwardInput.tiled',
-          flops: conv2dFlops(g) / g.stride ** 2,
-        });
-      }
     } else {
-      paddedGrad = Tensor.empty(engine, paddedShape, 'conv2d.paddedInputGrad');
-      engine.dispatch({
-        kernel: gemmKernel(engine, 'inputGrad', g, deviceTileFor(engine, g.inChannels)),
-        // Binding 3 (bias) is statically used by the shared GEMM shader: any read-only buffer fills it.
-        buffers: [dy.buffer, weight.buffer, weight.buffer, paddedGrad.buffer],
-        params: params(g, paddedGrad.size),
-        workgroups: gemmGrid(
-          engine,
-          deviceTileFor(engine, g.inChannels),
-          g.inChannels,
-          g.batch * g.paddedHeight * g.paddedWidth,
-        ),
-        label: 'conv2d.backwardInput.tiled',
-        flops: conv2dFlops(g),
-      });
+      paddedGrad = Tensor.empty(
+        engine,
+        [g.batch, g.inChannels, g.paddedHeight, g.paddedWidth],
+        'conv2d.paddedInputGrad',
+      );
+      paddedInputGrad(dy, weight, paddedGrad, g, plan);
     }
     const dx = Tensor.empty(engine, xShape, 'conv2d.dx');
     engine.dispatch({
@@ -323,30 +224,72 @@ export function conv2dBackwardInput(
   });
 }
 
-/** How many chunks the weight gradient's long reduction is split into (1: no split). */
-export function weightGradSplits(g: Conv2dGeometry, tile: GemmTile = gemmTileFor(g.outChannels)): number {
-  const depth = g.batch * g.outHeight * g.outWidth;
-  const tiles =
-    Math.ceil(g.outChannels / gemmTileRows(tile)) * Math.ceil((g.inChannels * g.kernelSize ** 2) / gemmTileCols(tile));
-  const wanted = Math.ceil(WEIGHT_GRAD_TARGET_WORKGROUPS / tiles);
-  const most = Math.max(1, Math.floor(depth / WEIGHT_GRAD_MIN_CHUNK));
-  return Math.max(1, Math.min(wanted, most));
+/** The gradient w.r.t. the padded, upsampled input, written into `paddedGrad`, by the direct kernel or a GEMM. */
+function paddedInputGrad(
+  dy: Tensor,
+  weight: Tensor,
+  paddedGrad: Tensor,
+  g: Conv2dGeometry,
+  plan: Exclude<InputGradPlan, { kind: 'winograd' }>,
+): void {
+  const engine = dy.engine;
+  if (plan.kind === 'direct') {
+    engine.dispatch({
+      kernel: directKernel('paddedInputGrad', g),
+      buffers: [dy.buffer, weight.buffer, null, paddedGrad.buffer],
+      params: params(g, paddedGrad.size),
+      workgroups: workgroups1d(engine, paddedGrad.size, WORKGROUP_SIZE),
+      label: 'conv2d.backwardInput.direct',
+      flops: conv2dFlops(g),
+    });
+  } else if (plan.kind === 'gemmPhase') {
+    phaseInputGrad(dy, weight, paddedGrad, g, plan);
+  } else {
+    engine.dispatch({
+      kernel: gemmKernel('inputGrad', g, plan.tile, plan.feed),
+      // Binding 3 (bias) is statically used by the shared GEMM shader: any read-only buffer fills it.
+      buffers: [dy.buffer, weight.buffer, weight.buffer, paddedGrad.buffer],
+      params: params(g, paddedGrad.size),
+      workgroups: gemmGrid(engine, plan.tile, g.inChannels, g.batch * g.paddedHeight * g.paddedWidth),
+      label: 'conv2d.backwardInput.tiled',
+      flops: conv2dFlops(g),
+    });
+  }
 }
 
-/** dL/dweight. */
+/**
+ * One GEMM per stride phase, each summing only the taps that reach its positions; together they cover every
+ * padded position once.
+ */
+function phaseInputGrad(dy: Tensor, weight: Tensor, paddedGrad: Tensor, g: Conv2dGeometry, plan: GemmPhasePlan): void {
+  const engine = dy.engine;
+  for (const phase of plan.phases) {
+    engine.dispatch({
+      kernel: gemmKernel('inputGradPhase', g, plan.tile, plan.feed),
+      buffers: [dy.buffer, weight.buffer, weight.buffer, paddedGrad.buffer],
+      params: params(g, paddedGrad.size, 0, false, phase),
+      workgroups: gemmGrid(engine, plan.tile, g.inChannels, g.batch * phase.height * phase.width),
+      label: 'conv2d.backwardInput.tiled',
+      flops: conv2dFlops(g) / g.stride ** 2,
+    });
+  }
+}
+
+/** dL/dweight. `impl` as for conv2dForward. */
 export function conv2dBackwardWeight(
   dy: Tensor,
   x: Tensor,
   weightShape: readonly number[],
   attrs: Conv2dAttrs,
-  impl: Conv2dForwardImpl = 'tiled',
+  impl: Conv2dImpl | WeightGradPlan = 'tiled',
 ): Tensor {
   const g = conv2dGeometry(x.shape, weightShape, null, attrs);
   sameShape(dy, conv2dOutputShape(g), 'output gradient');
   const engine = dy.engine;
-  if (impl === 'winograd') return conv2dWinogradWeightGrad(dy, x, g, deviceTileFor(engine, g.outChannels));
+  const plan = typeof impl === 'string' ? planConv2dFor(engine, 'backwardWeight', g, impl) : impl;
+  if (plan.kind === 'winograd') return conv2dWinogradWeightGrad(dy, x, g, plan);
   const size = g.outChannels * g.inChannels * g.kernelSize ** 2;
-  if (impl === 'direct') {
+  if (plan.kind === 'direct') {
     const dw = Tensor.empty(engine, weightShape, 'conv2d.dweight');
     engine.dispatch({
       kernel: directKernel('weightGrad', g),
@@ -358,20 +301,15 @@ export function conv2dBackwardWeight(
     });
     return dw;
   }
-  if (g.outChannels <= NARROW_MAX_OUT_CHANNELS && g.kernelSize <= NARROW_WEIGHT_GRAD_MAX_KSIZE)
-    return narrowWeightGrad(dy, x, weightShape, g);
-  const depth = g.batch * g.outHeight * g.outWidth;
-  const tile = deviceTileFor(engine, g.outChannels);
-  const splits = Math.min(weightGradSplits(g, tile), engine.limits.maxComputeWorkgroupsPerDimension);
-  const chunk = Math.ceil(depth / splits / tile.TILE_K) * tile.TILE_K;
-  const usedSplits = Math.ceil(depth / chunk);
+  if (plan.kind === 'narrow') return narrowWeightGrad(dy, x, weightShape, g, plan.split);
+  const { tile, feed, split } = plan;
   const [tilesX, tilesY] = gemmGrid(engine, tile, g.outChannels, g.inChannels * g.kernelSize ** 2);
-  return splitKWeightGrad(engine, weightShape, g, usedSplits, (partial) =>
+  return splitKWeightGrad(engine, weightShape, g, split.splits, (partial) =>
     engine.dispatch({
-      kernel: gemmKernel(engine, 'weightGrad', g, tile),
+      kernel: gemmKernel('weightGrad', g, tile, feed),
       buffers: [dy.buffer, x.buffer, x.buffer, partial.buffer],
-      params: params(g, size, chunk),
-      workgroups: [tilesX, tilesY, usedSplits],
+      params: params(g, size, split.chunk),
+      workgroups: [tilesX, tilesY, split.splits],
       label: 'conv2d.backwardWeight.tiled',
       flops: conv2dFlops(g),
     }),
@@ -409,25 +347,21 @@ function splitKWeightGrad(
   });
 }
 
-/** Largest kernel conv2d_narrow.wgsl's weightGrad takes (its MAX_KSIZE). */
-const NARROW_WEIGHT_GRAD_MAX_KSIZE = 9;
-/** Split-K of the narrow weight gradient: aim for this many threads, each summing at least MIN_ROWS rows. */
-const NARROW_WEIGHT_GRAD_TARGET_THREADS = 16384;
-const NARROW_WEIGHT_GRAD_MIN_ROWS = 4;
-
 /**
- * dL/dweight of a conv with at most NARROW_MAX_OUT_CHANNELS output channels (the transform net's 32→3 output
- * layer): conv2d_narrow.wgsl weightGrad, split over output rows, then the partial sums added up.
+ * dL/dweight of a conv with at most 4 output channels (the transform net's 32→3 output layer):
+ * conv2d_narrow.wgsl weightGrad, Cin·K threads per split of `split.chunk` output rows, then the partial sums
+ * added up.
  */
-function narrowWeightGrad(dy: Tensor, x: Tensor, weightShape: readonly number[], g: Conv2dGeometry): Tensor {
+function narrowWeightGrad(
+  dy: Tensor,
+  x: Tensor,
+  weightShape: readonly number[],
+  g: Conv2dGeometry,
+  split: SplitK,
+): Tensor {
   const engine = dy.engine;
-  const rows = g.batch * g.outHeight;
-  const perSplit = g.inChannels * g.kernelSize;
-  const wanted = Math.max(1, Math.ceil(NARROW_WEIGHT_GRAD_TARGET_THREADS / perSplit));
-  const chunk = Math.max(NARROW_WEIGHT_GRAD_MIN_ROWS, Math.ceil(rows / wanted));
-  const splits = Math.ceil(rows / chunk);
-  const threads = splits * perSplit;
-  return splitKWeightGrad(engine, weightShape, g, splits, (partial) =>
+  const threads = split.splits * g.inChannels * g.kernelSize;
+  return splitKWeightGrad(engine, weightShape, g, split.splits, (partial) =>
     engine.dispatch({
       kernel: {
         name: 'conv2d.narrow',
@@ -436,7 +370,7 @@ function narrowWeightGrad(dy: Tensor, x: Tensor, weightShape: readonly number[],
         constants: { KSIZE: g.kernelSize, WORKGROUP_SIZE: NARROW_WORKGROUP_SIZE },
       },
       buffers: [x.buffer, dy.buffer, null, partial.buffer],
-      params: params(g, threads, chunk),
+      params: params(g, threads, split.chunk),
       workgroups: workgroups1d(engine, threads, NARROW_WORKGROUP_SIZE),
       label: 'conv2d.backwardWeight.narrow',
       flops: conv2dFlops(g),
@@ -512,170 +446,22 @@ function conv2dReference(x: CpuTensor, w: CpuTensor, b: CpuTensor | null, attrs:
 // ------------------------------------------------------------------ the op
 
 /**
- * GEMMs with fewer rows than this (3-channel image layers: the input gradient of the first layers, the
- * forward and weight gradient of the transform net's output layer) waste most of even the narrowest tile;
- * the direct kernels run them faster on lavapipe, also against register-blocked 8- or 16-row tiles
- * (`npm run bench -- --conv2d`; figures in bench/RESULTS.md).
- */
-const MIN_TILED_ROWS = 8;
-
-/**
- * The implementation the op runs for one pass: tiled, except for GEMMs of very few rows, which run direct;
- * a forward pass of at most NARROW_MAX_OUT_CHANNELS output channels counts as tiled (conv2d_narrow.wgsl).
- */
-export function conv2dImplFor(
-  pass: 'forward' | 'backwardInput' | 'backwardWeight',
-  g: Conv2dGeometry,
-  engine: Engine,
-): Conv2dImpl {
-  if (pass === 'forward' && g.outChannels <= NARROW_MAX_OUT_CHANNELS) return 'tiled';
-  if (
-    pass === 'backwardWeight' &&
-    engine.choice(CONV2D_CHOICES).narrowWeightGrad &&
-    g.outChannels <= NARROW_MAX_OUT_CHANNELS &&
-    g.kernelSize <= NARROW_WEIGHT_GRAD_MAX_KSIZE
-  )
-    return 'tiled';
-  const rows = pass === 'backwardInput' ? g.inChannels : g.outChannels;
-  return rows < MIN_TILED_ROWS ? 'direct' : 'tiled';
-}
-
-/**
- * Which kernels the op may pick on an engine (engine.setChoice), all on by default; switches so that tests and
- * benchmarks compare them in one process.
- */
-export interface Conv2dChoices {
-  /**
-   * The forward runs Winograd F(2×2, 3×3) (src/ops/conv2d-winograd.ts) where the conv qualifies (see
-   * useWinogradForward; bench/conv2d.ts benchConv2dForwardVariants, `npm run bench -- --stylize-variants`;
-   * figures in bench/RESULTS.md).
-   */
-  readonly winogradForward: boolean;
-  /**
-   * The input gradient of 3×3 stride-1 convs likewise (useWinogradInputGrad; measured in bench/RESULTS.md,
-   * `npm run bench -- --train-step --variants no-winograd-input-grad`).
-   */
-  readonly winogradInputGrad: boolean;
-  /** The weight gradient likewise (useWinogradWeightGrad, `--variants no-winograd-weight-grad`). */
-  readonly winogradWeightGrad: boolean;
-  /** The weight gradient of ≤ 4 output channels runs conv2d_narrow.wgsl weightGrad (as 'tiled'), not direct. */
-  readonly narrowWeightGrad: boolean;
-}
-
-export const CONV2D_CHOICES = choiceKey<Conv2dChoices>({
-  winogradForward: true,
-  winogradInputGrad: true,
-  winogradWeightGrad: true,
-  narrowWeightGrad: true,
-});
-
-/** Fewest input channels for which the op picks Winograd (its GEMMs are Cin deep). */
-const WINOGRAD_MIN_IN_CHANNELS = 16;
-
-/**
- * Whether the op's forward runs Winograd: 3×3 stride 1 (any padding, upsampling) with at least
- * WINOGRAD_MIN_IN_CHANNELS input and more than NARROW_MAX_OUT_CHANNELS output channels, and intermediates that
- * fit one storage binding.
- */
-export function useWinogradForward(g: Conv2dGeometry, engine: Engine): boolean {
-  return (
-    engine.choice(CONV2D_CHOICES).winogradForward &&
-    g.inChannels >= WINOGRAD_MIN_IN_CHANNELS &&
-    g.outChannels > NARROW_MAX_OUT_CHANNELS &&
-    winogradUnsupported(g, Math.min(engine.limits.maxStorageBufferBindingSize, engine.limits.maxBufferSize)) === null
-  );
-}
-
-/**
- * The input gradient of a 3×3 stride-1 conv as a forward conv that Winograd runs: dy convolved with the
- * flipped, transposed kernel (Cout → Cin channels). Zero padding without upsampling (VGG): padding 2 − p
- * gives dx directly. Otherwise (reflect padding, upsampling): padding 2 gives the gradient w.r.t. the padded,
- * upsampled input (Hp×Wp), which conv2d_fold.wgsl folds onto x like the tiled path's.
- */
-export function winogradInputGradGeometry(g: Conv2dGeometry): { geometry: Conv2dGeometry; padded: boolean } {
-  const padded = !(g.padMode === 'zeros' && g.upsample === 1 && g.padding <= 2);
-  const geometry = conv2dGeometry(
-    [g.batch, g.outChannels, g.outHeight, g.outWidth],
-    [g.inChannels, g.outChannels, 3, 3],
-    null,
-    {
-      stride: 1,
-      padding: padded ? 2 : 2 - g.padding,
-      padMode: 'zeros',
-    },
-  );
-  return { geometry, padded };
-}
-
-/**
- * Whether the op's input gradient runs Winograd: a 3×3 stride-1 conv whose transposed conv qualifies like a
- * forward one (at least WINOGRAD_MIN_IN_CHANNELS output channels, more than NARROW_MAX_OUT_CHANNELS input
- * channels, intermediates within one binding).
- */
-export function useWinogradInputGrad(g: Conv2dGeometry, engine: Engine): boolean {
-  if (!engine.choice(CONV2D_CHOICES).winogradInputGrad || g.kernelSize !== 3 || g.stride !== 1) return false;
-  if (g.outChannels < WINOGRAD_MIN_IN_CHANNELS || g.inChannels <= NARROW_MAX_OUT_CHANNELS) return false;
-  const t = winogradInputGradGeometry(g).geometry;
-  return (
-    winogradUnsupported(t, Math.min(engine.limits.maxStorageBufferBindingSize, engine.limits.maxBufferSize)) === null
-  );
-}
-
-/** Fewest output channels (the weight gradient GEMM's rows) for which the op picks the Winograd weight gradient. */
-const WINOGRAD_WEIGHT_GRAD_MIN_OUT_CHANNELS = 8;
-
-/**
- * Whether the op's weight gradient runs Winograd (conv2dWinogradWeightGrad): 3×3 stride 1 with at least
- * WINOGRAD_MIN_IN_CHANNELS input and WINOGRAD_WEIGHT_GRAD_MIN_OUT_CHANNELS output channels, intermediates
- * within one binding.
- */
-export function useWinogradWeightGrad(g: Conv2dGeometry, engine: Engine): boolean {
-  return (
-    engine.choice(CONV2D_CHOICES).winogradWeightGrad &&
-    g.inChannels >= WINOGRAD_MIN_IN_CHANNELS &&
-    g.outChannels >= WINOGRAD_WEIGHT_GRAD_MIN_OUT_CHANNELS &&
-    winogradWeightGradUnsupported(
-      g,
-      Math.min(engine.limits.maxStorageBufferBindingSize, engine.limits.maxBufferSize),
-    ) === null
-  );
-}
-
-/**
  * 2-D convolution, NCHW, weight OIHW, optional bias; zero or reflect padding; optional nearest ×2 upsampling
- * of x fused into the input indexing (resize-conv). Runs the tiled implicit-GEMM kernels (direct ones for
- * GEMMs of a few rows, see conv2dImplFor); the forward of 3×3 stride-1 convs runs Winograd (useWinogradForward).
+ * of x fused into the input indexing (resize-conv). Each pass runs what planConv2d picks (src/ops/conv2d-plan.ts):
+ * Winograd for 3×3 stride-1 convs with enough channels, the narrow kernels for ≤ 4 output channels, the
+ * implicit GEMMs otherwise, the direct kernels for GEMMs of very few rows.
  */
 export const conv2d = defineOp({
   name: 'conv2d',
   inputs: ['x', 'weight', 'bias'],
   optional: ['bias'],
   forward([x, weight, bias]: [x: Tensor, weight: Tensor, bias: Tensor | null], attrs: Conv2dAttrs) {
-    const g = conv2dGeometry(x.shape, weight.shape, bias ? bias.shape : null, attrs);
-    const impl = useWinogradForward(g, x.engine) ? 'winograd' : conv2dImplFor('forward', g, x.engine);
-    return { output: conv2dForward(x, weight, bias, attrs, impl), saved: [x, weight] };
+    return { output: conv2dForward(x, weight, bias, attrs, 'auto'), saved: [x, weight] };
   },
   backward({ saved: [x, weight], attrs, inputShapes, needsGrad }, dy) {
-    const g = conv2dGeometry(inputShapes[0], inputShapes[1], null, attrs);
     return [
-      needsGrad[0]
-        ? conv2dBackwardInput(
-            dy,
-            weight,
-            inputShapes[0],
-            attrs,
-            useWinogradInputGrad(g, dy.engine) ? 'winograd' : conv2dImplFor('backwardInput', g, dy.engine),
-          )
-        : null,
-      needsGrad[1]
-        ? conv2dBackwardWeight(
-            dy,
-            x,
-            inputShapes[1],
-            attrs,
-            useWinogradWeightGrad(g, dy.engine) ? 'winograd' : conv2dImplFor('backwardWeight', g, dy.engine),
-          )
-        : null,
+      needsGrad[0] ? conv2dBackwardInput(dy, weight, inputShapes[0], attrs, 'auto') : null,
+      needsGrad[1] ? conv2dBackwardWeight(dy, x, inputShapes[1], attrs, 'auto') : null,
       needsGrad[2] && inputShapes[2] ? conv2dBackwardBias(dy) : null,
     ];
   },

@@ -4,6 +4,7 @@ import { packParams, type Kernel } from '../engine/kernel.js';
 import { Tensor } from '../engine/tensor.js';
 import source from '../shaders/gram.wgsl';
 import { cpuTensor } from './cpu.js';
+import { resolveFeed, type FeedChoice } from './feed.js';
 import { defineOp } from './op.js';
 
 /** Threads per workgroup along each axis. */
@@ -20,24 +21,21 @@ const TILE = WG_SIDE * THREAD_TILE;
  * handful of workgroups. The reduction is split until about this many workgroups run…
  */
 const TARGET_WORKGROUPS = 512;
+/** …but no slice is shorter than this, since each slice adds a C×C partial to write and sum. */
+const MIN_SLICE_LENGTH = 256;
 /** Rows × columns per thread of the register-blocked entry points (gram.wgsl REG). */
 const REG = 8;
 
-export type GramImpl = 'auto' | 'staged' | 'registers';
-
 /**
- * The kernels gram runs on an engine (engine.setChoice): `staged`: tiles in workgroup memory (GPUs);
- * `registers`: gramRegisters/inputGradRegisters, without workgroup memory (measured on lavapipe in
- * bench/RESULTS.md, --profile-train); `auto`: registers on fallback (CPU) adapters, staged elsewhere.
+ * How gram and its backward get their operands on an engine (engine.setChoice; see Feed): staged
+ * (gramPartial/inputGrad, tiles in workgroup memory) or registers (gramRegisters/inputGradRegisters, measured
+ * on lavapipe in bench/RESULTS.md, `--profile-train --variants gram-staged`).
  */
-export const GRAM_IMPL = choiceKey<GramImpl>('auto');
+export const GRAM_FEED = choiceKey<FeedChoice>('auto');
 
 function useRegisters(engine: Engine): boolean {
-  const impl = engine.choice(GRAM_IMPL);
-  return impl === 'registers' || (impl === 'auto' && engine.adapter.isFallbackAdapter);
+  return resolveFeed(engine.choice(GRAM_FEED), engine.adapter.isFallbackAdapter) === 'registers';
 }
-/** …but no slice is shorter than this, since each slice adds a C×C partial to write and sum. */
-const MIN_SLICE_LENGTH = 256;
 
 type Entry = 'gramPartial' | 'sumSlices' | 'inputGrad' | 'gramRegisters' | 'inputGradRegisters';
 

@@ -8,11 +8,11 @@ import {
   conv2dBackwardInput,
   conv2dBackwardWeight,
   conv2dForward,
-  CONV2D_GEMM_FEED,
   type Conv2dAttrs,
-  type Conv2dImpl,
 } from '../../src/ops/conv2d.js';
+import { CONV2D_CHOICES, type Conv2dImpl } from '../../src/ops/conv2d-plan.js';
 import { cpuRandom, cpuTensor, type CpuTensor } from '../../src/ops/cpu.js';
+import type { Feed } from '../../src/ops/feed.js';
 import { expectClose, maxAbs } from '../helpers/check.js';
 import { checkOp } from '../helpers/gradcheck.js';
 import { toCpu, toGpu } from '../helpers/tensors.js';
@@ -40,9 +40,10 @@ export function inputs(c: Case): [x: CpuTensor, w: CpuTensor, b: CpuTensor | nul
   ];
 }
 
-/** Runs fn with the forward and weight-gradient GEMMs fed one way (CONV2D_GEMM_FEED; the op picks per adapter). */
-export function withGemmFeed<T>(engine: Engine, feed: 'staged' | 'registers', fn: () => Promise<T>): Promise<T> {
-  return withChoice(engine, CONV2D_GEMM_FEED, { forward: feed, weightGrad: feed }, fn);
+/** Runs fn with the forward and weight-gradient GEMMs fed one way (CONV2D_CHOICES; the op picks per adapter). */
+export function withGemmFeed<T>(engine: Engine, feed: Feed, fn: () => Promise<T>): Promise<T> {
+  const choices = { ...engine.choice(CONV2D_CHOICES), forwardFeed: feed, weightGradFeed: feed };
+  return withChoice(engine, CONV2D_CHOICES, choices, fn);
 }
 
 /**
@@ -109,7 +110,7 @@ export async function compareImpls(engine: Engine, c: Case, dyTol = { atol: 2e-5
   });
 }
 
-/** The conv2d op pinned to one implementation (the op itself picks per shape, see conv2dImplFor). */
+/** The conv2d op pinned to one family of kernels (the op itself picks per shape: planConv2d). */
 export function conv2dWith(impl: Conv2dImpl): typeof conv2d {
   return {
     ...conv2d,
