@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ShapeError } from '../src/engine/errors.js';
 import { apply } from '../src/autograd/tape.js';
-import { conv2d, conv2dGeometry, tfSameConv2dAttrs, tfSamePadding } from '../src/ops/conv2d.js';
+import { conv2d, conv2dGeometry, paddedConv2dAttrs, tfSameConv2dAttrs, tfSamePadding } from '../src/ops/conv2d.js';
 import { conv2dTranspose, conv2dTransposeAsConv } from '../src/ops/conv2d-transpose.js';
 import { cpuRandom, type CpuTensor } from '../src/ops/cpu.js';
 import { expectClose, maxAbs } from './helpers/check.js';
@@ -31,6 +31,27 @@ describe('TensorFlow SAME padding', () => {
       const g = conv2dGeometry([1, 1, h, w], [1, 1, k, k], null, tfSameConv2dAttrs(h, w, k, s));
       expect([g.outHeight, g.outWidth], `${h}×${w} k${k} s${s}`).toEqual([Math.ceil(h / s), Math.ceil(w / s)]);
     }
+  });
+
+  it('conv2d attrs from the padding of each axis: one padding before both, padEnd for zero padding only', () => {
+    const same = { before: 0, after: 1 };
+    expect(paddedConv2dAttrs(same, same, { stride: 2, padMode: 'zeros' }, 'test')).toEqual({
+      stride: 2,
+      padding: 0,
+      padMode: 'zeros',
+      padEnd: [1, 1],
+    });
+    const half = { before: 4, after: 4 };
+    expect(paddedConv2dAttrs(half, half, { stride: 1, padMode: 'reflect', upsample: 2 }, 'test')).toEqual({
+      stride: 1,
+      padding: 4,
+      padMode: 'reflect',
+      upsample: 2,
+    });
+    expect(() => paddedConv2dAttrs(same, { before: 1, after: 1 }, { stride: 2, padMode: 'zeros' }, 'x')).toThrow(
+      /x pads 0 before the rows but 1 before the columns/,
+    );
+    expect(() => paddedConv2dAttrs(same, same, { stride: 2, padMode: 'reflect' }, 'x')).toThrow(ShapeError);
   });
 
   it('refuses sizes whose leading padding differs between the axes, and padEnd with reflect padding', () => {

@@ -16,7 +16,7 @@ import { conv2d } from '../autograd/functional.js';
 import { noGrad } from '../autograd/tape.js';
 import type { Engine } from '../engine/engine.js';
 import { Tensor } from '../engine/tensor.js';
-import { convSourceIndex } from '../ops/padding.js';
+import { convSourceIndex, type AxisPadding } from '../ops/padding.js';
 
 /** One image's activation, CHW float32, in CPU memory. */
 export interface Activation {
@@ -24,12 +24,6 @@ export interface Activation {
   height: number;
   width: number;
   data: Float32Array;
-}
-
-/** Padding of one axis before the convolution: pixels before and after, reflected or zero. */
-export interface AxisPadding {
-  before: number;
-  after: number;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { tfSamePadding } from '../ops/conv2d-geometry.js';
 import { MODEL_FORMAT, type ModelMetadata } from './model-file.js';
 import {
   attributeProto,
@@ -131,10 +132,9 @@ export function transformNetToOnnx(
     if (arch.convBias) inputs.push(w(`${name}.conv2d.bias`, [cout]));
     const attrs: Record<string, AttributeInput> = { kernel_shape: [k, k], strides: [stride, stride] };
     if (tfSame) {
-      // SAME on even sizes (every size inside the net is even): K−s total, the odd one after.
-      const total = Math.max(k - stride, 0);
-      const before = Math.floor(total / 2);
-      attrs.pads = [before, before, total - before, total - before];
+      // Every size inside the net is even, i.e. a multiple of the stride: SAME pads as on an axis of one stride.
+      const { before, after } = tfSamePadding(stride, k, stride);
+      attrs.pads = [before, before, after, after];
       return g.node('Conv', inputs, attrs, name);
     }
     let y = upsample ? g.upsample2(x) : x;

@@ -2,7 +2,7 @@ import type { Engine } from '../engine/engine.js';
 import { ShapeError, shapeStr } from '../engine/errors.js';
 import { Tensor } from '../engine/tensor.js';
 import { add, conv2d, conv2dTranspose, crop2d, instanceNorm, pad2d, relu, scaledTanh } from '../autograd/functional.js';
-import { tfSameConv2dAttrs, tfSamePadding, type Conv2dAttrs } from '../ops/conv2d.js';
+import { paddedConv2dAttrs, tfSamePadding, type Conv2dAttrs } from '../ops/conv2d.js';
 import { conv2dTransposeAsConv, transposeRotateWeight } from '../ops/conv2d-transpose.js';
 import { rng } from '../ops/cpu.js';
 import { centredPadding } from '../ops/padding.js';
@@ -517,9 +517,12 @@ export class TransformNet {
   private convAttrs(layer: ConvSpec, h: number, w: number): Conv2dAttrs {
     const upsample = layer.upsample === 'nearest' ? 2 : 1;
     const { pad, padMode } = this.convPadding(layer);
-    if (padMode === 'zeros')
-      return { ...tfSameConv2dAttrs(h * upsample, w * upsample, layer.kernel, layer.stride), upsample };
-    return { stride: layer.stride, padding: pad(h * upsample).before, padMode, upsample };
+    return paddedConv2dAttrs(
+      pad(h * upsample),
+      pad(w * upsample),
+      { stride: layer.stride, padMode, upsample },
+      `${layer.name}'s padding of a ${h}×${w} input`,
+    );
   }
 
   private param(name: string): Tensor {

@@ -2,6 +2,7 @@
 // upsampling, padding and striding), TensorFlow SAME padding, and the GEMM tile table the kernels share.
 // One module that conv2d.ts and conv2d-winograd.ts both read, so that neither imports the other for it.
 import { ShapeError, shapeStr } from '../engine/errors.js';
+import type { AxisPadding } from './padding.js';
 
 export interface Conv2dAttrs {
   /** 1 or 2. */
@@ -28,7 +29,7 @@ export interface Conv2dAttrs {
  * TensorFlow's SAME padding of one axis: the output has ceil(size / stride) positions and the padding this
  * needs is split with the odd pixel after, e.g. 0 before and 1 after for a 3×3 stride-2 conv of an even size.
  */
-export function tfSamePadding(size: number, kernelSize: number, stride: number): { before: number; after: number } {
+export function tfSamePadding(size: number, kernelSize: number, stride: number): AxisPadding {
   const outSize = Math.ceil(size / stride);
   const total = Math.max((outSize - 1) * stride + kernelSize - size, 0);
   const before = Math.floor(total / 2);
@@ -37,18 +38,40 @@ export function tfSamePadding(size: number, kernelSize: number, stride: number):
 
 /**
  * Conv2d attrs for TensorFlow's SAME zero padding of an H×W input. The padding before must be equal on both
- * axes (one `pad` for both in the shaders): true unless H and W differ in parity on a strided conv, which
- * throws a ShapeError.
+ * axes: true unless H and W differ in parity on a strided conv, which throws a ShapeError.
  */
 export function tfSameConv2dAttrs(height: number, width: number, kernelSize: number, stride: number): Conv2dAttrs {
-  const rows = tfSamePadding(height, kernelSize, stride);
-  const cols = tfSamePadding(width, kernelSize, stride);
+  return paddedConv2dAttrs(
+    tfSamePadding(height, kernelSize, stride),
+    tfSamePadding(width, kernelSize, stride),
+    { stride, padMode: 'zeros' },
+    `SAME padding of a ${height}×${width} input (kernel ${kernelSize}, stride ${stride})`,
+  );
+}
+
+/**
+ * Conv2d attrs for a conv whose rows and columns are padded as `rows` and `cols` say (counted after any
+ * upsampling). The shaders take one padding before both axes, so the two must agree: a ShapeError, naming
+ * `what`, otherwise. Zero padding may pad more after (padEnd); reflection pads alike on both sides of an axis.
+ */
+export function paddedConv2dAttrs(
+  rows: AxisPadding,
+  cols: AxisPadding,
+  conv: { stride: number; padMode: Conv2dAttrs['padMode']; upsample?: number },
+  what: string,
+): Conv2dAttrs {
   if (rows.before !== cols.before) {
     throw new ShapeError(
-      `conv2d: SAME padding of a ${height}×${width} input (kernel ${kernelSize}, stride ${stride}) pads ${rows.before} before the rows but ${cols.before} before the columns; only equal leading padding is supported`,
+      `conv2d: ${what} pads ${rows.before} before the rows but ${cols.before} before the columns; only equal leading padding is supported`,
     );
   }
-  return { stride, padding: rows.before, padMode: 'zeros', padEnd: [rows.after, cols.after] };
+  if (conv.padMode === 'reflect' && (rows.after !== rows.before || cols.after !== cols.before)) {
+    throw new ShapeError(`conv2d: ${what} reflects unequally before and after an axis`);
+  }
+  const attrs: Conv2dAttrs = { stride: conv.stride, padding: rows.before, padMode: conv.padMode };
+  if (conv.padMode === 'zeros') attrs.padEnd = [rows.after, cols.after];
+  if (conv.upsample !== undefined) attrs.upsample = conv.upsample;
+  return attrs;
 }
 
 /** Everything the kernels need to know about one conv: sizes after upsampling, padding and striding. */

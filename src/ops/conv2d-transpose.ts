@@ -10,6 +10,7 @@ import {
   conv2dForward,
   conv2dGeometry,
   tfSameConv2dAttrs,
+  tfSamePadding,
   type Conv2dAttrs,
   type Conv2dGeometry,
 } from './conv2d.js';
@@ -92,9 +93,9 @@ function check(
   if (attrs.stride !== 1 && attrs.stride !== 2) throw new ShapeError(`${what}: stride ${attrs.stride} is not 1 or 2`);
 }
 
-/** The SAME conv's padding before, b above. */
+/** The SAME conv's padding before, b above: that of any axis of stride·n pixels (the same for every n). */
 function sameBefore(kernelSize: number, stride: number): number {
-  return Math.floor(Math.max(kernelSize - stride, 0) / 2);
+  return tfSamePadding(stride, kernelSize, stride).before;
 }
 
 /** The attrs of the equivalent conv over the zero-inserted input. */

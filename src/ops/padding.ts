@@ -7,6 +7,12 @@ export type PadMode = 'zeros' | 'reflect' | 'replicate';
 /** How an axis is made n·factor long before padding: nearest copies, or zeros between the samples. */
 export type UpsampleMode = 'nearest' | 'zeros';
 
+/** Padding of one axis: pixels before and after. */
+export interface AxisPadding {
+  before: number;
+  after: number;
+}
+
 /** Padding of H (top/bottom) and W (left/right), and what fills it. */
 export interface Pad2dAttrs {
   top: number;
