@@ -105,6 +105,9 @@ def main():
     ap.add_argument('--crop-scale', choices=['random', 'shorter-side'], default='random')
     ap.add_argument('--resize', choices=['bilinear', 'box', 'lanczos'], default='bilinear',
                     help="PIL's filter for the photos' rescale and the style image (box: our data loader before libvips)")
+    ap.add_argument('--batches', help='a folder of batchNNNNN.rgb (uint8 [batch, size, size, 3], one per step) and '
+                    'style.rgb + style.json (the style image at its style size), e.g. the batches `train` itself fed '
+                    'its net: the run then differs from ours only in the engine')
     ap.add_argument('--init', help='a model file of ours to start from (else PyTorch default init)')
     ap.add_argument('--seed', type=int, default=1)
     ap.add_argument('--save-every', type=int, default=100)
@@ -121,10 +124,14 @@ def main():
     def vgg(pix, want):
         return nets.vgg_features(vp, 'vgg19', nets.vgg_preprocess(pix, 'caffe'), want)
 
-    style = Image.open(args.style).convert('RGB')
-    k = args.style_size / max(style.size)
     resample = {'bilinear': Image.BILINEAR, 'box': Image.BOX, 'lanczos': Image.LANCZOS}[args.resize]
-    style = style.resize((round(style.size[0] * k), round(style.size[1] * k)), resample)
+    if args.batches:
+        dims = json.load(open(os.path.join(args.batches, 'style.json')))
+        style = np.fromfile(os.path.join(args.batches, 'style.rgb'), dtype=np.uint8).reshape(dims['height'], dims['width'], 3)
+    else:
+        style = Image.open(args.style).convert('RGB')
+        k = args.style_size / max(style.size)
+        style = style.resize((round(style.size[0] * k), round(style.size[1] * k)), resample)
     style_t = torch.from_numpy(np.asarray(style, dtype=np.float32).transpose(2, 0, 1).copy())[None]
     with torch.no_grad():
         target_s = {k: gram(v) for k, v in vgg(style_t, STYLE_LAYERS).items()}
@@ -149,7 +156,11 @@ def main():
     for step in range(1, args.steps + 1):
         for g in opt.param_groups:
             g['lr'] = args.lr * min(1.0, step / args.warmup) if args.warmup else args.lr
-        x = torch.from_numpy(np.stack([sample(rng, photos, args.size, args.crop_scale, resample) for _ in range(args.batch)]))
+        if args.batches:
+            raw = np.fromfile(os.path.join(args.batches, f'batch{step:05d}.rgb'), dtype=np.uint8)
+            x = torch.from_numpy(raw.reshape(args.batch, args.size, args.size, 3).transpose(0, 3, 1, 2).astype(np.float32))
+        else:
+            x = torch.from_numpy(np.stack([sample(rng, photos, args.size, args.crop_scale, resample) for _ in range(args.batch)]))
         with torch.no_grad():
             target_c = vgg(x, [CONTENT_LAYER])[CONTENT_LAYER]
         opt.zero_grad()
