@@ -1,5 +1,5 @@
-// What both entry points (index.ts for Node, browser.ts) export: the engine, ops, autograd, models and model
-// I/O, none of which touches a platform API.
+// What both entry points (index.ts for Node, browser.ts) export: the engine, ops, autograd, models, model I/O,
+// training and its checkpoints, none of which touches a platform API.
 export * from './engine/index.js';
 export * from './ops/index.js';
 export * from './autograd/index.js';
@@ -9,3 +9,8 @@ export * from './models/ml5-checkpoint.js';
 export * from './models/safetensors.js';
 export * from './models/vgg.js';
 export * from './models/losses.js';
+export * from './models/trainer.js';
+export * from './models/checkpoint.js';
+export * from './models/sample-order.js';
+export * from './models/loss-curve.js';
+export * from './models/train-plan.js';

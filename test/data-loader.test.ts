@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataLoader, listImages } from '../src/cli/data-loader.js';
 import { cropSample, photoScale } from '../src/cli/data-sample.js';
 import { decodeImage, encodeImage, resizeRgba, type RgbaImage } from '../src/cli/image-io.js';
-import { lossCurveSvg } from '../src/cli/loss-curve.js';
+import { lossCurveSvg } from '../src/models/loss-curve.js';
 import { SampleOrder } from '../src/models/sample-order.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'fsw-data-'));

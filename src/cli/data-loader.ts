@@ -120,11 +120,10 @@ export class DataLoader {
     const choice = this.order.at(index);
     // Replacements for an unreadable file: the files after it in this epoch's order, a few at a time.
     const n = this.files.length;
-    const epochStart = index - (index % n);
     for (let offset = 0; offset < n; offset += CANDIDATES_PER_JOB) {
       const candidates: string[] = [];
       for (let k = offset; k < Math.min(n, offset + CANDIDATES_PER_JOB); k++) {
-        const file = k === 0 ? choice.file : this.order.at(epochStart + ((index - epochStart + k) % n)).file;
+        const file = this.order.fileFor(index, k);
         if (!this.bad.has(this.files[file])) candidates.push(this.files[file]);
       }
       if (candidates.length === 0) continue;

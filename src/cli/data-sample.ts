@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
-import type { CropScale } from '../models/sample-order.js';
-import { decodeImage, type Geometry } from './image-io.js';
+import { sampleGeometry, type CropScale } from '../models/sample-order.js';
+import { decodeImage } from './image-io.js';
+
+export { photoScale, sampleGeometry } from '../models/sample-order.js';
 
 /** One training sample to prepare: the first readable file of `candidates`, rescaled, cropped and maybe flipped. */
 export interface DataJob {
@@ -22,41 +24,6 @@ export interface DataResult {
   pixels: Uint8Array | null;
   /** Candidates that could not be read, with why (one line each). */
   failed: { path: string; reason: string }[];
-}
-
-/**
- * The factor a photo of w×h is resized by before a size×size crop. `shorter-side`: the shorter side becomes
- * the crop, so the crop sees (nearly) the whole photo. `random`: log-uniform between that and 1 (the photo's
- * own resolution; never enlarged beyond the shorter-side factor), so the net also meets regions at the scale
- * they have in a full-size photo: a net trained only on whole photos shrunk to the crop never sees a smooth
- * region as large as it is at stylisation size.
- */
-export function photoScale(w: number, h: number, size: number, mode: CropScale, fraction: number): number {
-  const whole = size / Math.min(w, h);
-  if (mode === 'shorter-side' || whole >= 1) return whole;
-  return whole * (1 / whole) ** fraction;
-}
-
-/**
- * For a photo of width×height: resized by photoScale, then the size×size window at the given fractions of
- * the free range, mirrored left-right when `flip`.
- */
-export function sampleGeometry(
-  width: number,
-  height: number,
-  size: number,
-  cropX: number,
-  cropY: number,
-  flip: boolean,
-  scaleFraction = 0,
-  mode: CropScale = 'shorter-side',
-): Geometry {
-  const scale = photoScale(width, height, size, mode, scaleFraction);
-  const w = Math.max(size, Math.round(width * scale));
-  const h = Math.max(size, Math.round(height * scale));
-  const left = Math.min(w - size, Math.floor(cropX * (w - size + 1)));
-  const top = Math.min(h - size, Math.floor(cropY * (h - size + 1)));
-  return { width: w, height: h, crop: { left, top, width: size, height: size }, flip };
 }
 
 /** A photo file's training crop (see sampleGeometry) as size·size RGBA bytes, opaque: libvips decodes, resizes and crops. */

@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import type { Engine } from '../engine/engine.js';
 import type { Tensor } from '../engine/tensor.js';
 import { rgbaToTensor } from '../ops/image.js';
-import { defaultLossConfig, type LossConfig } from '../models/losses.js';
+import { defaultLossConfig, minImageSide, type LossConfig } from '../models/losses.js';
 import { CHECKPOINT_FORMAT, MODEL_FORMAT } from '../models/model-file.js';
 import { readTorchCheckpoint, sniffTorchFile } from '../models/pytorch-checkpoint.js';
 import { torchStateDictKind, torchVggToFile } from '../models/pytorch-import.js';
@@ -175,21 +175,6 @@ export function lossSettings(args: ParsedArgs, vgg: VggFile, base?: LossConfig):
       ? { contentWeight: 1, styleWeight: 0.3, tvWeight: 0 }
       : { contentWeight: d.contentWeight, styleWeight: d.styleWeight, tvWeight: 0 };
   return resolveLossConfig(base ?? { ...d, ...gatys }, lossOverrides(args), vgg.architecture);
-}
-
-/**
- * The smallest side an image may have for the loss network: each 2×2 max pool before the deepest layer used
- * halves it, and a pool needs at least 2 pixels on each side.
- */
-export function minImageSide(config: LossConfig, architecture: VggArchitecture): number {
-  const used = new Set([config.contentLayer, ...config.styleLayers]);
-  const layers = vggLayers(architecture);
-  let deepest = -1;
-  layers.forEach((l, i) => {
-    if (used.has(l.name)) deepest = i;
-  });
-  const pools = layers.slice(0, deepest + 1).filter((l) => l.kind === 'pool').length;
-  return 2 ** pools;
 }
 
 /** Throws a CliError naming the image when it is too thin for the loss network (e.g. 256×3). */

@@ -2,7 +2,7 @@ import { ShapeError, shapeStr } from '../engine/errors.js';
 import { Tensor } from '../engine/tensor.js';
 import { add, gram, mseLoss, scale, tvLoss } from '../autograd/functional.js';
 import { noGrad } from '../autograd/tape.js';
-import type { Vgg, VggArchitecture, VggInput } from './vgg.js';
+import { vggLayers, type Vgg, type VggArchitecture, type VggInput } from './vgg.js';
 
 /**
  * The perceptual losses of Johnson et al., with the definitions of ../shared/assets/README.md:
@@ -36,6 +36,21 @@ export function defaultLossConfig(architecture: VggArchitecture, input: VggInput
       ? { contentWeight: 1, styleWeight: 0.1, tvWeight: 1 }
       : { contentWeight: 1e5, styleWeight: 1e10, tvWeight: 1 };
   return { contentLayer: 'relu2_2', styleLayers, ...weights };
+}
+
+/**
+ * The smallest side an image may have for the loss network: each 2×2 max pool before the deepest layer used
+ * halves it, and a pool needs at least 2 pixels on each side.
+ */
+export function minImageSide(config: LossConfig, architecture: VggArchitecture): number {
+  const used = new Set([config.contentLayer, ...config.styleLayers]);
+  const layers = vggLayers(architecture);
+  let deepest = -1;
+  layers.forEach((l, i) => {
+    if (used.has(l.name)) deepest = i;
+  });
+  const pools = layers.slice(0, deepest + 1).filter((l) => l.kind === 'pool').length;
+  return 2 ** pools;
 }
 
 export interface LossTerms {

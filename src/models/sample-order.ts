@@ -63,6 +63,18 @@ export class SampleOrder {
       throw new RangeError(`SampleOrder: dataset size ${datasetSize}`);
   }
 
+  /**
+   * The file that sample `index` reads on its `attempt`-th try: attempt 0 is its own file, attempt k the file k
+   * places after it in its epoch's order (wrapping within the epoch), so that a file that cannot be read is
+   * replaced by the same file on every run and on every platform.
+   */
+  fileFor(index: number, attempt: number): number {
+    if (attempt === 0) return this.at(index).file;
+    const n = this.datasetSize;
+    const epochStart = index - (index % n);
+    return this.at(epochStart + ((index - epochStart + attempt) % n)).file;
+  }
+
   /** The choice for the sample with global index `index` (0, 1, 2, … across epochs). */
   at(index: number): SampleChoice {
     const n = this.datasetSize;
@@ -94,4 +106,60 @@ function permutation(n: number, seed: number, epoch: number): Uint32Array {
     p[j] = t;
   }
   return p;
+}
+
+/** A photo's training crop: resized to width×height, then the size×size window at (left, top), maybe mirrored. */
+export interface SampleGeometry {
+  width: number;
+  height: number;
+  crop: { left: number; top: number; width: number; height: number };
+  flip: boolean;
+}
+
+/**
+ * The factor a photo of w×h is resized by before a size×size crop. `shorter-side`: the shorter side becomes
+ * the crop, so the crop sees (nearly) the whole photo. `random`: log-uniform between that and 1 (the photo's
+ * own resolution; never enlarged beyond the shorter-side factor), so the net also meets regions at the scale
+ * they have in a full-size photo: a net trained only on whole photos shrunk to the crop never sees a smooth
+ * region as large as it is at stylisation size.
+ */
+export function photoScale(w: number, h: number, size: number, mode: CropScale, fraction: number): number {
+  const whole = size / Math.min(w, h);
+  if (mode === 'shorter-side' || whole >= 1) return whole;
+  return whole * (1 / whole) ** fraction;
+}
+
+/**
+ * For a photo of width×height: resized by photoScale, then the size×size window at the given fractions of
+ * the free range, mirrored left-right when `flip`. Node's loader and the browser's both crop by it, so that a
+ * run sees the same windows of its photos on either.
+ */
+export function sampleGeometry(
+  width: number,
+  height: number,
+  size: number,
+  cropX: number,
+  cropY: number,
+  flip: boolean,
+  scaleFraction = 0,
+  mode: CropScale = 'shorter-side',
+): SampleGeometry {
+  const scale = photoScale(width, height, size, mode, scaleFraction);
+  const w = Math.max(size, Math.round(width * scale));
+  const h = Math.max(size, Math.round(height * scale));
+  const left = Math.min(w - size, Math.floor(cropX * (w - size + 1)));
+  const top = Math.min(h - size, Math.floor(cropY * (h - size + 1)));
+  return { width: w, height: h, crop: { left, top, width: size, height: size }, flip };
+}
+
+/**
+ * The text whose SHA-256 identifies a run's data list (TrainConfig.dataSha256): each photo's path relative to
+ * the data folder (with `/`) and its size in bytes, one per line, sorted. Names and sizes rather than contents:
+ * cheap for thousands of photos, and what changes when photos are added, removed, renamed or replaced.
+ */
+export function dataListText(entries: readonly { path: string; size: number }[]): string {
+  return entries
+    .map((e) => `${e.path}\t${e.size}\n`)
+    .sort()
+    .join('');
 }

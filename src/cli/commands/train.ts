@@ -28,7 +28,7 @@ import { readSafetensors } from '../../models/safetensors.js';
 import { stylizeRgba } from '../../models/stylize.js';
 import { NonFiniteLossError, Trainer } from '../../models/trainer.js';
 import type { Vgg, VggArchitecture, VggInput } from '../../models/vgg.js';
-import { CROP_SCALES, type CropScale } from '../../models/sample-order.js';
+import { CROP_SCALES, dataListText, type CropScale } from '../../models/sample-order.js';
 import { UsageError, type Command, type ParsedArgs } from '../args.js';
 import { DataLoader, listImages } from '../data-loader.js';
 import {
@@ -41,7 +41,7 @@ import {
   writeOutputFile,
 } from '../files.js';
 import { decodeImage, encodeImage, fitImage, sizeForEdge, type RgbaImage } from '../image-io.js';
-import { lossCurveSvg, type LossRecord } from '../loss-curve.js';
+import { lossCurveSvg, type LossRecord } from '../../models/loss-curve.js';
 import {
   buildVgg,
   checkImageSide,
@@ -119,11 +119,7 @@ export function trainPaths(out: string): { checkpoint: string; log: string; curv
   };
 }
 
-/**
- * SHA-256 of the data list: each photo's path relative to --data (with `/`) and its size in bytes, sorted.
- * Names and sizes rather than contents: cheap for thousands of photos, and what changes when photos are
- * added, removed, renamed or replaced by other files.
- */
+/** SHA-256 of the data list (dataListText: each photo's path relative to --data and its size in bytes). */
 export function dataListSha256(dataDir: string, files: readonly string[]): string {
   const size = (f: string): number => {
     try {
@@ -132,8 +128,8 @@ export function dataListSha256(dataDir: string, files: readonly string[]): strin
       return -1; // gone since it was listed: the loader reports it when it comes up
     }
   };
-  const lines = files.map((f) => `${relative(dataDir, f).split(sep).join('/')}\t${size(f)}\n`).sort();
-  return createHash('sha256').update(lines.join('')).digest('hex');
+  const entries = files.map((f) => ({ path: relative(dataDir, f).split(sep).join('/'), size: size(f) }));
+  return createHash('sha256').update(dataListText(entries)).digest('hex');
 }
 
 function sha256(bytes: Uint8Array): string {
