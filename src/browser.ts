@@ -1,5 +1,6 @@
-// Browser entry: the same engine on navigator.gpu, ops, autograd, models and model I/O, and the stylizer
-// (createStylizer); no Node APIs (test/browser.test.ts checks the bundle).
+// Browser entry: the same engine on navigator.gpu, ops, autograd, models and model I/O, the stylizer
+// (createStylizer), and training (TrainingRun: the Trainer over photos the browser decodes, checkpoints in
+// the browser's storage); no Node APIs (test/browser.test.ts checks the bundle).
 import { Engine, type EngineOptions } from './engine/engine.js';
 
 export * from './api.js';
@@ -29,6 +30,27 @@ export {
   type ImageInput,
   type RgbaImage,
 } from './web/pixels.js';
+export {
+  BrowserDataLoader,
+  checkPhotos,
+  decodeRgba,
+  photoCrop,
+  photoFiles,
+  resizeRgba,
+  PHOTO_EXTENSIONS,
+  type BrowserDataLoaderOptions,
+  type PhotoFile,
+} from './web/train-data.js';
+export { MemoryRunStore, OpfsRunStore, opfsAvailable, type RunStore } from './web/run-store.js';
+export {
+  RECIPE,
+  TrainingRun,
+  type RunInputs,
+  type SavedRun,
+  type StepReport,
+  type TrainingRunEvents,
+  type TrainSettings,
+} from './web/train-run.js';
 
 /** An engine on the browser's WebGPU (navigator.gpu). */
 export function createBrowserEngine(options: EngineOptions = {}): Promise<Engine> {

@@ -150,6 +150,11 @@ describe('browser bundle', () => {
       'src/models/model-file.ts',
       'src/models/stylize.ts',
       'src/engine/engine.ts',
+      'src/models/trainer.ts',
+      'src/models/checkpoint.ts',
+      'src/web/train-run.ts',
+      'src/web/train-data.ts',
+      'src/web/run-store.ts',
     ]) {
       expect(Object.keys(bundleMeta.inputs)).toContain(name);
     }
