@@ -117,6 +117,26 @@ export function listStyles({ modelsDir, importedDir, configPath }) {
   }));
 }
 
+/** The folder of models/ that holds the loss networks (VGG weights) that training reads. */
+export const LOSS_NETWORK_DIR = 'loss-network';
+
+/**
+ * The loss networks the demo's Train panel can fetch: the safetensors files of modelsDir/loss-network/ that are
+ * not a style or checkpoint of ours, by name. Entries: name (the file's), file (its path under models/), bytes.
+ */
+export function listLossNetworks(modelsDir) {
+  const dir = join(modelsDir, LOSS_NETWORK_DIR);
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.safetensors') && statSync(join(dir, f)).isFile())
+    .filter((f) => {
+      const meta = readSafetensorsMetadata(join(dir, f));
+      return meta !== null && !String(meta.format ?? '').startsWith('fast-style-webgpu/');
+    })
+    .sort()
+    .map((f) => ({ name: f, file: `${LOSS_NETWORK_DIR}/${f}`, bytes: statSync(join(dir, f)).size }));
+}
+
 // ------------------------------------------------------------------ thumbnails
 
 /** An image file as opaque sRGB RGBA (libvips: any format, upright, colour-managed). */

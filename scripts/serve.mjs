@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // A small static server for the web demo: dist/web/ at /, the library bundle (dist/browser.js) at
 // /browser.js, the shipped models (models/) at /models/ with a generated /models/index.json that lists the
-// style files among them (by content: scripts/demo-styles.mjs), and a thumbnail of each style at
+// style files among them (by content: scripts/demo-styles.mjs) and the loss networks of models/loss-network/
+// (what the Train panel fetches), and a thumbnail of each style at
 // /thumbnails/NAME.jpg. Styles imported by scripts/demo.sh (.models-ml5/, git-ignored) are served and listed
 // there too, after ours.
 // Usage: npm run serve [-- --port 8080]   (or PORT=8080; default 8080; listens on localhost only)
@@ -9,7 +10,7 @@ import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { dirname, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { listStyles, makeThumbnail, thumbnailSource } from './demo-styles.mjs';
+import { listLossNetworks, listStyles, makeThumbnail, thumbnailSource } from './demo-styles.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -132,7 +133,12 @@ export function startServer(options = {}) {
     } else if (segments[0] === 'models') {
       segments = segments.slice(1);
       if (segments.length === 1 && segments[0] === 'index.json') {
-        const body = JSON.stringify({ models: styles().map(describe) }, null, 2) + '\n';
+        const lossNetworks = listLossNetworks(modelsDir).map((l) => ({
+          name: l.name,
+          url: `models/${l.file.split('/').map(encodeURIComponent).join('/')}`,
+          bytes: l.bytes,
+        }));
+        const body = JSON.stringify({ models: styles().map(describe), lossNetworks }, null, 2) + '\n';
         return send(res, 200, req.method === 'HEAD' ? '' : body, MIME_TYPES['.json']);
       }
       file = safeJoin(modelsDir, segments);

@@ -3,7 +3,8 @@
 // Plain DOM, no framework. The library comes from ../src/browser.js, which the build maps to ./browser.js.
 // Address options: autoload=0 (do not apply the first style), fallback=0 (refuse a software adapter),
 // compat=1 (WebGPU compatibility mode), gpu-memory-mb=N (GPU memory budget per image: larger photos run in
-// exact row bands, as on a phone).
+// exact row bands, as on a phone), gpu-buffer-mb=N (the Train panel's largest GPU buffer: see train.ts).
+// The Train panel (step 3) is web/train.ts.
 import {
   blendRgba,
   createBrowserEngine,
@@ -19,6 +20,7 @@ import { setupCompare } from './compare.js';
 import { fetchStyles, renderGallery, styleTitle, type Gallery, type StyleEntry } from './gallery.js';
 import { adapterLine, explain, isSoftwareAdapter, type Activity } from './messages.js';
 import { encodeImage, resultFileName, saveBlob, type ImageFormat } from './save.js';
+import { setupTrainPanel } from './train.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const el = {
@@ -543,5 +545,14 @@ if (!('gpu' in navigator)) {
 }
 void startGallery();
 
-// For the devtools console and the browser test: the page's engine (a promise; null before the first model).
-(window as unknown as { demo: { engine(): Promise<Engine> | null } }).demo = { engine: () => state.engine };
+const train = setupTrainPanel({
+  params,
+  useModel: (bytes, name) => void loadStyle(bytes, { title: name, name, url: null }),
+});
+
+// For the devtools console and the browser tests: the page's engine (a promise; null before the first model),
+// and the Train panel's run and state.
+(window as unknown as { demo: { engine(): Promise<Engine> | null; train: typeof train } }).demo = {
+  engine: () => state.engine,
+  train,
+};
