@@ -34,7 +34,7 @@ PHOTOS_LIMIT=${PHOTOS_LIMIT:-240}
 PHOTOS_QUALITY=${PHOTOS_QUALITY:-85}
 LIMIT_BYTES=$((64 * 1024 * 1024))
 
-for f in dist/cli.js dist/data-worker.js dist/bench.js dist/index.js; do
+for f in dist/cli.js dist/bench.js dist/index.js; do
   [ -f "$f" ] || { echo "prepare: no $f: run npm ci && npm run build first" >&2; exit 1; }
 done
 
