@@ -1,5 +1,6 @@
-// The browser side of the build: the library bundle (dist/browser.js, no Node APIs) and the demo page
-// (dist/web/). Used by scripts/build.mjs, and by test/browser.test.ts to build into a temporary folder.
+// The browser side of the build: the library bundle (dist/browser.js from src/browser/, no Node APIs) and the
+// demo page (dist/demo/ from demo/). Used by scripts/build.mjs, and by the Chromium tests to build into a
+// temporary folder.
 import { build } from 'esbuild';
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -22,7 +23,7 @@ const common = {
 export async function buildBrowserBundle(outdir = join(root, 'dist')) {
   const result = await build({
     ...common,
-    entryPoints: { browser: 'src/browser.ts' },
+    entryPoints: { browser: 'src/browser/index.ts' },
     outdir,
     minify: true,
     metafile: true,
@@ -32,26 +33,29 @@ export async function buildBrowserBundle(outdir = join(root, 'dist')) {
 }
 
 /**
- * The demo: web/main.ts (and the modules it imports) to <outdir>/main.js with web/index.html and web/demo.css
- * beside it. main.ts imports the library from src/browser.ts for its types; in the bundle that import becomes
+ * The demo: demo/main.ts (and the modules it imports) to <outdir>/main.js with demo/index.html and demo/demo.css
+ * beside it. main.ts imports the library from src/browser/index.ts for its types; in the bundle that import becomes
  * `./browser.js`, the library bundle served next to the page (scripts/serve.mjs maps it to dist/browser.js), so
  * the demo does not carry a second copy.
  */
-export async function buildWeb(outdir = join(root, 'dist', 'web')) {
+export async function buildDemo(outdir = join(root, 'dist', 'demo')) {
   mkdirSync(outdir, { recursive: true });
   const libraryAsExternal = {
     name: 'library-as-external',
     setup(b) {
-      b.onResolve({ filter: /(^|\/)src\/browser(\.js|\.ts)?$/ }, () => ({ path: './browser.js', external: true }));
+      b.onResolve({ filter: /(^|\/)src\/browser\/index(\.js|\.ts)?$/ }, () => ({
+        path: './browser.js',
+        external: true,
+      }));
     },
   };
   await build({
     ...common,
-    entryPoints: { main: 'web/main.ts' },
+    entryPoints: { main: 'demo/main.ts' },
     outdir,
     minify: true,
     plugins: [libraryAsExternal],
   });
-  for (const page of ['index.html', 'demo.css']) copyFileSync(join(root, 'web', page), join(outdir, page));
+  for (const page of ['index.html', 'demo.css']) copyFileSync(join(root, 'demo', page), join(outdir, page));
   return outdir;
 }

@@ -1,9 +1,9 @@
 // Builds dist/: the CLI and Node entry (ESM; webgpu and sharp, native code, kept external), the browser bundle (no Node
-// APIs) and the web demo (dist/web/).
+// APIs) and the web demo (dist/demo/).
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { chmodSync } from 'node:fs';
-import { buildBrowserBundle, buildWeb } from './build-web.mjs';
+import { buildBrowserBundle, buildDemo } from './build-web.mjs';
 
 const common = {
   bundle: true,
@@ -35,9 +35,9 @@ await build({
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
 });
 
-// The browser bundle (dist/browser.js) and the demo page (dist/web/): see scripts/build-web.mjs.
+// The browser bundle (dist/browser.js) and the demo page (dist/demo/): see scripts/build-web.mjs.
 await buildBrowserBundle();
-await buildWeb();
+await buildDemo();
 
 if (!process.argv.includes('--no-types')) {
   execFileSync('npx', ['tsc', '-p', '.'], { stdio: 'inherit' });

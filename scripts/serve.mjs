@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// A small static server for the web demo: dist/web/ at /, the library bundle (dist/browser.js) at
+// A small static server for the web demo: dist/demo/ at /, the library bundle (dist/browser.js) at
 // /browser.js, the shipped models (models/) at /models/ with a generated /models/index.json that lists the
 // style files among them (by content: scripts/demo-styles.mjs) and the loss networks of models/loss-network/
 // (what the Train panel fetches), and a thumbnail of each style at
@@ -57,13 +57,13 @@ export function safeJoin(base, segments) {
 
 /**
  * Starts the server. Options: port (0 = any free one), host (default 127.0.0.1), and the folders it serves:
- * webRoot (dist/web), browserBundle (dist/browser.js), modelsDir (models), importedModelsDir (default
+ * demoRoot (dist/demo), browserBundle (dist/browser.js), modelsDir (models), importedModelsDir (default
  * .models-ml5 when modelsDir is not given, else none), and where style descriptions and thumbnails come from:
  * styleConfig (styles/config.json), sharedAssets (../shared/assets; null: none), docsImages (docs/images),
  * samplesDir (demo-out). Resolves to { server, port, url, close() }.
  */
 export function startServer(options = {}) {
-  const webRoot = resolve(options.webRoot ?? join(root, 'dist', 'web'));
+  const demoRoot = resolve(options.demoRoot ?? join(root, 'dist', 'demo'));
   const browserBundle = resolve(options.browserBundle ?? join(root, 'dist', 'browser.js'));
   const modelsDir = resolve(options.modelsDir ?? join(root, 'models'));
   // Imported styles: the repository's .models-ml5/ when serving its own models/, else only when asked.
@@ -153,7 +153,7 @@ export function startServer(options = {}) {
       if (!jpegBytes) return send(res, 404, 'not found\n');
       return send(res, 200, req.method === 'HEAD' ? '' : jpegBytes, MIME_TYPES['.jpg']);
     } else {
-      file = safeJoin(webRoot, segments);
+      file = safeJoin(demoRoot, segments);
     }
     if (!file) return send(res, 403, 'forbidden\n');
 
@@ -188,7 +188,7 @@ export function startServer(options = {}) {
       const port = server.address().port;
       const shownHost = host === '127.0.0.1' || host === '::1' ? 'localhost' : host;
       const url = `http://${shownHost}:${port}/`;
-      if (!quiet) console.log(`serving ${webRoot} at ${url} (library ${browserBundle}, models ${modelsDir})`);
+      if (!quiet) console.log(`serving ${demoRoot} at ${url} (library ${browserBundle}, models ${modelsDir})`);
       resolvePromise({
         server,
         port,
@@ -215,8 +215,8 @@ function parsePort(argv, env) {
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
   const port = parsePort(process.argv.slice(2), process.env);
-  if (!existsSync(join(root, 'dist', 'web', 'index.html')) || !existsSync(join(root, 'dist', 'browser.js'))) {
-    console.error('dist/web or dist/browser.js is missing: run `npm run build` first');
+  if (!existsSync(join(root, 'dist', 'demo', 'index.html')) || !existsSync(join(root, 'dist', 'browser.js'))) {
+    console.error('dist/demo or dist/browser.js is missing: run `npm run build` first');
     process.exit(1);
   }
   startServer({ port }).catch((e) => {

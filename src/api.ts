@@ -1,4 +1,4 @@
-// What both entry points (index.ts for Node, browser.ts) export: the engine, ops, autograd, models, model I/O,
+// What both entry points (index.ts for Node, browser/index.ts) export: the engine, ops, autograd, models, model I/O,
 // training and its checkpoints, none of which touches a platform API.
 export * from './engine/index.js';
 export * from './ops/index.js';

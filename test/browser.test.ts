@@ -15,7 +15,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error plain .mjs build/serve scripts, no type declarations
-import { buildBrowserBundle, buildWeb } from '../scripts/build-web.mjs';
+import { buildBrowserBundle, buildDemo } from '../scripts/build-web.mjs';
 // @ts-expect-error plain .mjs build/serve scripts, no type declarations
 import { startServer } from '../scripts/serve.mjs';
 import { apply } from '../src/autograd/tape.js';
@@ -26,7 +26,7 @@ import { saveTransformNet } from '../src/models/model-file.js';
 import { readSafetensors } from '../src/models/safetensors.js';
 import { stylizeRgba } from '../src/models/stylize.js';
 import { TransformNet } from '../src/models/transform-net.js';
-import { blendRgba, fitSize, toRgba } from '../src/web/pixels.js';
+import { blendRgba, fitSize, toRgba } from '../src/browser/pixels.js';
 import { testEngine } from './helpers/gpu.js';
 
 const REPO = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -61,7 +61,7 @@ const STYLIZE_TOL = 2;
 // ------------------------------------------------------------------ shared fixtures
 
 let tmp = '';
-let site = { web: '', bundle: '' };
+let site = { demo: '', bundle: '' };
 let bundleMeta: { inputs: Record<string, unknown>; outputs: Record<string, { imports: { path: string }[] }> };
 
 beforeAll(async () => {
@@ -69,7 +69,7 @@ beforeAll(async () => {
   // test files and the CLI may be reading), with the very functions `npm run build` uses.
   tmp = mkdtempSync(join(tmpdir(), 'fsw-browser-test-'));
   const built = await buildBrowserBundle(join(tmp, 'site'));
-  site = { bundle: built.file, web: await buildWeb(join(tmp, 'site', 'web')) };
+  site = { bundle: built.file, demo: await buildDemo(join(tmp, 'site', 'demo')) };
   bundleMeta = built.metafile;
 });
 
@@ -145,16 +145,16 @@ describe('browser bundle', () => {
     const foreign = Object.keys(bundleMeta.inputs).filter((p) => !p.startsWith('src/'));
     expect(foreign).toEqual([]);
     for (const name of [
-      'src/browser.ts',
-      'src/web/stylizer.ts',
+      'src/browser/index.ts',
+      'src/browser/stylizer.ts',
       'src/models/model-file.ts',
       'src/models/stylize.ts',
       'src/engine/engine.ts',
       'src/models/trainer.ts',
       'src/models/checkpoint.ts',
-      'src/web/train-run.ts',
-      'src/web/train-data.ts',
-      'src/web/run-store.ts',
+      'src/browser/train-run.ts',
+      'src/browser/train-data.ts',
+      'src/browser/run-store.ts',
     ]) {
       expect(Object.keys(bundleMeta.inputs)).toContain(name);
     }
@@ -172,14 +172,14 @@ describe('browser bundle', () => {
   });
 
   it('the demo imports the library from ./browser.js instead of carrying a copy', () => {
-    const main = readFileSync(join(site.web, 'main.js'), 'utf8');
+    const main = readFileSync(join(site.demo, 'main.js'), 'utf8');
     expect(main).toMatch(/from\s*["']\.\/browser\.js["']/);
     expect(main.length).toBeLessThan(40_000);
-    expect(existsSync(join(site.web, 'index.html'))).toBe(true);
+    expect(existsSync(join(site.demo, 'index.html'))).toBe(true);
   });
 });
 
-// ------------------------------------------------------------------ pixel helpers (src/web/pixels.ts)
+// ------------------------------------------------------------------ pixel helpers (src/browser/pixels.ts)
 
 describe('pixel helpers', () => {
   it('blendRgba mixes RGB by strength and keeps the content alpha', () => {
@@ -216,18 +216,18 @@ describe('static server (scripts/serve.mjs)', () => {
   beforeAll(async () => {
     // A private tree: a secret beside the served folders must never come out.
     root = join(tmp, 'serve');
-    mkdirSync(join(root, 'web', 'sub'), { recursive: true });
+    mkdirSync(join(root, 'demo', 'sub'), { recursive: true });
     mkdirSync(join(root, 'models'), { recursive: true });
     writeFileSync(join(root, 'secret.txt'), 'TOP-SECRET');
-    writeFileSync(join(root, 'web', 'index.html'), '<!doctype html><title>t</title>');
-    writeFileSync(join(root, 'web', 'app.js'), 'export {};');
-    writeFileSync(join(root, 'web', 'sub', 'index.html'), 'sub');
+    writeFileSync(join(root, 'demo', 'index.html'), '<!doctype html><title>t</title>');
+    writeFileSync(join(root, 'demo', 'app.js'), 'export {};');
+    writeFileSync(join(root, 'demo', 'sub', 'index.html'), 'sub');
     writeFileSync(join(root, 'browser.js'), 'export const lib = 1;');
     writeFileSync(join(root, 'models', 'mosaic.safetensors'), styleHeaderFile(100));
     writeFileSync(join(root, 'models', 'README.md'), 'notes');
     srv = await startServer({
       port: 0,
-      webRoot: join(root, 'web'),
+      demoRoot: join(root, 'demo'),
       browserBundle: join(root, 'browser.js'),
       modelsDir: join(root, 'models'),
       quiet: true,
@@ -264,7 +264,7 @@ describe('static server (scripts/serve.mjs)', () => {
     writeFileSync(join(root, 'imported', 'mosaic.safetensors'), styleHeaderFile(80));
     const both = await startServer({
       port: 0,
-      webRoot: join(root, 'web'),
+      demoRoot: join(root, 'demo'),
       browserBundle: join(root, 'browser.js'),
       modelsDir: join(root, 'models'),
       importedModelsDir: join(root, 'imported'),
@@ -448,7 +448,7 @@ describe.skipIf(!HAVE_CHROMIUM)('in Chromium (WebGPU)', () => {
     const modelsDir = join(tmp, 'models');
     mkdirSync(modelsDir, { recursive: true });
     writeFileSync(join(modelsDir, 'tiny.safetensors'), model);
-    srv = await startServer({ port: 0, webRoot: site.web, browserBundle: site.bundle, modelsDir, quiet: true });
+    srv = await startServer({ port: 0, demoRoot: site.demo, browserBundle: site.bundle, modelsDir, quiet: true });
     browser = await launch();
     await openPage(browser.page, srv.url);
   });
@@ -736,7 +736,7 @@ describe.skipIf(!HAVE_CHROMIUM)('in Chromium, WebGPU compatibility mode (--use-w
   beforeAll(async () => {
     srv = await startServer({
       port: 0,
-      webRoot: site.web,
+      demoRoot: site.demo,
       browserBundle: site.bundle,
       modelsDir: join(REPO, 'models'),
       quiet: true,

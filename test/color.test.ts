@@ -3,8 +3,8 @@
 // stylizer, at tiny sizes.
 import { describe, expect, it } from 'vitest';
 import { rgbToYcbcr, ycbcrToRgb } from '../src/ops/color.js';
-import { blendRgba } from '../src/web/pixels.js';
-import { createStylizer } from '../src/web/stylizer.js';
+import { blendRgba } from '../src/browser/pixels.js';
+import { createStylizer } from '../src/browser/stylizer.js';
 import { saveTransformNet } from '../src/models/model-file.js';
 import { stylizeRgba } from '../src/models/stylize.js';
 import { TransformNet } from '../src/models/transform-net.js';

@@ -1,7 +1,7 @@
 // The layering of src/ (docs/CONVENTIONS.md): no module imports, at run time, a module that imports it back
 // (directly or through others; type-only imports vanish from the build and are left out there), and no folder
-// imports, even for a type, from a folder above it in engine ← shaders ← ops ← autograd ← models ← cli | web,
-// with the entry points (src/*.ts) on top and cli (Node) and web (browsers) kept apart.
+// imports, even for a type, from a folder above it in engine ← shaders ← ops ← autograd ← models ← cli | browser,
+// with the entry points (src/*.ts and src/browser/index.ts) on top and cli (Node) and browser kept apart.
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -53,14 +53,18 @@ const LAYERS: readonly (readonly string[])[] = [
   ['ops'],
   ['autograd'],
   ['models'],
-  ['cli', 'web'],
-  ['.'], // the entry points: src/index.ts, src/browser.ts, src/api.ts
+  ['cli', 'browser'],
+  ['.'], // the entry points: src/index.ts, src/api.ts and src/browser/index.ts (see layerOf)
 ];
+
+/** The browser bundle's entry point: in src/browser/ beside the modules it exports, on the layer of src/*.ts. */
+const BROWSER_ENTRY = join('browser', 'index.ts');
 
 /** The folder of src/ a file is in ('.' for src/ itself) and its layer's index (-1: in no layer). */
 function layerOf(file: string): { folder: string; rank: number } {
-  const parts = relative(SRC, file).split(sep);
-  const folder = parts.length === 1 ? '.' : parts[0];
+  const path = relative(SRC, file);
+  const parts = path.split(sep);
+  const folder = parts.length === 1 || path === BROWSER_ENTRY ? '.' : parts[0];
   return { folder, rank: LAYERS.findIndex((l) => l.includes(folder)) };
 }
 

@@ -24,7 +24,7 @@ import { chromium, type BrowserContext, type Download, type Page } from 'playwri
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error plain .mjs build/serve scripts, no type declarations
-import { buildBrowserBundle, buildWeb } from '../scripts/build-web.mjs';
+import { buildBrowserBundle, buildDemo } from '../scripts/build-web.mjs';
 // @ts-expect-error plain .mjs build/serve scripts, no type declarations
 import { startServer } from '../scripts/serve.mjs';
 // biome-ignore format: @ts-expect-error covers one line only
@@ -100,13 +100,16 @@ function meanAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 let tmp = '';
-let site = { web: '', bundle: '' };
+let site = { demo: '', bundle: '' };
 
 beforeAll(async () => {
   // The bundle and the page built from the current sources by the functions `npm run build` uses, into a
   // temporary folder (dist/ may be in use by other test files).
   tmp = mkdtempSync(join(tmpdir(), 'fsw-web-demo-'));
-  site = { bundle: (await buildBrowserBundle(join(tmp, 'site'))).file, web: await buildWeb(join(tmp, 'site', 'web')) };
+  site = {
+    bundle: (await buildBrowserBundle(join(tmp, 'site'))).file,
+    demo: await buildDemo(join(tmp, 'site', 'demo')),
+  };
 });
 
 afterAll(() => {
@@ -325,7 +328,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the demo page in Chromium, served as `npm run s
 
   beforeAll(async () => {
     // scripts/serve.mjs's defaults, as `npm run serve` runs it; only the build comes from the temporary folder.
-    srv = await startServer({ port: 0, webRoot: site.web, browserBundle: site.bundle, quiet: true });
+    srv = await startServer({ port: 0, demoRoot: site.demo, browserBundle: site.bundle, quiet: true });
     browser = await launch();
   });
 

@@ -1,4 +1,4 @@
-// Training in the browser (the demo's Train panel, web/train.ts, over src/web/train-run.ts) against `train` in
+// Training in the browser (the demo's Train panel, demo/train.ts, over src/browser/train-run.ts) against `train` in
 // Node: a tiny run (2 photos made here, 32 px crops, width 0.25, 3 steps) must give Node's losses and weights
 // (within float tolerance: two drivers, SwiftShader in Chromium and lavapipe in Node); a run reloaded mid-way,
 // and one whose GPU is lost, must resume to exactly the weights of the uninterrupted run; the model downloaded
@@ -18,7 +18,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error plain .mjs build/serve scripts, no type declarations
-import { buildBrowserBundle, buildWeb } from '../scripts/build-web.mjs';
+import { buildBrowserBundle, buildDemo } from '../scripts/build-web.mjs';
 // @ts-expect-error plain .mjs build/serve scripts, no type declarations
 import { startServer } from '../scripts/serve.mjs';
 import { decodeCheckpoint, type TrainingState } from '../src/models/checkpoint.js';
@@ -101,7 +101,7 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 let tmp = '';
-let site = { web: '', bundle: '' };
+let site = { demo: '', bundle: '' };
 const files = {
   style: '',
   photos: [] as { name: string; path: string }[],
@@ -109,7 +109,10 @@ const files = {
 
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'fsw-web-train-'));
-  site = { bundle: (await buildBrowserBundle(join(tmp, 'site'))).file, web: await buildWeb(join(tmp, 'site', 'web')) };
+  site = {
+    bundle: (await buildBrowserBundle(join(tmp, 'site'))).file,
+    demo: await buildDemo(join(tmp, 'site', 'demo')),
+  };
   mkdirSync(join(tmp, 'photos'));
   // Shorter sides of 32 (the crop size): wide and tall, so that the crops move along x in one and y in the other.
   for (const [name, img] of [
@@ -308,7 +311,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the Train panel in Chromium, against `train` in
   beforeAll(async () => {
     // scripts/serve.mjs with its defaults (the repository's models/, its loss network included); only the
     // build comes from the temporary folder.
-    srv = await startServer({ port: 0, webRoot: site.web, browserBundle: site.bundle, quiet: true });
+    srv = await startServer({ port: 0, demoRoot: site.demo, browserBundle: site.bundle, quiet: true });
     browser = await launch();
   });
 

@@ -1,7 +1,7 @@
 // What the page says when something goes wrong, and how it names the graphics adapter: in words a visitor
 // understands, with what to do next. The technical message is shown apart, smaller (and in the console), for
 // bug reports.
-import type { AdapterSummary } from '../src/browser.js';
+import type { AdapterSummary } from '../src/browser/index.js';
 
 /** What the page was doing when an error came. */
 export type Activity = 'engine' | 'style' | 'photo' | 'stylize' | 'download' | 'webcam';

@@ -1,9 +1,9 @@
 // Browser entry: the same engine on navigator.gpu, ops, autograd, models and model I/O, the stylizer
 // (createStylizer), and training (TrainingRun: the Trainer over photos the browser decodes, checkpoints in
 // the browser's storage); no Node APIs (test/browser.test.ts checks the bundle).
-import { Engine, type EngineOptions } from './engine/engine.js';
+import { Engine, type EngineOptions } from '../engine/engine.js';
 
-export * from './api.js';
+export * from '../api.js';
 export {
   stylizeRgba,
   defaultTileEdge,
@@ -12,7 +12,7 @@ export {
   type StylizeMode,
   type TransformNetLike,
   type StylizeOptions as StylizeRgbaOptions,
-} from './models/stylize.js';
+} from '../models/stylize.js';
 export {
   createStylizer,
   modelBytes,
@@ -20,7 +20,7 @@ export {
   type Stylizer,
   type StylizerOptions,
   type StylizeImageOptions,
-} from './web/stylizer.js';
+} from './stylizer.js';
 export {
   blendRgba,
   fitSize,
@@ -29,7 +29,7 @@ export {
   type ImageDataLike,
   type ImageInput,
   type RgbaImage,
-} from './web/pixels.js';
+} from './pixels.js';
 export {
   BrowserDataLoader,
   checkPhotos,
@@ -40,8 +40,8 @@ export {
   PHOTO_EXTENSIONS,
   type BrowserDataLoaderOptions,
   type PhotoFile,
-} from './web/train-data.js';
-export { MemoryRunStore, OpfsRunStore, opfsAvailable, type RunStore } from './web/run-store.js';
+} from './train-data.js';
+export { MemoryRunStore, OpfsRunStore, opfsAvailable, type RunStore } from './run-store.js';
 export {
   RECIPE,
   TrainingRun,
@@ -50,7 +50,7 @@ export {
   type StepReport,
   type TrainingRunEvents,
   type TrainSettings,
-} from './web/train-run.js';
+} from './train-run.js';
 
 /** An engine on the browser's WebGPU (navigator.gpu). */
 export function createBrowserEngine(options: EngineOptions = {}): Promise<Engine> {

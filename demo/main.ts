@@ -1,10 +1,10 @@
 // The demo page: choose a style from the gallery and a photo (file, drop, paste or webcam); the page stylises a
 // preview on the GPU, shows it over the photo with a compare divider, and saves the full-size result.
-// Plain DOM, no framework. The library comes from ../src/browser.js, which the build maps to ./browser.js.
+// Plain DOM, no framework. The library comes from ../src/browser/index.js, which the build maps to ./browser.js.
 // Address options: autoload=0 (do not apply the first style), fallback=0 (refuse a software adapter),
 // compat=1 (WebGPU compatibility mode), gpu-memory-mb=N (GPU memory budget per image: larger photos run in
 // exact row bands, as on a phone), gpu-buffer-mb=N (the Train panel's largest GPU buffer: see train.ts).
-// The Train panel (step 3) is web/train.ts.
+// The Train panel (step 3) is demo/train.ts.
 import {
   blendRgba,
   createBrowserEngine,
@@ -15,7 +15,7 @@ import {
   type RgbaImage,
   type StylizeMode,
   type Stylizer,
-} from '../src/browser.js';
+} from '../src/browser/index.js';
 import { setupCompare } from './compare.js';
 import { fetchStyles, renderGallery, styleTitle, type Gallery, type StyleEntry } from './gallery.js';
 import { adapterLine, explain, isSoftwareAdapter, type Activity } from './messages.js';

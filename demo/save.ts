@@ -1,5 +1,5 @@
 // Saving the result: RGBA pixels to a PNG or JPEG file that the browser downloads.
-import type { RgbaImage } from '../src/browser.js';
+import type { RgbaImage } from '../src/browser/index.js';
 
 export type ImageFormat = 'image/png' | 'image/jpeg';
 

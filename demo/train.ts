@@ -20,7 +20,7 @@ import {
   type SavedRun,
   type StepReport,
   type TrainSettings,
-} from '../src/browser.js';
+} from '../src/browser/index.js';
 import { saveBlob } from './save.js';
 
 /** What the panel needs from the page: the address options, and a way to hand a model to the Stylize steps. */
