@@ -1,6 +1,6 @@
 // The browser side of the build: the library bundle (dist/browser.js from src/browser/, no Node APIs) and the
-// demo page (dist/demo/ from demo/). Used by scripts/build.mjs, and by the Chromium tests to build into a
-// temporary folder.
+// demo page (dist/demo/ from demo/). Used by scripts/build.mjs, and by the Chromium tests
+// (test/helpers/chromium.ts) to build into a temporary folder.
 import { build } from 'esbuild';
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';

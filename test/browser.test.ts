@@ -8,14 +8,11 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-// @ts-expect-error plain .mjs build/serve scripts, no type declarations
-import { buildBrowserBundle, buildDemo } from '../scripts/build-web.mjs';
 // @ts-expect-error plain .mjs build/serve scripts, no type declarations
 import { startServer } from '../scripts/serve.mjs';
 import { apply } from '../src/autograd/tape.js';
@@ -27,29 +24,21 @@ import { readSafetensors } from '../src/models/safetensors.js';
 import { stylizeRgba } from '../src/models/stylize.js';
 import { TransformNet } from '../src/models/transform-net.js';
 import { blendRgba, fitSize, toRgba } from '../src/browser/pixels.js';
+import {
+  ARTIFACTS,
+  buildSite,
+  HAVE_CHROMIUM,
+  openChromium,
+  REPO,
+  warnWithoutChromium,
+  type ChromiumSession,
+  type Site,
+} from './helpers/chromium.js';
 import { testEngine } from './helpers/gpu.js';
 
-const REPO = resolve(fileURLToPath(new URL('..', import.meta.url)));
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
-const ARTIFACTS = join(REPO, 'test-artifacts');
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--enable-unsafe-webgpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-  // A fake camera for the demo's webcam path, granted without a prompt.
-  '--use-fake-device-for-media-stream',
-  '--use-fake-ui-for-media-stream',
-];
-if (!HAVE_CHROMIUM) {
-  console.warn(
-    `test/browser.test.ts: ${CHROMIUM} not found, skipping the Chromium tests (install it with: sudo scripts/setup-chromium.sh)`,
-  );
-}
+/** A fake camera for the demo's webcam path, granted without a prompt. */
+const FAKE_CAMERA = ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'];
+warnWithoutChromium('test/browser.test.ts', 'the Chromium tests');
 
 /**
  * Tolerance between the page's and Node's stylized bytes. Both run the same WGSL in f32, but on different
@@ -61,16 +50,11 @@ const STYLIZE_TOL = 2;
 // ------------------------------------------------------------------ shared fixtures
 
 let tmp = '';
-let site = { demo: '', bundle: '' };
-let bundleMeta: { inputs: Record<string, unknown>; outputs: Record<string, { imports: { path: string }[] }> };
+let site: Site;
 
 beforeAll(async () => {
-  // Build the bundle and the demo from the current sources into a temporary folder (not dist/, which other
-  // test files and the CLI may be reading), with the very functions `npm run build` uses.
   tmp = mkdtempSync(join(tmpdir(), 'fsw-browser-test-'));
-  const built = await buildBrowserBundle(join(tmp, 'site'));
-  site = { bundle: built.file, demo: await buildDemo(join(tmp, 'site', 'demo')) };
-  bundleMeta = built.metafile;
+  site = await buildSite(tmp);
 });
 
 afterAll(() => {
@@ -142,7 +126,7 @@ describe('browser bundle', () => {
   it('holds only our sources and no Node API', () => {
     const text = readFileSync(site.bundle, 'utf8');
     // Everything bundled comes from src/ (no package from node_modules: webgpu, sharp, pngjs…).
-    const foreign = Object.keys(bundleMeta.inputs).filter((p) => !p.startsWith('src/'));
+    const foreign = Object.keys(site.metafile.inputs).filter((p) => !p.startsWith('src/'));
     expect(foreign).toEqual([]);
     for (const name of [
       'src/browser/index.ts',
@@ -156,10 +140,10 @@ describe('browser bundle', () => {
       'src/browser/train-data.ts',
       'src/browser/run-store.ts',
     ]) {
-      expect(Object.keys(bundleMeta.inputs)).toContain(name);
+      expect(Object.keys(site.metafile.inputs)).toContain(name);
     }
     // …and it imports nothing at run time.
-    const out = Object.entries(bundleMeta.outputs).find(([p]) => p.endsWith('browser.js'))![1];
+    const out = Object.entries(site.metafile.outputs).find(([p]) => p.endsWith('browser.js'))![1];
     expect(out.imports).toEqual([]);
     expect(text).not.toMatch(/["'`]node:/);
     expect(text).not.toMatch(/\brequire\(/);
@@ -312,26 +296,6 @@ describe('static server (scripts/serve.mjs)', () => {
 
 // ------------------------------------------------------------------ Chromium
 
-interface PageLog {
-  lines: string[];
-}
-
-async function launch(
-  extraArgs: string[] = [],
-): Promise<{ context: BrowserContext; page: Page; log: PageLog; profile: string }> {
-  const profile = mkdtempSync(join(tmp, 'profile-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [...CHROMIUM_ARGS, ...extraArgs],
-  });
-  const page = context.pages()[0] ?? (await context.newPage());
-  const log: PageLog = { lines: [] };
-  page.on('console', (m) => log.lines.push(`console.${m.type()}: ${m.text()}`));
-  page.on('pageerror', (e) => log.lines.push(`pageerror: ${e.message}`));
-  return { context, page, log, profile };
-}
-
 /**
  * Opens the demo page (autoload off) and puts the library bundle on window.__lib. (A plain `import()` inside
  * page.evaluate would not survive: vitest rewrites dynamic imports in this file before playwright serialises
@@ -436,8 +400,7 @@ async function stylizeInPage(
 }
 
 describe.skipIf(!HAVE_CHROMIUM)('in Chromium (WebGPU)', () => {
-  let srv: { url: string; close(): Promise<void> };
-  let browser: Awaited<ReturnType<typeof launch>>;
+  let browser: ChromiumSession;
   let model: Uint8Array;
   let nodeOut: { width: number; height: number; data: Uint8Array };
   const img = REF_IMAGE;
@@ -448,18 +411,12 @@ describe.skipIf(!HAVE_CHROMIUM)('in Chromium (WebGPU)', () => {
     const modelsDir = join(tmp, 'models');
     mkdirSync(modelsDir, { recursive: true });
     writeFileSync(join(modelsDir, 'tiny.safetensors'), model);
-    srv = await startServer({ port: 0, demoRoot: site.demo, browserBundle: site.bundle, modelsDir, quiet: true });
-    browser = await launch();
-    await openPage(browser.page, srv.url);
+    browser = await openChromium(tmp, site, { args: FAKE_CAMERA, serve: { modelsDir } });
+    await openPage(browser.page, browser.url);
   });
 
   afterAll(async () => {
-    if (browser) {
-      if (process.env.DEBUG_BROWSER_TEST) console.log(browser.log.lines.join('\n'));
-      await browser.context.close();
-      rmSync(browser.profile, { recursive: true, force: true });
-    }
-    await srv?.close();
+    await browser?.close();
   });
 
   it("the demo page stylizes a picked image with a model file of the visitor's (screenshot in test-artifacts/)", async () => {
@@ -545,13 +502,13 @@ describe.skipIf(!HAVE_CHROMIUM)('in Chromium (WebGPU)', () => {
     expect(cam.distinct).toBeGreaterThan(4);
     await page.click('#webcam');
     expect(await page.textContent('#webcam')).toBe('Start webcam');
-    expect(browser.log.lines.filter((l) => l.startsWith('pageerror'))).toEqual([]);
+    expect(browser.log.filter((l) => l.startsWith('pageerror'))).toEqual([]);
   });
 
   it('the demo page applies the first style of its gallery by itself', async () => {
     const page = await browser.context.newPage();
     try {
-      await page.goto(srv.url);
+      await page.goto(browser.url);
       await page.waitForFunction(
         () => ['ready', 'error'].includes(document.getElementById('status')!.dataset.state!),
         null,
@@ -578,7 +535,7 @@ describe.skipIf(!HAVE_CHROMIUM)('in Chromium (WebGPU)', () => {
   it('runs engine ops in the page with the results of the Node engine', async () => {
     const x = elementwiseInput();
     const r = await elementwiseInPage(browser.page, x, { allowFallbackAdapter: true });
-    if (r.error) throw new Error(`${r.error}\n${browser.log.lines.join('\n')}`);
+    if (r.error) throw new Error(`${r.error}\n${browser.log.join('\n')}`);
     console.log(`Chromium adapter: ${JSON.stringify(r.adapter)}`);
     const ref = await elementwiseInNode(x);
     // Values up to ~280; tanh differs between drivers in the last bits only.
@@ -730,26 +687,17 @@ describe.skipIf(!HAVE_CHROMIUM)('in Chromium (WebGPU)', () => {
 });
 
 describe.skipIf(!HAVE_CHROMIUM)('in Chromium, WebGPU compatibility mode (--use-webgpu-adapter=opengles)', () => {
-  let srv: { url: string; close(): Promise<void> };
-  let browser: Awaited<ReturnType<typeof launch>>;
+  let browser: ChromiumSession;
 
   beforeAll(async () => {
-    srv = await startServer({
-      port: 0,
-      demoRoot: site.demo,
-      browserBundle: site.bundle,
-      modelsDir: join(REPO, 'models'),
-      quiet: true,
+    browser = await openChromium(tmp, site, {
+      args: [...FAKE_CAMERA, '--use-webgpu-adapter=opengles'],
+      serve: { modelsDir: join(REPO, 'models') },
     });
-    browser = await launch(['--use-webgpu-adapter=opengles']);
-    await openPage(browser.page, srv.url);
+    await openPage(browser.page, browser.url);
   });
   afterAll(async () => {
-    if (browser) {
-      await browser.context.close();
-      rmSync(browser.profile, { recursive: true, force: true });
-    }
-    await srv?.close();
+    await browser?.close();
   });
 
   it('either computes what Node computes or fails naming the missing feature or limit', async () => {

@@ -18,30 +18,27 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Download, type Page } from 'playwright-core';
+import { join } from 'node:path';
+import type { Download, Page } from 'playwright-core';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-// @ts-expect-error plain .mjs build/serve scripts, no type declarations
-import { buildBrowserBundle, buildDemo } from '../scripts/build-web.mjs';
-// @ts-expect-error plain .mjs build/serve scripts, no type declarations
-import { startServer } from '../scripts/serve.mjs';
 // biome-ignore format: @ts-expect-error covers one line only
 // @ts-expect-error plain .mjs build/serve scripts, no type declarations
 import { decodeImage, firstSheetCell, listStyles, parsePainting, readSafetensorsMetadata } from '../scripts/demo-styles.mjs';
+import {
+  ARTIFACTS,
+  buildSite,
+  HAVE_CHROMIUM,
+  openChromium,
+  REPO,
+  warnWithoutChromium,
+  type ChromiumSession,
+  type Site,
+} from './helpers/chromium.js';
 
-const REPO = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const MODELS = join(REPO, 'models');
 const IMPORTED = join(REPO, '.models-ml5');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
-const ARTIFACTS = join(REPO, 'test-artifacts');
-if (!HAVE_CHROMIUM) {
-  console.warn(
-    `test/web-demo.test.ts: ${CHROMIUM} not found, skipping the demo page tests (install it with: sudo scripts/setup-chromium.sh)`,
-  );
-}
+warnWithoutChromium('test/web-demo.test.ts', 'the demo page tests');
 
 /** The style files a folder ships, by their names: what the gallery must show (and nothing else). */
 function safetensorsIn(dir: string): string[] {
@@ -100,16 +97,11 @@ function meanAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 let tmp = '';
-let site = { demo: '', bundle: '' };
+let site: Site;
 
 beforeAll(async () => {
-  // The bundle and the page built from the current sources by the functions `npm run build` uses, into a
-  // temporary folder (dist/ may be in use by other test files).
   tmp = mkdtempSync(join(tmpdir(), 'fsw-web-demo-'));
-  site = {
-    bundle: (await buildBrowserBundle(join(tmp, 'site'))).file,
-    demo: await buildDemo(join(tmp, 'site', 'demo')),
-  };
+  site = await buildSite(tmp);
 });
 
 afterAll(() => {
@@ -220,23 +212,8 @@ interface Problems {
   lines: string[];
 }
 
-async function launch(): Promise<{ context: BrowserContext; page: Page; problems: Problems; profile: string }> {
-  const profile = mkdtempSync(join(tmp, 'profile-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    acceptDownloads: true,
-    args: [
-      '--no-sandbox',
-      '--enable-unsafe-webgpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      '--disable-quic',
-    ],
-  });
-  const page = context.pages()[0] ?? (await context.newPage());
+/** Starts recording what goes wrong on `page`. */
+function watchProblems(page: Page): Problems {
   const problems: Problems = { lines: [] };
   page.on('console', (m) => {
     if (m.type() === 'error') problems.lines.push(`console.error: ${m.text()}`);
@@ -246,7 +223,7 @@ async function launch(): Promise<{ context: BrowserContext; page: Page; problems
   page.on('response', (r) => {
     if (r.status() >= 400) problems.lines.push(`HTTP ${r.status()}: ${r.url()}`);
   });
-  return { context, page, problems, profile };
+  return problems;
 }
 
 type State = 'idle' | 'loading' | 'ready' | 'busy' | 'done' | 'error';
@@ -313,8 +290,7 @@ function canvasPixels(page: Page, id: 'before' | 'after'): Promise<{ width: numb
 }
 
 describe.skipIf(!HAVE_CHROMIUM)('the demo page in Chromium, served as `npm run serve` serves it', () => {
-  let srv: { url: string; close(): Promise<void> };
-  let browser: Awaited<ReturnType<typeof launch>>;
+  let browser: ChromiumSession & { problems: Problems };
   const shipped = safetensorsIn(MODELS);
   const imported = safetensorsIn(IMPORTED).filter((f) => !shipped.includes(f));
   /** The photo: larger than the preview, so that Download has to run the full size. */
@@ -328,24 +304,20 @@ describe.skipIf(!HAVE_CHROMIUM)('the demo page in Chromium, served as `npm run s
 
   beforeAll(async () => {
     // scripts/serve.mjs's defaults, as `npm run serve` runs it; only the build comes from the temporary folder.
-    srv = await startServer({ port: 0, demoRoot: site.demo, browserBundle: site.bundle, quiet: true });
-    browser = await launch();
+    const session = await openChromium(tmp, site);
+    browser = Object.assign(session, { problems: watchProblems(session.page) });
   });
 
   afterAll(async () => {
-    if (browser) {
-      if (process.env.DEBUG_BROWSER_TEST) console.log(browser.problems.lines.join('\n'));
-      await browser.context.close();
-      rmSync(browser.profile, { recursive: true, force: true });
-    }
-    await srv?.close();
+    if (browser && process.env.DEBUG_BROWSER_TEST) console.log(browser.problems.lines.join('\n'));
+    await browser?.close();
   });
 
   it('opens with the first shipped style applied, its gallery listing exactly the style files, and nothing failing', async () => {
     const { page, problems } = browser;
     await page.setViewportSize({ width: 1200, height: 900 });
     const t0 = Date.now();
-    await page.goto(`${srv.url}?gpu-memory-mb=${GPU_MEMORY_MB}`);
+    await page.goto(`${browser.url}?gpu-memory-mb=${GPU_MEMORY_MB}`);
     const st = await statusIn(page, ['ready', 'error']);
     console.log(`default style ready after ${Date.now() - t0} ms: ${st.text}`);
     expect(st.state, st.text).toBe('ready');

@@ -10,35 +10,32 @@
 // libvips decodes the PNGs. Chromium's WebGPU is SwiftShader here: every shape is tiny. Without
 // /usr/bin/chromium the page tests skip with a message (CI installs it: scripts/setup-chromium.sh).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-// @ts-expect-error plain .mjs build/serve scripts, no type declarations
-import { buildBrowserBundle, buildDemo } from '../scripts/build-web.mjs';
-// @ts-expect-error plain .mjs build/serve scripts, no type declarations
-import { startServer } from '../scripts/serve.mjs';
 import { decodeCheckpoint, type TrainingState } from '../src/models/checkpoint.js';
 import type { LossRecord } from '../src/models/loss-curve.js';
 import { readSafetensors } from '../src/models/safetensors.js';
 import { stylizeRgba } from '../src/models/stylize.js';
 import { TransformNet } from '../src/models/transform-net.js';
+import {
+  ARTIFACTS,
+  buildSite,
+  HAVE_CHROMIUM,
+  openChromium,
+  REPO,
+  warnWithoutChromium,
+  type ChromiumSession,
+  type Site,
+} from './helpers/chromium.js';
 import { testEngine } from './helpers/gpu.js';
 import { buildCliIfStale, CLI } from './helpers/cli.js';
 
-const REPO = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const VGG = join(REPO, 'models', 'loss-network', 'vgg19_conv1_1-conv3_4.safetensors');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
-const ARTIFACTS = join(REPO, 'test-artifacts');
-if (!HAVE_CHROMIUM) {
-  console.warn(
-    `test/web-train.test.ts: ${CHROMIUM} not found, skipping the Train panel tests (install it with: sudo scripts/setup-chromium.sh)`,
-  );
-}
+warnWithoutChromium('test/web-train.test.ts', 'the Train panel tests');
 
 /** The tiny run, as the panel's fields and as `train`'s options. */
 const RUN = {
@@ -101,7 +98,7 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 let tmp = '';
-let site = { demo: '', bundle: '' };
+let site: Site;
 const files = {
   style: '',
   photos: [] as { name: string; path: string }[],
@@ -109,10 +106,7 @@ const files = {
 
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'fsw-web-train-'));
-  site = {
-    bundle: (await buildBrowserBundle(join(tmp, 'site'))).file,
-    demo: await buildDemo(join(tmp, 'site', 'demo')),
-  };
+  site = await buildSite(tmp);
   mkdirSync(join(tmp, 'photos'));
   // Shorter sides of 32 (the crop size): wide and tall, so that the crops move along x in one and y in the other.
   for (const [name, img] of [
@@ -180,31 +174,6 @@ function trainInNode(): { records: LossRecord[]; state: TrainingState; seconds: 
     .map((l) => JSON.parse(l) as LossRecord);
   const state = decodeCheckpoint(new Uint8Array(readFileSync(`${base}.ckpt.safetensors`)), 'node checkpoint');
   return { records, state, seconds: (Date.now() - t0) / 1000 };
-}
-
-async function launch(): Promise<{ context: BrowserContext; page: Page; log: string[]; profile: string }> {
-  const profile = mkdtempSync(join(tmp, 'profile-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    acceptDownloads: true,
-    args: [
-      '--no-sandbox',
-      '--enable-unsafe-webgpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      '--disable-quic',
-    ],
-  });
-  const page = context.pages()[0] ?? (await context.newPage());
-  const log: string[] = [];
-  page.on('console', (m) => log.push(`console.${m.type()}: ${m.text()}`));
-  page.on('pageerror', (e) => log.push(`pageerror: ${e.message}`));
-  // "Start a new run?" and "Delete the saved run?" are answered yes.
-  page.on('dialog', (d) => void d.accept());
-  return { context, page, log, profile };
 }
 
 /**
@@ -304,28 +273,23 @@ function tensorsOf(a: TrainingState, b: TrainingState): [string, Float32Array, F
 }
 
 describe.skipIf(!HAVE_CHROMIUM)('the Train panel in Chromium, against `train` in Node', () => {
-  let srv: { url: string; close(): Promise<void> };
-  let browser: Awaited<ReturnType<typeof launch>>;
+  let browser: ChromiumSession;
   let uninterrupted: { bytes: Uint8Array; state: TrainingState; records: LossRecord[] } | null = null;
 
   beforeAll(async () => {
     // scripts/serve.mjs with its defaults (the repository's models/, its loss network included); only the
     // build comes from the temporary folder.
-    srv = await startServer({ port: 0, demoRoot: site.demo, browserBundle: site.bundle, quiet: true });
-    browser = await launch();
+    browser = await openChromium(tmp, site);
+    // "Start a new run?" and "Delete the saved run?" are answered yes.
+    browser.page.on('dialog', (d) => void d.accept());
   });
 
   afterAll(async () => {
-    if (browser) {
-      if (process.env.DEBUG_BROWSER_TEST) console.log(browser.log.join('\n'));
-      await browser.context.close();
-      rmSync(browser.profile, { recursive: true, force: true });
-    }
-    await srv?.close();
+    await browser?.close();
   });
 
   it('lists the shipped loss network, and plans within the GPU limits: a crop too large says what fits', async () => {
-    const list = await (await fetch(`${srv.url}models/index.json`)).json();
+    const list = await (await fetch(`${browser.url}models/index.json`)).json();
     expect(list.lossNetworks).toEqual([
       {
         name: 'vgg19_conv1_1-conv3_4.safetensors',
@@ -335,7 +299,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the Train panel in Chromium, against `train` in
     ]);
     const { page } = browser;
     // A phone-sized buffer limit: 512 px crops cannot fit at any batch.
-    await page.goto(`${srv.url}?autoload=0&gpu-buffer-mb=24`);
+    await page.goto(`${browser.url}?autoload=0&gpu-buffer-mb=24`);
     await page.waitForFunction(() => /from this server/.test(document.getElementById('train-vgg-found')!.textContent!));
     await fillPanel(page, 1);
     // Several files picked: the photos among them are counted, an unreadable one is skipped and named.
@@ -367,7 +331,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the Train panel in Chromium, against `train` in
     async () => {
       const node = trainInNode();
       const { page, log } = browser;
-      await page.goto(`${srv.url}?autoload=0`);
+      await page.goto(`${browser.url}?autoload=0`);
       await page.setViewportSize({ width: 1100, height: 900 });
       await page.waitForFunction(() =>
         /from this server/.test(document.getElementById('train-vgg-found')!.textContent!),
