@@ -20,6 +20,7 @@ import { setupCompare } from './compare.js';
 import { fetchStyles, renderGallery, styleTitle, type Gallery, type StyleEntry } from './gallery.js';
 import { adapterLine, explain, isSoftwareAdapter, type Activity } from './messages.js';
 import { encodeImage, resultFileName, saveBlob, type ImageFormat } from './save.js';
+import { showStatus } from './status.js';
 import { setupTrainPanel } from './train.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -83,16 +84,9 @@ const state = {
 
 type Status = 'idle' | 'loading' | 'ready' | 'busy' | 'done' | 'error';
 
-/** The status line: `text`, and after it, smaller, a technical `detail` (an error's own message). */
+/** The page's status line (status.ts), its progress bar hidden once nothing runs. */
 function setStatus(s: Status, text: string, detail?: string): void {
-  el.status.dataset.state = s;
-  el.status.textContent = text;
-  if (detail) {
-    const small = document.createElement('small');
-    small.className = 'detail';
-    small.textContent = ` (${detail})`;
-    el.status.append(small);
-  }
+  showStatus(el.status, s, text, detail);
   if (s !== 'busy' && s !== 'loading') el.progress.hidden = true;
 }
 

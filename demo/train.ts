@@ -22,6 +22,7 @@ import {
   type TrainSettings,
 } from '../src/browser/index.js';
 import { saveBlob } from './save.js';
+import { showStatus } from './status.js';
 
 /** What the panel needs from the page: the address options, and a way to hand a model to the Stylize steps. */
 export interface TrainPanelHost {
@@ -159,14 +160,7 @@ export function setupTrainPanel(host: TrainPanelHost): { run(): TrainingRun | nu
 
   function setStatus(state: TrainState, text: string, detail?: string): void {
     s.state = state;
-    el.status.dataset.state = state;
-    el.status.textContent = text;
-    if (detail) {
-      const small = document.createElement('small');
-      small.className = 'detail';
-      small.textContent = ` (${detail})`;
-      el.status.append(small);
-    }
+    showStatus(el.status, state, text, detail);
     updateButtons();
   }
 
