@@ -21,7 +21,7 @@ import {
 import { NonFiniteLossError, Trainer } from '../src/models/trainer.js';
 import { Vgg } from '../src/models/vgg.js';
 import { testEngine } from './helpers/gpu.js';
-import { sessionsFromLog } from '../src/cli/commands/train.js';
+import { sessionsFromLog } from '../src/cli/train-run-record.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const SHARED_VGG19 = join(ROOT, '../shared/assets/vgg/vgg19_conv1_1-conv3_4.safetensors');
