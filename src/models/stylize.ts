@@ -10,11 +10,10 @@ import { noGrad } from '../autograd/tape.js';
 import { sizeClass } from '../engine/buffer-pool.js';
 import type { Engine } from '../engine/engine.js';
 import { shapeStr } from '../engine/errors.js';
-import type { Tensor } from '../engine/tensor.js';
+import { Tensor } from '../engine/tensor.js';
 import { axpby } from '../ops/elementwise.js';
 import { rgbaToTensor, tensorToRgba } from '../ops/image.js';
 import { centredPadding, padSourceIndex } from '../ops/padding.js';
-import { Tensor as TensorClass } from '../engine/tensor.js';
 import { onePassBytes, runBanded, type Activation, type BandProgram } from './banded.js';
 
 export interface TransformNetLike {
@@ -56,7 +55,7 @@ export interface StylizeOptions {
   memoryBytes?: number;
   /** Test hook: at most this many output rows per band (forces the banded mode at any size). */
   maxBandRows?: number;
-  /** Told which mode runs, before it runs (and the number of bands' rows budget). */
+  /** Told which mode runs, before it runs (not called for strength 0, when the net does not run). */
   onMode?(mode: StylizeMode): void;
   /** Pixels shared by neighbouring tiles, blended across. Default min(64, tile / 4). */
   overlap?: number;
@@ -194,11 +193,11 @@ export function largestTileEdge(engine: Engine, floatsPerPixel: number, memoryBy
 }
 
 /**
- * Stylises RGBA pixels with `net`; the alpha channel is carried over from the input unchanged. The image runs
- * in one pass when its widest activation fits the binding limit and `memoryBytes`; a larger one runs exactly,
- * layer by layer in row bands (models/banded.ts), when the net has a band program. Overlapping, blended tiles
- * (approximate: each tile normalised on its own) run when `tile` is given or the net cannot run banded; a
- * pointwise net gives exactly the untiled result. `mode` says which ran.
+ * Stylises RGBA pixels with `net`; the alpha channel is carried over from the input unchanged. chooseMode
+ * picks how the image runs: in one pass when it fits; exactly, layer by layer in row bands (models/banded.ts),
+ * when it does not and the net has a band program; in overlapping, blended tiles (approximate: each tile
+ * normalised on its own; a pointwise net gives exactly the untiled result) when `tile` is given or the net
+ * cannot run banded. Strength 0 returns the content's pixels without running the net. `mode` says which ran.
  */
 export async function stylizeRgba(
   net: TransformNetLike,
@@ -206,37 +205,48 @@ export async function stylizeRgba(
   opts: StylizeOptions = {},
 ): Promise<{ width: number; height: number; data: Uint8Array; mode: StylizeMode }> {
   const { width: W, height: H, data: src } = img;
-  if (!(Number.isInteger(W) && Number.isInteger(H) && W >= 1 && H >= 1))
-    throw new RangeError(`stylizeRgba: invalid size ${W}×${H}`);
-  if (src.length !== W * H * 4) throw new RangeError(`stylizeRgba: ${src.length} bytes for a ${W}×${H} RGBA image`);
+  checkRgba(img);
   const tiles = tileSize(net, W, H, opts);
   const finish: Finish = { preserveColors: opts.preserveColors ?? false, strength: opts.strength ?? 1 };
   checkStrength(finish.strength);
+  if (finish.strength === 0) return contentAsIs(img, opts);
 
-  const out = new Uint8Array(W * H * 4);
-  if (finish.strength === 0) {
-    // Nothing of the net is wanted: the content, exactly.
-    out.set(src);
-    opts.onProgress?.(1, 1);
-    return { width: W, height: H, data: out, mode: 'one-pass' };
-  }
   const plan = chooseMode(net, W, H, tiles, opts);
   opts.onMode?.(plan.mode);
-  if (plan.mode === 'banded') {
-    const program = await net.bandProgram!();
-    try {
-      await stylizeBanded(net, program, img, out, finish, opts.memoryBytes ?? usableBindingBytes(net.engine), opts);
-    } finally {
-      program.dispose();
-    }
-  } else if (plan.mode === 'one-pass') {
-    out.set(await forwardRgba(net, src, W, H, finish));
-    opts.onProgress?.(1, 1);
-  } else {
-    await stylizeTiled(net, img, out, finish, { ...tiles, xs: plan.xs, ys: plan.ys }, opts);
-  }
+  const out = new Uint8Array(W * H * 4);
+  if (plan.mode === 'banded') await stylizeBanded(net, img, out, finish, opts);
+  else if (plan.mode === 'one-pass') await stylizeOnePass(net, img, out, finish, opts);
+  else await stylizeTiled(net, img, out, finish, { ...tiles, xs: plan.xs, ys: plan.ys }, opts);
   copyAlpha(src, out);
   return { width: W, height: H, data: out, mode: plan.mode };
+}
+
+function checkRgba({ width: W, height: H, data }: RgbaPixels): void {
+  if (!(Number.isInteger(W) && Number.isInteger(H) && W >= 1 && H >= 1))
+    throw new RangeError(`stylizeRgba: invalid size ${W}×${H}`);
+  if (data.length !== W * H * 4) throw new RangeError(`stylizeRgba: ${data.length} bytes for a ${W}×${H} RGBA image`);
+}
+
+/** Strength 0: nothing of the net is wanted, so the content exactly, and the net does not run. */
+function contentAsIs(
+  img: RgbaPixels,
+  opts: StylizeOptions,
+): { width: number; height: number; data: Uint8Array; mode: StylizeMode } {
+  const out = new Uint8Array(img.data);
+  opts.onProgress?.(1, 1);
+  return { width: img.width, height: img.height, data: out, mode: 'one-pass' };
+}
+
+/** The one-pass mode: the whole image through the net at once (alpha left). */
+async function stylizeOnePass(
+  net: TransformNetLike,
+  img: RgbaPixels,
+  out: Uint8Array,
+  finish: Finish,
+  opts: StylizeOptions,
+): Promise<void> {
+  out.set(await forwardRgba(net, img.data, img.width, img.height, finish));
+  opts.onProgress?.(1, 1);
 }
 
 /** Tiles' edge and overlap (checked): the largest tile that one pass can hold, or `tile` shrunk to that. */
@@ -363,12 +373,28 @@ function usableBindingBytes(engine: Engine): number {
   return sizeClass(limit) <= limit ? limit : limit / 2 ** 0.25;
 }
 
-/**
- * The banded mode: the image padded as TransformNet.forward pads it (reflection, or edge replication when
- * too small), run by runBanded, cropped back, then finished (clamp, colours, strength) and turned into
- * bytes on the GPU in row chunks, through the same kernels as the one-pass mode.
- */
+/** The banded mode (alpha left), within `memoryBytes` or else the binding limit. */
 async function stylizeBanded(
+  net: TransformNetLike,
+  img: RgbaPixels,
+  out: Uint8Array,
+  finish: Finish,
+  opts: StylizeOptions,
+): Promise<void> {
+  const program = await net.bandProgram!();
+  try {
+    await runBandProgram(net, program, img, out, finish, opts.memoryBytes ?? usableBindingBytes(net.engine), opts);
+  } finally {
+    program.dispose();
+  }
+}
+
+/**
+ * The image padded as TransformNet.forward pads it (reflection, or edge replication when too small), run by
+ * runBanded, cropped back, then finished (clamp, colours, strength) and turned into bytes on the GPU in row
+ * chunks, through the same kernels as the one-pass mode.
+ */
+async function runBandProgram(
   net: TransformNetLike,
   program: BandProgram,
   img: RgbaPixels,
@@ -410,7 +436,7 @@ async function stylizeBanded(
     }
     const rgba = await net.engine.scopeAsync(async () => {
       const x = rgbaToTensor(net.engine, src.subarray(y0 * W * 4, (y0 + rows) * W * 4), W, rows);
-      const yt = TensorClass.fromData(net.engine, [1, 3, rows, W], y, 'banded.output');
+      const yt = Tensor.fromData(net.engine, [1, 3, rows, W], y, 'banded.output');
       return tensorToRgba(finishStylized(yt, x, finish));
     });
     out.set(rgba, y0 * W * 4);
