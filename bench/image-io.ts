@@ -10,7 +10,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { DataLoader } from '../src/cli/data-loader.js';
-import { decodeImage, encodeImage, type RgbaImage } from '../src/cli/image-io.js';
+import { decodeImage, encodeImage } from '../src/cli/image-io.js';
+import type { RgbaImage } from '../src/models/rgba-image.js';
 import { legacyCropSample, legacyDecode, legacyEncode, loadLegacyCodecs } from './legacy-image-io.js';
 import { median, type BenchCase } from './report.js';
 
@@ -43,7 +44,7 @@ async function time<T>(runs: number, fn: () => T | Promise<T>): Promise<{ median
  * The test photo: Kodak 23 enlarged to width×height with a little seeded noise (±3 levels, as a sensor
  * leaves), so that the JPEG has a phone photo's entropy rather than an upscaled picture's smoothness.
  */
-async function photo(width: number, height: number): Promise<RgbaImage> {
+async function photo(width: number, height: number): Promise<RgbaImage<Uint8Array>> {
   const base = existsSync(PHOTO)
     ? sharp(readFileSync(PHOTO)).resize(width, height, { fit: 'fill', kernel: 'lanczos3' })
     : sharp({ create: { width, height, channels: 3, background: { r: 90, g: 140, b: 60 } } });

@@ -13,6 +13,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createNodeEngine } from '../src/engine/node.js';
 import { decodeImage, resizeRgba } from '../src/cli/image-io.js';
 import { loadTransformNet } from '../src/models/model-file.js';
+import type { RgbaImage } from '../src/models/rgba-image.js';
 import { defaultTileEdge, peakFloatsPerPixel, stylizeRgba, type StylizeMode } from '../src/models/stylize.js';
 import { TransformNet } from '../src/models/transform-net.js';
 import { adapterInfo, hostAtStart, makeReport, publish, type BenchCase } from './report.js';
@@ -26,11 +27,7 @@ function option(args: string[], name: string): string | undefined {
   return i >= 0 ? args[i + 1] : undefined;
 }
 
-async function photo(
-  path: string | undefined,
-  width: number,
-  height: number,
-): Promise<{ width: number; height: number; data: Uint8Array }> {
+async function photo(path: string | undefined, width: number, height: number): Promise<RgbaImage> {
   const file = path ?? (existsSync(DEFAULT_PHOTO) ? DEFAULT_PHOTO : undefined);
   if (!file) {
     console.warn(`note: ${DEFAULT_PHOTO} not found: using smooth noise`);

@@ -5,6 +5,7 @@
 // dist/bench.js still runs its other suites where devDependencies are not installed.
 import type JpegJs from 'jpeg-js';
 import type { PNG as PngJs } from 'pngjs';
+import type { RgbaImage } from '../src/models/rgba-image.js';
 
 let codecs: { jpeg: typeof JpegJs; PNG: typeof PngJs } | null = null;
 
@@ -18,13 +19,7 @@ function loaded(): NonNullable<typeof codecs> {
   return codecs;
 }
 
-export interface RgbaImage {
-  width: number;
-  height: number;
-  data: Uint8Array;
-}
-
-export function legacyDecode(bytes: Uint8Array): RgbaImage {
+export function legacyDecode(bytes: Uint8Array): RgbaImage<Uint8Array> {
   const { jpeg, PNG } = loaded();
   if (bytes[0] === 0x89) {
     const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
@@ -43,7 +38,7 @@ export function legacyDecode(bytes: Uint8Array): RgbaImage {
   return { width: img.width, height: img.height, data: img.data };
 }
 
-export function legacyEncode(img: RgbaImage, format: 'png' | 'jpeg', quality = 92): Uint8Array {
+export function legacyEncode(img: RgbaImage<Uint8Array>, format: 'png' | 'jpeg', quality = 92): Uint8Array {
   const { jpeg, PNG } = loaded();
   const data = Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength);
   if (format === 'png') return PNG.sync.write({ width: img.width, height: img.height, data } as PngJs);
@@ -52,7 +47,7 @@ export function legacyEncode(img: RgbaImage, format: 'png' | 'jpeg', quality = 9
 
 /** The training crop as data-sample.ts made it: hand resize to the photo scale, then a window, maybe mirrored. */
 export function legacyCropSample(
-  img: RgbaImage,
+  img: RgbaImage<Uint8Array>,
   size: number,
   cropX: number,
   cropY: number,
@@ -118,7 +113,7 @@ function axisTaps(src: number, dst: number): AxisTaps {
  * Resizes RGBA pixels on the CPU (separable: rows, then columns). Colours are averaged premultiplied by
  * alpha so that transparent pixels do not bleed their (meaningless) colour into visible ones.
  */
-function resizeRgba(img: RgbaImage, newW: number, newH: number): RgbaImage {
+function resizeRgba(img: RgbaImage<Uint8Array>, newW: number, newH: number): RgbaImage<Uint8Array> {
   if (!(Number.isInteger(newW) && Number.isInteger(newH) && newW >= 1 && newH >= 1)) {
     throw new RangeError(`resizeRgba: invalid size ${newW}×${newH}`);
   }

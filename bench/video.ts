@@ -9,7 +9,8 @@ import type { Engine } from '../src/engine/engine.js';
 import { nodeNavigatorGpu } from '../src/engine/node.js';
 import { loadTransformNet } from '../src/models/model-file.js';
 import { stylizeRgba } from '../src/models/stylize.js';
-import { pannedClip, temporalError, type RgbImage } from '../src/models/temporal.js';
+import type { RgbaImage } from '../src/models/rgba-image.js';
+import { pannedClip, temporalError } from '../src/models/temporal.js';
 import { TransformNet } from '../src/models/transform-net.js';
 import {
   loadTfjsWebgpu,
@@ -45,7 +46,11 @@ function picture(width: number, height: number): { width: number; height: number
 }
 
 /** tfjs: the same bytes in (RGB as float NHWC), the net, clamped bytes back to the CPU. */
-async function tfjsFrame(tf: Tfjs, tnet: TfjsTransformNet, frame: RgbImage): Promise<RgbImage> {
+async function tfjsFrame(
+  tf: Tfjs,
+  tnet: TfjsTransformNet,
+  frame: RgbaImage<Uint8Array>,
+): Promise<RgbaImage<Uint8Array>> {
   const { width, height } = frame;
   const rgb = new Float32Array(width * height * 3);
   for (let p = 0; p < width * height; p++) for (let c = 0; c < 3; c++) rgb[p * 3 + c] = frame.data[p * 4 + c];
@@ -64,11 +69,11 @@ async function tfjsFrame(tf: Tfjs, tnet: TfjsTransformNet, frame: RgbImage): Pro
 
 /** Times each frame after the first; returns the per-frame times (ms) and the frames made. */
 async function timeFrames(
-  frames: readonly RgbImage[],
-  run: (f: RgbImage) => Promise<RgbImage>,
-): Promise<{ times: number[]; out: RgbImage[] }> {
+  frames: readonly RgbaImage<Uint8Array>[],
+  run: (f: RgbaImage<Uint8Array>) => Promise<RgbaImage<Uint8Array>>,
+): Promise<{ times: number[]; out: RgbaImage<Uint8Array>[] }> {
   const times: number[] = [];
-  const out: RgbImage[] = [];
+  const out: RgbaImage<Uint8Array>[] = [];
   for (const [i, f] of frames.entries()) {
     const t0 = performance.now();
     out.push(await run(f));

@@ -7,6 +7,7 @@ export * from './models/transform-net.js';
 export * from './models/model-file.js';
 export * from './models/ml5-checkpoint.js';
 export * from './models/safetensors.js';
+export type { RgbaImage } from './models/rgba-image.js';
 export * from './models/vgg.js';
 export * from './models/losses.js';
 export * from './models/trainer.js';

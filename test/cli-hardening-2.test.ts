@@ -18,7 +18,8 @@ import {
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeImage, encodeImage, type RgbaImage } from '../src/cli/image-io.js';
+import { decodeImage, encodeImage } from '../src/cli/image-io.js';
+import type { RgbaImage } from '../src/models/rgba-image.js';
 import { assertFiniteTrainingState } from '../src/cli/finite.js';
 import { listImages } from '../src/cli/data-loader.js';
 import { modelsDir, shippedStyles, styleListing } from '../src/cli/package-files.js';

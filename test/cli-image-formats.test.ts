@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeImage, encodeImage, type RgbaImage } from '../src/cli/image-io.js';
+import { decodeImage, encodeImage } from '../src/cli/image-io.js';
+import type { RgbaImage } from '../src/models/rgba-image.js';
 import { buildCliIfStale, CLI, ROOT } from './helpers/cli.js';
 
 const MODEL = join(ROOT, 'models', 'starry_night.safetensors');

@@ -15,7 +15,8 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeImage, encodeImage, type RgbaImage } from '../src/cli/image-io.js';
+import { decodeImage, encodeImage } from '../src/cli/image-io.js';
+import type { RgbaImage } from '../src/models/rgba-image.js';
 import { writeSafetensors } from '../src/models/safetensors.js';
 import { testEngine } from './helpers/gpu.js';
 import { buildCliIfStale, CLI, ROOT } from './helpers/cli.js';

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataLoader, listImages } from '../src/cli/data-loader.js';
 import { cropSample, photoScale } from '../src/cli/data-sample.js';
-import { decodeImage, encodeImage, resizeRgba, type RgbaImage } from '../src/cli/image-io.js';
+import { decodeImage, encodeImage, resizeRgba } from '../src/cli/image-io.js';
+import type { RgbaImage } from '../src/models/rgba-image.js';
 import { lossCurveSvg } from '../src/models/loss-curve.js';
 import { SampleOrder } from '../src/models/sample-order.js';
 

@@ -5,7 +5,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeImage, encodeImage, type RgbaImage } from '../src/cli/image-io.js';
+import { decodeImage, encodeImage } from '../src/cli/image-io.js';
+import type { RgbaImage } from '../src/models/rgba-image.js';
 import { saveTransformNet } from '../src/models/model-file.js';
 import { writeSafetensors } from '../src/models/safetensors.js';
 import { TransformNet } from '../src/models/transform-net.js';

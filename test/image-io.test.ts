@@ -13,8 +13,8 @@ import {
   resizeRgba,
   sniffFormat,
   type ImageFormat,
-  type RgbaImage,
 } from '../src/cli/image-io.js';
+import type { RgbaImage } from '../src/models/rgba-image.js';
 import { writeFileAtomic } from '../src/cli/files.js';
 
 const BSDS_DIR = resolve(__dirname, '../../shared/assets/photos/bsds500/train');

@@ -8,7 +8,6 @@ export {
   stylizeRgba,
   defaultTileEdge,
   tileStarts,
-  type RgbaPixels,
   type StylizeMode,
   type TransformNetLike,
   type StylizeOptions as StylizeRgbaOptions,
@@ -28,7 +27,6 @@ export {
   toRgba,
   type ImageDataLike,
   type ImageInput,
-  type RgbaImage,
 } from './pixels.js';
 export {
   BrowserDataLoader,

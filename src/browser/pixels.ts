@@ -1,12 +1,7 @@
 // Pixels in and out of the browser: image sources to RGBA bytes, and blending with the content image.
 // No Node APIs; the DOM types are only used where the browser provides them.
 
-/** Raw RGBA pixels, row-major, 4 bytes per pixel (ImageData has this shape). */
-export interface RgbaImage {
-  width: number;
-  height: number;
-  data: Uint8Array | Uint8ClampedArray;
-}
+import type { RgbaImage } from '../models/rgba-image.js';
 
 /** What stylize() accepts: anything that a canvas can draw, or raw RGBA pixels. */
 export type ImageInput =

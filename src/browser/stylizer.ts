@@ -5,7 +5,8 @@ import { ml5CheckpointTensors, ml5ModelMetadata, parseMl5Manifest } from '../mod
 import { loadTransformNet, type ModelMetadata } from '../models/model-file.js';
 import { TransformNet } from '../models/transform-net.js';
 import { stylizeRgba, type StylizeMode } from '../models/stylize.js';
-import { toImageData, toRgba, type ImageDataLike, type ImageInput, type RgbaImage } from './pixels.js';
+import type { RgbaImage } from '../models/rgba-image.js';
+import { toImageData, toRgba, type ImageDataLike, type ImageInput } from './pixels.js';
 
 export interface StylizerOptions {
   /** Use this engine (not destroyed by dispose()); otherwise one is opened on navigator.gpu. */

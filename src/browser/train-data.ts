@@ -2,7 +2,8 @@
 // loader (src/cli/data-loader.ts) does, in the same order (SampleOrder, sampleGeometry), so that a run sees the
 // same windows of the same photos on either. No Node APIs.
 import { SampleOrder, sampleGeometry, type CropScale } from '../models/sample-order.js';
-import { canvas2d, type RgbaImage } from './pixels.js';
+import type { RgbaImage } from '../models/rgba-image.js';
+import { canvas2d } from './pixels.js';
 
 /** A training photo: its path relative to the folder the user picked (or its file name), and its bytes. */
 export interface PhotoFile {

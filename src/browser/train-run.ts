@@ -21,7 +21,8 @@ import {
   type VggArchitecture,
   type VggInput,
 } from '../models/vgg.js';
-import { fitSize, type RgbaImage } from './pixels.js';
+import type { RgbaImage } from '../models/rgba-image.js';
+import { fitSize } from './pixels.js';
 import { BrowserDataLoader, decodeRgba, resizeRgba, type PhotoFile } from './train-data.js';
 import type { RunStore } from './run-store.js';
 

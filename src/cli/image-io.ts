@@ -7,13 +7,7 @@
  */
 import { extname } from 'node:path';
 import sharp, { type Metadata, type OutputInfo, type Sharp } from 'sharp';
-
-export interface RgbaImage {
-  width: number;
-  height: number;
-  /** width·height·4 bytes, row-major RGBA, sRGB. */
-  data: Uint8Array;
-}
+import type { RgbaImage } from '../models/rgba-image.js';
 
 /** What an input file was, beside its pixels: what the CLI says about it and what --keep-metadata carries. */
 export interface ImageSource {
@@ -25,7 +19,7 @@ export interface ImageSource {
   notes: string[];
 }
 
-export interface DecodedImage extends RgbaImage {
+export interface DecodedImage extends RgbaImage<Uint8Array> {
   source: ImageSource;
 }
 
@@ -214,7 +208,7 @@ export async function decodeImage(
   bytes: Uint8Array,
   nameForErrors: string,
   options: DecodeOptions = {},
-): Promise<RgbaImage> {
+): Promise<RgbaImage<Uint8Array>> {
   const { width, height, data } = await decodeImageFile(bytes, nameForErrors, options);
   return { width, height, data };
 }
@@ -235,7 +229,7 @@ function rawInput(img: RgbaImage): Sharp {
   return sharp(img.data, { raw: { width: img.width, height: img.height, channels: 4 }, limitInputPixels: false });
 }
 
-function isOpaque(data: Uint8Array): boolean {
+function isOpaque(data: RgbaImage['data']): boolean {
   for (let i = 3; i < data.length; i += 4) if (data[i] !== 255) return false;
   return true;
 }

@@ -9,7 +9,7 @@
  * with a BLOB_SIDE × BLOB_SIDE square: thin dark strokes that a style legitimately paints (outlines, hatching)
  * vanish in the erosion, solid patches come back whole in the dilation.
  */
-import type { RgbaPixels } from './stylize.js';
+import type { RgbaImage } from './rgba-image.js';
 
 /** The output is near black: each of R, G, B at most this (8-bit). */
 export const DARK_OUTPUT = 24;
@@ -61,7 +61,7 @@ function dilate(mask: Uint8Array, w: number, h: number, side: number): Uint8Arra
 }
 
 /** Droplets of `styled` (the net's output) over `photo` (its input), both RGBA of the same size. */
-export function measureDroplets(photo: RgbaPixels, styled: RgbaPixels): DropletMeasure {
+export function measureDroplets(photo: RgbaImage, styled: RgbaImage): DropletMeasure {
   const { width: w, height: h } = photo;
   if (styled.width !== w || styled.height !== h) {
     throw new RangeError(`measureDroplets: output ${styled.width}×${styled.height} is not the photo's ${w}×${h}`);
@@ -84,7 +84,7 @@ export function measureDroplets(photo: RgbaPixels, styled: RgbaPixels): DropletM
 }
 
 /** The output with its droplets painted magenta and everything else faded: what the measure counted. */
-export function dropletOverlay(styled: RgbaPixels, mask: Uint8Array): RgbaPixels {
+export function dropletOverlay(styled: RgbaImage, mask: Uint8Array): RgbaImage {
   const data = new Uint8Array(styled.width * styled.height * 4);
   for (let p = 0; p < mask.length; p++) {
     const i = p * 4;

@@ -7,7 +7,8 @@ import type { Engine } from '../engine/engine.js';
 import { rgbaToTensor, tensorToRgba } from '../ops/image.js';
 import type { StepLosses, StyleLoss } from './losses.js';
 import { evaluateLosses, optimizeImage, type GatysOptions, type GatysProgress } from './gatys.js';
-import { stylizeRgba, type RgbaPixels, type TransformNetLike } from './stylize.js';
+import type { RgbaImage } from './rgba-image.js';
+import { stylizeRgba, type TransformNetLike } from './stylize.js';
 import { measureDroplets } from './droplets.js';
 
 export interface MethodResult {
@@ -39,7 +40,7 @@ export function methodLabel(r: Pick<MethodResult, 'method' | 'iterations'>): str
   return r.method === 'net' ? 'net' : `gatys@${r.iterations}`;
 }
 
-async function lossesOf(engine: Engine, loss: StyleLoss, rgba: Uint8Array, photo: RgbaPixels): Promise<StepLosses> {
+async function lossesOf(engine: Engine, loss: StyleLoss, rgba: Uint8Array, photo: RgbaImage): Promise<StepLosses> {
   return engine.scopeAsync(async () => {
     const image = rgbaToTensor(engine, rgba, photo.width, photo.height);
     const content = rgbaToTensor(engine, photo.data, photo.width, photo.height);
@@ -47,7 +48,7 @@ async function lossesOf(engine: Engine, loss: StyleLoss, rgba: Uint8Array, photo
   });
 }
 
-function withAlpha(rgba: Uint8Array | Uint8ClampedArray, photo: RgbaPixels): Uint8Array {
+function withAlpha(rgba: Uint8Array | Uint8ClampedArray, photo: RgbaImage): Uint8Array {
   const out = new Uint8Array(rgba);
   for (let i = 3; i < out.length; i += 4) out[i] = photo.data[i];
   return out;
@@ -57,7 +58,7 @@ function withAlpha(rgba: Uint8Array | Uint8ClampedArray, photo: RgbaPixels): Uin
 export async function evaluatePhoto(
   net: TransformNetLike,
   loss: StyleLoss,
-  photo: RgbaPixels,
+  photo: RgbaImage,
   opts: EvaluateOptions,
 ): Promise<MethodResult[]> {
   const engine = net.engine;

@@ -15,6 +15,7 @@ import { axpby } from '../ops/elementwise.js';
 import { rgbaToTensor, tensorToRgba } from '../ops/image.js';
 import { centredPadding, padSourceIndex } from '../ops/padding.js';
 import { onePassBytes, runBanded, type Activation, type BandProgram } from './banded.js';
+import type { RgbaImage } from './rgba-image.js';
 
 export interface TransformNetLike {
   engine: Engine;
@@ -33,13 +34,6 @@ export interface TransformNetLike {
 
 /** How an image was run: in one pass, exactly in row bands, or in overlapping tiles (approximate). */
 export type StylizeMode = 'one-pass' | 'banded' | 'tiled';
-
-export interface RgbaPixels {
-  width: number;
-  height: number;
-  /** RGBA, row-major, width·height·4 bytes. */
-  data: Uint8Array | Uint8ClampedArray;
-}
 
 export interface StylizeOptions {
   /**
@@ -201,7 +195,7 @@ export function largestTileEdge(engine: Engine, floatsPerPixel: number, memoryBy
  */
 export async function stylizeRgba(
   net: TransformNetLike,
-  img: RgbaPixels,
+  img: RgbaImage,
   opts: StylizeOptions = {},
 ): Promise<{ width: number; height: number; data: Uint8Array; mode: StylizeMode }> {
   const { width: W, height: H, data: src } = img;
@@ -221,7 +215,7 @@ export async function stylizeRgba(
   return { width: W, height: H, data: out, mode: plan.mode };
 }
 
-function checkRgba({ width: W, height: H, data }: RgbaPixels): void {
+function checkRgba({ width: W, height: H, data }: RgbaImage): void {
   if (!(Number.isInteger(W) && Number.isInteger(H) && W >= 1 && H >= 1))
     throw new RangeError(`stylizeRgba: invalid size ${W}×${H}`);
   if (data.length !== W * H * 4) throw new RangeError(`stylizeRgba: ${data.length} bytes for a ${W}×${H} RGBA image`);
@@ -229,7 +223,7 @@ function checkRgba({ width: W, height: H, data }: RgbaPixels): void {
 
 /** Strength 0: nothing of the net is wanted, so the content exactly, and the net does not run. */
 function contentAsIs(
-  img: RgbaPixels,
+  img: RgbaImage,
   opts: StylizeOptions,
 ): { width: number; height: number; data: Uint8Array; mode: StylizeMode } {
   const out = new Uint8Array(img.data);
@@ -240,7 +234,7 @@ function contentAsIs(
 /** The one-pass mode: the whole image through the net at once (alpha left). */
 async function stylizeOnePass(
   net: TransformNetLike,
-  img: RgbaPixels,
+  img: RgbaImage,
   out: Uint8Array,
   finish: Finish,
   opts: StylizeOptions,
@@ -305,7 +299,7 @@ function chooseMode(
 /** The tiled mode: each tile stylised on its own and blended into `out` across the overlaps (alpha left). */
 async function stylizeTiled(
   net: TransformNetLike,
-  img: RgbaPixels,
+  img: RgbaImage,
   out: Uint8Array,
   finish: Finish,
   { tile, xs, ys }: { tile: number; xs: number[]; ys: number[] },
@@ -376,7 +370,7 @@ function usableBindingBytes(engine: Engine): number {
 /** The banded mode (alpha left), within `memoryBytes` or else the binding limit. */
 async function stylizeBanded(
   net: TransformNetLike,
-  img: RgbaPixels,
+  img: RgbaImage,
   out: Uint8Array,
   finish: Finish,
   opts: StylizeOptions,
@@ -397,7 +391,7 @@ async function stylizeBanded(
 async function runBandProgram(
   net: TransformNetLike,
   program: BandProgram,
-  img: RgbaPixels,
+  img: RgbaImage,
   out: Uint8Array,
   finish: Finish,
   budget: number,

@@ -8,7 +8,8 @@
  * number is how much.
  */
 import { rng } from '../ops/cpu.js';
-import { stylizeRgba, type RgbaPixels, type StylizeOptions, type TransformNetLike } from './stylize.js';
+import type { RgbaImage } from './rgba-image.js';
+import { stylizeRgba, type StylizeOptions, type TransformNetLike } from './stylize.js';
 
 export interface PannedClipOptions {
   frames: number;
@@ -17,13 +18,6 @@ export interface PannedClipOptions {
   /** Standard deviation of the Gaussian noise added to every frame, 0..255 levels (0: none). */
   noise: number;
   seed: number;
-}
-
-export interface RgbImage {
-  width: number;
-  height: number;
-  /** RGBA, width·height·4 bytes (alpha 255). */
-  data: Uint8Array;
 }
 
 /** Frame size of a panned clip of `photo`: the photo less the distance the window travels. */
@@ -38,7 +32,7 @@ export function pannedClipSize(
  * The clip: frame t is the window of the photo at (t·dx, t·dy), plus fresh noise (rounded, clamped to
  * 0..255). Deterministic for a seed.
  */
-export function pannedClip(photo: RgbaPixels, o: PannedClipOptions): RgbImage[] {
+export function pannedClip(photo: RgbaImage, o: PannedClipOptions): RgbaImage<Uint8Array>[] {
   const [dx, dy] = o.pan;
   if (!(Number.isInteger(o.frames) && o.frames >= 2))
     throw new RangeError(`pannedClip: frames must be an integer ≥ 2, got ${o.frames}`);
@@ -52,7 +46,7 @@ export function pannedClip(photo: RgbaPixels, o: PannedClipOptions): RgbImage[] 
   const random = rng(o.seed);
   // Box–Muller: two uniforms per Gaussian sample (the second one is dropped; speed does not matter here).
   const gaussian = (): number => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
-  const frames: RgbImage[] = [];
+  const frames: RgbaImage<Uint8Array>[] = [];
   for (let t = 0; t < o.frames; t++) {
     const data = new Uint8Array(width * height * 4);
     for (let y = 0; y < height; y++) {
@@ -76,7 +70,7 @@ export function pannedClip(photo: RgbaPixels, o: PannedClipOptions): RgbImage[] 
  * and averaged: 0 when every frame is the previous one moved by the pan.
  */
 export function temporalError(
-  frames: readonly RgbaPixels[],
+  frames: readonly RgbaImage[],
   pan: readonly [number, number],
 ): { mean: number; pairs: number[] } {
   const [dx, dy] = pan;
@@ -111,19 +105,19 @@ export interface TemporalResult {
   /** The input clip's own (the noise's share). */
   input: number;
   pairs: number[];
-  frames: RgbImage[];
-  stylised: RgbImage[];
+  frames: RgbaImage<Uint8Array>[];
+  stylised: RgbaImage<Uint8Array>[];
 }
 
 /** Stylises the panned clip of `photo` frame by frame, as the video command does, and measures it. */
 export async function measureTemporalError(
   net: TransformNetLike,
-  photo: RgbaPixels,
+  photo: RgbaImage,
   o: PannedClipOptions,
   stylize: Pick<StylizeOptions, 'preserveColors' | 'strength'> = {},
 ): Promise<TemporalResult> {
   const frames = pannedClip(photo, o);
-  const stylised: RgbImage[] = [];
+  const stylised: RgbaImage<Uint8Array>[] = [];
   for (const f of frames) {
     const out = await stylizeRgba(net, f, stylize);
     stylised.push({ width: out.width, height: out.height, data: out.data });

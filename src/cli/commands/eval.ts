@@ -10,7 +10,8 @@ import { UsageError, type Command, type ParsedArgs } from '../args.js';
 import { listImages } from '../data-loader.js';
 import { CliError } from '../errors.js';
 import { InputSet, isInside, readInputFile, requireDirectory, writeOutputFile } from '../files.js';
-import { encodeImage, ImageFileError, resizeRgba, resizeToEdge, sizeForEdge, type RgbaImage } from '../image-io.js';
+import { encodeImage, ImageFileError, resizeRgba, resizeToEdge, sizeForEdge } from '../image-io.js';
+import type { RgbaImage } from '../../models/rgba-image.js';
 import {
   buildVgg,
   checkImageSide,

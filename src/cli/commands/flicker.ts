@@ -2,13 +2,14 @@ import { createNodeEngine } from '../../engine/node.js';
 import { evaluateLosses } from '../../models/gatys.js';
 import { StyleLoss, type LossConfig } from '../../models/losses.js';
 import { loadTransformNet } from '../../models/model-file.js';
-import { measureTemporalError, pannedClipSize, type RgbImage } from '../../models/temporal.js';
+import { measureTemporalError, pannedClipSize } from '../../models/temporal.js';
 import { rgbaToTensor } from '../../ops/image.js';
 import { UsageError, type Command, type ParsedArgs } from '../args.js';
 import { CliError } from '../errors.js';
 import { assertFiniteWeights, checkedNet } from '../finite.js';
 import { InputSet, readInputFile, requireOutputDirectory, writeOutputFile } from '../files.js';
-import { encodeImage, resizeToEdge, sizeForEdge, type RgbaImage } from '../image-io.js';
+import { encodeImage, resizeToEdge, sizeForEdge } from '../image-io.js';
+import type { RgbaImage } from '../../models/rgba-image.js';
 import {
   buildVgg,
   checkImageSide,
@@ -26,7 +27,7 @@ import { chooseModel } from './stylize.js';
 const GAP = 2;
 
 /** The clip's frames in a row over the net's frames in a row: what flicker looks like, side by side. */
-function strip(rows: readonly (readonly RgbImage[])[]): RgbaImage {
+function strip(rows: readonly (readonly RgbaImage<Uint8Array>[])[]): RgbaImage {
   const { width: w, height: h } = rows[0][0];
   const n = rows[0].length;
   const width = n * w + (n - 1) * GAP;

@@ -34,7 +34,8 @@ import {
   requireOutputDirectory,
   writeOutputFile,
 } from '../files.js';
-import { decodeImage, encodeImage, fitImage, sizeForEdge, type RgbaImage } from '../image-io.js';
+import { decodeImage, encodeImage, fitImage, sizeForEdge } from '../image-io.js';
+import type { RgbaImage } from '../../models/rgba-image.js';
 import { lossCurveSvg } from '../../models/loss-curve.js';
 import {
   buildVgg,
