@@ -98,6 +98,78 @@ function parseCounts(args: ParsedArgs): number[] {
   return [...new Set(counts)].sort((a, b) => a - b);
 }
 
+/**
+ * The photos to evaluate (--limit of them) and the VGG file, checked against the outputs before any work: every
+ * photo gets its own sheet, and no output lands inside --data or replaces an input.
+ */
+function checkEvalPaths(
+  args: ParsedArgs,
+  modelPath: string,
+  stylePath: string,
+  dataDir: string,
+  outDir: string,
+): { files: string[]; vggFilePath: string } {
+  requireDirectory(dataDir, '--data');
+  requireDirectory(outDir, 'output directory');
+  let files = listImages(dataDir, (m) => process.stderr.write(`warning: ${m}\n`));
+  if (files.length === 0) throw new CliError(`no JPEG or PNG images found under ${dataDir}`);
+  if (args.number('limit') !== undefined) files = files.slice(0, args.number('limit'));
+  const names = new Map<string, string>();
+  for (const f of files) {
+    const name = basename(f, extname(f));
+    if (names.has(name))
+      throw new CliError(`photos ${names.get(name)} and ${f} would both be written as ${name}_eval.png`);
+    names.set(name, f);
+  }
+
+  if (isInside(join(outDir, 'eval.csv'), dataDir)) {
+    throw new CliError(
+      `--out-dir ${outDir} is inside --data ${dataDir}: the contact sheets would join the photos; choose another --out-dir`,
+    );
+  }
+  const vggFilePath = vggPath(args, 'eval');
+  const inputs = new InputSet([modelPath, stylePath, vggFilePath, ...files]);
+  for (const output of [
+    join(outDir, 'eval.csv'),
+    ...[...names.keys()].map((name) => join(outDir, `${name}_eval.png`)),
+  ]) {
+    inputs.refuse(output, 'choose another --out-dir');
+  }
+  return { files, vggFilePath };
+}
+
+/** NAME_eval.png: photo | net | the net's droplets | Gatys at each count | style, at the photo's height. */
+async function writeSheet(
+  path: string,
+  photo: RgbaImage,
+  results: readonly MethodResult[],
+  styleImage: RgbaImage,
+): Promise<void> {
+  const images = results.map((r) => ({ width: photo.width, height: photo.height, data: r.rgba }));
+  const droplets = dropletOverlay(images[0], measureDroplets(photo, images[0]).mask);
+  const panels: RgbaImage[] = [
+    photo,
+    images[0],
+    { ...droplets, data: new Uint8Array(droplets.data) },
+    ...images.slice(1),
+    styleImage,
+  ];
+  writeOutputFile(path, await encodeImage(await contactSheet(panels, photo.height), 'png'));
+}
+
+/** The summary on stdout: each method's mean losses, and where the net falls among Gatys's counts. */
+function printSummary(all: MethodResult[], evaluated: number, skipped: readonly string[], csvPath: string): void {
+  const summary = summarize(all);
+  const means = [...summary.means].map(
+    ([label, m]) =>
+      `${label} ${m.total.toExponential(3)} (content ${m.content.toExponential(2)}, style ${m.style.toExponential(2)}, tv ${m.tv.toExponential(2)}, droplets ${percent(m.droplets)}, style/photo ${m.styleRatio.toFixed(3)})`,
+  );
+  process.stdout.write(
+    `mean total loss over ${evaluated} photos${skipped.length ? ` (${skipped.length} skipped: ${skipped.join(', ')})` : ''}: ${means.join('; ')}\n`,
+  );
+  process.stdout.write(`${matchSentence(summary)} (${csvPath})\n`);
+}
+
 export const evalCommand: Command = {
   name: 'eval',
   summary: "Measure a trained net against Gatys's optimisation: losses per photo (CSV), contact sheets, summary.",
@@ -227,32 +299,7 @@ export const evalCommand: Command = {
     const log = (line: string): void => {
       if (!quiet) process.stderr.write(line + '\n');
     };
-    requireDirectory(dataDir, '--data');
-    requireDirectory(outDir, 'output directory');
-    let files = listImages(dataDir, (m) => process.stderr.write(`warning: ${m}\n`));
-    if (files.length === 0) throw new CliError(`no JPEG or PNG images found under ${dataDir}`);
-    if (args.number('limit') !== undefined) files = files.slice(0, args.number('limit'));
-    const names = new Map<string, string>();
-    for (const f of files) {
-      const name = basename(f, extname(f));
-      if (names.has(name))
-        throw new CliError(`photos ${names.get(name)} and ${f} would both be written as ${name}_eval.png`);
-      names.set(name, f);
-    }
-
-    if (isInside(join(outDir, 'eval.csv'), dataDir)) {
-      throw new CliError(
-        `--out-dir ${outDir} is inside --data ${dataDir}: the contact sheets would join the photos; choose another --out-dir`,
-      );
-    }
-    const vggFilePath = vggPath(args, 'eval');
-    const inputs = new InputSet([modelPath, stylePath, vggFilePath, ...files]);
-    for (const output of [
-      join(outDir, 'eval.csv'),
-      ...[...names.keys()].map((name) => join(outDir, `${name}_eval.png`)),
-    ]) {
-      inputs.refuse(output, 'choose another --out-dir');
-    }
+    const { files, vggFilePath } = checkEvalPaths(args, modelPath, stylePath, dataDir, outDir);
     const modelBytes = readInputFile(modelPath, 'model');
     const vggFile = readVggFile(
       vggFilePath,
@@ -322,17 +369,8 @@ export const evalCommand: Command = {
           );
         }
         all.push(...results.map((r) => ({ ...r, rgba: new Uint8Array(0) })));
-        const images = results.map((r) => ({ width: photo.width, height: photo.height, data: r.rgba }));
-        const droplets = dropletOverlay(images[0], measureDroplets(photo, images[0]).mask);
-        const panels: RgbaImage[] = [
-          photo,
-          images[0],
-          { ...droplets, data: new Uint8Array(droplets.data) },
-          ...images.slice(1),
-          styleImage,
-        ];
         const sheetPath = join(outDir, `${name}_eval.png`);
-        writeOutputFile(sheetPath, await encodeImage(await contactSheet(panels, photo.height), 'png'));
+        await writeSheet(sheetPath, photo, results, styleImage);
         // The CSV so far, so that an interrupted run keeps its finished photos.
         writeOutputFile(csvPath, csv.join('\n') + '\n');
         log(`  wrote ${sheetPath}`);
@@ -340,15 +378,7 @@ export const evalCommand: Command = {
       if (all.length === 0)
         throw new CliError(`none of the ${files.length} photos under ${dataDir} could be evaluated`);
       const evaluated = files.length - skipped.length;
-      const summary = summarize(all);
-      const means = [...summary.means].map(
-        ([label, m]) =>
-          `${label} ${m.total.toExponential(3)} (content ${m.content.toExponential(2)}, style ${m.style.toExponential(2)}, tv ${m.tv.toExponential(2)}, droplets ${percent(m.droplets)}, style/photo ${m.styleRatio.toFixed(3)})`,
-      );
-      process.stdout.write(
-        `mean total loss over ${evaluated} photos${skipped.length ? ` (${skipped.length} skipped: ${skipped.join(', ')})` : ''}: ${means.join('; ')}\n`,
-      );
-      process.stdout.write(`${matchSentence(summary)} (${csvPath})\n`);
+      printSummary(all, evaluated, skipped, csvPath);
       loss.dispose();
       vgg.dispose();
       net.dispose();

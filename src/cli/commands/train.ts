@@ -11,6 +11,7 @@ import {
   type TrainConfig,
   type TrainingSession,
   type TrainingState,
+  type TrainProvenance,
 } from '../../models/checkpoint.js';
 import {
   CHECKPOINT_FORMAT,
@@ -91,6 +92,52 @@ interface TrainPlan {
  * do, nothing written).
  */
 async function planTrain(o: TrainOptions, log: (line: string) => void): Promise<TrainPlan | null> {
+  const { paths, files } = checkTrainPaths(o, log);
+  const styleBytes = readInputFile(o.style, 'style image');
+  const styleImage = await decodeImage(styleBytes, o.style);
+  const sampleImage = o.sample ? await decodeImage(readInputFile(o.sample, 'sample image'), o.sample) : null;
+  const vgg = readVggFile(o.vgg, o.vggArch, o.vggInput);
+  const provenance = trainProvenance(styleBytes, o.data, files, o.vgg);
+  const resumed = o.resume ? decodeCheckpoint(readInputFile(paths.checkpoint, 'checkpoint'), paths.checkpoint) : null;
+  const init = readInitModel(o);
+  let config: TrainConfig;
+  if (resumed) {
+    checkResumeOptions(o, resumed.config);
+    checkResumeInputs(o, resumed.config, provenance, paths.checkpoint, log);
+    // An older checkpoint's config gains the hashes, so that its next checkpoint records them.
+    if (resumed.config.styleSha256 === undefined || resumed.config.vggSha256 === undefined)
+      resumed.config = { ...resumed.config, ...provenance };
+    config = resumed.config;
+  } else {
+    config = newTrainConfig(o, vgg, provenance, init);
+  }
+  checkImageSide(
+    sizeForEdge(styleImage.width, styleImage.height, config.styleSize ?? o.styleSize),
+    config.loss,
+    config.vgg.architecture,
+    `style image ${o.style}`,
+  );
+  const total = o.iters ?? Math.max(1, Math.ceil(((o.epochs ?? 2) * files.length) / config.batch));
+  const startStep = resumed?.step ?? 0;
+  if (startStep >= total) {
+    log(
+      `the checkpoint ${paths.checkpoint} is at step ${startStep}, already ≥ ${total}: nothing to do, nothing written (raise --iters)`,
+    );
+    return null;
+  }
+  // The run's own loss network: a resumed run's architecture and input convention are the checkpoint's
+  // (the Trainer refuses a VGG file that does not match them).
+  return { paths, files, config, total, styleImage, sampleImage, vgg: { ...vgg, ...config.vgg }, resumed, init };
+}
+
+/**
+ * The command line's paths checked against the file system (no output replaces an input, nothing written
+ * inside --data, a checkpoint present exactly when resuming), the run lock taken and the photos listed.
+ */
+function checkTrainPaths(
+  o: TrainOptions,
+  log: (line: string) => void,
+): { paths: ReturnType<typeof trainPaths>; files: string[] } {
   if (!o.out.toLowerCase().endsWith(MODEL_EXTENSION)) {
     throw new UsageError(
       `--out ${o.out}: the model file's name must end in ${MODEL_EXTENSION} (its checkpoint, log, curve and sample are named after it)`,
@@ -121,76 +168,50 @@ async function planTrain(o: TrainOptions, log: (line: string) => void): Promise<
   }
   if (o.resume && !existsSync(paths.checkpoint))
     throw new CliError(`--resume: no checkpoint ${paths.checkpoint} to continue from`);
+  return { paths, files };
+}
 
-  const styleBytes = readInputFile(o.style, 'style image');
-  const styleImage = await decodeImage(styleBytes, o.style);
-  const sampleImage = o.sample ? await decodeImage(readInputFile(o.sample, 'sample image'), o.sample) : null;
-  const vgg = readVggFile(o.vgg, o.vggArch, o.vggInput);
-  const provenance = trainProvenance(styleBytes, o.data, files, o.vgg);
-  const resumed = o.resume ? decodeCheckpoint(readInputFile(paths.checkpoint, 'checkpoint'), paths.checkpoint) : null;
-  // The initial model is checked before any GPU work: its metadata gives the net's width and architecture.
-  const initBytes = o.init !== undefined ? readInputFile(o.init, 'initial model') : null;
-  const init = initBytes
-    ? {
-        path: o.init!,
-        bytes: initBytes,
-        metadata: decodeMetadata(readSafetensors(initBytes, o.init).metadata, o.init!, [
-          MODEL_FORMAT,
-          CHECKPOINT_FORMAT,
-        ]),
-      }
-    : null;
+/**
+ * --init: the model's bytes and metadata, checked before any GPU work (its metadata gives the net's width
+ * and architecture); null without --init.
+ */
+function readInitModel(o: TrainOptions): TrainPlan['init'] {
+  if (o.init === undefined) return null;
+  const bytes = readInputFile(o.init, 'initial model');
+  const metadata = decodeMetadata(readSafetensors(bytes, o.init).metadata, o.init, [MODEL_FORMAT, CHECKPOINT_FORMAT]);
   // NaN weights would train on silently (the output's tanh clamps them, the losses stay finite).
-  if (init) assertFiniteWeights(init.bytes, init.path, 'a run cannot start from it');
-  if (init && o.given?.has('width') && o.width !== init.metadata.architecture.widthMultiplier) {
+  assertFiniteWeights(bytes, o.init, 'a run cannot start from it');
+  if (o.given?.has('width') && o.width !== metadata.architecture.widthMultiplier) {
     throw new UsageError(
-      `--width ${o.width} differs from the width ${init.metadata.architecture.widthMultiplier} of --init ${o.init} (omit --width)`,
+      `--width ${o.width} differs from the width ${metadata.architecture.widthMultiplier} of --init ${o.init} (omit --width)`,
     );
   }
+  return { path: o.init, bytes, metadata };
+}
 
-  let config: TrainConfig;
-  if (resumed) {
-    checkResumeOptions(o, resumed.config);
-    checkResumeInputs(o, resumed.config, provenance, paths.checkpoint, log);
-    // An older checkpoint's config gains the hashes, so that its next checkpoint records them.
-    if (resumed.config.styleSha256 === undefined || resumed.config.vggSha256 === undefined)
-      resumed.config = { ...resumed.config, ...provenance };
-    config = resumed.config;
-  } else {
-    config = {
-      size: o.size,
-      batch: o.batch,
-      lr: o.lr,
-      widthMultiplier: init ? init.metadata.architecture.widthMultiplier : o.width,
-      seed: o.seed,
-      cropScale: o.cropScale,
-      ...(o.warmup > 0 ? { warmupSteps: o.warmup } : {}),
-      ...((o.stabilityWeight ?? 0) > 0 ? { stability: { weight: o.stabilityWeight!, ...STABILITY_PERTURBATION } } : {}),
-      ...(init ? { init: initLineage(init) } : {}),
-      loss: resolveLossConfig(defaultLossConfig(vgg.architecture, vgg.input), o, vgg.architecture),
-      vgg: { architecture: vgg.architecture, input: vgg.input },
-      styleSize: o.styleSize,
-      styleName: basename(o.style, extname(o.style)),
-      ...provenance,
-    };
-  }
-  checkImageSide(
-    sizeForEdge(styleImage.width, styleImage.height, config.styleSize ?? o.styleSize),
-    config.loss,
-    config.vgg.architecture,
-    `style image ${o.style}`,
-  );
-  const total = o.iters ?? Math.max(1, Math.ceil(((o.epochs ?? 2) * files.length) / config.batch));
-  const startStep = resumed?.step ?? 0;
-  if (startStep >= total) {
-    log(
-      `the checkpoint ${paths.checkpoint} is at step ${startStep}, already ≥ ${total}: nothing to do, nothing written (raise --iters)`,
-    );
-    return null;
-  }
-  // The run's own loss network: a resumed run's architecture and input convention are the checkpoint's
-  // (the Trainer refuses a VGG file that does not match them).
-  return { paths, files, config, total, styleImage, sampleImage, vgg: { ...vgg, ...config.vgg }, resumed, init };
+/** A new run's config from the options, the loss network, the input hashes and the model it starts from. */
+function newTrainConfig(
+  o: TrainOptions,
+  vgg: VggFile,
+  provenance: TrainProvenance,
+  init: TrainPlan['init'],
+): TrainConfig {
+  return {
+    size: o.size,
+    batch: o.batch,
+    lr: o.lr,
+    widthMultiplier: init ? init.metadata.architecture.widthMultiplier : o.width,
+    seed: o.seed,
+    cropScale: o.cropScale,
+    ...(o.warmup > 0 ? { warmupSteps: o.warmup } : {}),
+    ...(o.stabilityWeight > 0 ? { stability: { weight: o.stabilityWeight, ...STABILITY_PERTURBATION } } : {}),
+    ...(init ? { init: initLineage(init) } : {}),
+    loss: resolveLossConfig(defaultLossConfig(vgg.architecture, vgg.input), o, vgg.architecture),
+    vgg: { architecture: vgg.architecture, input: vgg.input },
+    styleSize: o.styleSize,
+    styleName: basename(o.style, extname(o.style)),
+    ...provenance,
+  };
 }
 
 /** A run in progress: the plan, the GPU objects, the loss log and how to write a checkpoint. */
@@ -321,35 +342,12 @@ async function trainLocked(o: TrainOptions): Promise<number> {
   let trainer: Trainer | null = null;
   let vgg: Vgg | null = null;
   const stop: TrainRun['stop'] = { signal: null };
-  const onSignal = (signal: StopSignal): void => {
-    if (stop.signal) process.exit(EXIT_STATUS[signal]);
-    stop.signal = signal;
-    const how = signal === 'SIGINT' ? 'Ctrl-C' : 'SIGTERM';
-    log(`\ninterrupted: finishing this step and writing a checkpoint (${signal}; ${how} again to quit at once)`);
-  };
-  const onSigint = () => onSignal('SIGINT');
-  const onSigterm = () => onSignal('SIGTERM');
-  process.on('SIGINT', onSigint);
-  process.on('SIGTERM', onSigterm);
+  const stopListening = listenForStop(stop, log);
   try {
     if (engine.adapter.isFallbackAdapter)
       log(`warning: ${engine.describe()} is a software adapter; training will be slow`);
     vgg = buildVgg(engine, plan.vgg, config.loss);
-    const style = engine.keep(await imageTensor(engine, plan.styleImage, config.styleSize ?? o.styleSize));
-    try {
-      if (plan.resumed) {
-        trainer = Trainer.resume(engine, plan.resumed, { vgg, styleImage: style }, paths.checkpoint);
-      } else {
-        const initial = plan.init ? (await loadTransformNet(engine, plan.init.bytes, plan.init.path)).net : undefined;
-        if (initial)
-          log(
-            `starting from the weights of ${plan.init!.path} (${initial.config.architecture}, width ${initial.width})`,
-          );
-        trainer = Trainer.create(engine, config, { vgg, styleImage: style }, initial);
-      }
-    } finally {
-      style.dispose();
-    }
+    trainer = await createTrainer(engine, plan, vgg, o, log);
     const records = plan.resumed ? readLog(paths.log, trainer.stepCount) : [];
     if (plan.resumed && trainer.history.length === 0 && trainer.stepCount > 0)
       trainer.history = sessionsFromLog(records);
@@ -372,12 +370,7 @@ async function trainLocked(o: TrainOptions): Promise<number> {
       workers: o.workers,
       onWarning: (m) => log(`warning: ${m}`),
     });
-    log(
-      `training ${config.styleName ?? 'style'}: ${plan.files.length} images, ${config.size}² crops (${config.cropScale ?? 'shorter-side'} scale), batch ${config.batch}, ` +
-        `steps ${trainer.stepCount + 1}..${plan.total}, ${config.vgg.architecture} (${config.vgg.input}) layers ` +
-        `content ${config.loss.contentLayer} style ${config.loss.styleLayers.join(',')}, weights ${config.loss.contentWeight}/` +
-        `${config.loss.styleWeight}/${config.loss.tvWeight}, lr ${config.lr}${config.warmupSteps ? ` (warm-up ${config.warmupSteps} steps)` : ''}, ${loader.threadCount} images decoded at once, on ${engine.describe()}`,
-    );
+    log(startLine(plan, engine, trainer, loader));
     const run: TrainRun = {
       plan,
       engine,
@@ -393,13 +386,65 @@ async function trainLocked(o: TrainOptions): Promise<number> {
     await trainSteps(run, o, log);
     return await finishTrain(run, log);
   } finally {
-    process.off('SIGINT', onSigint);
-    process.off('SIGTERM', onSigterm);
+    stopListening();
     loader?.close();
     trainer?.dispose();
     vgg?.dispose();
     engine.destroy();
   }
+}
+
+/**
+ * SIGINT and SIGTERM set `stop.signal` (the loop finishes its step and writes a checkpoint); a second one
+ * exits at once. Returns the function that stops listening.
+ */
+function listenForStop(stop: TrainRun['stop'], log: (line: string) => void): () => void {
+  const onSignal = (signal: StopSignal): void => {
+    if (stop.signal) process.exit(EXIT_STATUS[signal]);
+    stop.signal = signal;
+    const how = signal === 'SIGINT' ? 'Ctrl-C' : 'SIGTERM';
+    log(`\ninterrupted: finishing this step and writing a checkpoint (${signal}; ${how} again to quit at once)`);
+  };
+  const onSigint = () => onSignal('SIGINT');
+  const onSigterm = () => onSignal('SIGTERM');
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigterm);
+  return () => {
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigterm);
+  };
+}
+
+/** The Trainer: resumed from the checkpoint, or new from --init's weights or random ones. */
+async function createTrainer(
+  engine: Engine,
+  plan: TrainPlan,
+  vgg: Vgg,
+  o: TrainOptions,
+  log: (line: string) => void,
+): Promise<Trainer> {
+  const { config, paths } = plan;
+  const style = engine.keep(await imageTensor(engine, plan.styleImage, config.styleSize ?? o.styleSize));
+  try {
+    if (plan.resumed) return Trainer.resume(engine, plan.resumed, { vgg, styleImage: style }, paths.checkpoint);
+    const initial = plan.init ? (await loadTransformNet(engine, plan.init.bytes, plan.init.path)).net : undefined;
+    if (initial)
+      log(`starting from the weights of ${plan.init!.path} (${initial.config.architecture}, width ${initial.width})`);
+    return Trainer.create(engine, config, { vgg, styleImage: style }, initial);
+  } finally {
+    style.dispose();
+  }
+}
+
+/** The line that starts a session: the data, the settings, the steps to take and the adapter. */
+function startLine(plan: TrainPlan, engine: Engine, trainer: Trainer, loader: DataLoader): string {
+  const { config } = plan;
+  return (
+    `training ${config.styleName ?? 'style'}: ${plan.files.length} images, ${config.size}² crops (${config.cropScale ?? 'shorter-side'} scale), batch ${config.batch}, ` +
+    `steps ${trainer.stepCount + 1}..${plan.total}, ${config.vgg.architecture} (${config.vgg.input}) layers ` +
+    `content ${config.loss.contentLayer} style ${config.loss.styleLayers.join(',')}, weights ${config.loss.contentWeight}/` +
+    `${config.loss.styleWeight}/${config.loss.tvWeight}, lr ${config.lr}${config.warmupSteps ? ` (warm-up ${config.warmupSteps} steps)` : ''}, ${loader.threadCount} images decoded at once, on ${engine.describe()}`
+  );
 }
 
 /** This process's command line as a shell would take it, the script's path relative to the working directory. */
