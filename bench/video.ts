@@ -32,7 +32,7 @@ export interface VideoBenchOptions {
 }
 
 /** A smooth synthetic picture (sines), so that the temporal error means something even without a photo. */
-function picture(width: number, height: number): { width: number; height: number; data: Uint8Array } {
+function picture(width: number, height: number): RgbaImage<Uint8Array> {
   const data = new Uint8Array(width * height * 4);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {

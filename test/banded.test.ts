@@ -7,9 +7,10 @@ import { TransformNet } from '../src/models/transform-net.js';
 import { rgbaToTensor } from '../src/ops/image.js';
 import { testEngine } from './helpers/gpu.js';
 import { randomImage } from './helpers/images.js';
+import type { RgbaImage } from '../src/models/rgba-image.js';
 
 /** A seeded image smoothed along rows, so that the net sees structure, not only noise. */
-function smoothImage(width: number, height: number, seed = 1): { width: number; height: number; data: Uint8Array } {
+function smoothImage(width: number, height: number, seed = 1): RgbaImage<Uint8Array> {
   const img = randomImage(width, height, seed);
   for (let i = 4; i < img.data.length; i++) img.data[i] = (img.data[i] + img.data[i - 4]) >> 1;
   return img;

@@ -35,6 +35,7 @@ import {
   type Site,
 } from './helpers/chromium.js';
 import { testEngine } from './helpers/gpu.js';
+import type { RgbaImage } from '../src/models/rgba-image.js';
 
 /** A fake camera for the demo's webcam path, granted without a prompt. */
 const FAKE_CAMERA = ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'];
@@ -62,7 +63,7 @@ afterAll(() => {
 });
 
 /** Deterministic RGBA test image: gradients, a bright square, varying alpha kept at 255 except one column. */
-function testImage(width: number, height: number): { width: number; height: number; data: Uint8Array } {
+function testImage(width: number, height: number): RgbaImage<Uint8Array> {
   const data = new Uint8Array(width * height * 4);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
@@ -357,11 +358,11 @@ async function elementwiseInPage(
 const REF_IMAGE = testImage(20, 12);
 let referencePromise: Promise<{
   model: Uint8Array;
-  nodeOut: { width: number; height: number; data: Uint8Array };
+  nodeOut: RgbaImage<Uint8Array>;
 }> | null = null;
 
 /** The reference: a tiny seeded net in Node, its model file, and its output on the test image (made once). */
-function reference(): Promise<{ model: Uint8Array; nodeOut: { width: number; height: number; data: Uint8Array } }> {
+function reference(): Promise<{ model: Uint8Array; nodeOut: RgbaImage<Uint8Array> }> {
   referencePromise ??= (async () => {
     const engine = await testEngine();
     const net = TransformNet.create(engine, { widthMultiplier: 0.25, seed: 7 });
@@ -377,7 +378,7 @@ function reference(): Promise<{ model: Uint8Array; nodeOut: { width: number; hei
 async function stylizeInPage(
   page: Page,
   model: Uint8Array,
-  img: { width: number; height: number; data: Uint8Array },
+  img: RgbaImage<Uint8Array>,
 ): Promise<{ data?: number[]; error?: string }> {
   return page.evaluate(
     async ({ modelB64, img }) => {
@@ -402,7 +403,7 @@ async function stylizeInPage(
 describe.skipIf(!HAVE_CHROMIUM)('in Chromium (WebGPU)', () => {
   let browser: ChromiumSession;
   let model: Uint8Array;
-  let nodeOut: { width: number; height: number; data: Uint8Array };
+  let nodeOut: RgbaImage<Uint8Array>;
   const img = REF_IMAGE;
 
   beforeAll(async () => {

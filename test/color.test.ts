@@ -10,8 +10,9 @@ import { stylizeRgba } from '../src/models/stylize.js';
 import { TransformNet } from '../src/models/transform-net.js';
 import { testEngine } from './helpers/gpu.js';
 import { preserveColorsCases } from './cases/color.js';
+import type { RgbaImage } from '../src/models/rgba-image.js';
 
-function photo(width: number, height: number): { width: number; height: number; data: Uint8Array } {
+function photo(width: number, height: number): RgbaImage<Uint8Array> {
   // Smooth colours away from 0 and 255 (so that results are rarely clamped), alpha varying.
   const data = new Uint8Array(width * height * 4);
   for (let y = 0; y < height; y++) {

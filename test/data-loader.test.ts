@@ -13,7 +13,7 @@ const dir = mkdtempSync(join(tmpdir(), 'fsw-data-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** An image whose red channel is the column and green the row: crops and flips are readable from it. */
-function coordinates(w: number, h: number): { width: number; height: number; data: Uint8Array } {
+function coordinates(w: number, h: number): RgbaImage<Uint8Array> {
   const data = new Uint8Array(w * h * 4);
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) data.set([x, y, 7, 255], (y * w + x) * 4);

@@ -35,6 +35,7 @@ import {
   type ChromiumSession,
   type Site,
 } from './helpers/chromium.js';
+import type { RgbaImage } from '../src/models/rgba-image.js';
 
 const MODELS = join(REPO, 'models');
 const IMPORTED = join(REPO, '.models-ml5');
@@ -60,7 +61,7 @@ function headerOnlyFile(metadata: Record<string, string> | null): Buffer {
  * A small, deterministic "photo": a sky gradient, a sun, two rows of hills and a striped field. The net
  * needs edges and colours to show its style; noise would not tell a broken output from a stylised one.
  */
-function landscape(width: number, height: number): { width: number; height: number; data: Uint8Array } {
+function landscape(width: number, height: number): RgbaImage<Uint8Array> {
   const data = new Uint8Array(width * height * 4);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
@@ -77,7 +78,7 @@ function landscape(width: number, height: number): { width: number; height: numb
   return { width, height, data };
 }
 
-function png(img: { width: number; height: number; data: Uint8Array }): Buffer {
+function png(img: RgbaImage<Uint8Array>): Buffer {
   return PNG.sync.write(
     Object.assign(new PNG({ width: img.width, height: img.height }), { data: Buffer.from(img.data) }),
   );

@@ -33,6 +33,7 @@ import {
 } from './helpers/chromium.js';
 import { testEngine } from './helpers/gpu.js';
 import { buildCliIfStale, CLI } from './helpers/cli.js';
+import type { RgbaImage } from '../src/models/rgba-image.js';
 
 const VGG = join(REPO, 'models', 'loss-network', 'vgg19_conv1_1-conv3_4.safetensors');
 warnWithoutChromium('test/web-train.test.ts', 'the Train panel tests');
@@ -54,10 +55,8 @@ const RUN = {
 /** Slow SwiftShader steps (and compiling the kernels on the first): minutes, not seconds. */
 const TRAIN_TIMEOUT = 600_000;
 
-type Rgba = { width: number; height: number; data: Uint8Array };
-
 /** A deterministic photo: gradients, a disc and stripes, so that crops differ by position and flip. */
-function photo(width: number, height: number, seed: number): Rgba {
+function photo(width: number, height: number, seed: number): RgbaImage<Uint8Array> {
   const data = new Uint8Array(width * height * 4);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
@@ -73,7 +72,7 @@ function photo(width: number, height: number, seed: number): Rgba {
 }
 
 /** Diagonal stripes in two colours: a style with a texture. */
-function stripes(width: number, height: number): Rgba {
+function stripes(width: number, height: number): RgbaImage<Uint8Array> {
   const data = new Uint8Array(width * height * 4);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
@@ -84,7 +83,7 @@ function stripes(width: number, height: number): Rgba {
   return { width, height, data };
 }
 
-function png(img: Rgba): Buffer {
+function png(img: RgbaImage<Uint8Array>): Buffer {
   return PNG.sync.write(
     Object.assign(new PNG({ width: img.width, height: img.height }), { data: Buffer.from(img.data) }),
   );

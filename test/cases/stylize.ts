@@ -5,9 +5,10 @@ import { stylizeRgba } from '../../src/models/stylize.js';
 import { TransformNet } from '../../src/models/transform-net.js';
 import type { GoldenStore } from '../helpers/golden-store.js';
 import { weightMap } from './golden.js';
+import type { RgbaImage } from '../../src/models/rgba-image.js';
 
 /** 23×17: odd sizes, smooth colour ramps and a bright square; alpha varies (it must pass through unchanged). */
-export function stylizeInput(): { width: number; height: number; data: Uint8Array } {
+export function stylizeInput(): RgbaImage<Uint8Array> {
   const width = 23;
   const height = 17;
   const data = new Uint8Array(width * height * 4);

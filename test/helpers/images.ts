@@ -1,11 +1,8 @@
 // Seeded test images, the same on every runner.
+import type { RgbaImage } from '../../src/models/rgba-image.js';
 
 /** width×height RGBA bytes from a seeded linear congruential generator (alpha random too). */
-export function randomImage(
-  width: number,
-  height: number,
-  seed = 1,
-): { width: number; height: number; data: Uint8Array } {
+export function randomImage(width: number, height: number, seed = 1): RgbaImage<Uint8Array> {
   let s = seed;
   const data = new Uint8Array(width * height * 4);
   for (let i = 0; i < data.length; i++) {
