@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import type { Engine } from '../engine/engine.js';
 import type { Tensor } from '../engine/tensor.js';
 import { rgbaToTensor } from '../ops/image.js';
-import { defaultLossConfig, minImageSide, type LossConfig } from '../models/losses.js';
+import { defaultLossConfig, minImageSide, StyleLoss, type LossConfig } from '../models/losses.js';
 import { CHECKPOINT_FORMAT, MODEL_FORMAT } from '../models/model-file.js';
 import { readTorchCheckpoint, sniffTorchFile } from '../models/pytorch-checkpoint.js';
 import { torchStateDictKind, torchVggToFile } from '../models/pytorch-import.js';
@@ -25,7 +25,7 @@ import {
 } from '../models/vgg.js';
 import { UsageError, type OptionSpec, type ParsedArgs } from './args.js';
 import { CliError } from './errors.js';
-import { decodeImage, resizeToEdge } from './image-io.js';
+import { decodeImage, resizeToEdge, sizeForEdge } from './image-io.js';
 import type { RgbaImage } from '../models/rgba-image.js';
 import { readInputFile } from './files.js';
 import { packageRoot } from './package-files.js';
@@ -194,6 +194,22 @@ export function checkImageSide(
   }
 }
 
+/** checkImageSide for the style image at `styleEdge` (long side), the size the loss sees it at. */
+export function checkStyleImage(
+  styleImage: { width: number; height: number },
+  styleEdge: number,
+  config: LossConfig,
+  architecture: VggArchitecture,
+  path: string,
+): void {
+  checkImageSide(
+    sizeForEdge(styleImage.width, styleImage.height, styleEdge),
+    config,
+    architecture,
+    `style image ${path}`,
+  );
+}
+
 export function buildVgg(engine: Engine, vgg: VggFile, config: LossConfig): Vgg {
   return Vgg.fromTensors(engine, vgg.tensors, {
     architecture: vgg.architecture,
@@ -201,6 +217,24 @@ export function buildVgg(engine: Engine, vgg: VggFile, config: LossConfig): Vgg 
     layers: [config.contentLayer, ...config.styleLayers],
     source: vgg.path,
   });
+}
+
+/**
+ * The loss network built for `config` and the style's loss on it, the style image taken at `styleEdge` (long
+ * side); the caller has checked the image against the network (checkImageSide).
+ */
+export async function buildStyleLoss(
+  engine: Engine,
+  vggFile: VggFile,
+  config: LossConfig,
+  styleImage: RgbaImage,
+  styleEdge: number,
+): Promise<{ vgg: Vgg; loss: StyleLoss }> {
+  const vgg = buildVgg(engine, vggFile, config);
+  const style = await imageTensor(engine, styleImage, styleEdge);
+  const loss = StyleLoss.create(vgg, style, config);
+  style.dispose();
+  return { vgg, loss };
 }
 
 /** An image resized so that its long side is `edge` (up or down), as a [1, 3, H, W] tensor. */

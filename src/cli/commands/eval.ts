@@ -1,6 +1,6 @@
 import { basename, extname, join } from 'node:path';
 import { createNodeEngine } from '../../engine/node.js';
-import { StyleLoss, type LossConfig } from '../../models/losses.js';
+import type { LossConfig } from '../../models/losses.js';
 import { loadTransformNet } from '../../models/model-file.js';
 import { evaluatePhoto, matchSentence, methodLabel, summarize, type MethodResult } from '../../models/evaluate.js';
 import { dropletOverlay, measureDroplets } from '../../models/droplets.js';
@@ -10,12 +10,12 @@ import { UsageError, type Command, type ParsedArgs } from '../args.js';
 import { listImages } from '../data-loader.js';
 import { CliError } from '../errors.js';
 import { InputSet, isInside, readInputFile, requireDirectory, writeOutputFile } from '../files.js';
-import { encodeImage, ImageFileError, resizeRgba, resizeToEdge, sizeForEdge } from '../image-io.js';
+import { encodeImage, ImageFileError, resizeRgba, resizeToEdge } from '../image-io.js';
 import type { RgbaImage } from '../../models/rgba-image.js';
 import {
-  buildVgg,
+  buildStyleLoss,
   checkImageSide,
-  imageTensor,
+  checkStyleImage,
   lossSettings,
   lossWeightOptions,
   readImageFile,
@@ -170,6 +170,32 @@ function printSummary(all: MethodResult[], evaluated: number, skipped: readonly 
   process.stdout.write(`${matchSentence(summary)} (${csvPath})\n`);
 }
 
+/**
+ * A photo at `size` (long side), or null when it cannot be read or is too thin for the loss network: as
+ * train does, one unreadable (or unusable) photo does not end a long run; it is reported and skipped.
+ */
+async function readPhoto(
+  file: string,
+  size: number,
+  config: LossConfig,
+  architecture: VggArchitecture,
+): Promise<RgbaImage | null> {
+  try {
+    const photo = await resizeToEdge(await readImageFile(file, 'photo'), size);
+    checkImageSide(photo, config, architecture, `photo ${file}`);
+    return photo;
+  } catch (e) {
+    if (!(e instanceof CliError || e instanceof ImageFileError)) throw e;
+    process.stderr.write(`warning: skipping ${e.message}\n`);
+    return null;
+  }
+}
+
+/** One method's losses on one photo, as logged. */
+function resultLine(r: MethodResult): string {
+  return `  ${methodLabel(r).padEnd(12)} content ${r.losses.content.toExponential(3)}  style ${r.losses.style.toExponential(3)}  tv ${r.losses.tv.toExponential(3)}  total ${r.losses.total.toExponential(3)}  droplets ${percent(r.droplets)}  style/photo ${r.styleRatio.toFixed(3)}  (${r.seconds.toFixed(2)} s)`;
+}
+
 export const evalCommand: Command = {
   name: 'eval',
   summary: "Measure a trained net against Gatys's optimisation: losses per photo (CSV), contact sheets, summary.",
@@ -319,16 +345,8 @@ export const evalCommand: Command = {
       const training = metadata.training as { loss?: LossConfig; styleSize?: number } | undefined;
       const config = lossSettings(args, vggFile, training?.loss);
       const styleEdge = args.number('style-size') ?? training?.styleSize ?? size;
-      checkImageSide(
-        sizeForEdge(styleImage.width, styleImage.height, styleEdge),
-        config,
-        vggFile.architecture,
-        `style image ${stylePath}`,
-      );
-      const vgg = buildVgg(engine, vggFile, config);
-      const style = await imageTensor(engine, styleImage, styleEdge);
-      const loss = StyleLoss.create(vgg, style, config);
-      style.dispose();
+      checkStyleImage(styleImage, styleEdge, config, vggFile.architecture, stylePath);
+      const { vgg, loss } = await buildStyleLoss(engine, vggFile, config, styleImage, styleEdge);
       log(
         `evaluating ${files.length} photos at ${size} px: net vs Gatys (${args.string('optimizer')}) at ${counts.join(', ')} iterations; ` +
           `weights ${config.contentWeight}/${config.styleWeight}/${config.tvWeight}, on ${engine.describe()}`,
@@ -339,14 +357,8 @@ export const evalCommand: Command = {
       const skipped: string[] = [];
       for (const [i, file] of files.entries()) {
         const name = basename(file, extname(file));
-        let photo: RgbaImage;
-        try {
-          photo = await resizeToEdge(await readImageFile(file, 'photo'), size);
-          checkImageSide(photo, config, vggFile.architecture, `photo ${file}`);
-        } catch (e) {
-          // As train does: one unreadable (or unusable) photo does not end a long run; it is reported and skipped.
-          if (!(e instanceof CliError || e instanceof ImageFileError)) throw e;
-          process.stderr.write(`warning: skipping ${e.message}\n`);
+        const photo = await readPhoto(file, size, config, vggFile.architecture);
+        if (!photo) {
           skipped.push(file);
           continue;
         }
@@ -364,9 +376,7 @@ export const evalCommand: Command = {
         await net.check();
         for (const r of results) {
           csv.push(csvRow(file, r));
-          log(
-            `  ${methodLabel(r).padEnd(12)} content ${r.losses.content.toExponential(3)}  style ${r.losses.style.toExponential(3)}  tv ${r.losses.tv.toExponential(3)}  total ${r.losses.total.toExponential(3)}  droplets ${percent(r.droplets)}  style/photo ${r.styleRatio.toFixed(3)}  (${r.seconds.toFixed(2)} s)`,
-          );
+          log(resultLine(r));
         }
         all.push(...results.map((r) => ({ ...r, rgba: new Uint8Array(0) })));
         const sheetPath = join(outDir, `${name}_eval.png`);

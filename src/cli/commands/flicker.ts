@@ -1,24 +1,26 @@
 import { createNodeEngine } from '../../engine/node.js';
 import { evaluateLosses } from '../../models/gatys.js';
-import { StyleLoss, type LossConfig } from '../../models/losses.js';
+import type { LossConfig } from '../../models/losses.js';
 import { loadTransformNet } from '../../models/model-file.js';
-import { measureTemporalError, pannedClipSize } from '../../models/temporal.js';
+import { measureTemporalError, pannedClipSize, type TemporalResult } from '../../models/temporal.js';
 import { rgbaToTensor } from '../../ops/image.js';
 import { UsageError, type Command, type ParsedArgs } from '../args.js';
 import { CliError } from '../errors.js';
 import { assertFiniteWeights, checkedNet } from '../finite.js';
 import { InputSet, readInputFile, requireOutputDirectory, writeOutputFile } from '../files.js';
-import { encodeImage, resizeToEdge, sizeForEdge } from '../image-io.js';
+import { encodeImage, resizeToEdge } from '../image-io.js';
 import type { RgbaImage } from '../../models/rgba-image.js';
+import type { Engine } from '../../engine/engine.js';
 import {
-  buildVgg,
+  buildStyleLoss,
   checkImageSide,
-  imageTensor,
+  checkStyleImage,
   lossSettings,
   readImageFile,
   readVggFile,
   vggOptions,
   vggPath,
+  type VggFile,
 } from '../loss-network.js';
 import type { VggArchitecture, VggInput } from '../../models/vgg.js';
 import { chooseModel } from './stylize.js';
@@ -64,6 +66,62 @@ function parsePan(args: ParsedArgs): [number, number] {
     );
   }
   return pan;
+}
+
+/**
+ * The photo at the size that leaves frames whose longer side is `size` after the window's travel (resized,
+ * then cropped about its centre to exactly that much room); refused when the frames would be under 4 pixels.
+ */
+async function pannedSource(
+  photo: RgbaImage,
+  photoPath: string,
+  size: number,
+  frames: number,
+  pan: [number, number],
+): Promise<RgbaImage> {
+  const travel = Math.max((frames - 1) * pan[0], (frames - 1) * pan[1]);
+  const source = centreCrop(
+    await resizeToEdge(photo, size + travel),
+    size + (frames - 1) * pan[0],
+    size + (frames - 1) * pan[1],
+  );
+  const clipSize = pannedClipSize(source, { frames, pan });
+  if (clipSize.width < 4 || clipSize.height < 4)
+    throw new CliError(
+      `photo ${photoPath}: too small for ${frames} frames panned (${pan.join(', ')}) pixels at --size ${size}`,
+    );
+  return source;
+}
+
+/** --style-image: the style loss of the stylised frames, their mean as the line printed. */
+async function styleLossLine(
+  engine: Engine,
+  args: ParsedArgs,
+  vggFile: VggFile,
+  styleImage: RgbaImage,
+  styleImagePath: string,
+  training: { loss?: LossConfig; styleSize?: number } | undefined,
+  result: TemporalResult,
+  clipSize: { width: number; height: number },
+): Promise<string> {
+  const frames = result.frames.length;
+  const config = lossSettings(args, vggFile, training?.loss);
+  const styleEdge = args.number('style-size') ?? training?.styleSize ?? 256;
+  checkStyleImage(styleImage, styleEdge, config, vggFile.architecture, styleImagePath);
+  checkImageSide(clipSize, config, vggFile.architecture, `a ${clipSize.width}×${clipSize.height} frame`);
+  const { vgg, loss } = await buildStyleLoss(engine, vggFile, config, styleImage, styleEdge);
+  let styleSum = 0;
+  for (let t = 0; t < frames; t++) {
+    const losses = await engine.scopeAsync(async () => {
+      const image = rgbaToTensor(engine, result.stylised[t].data, clipSize.width, clipSize.height);
+      const content = rgbaToTensor(engine, result.frames[t].data, clipSize.width, clipSize.height);
+      return evaluateLosses(loss, image, content);
+    });
+    styleSum += losses.style;
+  }
+  loss.dispose();
+  vgg.dispose();
+  return `style loss ${(styleSum / frames).toExponential(3)} (mean over the frames; ${styleImagePath} at ${styleEdge} px, layers ${config.styleLayers.join(',')})`;
 }
 
 export const flickerCommand: Command = {
@@ -206,19 +264,8 @@ export const flickerCommand: Command = {
     const styleImage = styleImagePath !== undefined ? await readImageFile(styleImagePath, 'style image') : null;
     const photo = await readImageFile(photoPath, 'photo');
     const modelBytes = readInputFile(model.path, 'model');
-    // The photo at the size that leaves frames whose longer side is --size after the window's travel
-    // (resized, then cropped about its centre to exactly that much room).
-    const travel = Math.max((frames - 1) * pan[0], (frames - 1) * pan[1]);
-    const source = centreCrop(
-      await resizeToEdge(photo, size + travel),
-      size + (frames - 1) * pan[0],
-      size + (frames - 1) * pan[1],
-    );
+    const source = await pannedSource(photo, photoPath, size, frames, pan);
     const clipSize = pannedClipSize(source, { frames, pan });
-    if (clipSize.width < 4 || clipSize.height < 4)
-      throw new CliError(
-        `photo ${photoPath}: too small for ${frames} frames panned (${pan.join(', ')}) pixels at --size ${size}`,
-      );
 
     const engine = await createNodeEngine({ quietDawnStartup: true });
     try {
@@ -242,33 +289,7 @@ export const flickerCommand: Command = {
 
       if (vggFile !== null && styleImage !== null) {
         const training = metadata.training as { loss?: LossConfig; styleSize?: number } | undefined;
-        const config = lossSettings(args, vggFile, training?.loss);
-        const styleEdge = args.number('style-size') ?? training?.styleSize ?? 256;
-        checkImageSide(
-          sizeForEdge(styleImage.width, styleImage.height, styleEdge),
-          config,
-          vggFile.architecture,
-          `style image ${styleImagePath}`,
-        );
-        checkImageSide(clipSize, config, vggFile.architecture, `a ${clipSize.width}×${clipSize.height} frame`);
-        const vgg = buildVgg(engine, vggFile, config);
-        const style = await imageTensor(engine, styleImage, styleEdge);
-        const loss = StyleLoss.create(vgg, style, config);
-        style.dispose();
-        let styleSum = 0;
-        for (let t = 0; t < frames; t++) {
-          const losses = await engine.scopeAsync(async () => {
-            const image = rgbaToTensor(engine, result.stylised[t].data, clipSize.width, clipSize.height);
-            const content = rgbaToTensor(engine, result.frames[t].data, clipSize.width, clipSize.height);
-            return evaluateLosses(loss, image, content);
-          });
-          styleSum += losses.style;
-        }
-        loss.dispose();
-        vgg.dispose();
-        lines.push(
-          `style loss ${(styleSum / frames).toExponential(3)} (mean over the frames; ${styleImagePath} at ${styleEdge} px, layers ${config.styleLayers.join(',')})`,
-        );
+        lines.push(await styleLossLine(engine, args, vggFile, styleImage, styleImagePath!, training, result, clipSize));
       }
       if (stripPath !== undefined) {
         writeOutputFile(stripPath, await encodeImage(strip([result.frames, result.stylised]), 'png'));

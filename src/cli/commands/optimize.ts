@@ -1,14 +1,14 @@
 import { createNodeEngine } from '../../engine/node.js';
 import { tensorToRgba } from '../../ops/image.js';
-import { StyleLoss } from '../../models/losses.js';
 import { optimizeImage, type GatysInit, type GatysOptimizer } from '../../models/gatys.js';
 import type { VggArchitecture, VggInput } from '../../models/vgg.js';
 import { UsageError, type Command, type ParsedArgs } from '../args.js';
 import { InputSet, requireOutputDirectory, writeOutputFile } from '../files.js';
-import { encodeImage, formatFromPath, resizeToEdge, sizeForEdge } from '../image-io.js';
+import { encodeImage, formatFromPath, resizeToEdge } from '../image-io.js';
 import {
-  buildVgg,
+  buildStyleLoss,
   checkImageSide,
+  checkStyleImage,
   imageTensor,
   lossSettings,
   lossWeightOptions,
@@ -145,22 +145,14 @@ export const optimizeCommand: Command = {
     const styleImage = await readImageFile(stylePath, 'style image');
     const styleEdge = args.number('style-size') ?? args.number('size')!;
     checkImageSide(content, config, vggFile.architecture, `content image ${contentPath}`);
-    checkImageSide(
-      sizeForEdge(styleImage.width, styleImage.height, styleEdge),
-      config,
-      vggFile.architecture,
-      `style image ${stylePath}`,
-    );
+    checkStyleImage(styleImage, styleEdge, config, vggFile.architecture, stylePath);
     const iters = args.number('iters')!;
 
     const engine = await createNodeEngine({ quietDawnStartup: true });
     try {
       if (engine.adapter.isFallbackAdapter)
         log(`warning: ${engine.describe()} is a software adapter; optimising will be slow`);
-      const vgg = buildVgg(engine, vggFile, config);
-      const style = await imageTensor(engine, styleImage, styleEdge);
-      const loss = StyleLoss.create(vgg, style, config);
-      style.dispose();
+      const { vgg, loss } = await buildStyleLoss(engine, vggFile, config, styleImage, styleEdge);
       const contentTensor = await imageTensor(engine, content, Math.max(content.width, content.height));
       log(
         `optimizing ${content.width}×${content.height} pixels with ${optimizer}, ${iters} iterations, ${vggFile.architecture} (${vggFile.input}) ` +

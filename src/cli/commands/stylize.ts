@@ -24,7 +24,7 @@ import {
   formatFromPath,
   type ImageFormat,
 } from '../image-io.js';
-import { checkedNet, assertFiniteWeights } from '../finite.js';
+import { checkedNet, assertFiniteWeights, type CheckedNet } from '../finite.js';
 import { resolveStyle, styleDirs, styleListing, StyleNotFoundError } from '../package-files.js';
 
 /** What the CLI says when an image does not run in one pass. */
@@ -118,6 +118,76 @@ function planJobs(args: ParsedArgs, styleName: string, modelPath: string): Job[]
 
 function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
+}
+
+/**
+ * When no input can be read at all, says so before any work (the model is not read, the GPU not started):
+ * true after printing the errors.
+ */
+function noInputReadable(jobs: readonly Job[]): boolean {
+  const problems = jobs.map((job) => {
+    try {
+      checkInputFile(job.input, 'image', MAX_INPUT_BYTES.image);
+      return null;
+    } catch (e) {
+      return e instanceof CliError ? e.message : String(e);
+    }
+  });
+  if (!problems.every((p) => p !== null)) return false;
+  for (const p of problems) process.stderr.write(`error: ${p}\n`);
+  if (jobs.length > 1)
+    process.stderr.write(
+      `error: ${jobs.length} of ${jobs.length} images failed: ${jobs.map((j) => j.input).join(', ')}\n`,
+    );
+  return true;
+}
+
+/** One image read, stylised, encoded and written, reporting as it goes (errors are the caller's to report). */
+async function stylizeJob(
+  net: CheckedNet,
+  job: Job,
+  prefix: string,
+  args: ParsedArgs,
+  log: (line: string) => void,
+): Promise<void> {
+  const quiet = args.flag('quiet');
+  const tty = process.stderr.isTTY && !quiet;
+  const started = performance.now();
+  const inputBytes = readInputFile(job.input, 'image', MAX_INPUT_BYTES.image);
+  const img = await decodeImageFile(inputBytes, job.input, { maxEdge: args.number('max-size') });
+  for (const note of img.source.notes) log(`${prefix}: ${note}`);
+  if (img.source.hasAlpha && FORMATS_WITHOUT_ALPHA.has(job.format)) {
+    log(
+      `${prefix}: JPEG has no alpha channel: translucent pixels are composited on white (write .png, .webp or .avif to keep it)`,
+    );
+  }
+  if (tty) process.stderr.write(`\r\x1b[K${prefix}: stylising ${img.width}×${img.height}…`);
+  let mode: StylizeMode = 'one-pass';
+  const out = await stylizeRgba(net, img, {
+    tile: args.number('tile'),
+    memoryBytes: args.given.has('memory') ? args.number('memory')! * 1024 * 1024 : undefined,
+    onMode: (m) => {
+      mode = m;
+      if (m !== 'one-pass' && !quiet) log(`${prefix}: ${img.width}×${img.height} ${MODE_NOTE[m]}`);
+    },
+    preserveColors: args.flag('preserve-colors'),
+    strength: args.number('strength'),
+    onProgress: tty
+      ? (done, total) =>
+          total > 1 &&
+          process.stderr.write(
+            `\r\x1b[K${prefix}: ${img.width}×${img.height}, ${mode === 'banded' ? 'layer' : 'tile'} ${done}/${total} done`,
+          )
+      : undefined,
+  });
+  await net.check();
+  const bytes = await encodeImage(out, job.format, {
+    quality: args.number('quality'),
+    metadataFrom: args.flag('keep-metadata') ? inputBytes : undefined,
+  });
+  writeOutputFile(job.output, bytes);
+  if (tty) process.stderr.write('\r\x1b[K');
+  log(`${prefix} → ${job.output} (${out.width}×${out.height}, ${out.mode}, ${seconds(performance.now() - started)})`);
 }
 
 export const stylizeCommand: Command = {
@@ -253,23 +323,7 @@ export const stylizeCommand: Command = {
     const model = chooseModel(args);
     const jobs = planJobs(args, model.styleName, model.path);
     const quiet = args.flag('quiet');
-    // When no input can be read at all, say so before any work (the model is not read, the GPU not started).
-    const problems = jobs.map((job) => {
-      try {
-        checkInputFile(job.input, 'image', MAX_INPUT_BYTES.image);
-        return null;
-      } catch (e) {
-        return e instanceof CliError ? e.message : String(e);
-      }
-    });
-    if (problems.every((p) => p !== null)) {
-      for (const p of problems) process.stderr.write(`error: ${p}\n`);
-      if (jobs.length > 1)
-        process.stderr.write(
-          `error: ${jobs.length} of ${jobs.length} images failed: ${jobs.map((j) => j.input).join(', ')}\n`,
-        );
-      return 1;
-    }
+    if (noInputReadable(jobs)) return 1;
     const modelBytes = readInputFile(model.path, 'model');
     const log = (line: string): void => {
       if (!quiet) process.stderr.write(line + '\n');
@@ -291,45 +345,8 @@ export const stylizeCommand: Command = {
       const failures: string[] = [];
       for (const [i, job] of jobs.entries()) {
         const prefix = `[${i + 1}/${jobs.length}] ${job.input}`;
-        const started = performance.now();
         try {
-          const inputBytes = readInputFile(job.input, 'image', MAX_INPUT_BYTES.image);
-          const img = await decodeImageFile(inputBytes, job.input, { maxEdge: args.number('max-size') });
-          for (const note of img.source.notes) log(`${prefix}: ${note}`);
-          if (img.source.hasAlpha && FORMATS_WITHOUT_ALPHA.has(job.format)) {
-            log(
-              `${prefix}: JPEG has no alpha channel: translucent pixels are composited on white (write .png, .webp or .avif to keep it)`,
-            );
-          }
-          if (tty) process.stderr.write(`\r\x1b[K${prefix}: stylising ${img.width}×${img.height}…`);
-          let mode: StylizeMode = 'one-pass';
-          const out = await stylizeRgba(net, img, {
-            tile: args.number('tile'),
-            memoryBytes: args.given.has('memory') ? args.number('memory')! * 1024 * 1024 : undefined,
-            onMode: (m) => {
-              mode = m;
-              if (m !== 'one-pass' && !quiet) log(`${prefix}: ${img.width}×${img.height} ${MODE_NOTE[m]}`);
-            },
-            preserveColors: args.flag('preserve-colors'),
-            strength: args.number('strength'),
-            onProgress: tty
-              ? (done, total) =>
-                  total > 1 &&
-                  process.stderr.write(
-                    `\r\x1b[K${prefix}: ${img.width}×${img.height}, ${mode === 'banded' ? 'layer' : 'tile'} ${done}/${total} done`,
-                  )
-              : undefined,
-          });
-          await net.check();
-          const bytes = await encodeImage(out, job.format, {
-            quality: args.number('quality'),
-            metadataFrom: args.flag('keep-metadata') ? inputBytes : undefined,
-          });
-          writeOutputFile(job.output, bytes);
-          if (tty) process.stderr.write('\r\x1b[K');
-          log(
-            `${prefix} → ${job.output} (${out.width}×${out.height}, ${out.mode}, ${seconds(performance.now() - started)})`,
-          );
+          await stylizeJob(net, job, prefix, args, log);
         } catch (e) {
           if (tty) process.stderr.write('\r\x1b[K');
           const message = e instanceof Error ? e.message : String(e);

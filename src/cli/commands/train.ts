@@ -35,12 +35,12 @@ import {
   requireOutputDirectory,
   writeOutputFile,
 } from '../files.js';
-import { decodeImage, encodeImage, fitImage, sizeForEdge } from '../image-io.js';
+import { decodeImage, encodeImage, fitImage } from '../image-io.js';
 import type { RgbaImage } from '../../models/rgba-image.js';
 import { lossCurveSvg } from '../../models/loss-curve.js';
 import {
   buildVgg,
-  checkImageSide,
+  checkStyleImage,
   imageTensor,
   readVggFile,
   resolveLossConfig,
@@ -111,12 +111,7 @@ async function planTrain(o: TrainOptions, log: (line: string) => void): Promise<
   } else {
     config = newTrainConfig(o, vgg, provenance, init);
   }
-  checkImageSide(
-    sizeForEdge(styleImage.width, styleImage.height, config.styleSize ?? o.styleSize),
-    config.loss,
-    config.vgg.architecture,
-    `style image ${o.style}`,
-  );
+  checkStyleImage(styleImage, config.styleSize ?? o.styleSize, config.loss, config.vgg.architecture, o.style);
   const total = o.iters ?? Math.max(1, Math.ceil(((o.epochs ?? 2) * files.length) / config.batch));
   const startStep = resumed?.step ?? 0;
   if (startStep >= total) {
