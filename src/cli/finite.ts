@@ -8,6 +8,7 @@ import type { Engine } from '../engine/engine.js';
 import type { Tensor } from '../engine/tensor.js';
 import { readSafetensors } from '../models/safetensors.js';
 import type { Activation } from '../models/banded.js';
+import { loadTransformNet } from '../models/model-file.js';
 import type { TransformNetLike } from '../models/stylize.js';
 import { CliError } from './errors.js';
 
@@ -116,4 +117,23 @@ export function assertFiniteTrainingState(
     const bad = nonFiniteKind(m) ?? nonFiniteKind(v);
     if (bad) found(`Adam's moment of ${name}`, bad);
   }
+}
+
+/**
+ * A model file loaded as a CheckedNet, its weights checked first (the net is disposed when they are not
+ * finite), and the file's metadata.
+ */
+export async function loadCheckedNet(
+  engine: Engine,
+  bytes: Uint8Array,
+  path: string,
+): Promise<{ net: CheckedNet; metadata: Awaited<ReturnType<typeof loadTransformNet>>['metadata'] }> {
+  const { net, metadata } = await loadTransformNet(engine, bytes, path);
+  try {
+    assertFiniteWeights(bytes, path);
+  } catch (e) {
+    net.dispose();
+    throw e;
+  }
+  return { net: checkedNet(net, path), metadata };
 }

@@ -1,7 +1,6 @@
 import { basename, extname, join } from 'node:path';
 import { createNodeEngine } from '../../engine/node.js';
 import type { LossConfig } from '../../models/losses.js';
-import { loadTransformNet } from '../../models/model-file.js';
 import { evaluatePhoto, matchSentence, methodLabel, summarize, type MethodResult } from '../../models/evaluate.js';
 import { dropletOverlay, measureDroplets } from '../../models/droplets.js';
 import type { GatysInit, GatysOptimizer } from '../../models/gatys.js';
@@ -24,7 +23,7 @@ import {
   vggPath,
 } from '../loss-network.js';
 import { progressReporter } from '../progress.js';
-import { assertFiniteWeights, checkedNet } from '../finite.js';
+import { loadCheckedNet } from '../finite.js';
 
 export const CSV_HEADER =
   'image,method,iterations,evaluations,seconds,content_loss,style_loss,tv_loss,total_loss,droplet_share,style_ratio';
@@ -339,9 +338,7 @@ export const evalCommand: Command = {
     try {
       if (engine.adapter.isFallbackAdapter)
         log(`warning: ${engine.describe()} is a software adapter; Gatys's optimisation will be slow`);
-      const { net: loaded, metadata } = await loadTransformNet(engine, modelBytes, modelPath);
-      assertFiniteWeights(modelBytes, modelPath);
-      const net = checkedNet(loaded, modelPath);
+      const { net, metadata } = await loadCheckedNet(engine, modelBytes, modelPath);
       const training = metadata.training as { loss?: LossConfig; styleSize?: number } | undefined;
       const config = lossSettings(args, vggFile, training?.loss);
       const styleEdge = args.number('style-size') ?? training?.styleSize ?? size;

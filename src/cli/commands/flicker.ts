@@ -1,12 +1,11 @@
 import { createNodeEngine } from '../../engine/node.js';
 import { evaluateLosses } from '../../models/gatys.js';
 import type { LossConfig } from '../../models/losses.js';
-import { loadTransformNet } from '../../models/model-file.js';
 import { measureTemporalError, pannedClipSize, type TemporalResult } from '../../models/temporal.js';
 import { rgbaToTensor } from '../../ops/image.js';
 import { UsageError, type Command, type ParsedArgs } from '../args.js';
 import { CliError } from '../errors.js';
-import { assertFiniteWeights, checkedNet } from '../finite.js';
+import { loadCheckedNet } from '../finite.js';
 import { InputSet, readInputFile, requireOutputDirectory, writeOutputFile } from '../files.js';
 import { encodeImage, resizeToEdge } from '../image-io.js';
 import type { RgbaImage } from '../../models/rgba-image.js';
@@ -269,9 +268,7 @@ export const flickerCommand: Command = {
 
     const engine = await createNodeEngine({ quietDawnStartup: true });
     try {
-      const { net: loaded, metadata } = await loadTransformNet(engine, modelBytes, model.path);
-      assertFiniteWeights(modelBytes, model.path);
-      const net = checkedNet(loaded, model.path);
+      const { net, metadata } = await loadCheckedNet(engine, modelBytes, model.path);
       log(
         `${model.styleName}: ${frames} frames of ${clipSize.width}×${clipSize.height} panned (${pan.join(', ')}) px per frame, noise σ ${args.number('noise')}, on ${engine.describe()}`,
       );

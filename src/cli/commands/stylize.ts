@@ -1,7 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 import { createNodeEngine } from '../../engine/node.js';
-import { loadTransformNet } from '../../models/model-file.js';
 import { stylizeRgba, type StylizeMode } from '../../models/stylize.js';
 import { UsageError, type Command, type ParsedArgs } from '../args.js';
 import { CliError } from '../errors.js';
@@ -24,7 +23,7 @@ import {
   formatFromPath,
   type ImageFormat,
 } from '../image-io.js';
-import { checkedNet, assertFiniteWeights, type CheckedNet } from '../finite.js';
+import { loadCheckedNet, type CheckedNet } from '../finite.js';
 import { resolveStyle, styleDirs, styleListing, StyleNotFoundError } from '../package-files.js';
 
 /** What the CLI says when an image does not run in one pass. */
@@ -334,14 +333,7 @@ export const stylizeCommand: Command = {
     try {
       if (engine.adapter.isFallbackAdapter)
         log(`warning: ${engine.describe()} is a software adapter; stylising will be slow`);
-      const { net: loaded } = await loadTransformNet(engine, modelBytes, model.path);
-      try {
-        assertFiniteWeights(modelBytes, model.path);
-      } catch (e) {
-        loaded.dispose();
-        throw e;
-      }
-      const net = checkedNet(loaded, model.path);
+      const net = (await loadCheckedNet(engine, modelBytes, model.path)).net;
       const failures: string[] = [];
       for (const [i, job] of jobs.entries()) {
         const prefix = `[${i + 1}/${jobs.length}] ${job.input}`;

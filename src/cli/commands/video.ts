@@ -2,7 +2,6 @@ import { accessSync, constants, existsSync, renameSync, statSync, unlinkSync, ch
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { createNodeEngine } from '../../engine/node.js';
-import { loadTransformNet } from '../../models/model-file.js';
 import { stylizeRgba } from '../../models/stylize.js';
 import { UsageError, type Command, type ParsedArgs } from '../args.js';
 import { CliError } from '../errors.js';
@@ -15,11 +14,11 @@ import {
   requireOutputDirectory,
   writeTarget,
 } from '../files.js';
-import { assertFiniteWeights, checkedNet, type CheckedNet } from '../finite.js';
+import { loadCheckedNet, type CheckedNet } from '../finite.js';
 import { fitWithin } from '../image-io.js';
 import { formatDuration } from '../progress.js';
 import { rawVideoFrame, rawVideoHeader, ticksToNanoseconds } from '../raw-video-stream.js';
-import { VideoDecoder } from '../video-decoder.js';
+import { VideoDecoder, type TimeBase } from '../video-decoder.js';
 import {
   codecProfile,
   containerOf,
@@ -62,20 +61,14 @@ interface VideoPlan {
   model: { path: string; styleName: string };
 }
 
-function planVideo(args: ParsedArgs): VideoPlan {
-  const input = args.positionals[0];
-  const output = args.string('output');
-  if (output === undefined) throw new UsageError("missing -o OUTPUT for 'video' (an .mp4, .mov, .mkv or .webm file)");
-  const container = containerOf(output);
-  if (container === null)
-    throw new UsageError(`cannot tell the video format of ${output}: name it .mp4, .m4v, .mov, .mkv or .webm`);
-  const model = chooseModel(args, 'video');
-  if (!existsSync(input)) throw new CliError(`cannot read video ${input}: no such file`);
-  if (statSync(input).isDirectory()) throw new CliError(`cannot read video ${input}: it is a directory`);
-  new InputSet([input, model.path]).refuse(output, 'choose another -o');
+/**
+ * Where the video is written (writeTarget), checked: a file in a writable folder (ffmpeg opens its output by
+ * name, so a descriptor path would name ffmpeg's own descriptor, not ours), with the temporary files a run
+ * killed mid-write left beside it removed.
+ */
+function checkVideoTarget(output: string): ReturnType<typeof writeTarget> {
   requireOutputDirectory(output);
   const target = writeTarget(output);
-  // ffmpeg opens its output by name: a descriptor path would name ffmpeg's own descriptor, not ours.
   if (target.descriptor !== null)
     throw new CliError(
       `cannot write ${output}: it names an open stream (standard output or a descriptor); video writes a file`,
@@ -88,6 +81,37 @@ function planVideo(args: ParsedArgs): VideoPlan {
       throw new CliError(`cannot write ${output}: ${fsReason(e)}`);
     }
   }
+  return target;
+}
+
+/** The frames' size (within --max-size) and the size encoded, sides made even where the codec needs it. */
+function frameSizes(
+  source: VideoSource,
+  maxSize: number | undefined,
+  codec: string,
+): { fitted: { width: number; height: number }; encodedWidth: number; encodedHeight: number } {
+  const fitted =
+    maxSize !== undefined
+      ? fitWithin(source.width, source.height, maxSize)
+      : { width: source.width, height: source.height };
+  const even = codecProfile(codec).evenSides;
+  const encodedWidth = even ? fitted.width + (fitted.width % 2) : fitted.width;
+  const encodedHeight = even ? fitted.height + (fitted.height % 2) : fitted.height;
+  return { fitted, encodedWidth, encodedHeight };
+}
+
+function planVideo(args: ParsedArgs): VideoPlan {
+  const input = args.positionals[0];
+  const output = args.string('output');
+  if (output === undefined) throw new UsageError("missing -o OUTPUT for 'video' (an .mp4, .mov, .mkv or .webm file)");
+  const container = containerOf(output);
+  if (container === null)
+    throw new UsageError(`cannot tell the video format of ${output}: name it .mp4, .m4v, .mov, .mkv or .webm`);
+  const model = chooseModel(args, 'video');
+  if (!existsSync(input)) throw new CliError(`cannot read video ${input}: no such file`);
+  if (statSync(input).isDirectory()) throw new CliError(`cannot read video ${input}: it is a directory`);
+  new InputSet([input, model.path]).refuse(output, 'choose another -o');
+  const target = checkVideoTarget(output);
 
   const tools = findFfmpeg();
   const codec = args.string('codec') ?? defaultVideoCodec(container);
@@ -105,14 +129,7 @@ function planVideo(args: ParsedArgs): VideoPlan {
       `nothing to stylise: --start ${start} is at or after the end of ${input} (${source.duration.toFixed(2)} s)`,
     );
   }
-  const maxSize = args.number('max-size');
-  const fitted =
-    maxSize !== undefined
-      ? fitWithin(source.width, source.height, maxSize)
-      : { width: source.width, height: source.height };
-  const even = codecProfile(codec).evenSides;
-  const encodedWidth = even ? fitted.width + (fitted.width % 2) : fitted.width;
-  const encodedHeight = even ? fitted.height + (fitted.height % 2) : fitted.height;
+  const { fitted, encodedWidth, encodedHeight } = frameSizes(source, args.number('max-size'), codec);
   const trimmed = start !== undefined || duration !== undefined;
   const seconds = Math.min(
     duration ?? Infinity,
@@ -265,24 +282,7 @@ async function runPipeline(
       throw new CliError(`cannot read video ${plan.input}: ffmpeg gave no timestamp for frame ${frame.index + 1}`);
     if (encoder === null) {
       if (pts < 0n) offset = -pts;
-      encoder = new VideoEncoder(
-        {
-          ffmpeg: plan.tools.ffmpeg,
-          input: plan.input,
-          start: plan.start,
-          duration: plan.duration,
-          streams: plan.streams,
-          container: plan.container,
-          codec: plan.codec,
-          crf: args.number('crf'),
-          colorMatrix: plan.source.colorSpace === 'bt709' ? 'bt709' : 'bt601',
-          sampleAspect: plan.source.sampleAspect,
-          timeBase: decoder.timeBase,
-          output: plan.target.path,
-          seekable: !plan.target.through,
-        },
-        QUEUE_FRAMES * ew * eh * 3,
-      );
+      encoder = newEncoder(plan, args.number('crf'), decoder.timeBase);
       state.encoder = encoder;
       await encoder.write(rawVideoHeader(ew, eh));
     }
@@ -299,6 +299,37 @@ async function runPipeline(
     progress(++done);
   }
   if (state.signal) return done;
+  await checkDecodedAll(plan, decoder, done);
+  const status = await encoder!.finish();
+  if (status !== 0) throw encodeFailure(plan.output, encoder!.messages);
+  return done;
+}
+
+/** The encoder of the stylised frames (ffmpeg, which also copies or re-encodes the other streams). */
+function newEncoder(plan: VideoPlan, crf: number | undefined, timeBase: TimeBase): VideoEncoder {
+  const { encodedWidth: ew, encodedHeight: eh } = plan;
+  return new VideoEncoder(
+    {
+      ffmpeg: plan.tools.ffmpeg,
+      input: plan.input,
+      start: plan.start,
+      duration: plan.duration,
+      streams: plan.streams,
+      container: plan.container,
+      codec: plan.codec,
+      crf,
+      colorMatrix: plan.source.colorSpace === 'bt709' ? 'bt709' : 'bt601',
+      sampleAspect: plan.source.sampleAspect,
+      timeBase,
+      output: plan.target.path,
+      seekable: !plan.target.through,
+    },
+    QUEUE_FRAMES * ew * eh * 3,
+  );
+}
+
+/** After the last frame: the decoder ended well and gave the frames expected (`done` of them). */
+async function checkDecodedAll(plan: VideoPlan, decoder: VideoDecoder, done: number): Promise<void> {
   const decoded = await decoder.exited;
   if (decoded !== 0)
     throw new CliError(
@@ -316,9 +347,60 @@ async function runPipeline(
       `cannot read video ${plan.input}: only ${done} of its ${plan.expectedFrames} frames could be decoded (the file is truncated or damaged${decoder.reason() ? `: ${decoder.reason()}` : ''})`,
     );
   }
-  const status = await encoder!.finish();
-  if (status !== 0) throw encodeFailure(plan.output, encoder!.messages);
-  return done;
+}
+
+/**
+ * SIGINT and SIGTERM stop ffmpeg at once; the frame on the GPU finishes, then the temporary file is removed. A
+ * second signal exits at once. Returns the function that stops listening.
+ */
+function listenForStop(state: RunState): () => void {
+  const onSignal = (signal: StopSignal): void => {
+    if (state.signal) process.exit(EXIT_STATUS[signal]);
+    state.signal = signal;
+    state.decoder?.kill();
+    state.encoder?.kill();
+  };
+  const onSigint = (): void => onSignal('SIGINT');
+  const onSigterm = (): void => onSignal('SIGTERM');
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigterm);
+  return () => {
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigterm);
+  };
+}
+
+/** The line that starts a run: the source, its audio, the frames to stylise and where they go. */
+function startLine(plan: VideoPlan): string {
+  const { source } = plan;
+  const audio =
+    source.audio.length === 0
+      ? 'no audio'
+      : `${source.audio.length} audio stream${source.audio.length > 1 ? 's' : ''} (${source.audio.map((a) => a.codec).join(', ')})`;
+  const frames = plan.expectedFrames !== null ? `${plan.exactCount ? '' : '~'}${plan.expectedFrames} frames` : 'frames';
+  return (
+    `${plan.input}: ${source.codec} ${source.width}×${source.height}${source.rotation ? ` (stored ${source.codedWidth}×${source.codedHeight}, rotated ${source.rotation}°)` : ''}, ` +
+    `${Number.isFinite(source.fps) ? `${source.fps.toFixed(3).replace(/\.?0+$/, '')} fps, ` : ''}${audio}; stylising ${frames} at ${plan.width}×${plan.height} with ${plan.model.styleName} → ${plan.output} (${plan.codec})`
+  );
+}
+
+/** The finished temporary file renamed to the output, with the mode the output had. */
+function moveIntoPlace(plan: VideoPlan): void {
+  if (plan.target.mode !== null) chmodSync(plan.target.path, plan.target.mode);
+  try {
+    renameSync(plan.target.path, writeTarget(plan.output).target);
+  } catch (e) {
+    throw new CliError(`cannot write ${plan.output}: ${fsReason(e)}`);
+  }
+}
+
+/** The line that ends a run: frames, size, audio streams kept, time and rate. */
+function doneLine(plan: VideoPlan, done: number, seconds: number): string {
+  const sound =
+    plan.streams.audioCopied + plan.streams.audioReencoded === 0
+      ? ''
+      : `, audio ${[plan.streams.audioCopied ? `${plan.streams.audioCopied} copied` : '', plan.streams.audioReencoded ? `${plan.streams.audioReencoded} re-encoded` : ''].filter(Boolean).join(', ')}`;
+  return `${plan.input} → ${plan.output} (${done} frames, ${plan.encodedWidth}×${plan.encodedHeight}${sound}; ${formatDuration(seconds)}, ${(done / seconds).toFixed(2)} frames/s)`;
 }
 
 export const videoCommand: Command = {
@@ -437,7 +519,6 @@ export const videoCommand: Command = {
       if (!quiet) process.stderr.write(line + '\n');
     };
     const modelBytes = readInputFile(plan.model.path, 'model');
-    const { source } = plan;
     if (plan.encodedWidth !== plan.width || plan.encodedHeight !== plan.height) {
       log(
         `note: ${plan.width}×${plan.height} has an odd side, which ${plan.codec} in yuv420p cannot hold: the output is ${plan.encodedWidth}×${plan.encodedHeight} (the last ${plan.encodedWidth !== plan.width ? 'column' : 'row'}${plan.encodedWidth !== plan.width && plan.encodedHeight !== plan.height ? ' and row' : ''} repeated; .webm keeps odd sizes)`,
@@ -446,41 +527,15 @@ export const videoCommand: Command = {
     for (const note of plan.streams.notes) log(`note: ${note}`);
 
     const state: RunState = { signal: null, decoder: null, encoder: null };
-    const onSignal = (signal: StopSignal): void => {
-      if (state.signal) process.exit(EXIT_STATUS[signal]);
-      state.signal = signal;
-      // ffmpeg stops at once; the frame on the GPU finishes, then the temporary file is removed.
-      state.decoder?.kill();
-      state.encoder?.kill();
-    };
-    const onSigint = (): void => onSignal('SIGINT');
-    const onSigterm = (): void => onSignal('SIGTERM');
-    process.on('SIGINT', onSigint);
-    process.on('SIGTERM', onSigterm);
+    const stopListening = listenForStop(state);
     const engine = await createNodeEngine({ quietDawnStartup: true });
     let net: CheckedNet | null = null;
     let renamed = false;
     try {
       if (engine.adapter.isFallbackAdapter)
         log(`warning: ${engine.describe()} is a software adapter; stylising video will be slow`);
-      const { net: loaded } = await loadTransformNet(engine, modelBytes, plan.model.path);
-      try {
-        assertFiniteWeights(modelBytes, plan.model.path);
-      } catch (e) {
-        loaded.dispose();
-        throw e;
-      }
-      net = checkedNet(loaded, plan.model.path);
-      const audio =
-        source.audio.length === 0
-          ? 'no audio'
-          : `${source.audio.length} audio stream${source.audio.length > 1 ? 's' : ''} (${source.audio.map((a) => a.codec).join(', ')})`;
-      const frames =
-        plan.expectedFrames !== null ? `${plan.exactCount ? '' : '~'}${plan.expectedFrames} frames` : 'frames';
-      log(
-        `${plan.input}: ${source.codec} ${source.width}×${source.height}${source.rotation ? ` (stored ${source.codedWidth}×${source.codedHeight}, rotated ${source.rotation}°)` : ''}, ` +
-          `${Number.isFinite(source.fps) ? `${source.fps.toFixed(3).replace(/\.?0+$/, '')} fps, ` : ''}${audio}; stylising ${frames} at ${plan.width}×${plan.height} with ${plan.model.styleName} → ${plan.output} (${plan.codec})`,
-      );
+      net = (await loadCheckedNet(engine, modelBytes, plan.model.path)).net;
+      log(startLine(plan));
       const started = performance.now();
       const progress = progressPrinter(plan, process.stderr.isTTY === true && !quiet, log);
       const done = await runPipeline(plan, net, args, state, progress);
@@ -490,26 +545,13 @@ export const videoCommand: Command = {
       }
       progress(done, true);
       if (!plan.target.through) {
-        if (plan.target.mode !== null) chmodSync(plan.target.path, plan.target.mode);
-        try {
-          renameSync(plan.target.path, writeTarget(plan.output).target);
-        } catch (e) {
-          throw new CliError(`cannot write ${plan.output}: ${fsReason(e)}`);
-        }
+        moveIntoPlace(plan);
         renamed = true;
       }
-      const seconds = (performance.now() - started) / 1000;
-      const sound =
-        plan.streams.audioCopied + plan.streams.audioReencoded === 0
-          ? ''
-          : `, audio ${[plan.streams.audioCopied ? `${plan.streams.audioCopied} copied` : '', plan.streams.audioReencoded ? `${plan.streams.audioReencoded} re-encoded` : ''].filter(Boolean).join(', ')}`;
-      log(
-        `${plan.input} → ${plan.output} (${done} frames, ${plan.encodedWidth}×${plan.encodedHeight}${sound}; ${formatDuration(seconds)}, ${(done / seconds).toFixed(2)} frames/s)`,
-      );
+      log(doneLine(plan, done, (performance.now() - started) / 1000));
       return 0;
     } finally {
-      process.off('SIGINT', onSigint);
-      process.off('SIGTERM', onSigterm);
+      stopListening();
       state.decoder?.kill();
       state.encoder?.kill();
       await Promise.all([state.decoder?.exited, state.encoder?.exited]);
