@@ -30,14 +30,31 @@ export interface Case {
   attrs: Conv2dAttrs;
 }
 
+type ConvMore = { stride?: number; upsample?: number };
+/** Reflect-padded conv attrs: stride 1 and no upsampling unless `more` says otherwise. */
+export const reflect = (padding: number, more: ConvMore = {}): Conv2dAttrs => ({
+  stride: 1,
+  padding,
+  padMode: 'reflect',
+  ...more,
+});
+/** Zero-padded conv attrs: stride 1 and no upsampling unless `more` says otherwise. */
+export const zeros = (padding: number, more: ConvMore = {}): Conv2dAttrs => ({
+  stride: 1,
+  padding,
+  padMode: 'zeros',
+  ...more,
+});
+/** What the attrs helpers take besides the padding: stride 2, upsampling ×2, or both (upsampled, then strided). */
+export const s2 = { stride: 2 };
+export const up2 = { upsample: 2 };
+export const up2s2 = { stride: 2, upsample: 2 };
+
 /** Seeds of the random inputs, consumed in order (the cases' data depends only on their order). */
 export const seeds = { next: 100 };
-export function inputs(c: Case): [x: CpuTensor, w: CpuTensor, b: CpuTensor | null] {
-  return [
-    cpuRandom(c.x, seeds.next++),
-    cpuRandom(c.w, seeds.next++),
-    c.bias ? cpuRandom([c.w[0]], seeds.next++) : null,
-  ];
+/** A case's random x, w and bias (null without one), seeded in that order from `s`. */
+export function inputs(c: Case, s = seeds): [x: CpuTensor, w: CpuTensor, b: CpuTensor | null] {
+  return [cpuRandom(c.x, s.next++), cpuRandom(c.w, s.next++), c.bias ? cpuRandom([c.w[0]], s.next++) : null];
 }
 
 /** Runs fn with the forward and weight-gradient GEMMs fed one way (CONV2D_CHOICES; the op picks per adapter). */
@@ -130,84 +147,24 @@ export function conv2dWith(impl: Conv2dImpl): typeof conv2d {
 
 // Small awkward shapes: odd sizes, batch 2, channels not a multiple of 4, everything below one 64×64×16 tile.
 export const small: Case[] = [
-  {
-    name: 'K3 s1 zeros',
-    x: [2, 3, 7, 6],
-    w: [5, 3, 3, 3],
-    bias: true,
-    attrs: { stride: 1, padding: 1, padMode: 'zeros' },
-  },
-  {
-    name: 'K3 s2 zeros (odd input)',
-    x: [2, 3, 7, 6],
-    w: [5, 3, 3, 3],
-    bias: true,
-    attrs: { stride: 2, padding: 1, padMode: 'zeros' },
-  },
-  {
-    name: 'K3 s1 reflect',
-    x: [2, 3, 7, 6],
-    w: [5, 3, 3, 3],
-    bias: true,
-    attrs: { stride: 1, padding: 1, padMode: 'reflect' },
-  },
-  {
-    name: 'K3 s2 reflect (odd input)',
-    x: [2, 3, 7, 6],
-    w: [5, 3, 3, 3],
-    bias: false,
-    attrs: { stride: 2, padding: 1, padMode: 'reflect' },
-  },
-  {
-    name: 'K3 s1 no padding',
-    x: [2, 3, 7, 6],
-    w: [5, 3, 3, 3],
-    bias: true,
-    attrs: { stride: 1, padding: 0, padMode: 'zeros' },
-  },
-  { name: 'K1 s1', x: [2, 5, 4, 5], w: [3, 5, 1, 1], bias: true, attrs: { stride: 1, padding: 0, padMode: 'zeros' } },
-  {
-    name: 'K1 s2 (odd input)',
-    x: [2, 5, 5, 3],
-    w: [3, 5, 1, 1],
-    bias: false,
-    attrs: { stride: 2, padding: 0, padMode: 'zeros' },
-  },
-  {
-    name: 'K9 reflect 4',
-    x: [2, 3, 11, 10],
-    w: [4, 3, 9, 9],
-    bias: true,
-    attrs: { stride: 1, padding: 4, padMode: 'reflect' },
-  },
-  {
-    name: 'upsample 2, K3 reflect 1',
-    x: [2, 3, 5, 4],
-    w: [4, 3, 3, 3],
-    bias: true,
-    attrs: { stride: 1, padding: 1, padMode: 'reflect', upsample: 2 },
-  },
-  {
-    name: 'upsample 2, K3 zeros 2, stride 2',
-    x: [2, 3, 5, 4],
-    w: [4, 3, 3, 3],
-    bias: true,
-    attrs: { stride: 2, padding: 2, padMode: 'zeros', upsample: 2 },
-  },
+  { name: 'K3 s1 zeros', x: [2, 3, 7, 6], w: [5, 3, 3, 3], bias: true, attrs: zeros(1) },
+  { name: 'K3 s2 zeros (odd input)', x: [2, 3, 7, 6], w: [5, 3, 3, 3], bias: true, attrs: zeros(1, s2) },
+  { name: 'K3 s1 reflect', x: [2, 3, 7, 6], w: [5, 3, 3, 3], bias: true, attrs: reflect(1) },
+  { name: 'K3 s2 reflect (odd input)', x: [2, 3, 7, 6], w: [5, 3, 3, 3], bias: false, attrs: reflect(1, s2) },
+  { name: 'K3 s1 no padding', x: [2, 3, 7, 6], w: [5, 3, 3, 3], bias: true, attrs: zeros(0) },
+  { name: 'K1 s1', x: [2, 5, 4, 5], w: [3, 5, 1, 1], bias: true, attrs: zeros(0) },
+  { name: 'K1 s2 (odd input)', x: [2, 5, 5, 3], w: [3, 5, 1, 1], bias: false, attrs: zeros(0, s2) },
+  { name: 'K9 reflect 4', x: [2, 3, 11, 10], w: [4, 3, 9, 9], bias: true, attrs: reflect(4) },
+  { name: 'upsample 2, K3 reflect 1', x: [2, 3, 5, 4], w: [4, 3, 3, 3], bias: true, attrs: reflect(1, up2) },
+  { name: 'upsample 2, K3 zeros 2, stride 2', x: [2, 3, 5, 4], w: [4, 3, 3, 3], bias: true, attrs: zeros(2, up2s2) },
   {
     name: 'reflect 3 on a 4×5 input (reflections on both sides reach the same pixels)',
     x: [1, 2, 4, 5],
     w: [3, 2, 3, 3],
     bias: false,
-    attrs: { stride: 1, padding: 3, padMode: 'reflect' },
+    attrs: reflect(3),
   },
-  {
-    name: '1×1 input, K3 zeros 1',
-    x: [3, 2, 1, 1],
-    w: [3, 2, 3, 3],
-    bias: true,
-    attrs: { stride: 1, padding: 1, padMode: 'zeros' },
-  },
+  { name: '1×1 input, K3 zeros 1', x: [3, 2, 1, 1], w: [3, 2, 3, 3], bias: true, attrs: zeros(1) },
 ];
 
 /** Each small shape: finite differences on both pinned implementations, then the two against each other. */
@@ -237,7 +194,7 @@ export const conv2dRegisteredCase: EngineCase = {
         x: [2, cin, 5, 4],
         w: [cout, cin, 3, 3],
         bias: true,
-        attrs: { stride: 2, padding: 1, padMode: 'reflect' },
+        attrs: reflect(1, s2),
       };
       await checkOp(engine, { op: conv2d, inputs: inputs(c), attrs: c.attrs, forwardTol, gradTol });
     }
@@ -245,9 +202,6 @@ export const conv2dRegisteredCase: EngineCase = {
 };
 
 // ------------------------------------------------------------------ Winograd F(2×2, 3×3) forward
-
-const reflect = (padding: number, upsample = 1): Conv2dAttrs => ({ stride: 1, padding, padMode: 'reflect', upsample });
-const zeros = (padding: number, upsample = 1): Conv2dAttrs => ({ stride: 1, padding, padMode: 'zeros', upsample });
 
 // Odd H/W (edge tiles clipped), batch 2, channels not multiples of 4 nor of the GEMM tiles, T not a multiple
 // of 4, both padding modes, no padding and padding 2, the fused ×2 upsampling, with and without bias.
@@ -258,8 +212,8 @@ export const winogradShapes: Case[] = [
   { name: 'zeros 2, 5×4', x: [1, 3, 5, 4], w: [4, 3, 3, 3], bias: true, attrs: zeros(2) },
   { name: 'reflect 3 on 4×5', x: [1, 2, 4, 5], w: [3, 2, 3, 3], bias: false, attrs: reflect(3) },
   { name: '1×1 input, zeros 1, batch 3', x: [3, 2, 1, 1], w: [3, 2, 3, 3], bias: true, attrs: zeros(1) },
-  { name: 'upsample 2, reflect 1, 5×4, batch 2', x: [2, 3, 5, 4], w: [4, 3, 3, 3], bias: true, attrs: reflect(1, 2) },
-  { name: 'upsample 2, zeros 1, 3×5', x: [1, 6, 3, 5], w: [7, 6, 3, 3], bias: false, attrs: zeros(1, 2) },
+  { name: 'upsample 2, reflect 1, 5×4, batch 2', x: [2, 3, 5, 4], w: [4, 3, 3, 3], bias: true, attrs: reflect(1, up2) },
+  { name: 'upsample 2, zeros 1, 3×5', x: [1, 6, 3, 5], w: [7, 6, 3, 3], bias: false, attrs: zeros(1, up2) },
   // Several GEMM tiles in every direction: Cout 70 > 64 rows, Cin 37 > 16 deep, T = 2·9·10 = 180 > 128 columns.
   { name: 'reflect 1, 37→70, 17×19, batch 2', x: [2, 37, 17, 19], w: [70, 37, 3, 3], bias: true, attrs: reflect(1) },
   {
@@ -267,7 +221,7 @@ export const winogradShapes: Case[] = [
     x: [1, 21, 9, 7],
     w: [18, 21, 3, 3],
     bias: true,
-    attrs: reflect(1, 2),
+    attrs: reflect(1, up2),
   },
   {
     name: 'reflect 1, 19→11 (16-row tile), 13×11, batch 2',
@@ -280,31 +234,32 @@ export const winogradShapes: Case[] = [
 
 const winogradSeeds = { next: 500 };
 
-/** The Winograd forward, forced, against the float64 reference. */
+/** The Winograd forward, forced, against the float64 reference, on random data seeded from `s`. */
+export async function checkWinogradForward(engine: Engine, c: Case, s: { next: number }, label: string): Promise<void> {
+  const [x, w, b] = inputs(c, s);
+  const expected = conv2d.reference([x, w, b], c.attrs);
+  await engine.scopeAsync(async () => {
+    const y = conv2dForward(toGpu(engine, x)!, toGpu(engine, w)!, toGpu(engine, b), c.attrs, 'winograd');
+    expectClose(
+      await toCpu(y),
+      expected,
+      { atol: forwardTol.atol * Math.max(1, maxAbs(expected)), rtol: forwardTol.rtol },
+      label,
+    );
+  });
+}
+
 export const winogradForwardCases: EngineCase[] = winogradShapes.map((c) => ({
   name: c.name,
-  async run(engine) {
-    const s = winogradSeeds;
-    const [x, w, b] = [
-      cpuRandom(c.x, s.next++),
-      cpuRandom(c.w, s.next++),
-      c.bias ? cpuRandom([c.w[0]], s.next++) : null,
-    ];
-    const expected = conv2d.reference([x, w, b], c.attrs);
-    await engine.scopeAsync(async () => {
-      const y = conv2dForward(toGpu(engine, x)!, toGpu(engine, w)!, toGpu(engine, b), c.attrs, 'winograd');
-      expectClose(
-        await toCpu(y),
-        expected,
-        { atol: forwardTol.atol * Math.max(1, maxAbs(expected)), rtol: forwardTol.rtol },
-        `${c.name} winograd`,
-      );
-    });
-  },
+  run: (engine) => checkWinogradForward(engine, c, winogradSeeds, `${c.name} winograd`),
 }));
 
 /** Shapes the registered op runs through the Winograd forward (3×3 stride 1, 16+ in and 5+ out channels). */
-export const winogradRegistered = { x: [2, 16, 3, 5], w: [5, 16, 3, 3], attrs: [reflect(1), zeros(1, 2)] };
+export const winogradRegistered = {
+  x: [2, 16, 3, 5],
+  w: [5, 16, 3, 3],
+  attrs: [reflect(1), zeros(1, up2)],
+};
 
 /** The registered op on winogradRegistered: forward and finite-difference gradients. */
 export const winogradRegisteredCase: EngineCase = {
