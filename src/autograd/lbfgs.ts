@@ -174,6 +174,7 @@ export class LBFGS<E extends Evaluation = Evaluation> {
   }
 
   /**
+   * Long because it follows torch.optim.LBFGS.step statement for statement, so that the two compare.
    * Up to maxIter iterations (maxEval evaluations) from the tensor's current value; returns the first
    * evaluation (at the starting point, as torch does) and why it stopped.
    */
@@ -294,6 +295,7 @@ export class LBFGS<E extends Evaluation = Evaluation> {
   }
 
   /**
+   * Long because it follows torch's _strong_wolfe statement for statement, so that the two compare.
    * torch's _strong_wolfe: bracketing with cubic extrapolation, then zoom with cubic interpolation and
    * safeguards (c1 1e-4, c2 0.9, at most 25 evaluations). `grad` stays the caller's; the returned gradient
    * is new. A non-finite loss counts as failing the sufficient-decrease test (the step is too long).

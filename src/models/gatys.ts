@@ -86,6 +86,7 @@ export async function evaluateLosses(loss: StyleLoss, image: Tensor, content: Te
 }
 
 /**
+ * Long because both optimisers' loops share the image, the evaluation count and the snapshot queue.
  * Optimises an image for `loss` (whose style Grams are already computed) against `content` ([1, 3, H, W],
  * 0..255). The VGG and loss stay the caller's.
  */

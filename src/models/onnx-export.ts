@@ -179,6 +179,18 @@ export function transformNetToOnnx(
     y = g.node('Mul', [y, g.constant([], [OUTPUT_SCALE])]);
     y = g.node('Add', [y, g.constant([], [OUTPUT_OFFSET])]);
   }
+  return modelProto(metadata, g, y, opset, opts.producerVersion ?? '');
+}
+
+/** The ModelProto around the graph `g` built, whose last value `y` becomes the output. */
+function modelProto(
+  metadata: ModelMetadata,
+  g: GraphBuilder,
+  y: string,
+  opset: number,
+  producerVersion: string,
+): Uint8Array {
+  const a = metadata.architecture;
   // The output gets its own name through an Identity (the last node's is generated).
   const last = new ProtoWriter().string(1, y).string(2, ONNX_OUTPUT).string(3, 'output_identity').string(4, 'Identity');
 
@@ -196,7 +208,7 @@ export function transformNetToOnnx(
     .int(1, opset >= 15 ? 8 : opset >= 13 ? 7 : opset >= 11 ? 6 : opset >= 10 ? 5 : 4)
     .message(8, new ProtoWriter().string(1, '').int(2, opset))
     .string(2, 'fast-style-webgpu')
-    .string(3, opts.producerVersion ?? '')
+    .string(3, producerVersion)
     .message(7, graph);
   for (const [k, v] of Object.entries(onnxMetadata(metadata)))
     model.message(14, new ProtoWriter().string(1, k).string(2, v));

@@ -184,6 +184,7 @@ function activationShape(node: OnnxNode, ins: Value[], where: string): number[] 
   }
 }
 
+/** Long because it is one case per ONNX operator: a constant node's value from its constant inputs. */
 function fold(node: OnnxNode, ins: Extract<Value, { kind: 'const' }>[], opset: number): Value {
   const a = ins[0];
   const isFloat = a?.float ?? false;
@@ -317,6 +318,10 @@ interface Matched {
   signature: string;
 }
 
+/**
+ * Long because its helpers (next, weight, conv, norm) are closures over the consumer map and the weights
+ * found, and the walk at its end reads as the TransformerNet's layer list: the graph's weights by our names.
+ */
 function match(
   model: OnnxModel,
   weights: Map<string, OnnxTensor>,

@@ -157,6 +157,7 @@ const ALLOWED_GLOBALS = new Set([
 class PickleRefusal extends ModelFileError {}
 
 /**
+ * Long because it is one interpreter: a case per pickle opcode over one stack, memo and mark list.
  * Runs one pickle from `start`; returns its value and where it ended. `persistentLoad` resolves BINPERSID
  * (storages); REDUCE calls only the allowed globals' stand-ins.
  */
