@@ -36,6 +36,18 @@ function constantPerTileNet(engine: Engine): TransformNetLike {
   return { engine, forward: (x) => Tensor.full(engine, x.shape, 120 * k++) };
 }
 
+/**
+ * constantPerTileNet's output along 40 pixels tiled 16 with overlap 4: tiles at 0, 12 and 24 give 0, 120 and
+ * 240, blended by linear ramps across the 4-pixel overlaps.
+ */
+const THREE_TILES_40 = [
+  ...Array(12).fill(0),
+  ...[15, 45, 75, 105],
+  ...Array(8).fill(120),
+  ...[135, 165, 195, 225],
+  ...Array(12).fill(240),
+];
+
 describe('tileStarts', () => {
   it('covers the axis with segments that overlap by at least the overlap', () => {
     for (const [length, tile, overlap] of [
@@ -95,21 +107,9 @@ describe('stylizeRgba', () => {
     // Width 40, tile 16, overlap 4: tiles at x = 0, 12, 24, outputs 0, 120, 240.
     const out = await stylizeRgba(constantPerTileNet(engine), randomImage(40, 3), { tile: 16, overlap: 4 });
     const row = Array.from({ length: 40 }, (_, x) => out.data[x * 4]);
-    const expected = [
-      ...Array(12).fill(0),
-      15,
-      45,
-      75,
-      105,
-      ...Array(8).fill(120),
-      135,
-      165,
-      195,
-      225,
-      ...Array(12).fill(240),
-    ];
-    expect(row).toEqual(expected);
-    for (let y = 1; y < 3; y++) for (let x = 0; x < 40; x++) expect(out.data[(y * 40 + x) * 4 + 1]).toBe(expected[x]);
+    expect(row).toEqual(THREE_TILES_40);
+    for (let y = 1; y < 3; y++)
+      for (let x = 0; x < 40; x++) expect(out.data[(y * 40 + x) * 4 + 1]).toBe(THREE_TILES_40[x]);
   });
 
   it('blends vertically too, across several tile rows', async () => {
@@ -117,19 +117,7 @@ describe('stylizeRgba', () => {
     // Height 40: tile rows at y = 0, 12, 24 with one tile per row, outputs 0, 120, 240.
     const out = await stylizeRgba(constantPerTileNet(engine), randomImage(5, 40), { tile: 16, overlap: 4 });
     const column = Array.from({ length: 40 }, (_, y) => out.data[y * 5 * 4 + 2 * 4]);
-    expect(column).toEqual([
-      ...Array(12).fill(0),
-      15,
-      45,
-      75,
-      105,
-      ...Array(8).fill(120),
-      135,
-      165,
-      195,
-      225,
-      ...Array(12).fill(240),
-    ]);
+    expect(column).toEqual(THREE_TILES_40);
   });
 
   it('stays exact for a pointwise net where three tiles overlap (30×30, tile 16, overlap 7)', async () => {

@@ -91,70 +91,63 @@ const ADAM_ATOL = 1e-6;
 export function goldenAdamCases(store: GoldenStore): EngineCase[] {
   const adam = store.index.adam as { file: string; cases: AdamCase[] };
   const f = adam.file;
-  return adam.cases.flatMap((c) => [
-    {
-      name: `adamStep ${c.name} (3 steps, params ${c.params.join(', ')})`,
-      async run(engine: Engine) {
-        await engine.scopeAsync(async () => {
-          const params = c.params.map((k) => toGpu(engine, store.tensor(f, c.init[k]))!);
-          const m = params.map((p) => Tensor.zeros(engine, p.shape));
-          const v = params.map((p) => Tensor.zeros(engine, p.shape));
-          for (let s = 0; s < c.steps; s++) {
-            c.params.forEach((k, i) => {
-              const g = toGpu(engine, store.tensor(f, c.grads[s][k]))!;
-              adamStep(params[i], g, m[i], v[i], {
-                lr: c.lr,
-                beta1: c.betas[0],
-                beta2: c.betas[1],
-                eps: c.eps,
-                step: s + 1,
-              });
-            });
-            for (const [i, k] of c.params.entries()) {
-              expectNear(
-                await params[i].data(),
-                store.tensor(f, c.after[s][k]),
-                ADAM_ATOL,
-                `${c.name} step ${s + 1} ${k}`,
-                1,
-              );
-            }
-          }
-        });
-      },
-    },
-    {
-      name: `Adam optimiser ${c.name} (3 steps through .grad)`,
-      async run(engine: Engine) {
-        await engine.scopeAsync(async () => {
-          const params = c.params.map((k) => engine.keep(toGpu(engine, store.tensor(f, c.init[k]))!));
-          for (const p of params) p.requiresGrad = true;
-          const opt = new Adam(params, { lr: c.lr, beta1: c.betas[0], beta2: c.betas[1], eps: c.eps });
-          try {
+  return adam.cases.flatMap((c) => {
+    const hyper = { lr: c.lr, beta1: c.betas[0], beta2: c.betas[1], eps: c.eps };
+    const grad = (engine: Engine, s: number, k: string) => toGpu(engine, store.tensor(f, c.grads[s][k]))!;
+    /** The params after step s + 1 against PyTorch's. */
+    const expectStep = async (params: Tensor[], s: number) => {
+      for (const [i, k] of c.params.entries()) {
+        expectNear(
+          await params[i].data(),
+          store.tensor(f, c.after[s][k]),
+          ADAM_ATOL,
+          `${c.name} step ${s + 1} ${k}`,
+          1,
+        );
+      }
+    };
+    return [
+      {
+        name: `adamStep ${c.name} (3 steps, params ${c.params.join(', ')})`,
+        async run(engine: Engine) {
+          await engine.scopeAsync(async () => {
+            const params = c.params.map((k) => toGpu(engine, store.tensor(f, c.init[k]))!);
+            const m = params.map((p) => Tensor.zeros(engine, p.shape));
+            const v = params.map((p) => Tensor.zeros(engine, p.shape));
             for (let s = 0; s < c.steps; s++) {
-              opt.zeroGrad();
               c.params.forEach((k, i) => {
-                params[i].grad = engine.keep(toGpu(engine, store.tensor(f, c.grads[s][k]))!);
+                adamStep(params[i], grad(engine, s, k), m[i], v[i], { ...hyper, step: s + 1 });
               });
-              opt.step();
-              for (const [i, k] of c.params.entries()) {
-                expectNear(
-                  await params[i].data(),
-                  store.tensor(f, c.after[s][k]),
-                  ADAM_ATOL,
-                  `${c.name} step ${s + 1} ${k}`,
-                  1,
-                );
-              }
+              await expectStep(params, s);
             }
-          } finally {
-            opt.dispose();
-            for (const p of params) p.dispose();
-          }
-        });
+          });
+        },
       },
-    },
-  ]);
+      {
+        name: `Adam optimiser ${c.name} (3 steps through .grad)`,
+        async run(engine: Engine) {
+          await engine.scopeAsync(async () => {
+            const params = c.params.map((k) => engine.keep(toGpu(engine, store.tensor(f, c.init[k]))!));
+            for (const p of params) p.requiresGrad = true;
+            const opt = new Adam(params, hyper);
+            try {
+              for (let s = 0; s < c.steps; s++) {
+                opt.zeroGrad();
+                c.params.forEach((k, i) => {
+                  params[i].grad = engine.keep(grad(engine, s, k));
+                });
+                opt.step();
+                await expectStep(params, s);
+              }
+            } finally {
+              opt.dispose();
+              for (const p of params) p.dispose();
+            }
+          });
+        },
+      },
+    ];
+  });
 }
 
 // ------------------------------------------------------------------ nets
@@ -348,6 +341,56 @@ const STEP3_REL_L2 = 0.15;
 const LATER_TOTAL_TOL = 5e-3;
 const LATER_TERM_TOL = 2e-2;
 
+/** What the golden train step trains with, kept: the caller disposes it all with `dispose()`. */
+export interface GoldenTrainSetup {
+  vgg: Vgg;
+  net: TransformNet;
+  style: Tensor;
+  batch: Tensor;
+  loss: StyleLoss;
+  dispose(): void;
+}
+
+/**
+ * The golden train step's setup: VGG19 caffe with the fixture's weights for the style and content layers, the
+ * transform net with the fixture's initial weights, the style image, the batch, and the style loss with the
+ * fixture's layers and weights.
+ */
+export function goldenTrainSetup(engine: Engine, store: GoldenStore): GoldenTrainSetup {
+  const index = store.index;
+  const ts = index.trainStep;
+  const setup = ts.setup;
+  const layers = [...new Set([...setup.styleLayers, setup.contentLayer])] as string[];
+  const vgg = Vgg.fromTensors(engine, vggWeights(store, 'vgg19'), {
+    architecture: 'vgg19',
+    input: 'caffe',
+    layers,
+    source: 'golden',
+  });
+  const net = TransformNet.fromTensors(
+    engine,
+    { widthMultiplier: index.transformNet.widthMultiplier },
+    weightMap(store, index.transformNet.file, index.transformNet.params),
+  );
+  const style = engine.keep(toGpu(engine, store.tensor(ts.file, ts.style))!);
+  const batch = engine.keep(toGpu(engine, store.tensor(ts.file, ts.content))!);
+  const loss = StyleLoss.create(vgg, style, {
+    contentLayer: setup.contentLayer,
+    styleLayers: setup.styleLayers,
+    contentWeight: setup.contentWeight,
+    styleWeight: setup.styleWeight,
+    tvWeight: setup.tvWeight,
+  });
+  const dispose = () => {
+    loss.dispose();
+    net.dispose();
+    vgg.dispose();
+    style.dispose();
+    batch.dispose();
+  };
+  return { vgg, net, style, batch, loss, dispose };
+}
+
 /**
  * One training step vs PyTorch (VGG19 caffe, batch 2 × 16², width 0.25, Adam 1e-3): losses, gradients and
  * weights after 1 and 3 Adam steps on the same batch. Composed as Trainer.step does it (zeroGrad, forward,
@@ -362,27 +405,7 @@ export function goldenTrainStepCase(store: GoldenStore): EngineCase {
       const ts = index.trainStep;
       const f = ts.file;
       const setup = ts.setup;
-      const layers = [...new Set([...setup.styleLayers, setup.contentLayer])] as string[];
-      const vgg = Vgg.fromTensors(engine, vggWeights(store, 'vgg19'), {
-        architecture: 'vgg19',
-        input: 'caffe',
-        layers,
-        source: 'golden',
-      });
-      const net = TransformNet.fromTensors(
-        engine,
-        { widthMultiplier: index.transformNet.widthMultiplier },
-        weightMap(store, index.transformNet.file, index.transformNet.params),
-      );
-      const style = engine.keep(toGpu(engine, store.tensor(f, ts.style))!);
-      const batch = engine.keep(toGpu(engine, store.tensor(f, ts.content))!);
-      const loss = StyleLoss.create(vgg, style, {
-        contentLayer: setup.contentLayer,
-        styleLayers: setup.styleLayers,
-        contentWeight: setup.contentWeight,
-        styleWeight: setup.styleWeight,
-        tvWeight: setup.tvWeight,
-      });
+      const { net, batch, loss, dispose } = goldenTrainSetup(engine, store);
       const params = net.parameters();
       const names = [...params.keys()];
       const adam = new Adam([...params.values()], {
@@ -458,11 +481,7 @@ export function goldenTrainStepCase(store: GoldenStore): EngineCase {
         );
       } finally {
         adam.dispose();
-        loss.dispose();
-        net.dispose();
-        vgg.dispose();
-        style.dispose();
-        batch.dispose();
+        dispose();
       }
     },
   };

@@ -4,16 +4,13 @@ import { apply, backward } from '../../src/autograd/tape.js';
 import type { PoolStats } from '../../src/engine/buffer-pool.js';
 import type { Engine } from '../../src/engine/engine.js';
 import { Tensor } from '../../src/engine/tensor.js';
-import { StyleLoss } from '../../src/models/losses.js';
-import { TransformNet } from '../../src/models/transform-net.js';
-import { Vgg } from '../../src/models/vgg.js';
 import { cpuRandom } from '../../src/ops/cpu.js';
 import { add, mul, relu, scaledTanh } from '../../src/ops/elementwise.js';
 import { meanAll, mseLoss, tvLoss } from '../../src/ops/losses.js';
 import type { GoldenStore } from '../helpers/golden-store.js';
 import { toGpu } from '../helpers/tensors.js';
 import { assert, assertEqual, type EngineCase } from './case.js';
-import { vggWeights, weightMap } from './golden.js';
+import { goldenTrainSetup } from './golden.js';
 
 /** The pool counters that a steady-state training step must not move. */
 function steady(s: PoolStats) {
@@ -83,31 +80,9 @@ export function styleTrainingCase(store: GoldenStore): EngineCase {
   return {
     name: `${STYLE_STEPS} Adam steps of the transform net through VGG19 and the style loss: loss goes down, memory flat`,
     async run(engine: Engine) {
-      const index = store.index;
-      const ts = index.trainStep;
-      const setup = ts.setup;
+      const setup = store.index.trainStep.setup;
       const before = engine.poolStats().liveBuffers;
-      const layers = [...new Set([...setup.styleLayers, setup.contentLayer])] as string[];
-      const vgg = Vgg.fromTensors(engine, vggWeights(store, 'vgg19'), {
-        architecture: 'vgg19',
-        input: 'caffe',
-        layers,
-        source: 'golden',
-      });
-      const net = TransformNet.fromTensors(
-        engine,
-        { widthMultiplier: index.transformNet.widthMultiplier },
-        weightMap(store, index.transformNet.file, index.transformNet.params),
-      );
-      const style = engine.keep(toGpu(engine, store.tensor(ts.file, ts.style))!);
-      const batch = engine.keep(toGpu(engine, store.tensor(ts.file, ts.content))!);
-      const loss = StyleLoss.create(vgg, style, {
-        contentLayer: setup.contentLayer,
-        styleLayers: setup.styleLayers,
-        contentWeight: setup.contentWeight,
-        styleWeight: setup.styleWeight,
-        tvWeight: setup.tvWeight,
-      });
+      const { net, batch, loss, dispose } = goldenTrainSetup(engine, store);
       const adam = new Adam([...net.parameters().values()], { lr: setup.adam.lr });
       const totals: number[] = [];
       let afterFirst: ReturnType<typeof steady> | null = null;
@@ -133,11 +108,7 @@ export function styleTrainingCase(store: GoldenStore): EngineCase {
         assertEqual(steady(engine.poolStats()), afterFirst, `pool after step ${STYLE_STEPS} vs after step 2`);
       } finally {
         adam.dispose();
-        loss.dispose();
-        net.dispose();
-        vgg.dispose();
-        style.dispose();
-        batch.dispose();
+        dispose();
       }
       assertEqual(engine.poolStats().liveBuffers, before, 'live buffers after disposing everything');
     },
