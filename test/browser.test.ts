@@ -5,9 +5,8 @@
 // On machines without a GPU Chromium offers WebGPU only through SwiftShader (a fallback adapter: slow,
 // correct), so every shape here is tiny. Without /usr/bin/chromium the Chromium part skips with a message;
 // CI installs it (scripts/setup-chromium.sh from .ci/run).
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { Page } from 'playwright-core';
@@ -26,13 +25,13 @@ import { TransformNet } from '../src/models/transform-net.js';
 import { blendRgba, fitSize, toRgba } from '../src/browser/pixels.js';
 import {
   ARTIFACTS,
-  buildSite,
   HAVE_CHROMIUM,
+  maxAbsDiff,
   openChromium,
   REPO,
+  useSite,
   warnWithoutChromium,
   type ChromiumSession,
-  type Site,
 } from './helpers/chromium.js';
 import { testEngine } from './helpers/gpu.js';
 import type { RgbaImage } from '../src/models/rgba-image.js';
@@ -50,17 +49,7 @@ const STYLIZE_TOL = 2;
 
 // ------------------------------------------------------------------ shared fixtures
 
-let tmp = '';
-let site: Site;
-
-beforeAll(async () => {
-  tmp = mkdtempSync(join(tmpdir(), 'fsw-browser-test-'));
-  site = await buildSite(tmp);
-});
-
-afterAll(() => {
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
-});
+const work = useSite('fsw-browser-test-');
 
 /** Deterministic RGBA test image: gradients, a bright square, varying alpha kept at 255 except one column. */
 function testImage(width: number, height: number): RgbaImage<Uint8Array> {
@@ -81,13 +70,6 @@ function testImage(width: number, height: number): RgbaImage<Uint8Array> {
 /** s·styled + (1 − s)·content on RGB, alpha from the content: written out here, not taken from pixels.ts. */
 function mix(content: ArrayLike<number>, styled: ArrayLike<number>, s: number): number[] {
   return Array.from(content, (a, i) => (i % 4 === 3 ? a : Math.round(s * styled[i] + (1 - s) * a)));
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
 }
 
 /**
@@ -125,9 +107,9 @@ function rawGet(port: number, path: string, method = 'GET'): Promise<{ status: n
 
 describe('browser bundle', () => {
   it('holds only our sources and no Node API', () => {
-    const text = readFileSync(site.bundle, 'utf8');
+    const text = readFileSync(work.site.bundle, 'utf8');
     // Everything bundled comes from src/ (no package from node_modules: webgpu, sharp, pngjs…).
-    const foreign = Object.keys(site.metafile.inputs).filter((p) => !p.startsWith('src/'));
+    const foreign = Object.keys(work.site.metafile.inputs).filter((p) => !p.startsWith('src/'));
     expect(foreign).toEqual([]);
     for (const name of [
       'src/browser/index.ts',
@@ -141,10 +123,10 @@ describe('browser bundle', () => {
       'src/browser/train-data.ts',
       'src/browser/run-store.ts',
     ]) {
-      expect(Object.keys(site.metafile.inputs)).toContain(name);
+      expect(Object.keys(work.site.metafile.inputs)).toContain(name);
     }
     // …and it imports nothing at run time.
-    const out = Object.entries(site.metafile.outputs).find(([p]) => p.endsWith('browser.js'))![1];
+    const out = Object.entries(work.site.metafile.outputs).find(([p]) => p.endsWith('browser.js'))![1];
     expect(out.imports).toEqual([]);
     expect(text).not.toMatch(/["'`]node:/);
     expect(text).not.toMatch(/\brequire\(/);
@@ -157,10 +139,10 @@ describe('browser bundle', () => {
   });
 
   it('the demo imports the library from ./browser.js instead of carrying a copy', () => {
-    const main = readFileSync(join(site.demo, 'main.js'), 'utf8');
+    const main = readFileSync(join(work.site.demo, 'main.js'), 'utf8');
     expect(main).toMatch(/from\s*["']\.\/browser\.js["']/);
     expect(main.length).toBeLessThan(40_000);
-    expect(existsSync(join(site.demo, 'index.html'))).toBe(true);
+    expect(existsSync(join(work.site.demo, 'index.html'))).toBe(true);
   });
 });
 
@@ -200,7 +182,7 @@ describe('static server (scripts/serve.mjs)', () => {
 
   beforeAll(async () => {
     // A private tree: a secret beside the served folders must never come out.
-    root = join(tmp, 'serve');
+    root = join(work.dir, 'serve');
     mkdirSync(join(root, 'demo', 'sub'), { recursive: true });
     mkdirSync(join(root, 'models'), { recursive: true });
     writeFileSync(join(root, 'secret.txt'), 'TOP-SECRET');
@@ -409,10 +391,10 @@ describe.skipIf(!HAVE_CHROMIUM)('in Chromium (WebGPU)', () => {
   beforeAll(async () => {
     ({ model, nodeOut } = await reference());
     // A models/ folder with the tiny model as the one shipped model.
-    const modelsDir = join(tmp, 'models');
+    const modelsDir = join(work.dir, 'models');
     mkdirSync(modelsDir, { recursive: true });
     writeFileSync(join(modelsDir, 'tiny.safetensors'), model);
-    browser = await openChromium(tmp, site, { args: FAKE_CAMERA, serve: { modelsDir } });
+    browser = await openChromium(work.dir, work.site, { args: FAKE_CAMERA, serve: { modelsDir } });
     await openPage(browser.page, browser.url);
   });
 
@@ -632,7 +614,7 @@ describe.skipIf(!HAVE_CHROMIUM)('in Chromium (WebGPU)', () => {
       new Uint8Array(readFileSync(join(REPO, 'test', 'fixtures', 'golden', 'ml5.safetensors'))),
     ).tensors;
     const ml5Index = JSON.parse(readFileSync(join(REPO, 'test', 'fixtures', 'golden', 'ml5.json'), 'utf8'));
-    const folder = join(tmp, 'models', 'tiny_ml5');
+    const folder = join(work.dir, 'models', 'tiny_ml5');
     mkdirSync(folder, { recursive: true });
     const manifest: Ml5Manifest = new Map();
     const files = new Map<string, Uint8Array>();
@@ -691,7 +673,7 @@ describe.skipIf(!HAVE_CHROMIUM)('in Chromium, WebGPU compatibility mode (--use-w
   let browser: ChromiumSession;
 
   beforeAll(async () => {
-    browser = await openChromium(tmp, site, {
+    browser = await openChromium(work.dir, work.site, {
       args: [...FAKE_CAMERA, '--use-webgpu-adapter=opengles'],
       serve: { modelsDir: join(REPO, 'models') },
     });

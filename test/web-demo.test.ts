@@ -7,17 +7,7 @@
 // Chromium's WebGPU is SwiftShader here (a software adapter: ~25 s for a 256² picture with a real style), so
 // the photos are tiny. Without /usr/bin/chromium the page tests skip with a message (CI installs it:
 // scripts/setup-chromium.sh). Nothing here needs ../shared.
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Download, Page } from 'playwright-core';
 import { PNG } from 'pngjs';
@@ -27,13 +17,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage, firstSheetCell, listStyles, parsePainting, readSafetensorsMetadata } from '../scripts/demo-styles.mjs';
 import {
   ARTIFACTS,
-  buildSite,
   HAVE_CHROMIUM,
+  maxAbsDiff,
   openChromium,
+  png,
   REPO,
+  useSite,
   warnWithoutChromium,
   type ChromiumSession,
-  type Site,
 } from './helpers/chromium.js';
 import type { RgbaImage } from '../src/models/rgba-image.js';
 
@@ -78,42 +69,19 @@ function landscape(width: number, height: number): RgbaImage<Uint8Array> {
   return { width, height, data };
 }
 
-function png(img: RgbaImage<Uint8Array>): Buffer {
-  return PNG.sync.write(
-    Object.assign(new PNG({ width: img.width, height: img.height }), { data: Buffer.from(img.data) }),
-  );
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
-
 function meanAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let s = 0;
   for (let i = 0; i < a.length; i++) s += Math.abs(a[i] - b[i]);
   return s / a.length;
 }
 
-let tmp = '';
-let site: Site;
-
-beforeAll(async () => {
-  tmp = mkdtempSync(join(tmpdir(), 'fsw-web-demo-'));
-  site = await buildSite(tmp);
-});
-
-afterAll(() => {
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
-});
+const work = useSite('fsw-web-demo-');
 
 // ------------------------------------------------------------------ the listing (no browser)
 
 describe('the style listing (scripts/demo-styles.mjs)', () => {
   it('lists the style files of a folder by their headers: not logs, curves, notes, other safetensors or subfolders', () => {
-    const dir = join(tmp, 'listing', 'models');
+    const dir = join(work.dir, 'listing', 'models');
     mkdirSync(join(dir, 'loss-network'), { recursive: true });
     const style = { format: 'fast-style-webgpu/transform-net', version: '1', architecture: '{}' };
     writeFileSync(join(dir, 'b_style.safetensors'), headerOnlyFile({ ...style, style: 'b_style', step: '40' }));
@@ -130,7 +98,7 @@ describe('the style listing (scripts/demo-styles.mjs)', () => {
       headerOnlyFile({ ...style, format: 'fast-style-webgpu/checkpoint' }),
     );
     writeFileSync(join(dir, 'broken.safetensors'), Buffer.from([255, 255, 255, 255, 255, 255, 255, 127, 1, 2]));
-    const imported = join(tmp, 'listing', 'imported');
+    const imported = join(work.dir, 'listing', 'imported');
     mkdirSync(imported, { recursive: true });
     writeFileSync(
       join(imported, 'wave.safetensors'),
@@ -142,7 +110,7 @@ describe('the style listing (scripts/demo-styles.mjs)', () => {
       }),
     );
     writeFileSync(join(imported, 'a_style.safetensors'), headerOnlyFile(style));
-    const config = join(tmp, 'listing', 'config.json');
+    const config = join(work.dir, 'listing', 'config.json');
     writeFileSync(
       config,
       JSON.stringify({
@@ -305,7 +273,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the demo page in Chromium, served as `npm run s
 
   beforeAll(async () => {
     // scripts/serve.mjs's defaults, as `npm run serve` runs it; only the build comes from the temporary folder.
-    const session = await openChromium(tmp, site);
+    const session = await openChromium(work.dir, work.site);
     browser = Object.assign(session, { problems: watchProblems(session.page) });
   });
 
@@ -437,7 +405,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the demo page in Chromium, served as `npm run s
       ['done', 'error'],
     );
     expect(download.suggestedFilename()).toBe(`landscape_${shipped[0].replace(/\.safetensors$/, '')}.png`);
-    const file = join(tmp, 'download.png');
+    const file = join(work.dir, 'download.png');
     await download.saveAs(file);
     const saved = PNG.sync.read(readFileSync(file));
     expect([saved.width, saved.height]).toEqual([photo.width, photo.height]);

@@ -10,8 +10,7 @@
 // libvips decodes the PNGs. Chromium's WebGPU is SwiftShader here: every shape is tiny. Without
 // /usr/bin/chromium the page tests skip with a message (CI installs it: scripts/setup-chromium.sh).
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { PNG } from 'pngjs';
@@ -23,13 +22,14 @@ import { stylizeRgba } from '../src/models/stylize.js';
 import { TransformNet } from '../src/models/transform-net.js';
 import {
   ARTIFACTS,
-  buildSite,
   HAVE_CHROMIUM,
+  maxAbsDiff,
   openChromium,
+  png,
   REPO,
+  useSite,
   warnWithoutChromium,
   type ChromiumSession,
-  type Site,
 } from './helpers/chromium.js';
 import { testEngine } from './helpers/gpu.js';
 import { buildCliIfStale, CLI } from './helpers/cli.js';
@@ -83,59 +83,39 @@ function stripes(width: number, height: number): RgbaImage<Uint8Array> {
   return { width, height, data };
 }
 
-function png(img: RgbaImage<Uint8Array>): Buffer {
-  return PNG.sync.write(
-    Object.assign(new PNG({ width: img.width, height: img.height }), { data: Buffer.from(img.data) }),
-  );
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
-
-let tmp = '';
-let site: Site;
+const work = useSite('fsw-web-train-');
 const files = {
   style: '',
   photos: [] as { name: string; path: string }[],
 };
 
-beforeAll(async () => {
-  tmp = mkdtempSync(join(tmpdir(), 'fsw-web-train-'));
-  site = await buildSite(tmp);
-  mkdirSync(join(tmp, 'photos'));
+beforeAll(() => {
+  mkdirSync(join(work.dir, 'photos'));
   // Shorter sides of 32 (the crop size): wide and tall, so that the crops move along x in one and y in the other.
   for (const [name, img] of [
     ['a.png', photo(44, 32, 1)],
     ['b.png', photo(32, 40, 2)],
   ] as const) {
-    const path = join(tmp, 'photos', name);
+    const path = join(work.dir, 'photos', name);
     writeFileSync(path, png(img));
     files.photos.push({ name, path });
   }
-  files.style = join(tmp, 'stripes.png');
+  files.style = join(work.dir, 'stripes.png');
   writeFileSync(files.style, png(stripes(32, 24)));
-});
-
-afterAll(() => {
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
 /** `train` in Node (the CLI in a child process) on the same files: its per-step losses and final checkpoint. */
 function trainInNode(): { records: LossRecord[]; state: TrainingState; seconds: number } {
   buildCliIfStale();
-  const out = join(tmp, 'node', `${RUN.name}.safetensors`);
-  mkdirSync(join(tmp, 'node'), { recursive: true });
+  const out = join(work.dir, 'node', `${RUN.name}.safetensors`);
+  mkdirSync(join(work.dir, 'node'), { recursive: true });
   const args = [
     CLI,
     'train',
     '--style',
     files.style,
     '--data',
-    join(tmp, 'photos'),
+    join(work.dir, 'photos'),
     '--vgg',
     VGG,
     '--out',
@@ -207,7 +187,7 @@ async function waitForTrainState(page: Page, states: TrainState[], timeout = TRA
  */
 async function fillPanel(page: Page, checkpointEvery: number): Promise<void> {
   await page.setInputFiles('#train-style-file', files.style);
-  await page.setInputFiles('#train-folder', join(tmp, 'photos'));
+  await page.setInputFiles('#train-folder', join(work.dir, 'photos'));
   await page.waitForFunction(() =>
     /^Found 2 photos\.$/.test(document.getElementById('train-photos-found')!.textContent!),
   );
@@ -278,7 +258,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the Train panel in Chromium, against `train` in
   beforeAll(async () => {
     // scripts/serve.mjs with its defaults (the repository's models/, its loss network included); only the
     // build comes from the temporary folder.
-    browser = await openChromium(tmp, site);
+    browser = await openChromium(work.dir, work.site);
     // "Start a new run?" and "Delete the saved run?" are answered yes.
     browser.page.on('dialog', (d) => void d.accept());
   });
@@ -511,7 +491,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the Train panel in Chromium, against `train` in
       press(page, '#train-download'),
     ]);
     expect(download.suggestedFilename()).toBe(`${RUN.name}.safetensors`);
-    const modelPath = join(tmp, `${RUN.name}.safetensors`);
+    const modelPath = join(work.dir, `${RUN.name}.safetensors`);
     await download.saveAs(modelPath);
     const file = readSafetensors(new Uint8Array(readFileSync(modelPath)));
     expect(file.metadata).toMatchObject({
@@ -551,17 +531,17 @@ describe.skipIf(!HAVE_CHROMIUM)('the Train panel in Chromium, against `train` in
     expect([inPage.width, inPage.height]).toEqual([36, 28]);
 
     // In Node: the CLI, as a visitor would run it.
-    writeFileSync(join(tmp, 'photo.png'), png(input));
+    writeFileSync(join(work.dir, 'photo.png'), png(input));
     const r = spawnSync(
       process.execPath,
-      [CLI, 'stylize', '--model', modelPath, join(tmp, 'photo.png'), '-o', join(tmp, 'styled.png')],
+      [CLI, 'stylize', '--model', modelPath, join(work.dir, 'photo.png'), '-o', join(work.dir, 'styled.png')],
       {
         encoding: 'utf8',
         timeout: 120_000,
       },
     );
     expect(r.status, r.stderr).toBe(0);
-    const inNode = PNG.sync.read(readFileSync(join(tmp, 'styled.png')));
+    const inNode = PNG.sync.read(readFileSync(join(work.dir, 'styled.png')));
     expect([inNode.width, inNode.height]).toEqual([36, 28]);
     const diff = maxAbsDiff(inPage.data, inNode.data);
     console.log(`trained model, max |page − Node| over the stylised bytes: ${diff}`);

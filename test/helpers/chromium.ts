@@ -2,15 +2,20 @@
 // Chromium is, the library bundle and the demo page built from the current sources into a temporary folder,
 // and a session of the demo's server (scripts/serve.mjs) with a headless Chromium (Debian's /usr/bin/chromium
 // driven by playwright-core) on a fresh profile. Without Chromium the page tests skip with a message; CI
-// installs it (scripts/setup-chromium.sh from .ci/run).
+// installs it (scripts/setup-chromium.sh from .ci/run). Also what their checks share: PNG bytes of an image,
+// the largest difference between two images.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { PNG } from 'pngjs';
+import { afterAll, beforeAll, expect } from 'vitest';
 // @ts-expect-error plain .mjs build/serve scripts, no type declarations
 import { buildBrowserBundle, buildDemo } from '../../scripts/build-web.mjs';
 // @ts-expect-error plain .mjs build/serve scripts, no type declarations
 import { startServer } from '../../scripts/serve.mjs';
+import type { RgbaImage } from '../../src/models/rgba-image.js';
 
 export const REPO = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 export const CHROMIUM: string = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -40,6 +45,43 @@ export interface Site {
 export async function buildSite(dir: string): Promise<Site> {
   const built = await buildBrowserBundle(join(dir, 'site'));
   return { bundle: built.file, demo: await buildDemo(join(dir, 'site', 'demo')), metafile: built.metafile };
+}
+
+/** A test file's temporary folder and the site built into it: set by the beforeAll that useSite registers. */
+export interface SiteFixture {
+  dir: string;
+  site: Site;
+}
+
+/**
+ * Registers a beforeAll that makes a temporary folder (its name starting with `prefix`) and builds the site into
+ * it, and an afterAll that deletes the folder; the returned object holds both from the beforeAll on.
+ */
+export function useSite(prefix: string): SiteFixture {
+  const fixture = { dir: '' } as SiteFixture;
+  beforeAll(async () => {
+    fixture.dir = mkdtempSync(join(tmpdir(), prefix));
+    fixture.site = await buildSite(fixture.dir);
+  });
+  afterAll(() => {
+    if (fixture.dir) rmSync(fixture.dir, { recursive: true, force: true });
+  });
+  return fixture;
+}
+
+/** An RGBA image as a PNG file's bytes. */
+export function png(img: RgbaImage<Uint8Array>): Buffer {
+  return PNG.sync.write(
+    Object.assign(new PNG({ width: img.width, height: img.height }), { data: Buffer.from(img.data) }),
+  );
+}
+
+/** The largest difference between two equally long arrays of pixels or numbers (expects the lengths equal). */
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
 }
 
 const CHROMIUM_ARGS = [
