@@ -409,47 +409,50 @@ async function runOursTrainStep(engine: Engine, o: E2eOptions): Promise<BenchCas
   }
 }
 
-interface TrainStep {
+/** A timed training step: run() is one Trainer.step and engine.sync(); dispose() frees all but the VGG. */
+export interface TrainStep {
+  net: TransformNet;
   run(): Promise<void>;
   dispose(): void;
-  note: string;
+}
+
+/** What makeTrainStep trains: batch × 3 × size² photos, a styleSize² style image, the net's width. */
+export interface TrainStepShape {
+  size: number;
+  batch: number;
+  styleSize: number;
+  widthMultiplier: number;
+  seed: number;
 }
 
 /**
- * Trainer.step (forward, VGG16 losses to relu4_3 with Johnson's layers, backward, Adam) on a random batch and
- * style image, with seeded random VGG weights (the timing does not depend on them). Trainer.step leaves the
+ * Trainer.step with `vgg`'s default losses on a seeded random batch and style image. Trainer.step leaves the
  * Adam update to the next submit, so each timed step ends with engine.sync() to include it.
  */
-async function makeOursTrainStep(engine: Engine, o: E2eOptions): Promise<TrainStep> {
-  const loss = defaultLossConfig('vgg16', 'caffe');
-  const vgg = Vgg.random(engine, {
-    architecture: 'vgg16',
-    input: 'caffe',
-    layers: [...loss.styleLayers, loss.contentLayer],
-    seed: o.seed,
-  });
-  const s = o.trainSize;
+export function makeTrainStep(engine: Engine, vgg: Vgg, o: TrainStepShape): TrainStep {
+  const loss = defaultLossConfig(vgg.architecture, vgg.input);
+  const [s, ss] = [o.size, o.styleSize];
   const styleImage = engine.keep(
-    Tensor.fromData(engine, [1, 3, s, s], randomImage(o.seed + 1, 1, s, s), 'bench.style'),
+    Tensor.fromData(engine, [1, 3, ss, ss], randomImage(o.seed + 1, 1, ss, ss), 'bench.style'),
   );
   const batch = engine.keep(
-    Tensor.fromData(engine, [o.trainBatch, 3, s, s], randomImage(o.seed + 2, o.trainBatch, s, s), 'bench.batch'),
+    Tensor.fromData(engine, [o.batch, 3, s, s], randomImage(o.seed + 2, o.batch, s, s), 'bench.batch'),
   );
   const trainer = Trainer.create(
     engine,
     {
       size: s,
-      batch: o.trainBatch,
+      batch: o.batch,
       lr: 1e-3,
       widthMultiplier: o.widthMultiplier,
       seed: o.seed,
       loss,
-      vgg: { architecture: 'vgg16', input: 'caffe' },
+      vgg: { architecture: vgg.architecture, input: vgg.input },
     },
     { vgg, styleImage },
   );
-  const deepest = vgg.layerNames[vgg.layerNames.length - 1];
   return {
+    net: trainer.net,
     async run() {
       await trainer.step(batch);
       await engine.sync();
@@ -458,6 +461,35 @@ async function makeOursTrainStep(engine: Engine, o: E2eOptions): Promise<TrainSt
       trainer.dispose();
       batch.dispose();
       styleImage.dispose();
+    },
+  };
+}
+
+/**
+ * makeTrainStep (forward, VGG16 losses to relu4_3 with Johnson's layers, backward, Adam) with seeded random
+ * VGG weights (the timing does not depend on them), a style image the size of the photos.
+ */
+async function makeOursTrainStep(engine: Engine, o: E2eOptions): Promise<TrainStep & { note: string }> {
+  const loss = defaultLossConfig('vgg16', 'caffe');
+  const vgg = Vgg.random(engine, {
+    architecture: 'vgg16',
+    input: 'caffe',
+    layers: [...loss.styleLayers, loss.contentLayer],
+    seed: o.seed,
+  });
+  const s = o.trainSize;
+  const step = makeTrainStep(engine, vgg, {
+    size: s,
+    batch: o.trainBatch,
+    styleSize: s,
+    widthMultiplier: o.widthMultiplier,
+    seed: o.seed,
+  });
+  const deepest = vgg.layerNames[vgg.layerNames.length - 1];
+  return {
+    ...step,
+    dispose() {
+      step.dispose();
       vgg.dispose();
     },
     note: `VGG16 to ${deepest} (random weights), style ${loss.styleLayers.join('+')}, content ${loss.contentLayer}, TV, Adam; step + sync`,

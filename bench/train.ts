@@ -11,12 +11,11 @@ import type { ChoiceKey, Engine, ProfiledDispatch } from '../src/engine/engine.j
 import { Tensor } from '../src/engine/tensor.js';
 import { noGrad } from '../src/autograd/index.js';
 import { defaultLossConfig } from '../src/models/losses.js';
-import { Trainer } from '../src/models/trainer.js';
 import { TransformNet } from '../src/models/transform-net.js';
 import { Vgg } from '../src/models/vgg.js';
 import { CONV2D_CHOICES, type Conv2dChoices } from '../src/ops/conv2d-plan.js';
 import { GRAM_FEED } from '../src/ops/gram.js';
-import { callTorch, findTorch, type NamedWeights } from './e2e.js';
+import { callTorch, findTorch, makeTrainStep, type NamedWeights, type TrainStep } from './e2e.js';
 import { randomImage } from './johnson.js';
 import { median, type BenchCase } from './report.js';
 
@@ -90,12 +89,6 @@ function chooseConv2d(engine: Engine, changes: Partial<Conv2dChoices>): () => vo
   return choose(engine, CONV2D_CHOICES, { ...engine.choice(CONV2D_CHOICES), ...changes });
 }
 
-interface Step {
-  run(): Promise<void>;
-  dispose(): void;
-  net: TransformNet;
-}
-
 function loadVgg(engine: Engine, file: string): Vgg {
   if (!existsSync(file)) throw new Error(`${file} not found (the shared VGG19 file; pass --vgg FILE)`);
   const loss = defaultLossConfig('vgg19', 'caffe');
@@ -105,41 +98,15 @@ function loadVgg(engine: Engine, file: string): Vgg {
   });
 }
 
-/** Trainer.step on a seeded random batch and style image; each run ends with engine.sync() (Adam included). */
-function makeStep(engine: Engine, vgg: Vgg, o: TrainBenchOptions): Step {
-  const loss = defaultLossConfig(vgg.architecture, vgg.input);
-  const s = o.size;
-  const styleImage = engine.keep(
-    Tensor.fromData(engine, [1, 3, 2 * s, 2 * s], randomImage(o.seed + 1, 1, 2 * s, 2 * s), 'bench.style'),
-  );
-  const batch = engine.keep(
-    Tensor.fromData(engine, [o.batch, 3, s, s], randomImage(o.seed + 2, o.batch, s, s), 'bench.batch'),
-  );
-  const trainer = Trainer.create(
-    engine,
-    {
-      size: s,
-      batch: o.batch,
-      lr: 1e-3,
-      widthMultiplier: 1,
-      seed: o.seed,
-      loss,
-      vgg: { architecture: vgg.architecture, input: vgg.input },
-    },
-    { vgg, styleImage },
-  );
-  return {
-    net: trainer.net,
-    async run() {
-      await trainer.step(batch);
-      await engine.sync();
-    },
-    dispose() {
-      trainer.dispose();
-      batch.dispose();
-      styleImage.dispose();
-    },
-  };
+/** makeTrainStep at full width on a style image twice the photos' size; each run ends with engine.sync(). */
+function makeStep(engine: Engine, vgg: Vgg, o: TrainBenchOptions): TrainStep {
+  return makeTrainStep(engine, vgg, {
+    size: o.size,
+    batch: o.batch,
+    styleSize: 2 * o.size,
+    widthMultiplier: 1,
+    seed: o.seed,
+  });
 }
 
 function caseName(o: TrainBenchOptions): string {
