@@ -1,4 +1,4 @@
-import { ModelFileError } from './safetensors.js';
+import { halfToFloat, ModelFileError } from './safetensors.js';
 
 /**
  * The few ONNX protobuf messages that export and import need (onnx.proto3: ModelProto, GraphProto, NodeProto,
@@ -184,15 +184,6 @@ function doubles(m: Map<number, Field[]>, n: number): number[] {
     }
   }
   return out;
-}
-
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
 export function readTensor(bytes: Uint8Array): OnnxTensor {

@@ -1,4 +1,4 @@
-import { ModelFileError } from './safetensors.js';
+import { halfToFloat, ModelFileError } from './safetensors.js';
 
 /**
  * PyTorch checkpoints as `torch.save(state_dict, path)` writes them, read without Python and without running
@@ -93,15 +93,6 @@ function decodeStorage(type: string, bytes: Uint8Array): Float32Array {
       for (let i = 0; i < n; i++) out[i] = bytes[i];
   }
   return out;
-}
-
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
 // ----------------------------------------------------------------------------------------------- pickle
