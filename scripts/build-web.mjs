@@ -8,12 +8,17 @@ import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-const common = {
+/** What the project's esbuild bundles share (here and scripts/build.mjs): ESM, source maps, WGSL as text. */
+export const esbuildCommon = {
   bundle: true,
   format: 'esm',
   sourcemap: true,
   loader: { '.wgsl': 'text' },
   logLevel: 'warning',
+};
+
+const common = {
+  ...esbuildCommon,
   platform: 'browser',
   target: 'es2022',
   absWorkingDir: root,

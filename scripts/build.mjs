@@ -3,15 +3,7 @@
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { chmodSync } from 'node:fs';
-import { buildBrowserBundle, buildDemo } from './build-web.mjs';
-
-const common = {
-  bundle: true,
-  format: 'esm',
-  sourcemap: true,
-  loader: { '.wgsl': 'text' },
-  logLevel: 'warning',
-};
+import { buildBrowserBundle, buildDemo, esbuildCommon as common } from './build-web.mjs';
 
 await build({
   ...common,
