@@ -1,5 +1,7 @@
 // Helpers shared by the end-to-end cases and the peers: the transform net's weight names and shapes
-// (pytorch/examples fast_neural_style naming), seeded random weights, and its FLOP count.
+// (pytorch/examples fast_neural_style naming), seeded random weights (src/ops/cpu.ts's mulberry32, so that every
+// peer gets the same weights and inputs from a seed), and its FLOP count.
+import { rng } from '../src/ops/cpu.js';
 import type { NamedWeights } from './peers/tfjs-transform-net.js';
 
 interface ConvSpec {
@@ -32,21 +34,9 @@ export function johnsonLayers(widthMultiplier = 1): ConvSpec[] {
   return layers;
 }
 
-/** A small deterministic PRNG (mulberry32) so every peer gets the same weights and inputs from a seed. */
-export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Random weights in pytorch naming: conv weights uniform ±1/sqrt(fan_in) (PyTorch's default), IN γ≈1, β≈0. */
 export function randomJohnsonWeights(seed: number, widthMultiplier = 1): Map<string, NamedWeights> {
-  const rand = seededRandom(seed);
+  const rand = rng(seed);
   const uniform = (n: number, lo: number, hi: number): Float32Array => {
     const a = new Float32Array(n);
     for (let i = 0; i < n; i++) a[i] = lo + (hi - lo) * rand();
@@ -70,7 +60,7 @@ export function randomJohnsonWeights(seed: number, widthMultiplier = 1): Map<str
 
 /** Random pixels 0..255, NCHW. */
 export function randomImage(seed: number, n: number, h: number, w: number): Float32Array {
-  const rand = seededRandom(seed);
+  const rand = rng(seed);
   const a = new Float32Array(n * 3 * h * w);
   for (let i = 0; i < a.length; i++) a[i] = 255 * rand();
   return a;
