@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { apply, backward } from '../src/autograd/tape.js';
+import type { Engine } from '../src/engine/engine.js';
 import { decodeImage } from '../src/cli/image-io.js';
 import { resolveStyle } from '../src/cli/package-files.js';
 import {
@@ -62,6 +63,21 @@ function smallFolder(): { manifest: Ml5Manifest; files: Map<string, Uint8Array> 
 
 const reader = (files: Map<string, Uint8Array>) => async (f: string) => files.get(f);
 
+/** The fixture's small net, imported from its ml5 variables. */
+async function smallNet(engine: Engine): Promise<TransformNet> {
+  const { manifest, files } = smallFolder();
+  const { widthMultiplier, tensors } = await ml5CheckpointTensors(manifest, reader(files), 'small');
+  return TransformNet.fromTensors(engine, { widthMultiplier, architecture: 'ml5-lengstrom' }, tensors);
+}
+
+/** The small net's output on the fixture's input against the float64 graph's. */
+async function expectSmallOutput(engine: Engine, net: TransformNet, what: string): Promise<void> {
+  await engine.scopeAsync(async () => {
+    const out = net.forward(toGpu(engine, golden(FILE, index.small.input))!);
+    expectNear(await out.data(), golden(FILE, index.small.output), NET_TOL, what);
+  });
+}
+
 describe('ml5 ops vs PyTorch: TF SAME conv2d, conv2dTranspose (forward and gradients)', () => {
   for (const c of index.ops) {
     it(c.name, async () => {
@@ -93,10 +109,7 @@ describe('ml5-lengstrom TransformNet vs PyTorch (width 0.125, imported from ml5 
     expect(widthMultiplier).toBe(index.small.widthMultiplier);
     const net = TransformNet.fromTensors(engine, { widthMultiplier, architecture: 'ml5-lengstrom' }, tensors);
     try {
-      await engine.scopeAsync(async () => {
-        const out = net.forward(toGpu(engine, golden(FILE, index.small.input))!);
-        expectNear(await out.data(), golden(FILE, index.small.output), NET_TOL, 'ml5 small net output');
-      });
+      await expectSmallOutput(engine, net, 'ml5 small net output');
     } finally {
       net.dispose();
     }
@@ -121,10 +134,7 @@ describe('ml5-lengstrom TransformNet vs PyTorch (width 0.125, imported from ml5 
         source: 'test fixture',
         licence: 'ml5.js weights, MIT; training code research use',
       });
-      await engine.scopeAsync(async () => {
-        const out = net.forward(toGpu(engine, golden(FILE, index.small.input))!);
-        expectNear(await out.data(), golden(FILE, index.small.output), NET_TOL, 'ml5 small net output (model file)');
-      });
+      await expectSmallOutput(engine, net, 'ml5 small net output (model file)');
     } finally {
       net.dispose();
     }
@@ -132,9 +142,7 @@ describe('ml5-lengstrom TransformNet vs PyTorch (width 0.125, imported from ml5 
 
   it('any size comes back at its own size: 1×1, 5×7, 6×13, 18×30', async () => {
     const engine = await testEngine();
-    const { manifest, files } = smallFolder();
-    const { widthMultiplier, tensors } = await ml5CheckpointTensors(manifest, reader(files), 'small');
-    const net = TransformNet.fromTensors(engine, { widthMultiplier, architecture: 'ml5-lengstrom' }, tensors);
+    const net = await smallNet(engine);
     try {
       for (const [h, w] of [
         [1, 1],
@@ -163,9 +171,7 @@ describe('ml5-lengstrom TransformNet vs PyTorch (width 0.125, imported from ml5 
 describe('ml5-lengstrom through the tiled stylize', () => {
   it('a 70×45 image in 32-pixel tiles comes back at its size and stylised', async () => {
     const engine = await testEngine();
-    const { manifest, files } = smallFolder();
-    const { widthMultiplier, tensors } = await ml5CheckpointTensors(manifest, reader(files), 'small');
-    const net = TransformNet.fromTensors(engine, { widthMultiplier, architecture: 'ml5-lengstrom' }, tensors);
+    const net = await smallNet(engine);
     try {
       const width = 70;
       const height = 45;
