@@ -7,6 +7,7 @@ import type { FeedChoice } from '../src/ops/feed.js';
 import { gram, GRAM_FEED } from '../src/ops/gram.js';
 import { expectClose, maxAbs } from './helpers/check.js';
 import { numericGradient } from './helpers/gradcheck.js';
+import { expectNoBufferLeft } from './helpers/memory.js';
 import { testEngine, toCpu, toGpu } from './helpers/gpu.js';
 import { forwardTol, gramCases } from './cases/gram.js';
 
@@ -98,16 +99,14 @@ describe('gram shape errors', () => {
 describe('gram memory', () => {
   it('forward (with split-K partials) + backward leave no buffer behind', async () => {
     const e = await testEngine();
-    await e.sync();
-    const before = e.poolStats().liveBuffers;
-    const x = Tensor.fromData(e, [2, 9, 23, 19], cpuRandom([2, 9, 23, 19], 100).data);
-    x.requiresGrad = true;
-    const g = apply(gram, [x], {});
-    const dG = Tensor.full(e, g.shape, 1);
-    backward(g, dG);
-    expect(x.grad?.shape).toEqual([2, 9, 23, 19]);
-    for (const t of [x, g, dG]) t.dispose();
-    await e.sync();
-    expect(e.poolStats().liveBuffers).toBe(before);
+    await expectNoBufferLeft(e, () => {
+      const x = Tensor.fromData(e, [2, 9, 23, 19], cpuRandom([2, 9, 23, 19], 100).data);
+      x.requiresGrad = true;
+      const g = apply(gram, [x], {});
+      const dG = Tensor.full(e, g.shape, 1);
+      backward(g, dG);
+      expect(x.grad?.shape).toEqual([2, 9, 23, 19]);
+      for (const t of [x, g, dG]) t.dispose();
+    });
   });
 });

@@ -6,6 +6,7 @@ import { cpuRandom, cpuTensor, type CpuTensor } from '../src/ops/cpu.js';
 import { instanceNorm } from '../src/ops/instance-norm.js';
 import { expectClose } from './helpers/check.js';
 import { numericGradient } from './helpers/gradcheck.js';
+import { expectNoBufferLeft } from './helpers/memory.js';
 import { testEngine, toCpu, toGpu } from './helpers/gpu.js';
 import { affineParams, forwardTol, instanceNormCases } from './cases/instance-norm.js';
 
@@ -117,20 +118,18 @@ describe('instanceNorm shape errors', () => {
 describe('instanceNorm memory', () => {
   it('forward + backward leave no buffer behind (stats, plane sums, stand-in gamma/beta)', async () => {
     const e = await testEngine();
-    await e.sync();
-    const before = e.poolStats().liveBuffers;
-    for (const affine of [true, false]) {
-      const x = Tensor.fromData(e, [2, 3, 5, 4], cpuRandom([2, 3, 5, 4], 100).data);
-      const gamma = affine ? Tensor.full(e, [3], 1.5) : null;
-      const beta = affine ? Tensor.full(e, [3], 0.25) : null;
-      for (const t of [x, gamma, beta]) if (t) t.requiresGrad = true;
-      const y = apply(instanceNorm, [x, gamma, beta], { eps: 1e-5 });
-      const dy = Tensor.full(e, y.shape, 1);
-      backward(y, dy);
-      expect(x.grad?.shape).toEqual([2, 3, 5, 4]);
-      for (const t of [x, gamma, beta, y, dy]) t?.dispose();
-    }
-    await e.sync();
-    expect(e.poolStats().liveBuffers).toBe(before);
+    await expectNoBufferLeft(e, () => {
+      for (const affine of [true, false]) {
+        const x = Tensor.fromData(e, [2, 3, 5, 4], cpuRandom([2, 3, 5, 4], 100).data);
+        const gamma = affine ? Tensor.full(e, [3], 1.5) : null;
+        const beta = affine ? Tensor.full(e, [3], 0.25) : null;
+        for (const t of [x, gamma, beta]) if (t) t.requiresGrad = true;
+        const y = apply(instanceNorm, [x, gamma, beta], { eps: 1e-5 });
+        const dy = Tensor.full(e, y.shape, 1);
+        backward(y, dy);
+        expect(x.grad?.shape).toEqual([2, 3, 5, 4]);
+        for (const t of [x, gamma, beta, y, dy]) t?.dispose();
+      }
+    });
   });
 });

@@ -5,6 +5,7 @@ import { Tensor } from '../src/engine/tensor.js';
 import { cpuRandom, cpuTensor, type CpuTensor } from '../src/ops/cpu.js';
 import { maxPool2d } from '../src/ops/pool.js';
 import { expectClose } from './helpers/check.js';
+import { expectNoBufferLeft } from './helpers/memory.js';
 import { testEngine, toCpu, toGpu } from './helpers/gpu.js';
 import { distinct, exact, maxPoolCases, ties } from './cases/pool.js';
 
@@ -66,16 +67,14 @@ describe('maxPool2d shape errors', () => {
 describe('maxPool2d memory', () => {
   it('forward + backward leave no buffer behind', async () => {
     const e = await testEngine();
-    await e.sync();
-    const before = e.poolStats().liveBuffers;
-    const x = Tensor.fromData(e, [2, 3, 7, 5], distinct([2, 3, 7, 5], 100).data);
-    x.requiresGrad = true;
-    const y = apply(maxPool2d, [x], {});
-    const dy = Tensor.full(e, y.shape, 1);
-    backward(y, dy);
-    expect(x.grad?.shape).toEqual([2, 3, 7, 5]);
-    for (const t of [x, y, dy]) t.dispose();
-    await e.sync();
-    expect(e.poolStats().liveBuffers).toBe(before);
+    await expectNoBufferLeft(e, () => {
+      const x = Tensor.fromData(e, [2, 3, 7, 5], distinct([2, 3, 7, 5], 100).data);
+      x.requiresGrad = true;
+      const y = apply(maxPool2d, [x], {});
+      const dy = Tensor.full(e, y.shape, 1);
+      backward(y, dy);
+      expect(x.grad?.shape).toEqual([2, 3, 7, 5]);
+      for (const t of [x, y, dy]) t.dispose();
+    });
   });
 });
