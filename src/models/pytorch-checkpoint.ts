@@ -169,38 +169,23 @@ function unpickle(
     need(1);
     return bytes[pos++];
   };
-  const u16 = (): number => {
-    need(2);
-    const v = view.getUint16(pos, true);
-    pos += 2;
+  /** The next n bytes as `get` reads them at their offset, once they are known to be there. */
+  const readNext = <T>(n: number, get: (at: number) => T): T => {
+    need(n);
+    const v = get(pos);
+    pos += n;
     return v;
   };
-  const u32 = (): number => {
-    need(4);
-    const v = view.getUint32(pos, true);
-    pos += 4;
-    return v;
-  };
-  const i32 = (): number => {
-    need(4);
-    const v = view.getInt32(pos, true);
-    pos += 4;
-    return v;
-  };
+  const u16 = (): number => readNext(2, (at) => view.getUint16(at, true));
+  const u32 = (): number => readNext(4, (at) => view.getUint32(at, true));
+  const i32 = (): number => readNext(4, (at) => view.getInt32(at, true));
   const u64 = (): number => {
-    need(8);
-    const v = view.getBigUint64(pos, true);
-    pos += 8;
+    const v = readNext(8, (at) => view.getBigUint64(at, true));
     if (v > BigInt(Number.MAX_SAFE_INTEGER))
       throw new ModelFileError(`corrupt pickle: length ${v} at offset ${pos - 8}`);
     return Number(v);
   };
-  const take = (n: number): Uint8Array => {
-    need(n);
-    const b = bytes.subarray(pos, pos + n);
-    pos += n;
-    return b;
-  };
+  const take = (n: number): Uint8Array => readNext(n, (at) => bytes.subarray(at, at + n));
   const text = (n: number): string => new TextDecoder().decode(take(n));
   const line = (): string => {
     const end = bytes.indexOf(0x0a, pos);
