@@ -524,38 +524,31 @@ describe.skipIf(!haveFfmpeg)('video (ffmpeg on PATH)', () => {
         ],
         dir,
       );
-      const child = spawn(
-        process.execPath,
-        [CLI, 'video', '-m', asset('tiny.safetensors'), 'long.mp4', '-o', 'out.mp4'],
-        { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] },
-      );
-      let stderr = '';
-      const status = await new Promise<number | null>((res) => {
-        child.stderr.on('data', (d: Buffer) => {
-          stderr += d.toString();
-          if (/frame 1\/500/.test(stderr) && !child.killed) child.kill('SIGINT');
+      /** Stylizes long.mp4 into out.mp4, sends `signal` once frame 1 is reported: the exit code and stderr. */
+      const interrupted = async (signal: NodeJS.Signals): Promise<{ status: number | null; stderr: string }> => {
+        const child = spawn(
+          process.execPath,
+          [CLI, 'video', '-m', asset('tiny.safetensors'), 'long.mp4', '-o', 'out.mp4'],
+          { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] },
+        );
+        let stderr = '';
+        const status = await new Promise<number | null>((res) => {
+          child.stderr.on('data', (d: Buffer) => {
+            stderr += d.toString();
+            if (/frame 1\/500/.test(stderr) && !child.killed) child.kill(signal);
+          });
+          child.on('exit', (code) => res(code));
         });
-        child.on('exit', (code) => res(code));
-      });
-      expect(status, stderr).toBe(130);
-      expect(stderr).toMatch(/interrupted \(SIGINT\) after \d+ frames: no output written/);
+        return { status, stderr };
+      };
+      const int = await interrupted('SIGINT');
+      expect(int.status, int.stderr).toBe(130);
+      expect(int.stderr).toMatch(/interrupted \(SIGINT\) after \d+ frames: no output written/);
       expect(readdirSync(dir)).toEqual(['long.mp4']);
 
       // SIGTERM (timeout, kill, container runtimes): the same, exit 143.
-      const term = spawn(
-        process.execPath,
-        [CLI, 'video', '-m', asset('tiny.safetensors'), 'long.mp4', '-o', 'out.mp4'],
-        { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] },
-      );
-      let termErr = '';
-      const termStatus = await new Promise<number | null>((res) => {
-        term.stderr.on('data', (d: Buffer) => {
-          termErr += d.toString();
-          if (/frame 1\/500/.test(termErr) && !term.killed) term.kill('SIGTERM');
-        });
-        term.on('exit', (code) => res(code));
-      });
-      expect(termStatus, termErr).toBe(143);
+      const term = await interrupted('SIGTERM');
+      expect(term.status, term.stderr).toBe(143);
       expect(readdirSync(dir)).toEqual(['long.mp4']);
     },
     300_000,
