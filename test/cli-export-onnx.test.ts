@@ -3,15 +3,13 @@
 // a pytorch/examples net imported from .pth (linear output) at opsets 9 and 13, and an ml5-lengstrom net
 // (zero SAME padding, transposed convs) each give within 1 level of our stylize on a kodim23 crop; the .pth
 // net also matches PyTorch. Bad input: one line, no output file.
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage, encodeImage } from '../src/cli/image-io.js';
 import { readOnnxModel } from '../src/models/onnx-proto.js';
 import { readSafetensors } from '../src/models/safetensors.js';
-import { buildCliIfStale, CLI, ROOT } from './helpers/cli.js';
+import { buildCliIfStale, expectOneError, ROOT, runCli, workDir } from './helpers/cli.js';
 import { goldenFile } from './helpers/golden.js';
 
 const DIR = join(ROOT, 'test', 'fixtures', 'pytorch');
@@ -23,20 +21,7 @@ beforeAll(() => {
   buildCliIfStale();
 }, 300_000);
 
-function cli(args: string[]): { status: number | null; stderr: string } {
-  const r = spawnSync('node', [CLI, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 300_000 });
-  return { status: r.status, stderr: r.stderr };
-}
-
-function expectOneError(r: { status: number | null; stderr: string }, status: number, message: RegExp): void {
-  expect(r.status, r.stderr).toBe(status);
-  const lines = r.stderr.split('\n').filter((l) => l !== '' && !/^warning: /i.test(l));
-  expect(lines, r.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(message);
-}
-
-const work = mkdtempSync(join(tmpdir(), 'cli-export-onnx-'));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+const work = workDir('cli-export-onnx-');
 const photo = join(work, 'crop.png');
 
 /** The ONNX graph's output for the photo crop, by onnxruntime. */
@@ -72,14 +57,14 @@ async function over1(png: string, values: Float32Array): Promise<{ over1: number
 
 function stylize(model: string, name: string): string {
   const out = join(work, `${name}.png`);
-  const r = cli(['stylize', '--model', model, photo, '-o', out, '--quiet']);
+  const r = runCli(['stylize', '--model', model, photo, '-o', out, '--quiet']);
   expect(r.status, r.stderr).toBe(0);
   return out;
 }
 
 function exportOnnx(model: string, name: string, opset?: number): string {
   const out = join(work, `${name}.onnx`);
-  const r = cli(['export', model, '-o', out, ...(opset ? ['--opset', String(opset)] : [])]);
+  const r = runCli(['export', model, '-o', out, ...(opset ? ['--opset', String(opset)] : [])]);
   expect(r.status, r.stderr).toBe(0);
   return out;
 }
@@ -95,7 +80,7 @@ describe('cli export MODEL -o FILE.onnx', () => {
   });
 
   it('--help states the input and output conventions', () => {
-    const r = spawnSync('node', [CLI, 'export', '--help'], { encoding: 'utf8' });
+    const r = runCli(['export', '--help']);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/usage: fast-style-webgpu export MODEL -o OUT\.onnx/);
     expect(r.stdout).toMatch(/RGB pixels 0\.\.255/);
@@ -121,7 +106,7 @@ describe('cli export MODEL -o FILE.onnx', () => {
   for (const opset of [9, 13]) {
     it(`a pytorch/examples net from .pth at opset ${opset} (${opset === 9 ? 'Upsample' : 'Resize'}): onnxruntime matches PyTorch and our stylize`, async () => {
       const model = join(work, 'tnet.safetensors');
-      expect(cli(['import', join(DIR, 'tnet.pth'), '-o', model, '--quiet']).status).toBe(0);
+      expect(runCli(['import', join(DIR, 'tnet.pth'), '-o', model, '--quiet']).status).toBe(0);
       const onnx = exportOnnx(model, `tnet-${opset}`, opset);
       const ops = new Set(readOnnxModel(new Uint8Array(readFileSync(onnx))).graph.nodes.map((n) => n.opType));
       expect(ops.has(opset === 9 ? 'Upsample' : 'Resize')).toBe(true);
@@ -150,7 +135,7 @@ describe('cli export MODEL -o FILE.onnx', () => {
     });
     writeFileSync(join(folder, 'manifest.json'), JSON.stringify(manifest));
     const model = join(work, 'ml5.safetensors');
-    expect(cli(['import', folder, '-o', model, '--quiet']).status).toBe(0);
+    expect(runCli(['import', folder, '-o', model, '--quiet']).status).toBe(0);
     const onnx = exportOnnx(model, 'ml5', 9);
     const ops = new Set(readOnnxModel(new Uint8Array(readFileSync(onnx))).graph.nodes.map((n) => n.opType));
     expect(ops.has('ConvTranspose')).toBe(true);
@@ -163,12 +148,12 @@ describe('cli export MODEL -o FILE.onnx', () => {
     mkdirSync(outDir);
     const junk = join(work, 'junk.safetensors');
     writeFileSync(junk, 'not a model at all');
-    expectOneError(cli(['export', junk, '-o', join(outDir, 'x.onnx')]), 1, /^error: .*junk\.safetensors/);
-    expectOneError(cli(['export', junk, '-o', join(outDir, 'x.safetensors')]), 2, /name the ONNX file \*\.onnx/);
-    expectOneError(cli(['export', join(DIR, 'tnet.pth'), '-o', join(outDir, 'x.onnx')]), 1, /^error: .*tnet\.pth/);
+    expectOneError(runCli(['export', junk, '-o', join(outDir, 'x.onnx')]), 1, /^error: .*junk\.safetensors/);
+    expectOneError(runCli(['export', junk, '-o', join(outDir, 'x.safetensors')]), 2, /name the ONNX file \*\.onnx/);
+    expectOneError(runCli(['export', join(DIR, 'tnet.pth'), '-o', join(outDir, 'x.onnx')]), 1, /^error: .*tnet\.pth/);
     expect(readdirSync(outDir)).toEqual([]);
     const same = join(outDir, 'same.onnx');
     writeFileSync(same, readFileSync(join(ROOT, 'models', 'starry_night.safetensors')));
-    expectOneError(cli(['export', same, '-o', same]), 1, /refusing to overwrite the input/);
+    expectOneError(runCli(['export', same, '-o', same]), 1, /refusing to overwrite the input/);
   });
 });

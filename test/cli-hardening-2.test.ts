@@ -6,7 +6,6 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
@@ -15,9 +14,9 @@ import {
   truncateSync,
   writeFileSync,
 } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage, encodeImage } from '../src/cli/image-io.js';
 import type { RgbaImage } from '../src/models/rgba-image.js';
 import { assertFiniteTrainingState } from '../src/cli/finite.js';
@@ -32,40 +31,27 @@ import { vggLayers } from '../src/models/vgg.js';
 import { rng } from '../src/ops/cpu.js';
 import { goldenFile } from './helpers/golden.js';
 import { testEngine } from './helpers/gpu.js';
-import { buildCliIfStale, CLI, ROOT } from './helpers/cli.js';
+import {
+  buildCliIfStale,
+  CLI,
+  type CliResult,
+  errorMessages,
+  expectOneErrorLine,
+  ROOT,
+  runCli,
+  workDir,
+} from './helpers/cli.js';
 // @ts-expect-error plain .mjs build script, no type declarations
 import { denoBinary } from '../scripts/build-deno.mjs';
 
-interface Result {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], cwd: string): Result {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', timeout: 240_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
 /** A shell command line (pipes, redirections) with `CLI` standing for `node dist/cli.js`. */
-function sh(script: string, cwd: string): Result {
+function sh(script: string, cwd: string): CliResult {
   const r = spawnSync('sh', ['-c', script.replaceAll('$CLI', `"${process.execPath}" "${CLI}"`)], {
     cwd,
     encoding: 'utf8',
     timeout: 240_000,
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function errorLines(r: Result): string[] {
-  return r.stderr.split('\n').filter((l) => l.startsWith('error: '));
-}
-
-function expectOneError(r: Result, status: number, message: RegExp): void {
-  expect(r.status, r.stderr).toBe(status);
-  const lines = errorLines(r);
-  expect(lines, r.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(message);
 }
 
 function picture(width: number, height: number, seed: number): RgbaImage {
@@ -92,7 +78,9 @@ async function widthOf(bytes: Uint8Array): Promise<number> {
   return (await decodeImage(bytes, 'output')).width;
 }
 
-const work = mkdtempSync(join(tmpdir(), 'cli-hardening-2-'));
+const cli = (args: string[], cwd: string): CliResult => runCli(args, { cwd, timeout: 240_000 });
+
+const work = workDir('cli-hardening-2-');
 const shared = join(work, 'shared');
 const asset = (name: string) => join(shared, name);
 
@@ -130,7 +118,6 @@ beforeAll(async () => {
   writeFileSync(asset('tiny.safetensors'), await saveTransformNet(net, { style: 'tiny', training: { loss } }));
   net.dispose();
 }, 300_000);
-afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 let dirs = 0;
 function freshDir(name: string): string {
@@ -223,7 +210,7 @@ describe('issue 25.1 and 25.2: -o /dev/stdout and -o - write to the stream', () 
       readSafetensors(new Uint8Array(readFileSync(join(dir, 'got.safetensors')))).tensors.has('conv1.conv2d.weight'),
     ).toBe(true);
     // Descriptors above 2 may be Node's own (an event loop's pipe): refused, never written.
-    expectOneError(
+    expectOneErrorLine(
       cli(['stylize', '-m', asset('tiny.safetensors'), 'a.png', '-o', '/dev/fd/7', '--format', 'png'], dir),
       1,
       /cannot write \/dev\/fd\/7: of the open descriptors only standard output and standard error/,
@@ -272,12 +259,12 @@ describe('issue 25.3 and 25.12: convert and import refuse NaN and infinite weigh
       (n) => n === 'deconv1.conv2d.weight',
       (i) => (i === 7 ? -Infinity : 0.01),
     );
-    expectOneError(
+    expectOneErrorLine(
       cli(['convert', 'nan.safetensors', '-o', 'out.safetensors'], dir),
       1,
       /nan\.safetensors: .*weight conv1\.conv2d\.bias holds NaN values/,
     );
-    expectOneError(
+    expectOneErrorLine(
       cli(['convert', 'inf.safetensors', '--dtype', 'f32', '-o', 'out.safetensors'], dir),
       1,
       /inf\.safetensors: .*weight deconv1\.conv2d\.weight holds infinite values/,
@@ -293,7 +280,7 @@ describe('issue 25.3 and 25.12: convert and import refuse NaN and infinite weigh
       (i) => (i === 0 ? 1e5 : 0),
     );
     const r = cli(['convert', 'big.safetensors', '-o', 'out.safetensors'], dir);
-    expectOneError(
+    expectOneErrorLine(
       r,
       1,
       /^error: big\.safetensors: its weight conv1\.conv2d\.bias holds 100000, beyond float16's range .*--dtype f32/,
@@ -312,7 +299,7 @@ describe('issue 25.3 and 25.12: convert and import refuse NaN and infinite weigh
     const values = Float32Array.from(new Float32Array(raw.buffer, raw.byteOffset, raw.length / 4));
     values[2] = NaN;
     writeFileSync(join(folder, 'Variable_4'), Buffer.from(values.buffer));
-    expectOneError(
+    expectOneErrorLine(
       cli(['import', 'wave', '-o', 'wave.safetensors'], dir),
       1,
       /wave: the model is unusable: its weight \S+ holds NaN values/,
@@ -330,7 +317,7 @@ describe('issue 25.4: non-finite weights in training', () => {
       (i) => (i % 50 === 0 ? NaN : 0.01),
     );
     const r = cli(trainArgs(dir, 'm.safetensors', '--iters', '1', '--init', join(dir, 'nan.safetensors')), dir);
-    expectOneError(
+    expectOneErrorLine(
       r,
       1,
       /nan\.safetensors: the model is unusable: its weight res1\.conv1\.conv2d\.weight holds NaN values \(a run cannot start from it\)/,
@@ -376,13 +363,13 @@ describe('issue 25.5: one train run per --out', () => {
       await started;
       expect(existsSync(join(dir, 'm.lock'))).toBe(true);
       const second = cli(trainArgs(dir, 'm.safetensors', '--iters', '2'), dir);
-      expectOneError(
+      expectOneErrorLine(
         second,
         1,
         /m\.safetensors is being written by another train run \(process \d+ on .*lock .*m\.lock\)/,
       );
       const resumed = cli(trainArgs(dir, 'm.safetensors', '--iters', '2', '--resume'), dir);
-      expectOneError(resumed, 1, /is being written by another train run/);
+      expectOneErrorLine(resumed, 1, /is being written by another train run/);
     } finally {
       first.kill('SIGTERM');
     }
@@ -420,7 +407,7 @@ describe('issue 25.6: --resume checks the loss network', () => {
       trainArgs(dir, 'm.safetensors', ...more).map((a) =>
         a === asset('vgg.safetensors') ? asset('other-vgg.safetensors') : a,
       );
-    expectOneError(
+    expectOneErrorLine(
       cli(other('--iters', '2', '--resume'), dir),
       2,
       /--vgg .*other-vgg\.safetensors is not the loss network this run was trained with/,
@@ -437,7 +424,11 @@ describe('issue 25.6: --resume checks the loss network', () => {
     expect(JSON.parse(readSafetensors(new Uint8Array(readFileSync(ckptPath))).metadata.training).vggSha256).toMatch(
       /^[0-9a-f]{64}$/,
     );
-    expectOneError(cli(other('--iters', '3', '--resume'), dir), 2, /is not the loss network this run was trained with/);
+    expectOneErrorLine(
+      cli(other('--iters', '3', '--resume'), dir),
+      2,
+      /is not the loss network this run was trained with/,
+    );
   }, 300_000);
 });
 
@@ -505,12 +496,12 @@ describe('issue 25.8: special and oversized files are refused before reading', (
       const dir = freshDir('special-inputs');
       writeFileSync(join(dir, 'a.png'), readFileSync(asset('photos/a.png')));
       const started = Date.now();
-      expectOneError(
+      expectOneErrorLine(
         cli(['stylize', '--model', '/dev/zero', 'a.png', '-o', 'out.png'], dir),
         1,
         /cannot read model \/dev\/zero: it is a character device, not a file/,
       );
-      expectOneError(
+      expectOneErrorLine(
         cli(['stylize', '--model', asset('tiny.safetensors'), '/dev/zero', '-o', 'out.png'], dir),
         1,
         /cannot read image \/dev\/zero: it is a character device, not a file/,
@@ -518,12 +509,12 @@ describe('issue 25.8: special and oversized files are refused before reading', (
       // A sparse file: 1.5 GiB long, no disk used.
       writeFileSync(join(dir, 'huge.safetensors'), '');
       truncateSync(join(dir, 'huge.safetensors'), 1.5 * 2 ** 30);
-      expectOneError(
+      expectOneErrorLine(
         cli(['stylize', '--model', 'huge.safetensors', 'a.png', '-o', 'out.png'], dir),
         1,
         /cannot read model huge\.safetensors: larger than 1024 MiB/,
       );
-      expectOneError(
+      expectOneErrorLine(
         cli(['convert', '/dev/zero', '-o', 'out.safetensors'], dir),
         1,
         /cannot read model \/dev\/zero: it is a character device/,
@@ -570,7 +561,7 @@ describe('issue 25.9: missing inputs and folders among several stylize inputs', 
       dir,
     );
     expect(r.status, r.stderr).toBe(1);
-    const errors = errorLines(r);
+    const errors = errorMessages(r.stderr);
     expect(errors[0]).toMatch(/cannot read image missing\.png: no such file/);
     expect(errors[1]).toMatch(/cannot read image folder\.png: it is a directory/);
     expect(errors[2]).toMatch(/corrupt\.png/);
@@ -586,7 +577,7 @@ describe('issue 25.10 and 25.11: import names, shipped models, error prefixes', 
     const work2 = join(dir, 'here');
     mkdirSync(work2);
     ml5Folder(join(work2, 'wave'));
-    expectOneError(
+    expectOneErrorLine(
       cli(['import', 'wave', '--style', '../evil'], work2),
       2,
       /--style "\.\.\/evil" must be a name, not a path/,
@@ -600,12 +591,12 @@ describe('issue 25.10 and 25.11: import names, shipped models, error prefixes', 
     const before = readFileSync(target);
     symlinkSync(target, join(work2, 'link.safetensors'));
     try {
-      expectOneError(
+      expectOneErrorLine(
         cli(['import', 'wave', '-o', target], work2),
         1,
         new RegExp(`refusing to replace the shipped style ${shipped[0]}`),
       );
-      expectOneError(
+      expectOneErrorLine(
         cli(['import', 'wave', '-o', 'link.safetensors'], work2),
         1,
         /refusing to replace the shipped style/,
@@ -636,20 +627,20 @@ describe('issue 25.10 and 25.11: import names, shipped models, error prefixes', 
       const dir = freshDir('import-errors');
       const folder = ml5Folder(join(dir, 'wave'));
       rmSync(join(folder, 'Variable_3'));
-      expectOneError(
+      expectOneErrorLine(
         cli(['import', 'wave', '--source', 'my notes', '-o', 'w.safetensors'], dir),
         1,
         /^error: wave: missing file Variable_3 \(variable Variable_3\)$/,
       );
       mkdirSync(join(folder, 'Variable_3'));
-      expectOneError(
+      expectOneErrorLine(
         cli(['import', 'wave', '-o', 'w.safetensors'], dir),
         1,
         /cannot read ml5 variable file wave\/Variable_3: it is a directory/,
       );
       rmSync(join(folder, 'Variable_3'), { recursive: true });
       symlinkSync('/dev/zero', join(folder, 'Variable_3'));
-      expectOneError(
+      expectOneErrorLine(
         cli(['import', 'wave', '-o', 'w.safetensors'], dir),
         1,
         /cannot read ml5 variable file wave\/Variable_3: it is a character device/,

@@ -8,7 +8,6 @@ import {
   linkSync,
   lstatSync,
   mkdirSync,
-  mkdtempSync,
   readdirSync,
   readFileSync,
   readlinkSync,
@@ -17,9 +16,8 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage, encodeImage } from '../src/cli/image-io.js';
 import type { RgbaImage } from '../src/models/rgba-image.js';
 import { saveTransformNet } from '../src/models/model-file.js';
@@ -28,30 +26,7 @@ import { TransformNet } from '../src/models/transform-net.js';
 import { vggLayers } from '../src/models/vgg.js';
 import { rng } from '../src/ops/cpu.js';
 import { testEngine } from './helpers/gpu.js';
-import { buildCliIfStale, CLI } from './helpers/cli.js';
-
-interface Result {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], cwd: string): Result {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', timeout: 240_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** Our error lines (warnings are checked separately). */
-function errorLines(r: Result): string[] {
-  return r.stderr.split('\n').filter((l) => l !== '' && !/^warning: /i.test(l));
-}
-
-function expectOneError(r: Result, status: number, message: RegExp): void {
-  expect(r.status, r.stderr).toBe(status);
-  const lines = errorLines(r).filter((l) => l.startsWith('error: '));
-  expect(lines, r.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(message);
-}
+import { buildCliIfStale, CLI, type CliResult, expectOneErrorLine, runCli, workDir } from './helpers/cli.js';
 
 function picture(width: number, height: number, seed: number, alpha = 255): RgbaImage {
   const r = rng(seed);
@@ -68,7 +43,9 @@ function picture(width: number, height: number, seed: number, alpha = 255): Rgba
   return { width, height, data };
 }
 
-const work = mkdtempSync(join(tmpdir(), 'cli-hardening-'));
+const cli = (args: string[], cwd: string): CliResult => runCli(args, { cwd, timeout: 240_000 });
+
+const work = workDir('cli-hardening-');
 const shared = join(work, 'shared');
 /** The tiny assets every case copies or points at: photos, a style, a VGG19 cut after relu3_4 (the default layers), a model. */
 const asset = (name: string) => join(shared, name);
@@ -104,7 +81,6 @@ beforeAll(async () => {
   writeFileSync(asset('tiny.safetensors'), await saveTransformNet(net, { style: 'tiny', training: { loss } }));
   net.dispose();
 }, 300_000);
-afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 let dirs = 0;
 /** A fresh folder per case, so that "nothing written" can be checked by listing it. */
@@ -158,14 +134,14 @@ describe('issue 14.1: outputs never replace an input', () => {
       trainArgs(dir, 'vgg.safetensors', '--iters', '1').map((a) => (a === asset('vgg.safetensors') ? vgg : a)),
       dir,
     );
-    expectOneError(r, 1, /refusing to overwrite the input .*vgg\.safetensors/);
+    expectOneErrorLine(r, 1, /refusing to overwrite the input .*vgg\.safetensors/);
     expect(bytesOf(vgg).equals(before)).toBe(true);
 
     // NAME.sample.png is written beside the model: here it would be the --sample photo itself.
     const sample = join(dir, 'm.sample.png');
     writeFileSync(sample, await encodeImage(picture(12, 10, 5), 'png'));
     const sampleBefore = bytesOf(sample);
-    expectOneError(
+    expectOneErrorLine(
       cli(trainArgs(dir, 'm.safetensors', '--iters', '1', '--sample', sample), dir),
       1,
       /refusing to overwrite the input .*m\.sample\.png/,
@@ -178,7 +154,7 @@ describe('issue 14.1: outputs never replace an input', () => {
     const dir = freshDir('train-out-name');
     mkdirSync(join(dir, 'photos'));
     writeFileSync(join(dir, 'photos', 'a.png'), bytesOf(asset('photos/a.png')));
-    expectOneError(
+    expectOneErrorLine(
       cli(trainArgs(dir, 'model.jpg', '--iters', '1'), dir),
       2,
       /--out .*model\.jpg: the model file's name must end in \.safetensors/,
@@ -193,7 +169,7 @@ describe('issue 14.1: outputs never replace an input', () => {
       ),
       dir,
     );
-    expectOneError(inside, 1, /inside --data/);
+    expectOneErrorLine(inside, 1, /inside --data/);
     expect(readdirSync(join(dir, 'photos'))).toEqual(['a.png']);
   });
 
@@ -202,7 +178,7 @@ describe('issue 14.1: outputs never replace an input', () => {
     writeFileSync(join(dir, 'm.safetensors'), bytesOf(asset('tiny.safetensors')));
     writeFileSync(join(dir, 'a.png'), bytesOf(asset('photos/a.png')));
     const before = bytesOf(join(dir, 'm.safetensors'));
-    expectOneError(
+    expectOneErrorLine(
       cli(['stylize', '-m', 'm.safetensors', 'a.png', '-o', 'm.safetensors', '--format', 'png'], dir),
       1,
       /refusing to overwrite the input m\.safetensors/,
@@ -235,7 +211,7 @@ describe('issue 14.1: outputs never replace an input', () => {
         ],
         dir,
       );
-      expectOneError(r, 1, /refusing to overwrite the input c\.png/);
+      expectOneErrorLine(r, 1, /refusing to overwrite the input c\.png/);
     }
     expect(bytesOf(join(dir, 'c.png')).equals(before)).toBe(true);
   });
@@ -264,9 +240,9 @@ describe('issue 14.1: outputs never replace an input', () => {
       '--gatys-iters',
       '1',
     ];
-    expectOneError(cli(args('.'), dir), 1, /refusing to overwrite the input a_eval\.png/);
+    expectOneErrorLine(cli(args('.'), dir), 1, /refusing to overwrite the input a_eval\.png/);
     expect(bytesOf(join(dir, 'a_eval.png')).equals(before)).toBe(true);
-    expectOneError(cli(args('photos'), dir), 1, /--out-dir photos is inside --data photos/);
+    expectOneErrorLine(cli(args('photos'), dir), 1, /--out-dir photos is inside --data photos/);
     expect(readdirSync(join(dir, 'photos'))).toEqual(['a.png']);
   });
 });
@@ -284,7 +260,7 @@ describe('issue 14.2: special files and symlinks as outputs', () => {
     expect((await decodeImage(new Uint8Array(bytesOf(join(dir, 'target.png'))), 'target.png')).width).toBe(40);
 
     symlinkSync('nowhere/x.png', join(dir, 'dangling.png'));
-    expectOneError(
+    expectOneErrorLine(
       cli(['stylize', '-m', asset('tiny.safetensors'), 'a.png', '-o', 'dangling.png'], dir),
       1,
       /cannot write dangling\.png: it is a symbolic link to a missing file/,
@@ -330,9 +306,9 @@ describe('issue 14.3: a resumed run checks its style image and data', () => {
       args('--iters', '2', '--resume').map((a) => (a === asset('style.png') ? asset('other-style.png') : a)),
       dir,
     );
-    expectOneError(otherStyle, 2, /--style .*other-style\.png is not the image this run was trained on/);
+    expectOneErrorLine(otherStyle, 2, /--style .*other-style\.png is not the image this run was trained on/);
     writeFileSync(join(dir, 'photos', 'c.png'), bytesOf(asset('photos/a.png')));
-    expectOneError(
+    expectOneErrorLine(
       cli(args('--iters', '2', '--resume'), dir),
       2,
       /--data .*photos does not hold the photos this run was trained on/,
@@ -360,7 +336,7 @@ describe('issue 14.3: a resumed run checks its style image and data', () => {
     );
     expect(after.dataSha256).toMatch(/^[0-9a-f]{64}$/);
     // From now on it is checked.
-    expectOneError(
+    expectOneErrorLine(
       cli(
         args('--iters', '3', '--resume').map((a) => (a === asset('style.png') ? asset('other-style.png') : a)),
         dir,
@@ -401,7 +377,7 @@ describe('issue 14.4: non-finite models', () => {
       (name) => name === 'conv1.conv2d.bias',
       (i) => (i === 3 ? NaN : 0),
     );
-    expectOneError(
+    expectOneErrorLine(
       cli(['stylize', '-m', 'nan.safetensors', 'a.png', '-o', 'out.png'], dir),
       1,
       /nan\.safetensors: .*holds NaN values/,
@@ -427,7 +403,7 @@ describe('issue 14.4: non-finite models', () => {
       ],
       dir,
     );
-    expectOneError(e, 1, /nan\.safetensors: .*holds NaN values/);
+    expectOneErrorLine(e, 1, /nan\.safetensors: .*holds NaN values/);
     expect(readdirSync(dir).sort()).toEqual(['a.png', 'nan.safetensors']);
   });
 
@@ -442,7 +418,7 @@ describe('issue 14.4: non-finite models', () => {
       (i) => (i % 2 ? -3e38 : 3e38),
       'linear',
     );
-    expectOneError(
+    expectOneErrorLine(
       cli(['stylize', '-m', 'huge.safetensors', 'a.png', '-o', 'out.png'], dir),
       1,
       /huge\.safetensors: the model produced (NaN|infinite) values/,
@@ -456,17 +432,17 @@ describe('issue 14.5: images too thin for the loss network', () => {
     const dir = freshDir('thin');
     writeFileSync(join(dir, 'thin.png'), await encodeImage(picture(64, 2, 1), 'png'));
     const common = ['--vgg', asset('vgg.safetensors'), '-o', 'out.png', '--size', '32', '--iters', '1'];
-    expectOneError(
+    expectOneErrorLine(
       cli(['optimize', '-c', 'thin.png', '-s', asset('style.png'), ...common], dir),
       1,
       /content image thin\.png is 32×1 .*too thin/,
     );
-    expectOneError(
+    expectOneErrorLine(
       cli(['optimize', '-c', asset('photos/a.png'), '-s', 'thin.png', ...common], dir),
       1,
       /style image thin\.png is 32×1 .*too thin/,
     );
-    expectOneError(
+    expectOneErrorLine(
       cli(
         trainArgs(dir, 'm.safetensors', '--iters', '1').map((a) => (a === asset('style.png') ? 'thin.png' : a)),
         dir,
@@ -474,7 +450,7 @@ describe('issue 14.5: images too thin for the loss network', () => {
       1,
       /style image thin\.png is 32×1 .*too thin/,
     );
-    expectOneError(
+    expectOneErrorLine(
       cli(
         [
           'eval',
@@ -511,7 +487,7 @@ describe('issue 14.6: a model file given as --vgg', () => {
       ),
       dir,
     );
-    expectOneError(r, 1, /tiny\.safetensors is not VGG weights: it is a fast-style-webgpu model/);
+    expectOneErrorLine(r, 1, /tiny\.safetensors is not VGG weights: it is a fast-style-webgpu model/);
     const o = cli(
       [
         'optimize',
@@ -530,7 +506,7 @@ describe('issue 14.6: a model file given as --vgg', () => {
       ],
       dir,
     );
-    expectOneError(o, 1, /tiny\.safetensors is not VGG weights: it is a fast-style-webgpu model/);
+    expectOneErrorLine(o, 1, /tiny\.safetensors is not VGG weights: it is a fast-style-webgpu model/);
     expect(readdirSync(dir)).toEqual([]);
   });
 });
@@ -571,12 +547,12 @@ describe('issue 14.9: a full disk names the file', () => {
       const dir = freshDir('enospc');
       writeFileSync(join(dir, 'a.png'), bytesOf(asset('photos/a.png')));
       symlinkSync('/dev/full', join(dir, 'full.png'));
-      expectOneError(
+      expectOneErrorLine(
         cli(['stylize', '-m', asset('tiny.safetensors'), 'a.png', '-o', 'full.png'], dir),
         1,
         /^error: cannot write full\.png: no space left on device$/,
       );
-      expectOneError(
+      expectOneErrorLine(
         cli(
           [
             'optimize',
@@ -600,7 +576,7 @@ describe('issue 14.9: a full disk names the file', () => {
         /^error: cannot write full\.png: no space left on device$/,
       );
       symlinkSync('/dev/full', join(dir, 'm.log.jsonl'));
-      expectOneError(
+      expectOneErrorLine(
         cli(trainArgs(dir, 'm.safetensors', '--iters', '2'), dir),
         1,
         /^error: cannot write .*m\.log\.jsonl: no space left on device$/,
@@ -618,12 +594,12 @@ describe('issue 14.10: --out-dir naming a file', () => {
     const dir = freshDir('out-dir-file');
     writeFileSync(join(dir, 'a.png'), bytesOf(asset('photos/a.png')));
     writeFileSync(join(dir, 'file'), 'x');
-    expectOneError(
+    expectOneErrorLine(
       cli(['stylize', '-m', asset('tiny.safetensors'), 'a.png', '--out-dir', 'file'], dir),
       1,
       /output directory file is not a directory/,
     );
-    expectOneError(
+    expectOneErrorLine(
       cli(
         [
           'eval',

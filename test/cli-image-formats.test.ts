@@ -1,34 +1,18 @@
 // stylize through the CLI with the formats libvips brings (issue 23): WebP, AVIF, HEIF, TIFF and GIF in;
 // WebP and AVIF out with --quality; EXIF orientation, Display P3, --keep-metadata, alpha into JPEG said.
 // The shipped starry_night net on small pictures (a second or two per image on lavapipe).
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage, encodeImage } from '../src/cli/image-io.js';
 import type { RgbaImage } from '../src/models/rgba-image.js';
-import { buildCliIfStale, CLI, ROOT } from './helpers/cli.js';
+import { buildCliIfStale, ROOT, runCli, workDir } from './helpers/cli.js';
 
 const MODEL = join(ROOT, 'models', 'starry_night.safetensors');
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'images');
-const work = mkdtempSync(join(tmpdir(), 'cli-formats-'));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-interface Result {
-  status: number | null;
-  stderr: string;
-}
-
-function stylize(args: string[]): Result {
-  const r = spawnSync('node', [CLI, 'stylize', '--model', MODEL, ...args], {
-    cwd: work,
-    encoding: 'utf8',
-    timeout: 300_000,
-  });
-  return { status: r.status, stderr: r.stderr };
-}
+const work = workDir('cli-formats-');
+const stylize = (args: string[]) => runCli(['stylize', '--model', MODEL, ...args], { cwd: work });
 
 function picture(width: number, height: number, alpha = (_x: number, _y: number) => 255): RgbaImage {
   const data = new Uint8Array(width * height * 4);

@@ -2,15 +2,13 @@
 // (Upsample, like the ONNX model zoo's fast_neural_style) and 13 (Resize, with the shape arithmetic around Pad)
 // stylises a kodim23 crop within 1 level of PyTorch; our own export comes back weight for weight; other graphs,
 // external data that is missing and truncated files get one line, exit 1 and no output file.
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage, encodeImage } from '../src/cli/image-io.js';
 import { ProtoWriter, tensorProto, valueInfoProto } from '../src/models/onnx-proto.js';
 import { readSafetensors } from '../src/models/safetensors.js';
-import { buildCliIfStale, CLI, ROOT } from './helpers/cli.js';
+import { buildCliIfStale, expectOneError, ROOT, runCli, workDir } from './helpers/cli.js';
 
 const DIR = join(ROOT, 'test', 'fixtures', 'pytorch');
 const reference = readSafetensors(new Uint8Array(readFileSync(join(DIR, 'reference.safetensors')))).tensors;
@@ -21,21 +19,7 @@ beforeAll(() => {
   buildCliIfStale();
 }, 300_000);
 
-function cli(args: string[]): { status: number | null; stderr: string } {
-  const r = spawnSync('node', [CLI, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 300_000 });
-  return { status: r.status, stderr: r.stderr };
-}
-
-function expectOneError(r: { status: number | null; stderr: string }, message: RegExp): void {
-  expect(r.status, r.stderr).toBe(1);
-  const lines = r.stderr.split('\n').filter((l) => l !== '' && !/^warning: /i.test(l));
-  expect(lines, r.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(/^error: /);
-  expect(lines[0]).toMatch(message);
-}
-
-const work = mkdtempSync(join(tmpdir(), 'cli-import-onnx-'));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+const work = workDir('cli-import-onnx-');
 const photo = join(work, 'crop.png');
 
 /** A one-node-per-op graph (input x → ops in a chain → y) with optional initializers. */
@@ -73,7 +57,7 @@ describe('cli import FILE.onnx', () => {
   for (const file of ['tnet-opset9.onnx', 'tnet-opset13.onnx']) {
     it(`${file} (torch.onnx.export): stylises the kodim23 crop within 1 level of PyTorch`, async () => {
       const out = join(work, `${file}.safetensors`);
-      const r = cli(['import', join(DIR, file), '-o', out]);
+      const r = runCli(['import', join(DIR, file), '-o', out]);
       expect(r.status, r.stderr).toBe(0);
       expect(r.stderr).toMatch(/ONNX opset (9|13) from pytorch: TransformerNet width 0\.125, linear output/);
       const model = readSafetensors(new Uint8Array(readFileSync(out)));
@@ -83,7 +67,7 @@ describe('cli import FILE.onnx', () => {
         output: 'linear',
       });
       const styled = join(work, `${file}.png`);
-      const s = cli(['stylize', '--model', out, photo, '-o', styled, '--quiet']);
+      const s = runCli(['stylize', '--model', out, photo, '-o', styled, '--quiet']);
       expect(s.status, s.stderr).toBe(0);
       const img = await decodeImage(new Uint8Array(readFileSync(styled)), styled);
       const want = reference.get('output')!.data;
@@ -99,10 +83,11 @@ describe('cli import FILE.onnx', () => {
   it('our export of starry_night comes back with the same weights and the scaled-tanh output', () => {
     const onnx = join(work, 'starry.onnx');
     expect(
-      cli(['export', join(ROOT, 'models', 'starry_night.safetensors'), '-o', onnx, '--opset', '9', '--quiet']).status,
+      runCli(['export', join(ROOT, 'models', 'starry_night.safetensors'), '-o', onnx, '--opset', '9', '--quiet'])
+        .status,
     ).toBe(0);
     const back = join(work, 'starry-back.safetensors');
-    const r = cli(['import', onnx, '-o', back, '--style', 'starry_night']);
+    const r = runCli(['import', onnx, '-o', back, '--style', 'starry_night']);
     expect(r.status, r.stderr).toBe(0);
     const a = readSafetensors(new Uint8Array(readFileSync(join(ROOT, 'models', 'starry_night.safetensors'))));
     const b = readSafetensors(new Uint8Array(readFileSync(back)));
@@ -144,7 +129,7 @@ describe('cli import FILE.onnx', () => {
       writeFileSync(input, bytes());
       const outDir = join(work, `out-${name}`);
       mkdirSync(outDir);
-      expectOneError(cli(['import', input, '-o', join(outDir, 'x.safetensors')]), message);
+      expectOneError(runCli(['import', input, '-o', join(outDir, 'x.safetensors')]), 1, message);
       expect(readdirSync(outDir)).toEqual([]);
     });
   }

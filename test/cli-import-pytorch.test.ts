@@ -3,14 +3,12 @@
 // formats stylises a kodim23 crop within 1 level of PyTorch; a torchvision VGG16 becomes a file that
 // `train --vgg` trains with (and train reads the .pth directly); hostile and damaged files get one line,
 // exit 1 and no output file.
-import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage, encodeImage } from '../src/cli/image-io.js';
 import { readSafetensors } from '../src/models/safetensors.js';
-import { buildCliIfStale, CLI, ROOT } from './helpers/cli.js';
+import { buildCliIfStale, type CliResult, expectOneError, ROOT, runCli, workDir } from './helpers/cli.js';
 import { zipFile } from './helpers/zip.js';
 
 const DIR = join(ROOT, 'test', 'fixtures', 'pytorch');
@@ -20,27 +18,9 @@ beforeAll(() => {
   buildCliIfStale();
 }, 300_000);
 
-interface Result {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
+const cli = (args: string[], cwd = ROOT): CliResult => runCli(args, { cwd });
 
-function cli(args: string[], cwd = ROOT): Result {
-  const r = spawnSync('node', [CLI, ...args], { cwd, encoding: 'utf8', timeout: 300_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function expectOneError(r: Result, message: RegExp): void {
-  expect(r.status, r.stderr).toBe(1);
-  const lines = r.stderr.split('\n').filter((l) => l !== '' && !/^warning: /i.test(l));
-  expect(lines, r.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(/^error: /);
-  expect(lines[0]).toMatch(message);
-}
-
-const work = mkdtempSync(join(tmpdir(), 'cli-import-pytorch-'));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+const work = workDir('cli-import-pytorch-');
 
 /** A [1, 3, H, W] tensor of pixels as a PNG. */
 async function tensorPng(path: string, t: { shape: number[]; data: Float32Array }): Promise<void> {
@@ -197,7 +177,7 @@ describe('cli import FILE.pth', () => {
       writeFileSync(input, bytes());
       const outDir = join(work, `out-${name}`);
       mkdirSync(outDir);
-      expectOneError(cli(['import', input, '-o', join(outDir, 'x.safetensors')]), message);
+      expectOneError(cli(['import', input, '-o', join(outDir, 'x.safetensors')]), 1, message);
       expect(readdirSync(outDir)).toEqual([]);
     });
   }
@@ -205,6 +185,6 @@ describe('cli import FILE.pth', () => {
   it('never writes over its input', () => {
     const input = join(work, 'same.safetensors');
     copyFileSync(join(DIR, 'tnet.pth'), input);
-    expectOneError(cli(['import', input, '-o', input]), /refusing to overwrite the input/);
+    expectOneError(cli(['import', input, '-o', input]), 1, /refusing to overwrite the input/);
   });
 });

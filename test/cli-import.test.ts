@@ -1,24 +1,13 @@
 // `import` as users run it: `node dist/cli.js import …` in child processes on ml5.js model folders built
 // from the golden fixture's small net (width 0.125): exit codes, one-line errors, no output file on failure,
 // and `stylize --model` on the result at a size that is not a multiple of 4.
-import { spawnSync } from 'node:child_process';
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage, encodeImage } from '../src/cli/image-io.js';
 import { readSafetensors } from '../src/models/safetensors.js';
 import { goldenFile } from './helpers/golden.js';
-import { buildCliIfStale, CLI, ROOT } from './helpers/cli.js';
+import { buildCliIfStale, type CliResult, expectOneError, ROOT, runCli, workDir } from './helpers/cli.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const index: any = JSON.parse(readFileSync(join(ROOT, 'test', 'fixtures', 'golden', 'ml5.json'), 'utf8'));
@@ -27,28 +16,9 @@ beforeAll(() => {
   buildCliIfStale();
 }, 300_000);
 
-interface Result {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
+const cli = (args: string[], cwd = ROOT): CliResult => runCli(args, { cwd });
 
-function cli(args: string[], cwd = ROOT): Result {
-  const r = spawnSync('node', [CLI, ...args], { cwd, encoding: 'utf8', timeout: 300_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** One `error: …` line on stderr (besides warnings: Dawn's start-up ones and ours about software adapters). */
-function expectOneError(r: Result, message: RegExp): void {
-  expect(r.status, r.stderr).toBe(1);
-  const lines = r.stderr.split('\n').filter((l) => l !== '' && !/^warning: /i.test(l));
-  expect(lines, r.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(/^error: /);
-  expect(lines[0]).toMatch(message);
-}
-
-const work = mkdtempSync(join(tmpdir(), 'cli-import-test-'));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+const work = workDir('cli-import-test-');
 
 /** An ml5 model folder (manifest.json + raw float32 Variable files) of the fixture's small net. */
 function ml5Folder(name: string): string {
@@ -132,7 +102,7 @@ describe('cli import', () => {
       const outDir = join(work, `out-${what.replace(/\W+/g, '-')}`);
       mkdirSync(outDir);
       const r = cli(['import', folder, '-o', join(outDir, 'x.safetensors')]);
-      expectOneError(r, message);
+      expectOneError(r, 1, message);
       expect(readdirSync(outDir)).toEqual([]);
     });
   }
@@ -140,11 +110,12 @@ describe('cli import', () => {
   it('a folder that does not exist, and a file given as the folder', () => {
     expectOneError(
       cli(['import', join(work, 'nope'), '-o', join(work, 'nope.safetensors')]),
+      1,
       /ml5 model folder .*nope does not exist/,
     );
     const file = join(work, 'plain-file');
     copyFileSync(join(ROOT, 'package.json'), file);
-    expectOneError(cli(['import', file, '-o', join(work, 'f.safetensors')]), /not a PyTorch checkpoint/);
+    expectOneError(cli(['import', file, '-o', join(work, 'f.safetensors')]), 1, /not a PyTorch checkpoint/);
     expect(existsSync(join(work, 'nope.safetensors')) || existsSync(join(work, 'f.safetensors'))).toBe(false);
   });
 });

@@ -1,25 +1,13 @@
 // The CLI as users run it: `node dist/cli.js …` in child processes, checking exit codes, the one-line
 // errors on stderr and that failures leave no output file behind.
-import { spawnSync } from 'node:child_process';
-import {
-  existsSync,
-  linkSync,
-  mkdirSync,
-  symlinkSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, linkSync, mkdirSync, symlinkSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage, encodeImage } from '../src/cli/image-io.js';
 import type { RgbaImage } from '../src/models/rgba-image.js';
 import { writeSafetensors } from '../src/models/safetensors.js';
 import { testEngine } from './helpers/gpu.js';
-import { buildCliIfStale, CLI, ROOT } from './helpers/cli.js';
+import { buildCliIfStale, type CliResult, errorLines, expectOneError, ROOT, runCli, workDir } from './helpers/cli.js';
 
 const TRANSFORM_NET = join(ROOT, 'src', 'models', 'transform-net.ts');
 const MODEL_FILE = join(ROOT, 'src', 'models', 'model-file.ts');
@@ -28,30 +16,6 @@ const haveTransformNet = existsSync(TRANSFORM_NET) && existsSync(MODEL_FILE);
 beforeAll(() => {
   buildCliIfStale();
 }, 300_000);
-
-interface Result {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], cwd = ROOT, env: NodeJS.ProcessEnv = process.env): Result {
-  const r = spawnSync('node', [CLI, ...args], { cwd, env, encoding: 'utf8', timeout: 300_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** stderr without warnings: Dawn's own start-up ones (not ours to print or suppress) and ours about software adapters. */
-function errorLines(r: Result): string[] {
-  return r.stderr.split('\n').filter((l) => l !== '' && !/^warning: /i.test(l));
-}
-
-function expectOneError(r: Result, status: number, message: RegExp): void {
-  expect(r.status, r.stderr).toBe(status);
-  const lines = errorLines(r);
-  expect(lines, r.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(/^error: /);
-  expect(lines[0]).toMatch(message);
-}
 
 function pattern(width: number, height: number): RgbaImage {
   const data = new Uint8Array(width * height * 4);
@@ -64,8 +28,9 @@ function pattern(width: number, height: number): RgbaImage {
   return { width, height, data };
 }
 
-const work = mkdtempSync(join(tmpdir(), 'cli-test-'));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+const cli = (args: string[], cwd = ROOT, env: NodeJS.ProcessEnv = process.env): CliResult => runCli(args, { cwd, env });
+
+const work = workDir('cli-test-');
 
 /** A fresh directory per test, so "no output file" can be checked by listing it. */
 function freshDir(name: string): string {
@@ -168,7 +133,7 @@ describe('cli: info', () => {
 describe('cli: no GPU', () => {
   // Pointing the Vulkan loader at a driver list that does not exist leaves Dawn without an adapter.
   const noGpu = { ...process.env, VK_ICD_FILENAMES: '/nonexistent/icd.json', VK_DRIVER_FILES: '/nonexistent/icd.json' };
-  const ourErrors = (r: Result) => r.stderr.split('\n').filter((l) => l.startsWith('error: '));
+  const ourErrors = (r: CliResult) => r.stderr.split('\n').filter((l) => l.startsWith('error: '));
 
   it('info: says what to install, exit 1', () => {
     const r = cli(['info'], ROOT, noGpu);
@@ -376,7 +341,7 @@ describe.skipIf(!haveTransformNet)('cli: stylize end to end with a transform net
     writeFileSync(join(dir, 'good.png'), await encodeImage(pattern(16, 16), 'png'));
     const r = cli(['stylize', '-m', modelPath, 'photo.jpg', 'good.png', '--quiet'], dir);
     expect(r.status).toBe(1);
-    expect(errorLines(r)).toEqual([
+    expect(errorLines(r.stderr)).toEqual([
       'error: cannot read photo.jpg: not an image file (PNG, JPEG, WebP, AVIF, HEIC, TIFF or GIF)',
       'error: 1 of 2 images failed: photo.jpg',
     ]);

@@ -1,5 +1,4 @@
 // `convert`: a model or a training checkpoint rewritten as a model file in float16/float32 (CPU only).
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +9,7 @@ import { defaultLossConfig } from '../src/models/losses.js';
 import { rewriteModelFile } from '../src/models/model-file.js';
 import { ModelFileError, readSafetensors, writeSafetensors } from '../src/models/safetensors.js';
 import { parameterSpecs } from '../src/models/transform-net.js';
-import { buildCliIfStale, CLI } from './helpers/cli.js';
+import { buildCliIfStale, runCli } from './helpers/cli.js';
 
 const NET = { widthMultiplier: 0.25, output: 'scaled-tanh', architecture: 'johnson2016' } as const;
 const SESSION = {
@@ -113,7 +112,7 @@ describe('rewriteModelFile', () => {
 
 describe('convert (CLI)', () => {
   beforeAll(buildCliIfStale, 120_000);
-  const run = (...args: string[]) => spawnSync(process.execPath, [CLI, 'convert', ...args], { encoding: 'utf8' });
+  const run = (...args: string[]) => runCli(['convert', ...args]);
 
   it('writes the model, refuses to overwrite its input, and reports bad files and usage with exit 1 and 2', () => {
     const dir = mkdtempSync(join(tmpdir(), 'fsw-convert-'));

@@ -1,10 +1,8 @@
 // The optimize and eval commands as users run them (`node dist/cli.js …` in child processes), at tiny sizes:
 // files written, their sizes and CSV layout, exit statuses for bad command lines.
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage, encodeImage } from '../src/cli/image-io.js';
 import type { RgbaImage } from '../src/models/rgba-image.js';
 import { saveTransformNet } from '../src/models/model-file.js';
@@ -13,7 +11,7 @@ import { TransformNet } from '../src/models/transform-net.js';
 import { vggLayers } from '../src/models/vgg.js';
 import { rng } from '../src/ops/cpu.js';
 import { testEngine } from './helpers/gpu.js';
-import { buildCliIfStale, CLI, ROOT } from './helpers/cli.js';
+import { buildCliIfStale, errorLines, ROOT, runCli, workDir } from './helpers/cli.js';
 
 const SHARED_VGG19 = join(ROOT, '../shared/assets/vgg/vgg19_conv1_1-conv3_4.safetensors');
 const haveShared = existsSync(SHARED_VGG19);
@@ -21,7 +19,7 @@ const which = haveShared ? 'shared VGG19' : 'random VGG19 weights';
 const CSV_HEADER =
   'image,method,iterations,evaluations,seconds,content_loss,style_loss,tv_loss,total_loss,droplet_share,style_ratio';
 
-const work = mkdtempSync(join(tmpdir(), 'eval-test-'));
+const work = workDir('eval-test-');
 let vgg = SHARED_VGG19;
 
 function picture(width: number, height: number, seed: number): RgbaImage {
@@ -65,16 +63,7 @@ beforeAll(async () => {
     writeFileSync(vgg, writeSafetensors(tensors, { vgg_input: 'caffe' }));
   }
 }, 300_000);
-afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-function cli(args: string[]) {
-  const r = spawnSync('node', [CLI, ...args], { cwd: work, encoding: 'utf8', timeout: 300_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function errorLines(stderr: string): string[] {
-  return stderr.split('\n').filter((l) => l !== '' && !/^warning: /i.test(l));
-}
+const cli = (args: string[]) => runCli(args, { cwd: work });
 
 describe(`eval and optimize commands (${which})`, () => {
   it(`eval writes a CSV with one row per photo and method, and contact sheets (${which})`, async () => {

@@ -1,7 +1,6 @@
 // Issue 21: the stability term of training (src/models/stability.ts, train --stability-weight). Its value is
 // what the total adds; its gradient is right (training on it alone drives it toward 0); the same steps give
 // the same noise (a resumed run repeats them); a run without it is unchanged.
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { encodeImage } from '../src/cli/image-io.js';
 import { readSafetensors, writeSafetensors } from '../src/models/safetensors.js';
 import { vggLayers } from '../src/models/vgg.js';
-import { buildCliIfStale, CLI } from './helpers/cli.js';
+import { buildCliIfStale, runCli } from './helpers/cli.js';
 import { Tensor } from '../src/engine/tensor.js';
 import type { TrainConfig } from '../src/models/checkpoint.js';
 import { checkStability, stabilityTerm, STABILITY_PERTURBATION } from '../src/models/stability.js';
@@ -169,10 +168,8 @@ describe('train --stability-weight', () => {
       }
       writeFileSync(join(dir, 'vgg.safetensors'), writeSafetensors(weights, { vgg_input: 'caffe' }));
       const train = (...more: string[]) =>
-        spawnSync(
-          process.execPath,
+        runCli(
           [
-            CLI,
             'train',
             '--style',
             'style.png',
@@ -198,7 +195,7 @@ describe('train --stability-weight', () => {
             '0',
             ...more,
           ],
-          { cwd: dir, encoding: 'utf8', timeout: 240_000 },
+          { cwd: dir, timeout: 240_000 },
         );
       const first = train('--iters', '2', '--stability-weight', '5');
       expect(first.status, first.stderr).toBe(0);

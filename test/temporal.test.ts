@@ -1,14 +1,12 @@
 // Issue 21: the flicker measure (src/models/temporal.ts). The panned clip moves by exactly the pan, its noise
 // has the asked-for size, the error is 0 for a net that moves with the picture and large for one whose
 // output is anchored to the frame, and a random transform net lands in between.
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { decodeImage, encodeImage } from '../src/cli/image-io.js';
 import { saveTransformNet } from '../src/models/model-file.js';
-import { buildCliIfStale, CLI } from './helpers/cli.js';
+import { buildCliIfStale, runCli, workDir } from './helpers/cli.js';
 import type { Tensor } from '../src/engine/tensor.js';
 import { Tensor as TensorClass } from '../src/engine/tensor.js';
 import { add } from '../src/autograd/functional.js';
@@ -86,8 +84,7 @@ describe('panned clip and temporal error', () => {
 });
 
 describe('flicker command', () => {
-  const work = mkdtempSync(join(tmpdir(), 'flicker-test-'));
-  afterAll(() => rmSync(work, { recursive: true, force: true }));
+  const work = workDir('flicker-test-');
 
   it("prints the temporal error beside the input clip's and the style loss; writes the strip; refuses a pan of 0", async () => {
     buildCliIfStale();
@@ -112,11 +109,10 @@ describe('flicker command', () => {
     writeFileSync(join(work, 'photo.png'), await encodeImage(photo(48, 40, 6), 'png'));
     writeFileSync(join(work, 'style.png'), await encodeImage(photo(32, 28, 7), 'png'));
     const run = (...more: string[]) =>
-      spawnSync(
-        process.execPath,
-        [CLI, 'flicker', '-m', 'tiny.safetensors', '--photo', 'photo.png', '--size', '24', '--frames', '3', ...more],
-        { cwd: work, encoding: 'utf8', timeout: 240_000 },
-      );
+      runCli(['flicker', '-m', 'tiny.safetensors', '--photo', 'photo.png', '--size', '24', '--frames', '3', ...more], {
+        cwd: work,
+        timeout: 240_000,
+      });
     const r = run('--style-image', 'style.png', '--style-size', '32', '--strip', 'strip.png');
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(

@@ -1,9 +1,9 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../src/engine/engine.js';
 import { Tensor } from '../src/engine/tensor.js';
 import { rng } from '../src/ops/cpu.js';
@@ -22,8 +22,8 @@ import { NonFiniteLossError, Trainer } from '../src/models/trainer.js';
 import { Vgg } from '../src/models/vgg.js';
 import { testEngine } from './helpers/gpu.js';
 import { sessionsFromLog } from '../src/cli/train-run-record.js';
+import { buildCliIfStale, CLI, ROOT, runCli } from './helpers/cli.js';
 
-const ROOT = new URL('..', import.meta.url).pathname;
 const SHARED_VGG19 = join(ROOT, '../shared/assets/vgg/vgg19_conv1_1-conv3_4.safetensors');
 const haveShared = existsSync(SHARED_VGG19);
 if (!haveShared) console.warn(`train.test: ${SHARED_VGG19} not found: training runs with random VGG weights`);
@@ -249,11 +249,9 @@ describe('Trainer', () => {
 
 // ------------------------------------------------------------------ the CLI, end to end
 
-const CLI = join(ROOT, 'dist/cli.js');
-const haveCli = existsSync(CLI);
-if (!haveCli) console.warn('train.test: dist/cli.js missing (run `npm run build`): the CLI tests are skipped');
+describe('train CLI (dist/cli.js in a child process)', () => {
+  beforeAll(buildCliIfStale, 300_000);
 
-describe.skipIf(!haveCli)('train CLI (dist/cli.js in a child process)', () => {
   /** A work folder: 3 photos (one nested, odd sizes), an unreadable file, a style, a sample, a small VGG. */
   async function fixture(): Promise<{ dir: string; args: (out: string, ...more: string[]) => string[] }> {
     const { encodeImage } = await import('../src/cli/image-io.js');
@@ -526,10 +524,9 @@ describe.skipIf(!haveCli)('train CLI (dist/cli.js in a child process)', () => {
       );
       expect(existsSync(join(dir, 'n.safetensors'))).toBe(false);
 
-      const usage = spawnSync(process.execPath, [CLI, 'train', '--data', dir], { encoding: 'utf8' });
+      const usage = runCli(['train', '--data', dir]);
       expect(usage.status).toBe(2);
       expect(usage.stderr).toMatch(/^error: missing --style/);
-      void execFileSync;
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
