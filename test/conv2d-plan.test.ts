@@ -172,6 +172,21 @@ describe('planConv2d: limits and choices', () => {
     expect(describePlan(planConv2d('forward', g, small, DEFAULTS))).toBe('gemm 32×128 staged channel-major');
   });
 
+  it("Winograd's transformed weights (16·Cin·Cout floats) must fit a binding too, not only V and M", () => {
+    // 128→144 channels on 8² images: V and M are 144 KiB, the transformed weights 1.125 MiB.
+    const g = conv2dGeometry([1, 128, 8, 8], [144, 128, 3, 3], null, zeros1);
+    const binding = (bytes: number): Conv2dDevice => ({
+      ...DISCRETE,
+      limits: { ...DISCRETE.limits, maxStorageBufferBindingSize: bytes },
+    });
+    const kinds = (device: Conv2dDevice) =>
+      (['forward', 'backwardInput', 'backwardWeight'] as const).map(
+        (pass) => planConv2d(pass, g, device, DEFAULTS).kind,
+      );
+    expect(kinds(binding(2 * 2 ** 20))).toEqual(['winograd', 'winograd', 'winograd']);
+    expect(kinds(binding(2 ** 20))).toEqual(['gemm', 'gemmPhase', 'gemm']);
+  });
+
   it('the weight gradient splits no further than the grid allows', () => {
     const capped: Conv2dDevice = { ...FALLBACK, limits: { ...FALLBACK.limits, maxComputeWorkgroupsPerDimension: 5 } };
     expect(plan('tn.conv1 9×9 3→32', 'backwardWeight', capped)).toBe('gemm 32×128 registers 5 splits');

@@ -47,14 +47,16 @@ export function winogradTiles(g: Conv2dGeometry): WinogradTiles {
   return { tilesH, tilesW, tiles, tilesPadded: Math.ceil(tiles / 4) * 4 };
 }
 
-/** Bytes of the largest intermediate (V or M). */
+/** Bytes of the largest intermediate: the transformed weights U (16·Cin·Cout), V or M. */
 export function winogradScratchBytes(g: Conv2dGeometry): number {
-  return POINTS * Math.max(g.inChannels, g.outChannels) * winogradTiles(g).tilesPadded * 4;
+  const weights = g.inChannels * g.outChannels;
+  const tiles = Math.max(g.inChannels, g.outChannels) * winogradTiles(g).tilesPadded;
+  return POINTS * Math.max(weights, tiles) * 4;
 }
 
 /**
  * Why Winograd cannot run this conv on this device, or null when it can: 3×3 kernels, stride 1, and
- * intermediates within one storage binding.
+ * intermediates (the transformed weights among them) within one storage binding.
  */
 export function winogradUnsupported(g: Conv2dGeometry, maxBindingBytes = Infinity): string | null {
   if (g.kernelSize !== 3) return `kernel ${g.kernelSize}×${g.kernelSize} is not 3×3`;
@@ -201,9 +203,10 @@ export function conv2dWinogradForward(
   return y;
 }
 
-/** Bytes of the weight gradient's largest intermediate (tile-major V, or Ŷ). */
+/** Bytes of the weight gradient's largest intermediate: tile-major V, Ŷ, or M (16·Cout·Cin, Cin padded to 4). */
 export function winogradWeightGradScratchBytes(g: Conv2dGeometry): number {
-  return POINTS * winogradTiles(g).tiles * Math.max(Math.ceil(g.inChannels / 4) * 4, g.outChannels) * 4;
+  const c4 = Math.ceil(g.inChannels / 4) * 4;
+  return POINTS * Math.max(winogradTiles(g).tiles * Math.max(c4, g.outChannels), g.outChannels * c4) * 4;
 }
 
 /**
