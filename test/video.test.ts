@@ -6,47 +6,29 @@ import { spawn, spawnSync } from 'node:child_process';
 import {
   chmodSync,
   mkdirSync,
-  mkdtempSync,
   readdirSync,
   readFileSync,
-  rmSync,
   symlinkSync,
   truncateSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage, encodeImage } from '../src/cli/image-io.js';
 import { saveTransformNet } from '../src/models/model-file.js';
 import { TransformNet } from '../src/models/transform-net.js';
 import { testEngine } from './helpers/gpu.js';
-import { buildCliIfStale, CLI } from './helpers/cli.js';
+import { buildCliIfStale, CLI, type CliResult, expectOneErrorLine, runCli, workDir } from './helpers/cli.js';
+
+const cli = (args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): CliResult =>
+  runCli(args, { cwd, env, timeout: 240_000 });
 
 const haveFfmpeg = spawnSync('ffmpeg', ['-version']).status === 0 && spawnSync('ffprobe', ['-version']).status === 0;
 if (!haveFfmpeg)
   console.warn(
     'test/video.test.ts: ffmpeg/ffprobe not found on PATH: skipping the video tests (bash scripts/setup-ffmpeg.sh installs them; CI does)',
   );
-
-interface Result {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): Result {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', timeout: 240_000, env });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function expectOneError(r: Result, status: number, message: RegExp): void {
-  expect(r.status, r.stderr).toBe(status);
-  const lines = r.stderr.split('\n').filter((l) => l.startsWith('error: '));
-  expect(lines, r.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(message);
-}
 
 function ffmpeg(args: string[], cwd: string): void {
   const r = spawnSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...args], { cwd, encoding: 'utf8' });
@@ -119,7 +101,7 @@ function frameRgb(path: string, n: number): Buffer {
   return r.stdout;
 }
 
-const work = mkdtempSync(join(tmpdir(), 'video-test-'));
+const work = workDir('video-test-');
 const shared = join(work, 'shared');
 const asset = (name: string) => join(shared, name);
 let dirs = 0;
@@ -200,7 +182,6 @@ beforeAll(async () => {
   );
   ffmpeg(['-i', 'vfr-upright.mp4', '-c', 'copy', '-metadata:s:v:0', 'rotate=90', 'vfr-rotated.mp4'], shared);
 }, 300_000);
-afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('video: no ffmpeg', () => {
   it('says how to get it, one line, exit 1, nothing written', () => {
@@ -209,14 +190,14 @@ describe('video: no ffmpeg', () => {
     const model = join(dir, 'm.safetensors');
     writeFileSync(model, 'x');
     const env = { ...process.env, FFMPEG_PATH: join(dir, 'missing-ffmpeg') };
-    expectOneError(
+    expectOneErrorLine(
       cli(['video', '-m', model, 'in.mp4', '-o', 'out.mp4'], dir, env),
       1,
       /FFMPEG_PATH=.*missing-ffmpeg is not an executable file: ffmpeg was not found; install it \(Debian\/Ubuntu: sudo apt-get install ffmpeg/,
     );
     const bare: NodeJS.ProcessEnv = { ...process.env, PATH: join(dir, 'empty-bin') };
     delete bare.FFMPEG_PATH;
-    expectOneError(
+    expectOneErrorLine(
       cli(['video', '-m', model, 'in.mp4', '-o', 'out.mp4'], dir, bare),
       1,
       /^error: ffmpeg was not found \(the video command needs it.*apt-get install ffmpeg.*FFMPEG_PATH/,
@@ -338,7 +319,7 @@ describe.skipIf(!haveFfmpeg)('video (ffmpeg on PATH)', () => {
     expect(Math.abs(Number(v.nb_frames) - 4)).toBeLessThanOrEqual(1);
     expect(Math.abs(Number(out.format.duration) - 0.5)).toBeLessThanOrEqual(0.15);
     expect(out.streams.some((s) => s.codec_type === 'audio')).toBe(true);
-    expectOneError(
+    expectOneErrorLine(
       cli(['video', '-m', asset('tiny.safetensors'), asset('clip.mp4'), '-o', 'late.mp4', '--start', '5'], dir),
       1,
       /nothing to stylise: --start 5 is at or after the end/,
@@ -404,7 +385,7 @@ describe.skipIf(!haveFfmpeg)('video (ffmpeg on PATH)', () => {
     mkdirSync(join(dir, 'locked'));
     chmodSync(join(dir, 'locked'), 0o555);
     try {
-      expectOneError(
+      expectOneErrorLine(
         cli(['video', '-m', asset('tiny.safetensors'), asset('clip.mp4'), '-o', 'locked/out.mp4'], dir),
         1,
         /cannot write locked\/out\.mp4: permission denied/,
@@ -430,17 +411,17 @@ describe.skipIf(!haveFfmpeg)('video (ffmpeg on PATH)', () => {
     truncateSync(join(dir, 'faststart.mp4'), Math.floor(statSync(join(dir, 'faststart.mp4')).size * 0.45));
     const inputs = readdirSync(dir).sort();
     const run = (input: string) => cli(['video', '-m', asset('tiny.safetensors'), input, '-o', 'out.mp4'], dir);
-    expectOneError(
+    expectOneErrorLine(
       run('still.png'),
       1,
       /cannot read video still\.png: it is a still image \(png\), not a video; use 'stylize'/,
     );
-    expectOneError(run('notes.txt'), 1, /cannot read video notes\.txt: Invalid data found when processing input/);
-    expectOneError(run('tone.m4a'), 1, /cannot read video tone\.m4a: it has no video stream \(only audio\)/);
-    expectOneError(run('empty.mkv'), 1, /cannot read video empty\.mkv: /);
-    expectOneError(run('cut.mp4'), 1, /cannot read video cut\.mp4: moov atom not found/);
-    expectOneError(run('faststart.mp4'), 1, /cannot read video faststart\.mp4: .*(truncated|no frames)/);
-    expectOneError(run('nowhere.mp4'), 1, /cannot read video nowhere\.mp4: no such file/);
+    expectOneErrorLine(run('notes.txt'), 1, /cannot read video notes\.txt: Invalid data found when processing input/);
+    expectOneErrorLine(run('tone.m4a'), 1, /cannot read video tone\.m4a: it has no video stream \(only audio\)/);
+    expectOneErrorLine(run('empty.mkv'), 1, /cannot read video empty\.mkv: /);
+    expectOneErrorLine(run('cut.mp4'), 1, /cannot read video cut\.mp4: moov atom not found/);
+    expectOneErrorLine(run('faststart.mp4'), 1, /cannot read video faststart\.mp4: .*(truncated|no frames)/);
+    expectOneErrorLine(run('nowhere.mp4'), 1, /cannot read video nowhere\.mp4: no such file/);
     expect(readdirSync(dir).sort()).toEqual(inputs);
   }, 300_000);
 
@@ -480,16 +461,16 @@ describe.skipIf(!haveFfmpeg)('video (ffmpeg on PATH)', () => {
     symlinkSync('/dev/full', join(dir, 'full.mp4'));
     const before = readFileSync(join(dir, 'in.mp4'));
     const run = (out: string) => cli(['video', '-m', asset('tiny.safetensors'), 'in.mp4', '-o', out], dir);
-    expectOneError(run('in.mp4'), 1, /refusing to overwrite the input in\.mp4 with the output in\.mp4/);
-    expectOneError(run('link.mp4'), 1, /refusing to overwrite the input in\.mp4 with the output link\.mp4/);
-    expectOneError(run('full.mp4'), 1, /^error: cannot write full\.mp4: no space left on device$/);
-    expectOneError(
+    expectOneErrorLine(run('in.mp4'), 1, /refusing to overwrite the input in\.mp4 with the output in\.mp4/);
+    expectOneErrorLine(run('link.mp4'), 1, /refusing to overwrite the input in\.mp4 with the output link\.mp4/);
+    expectOneErrorLine(run('full.mp4'), 1, /^error: cannot write full\.mp4: no space left on device$/);
+    expectOneErrorLine(
       run('no-such-dir/out.mp4'),
       1,
       /cannot write no-such-dir\/out\.mp4: output directory no-such-dir does not exist/,
     );
-    expectOneError(run('out.avi'), 2, /cannot tell the video format of out\.avi: name it \.mp4/);
-    expectOneError(
+    expectOneErrorLine(run('out.avi'), 2, /cannot tell the video format of out\.avi: name it \.mp4/);
+    expectOneErrorLine(
       cli(['video', '-m', asset('tiny.safetensors'), 'in.mp4', '-o', 'out.mp4', '--codec', 'no-such-codec'], dir),
       1,
       /has no encoder 'no-such-codec'/,
