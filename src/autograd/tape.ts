@@ -23,6 +23,13 @@ class Tape {
   enabled = true;
 }
 
+/**
+ * The library's one piece of module-global state, on purpose: ops record here without being handed a tape, so
+ * that models read as plain calls (apply, noGrad and backward take no engine), as PyTorch's grad mode is
+ * global. The price: one recording at a time per JavaScript realm. backward() runs and then clears every node
+ * on the tape, whatever engine made it, so two computations must not record concurrently (e.g. two engines
+ * training in one process with steps interleaved across awaits): one's backward would drop the other's nodes.
+ */
 const tape = new Tape();
 
 /** Runs fn with gradient recording off (frozen nets, targets, inference). */

@@ -1,5 +1,5 @@
 /**
- * The stability term of training (issue 21; Gupta et al. 2017, ReCoNet): a net that flickers answers a
+ * The stability term of training (Gupta et al. 2017, ReCoNet): a net that flickers answers a
  * one-pixel pan or a little sensor noise with different strokes. The term shows the net its batch moved by
  * `shift` pixels (to the left, the way the flicker measure pans) with Gaussian noise added, and penalises
  * the mean squared difference between that output and its output on the batch itself, moved the same way:

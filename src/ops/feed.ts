@@ -4,8 +4,8 @@
 /**
  * `staged`: each workgroup copies tiles of both operands into workgroup memory behind barriers and every thread
  * reads them from there: the way GPUs reuse operands. `registers`: each thread reads its operands straight from
- * storage into registers, with no workgroup memory and no barriers: 1.6–2.8× faster on CPU adapters (lavapipe),
- * where workgroup memory is ordinary memory and barriers only cost (bench/RESULTS.md; `npm run bench --
+ * storage into registers, with no workgroup memory and no barriers: faster on CPU adapters (lavapipe), where
+ * workgroup memory is ordinary memory and barriers only cost (figures in bench/RESULTS.md; `npm run bench --
  * --profile-train --variants conv-gemm-staged,winograd-gemm-staged,gram-staged,default`).
  */
 export type Feed = 'staged' | 'registers';
