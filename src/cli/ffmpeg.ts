@@ -11,7 +11,7 @@ import { delimiter, dirname, join } from 'node:path';
 import { CliError } from './errors.js';
 
 /** How to get ffmpeg, for the error when there is none. */
-export const FFMPEG_HINT =
+const FFMPEG_HINT =
   'install it (Debian/Ubuntu: sudo apt-get install ffmpeg, or bash scripts/setup-ffmpeg.sh; macOS: brew install ffmpeg) or set FFMPEG_PATH to the ffmpeg program';
 
 export interface FfmpegTools {

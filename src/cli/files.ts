@@ -252,7 +252,7 @@ export function isInside(path: string, dir: string): boolean {
 }
 
 /** `-o -`: standard output, as Unix tools name it. */
-export const STDOUT_NAME = '-';
+const STDOUT_NAME = '-';
 
 /** /proc/self/fd/N, /proc/PID/fd/N (this process) and /dev/fd/N, once their folder is resolved. */
 const DESCRIPTOR_PATH = /^\/proc\/(self|thread-self|\d+)\/fd\/(\d+)$/;
@@ -263,7 +263,7 @@ const DESCRIPTOR_PATH = /^\/proc\/(self|thread-self|\d+)\/fd\/(\d+)$/;
  * open stream (a pipe, a terminal, a file opened by the shell with `>>`): it is written through that
  * descriptor, never renamed over, which would replace what `>>` is appending to.
  */
-export function outputDescriptor(path: string): number | null {
+function outputDescriptor(path: string): number | null {
   if (path === STDOUT_NAME) return 1;
   let current = resolve(path);
   for (let hop = 0; hop < 40; hop++) {

@@ -13,7 +13,7 @@ import type { TransformNetLike } from '../models/stylize.js';
 import { CliError } from './errors.js';
 
 /** The first value of `data` that is NaN or infinite, as a word, or null when all are finite. */
-export function nonFiniteKind(data: ArrayLike<number>): 'NaN' | 'infinite' | null {
+function nonFiniteKind(data: ArrayLike<number>): 'NaN' | 'infinite' | null {
   for (let i = 0; i < data.length; i++) {
     const v = data[i];
     if (!Number.isFinite(v)) return Number.isNaN(v) ? 'NaN' : 'infinite';
@@ -39,7 +39,7 @@ export interface CheckedNet extends TransformNetLike {
   dispose(): void;
 }
 
-export function checkedNet(net: TransformNetLike & { dispose(): void }, path: string): CheckedNet {
+function checkedNet(net: TransformNetLike & { dispose(): void }, path: string): CheckedNet {
   const sums: Tensor[] = [];
   let nonFinite: 'NaN' | 'infinite' | null = null;
   const engine: Engine = net.engine;

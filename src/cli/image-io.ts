@@ -28,7 +28,7 @@ export type ImageFormat = 'png' | 'jpeg' | 'webp' | 'avif';
 export const IMAGE_FORMATS: readonly ImageFormat[] = ['png', 'jpeg', 'webp', 'avif'];
 
 /** Quality when --quality is not given: JPEG as before; WebP's and AVIF's scales run lower for the same look. */
-export const DEFAULT_QUALITY: Record<ImageFormat, number> = { png: 100, jpeg: 92, webp: 90, avif: 70 };
+const DEFAULT_QUALITY: Record<ImageFormat, number> = { png: 100, jpeg: 92, webp: 90, avif: 70 };
 
 /** Formats that cannot hold an alpha channel. */
 export const FORMATS_WITHOUT_ALPHA: ReadonlySet<ImageFormat> = new Set(['jpeg']);
@@ -39,7 +39,7 @@ export class ImageFileError extends Error {
 }
 
 /** Larger images would need gigabytes on the CPU and GPU: refuse them up front. */
-export const MAX_MEGAPIXELS = 100;
+const MAX_MEGAPIXELS = 100;
 const MAX_PIXELS = MAX_MEGAPIXELS * 1_000_000;
 
 /** File extensions the CLI treats as images (train --data lists these). */

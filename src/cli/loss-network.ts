@@ -35,7 +35,7 @@ import { inflateRawSync } from 'node:zlib';
  * The loss network shipped with the package (ImageNet VGG19 conv1_1–conv3_4 of the VGG authors, CC BY 4.0;
  * models/loss-network/README.md), so that training works from a fresh clone with no other download.
  */
-export function defaultVggPath(): string {
+function defaultVggPath(): string {
   return resolve(join(packageRoot(), 'models', 'loss-network', 'vgg19_conv1_1-conv3_4.safetensors'));
 }
 
@@ -130,7 +130,7 @@ export interface LossOverrides {
 }
 
 /** The loss options given on the command line (only those the command declares and the user gave). */
-export function lossOverrides(args: ParsedArgs): LossOverrides {
+function lossOverrides(args: ParsedArgs): LossOverrides {
   const number = (name: string) => (args.given.has(name) ? args.number(name) : undefined);
   return {
     contentLayer: args.given.has('content-layer') ? args.string('content-layer') : undefined,

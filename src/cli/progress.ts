@@ -11,7 +11,7 @@ export function formatDuration(seconds: number): string {
 }
 
 /** One progress line: iteration, evaluations, rate, ETA and the losses. */
-export function progressLine(p: GatysProgress, rate: number): string {
+function progressLine(p: GatysProgress, rate: number): string {
   const l = p.losses;
   return (
     `iter ${p.iteration}/${p.total}  evals ${p.evaluations}  ${rate.toFixed(2)} it/s  ETA ${formatDuration((p.total - p.iteration) / rate)}  ` +

@@ -35,7 +35,7 @@ export interface TimeBase {
 }
 
 /** ffmpeg's argument list for decoding (exported for the tests' and --debug's sake). */
-export function decoderArgs(o: DecoderOptions): string[] {
+function decoderArgs(o: DecoderOptions): string[] {
   const trim = [
     ...(o.start !== undefined ? ['-ss', String(o.start)] : []),
     ...(o.duration !== undefined ? ['-t', String(o.duration)] : []),

@@ -138,7 +138,7 @@ export interface EncoderOptions {
 
 const MUXER: Record<Container, string> = { mp4: 'mp4', mov: 'mov', matroska: 'matroska', webm: 'webm' };
 
-export function encoderArgs(o: EncoderOptions): string[] {
+function encoderArgs(o: EncoderOptions): string[] {
   const profile = codecProfile(o.codec);
   const trim = [
     ...(o.start !== undefined ? ['-ss', String(o.start)] : []),

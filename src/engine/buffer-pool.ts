@@ -6,7 +6,7 @@ import { BufferUsage } from './constants.js';
 const MIN_BYTES = 256;
 const STEPS_PER_OCTAVE = 4;
 
-export const STORAGE_USAGE = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
+const STORAGE_USAGE = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
 
 export function sizeClass(bytes: number): number {
   if (bytes <= MIN_BYTES) return MIN_BYTES;

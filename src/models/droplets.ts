@@ -12,9 +12,9 @@
 import type { RgbaImage } from './rgba-image.js';
 
 /** The output is near black: each of R, G, B at most this (8-bit). */
-export const DARK_OUTPUT = 24;
+const DARK_OUTPUT = 24;
 /** The photo is not dark there: Rec. 601 luma at least this (8-bit). */
-export const BRIGHT_PHOTO = 64;
+const BRIGHT_PHOTO = 64;
 /** Side of the square a blob must contain: strokes narrower than this are not droplets. */
 export const BLOB_SIDE = 5;
 

@@ -216,7 +216,7 @@ function modelProto(
 }
 
 /** What a user of the exported file needs to know, as metadata_props. */
-export function onnxMetadata(metadata: ModelMetadata): Record<string, string> {
+function onnxMetadata(metadata: ModelMetadata): Record<string, string> {
   const out: Record<string, string> = {
     format: MODEL_FORMAT,
     input: `${ONNX_INPUT}: float32 [N, 3, H, W], RGB pixels 0..255 (no mean or std); H and W multiples of 4, at least 8 (reflect-pad a photo up to that and crop the output back)`,

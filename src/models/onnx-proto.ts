@@ -11,11 +11,11 @@ import { halfToFloat, ModelFileError } from './safetensors.js';
  * and a defect throws ModelFileError.
  */
 
-export const ONNX_FLOAT = 1;
-export const ONNX_INT32 = 6;
+const ONNX_FLOAT = 1;
+const ONNX_INT32 = 6;
 export const ONNX_INT64 = 7;
-export const ONNX_FLOAT16 = 10;
-export const ONNX_DOUBLE = 11;
+const ONNX_FLOAT16 = 10;
+const ONNX_DOUBLE = 11;
 
 export interface OnnxTensor {
   name: string;

@@ -24,7 +24,7 @@ import { detectArchitecture, vggLayers, type VggArchitecture } from './vgg.js';
  * Anything else is refused with one line naming what was found.
  */
 
-export const TORCHVISION_VGG_FORMAT = 'fast-style-webgpu/vgg';
+const TORCHVISION_VGG_FORMAT = 'fast-style-webgpu/vgg';
 
 export type TorchStateDictKind = 'transformer-net' | 'vgg';
 
@@ -58,7 +58,7 @@ function transformerWidth(tensors: Tensors, source: string): number {
 }
 
 /** Metadata of an imported pytorch/examples net. */
-export function transformerNetMetadata(
+function transformerNetMetadata(
   widthMultiplier: number,
   opts: { style?: string; source: string; licence?: string },
 ): ModelMetadata {

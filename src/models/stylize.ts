@@ -91,7 +91,7 @@ export function clamp0to255(x: Tensor): Tensor {
  * clamped to 0..255, then colours preserved, then blended with x. Returns y itself when there is nothing to do.
  * Pointwise, so tiles can be finished one by one.
  */
-export function finishStylized(y: Tensor, x: Tensor, opts: { preserveColors?: boolean; strength?: number }): Tensor {
+function finishStylized(y: Tensor, x: Tensor, opts: { preserveColors?: boolean; strength?: number }): Tensor {
   const strength = opts.strength ?? 1;
   checkStrength(strength);
   if (!opts.preserveColors && strength === 1) return y;

@@ -8,7 +8,7 @@ import { defineOp } from './op.js';
 
 const WORKGROUP_SIZE = 256;
 /** The constants travel in the dispatch's uniform; 16 channels per vector is plenty for image conventions. */
-export const CHANNEL_AFFINE_MAX_CHANNELS = 16;
+const CHANNEL_AFFINE_MAX_CHANNELS = 16;
 
 export interface ChannelAffineAttrs {
   /** One factor per channel. */

@@ -51,7 +51,7 @@ export type Conv2dTransposeImpl = 'zero-insert' | 'adjoint';
 export const CONV2D_TRANSPOSE_IMPL = choiceKey<Conv2dTransposeImpl>('adjoint');
 
 /** The SAME conv of a stride·H × stride·W image whose input gradient the transposed conv of an H×W x is. */
-export function conv2dTransposeAdjointAttrs(
+function conv2dTransposeAdjointAttrs(
   height: number,
   width: number,
   kernelSize: number,
@@ -167,7 +167,7 @@ function conv2dTransposeReference(
 }
 
 /** y = conv2dTranspose(x, weight) + bias with the chosen implementation (no gradient recorded). */
-export function conv2dTransposeForward(
+function conv2dTransposeForward(
   x: Tensor,
   weight: Tensor,
   bias: Tensor | null,

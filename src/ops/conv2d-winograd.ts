@@ -48,7 +48,7 @@ export function winogradTiles(g: Conv2dGeometry): WinogradTiles {
 }
 
 /** Bytes of the largest intermediate: the transformed weights U (16·Cin·Cout), V or M. */
-export function winogradScratchBytes(g: Conv2dGeometry): number {
+function winogradScratchBytes(g: Conv2dGeometry): number {
   const weights = g.inChannels * g.outChannels;
   const tiles = Math.max(g.inChannels, g.outChannels) * winogradTiles(g).tilesPadded;
   return POINTS * Math.max(weights, tiles) * 4;
@@ -204,7 +204,7 @@ export function conv2dWinogradForward(
 }
 
 /** Bytes of the weight gradient's largest intermediate: tile-major V, Ŷ, or M (16·Cout·Cin, Cin padded to 4). */
-export function winogradWeightGradScratchBytes(g: Conv2dGeometry): number {
+function winogradWeightGradScratchBytes(g: Conv2dGeometry): number {
   const c4 = Math.ceil(g.inChannels / 4) * 4;
   return POINTS * Math.max(winogradTiles(g).tiles * Math.max(c4, g.outChannels), g.outChannels * c4) * 4;
 }

@@ -31,7 +31,7 @@ export const CSV_HEADER =
 const GAP = 4;
 
 /** Panels side by side, each scaled to `height` (keeping its aspect ratio), on white. */
-export async function contactSheet(panels: readonly RgbaImage[], height: number): Promise<RgbaImage> {
+async function contactSheet(panels: readonly RgbaImage[], height: number): Promise<RgbaImage> {
   const scaled = await Promise.all(
     panels.map((p) =>
       p.height === height ? p : resizeRgba(p, Math.max(1, Math.round((p.width * height) / p.height)), height),
@@ -65,7 +65,7 @@ function percent(share: number): string {
   return `${(share * 100).toFixed(2)} %`;
 }
 
-export function csvRow(image: string, r: MethodResult): string {
+function csvRow(image: string, r: MethodResult): string {
   const l = r.losses;
   return [
     csvField(image),

@@ -81,7 +81,7 @@ function checkImported(bytes: Uint8Array, path: string): void {
 }
 
 /** Zip entries deflated by a zip tool (torch.save itself stores them): Node's zlib, no package needed. */
-export const zlibInflate: Inflate = (data, size) =>
+const zlibInflate: Inflate = (data, size) =>
   new Uint8Array(inflateRawSync(data, { maxOutputLength: Math.max(size, 1) }));
 
 /** The file's name without its extension: the default style name and output name. */

@@ -33,9 +33,6 @@ const MODE_NOTE: Record<StylizeMode, string> = {
   tiled: 'in overlapping tiles (--tile: each tile normalised on its own, tones may shift between tiles)',
 };
 
-// Re-exported for commands that imported it from here before it had a module of its own.
-export { CliError };
-
 interface Job {
   input: string;
   output: string;

@@ -316,7 +316,7 @@ async function finishTrain(run: TrainRun, log: (line: string) => void): Promise<
  * Trains a transform net; returns the exit status (0 done or nothing to do; 130 after SIGINT, 143 after
  * SIGTERM, each with a checkpoint written).
  */
-export async function runTrain(o: TrainOptions): Promise<number> {
+async function runTrain(o: TrainOptions): Promise<number> {
   try {
     return await trainLocked(o);
   } finally {
