@@ -7,6 +7,9 @@
 #   it; ignored when resuming)
 #   OUT=checkpoints/NAME.safetensors overrides the run's file name (an experiment beside the real run);
 #   CROP_SCALE=shorter-side trains on whole photos shrunk to the crop (the runs before random scale).
+#   STABILITY=W adds train's stability term with weight W (a fine-tune against flicker, with INIT and OUT:
+#   INIT=models/starry_night.safetensors OUT=checkpoints/starry_night-stable.safetensors STABILITY=30 \
+#   scripts/train-on-cpu.sh starry_night 200; scripts/stability-table.sh compares the nets).
 # The recipe is ../shared/assets/README.md's measured one (128 px crops, batch 4, Adam 1e-3, style 256 px,
 # cw 1, sw from styles/config.json, tvw 1, random rescale + crop + flip; float16 checkpoints) on bsds500 train+test (400 photos; val held out), linked into
 # .data/ (git-ignored) so that the data list is the same on every machine. Once ITERS is reached the model
@@ -33,6 +36,7 @@ if [ -f "${out%.safetensors}.ckpt.safetensors" ]; then
 else
   start+=(--crop-scale "${CROP_SCALE:-random}")
   [ -n "${INIT:-}" ] && start+=(--init "$INIT" --warmup "${WARMUP:-100}")
+  [ -n "${STABILITY:-}" ] && start+=(--stability-weight "$STABILITY")
 fi
 # The code that trains is a copy of dist/, so that rebuilding the working tree does not change a running job.
 rm -rf .data/dist && cp -r dist .data/dist
