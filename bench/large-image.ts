@@ -11,7 +11,7 @@
 //   --no-record            print only
 import { existsSync, readFileSync } from 'node:fs';
 import { createNodeEngine } from '../src/engine/node.js';
-import { decodeImage, resizeRgba } from '../src/cli/image-io.js';
+import { decodeImage, resizeRgba } from '../src/node/image-io.js';
 import { loadTransformNet } from '../src/models/model-file.js';
 import type { RgbaImage } from '../src/models/rgba-image.js';
 import { defaultTileEdge, peakFloatsPerPixel, stylizeRgba, type StylizeMode } from '../src/models/stylize.js';

@@ -17,10 +17,10 @@ import {
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { decodeImage, encodeImage } from '../src/cli/image-io.js';
+import { decodeImage, encodeImage } from '../src/node/image-io.js';
 import type { RgbaImage } from '../src/models/rgba-image.js';
 import { assertFiniteTrainingState } from '../src/cli/finite.js';
-import { listImages } from '../src/cli/data-loader.js';
+import { listImages } from '../src/node/data-loader.js';
 import { modelsDir, shippedStyles, styleListing } from '../src/cli/package-files.js';
 import { saveTransformNet } from '../src/models/model-file.js';
 import { onePassBytes } from '../src/models/banded.js';

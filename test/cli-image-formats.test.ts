@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { decodeImage, encodeImage } from '../src/cli/image-io.js';
+import { decodeImage, encodeImage } from '../src/node/image-io.js';
 import type { RgbaImage } from '../src/models/rgba-image.js';
 import { buildCliIfStale, ROOT, runCli, workDir } from './helpers/cli.js';
 

@@ -5,7 +5,7 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { decodeImage, encodeImage } from '../src/cli/image-io.js';
+import { decodeImage, encodeImage } from '../src/node/image-io.js';
 import { ProtoWriter, tensorProto, valueInfoProto } from '../src/models/onnx-proto.js';
 import { readSafetensors } from '../src/models/safetensors.js';
 import { buildCliIfStale, expectOneError, ROOT, runCli, workDir } from './helpers/cli.js';

@@ -4,7 +4,7 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { decodeImage, encodeImage } from '../src/cli/image-io.js';
+import { decodeImage, encodeImage } from '../src/node/image-io.js';
 import { readSafetensors } from '../src/models/safetensors.js';
 import { goldenFile } from './helpers/golden.js';
 import { buildCliIfStale, type CliResult, expectOneError, ROOT, runCli, workDir } from './helpers/cli.js';

@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { decodeImage, encodeImage } from '../src/cli/image-io.js';
+import { decodeImage, encodeImage } from '../src/node/image-io.js';
 import type { RgbaImage } from '../src/models/rgba-image.js';
 import { saveTransformNet } from '../src/models/model-file.js';
 import { writeSafetensors } from '../src/models/safetensors.js';

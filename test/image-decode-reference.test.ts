@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { decodeImage } from '../src/cli/image-io.js';
+import { decodeImage } from '../src/node/image-io.js';
 
 const DIR = resolve(__dirname, 'fixtures/images');
 

@@ -13,7 +13,7 @@ import {
   resizeRgba,
   sniffFormat,
   type ImageFormat,
-} from '../src/cli/image-io.js';
+} from '../src/node/image-io.js';
 import type { RgbaImage } from '../src/models/rgba-image.js';
 import { writeFileAtomic } from '../src/cli/files.js';
 

@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { apply, backward } from '../src/autograd/tape.js';
 import type { Engine } from '../src/engine/engine.js';
-import { decodeImage } from '../src/cli/image-io.js';
+import { decodeImage } from '../src/node/image-io.js';
 import { resolveStyle } from '../src/cli/package-files.js';
 import {
   ml5CheckpointTensors,

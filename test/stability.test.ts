@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { encodeImage } from '../src/cli/image-io.js';
+import { encodeImage } from '../src/node/image-io.js';
 import { readSafetensors, writeSafetensors } from '../src/models/safetensors.js';
 import { vggLayers } from '../src/models/vgg.js';
 import { buildCliIfStale, runCli } from './helpers/cli.js';

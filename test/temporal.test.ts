@@ -4,7 +4,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { decodeImage, encodeImage } from '../src/cli/image-io.js';
+import { decodeImage, encodeImage } from '../src/node/image-io.js';
 import { saveTransformNet } from '../src/models/model-file.js';
 import { buildCliIfStale, runCli, workDir } from './helpers/cli.js';
 import type { Tensor } from '../src/engine/tensor.js';

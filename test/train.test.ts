@@ -254,7 +254,7 @@ describe('train CLI (dist/cli.js in a child process)', () => {
 
   /** A work folder: 3 photos (one nested, odd sizes), an unreadable file, a style, a sample, a small VGG. */
   async function fixture(): Promise<{ dir: string; args: (out: string, ...more: string[]) => string[] }> {
-    const { encodeImage } = await import('../src/cli/image-io.js');
+    const { encodeImage } = await import('../src/node/image-io.js');
     const dir = mkdtempSync(join(tmpdir(), 'fsw-train-'));
     mkdirSync(join(dir, 'photos/nested'), { recursive: true });
     const png = async (w: number, h: number, seed: number) => {

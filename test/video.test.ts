@@ -15,7 +15,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { decodeImage, encodeImage } from '../src/cli/image-io.js';
+import { decodeImage, encodeImage } from '../src/node/image-io.js';
 import { saveTransformNet } from '../src/models/model-file.js';
 import { TransformNet } from '../src/models/transform-net.js';
 import { testEngine } from './helpers/gpu.js';

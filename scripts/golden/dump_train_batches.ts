@@ -8,8 +8,8 @@
 //
 // Size 128, batch 4, style edge 256: the shipped recipe (scripts/train-on-cpu.sh).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { DataLoader, listImages } from '../../src/cli/data-loader.js';
-import { decodeImage, resizeToEdge } from '../../src/cli/image-io.js';
+import { DataLoader, listImages } from '../../src/node/data-loader.js';
+import { decodeImage, resizeToEdge } from '../../src/node/image-io.js';
 
 const SIZE = 128;
 const BATCH = 4;

@@ -33,14 +33,14 @@ function parse(argv) {
   return o;
 }
 
-/** The project's image code (src/cli/image-io.ts), bundled on the fly so that the packer resizes exactly as `train` does. */
+/** The project's image code (src/node/image-io.ts), bundled on the fly so that the packer resizes exactly as `train` does. */
 async function imageIo() {
   const root = resolve(new URL('../..', import.meta.url).pathname);
   const cache = join(root, 'node_modules', '.cache');
   mkdirSync(cache, { recursive: true });
   const file = join(cache, 'pack-photos-image-io.mjs');
   await build({
-    entryPoints: [join(root, 'src/cli/image-io.ts')],
+    entryPoints: [join(root, 'src/node/image-io.ts')],
     bundle: true,
     format: 'esm',
     platform: 'node',
@@ -80,7 +80,7 @@ for (const f of chosen) {
   const raw = new Uint8Array(readFileSync(f.path));
   bytesIn += raw.length;
   const img = await decodeImage(raw, f.path);
-  // As cropSample (src/cli/data-sample.ts): shorter side to `short`, rounding the other.
+  // As cropSample (src/node/data-sample.ts): shorter side to `short`, rounding the other.
   const scale = o.short / Math.min(img.width, img.height);
   const w = Math.max(o.short, Math.round(img.width * scale));
   const h = Math.max(o.short, Math.round(img.height * scale));

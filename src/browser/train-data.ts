@@ -1,5 +1,5 @@
 // Training photos in the browser: decoded by the browser (createImageBitmap), rescaled and cropped as Node's
-// loader (src/cli/data-loader.ts) does, in the same order (SampleOrder, sampleGeometry), so that a run sees the
+// loader (src/node/data-loader.ts) does, in the same order (SampleOrder, sampleGeometry), so that a run sees the
 // same windows of the same photos on either. No Node APIs.
 import { SampleOrder, sampleGeometry, type CropScale } from '../models/sample-order.js';
 import type { RgbaImage } from '../models/rgba-image.js';
@@ -11,12 +11,12 @@ export interface PhotoFile {
   blob: Blob;
 }
 
-/** File names the loaders take: the formats Node's reads (src/cli/image-io.ts IMAGE_EXTENSIONS). */
+/** File names the loaders take: the formats Node's reads (src/node/image-io.ts IMAGE_EXTENSIONS). */
 export const PHOTO_EXTENSIONS = /\.(jpe?g|png|webp|avif|heic|heif|tiff?|gif)$/i;
 
 /**
  * The photos among the files of a picker (several files, or a folder with webkitdirectory), by name as Node
- * lists them (src/cli/data-loader.ts listImages: by extension, sorted), and how many other files were left out.
+ * lists them (src/node/data-loader.ts listImages: by extension, sorted), and how many other files were left out.
  */
 export function photoFiles(files: Iterable<File>): { photos: PhotoFile[]; ignored: number } {
   const photos: PhotoFile[] = [];

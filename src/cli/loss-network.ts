@@ -25,7 +25,7 @@ import {
 } from '../models/vgg.js';
 import { UsageError, type OptionSpec, type ParsedArgs } from './args.js';
 import { CliError } from './errors.js';
-import { decodeImage, resizeToEdge, sizeForEdge } from './image-io.js';
+import { decodeImage, resizeToEdge, sizeForEdge } from '../node/image-io.js';
 import type { RgbaImage } from '../models/rgba-image.js';
 import { readInputFile } from './files.js';
 import { packageRoot } from './package-files.js';

@@ -6,10 +6,10 @@ import { dropletOverlay, measureDroplets } from '../../models/droplets.js';
 import type { GatysInit, GatysOptimizer } from '../../models/gatys.js';
 import type { VggArchitecture, VggInput } from '../../models/vgg.js';
 import { UsageError, type Command, type ParsedArgs } from '../args.js';
-import { listImages } from '../data-loader.js';
+import { listImages } from '../../node/data-loader.js';
 import { CliError } from '../errors.js';
 import { InputSet, isInside, readInputFile, requireDirectory, writeOutputFile } from '../files.js';
-import { encodeImage, ImageFileError, resizeRgba, resizeToEdge } from '../image-io.js';
+import { encodeImage, ImageFileError, resizeRgba, resizeToEdge } from '../../node/image-io.js';
 import type { RgbaImage } from '../../models/rgba-image.js';
 import {
   buildStyleLoss,

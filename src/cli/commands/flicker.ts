@@ -7,7 +7,7 @@ import { UsageError, type Command, type ParsedArgs } from '../args.js';
 import { CliError } from '../errors.js';
 import { loadCheckedNet } from '../finite.js';
 import { InputSet, readInputFile, requireOutputDirectory, writeOutputFile } from '../files.js';
-import { encodeImage, resizeToEdge } from '../image-io.js';
+import { encodeImage, resizeToEdge } from '../../node/image-io.js';
 import type { RgbaImage } from '../../models/rgba-image.js';
 import type { Engine } from '../../engine/engine.js';
 import {

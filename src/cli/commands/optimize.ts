@@ -4,7 +4,7 @@ import { optimizeImage, type GatysInit, type GatysOptimizer } from '../../models
 import type { VggArchitecture, VggInput } from '../../models/vgg.js';
 import { UsageError, type Command, type ParsedArgs } from '../args.js';
 import { InputSet, requireOutputDirectory, writeOutputFile } from '../files.js';
-import { encodeImage, formatFromPath, resizeToEdge } from '../image-io.js';
+import { encodeImage, formatFromPath, resizeToEdge } from '../../node/image-io.js';
 import {
   buildStyleLoss,
   checkImageSide,

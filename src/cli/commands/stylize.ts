@@ -22,7 +22,7 @@ import {
   ImageFileError,
   formatFromPath,
   type ImageFormat,
-} from '../image-io.js';
+} from '../../node/image-io.js';
 import { loadCheckedNet, type CheckedNet } from '../finite.js';
 import { resolveStyle, styleDirs, styleListing, StyleNotFoundError } from '../package-files.js';
 

@@ -25,7 +25,7 @@ import { stylizeRgba } from '../../models/stylize.js';
 import { NonFiniteLossError, Trainer } from '../../models/trainer.js';
 import type { Vgg } from '../../models/vgg.js';
 import { UsageError, type Command, type ParsedArgs } from '../args.js';
-import { DataLoader, listImages } from '../data-loader.js';
+import { DataLoader, listImages } from '../../node/data-loader.js';
 import {
   InputSet,
   isInside,
@@ -35,7 +35,7 @@ import {
   requireOutputDirectory,
   writeOutputFile,
 } from '../files.js';
-import { decodeImage, encodeImage, fitImage } from '../image-io.js';
+import { decodeImage, encodeImage, fitImage } from '../../node/image-io.js';
 import type { RgbaImage } from '../../models/rgba-image.js';
 import { lossCurveSvg } from '../../models/loss-curve.js';
 import {

@@ -15,7 +15,7 @@ import {
   writeTarget,
 } from '../files.js';
 import { loadCheckedNet, type CheckedNet } from '../finite.js';
-import { fitWithin } from '../image-io.js';
+import { fitWithin } from '../../node/image-io.js';
 import { formatDuration } from '../progress.js';
 import { rawVideoFrame, rawVideoHeader, ticksToNanoseconds } from '../raw-video-stream.js';
 import { VideoDecoder, type TimeBase } from '../video-decoder.js';
