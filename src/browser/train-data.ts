@@ -42,7 +42,7 @@ function reason(name: string, e: unknown): string {
  * The photo decoded upright (EXIF orientation applied) and in sRGB (an embedded colour profile converted, as
  * Node's loader does); opaque photos come out with their exact bytes.
  */
-export function decodeBitmap(blob: Blob): Promise<ImageBitmap> {
+function decodeBitmap(blob: Blob): Promise<ImageBitmap> {
   return createImageBitmap(blob, {
     imageOrientation: 'from-image',
     premultiplyAlpha: 'none',
