@@ -306,9 +306,7 @@ function unpickle(
         break;
       }
       case 0x47: // BINFLOAT (big-endian)
-        need(8);
-        stack.push(view.getFloat64(pos, false));
-        pos += 8;
+        stack.push(readNext(8, (at) => view.getFloat64(at, false)));
         break;
       case 0x4e: // NONE
         stack.push(null);
