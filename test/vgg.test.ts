@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { noGrad } from '../src/autograd/tape.js';
 import { Tensor } from '../src/engine/tensor.js';
 import { conv2d } from '../src/ops/conv2d.js';
-import { cpuRandom, cpuTensor } from '../src/ops/cpu.js';
+import { cpuRandom, cpuTensor, type CpuTensor } from '../src/ops/cpu.js';
 import { relu } from '../src/ops/elementwise.js';
 import { ModelFileError, writeSafetensors } from '../src/models/safetensors.js';
 import { Vgg, vggLayers } from '../src/models/vgg.js';
@@ -89,6 +89,17 @@ function fakeWeights(arch: 'vgg16' | 'vgg19', lastConvIndex: number) {
   return m;
 }
 
+/** relu1_1 in float64 from the normalised input: relu(conv1_1(xn)) with the weights' features.0 (3×3, zeros 1). */
+function relu1_1Reference(
+  xn: CpuTensor,
+  weights: ReadonlyMap<string, { shape: number[]; data: ArrayLike<number> }>,
+): CpuTensor {
+  const w = weights.get('features.0.weight')!;
+  const b = weights.get('features.0.bias')!;
+  const attrs = { stride: 1, padding: 1, padMode: 'zeros' } as const;
+  return relu.reference([conv2d.reference([xn, cpuTensor(w.shape, w.data), cpuTensor(b.shape, b.data)], attrs)], {});
+}
+
 describe('VGG weights', () => {
   it('reads exactly features.N.weight/bias for the layers needed (vgg16 up to relu4_3, torchvision input)', async () => {
     const e = await testEngine();
@@ -150,18 +161,7 @@ describe('VGG weights', () => {
       x.shape,
       x.data.map((v, i) => (v / 255 - mean[Math.floor(i / 30) % 3]) / std[Math.floor(i / 30) % 3]),
     );
-    const w = weights.get('features.0.weight')!;
-    const b = weights.get('features.0.bias')!;
-    const expected = relu.reference(
-      [
-        conv2d.reference([xn, cpuTensor(w.shape, w.data), cpuTensor(b.shape, b.data)], {
-          stride: 1,
-          padding: 1,
-          padMode: 'zeros',
-        }),
-      ],
-      {},
-    );
+    const expected = relu1_1Reference(xn, weights);
     const got = await e.scopeAsync(async () =>
       toCpu(
         noGrad(() => vgg.features(Tensor.fromData(e, x.shape, Float32Array.from(x.data)), ['relu1_1'])).get('relu1_1')!,
@@ -190,19 +190,7 @@ describe('VGG weights', () => {
         x.data.map((v, i) => v - [123.68, 116.779, 103.939][Math.floor(i / 99)]),
       );
       const { readSafetensors } = await import('../src/models/safetensors.js');
-      const t = readSafetensors(bytes).tensors;
-      const w = t.get('features.0.weight')!;
-      const b = t.get('features.0.bias')!;
-      const expected = relu.reference(
-        [
-          conv2d.reference([xn, cpuTensor(w.shape, w.data), cpuTensor(b.shape, b.data)], {
-            stride: 1,
-            padding: 1,
-            padMode: 'zeros',
-          }),
-        ],
-        {},
-      );
+      const expected = relu1_1Reference(xn, readSafetensors(bytes).tensors);
       expectClose(await toCpu(f.get('relu1_1')!), expected, { atol: 2e-3, rtol: 1e-4 }, 'relu1_1');
     });
     vgg.dispose();
