@@ -147,6 +147,7 @@ describe(`eval and optimize commands (${which})`, () => {
     const rows = readFileSync(join(out, 'eval.csv'), 'utf8').trimEnd().split('\n').slice(1);
     expect(rows.map((l) => l.split(',')[1])).toEqual(['net', 'net']);
     expect(r.stdout).toMatch(/no Gatys iterations measured/);
+    expect(r.stderr + r.stdout).toMatch(/evaluating 2 photos at 20 px: the net only \(no Gatys\); weights /);
     const both = cli([
       'eval',
       '--model',

@@ -345,7 +345,10 @@ export const evalCommand: Command = {
       checkStyleImage(styleImage, styleEdge, config, vggFile.architecture, stylePath);
       const { vgg, loss } = await buildStyleLoss(engine, vggFile, config, styleImage, styleEdge);
       log(
-        `evaluating ${files.length} photos at ${size} px: net vs Gatys (${args.string('optimizer')}) at ${counts.join(', ')} iterations; ` +
+        `evaluating ${files.length} photos at ${size} px: ` +
+          (counts.length
+            ? `net vs Gatys (${args.string('optimizer')}) at ${counts.join(', ')} iterations; `
+            : 'the net only (no Gatys); ') +
           `weights ${config.contentWeight}/${config.styleWeight}/${config.tvWeight}, on ${engine.describe()}`,
       );
       const csv = [CSV_HEADER];
