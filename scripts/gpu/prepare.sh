@@ -11,8 +11,8 @@
 #               the size check fails; the loss network's weights are then rounded (relative 2^-12).
 # --no-strip    keep prepare-carry's node (with debug info; the stripped one is 2 MB smaller, xz takes ~1 min).
 #
-# Adds to .carry/: extra-modules.tar.gz (jpeg-js and pngjs: dist/cli.js imports them, prepare-carry packs only
-# webgpu's modules) with lines appended to .carry/on-device.sh that unpack it; data/styles/ (the config's
+# Adds to .carry/: extra-modules.tar.gz (sharp and its libvips for image files, jpeg-js and pngjs for the bench:
+# prepare-carry packs only webgpu's modules) with lines appended to .carry/on-device.sh that unpack it; data/styles/ (the config's
 # style images, sha256-checked), data/photos256/ (scripts/gpu/pack-photos.mjs), data/samples/ (evaluation
 # photos as JPEG), data/vgg/. Prints the travel size: tracked + untracked-not-ignored files + .carry + dist.
 set -euo pipefail
@@ -51,11 +51,17 @@ if [ "$STRIP" = 1 ] && command -v strip >/dev/null; then
   echo "prepare: node stripped: $(du -h .carry/node.xz | cut -f1) xz"
 fi
 
-tar -C node_modules -czf .carry/extra-modules.tar.gz --exclude='*/test' --exclude='*.md' jpeg-js pngjs
+# sharp with its libvips build (image files; dist/cli.js and dist/bench.js keep it external) and the two small
+# modules it requires; jpeg-js and pngjs for dist/bench.js's before/after image cases. ~8.6 MB gzipped.
+extra_modules=(sharp @img detect-libc semver jpeg-js pngjs)
+for m in "${extra_modules[@]}"; do
+  [ -e "node_modules/$m" ] || { echo "prepare: node_modules/$m is missing: run npm ci first" >&2; exit 1; }
+done
+tar -C node_modules -czf .carry/extra-modules.tar.gz --exclude='*/test' --exclude='*.md' "${extra_modules[@]}"
 chmod u+w .carry/on-device.sh
 cat >> .carry/on-device.sh <<'EOF'
-# --- added by scripts/gpu/prepare.sh: runtime modules dist/cli.js imports that prepare-carry.sh does not pack
-[ -f node_modules/pngjs/package.json ] && [ -f node_modules/jpeg-js/package.json ] || tar -C node_modules -xzf "$c/extra-modules.tar.gz"
+# --- added by scripts/gpu/prepare.sh: runtime modules dist/ imports that prepare-carry.sh does not pack
+[ -f node_modules/sharp/package.json ] && [ -f node_modules/pngjs/package.json ] || tar -C node_modules -xzf "$c/extra-modules.tar.gz"
 EOF
 
 if [ "$BENCH_ONLY" = 0 ]; then
