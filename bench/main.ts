@@ -79,7 +79,7 @@ const USAGE = `usage: npm run bench -- [--conv2d] [--e2e] [--sgemm] [--conv2d-tr
   e2e:    [--sizes 256,512,1024] [--peers tfjs,torch|none] [--peer-torch] [--runs N] [--no-train]
           [--train-size 256] [--train-batch 4] [--arch johnson2016|ml5-lengstrom]
   train:  --train-step | --profile-train  [--train-size 128] [--train-batch 4] [--runs N] [--vgg FILE]
-          [--variants a,b] [--no-torch]   (issue 12's step with the shared VGG19, PyTorch side by side;
+          [--variants a,b] [--no-torch]   (the 128² batch-4 step with the shared VGG19, PyTorch side by side;
           --profile-train prints per-kernel GPU time of one step and records nothing)
           --stylize-variants [--size 256] [--runs N] --variants a,b: the stylize forward under the variants
   video:  --video [--sizes 256,512] [--frames 8] [--model FILE] [--peers tfjs|none]: frames/s of the video

@@ -111,7 +111,8 @@ function checkEvalPaths(
   requireDirectory(dataDir, '--data');
   requireDirectory(outDir, 'output directory');
   let files = listImages(dataDir, (m) => process.stderr.write(`warning: ${m}\n`));
-  if (files.length === 0) throw new CliError(`no JPEG or PNG images found under ${dataDir}`);
+  if (files.length === 0)
+    throw new CliError(`no images (JPEG, PNG, WebP, AVIF, HEIF, TIFF or GIF) found under ${dataDir}`);
   if (args.number('limit') !== undefined) files = files.slice(0, args.number('limit'));
   const names = new Map<string, string>();
   for (const f of files) {
@@ -218,7 +219,7 @@ export const evalCommand: Command = {
       name: 'data',
       type: 'string',
       valueName: 'DIR',
-      description: 'folder of photos, searched recursively for JPEG/PNG',
+      description: 'folder of photos, searched recursively for images (JPEG, PNG, WebP, AVIF, HEIF, TIFF, GIF)',
     },
     {
       name: 'gatys-iters',

@@ -148,7 +148,7 @@ export const flickerCommand: Command = {
       alias: 'p',
       type: 'string',
       valueName: 'IMG',
-      description: 'the photo the clip pans over (PNG/JPEG)',
+      description: 'the photo the clip pans over (any image file stylize reads)',
     },
     {
       name: 'size',

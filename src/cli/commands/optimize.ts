@@ -24,8 +24,20 @@ export const optimizeCommand: Command = {
   summary: 'Stylise one photo the slow original way: optimise its pixels (Gatys et al.) with L-BFGS or Adam.',
   usage: 'optimize --content IMG --style IMG -o OUT [options]',
   options: [
-    { name: 'content', alias: 'c', type: 'string', valueName: 'IMG', description: 'the photo (JPEG or PNG)' },
-    { name: 'style', alias: 's', type: 'string', valueName: 'IMG', description: 'the style image (JPEG or PNG)' },
+    {
+      name: 'content',
+      alias: 'c',
+      type: 'string',
+      valueName: 'IMG',
+      description: 'the photo (any image file stylize reads)',
+    },
+    {
+      name: 'style',
+      alias: 's',
+      type: 'string',
+      valueName: 'IMG',
+      description: 'the style image (any image file stylize reads)',
+    },
     { name: 'output', alias: 'o', type: 'string', valueName: 'OUT', description: 'image to write (.png, .jpg)' },
     {
       name: 'iters',

@@ -86,10 +86,10 @@ function optionName(key: string): string {
 
 /** Every option of `train`, in the order of its help. */
 const TRAIN_OPTIONS = {
-  style: requiredString({ valueName: 'IMG', description: 'style image (JPEG or PNG)' }),
+  style: requiredString({ valueName: 'IMG', description: 'style image (any image file stylize reads)' }),
   data: requiredString({
     valueName: 'DIR',
-    description: 'folder of training photos, searched recursively for JPEG/PNG',
+    description: 'folder of training photos, searched recursively for images (JPEG, PNG, WebP, AVIF, HEIF, TIFF, GIF)',
   }),
   out: requiredString({
     alias: 'o',

@@ -143,7 +143,8 @@ function checkTrainPaths(
     throw new UsageError('--init starts a new run from a model; --resume continues a run: give one of them');
   requireDirectory(o.data, '--data');
   const files = listImages(o.data, (m) => log(`warning: ${m}`));
-  if (files.length === 0) throw new CliError(`no JPEG or PNG images found under ${o.data}`);
+  if (files.length === 0)
+    throw new CliError(`no images (JPEG, PNG, WebP, AVIF, HEIF, TIFF or GIF) found under ${o.data}`);
   requireOutputDirectory(o.out);
   if (isInside(o.out, o.data)) {
     throw new CliError(
