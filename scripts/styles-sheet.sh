@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's sheet of every shipped style of ours: a header row of the four evaluation photos of
+# A sheet of every shipped style of ours, for the README: a header row of the four evaluation photos of
 # styles/config.json, then one row per style in models/ (its painting, then the photos stylised at 512 px),
 # written to docs/images/styles-sheet.jpg; and a Markdown table of each style's droplet measure and
 # style-loss ratio (style loss of the net's output / of the photo itself) from `eval --net-only` at 256 px,
