@@ -5,7 +5,7 @@
 //
 //   npm run bench -- --train-step [--train-size 128] [--train-batch 4] [--runs N] [--vgg FILE] [--variants a,b]
 //   npm run bench -- --profile-train [--train-size 128] [--train-batch 4] [--vgg FILE] [--variants a]
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { ChoiceKey, Engine, ProfiledDispatch } from '../src/engine/engine.js';
 import { Tensor } from '../src/engine/tensor.js';
@@ -207,6 +207,7 @@ function runTorch(o: TrainBenchOptions, weights: Map<string, NamedWeights>, name
     String(2 * o.size),
   ]);
   if ('error' in r) return { suite: 'train', name, impl: 'torch', runs: 0, medianMs: NaN, minMs: NaN, note: r.error };
+  rmSync(r.dir, { recursive: true, force: true });
   const t = r.result.train!;
   o.log(`  ${name} torch: median ${t.median_ms.toFixed(0)} ms`);
   return {
