@@ -14,9 +14,9 @@ run_dir=$(dirname "$model")
 base=${model%.safetensors}
 [ -f "$model" ] || { echo "ship-style: no model $model (has the run reached its steps?)" >&2; exit 1; }
 for f in "$base.log.jsonl" "$base.loss.svg"; do [ -f "$f" ] || { echo "ship-style: $f is missing" >&2; exit 1; }; done
-image=$(node -e "const c=require('./styles/config.json');const s=c.styles[process.argv[1]];if(!s){process.exit(2)}console.log(s.image)" "$style") \
+image=$(node scripts/gpu/style-args.mjs image "$style") \
   || { echo "ship-style: no style '$style' in styles/config.json" >&2; exit 2; }
-photos=$(node -e "console.log(require('./styles/config.json').assets.samplesFrom.join(' '))")
+photos=$(node scripts/gpu/style-args.mjs get samplesFrom)
 
 work=.data/ship-$style
 # The float16 copy keeps the style's file name: stylize names its outputs after it.

@@ -11,9 +11,9 @@ style=${1:?usage: scripts/stability-table.sh STYLE MODEL...}
 shift
 [ $# -gt 0 ] || { echo "usage: scripts/stability-table.sh STYLE MODEL..." >&2; exit 2; }
 shared=../shared/assets
-image=$(node -e "const c=require('./styles/config.json');const s=c.styles[process.argv[1]];if(!s){process.exit(2)}console.log(s.image)" "$style") \
+image=$(node scripts/gpu/style-args.mjs image "$style") \
   || { echo "stability-table: no style '$style' in styles/config.json" >&2; exit 2; }
-photos=$(node -e "console.log(require('./styles/config.json').assets.samplesFrom.join(' '))")
+photos=$(node scripts/gpu/style-args.mjs get samplesFrom)
 [ -n "${STRIP_DIR:-}" ] && mkdir -p "$STRIP_DIR"
 
 header="| model |"

@@ -18,7 +18,7 @@ if [ ${#styles[@]} -eq 0 ]; then
   styles=("${present[@]}")
 fi
 [ ${#styles[@]} -gt 0 ] || { echo "styles-sheet: no shipped style in models/" >&2; exit 1; }
-photos=$(node -e "console.log(require('./styles/config.json').assets.samplesFrom.join(' '))")
+photos=$(node scripts/gpu/style-args.mjs get samplesFrom)
 
 work=.data/styles-sheet
 rm -rf "$work" && mkdir -p "$work/photos"
@@ -33,7 +33,7 @@ table=("$header mean droplets | style/photo |" "$rule ---: | ---: |")
 for style in "${styles[@]}"; do
   model=models/$style.safetensors
   [ -f "$model" ] || { echo "styles-sheet: no $model" >&2; exit 1; }
-  image=$(node -e "const c=require('./styles/config.json');const s=c.styles[process.argv[1]];if(!s){process.exit(2)}console.log(s.image)" "$style") \
+  image=$(node scripts/gpu/style-args.mjs image "$style") \
     || { echo "styles-sheet: no style '$style' in styles/config.json" >&2; exit 2; }
   mkdir -p "$work/$style/stylized" "$work/$style/eval"
   node dist/cli.js stylize --quiet -m "$model" --max-size 512 --format jpeg --out-dir "$work/$style/stylized" "$work"/photos/*

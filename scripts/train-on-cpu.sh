@@ -26,7 +26,7 @@ if [ ! -d "$data" ]; then
     ln -s "$(realpath "$f")" "$data/$(basename "$(dirname "$f")")-$(basename "$f")"
   done
 fi
-image=$(node -e "const c=require('./styles/config.json');const s=c.styles[process.argv[1]];if(!s){process.exit(2)}console.log(s.image)" "$style") \
+image=$(node scripts/gpu/style-args.mjs image "$style") \
   || { echo "train-on-cpu: no style '$style' in styles/config.json" >&2; exit 2; }
 sw=$(node -e "const c=require('./styles/config.json');console.log(c.styles[process.argv[1]].styleWeight)" "$style")
 out=${OUT:-checkpoints/$style.safetensors}

@@ -2,6 +2,7 @@
 // Reads styles/config.json for scripts/gpu/train-styles.sh.
 //   node scripts/gpu/style-args.mjs order                     → the style names, in training order, one a line
 //   node scripts/gpu/style-args.mjs get KEY                   → assets.KEY (a string, or a list one a line)
+//   node scripts/gpu/style-args.mjs image NAME                → style NAME's image, relative to the assets root
 //   node scripts/gpu/style-args.mjs args NAME ROOT [K=V ...]  → `train` options for style NAME, one a line
 //     ROOT: the assets root (.carry/data on a GPU machine, ../shared/assets here); K=V overrides a
 //     setting of the config's defaults/style (size, batch, iters, checkpointEvery, styleSize, ...).
@@ -27,6 +28,10 @@ if (cmd === 'order') {
   const v = config.assets?.[rest[0]];
   if (v === undefined) fail(`no assets.${rest[0]} in ${CONFIG}`);
   console.log(Array.isArray(v) ? v.join('\n') : String(v));
+} else if (cmd === 'image') {
+  const style = config.styles[rest[0]];
+  if (!style) fail(`no style '${rest[0]}' in ${CONFIG}`);
+  console.log(style.image);
 } else if (cmd === 'args') {
   const [name, root, ...overrides] = rest;
   const style = config.styles[name];
