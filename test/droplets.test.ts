@@ -1,5 +1,6 @@
-// The droplet measure of eval (src/models/droplets.ts): solid near-black blobs where the photo is not dark,
-// and not the thin dark strokes a style paints nor the photo's own dark regions.
+// The droplet measure of eval (src/models/droplets.ts): solid near-black blobs where the photo is not dark and
+// near-white ones where it is not bright, and not the thin strokes a style paints nor the photo's own dark or
+// bright regions.
 import { describe, expect, it } from 'vitest';
 import { BLOB_SIDE, dropletOverlay, measureDroplets } from '../src/models/droplets.js';
 import { summarize, matchSentence } from '../src/models/evaluate.js';
@@ -45,10 +46,43 @@ describe('measureDroplets', () => {
     ).toThrow(/30×23 is not the photo's 31×23/);
   });
 
-  it('paints the droplets magenta in the overlay', () => {
-    const styled = image(31, 23, (x, y) => (x >= 10 && x <= 16 && y >= 10 && y <= 15 ? [0, 0, 0] : [100, 100, 100]));
+  it('counts a solid white blob where the photo is not bright, apart from the black ones', () => {
+    // The photo's dark band (rows 0..5) is where white output is a droplet; the bright rest is where black is.
+    const styled = image(31, 23, (x, y) => {
+      if (x >= 2 && x <= 9 && y <= 5) return [255, 250, 240]; // white 8×6 on the dark band: a droplet
+      if (x >= 20 && x <= 26 && y <= 5) return [255, 255, 200]; // yellowish: blue channel below near-white
+      if (x >= 3 && x <= 9 && y >= 14 && y <= 19) return [0, 0, 0]; // black 7×6 on the bright part
+      return [120, 120, 120];
+    });
+    const m = measureDroplets(photo, styled);
+    expect(m.whiteShare).toBeCloseTo((8 * 6) / (31 * 23), 12);
+    expect(m.share).toBeCloseTo((8 * 6 + 7 * 6) / (31 * 23), 12);
+    expect(m.mask[3 * 31 + 5]).toBe(2);
+    expect(m.mask[16 * 31 + 5]).toBe(1);
+    // White output where the photo itself is bright (luma above 255 − 64) is the photo's light, not a droplet.
+    const brightPhoto = image(31, 23, (x) => (x < 16 ? [240, 235, 230] : [200, 180, 160]));
+    const allWhite = image(31, 23, () => [255, 255, 255]);
+    expect(measureDroplets(brightPhoto, allWhite).whiteShare).toBeCloseTo((15 * 23) / (31 * 23), 12);
+  });
+
+  it('does not let a black and a white patch side by side make one blob', () => {
+    // 5 wide in all, 3 columns white (on the dark band) + 2 black below... side by side across the band edge:
+    // rows 3..5 white over rows 6..7 black, 5 columns: a 5×5 square of candidates, but neither kind is 5×5.
+    const styled = image(31, 23, (x, y) => {
+      if (x >= 10 && x <= 14 && y >= 3 && y <= 5) return [255, 255, 255];
+      if (x >= 10 && x <= 14 && y >= 6 && y <= 7) return [0, 0, 0];
+      return [120, 120, 120];
+    });
+    expect(measureDroplets(photo, styled).share).toBe(0);
+  });
+
+  it('paints the droplets magenta (black) and cyan (white) in the overlay', () => {
+    const styled = image(31, 23, (x, y) =>
+      x >= 10 && x <= 16 && y >= 10 && y <= 15 ? [0, 0, 0] : x >= 20 && y <= 5 ? [255, 255, 255] : [100, 100, 100],
+    );
     const o = dropletOverlay(styled, measureDroplets(photo, styled).mask);
     expect(Array.from(o.data.slice((12 * 31 + 12) * 4, (12 * 31 + 12) * 4 + 4))).toEqual([255, 0, 255, 255]);
+    expect(Array.from(o.data.slice((2 * 31 + 25) * 4, (2 * 31 + 25) * 4 + 4))).toEqual([0, 255, 255, 255]);
     expect(o.data[0]).toBe(Math.round(100 * 0.35 + 255 * 0.65));
   });
 });
@@ -56,7 +90,7 @@ describe('measureDroplets', () => {
 describe('eval summary: where the net stands against Gatys', () => {
   const losses = (total: number) => ({ content: total, style: 0, tv: 0, total });
   const rows = (net: number, gatys: [number, number][]) => [
-    { method: 'net' as const, losses: losses(net), droplets: 0.01, styleRatio: 0.5 },
+    { method: 'net' as const, losses: losses(net), droplets: 0.01, whiteDroplets: 0, styleRatio: 0.5 },
     ...gatys.map(([iterations, total]) => ({
       method: 'gatys' as const,
       iterations,

@@ -1,13 +1,15 @@
 /**
- * "Black droplets": a failure of trained transform nets where the output layer saturates (150·tanh(x) + 127.5
- * with x far below −1 clips to 0) in blobs, in smooth regions of a photo that is not dark there. The measure
- * is the share of the image's pixels that lie in such blobs, so that nets can be compared by a number and not
- * only by eye.
+ * "Droplets": a failure of trained transform nets where the output layer saturates (150·tanh(x) + 127.5 with
+ * |x| far above 1 clips to 0 or 255 on every channel) in blobs, in smooth regions of a photo that is not that
+ * dark or that bright there. Nets make them black or white (the same failure with the other sign: a net that
+ * lost its black droplets can grow white ones), so both count. The measure is the share of the image's
+ * pixels that lie in such blobs, so that nets can be compared by a number and not only by eye.
  *
- * A pixel is a droplet candidate when the output is near black (every channel ≤ DARK_OUTPUT) while the photo
- * there is not dark (luma ≥ BRIGHT_PHOTO). Blobs are what survives a morphological opening of the candidates
- * with a BLOB_SIDE × BLOB_SIDE square: thin dark strokes that a style legitimately paints (outlines, hatching)
- * vanish in the erosion, solid patches come back whole in the dilation.
+ * A pixel is a black candidate when the output is near black (every channel ≤ DARK_OUTPUT) while the photo
+ * there is not dark (luma ≥ BRIGHT_PHOTO), a white candidate when the output is near white (every channel ≥
+ * LIGHT_OUTPUT) while the photo is not bright (luma ≤ DIM_PHOTO). Blobs are what survives a morphological
+ * opening of the candidates with a BLOB_SIDE × BLOB_SIDE square: thin strokes that a style legitimately
+ * paints (outlines, hatching, highlights) vanish in the erosion, solid patches come back whole in the dilation.
  */
 import type { RgbaImage } from './rgba-image.js';
 
@@ -15,13 +17,19 @@ import type { RgbaImage } from './rgba-image.js';
 const DARK_OUTPUT = 24;
 /** The photo is not dark there: Rec. 601 luma at least this (8-bit). */
 const BRIGHT_PHOTO = 64;
+/** The output is near white: each of R, G, B at least this (8-bit). */
+const LIGHT_OUTPUT = 255 - DARK_OUTPUT;
+/** The photo is not bright there: Rec. 601 luma at most this (8-bit). */
+const DIM_PHOTO = 255 - BRIGHT_PHOTO;
 /** Side of the square a blob must contain: strokes narrower than this are not droplets. */
 export const BLOB_SIDE = 5;
 
 export interface DropletMeasure {
-  /** Pixels in droplets / all pixels. */
+  /** Pixels in droplets, black or white / all pixels. */
   share: number;
-  /** The droplet pixels (1) of the image, row-major. */
+  /** Pixels in white droplets / all pixels (the rest of `share` is black). */
+  whiteShare: number;
+  /** The droplet pixels of the image, row-major: 1 black, 2 white, 0 none. */
   mask: Uint8Array;
 }
 
@@ -60,35 +68,48 @@ function dilate(mask: Uint8Array, w: number, h: number, side: number): Uint8Arra
   return erode(inverted, w, h, side).map((v) => 1 - v);
 }
 
+/** The candidates that lie in a BLOB_SIDE square of candidates: the opening, kept within the candidates. */
+function blobs(candidates: Uint8Array, w: number, h: number): Uint8Array {
+  const opened = dilate(erode(candidates, w, h, BLOB_SIDE), w, h, BLOB_SIDE);
+  for (let p = 0; p < w * h; p++) opened[p] &= candidates[p];
+  return opened;
+}
+
 /** Droplets of `styled` (the net's output) over `photo` (its input), both RGBA of the same size. */
 export function measureDroplets(photo: RgbaImage, styled: RgbaImage): DropletMeasure {
   const { width: w, height: h } = photo;
   if (styled.width !== w || styled.height !== h) {
     throw new RangeError(`measureDroplets: output ${styled.width}×${styled.height} is not the photo's ${w}×${h}`);
   }
-  const candidates = new Uint8Array(w * h);
+  const black = new Uint8Array(w * h);
+  const white = new Uint8Array(w * h);
+  const s = styled.data;
   for (let p = 0; p < w * h; p++) {
     const i = p * 4;
-    const s = styled.data;
-    const dark = s[i] <= DARK_OUTPUT && s[i + 1] <= DARK_OUTPUT && s[i + 2] <= DARK_OUTPUT;
-    candidates[p] = dark && luma(photo.data, i) >= BRIGHT_PHOTO ? 1 : 0;
+    const y = luma(photo.data, i);
+    black[p] = s[i] <= DARK_OUTPUT && s[i + 1] <= DARK_OUTPUT && s[i + 2] <= DARK_OUTPUT && y >= BRIGHT_PHOTO ? 1 : 0;
+    white[p] = s[i] >= LIGHT_OUTPUT && s[i + 1] >= LIGHT_OUTPUT && s[i + 2] >= LIGHT_OUTPUT && y <= DIM_PHOTO ? 1 : 0;
   }
-  // Opening = dilation of the erosion; kept within the candidates so a blob never grows past its own pixels.
-  const opened = dilate(erode(candidates, w, h, BLOB_SIDE), w, h, BLOB_SIDE);
-  let count = 0;
+  const blackBlobs = blobs(black, w, h);
+  const whiteBlobs = blobs(white, w, h);
+  const mask = new Uint8Array(w * h);
+  let blackCount = 0;
+  let whiteCount = 0;
   for (let p = 0; p < w * h; p++) {
-    opened[p] &= candidates[p];
-    count += opened[p];
+    blackCount += blackBlobs[p];
+    whiteCount += whiteBlobs[p];
+    mask[p] = blackBlobs[p] ? 1 : whiteBlobs[p] ? 2 : 0;
   }
-  return { share: count / (w * h), mask: opened };
+  return { share: (blackCount + whiteCount) / (w * h), whiteShare: whiteCount / (w * h), mask };
 }
 
-/** The output with its droplets painted magenta and everything else faded: what the measure counted. */
+/** The output with its black droplets painted magenta, its white ones cyan, everything else faded: what the measure counted. */
 export function dropletOverlay(styled: RgbaImage, mask: Uint8Array): RgbaImage {
   const data = new Uint8Array(styled.width * styled.height * 4);
   for (let p = 0; p < mask.length; p++) {
     const i = p * 4;
-    if (mask[p]) data.set([255, 0, 255, 255], i);
+    if (mask[p] === 1) data.set([255, 0, 255, 255], i);
+    else if (mask[p] === 2) data.set([0, 255, 255, 255], i);
     else for (let c = 0; c < 3; c++) data[i + c] = Math.round(styled.data[i + c] * 0.35 + 255 * 0.65);
     if (!mask[p]) data[i + 3] = 255;
   }

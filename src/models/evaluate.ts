@@ -20,8 +20,10 @@ export interface MethodResult {
   /** Wall time to produce the image (Gatys: from the start of the optimisation to this count). */
   seconds: number;
   losses: StepLosses;
-  /** Share of the image's pixels in black droplets (see droplets.ts). */
+  /** Share of the image's pixels in droplets, black or white (see droplets.ts). */
   droplets: number;
+  /** The part of `droplets` that is white. */
+  whiteDroplets: number;
   /** Its style loss over the photo's own (the unstylised photo against the style): how far it moved toward the style. */
   styleRatio: number;
   /** The image, RGBA (alpha copied from the photo). */
@@ -72,15 +74,17 @@ export async function evaluatePhoto(
   let t0 = performance.now();
   const styled = await stylizeRgba(net, photo);
   const netSeconds = (performance.now() - t0) / 1000;
-  const dropletsOf = (rgba: Uint8Array) =>
-    measureDroplets(photo, { width: photo.width, height: photo.height, data: rgba }).share;
+  const dropletsOf = (rgba: Uint8Array) => {
+    const m = measureDroplets(photo, { width: photo.width, height: photo.height, data: rgba });
+    return { droplets: m.share, whiteDroplets: m.whiteShare };
+  };
   const photoStyle = (await lossesOf(engine, loss, new Uint8Array(photo.data), photo)).style;
   const netLosses = await lossesOf(engine, loss, styled.data, photo);
   results.push({
     method: 'net',
     seconds: netSeconds,
     losses: netLosses,
-    droplets: dropletsOf(styled.data),
+    ...dropletsOf(styled.data),
     styleRatio: netLosses.style / photoStyle,
     rgba: styled.data,
   });
@@ -121,7 +125,7 @@ export async function evaluatePhoto(
       evaluations: s.evaluations,
       seconds: s.seconds,
       losses,
-      droplets: dropletsOf(s.rgba),
+      ...dropletsOf(s.rgba),
       styleRatio: losses.style / photoStyle,
       rgba: s.rgba,
     });

@@ -193,7 +193,7 @@ async function readPhoto(
 
 /** One method's losses on one photo, as logged. */
 function resultLine(r: MethodResult): string {
-  return `  ${methodLabel(r).padEnd(12)} content ${r.losses.content.toExponential(3)}  style ${r.losses.style.toExponential(3)}  tv ${r.losses.tv.toExponential(3)}  total ${r.losses.total.toExponential(3)}  droplets ${percent(r.droplets)}  style/photo ${r.styleRatio.toFixed(3)}  (${r.seconds.toFixed(2)} s)`;
+  return `  ${methodLabel(r).padEnd(12)} content ${r.losses.content.toExponential(3)}  style ${r.losses.style.toExponential(3)}  tv ${r.losses.tv.toExponential(3)}  total ${r.losses.total.toExponential(3)}  droplets ${percent(r.droplets)}${r.droplets > 0 ? ` (${percent(r.whiteDroplets)} white)` : ''}  style/photo ${r.styleRatio.toFixed(3)}  (${r.seconds.toFixed(2)} s)`;
 }
 
 export const evalCommand: Command = {
@@ -307,8 +307,9 @@ export const evalCommand: Command = {
     "Gatys at each count | style at the same height. The last line says where the net's mean total loss falls",
     "among Gatys's iteration counts (Johnson et al. report a trained net ≈ 50–100 L-BFGS iterations).",
     'style_ratio: the style loss over that of the unstylised photo (lower: further toward the style).',
-    'Droplets: the share of pixels in solid near-black blobs (≥ 5×5) where the photo is not dark, the failure of',
-    'a net whose output saturates; the sheet paints them magenta over the faded output.',
+    'Droplets: the share of pixels in solid blobs (≥ 5×5) of near-black output where the photo is not dark, or of',
+    'near-white output where it is not bright: the failure of a net whose output saturates; the sheet paints black',
+    'ones magenta and white ones cyan over the faded output.',
     'A photo that cannot be read (or is too thin for the loss network) is skipped with a warning.',
     '',
     'example:',
