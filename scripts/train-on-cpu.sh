@@ -7,6 +7,7 @@
 #   it; ignored when resuming)
 #   OUT=checkpoints/NAME.safetensors overrides the run's file name (an experiment beside the real run);
 #   CROP_SCALE=shorter-side trains on whole photos shrunk to the crop (the runs before random scale).
+#   LR=5e-4 sets Adam's step (default 1e-3, the recipe's; docs/DROPLETS.md: 1e-3 grows droplets in PyTorch too).
 #   STABILITY=W adds train's stability term with weight W (a fine-tune against flicker, with INIT and OUT:
 #   INIT=models/starry_night.safetensors OUT=checkpoints/starry_night-stable.safetensors STABILITY=30 \
 #   scripts/train-on-cpu.sh starry_night 200; scripts/stability-table.sh compares the nets).
@@ -41,5 +42,5 @@ fi
 # The code that trains is a copy of dist/, so that rebuilding the working tree does not change a running job.
 rm -rf .data/dist && cp -r dist .data/dist
 exec nice -n 19 node .data/dist/cli.js train --style "$shared/$image" --data "$data" --out "$out" \
-  --size 128 --batch 4 --lr 1e-3 --style-size 256 --style-weight "${SW:-$sw}" --content-weight 1 --tv-weight 1 \
+  --size 128 --batch 4 --lr "${LR:-1e-3}" --style-size 256 --style-weight "${SW:-$sw}" --content-weight 1 --tv-weight 1 \
   --iters "$iters" --checkpoint-every 25 --sample "$shared/photos/kodak24/kodim23.png" "${start[@]}"
