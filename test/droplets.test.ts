@@ -66,8 +66,8 @@ describe('measureDroplets', () => {
   });
 
   it('does not let a black and a white patch side by side make one blob', () => {
-    // 5 wide in all, 3 columns white (on the dark band) + 2 black below... side by side across the band edge:
-    // rows 3..5 white over rows 6..7 black, 5 columns: a 5×5 square of candidates, but neither kind is 5×5.
+    // Columns 10..14: white on rows 3..5 (the dark band's last rows) over black on rows 6..7 (the bright part):
+    // together a 5×5 square of candidates, but neither kind alone is 5×5.
     const styled = image(31, 23, (x, y) => {
       if (x >= 10 && x <= 14 && y >= 3 && y <= 5) return [255, 255, 255];
       if (x >= 10 && x <= 14 && y >= 6 && y <= 7) return [0, 0, 0];
