@@ -112,6 +112,8 @@ def main():
     ap.add_argument('--seed', type=int, default=1)
     ap.add_argument('--save-every', type=int, default=100)
     ap.add_argument('--out', required=True)
+    ap.add_argument('--state', help='a file that holds the full run state (weights, Adam moments, step), written at '
+                    'each save; when it exists the run continues from it, so a long run spans sessions')
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     torch.set_num_threads(int(os.environ.get('THREADS', '2')))
@@ -152,8 +154,17 @@ def main():
     meta['reference'] = json.dumps({'trainer': 'scripts/golden/train_reference.py (PyTorch ' + torch.__version__ + ')', **vars(args)})
     opt = torch.optim.Adam(list(params.values()), lr=args.lr)
 
+    first = 1
+    if args.state and os.path.exists(args.state):
+        saved = torch.load(args.state)
+        for k, v in saved['params'].items():
+            params[k].data.copy_(v)
+        opt.load_state_dict(saved['opt'])
+        rng.bit_generator.state = saved['rng']
+        first = saved['step'] + 1
+        print(f'resumed from {args.state} at step {saved["step"]}', flush=True)
     start = time.time()
-    for step in range(1, args.steps + 1):
+    for step in range(first, args.steps + 1):
         for g in opt.param_groups:
             g['lr'] = args.lr * min(1.0, step / args.warmup) if args.warmup else args.lr
         if args.batches:
@@ -177,6 +188,10 @@ def main():
         if step % args.save_every == 0 or step == args.steps:
             meta['step'] = str(step)
             write_model(args.out.replace('.safetensors', f'.step{step}.safetensors') if step != args.steps else args.out, params, meta)
+            if args.state:
+                torch.save({'params': {k: v.detach() for k, v in params.items()}, 'opt': opt.state_dict(),
+                            'rng': rng.bit_generator.state, 'step': step}, args.state + '.tmp')
+                os.replace(args.state + '.tmp', args.state)
 
 
 if __name__ == '__main__':

@@ -106,7 +106,9 @@ const TRAIN_OPTIONS = {
   ),
   iters: optionalNumber({ integer: true, min: 1, description: 'total optimiser steps (instead of --epochs)' }),
   epochs: optionalNumber({ min: 0.001, description: 'passes over the data (default 2 when --iters is not given)' }),
-  lr: number({ min: 1e-12, max: 10, default: 1e-3, description: 'Adam learning rate' }, { resumed: (c) => c.lr }),
+  // Half of Johnson's 1e-3: at 1e-3 our nets (and PyTorch's, on the same batches) grow saturated droplets
+  // within a few hundred steps; at 5e-4 none to 1000 steps, with lower losses (docs/DROPLETS.md).
+  lr: number({ min: 1e-12, max: 10, default: 5e-4, description: 'Adam learning rate' }, { resumed: (c) => c.lr }),
   contentWeight: optionalNumber(
     { min: 0, description: 'content loss weight (default: 1 for caffe-input VGGs, 1e5 torchvision)' },
     { resumed: (c) => c.loss.contentWeight },
