@@ -352,7 +352,7 @@ describe('train CLI (dist/cli.js in a child process)', () => {
       expect(again.stderr).toMatch(/m\.ckpt\.safetensors exists: pass --resume/);
       const conflict = run(args('m.safetensors', '--iters', '6', '--resume', '--lr', '0.5'));
       expect(conflict.status).toBe(2);
-      expect(conflict.stderr).toMatch(/--lr 0\.5 differs from the checkpoint's 0\.001/);
+      expect(conflict.stderr).toMatch(/--lr 0\.5 differs from the checkpoint's 0\.0005/);
       const otherCrop = run(args('m.safetensors', '--iters', '6', '--resume', '--crop-scale', 'shorter-side'));
       expect(otherCrop.status).toBe(2);
       expect(otherCrop.stderr).toMatch(/--crop-scale "shorter-side" differs from the checkpoint's "random"/);
@@ -418,7 +418,7 @@ describe('train CLI (dist/cli.js in a child process)', () => {
         args('t.safetensors', '--iters', '2', '--init', join(dir, 'init.safetensors'), '--warmup', '4'),
       );
       expect(tuned.status, tuned.stderr).toBe(0);
-      expect(tuned.stderr).toMatch(/lr 0\.001 \(warm-up 4 steps\)/);
+      expect(tuned.stderr).toMatch(/lr 0\.0005 \(warm-up 4 steps\)/);
       expect(tuned.stderr).toMatch(/starting from the weights of .*init\.safetensors \(ml5-lengstrom, width 0\.25\)/);
       const out = readSafetensors(readFileSync(join(dir, 't.safetensors')));
       expect(JSON.parse(out.metadata.architecture).name).toBe('ml5-lengstrom');
